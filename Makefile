@@ -1,0 +1,50 @@
+# opg — the two commands a newcomer needs are `make dev` and `make test` (see README.md).
+SWIFT      ?= swift
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+RELEASE    := .build/release
+FUZZ_SECS  ?= 60
+
+.PHONY: dev test deps venv build build-debug unit e2e conformance fuzz bench clean
+
+## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
+dev: deps build
+	$(RELEASE)/opgd dev
+
+## test: install what tests need, then run every test (unit, end-to-end, conformance, fuzz smoke)
+test: deps venv build unit e2e conformance fuzz-smoke
+
+deps:
+	@tools/install-deps.sh
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r tools/requirements.txt
+	touch $@
+
+build:
+	$(SWIFT) build -c release
+
+unit:
+	$(SWIFT) test
+
+e2e: build venv
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
+
+conformance: build venv
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/conformance.py --check Tests/conformance/passing.txt
+
+## fuzz-smoke: each libFuzzer target runs briefly over its committed corpus (CI); `make fuzz` runs longer
+fuzz-smoke:
+	FUZZ_SECS=20 tools/fuzz.sh
+
+fuzz:
+	FUZZ_SECS=$(FUZZ_SECS) tools/fuzz.sh
+
+bench: deps venv build
+	tools/bench/run.sh
+
+clean:
+	rm -rf .build .build-fuzz $(VENV)

@@ -1,0 +1,80 @@
+// swift-tools-version:6.0
+// opg — a node for a blockchain that settles verified AI inference.
+// Module map and dependency rules: docs/architecture.md. Dependencies only point down.
+import PackageDescription
+
+/// Settings shared by every Swift target. Swift 5 language mode keeps C interop
+/// (libmicrohttpd callbacks, LevelDB handles) free of Sendable ceremony; shared
+/// mutable state is guarded by locks and documented where it lives.
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enable-testing"], .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "opg",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "opgd", targets: ["opgd"]),
+        .executable(name: "opg", targets: ["opg"]),
+        .library(name: "Inference", targets: ["Inference"]),
+    ],
+    targets: [
+        // C shims: Debian's libraries, wrapped. No C type leaves the Swift target that owns it.
+        .systemLibrary(name: "CSecp256k1", path: "Sources/CSecp256k1"),
+        .systemLibrary(name: "CLevelDB", path: "Sources/CLevelDB"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD"),
+        // Hand-written C kernels for the inference fast path (AVX2/FMA with runtime dispatch).
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-fast-math"])]
+        ),
+
+        // Layers, bottom up (docs/architecture.md).
+        .target(name: "Primitives", swiftSettings: swiftSettings),
+        .target(name: "Crypto", dependencies: ["Primitives", "CSecp256k1", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
+        .target(name: "JSON", swiftSettings: swiftSettings),
+        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
+        .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
+        .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON"], swiftSettings: swiftSettings),
+
+        // Executables.
+        .executableTarget(name: "opgd", dependencies: ["Node"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "opg",
+            dependencies: ["Node", "Chain", "Crypto", "Primitives", "JSON", "Inference"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Unit tests, one target per module.
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Primitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v5]
+)
+
+// libFuzzer targets (no main.swift; they export LLVMFuzzerTestOneInput) link only with
+// `--sanitize=fuzzer`, so they exist only when OPG_FUZZ is set: see `make fuzz`.
+if Context.environment["OPG_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzRLP", dependencies: ["Primitives"], path: "Fuzz/FuzzRLP"),
+        .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction"),
+        .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX"),
+    ]
+    package.products += [
+        .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
+        .executable(name: "FuzzTransaction", targets: ["FuzzTransaction"]),
+        .executable(name: "FuzzONNX", targets: ["FuzzONNX"]),
+    ]
+}

@@ -1,0 +1,1 @@
+// Placeholder until the Inference module lands; replaced by its first real file.

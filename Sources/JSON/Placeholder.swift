@@ -1,0 +1,1 @@
+// Placeholder until the JSON module lands; replaced by its first real file.

@@ -1,0 +1,1 @@
+// Placeholder until the Node module lands; replaced by its first real file.

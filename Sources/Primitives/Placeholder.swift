@@ -1,0 +1,1 @@
+// Placeholder until the Primitives module lands; replaced by its first real file.

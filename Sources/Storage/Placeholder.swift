@@ -1,0 +1,1 @@
+// Placeholder until the Storage module lands; replaced by its first real file.

@@ -1,0 +1,1 @@
+print("opg: not built yet")

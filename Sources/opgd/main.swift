@@ -1,0 +1,1 @@
+print("opgd: not built yet")

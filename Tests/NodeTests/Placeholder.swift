@@ -1,0 +1,1 @@
+// Placeholder until NodeTests land.
