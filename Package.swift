@@ -40,13 +40,14 @@ let package = Package(
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON"], swiftSettings: swiftSettings),
 
         // Executables.
-        .executableTarget(name: "opgd", dependencies: ["Node"], swiftSettings: swiftSettings),
+        .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "opg",
-            dependencies: ["Node", "Chain", "Crypto", "Primitives", "JSON", "Inference"],
+            dependencies: ["Node", "Chain", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
             swiftSettings: swiftSettings
         ),
 
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], swiftSettings: swiftSettings),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
