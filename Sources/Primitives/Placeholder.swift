@@ -1,1 +1,0 @@
-// Placeholder until the Primitives module lands; replaced by its first real file.

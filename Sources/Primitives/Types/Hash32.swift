@@ -1,0 +1,27 @@
+/// A 32-byte hash (Keccak-256 digests, block and transaction hashes, trie roots, storage slots).
+public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The 32 bytes, big-endian as written in hex.
+    public let bytes: [UInt8]
+
+    /// The all-zero hash.
+    public static let zero = Hash32(unchecked: [UInt8](repeating: 0, count: 32))
+
+    /// Creates a hash from exactly 32 bytes.
+    public init(_ bytes: [UInt8]) throws {
+        guard bytes.count == 32 else { throw PrimitivesError(.length, "hash must be 32 bytes, got \(bytes.count)") }
+        self.bytes = bytes
+    }
+
+    /// Creates a hash from `0x`-prefixed hex with exactly 64 digits.
+    public init(hex: String) throws {
+        try self.init(Hex.decode(hex))
+    }
+
+    init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+    /// `0x`-prefixed lowercase hex.
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+
+    public static func < (lhs: Hash32, rhs: Hash32) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+}

@@ -1,0 +1,80 @@
+/// An unsigned 256-bit integer (balances, fees, values). Four 64-bit limbs, least
+/// significant first. `+`, `-` and `*` trap on overflow like Swift's integers; code that
+/// handles untrusted values uses the `…ReportingOverflow` forms or the throwing `checked…`.
+public struct UInt256: Hashable, Comparable, Sendable {
+    /// Limbs, least significant first.
+    public var limbs: (UInt64, UInt64, UInt64, UInt64)
+
+    /// Zero.
+    public static let zero = UInt256(0)
+    /// One.
+    public static let one = UInt256(1)
+    /// 2^256 − 1.
+    public static let max = UInt256(limbs: (.max, .max, .max, .max))
+
+    /// Creates a value from limbs, least significant first.
+    public init(limbs: (UInt64, UInt64, UInt64, UInt64)) { self.limbs = limbs }
+
+    /// Creates a value from a 64-bit integer.
+    public init(_ value: UInt64) { limbs = (value, 0, 0, 0) }
+
+    /// Creates a value from up to 32 big-endian bytes (leading zeros allowed).
+    public init(bigEndian bytes: [UInt8]) throws {
+        guard bytes.count <= 32 else { throw PrimitivesError(.integer, "integer of \(bytes.count) bytes does not fit 256 bits") }
+        var l: [UInt64] = [0, 0, 0, 0]
+        for (i, b) in bytes.reversed().enumerated() { l[i / 8] |= UInt64(b) << (8 * UInt64(i % 8)) }
+        limbs = (l[0], l[1], l[2], l[3])
+    }
+
+    /// The limbs as an array, least significant first.
+    var words: [UInt64] { [limbs.0, limbs.1, limbs.2, limbs.3] }
+
+    init(words w: [UInt64]) { limbs = (w[0], w[1], w[2], w[3]) }
+
+    /// True when the value is zero.
+    public var isZero: Bool { limbs.0 | limbs.1 | limbs.2 | limbs.3 == 0 }
+
+    /// The value as `UInt64` when it fits, else nil.
+    public var uint64: UInt64? { limbs.1 | limbs.2 | limbs.3 == 0 ? limbs.0 : nil }
+
+    /// The number of significant bits (0 for zero).
+    public var bitWidth: Int {
+        let w = words
+        for i in stride(from: 3, through: 0, by: -1) where w[i] != 0 { return i * 64 + 64 - w[i].leadingZeroBitCount }
+        return 0
+    }
+
+    /// Big-endian bytes with no leading zeros (empty for zero): the RLP integer form.
+    public var minimalBigEndianBytes: [UInt8] {
+        let full = bigEndianBytes32
+        guard let first = full.firstIndex(where: { $0 != 0 }) else { return [] }
+        return Array(full[first...])
+    }
+
+    /// Exactly 32 big-endian bytes: the ABI word and storage-slot form.
+    public var bigEndianBytes32: [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        let w = words
+        for i in 0..<32 { out[31 - i] = UInt8(truncatingIfNeeded: w[i / 8] >> (8 * UInt64(i % 8))) }
+        return out
+    }
+
+    public static func < (a: UInt256, b: UInt256) -> Bool {
+        if a.limbs.3 != b.limbs.3 { return a.limbs.3 < b.limbs.3 }
+        if a.limbs.2 != b.limbs.2 { return a.limbs.2 < b.limbs.2 }
+        if a.limbs.1 != b.limbs.1 { return a.limbs.1 < b.limbs.1 }
+        return a.limbs.0 < b.limbs.0
+    }
+
+    public static func == (a: UInt256, b: UInt256) -> Bool {
+        a.limbs.0 == b.limbs.0 && a.limbs.1 == b.limbs.1 && a.limbs.2 == b.limbs.2 && a.limbs.3 == b.limbs.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(limbs.0); hasher.combine(limbs.1); hasher.combine(limbs.2); hasher.combine(limbs.3)
+    }
+}
+
+extension UInt256: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: UInt64) { self.init(value) }
+}
