@@ -1,0 +1,41 @@
+/// Why a transaction was not admitted. Messages are geth's, so wallets and scripts
+/// that match on them work unchanged; JSON-RPC returns them with code -32000.
+public struct MempoolError: Error, Equatable, CustomStringConvertible {
+    /// The rule broken; `message` may add detail after the rule's text.
+    public enum Rule: String, Sendable {
+        /// The nonce is below the sender's account nonce.
+        case nonceTooLow = "nonce too low"
+        /// The same transaction is already in the pool.
+        case alreadyKnown = "already known"
+        /// A same-nonce replacement does not raise both fee fields by the price bump.
+        case replacementUnderpriced = "replacement transaction underpriced"
+        /// The sender cannot pay gasLimit × maxFeePerGas + value.
+        case insufficientFunds = "insufficient funds for gas * price + value"
+        /// The gas limit is below the intrinsic gas.
+        case intrinsicGasTooLow = "intrinsic gas too low"
+        /// The gas limit is above the block gas limit.
+        case exceedsBlockGasLimit = "exceeds block gas limit"
+        /// The fee cap is below the current base fee.
+        case feeCapBelowBaseFee = "max fee per gas less than block base fee"
+        /// The tip cap exceeds the fee cap.
+        case tipAboveFeeCap = "max priority fee per gas higher than max fee per gas"
+        /// The pool is full and the transaction is not better than the cheapest one held.
+        case poolFull = "txpool is full"
+        /// The sender already holds the per-account maximum of transactions.
+        case accountLimit = "account limit exceeded"
+        /// The nonce is so far ahead of the account nonce that it would never be mined soon.
+        case nonceTooHigh = "nonce too high"
+    }
+
+    /// The rule broken.
+    public let rule: Rule
+    /// geth's text for the rule, with detail.
+    public let message: String
+
+    init(_ rule: Rule, _ detail: String? = nil) {
+        self.rule = rule
+        self.message = detail.map { "\(rule.rawValue): \($0)" } ?? rule.rawValue
+    }
+
+    public var description: String { message }
+}

@@ -1,1 +1,0 @@
-// Placeholder until the Chain module lands; replaced by its first real file.
