@@ -25,3 +25,20 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (lhs: Hash32, rhs: Hash32) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 }
+
+extension Hash32 {
+    /// `value` as a 32-byte big-endian word (storage slots and values, ABI words).
+    public init(word value: UInt256) { self.init(unchecked: value.bigEndianBytes32) }
+
+    /// The storage slot numbered `index`.
+    public static func slot(_ index: UInt64) -> Hash32 { Hash32(word: UInt256(index)) }
+}
+
+extension UInt256 {
+    /// The 32-byte big-endian word `hash` read as an integer.
+    public init(word hash: Hash32) {
+        var l: [UInt64] = [0, 0, 0, 0]
+        for (i, b) in hash.bytes.reversed().enumerated() { l[i / 8] |= UInt64(b) << (8 * UInt64(i % 8)) }
+        self.init(limbs: (l[0], l[1], l[2], l[3]))
+    }
+}

@@ -1,0 +1,41 @@
+/// Gas costs of execution. Transfers cost what they cost on Ethereum; native handlers
+/// pay for storage and logs at Ethereum's (post-Berlin) prices so that gas means the
+/// same work it does there. Documented in docs/execution.md.
+public enum GasSchedule {
+    /// Every transaction.
+    public static let transaction: UInt64 = 21_000
+    /// Per zero byte of calldata.
+    public static let zeroByte: UInt64 = 4
+    /// Per non-zero byte of calldata.
+    public static let nonZeroByte: UInt64 = 16
+    /// Per access-list address.
+    public static let accessListAddress: UInt64 = 2_400
+    /// Per access-list storage key.
+    public static let accessListStorageKey: UInt64 = 1_900
+    /// Entering a native handler (like a call to a warm account).
+    public static let nativeCall: UInt64 = 100
+    /// Reading a storage slot (cold SLOAD).
+    public static let storageRead: UInt64 = 2_100
+    /// Writing a non-zero value to an empty slot (SSTORE set).
+    public static let storageSet: UInt64 = 20_000
+    /// Changing or clearing a set slot (SSTORE reset).
+    public static let storageUpdate: UInt64 = 5_000
+    /// A log record.
+    public static let log: UInt64 = 375
+    /// Per log topic.
+    public static let logTopic: UInt64 = 375
+    /// Per byte of log data.
+    public static let logDataByte: UInt64 = 8
+    /// Per 32-byte word hashed by a handler (KECCAK256 word cost).
+    public static let hashWord: UInt64 = 6
+}
+
+extension GasSchedule {
+    /// Intrinsic gas of a call with `data` and an access list of `addresses` entries
+    /// holding `storageKeys` keys in all: what a transaction pays before it runs.
+    public static func intrinsicGas(data: [UInt8], accessListAddresses: Int = 0, accessListStorageKeys: Int = 0) -> UInt64 {
+        var gas = transaction
+        for byte in data { gas += byte == 0 ? zeroByte : nonZeroByte }
+        return gas + accessListAddress * UInt64(accessListAddresses) + accessListStorageKey * UInt64(accessListStorageKeys)
+    }
+}

@@ -1,0 +1,43 @@
+import Primitives
+
+/// $OPG supply bookkeeping kept in state, so the state root commits to it: the storage
+/// of the Supply module at `0x…00FF` holds the genesis supply, the total minted (block
+/// rewards) and the total burned (base fees). Total supply = genesis + minted − burned.
+public struct SupplyLedger {
+    /// The Supply module's address.
+    public static let address = Address(lowByte: 0xFF)
+    static let genesisSlot = Hash32.slot(0)
+    static let mintedSlot = Hash32.slot(1)
+    static let burnedSlot = Hash32.slot(2)
+
+    private let state: ExecutionState
+
+    /// A ledger over `state`.
+    public init(_ state: ExecutionState) { self.state = state }
+
+    /// $OPG in existence at genesis.
+    public var genesisSupply: UInt256 { read(Self.genesisSlot) }
+    /// $OPG minted since genesis.
+    public var minted: UInt256 { read(Self.mintedSlot) }
+    /// $OPG burned since genesis.
+    public var burned: UInt256 { read(Self.burnedSlot) }
+    /// genesis + minted − burned.
+    public var totalSupply: UInt256 { genesisSupply + minted - burned }
+
+    /// Records the genesis supply (block 0 only).
+    public func setGenesisSupply(_ amount: UInt256) { write(Self.genesisSlot, amount) }
+
+    /// Adds `amount` to the minted total.
+    public func recordMint(_ amount: UInt256) { write(Self.mintedSlot, minted + amount) }
+
+    /// Adds `amount` to the burned total.
+    public func recordBurn(_ amount: UInt256) { write(Self.burnedSlot, burned + amount) }
+
+    private func read(_ slot: Hash32) -> UInt256 {
+        UInt256(word: state.storage(of: Self.address, slot: slot))
+    }
+
+    private func write(_ slot: Hash32, _ value: UInt256) {
+        state.setStorage(Hash32(word: value), of: Self.address, slot: slot)
+    }
+}

@@ -1,0 +1,143 @@
+import Primitives
+
+/// The outcome of one included transaction.
+public struct TransactionResult: Equatable {
+    /// True when the call succeeded (receipt status 1).
+    public let success: Bool
+    /// Gas charged to the sender.
+    public let gasUsed: UInt64
+    /// Events emitted (empty when the call reverted).
+    public let logs: [Log]
+    /// Return data of a native call (the encoded revert reason when it reverted).
+    public let returnData: [UInt8]
+    /// The revert reason, when the call reverted.
+    public let revertReason: String?
+    /// Price per gas the sender paid: baseFee + min(tipCap, feeCap − baseFee).
+    public let effectiveGasPrice: UInt256
+}
+
+/// The outcome of an `eth_call` or gas estimation: nothing is kept.
+public struct CallResult: Equatable {
+    /// Return data, or the encoded `Error(string)` when reverted.
+    public let returnData: [UInt8]
+    /// Gas the call used, intrinsic gas included.
+    public let gasUsed: UInt64
+    /// The revert reason, when the call reverted or ran out of gas.
+    public let revertReason: String?
+}
+
+/// Applies transactions to state by the rules of docs/execution.md: Ethereum's fee
+/// market (EIP-1559 base fee burned, tip to the proposer), value transfers, and native
+/// handlers at reserved addresses. It never reads the clock and iterates nothing
+/// unordered, so every validator computes the same state.
+public struct TransactionExecutor {
+    /// Native handlers by address.
+    public let handlers: NativeHandlerRegistry
+    /// Encodes a revert reason as return data (Solidity's `Error(string)`).
+    let encodeRevert: (String) -> [UInt8]
+
+    /// Creates an executor dispatching to `handlers`.
+    public init(handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8]) {
+        self.handlers = handlers
+        self.encodeRevert = encodeRevert
+    }
+
+    /// Applies `tx` (sent by `tx.sender`) in `block`, drawing its gas limit from
+    /// `gasLeft`. Throws `InvalidTransaction` — leaving state untouched — when the
+    /// transaction cannot be included at all.
+    public func apply<T: ExecutableTransaction>(_ tx: T, state: ExecutionState, block: BlockEnvironment,
+                                                gasLeft: inout UInt64) throws -> TransactionResult {
+        guard let to = tx.to else { throw InvalidTransaction.contractCreation }
+        guard tx.maxPriorityFeePerGas <= tx.maxFeePerGas else { throw InvalidTransaction.tipAboveFeeCap }
+        guard let tip = tx.effectiveTip(baseFee: block.baseFee) else {
+            throw InvalidTransaction.feeCapBelowBaseFee(feeCap: tx.maxFeePerGas, baseFee: block.baseFee)
+        }
+        guard tx.gasLimit >= tx.intrinsicGas else {
+            throw InvalidTransaction.intrinsicGasTooLow(limit: tx.gasLimit, intrinsic: tx.intrinsicGas)
+        }
+        guard tx.gasLimit <= gasLeft else { throw InvalidTransaction.blockGasExhausted(left: gasLeft, wanted: tx.gasLimit) }
+        let nonce = state.nonce(of: tx.sender)
+        guard tx.nonce == nonce else { throw InvalidTransaction.nonceMismatch(expected: nonce, got: tx.nonce) }
+        let balance = state.balance(of: tx.sender)
+        guard let maxCost = tx.maxCost, maxCost <= balance else {
+            throw InvalidTransaction.insufficientFunds(have: balance, want: tx.maxCost)
+        }
+
+        // Buy all the gas up front at the effective price; refund what is unused.
+        let price = block.baseFee + tip
+        let prepaid = UInt256(tx.gasLimit) * price
+        state.setBalance(balance - prepaid, of: tx.sender)
+        state.setNonce(nonce + 1, of: tx.sender)
+
+        let outcome = run(from: tx.sender, to: to, value: tx.value, data: tx.data, gasLimit: tx.gasLimit,
+                          intrinsicGas: tx.intrinsicGas, state: state, block: block, isStatic: false)
+        let refund = UInt256(tx.gasLimit - outcome.gasUsed) * price
+        state.setBalance(state.balance(of: tx.sender) + refund, of: tx.sender)
+        let burned = UInt256(outcome.gasUsed) * block.baseFee
+        state.setBalance(state.balance(of: block.coinbase) + UInt256(outcome.gasUsed) * tip, of: block.coinbase)
+        SupplyLedger(state).recordBurn(burned)
+        gasLeft -= outcome.gasUsed
+        return TransactionResult(success: outcome.revertReason == nil, gasUsed: outcome.gasUsed, logs: outcome.logs,
+                                 returnData: outcome.returnData, revertReason: outcome.revertReason, effectiveGasPrice: price)
+    }
+
+    /// Mints the block reward to the proposer and records it in the supply ledger.
+    public func finalize(block: BlockEnvironment, reward: UInt256, state: ExecutionState) {
+        guard !reward.isZero else { return }
+        state.setBalance(state.balance(of: block.coinbase) + reward, of: block.coinbase)
+        SupplyLedger(state).recordMint(reward)
+    }
+
+    /// Executes a call without keeping any change (`eth_call`, `eth_estimateGas`). The
+    /// sender pays no fee; `value`, if any, must be covered by its balance.
+    public func call(from: Address, to: Address, value: UInt256, data: [UInt8], gasLimit: UInt64,
+                     state: ExecutionState, block: BlockEnvironment) -> CallResult {
+        let snapshot = state.snapshot()
+        defer { state.revert(to: snapshot) }
+        let intrinsic = GasSchedule.intrinsicGas(data: data)
+        guard gasLimit >= intrinsic else {
+            return CallResult(returnData: [], gasUsed: gasLimit, revertReason: "intrinsic gas too low: have \(gasLimit), want \(intrinsic)")
+        }
+        guard state.balance(of: from) >= value else {
+            return CallResult(returnData: [], gasUsed: intrinsic, revertReason: "insufficient funds for transfer")
+        }
+        let outcome = run(from: from, to: to, value: value, data: data, gasLimit: gasLimit, intrinsicGas: intrinsic,
+                          state: state, block: block, isStatic: false)
+        return CallResult(returnData: outcome.returnData, gasUsed: outcome.gasUsed, revertReason: outcome.revertReason)
+    }
+
+    private struct Outcome {
+        var gasUsed: UInt64
+        var logs: [Log] = []
+        var returnData: [UInt8] = []
+        var revertReason: String?
+    }
+
+    /// Moves `value` and runs the handler at `to`, if any. A revert or running out of
+    /// gas undoes everything done here (value included); fees are the caller's business.
+    private func run(from: Address, to: Address, value: UInt256, data: [UInt8], gasLimit: UInt64, intrinsicGas: UInt64,
+                     state: ExecutionState, block: BlockEnvironment, isStatic: Bool) -> Outcome {
+        let snapshot = state.snapshot()
+        if !value.isZero {
+            state.setBalance(state.balance(of: from) - value, of: from)
+            state.setBalance(state.balance(of: to) + value, of: to)
+        }
+        guard let handler = handlers.handler(at: to) else { return Outcome(gasUsed: intrinsicGas) }
+        let context = NativeCallContext(address: to, caller: from, value: value, input: data, block: block,
+                                        isStatic: isStatic, gas: gasLimit - intrinsicGas, state: state)
+        do {
+            try context.useGas(GasSchedule.nativeCall)
+            let output = try handler.call(context)
+            return Outcome(gasUsed: gasLimit - context.gasLeft, logs: context.logs, returnData: output)
+        } catch let revert as NativeRevert {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gasLimit - context.gasLeft, returnData: encodeRevert(revert.reason), revertReason: revert.reason)
+        } catch is NativeCallContext.OutOfGas {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gasLimit, revertReason: "out of gas")
+        } catch {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gasLimit, revertReason: "\(handler.name): \(error)")
+        }
+    }
+}
