@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""JSON-RPC throughput of opgd against nginx serving a static JSON file, measured with wrk
+in the same run on the same machine, plus eth_sendRawTransaction admissions per second.
+
+  rpc_bench.py [--seconds 10] [--connections 64]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_utils import keccak
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
+from opgnode import BIN, CHAIN_ID, Node, free_port  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path, env: dict) -> float:
+    p = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                       capture_output=True, text=True, env={**os.environ, **env}, timeout=seconds + 60)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+    if not m:
+        raise RuntimeError(p.stdout + p.stderr)
+    return float(m.group(1))
+
+
+def nginx(root: Path, port: int) -> subprocess.Popen:
+    conf = root / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 2;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ root {root}; default_type application/json; error_page 405 =200 $uri; }}
+  }}
+}}
+""")
+    (root / "index.html").write_text('{"jsonrpc":"2.0","id":1,"result":"0x1b4"}')
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--transactions", type=int, default=20000)
+    args = ap.parse_args()
+    if not shutil.which("wrk") or not shutil.which("nginx"):
+        print("wrk and nginx are needed: tools/install-deps.sh wrk nginx-light", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="opg-rpc-bench-"))
+
+    senders = [Account.from_key(keccak(text=f"opg bench sender {i}")) for i in range(args.transactions // 20)]
+    genesis = json.loads((Path(__file__).resolve().parents[2] / "genesis" / "devnet.json").read_text())
+    genesis["alloc"].update({a.address: {"balance": str(10**24)} for a in senders})
+    genesis_path = work / "genesis.json"
+    genesis_path.write_text(json.dumps(genesis))
+
+    node = Node(workdir=work / "node", block_interval_ms=1000,
+                extra_config={"genesis": str(genesis_path), "logLevel": "warn",
+                              "txPool": {"maxPerAccount": 64, "maxTotal": args.transactions + 1000, "priceBumpPercent": 10}})
+    node.init().start()
+    nginx_root = work / "nginx"
+    nginx_root.mkdir()
+    nginx_port = free_port()
+    web = nginx(nginx_root, nginx_port)
+    try:
+        results = {}
+        get_script = work / "get.lua"
+        get_script.write_text("")
+        results["nginx static JSON"] = wrk(f"http://127.0.0.1:{nginx_port}/index.html", args.seconds, args.connections, get_script, {})
+        for method, params in (("eth_blockNumber", []), ("eth_getBalance", [senders[0].address, "latest"])):
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            results[method] = wrk(node.url, args.seconds, args.connections, HERE / "rpc_post.lua", {"BODY": body})
+
+        bodies = work / "bodies.txt"
+        with bodies.open("w") as f:
+            for k in range(20):
+                for s in senders:
+                    raw = s.sign_transaction({"chainId": CHAIN_ID, "nonce": k, "gas": 21000, "to": senders[0].address,
+                                              "value": 1, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}).raw_transaction
+                    f.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                        "params": ["0x" + raw.hex()]}) + "\n")
+        start_block = int(node.result("eth_blockNumber"), 16)
+        proc = subprocess.Popen(["wrk", "-t2", f"-c{args.connections}", "-d120s", "-s", str(HERE / "rpc_sendraw.lua"), node.url],
+                                stdout=subprocess.DEVNULL, env={**os.environ, "BODIES": str(bodies), "THREADS": "2"})
+        t0 = time.perf_counter()
+        admitted = 0
+        while time.perf_counter() - t0 < 110:
+            status = node.result("txpool_status")
+            mined = sum(int(node.result("eth_getBlockTransactionCountByNumber", [hex(n)]), 16)
+                        for n in range(start_block + 1, int(node.result("eth_blockNumber"), 16) + 1))
+            admitted = int(status["pending"], 16) + int(status["queued"], 16) + mined
+            if admitted >= args.transactions:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        proc.kill()
+        results["eth_sendRawTransaction admissions"] = admitted / elapsed
+
+        base = results["nginx static JSON"]
+        print("| measurement | requests/s | ratio to nginx |")
+        print("| --- | --- | --- |")
+        for name, rate in results.items():
+            ratio = f"{rate / base:.2f}" if name != "eth_sendRawTransaction admissions" else "—"
+            print(f"| {name} | {rate:,.0f} | {ratio} |")
+    finally:
+        web.terminate()
+        node.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
