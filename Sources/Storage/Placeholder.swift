@@ -1,1 +1,0 @@
-// Placeholder until the Storage module lands; replaced by its first real file.
