@@ -1,0 +1,71 @@
+import HTTPServer
+import JSON
+import XCTest
+@testable import RPC
+
+final class DispatcherTests: XCTestCase {
+    var server: HTTPServer!
+    var client: HTTPClient!
+
+    override func setUpWithError() throws {
+        let dispatcher = RPCDispatcher()
+        dispatcher.register("echo") { params in .array(params.values) }
+        dispatcher.register("add") { params in .int(try params.uint64(0, "a") + params.uint64(1, "b")) }
+        dispatcher.register("fail") { _ in throw RPCError.server("nonce too low") }
+        server = HTTPServer(configuration: HTTPServerConfiguration(port: 0, maxBodyBytes: 4096)) { dispatcher.serve($0) }
+        try server.start()
+        client = try HTTPClient(url: "http://127.0.0.1:\(server.port)")
+    }
+
+    override func tearDown() { server.stop() }
+
+    private func call(_ body: String) throws -> (Int, JSONValue?) {
+        let response = try client.post(Array(body.utf8))
+        return (response.status, response.body.isEmpty ? nil : try JSONParser.parse(response.body))
+    }
+
+    func testSingleCallsAndErrors() throws {
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":7,"method":"add","params":["0x2","0x3"]}"#).1,
+                       .object(["jsonrpc": "2.0", "id": 7, "result": 5]))
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":"x","method":"echo"}"#).1?["result"], .array([]))
+        let (status, failure) = try call(#"{"jsonrpc":"2.0","id":1,"method":"fail","params":[]}"#)
+        XCTAssertEqual(status, 200)
+        XCTAssertEqual(failure?["error"], .object(["code": -32000, "message": "nonce too low"]))
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#).1?["error"]?["code"], -32601)
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":1,"method":"add","params":["0x02","0x3"]}"#).1?["error"]?["code"], -32602)
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1}}"#).1?["error"]?["code"], -32602)
+        XCTAssertEqual(try call(#"{"jsonrpc":"1.0","id":1,"method":"echo"}"#).1?["error"]?["code"], -32600)
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":[1],"method":"echo"}"#).1?["error"]?["code"], -32600)
+        XCTAssertEqual(try call(#"5"#).1?["error"]?["code"], -32600)
+    }
+
+    func testMalformedJSONIsParseErrorWithNullId() throws {
+        for body in ["{", "", "[1,]", "{\"jsonrpc\":\"2.0\",}"] {
+            let (status, answer) = try call(body)
+            XCTAssertEqual(status, 200)
+            XCTAssertEqual(answer?["error"]?["code"], -32700, body)
+            XCTAssertEqual(answer?["id"], .null)
+        }
+    }
+
+    func testBatchesAndNotifications() throws {
+        XCTAssertEqual(try call("[]").1?["error"]?["code"], -32600, "an empty batch is one error object")
+        let (_, answer) = try call(#"[{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]},{"jsonrpc":"2.0","method":"echo"},1,{"jsonrpc":"2.0","id":2,"method":"nope"}]"#)
+        let items = try XCTUnwrap(answer?.arrayValue)
+        XCTAssertEqual(items.count, 3)
+        XCTAssertEqual(items[0]["result"], [1])
+        XCTAssertEqual(items[1]["error"]?["code"], -32600)
+        XCTAssertEqual(items[2]["error"]?["code"], -32601)
+        let (status, none) = try call(#"{"jsonrpc":"2.0","method":"echo"}"#)
+        XCTAssertEqual(status, 200)
+        XCTAssertNil(none)
+        XCTAssertNil(try call(#"[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"fail"}]"#).1)
+    }
+
+    func testHTTPRules() throws {
+        XCTAssertEqual(try client.send(method: "GET", body: [], headers: []).status, 405)
+        XCTAssertEqual(try client.send(method: "POST", body: Array("{}".utf8), headers: [("Content-Type", "text/plain")]).status, 415)
+        XCTAssertEqual(try client.post([UInt8](repeating: 0x20, count: 5000)).status, 413)
+        XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#).0, 200, "still serving after bad requests")
+    }
+}
