@@ -33,7 +33,7 @@ let package = Package(
 
         // Layers, bottom up (docs/architecture.md).
         .target(name: "Primitives", swiftSettings: swiftSettings),
-        .target(name: "Crypto", dependencies: ["Primitives", "CSecp256k1", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "Crypto", dependencies: ["Primitives", "JSON", "CSecp256k1", "COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
         .target(name: "JSON", swiftSettings: swiftSettings),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
