@@ -53,12 +53,12 @@ let package = Package(
 
         // Unit tests, one target per module.
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "JSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Primitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], swiftSettings: swiftSettings),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
@@ -72,11 +72,9 @@ if Context.environment["OPG_FUZZ"] != nil {
     package.targets += [
         .executableTarget(name: "FuzzRLP", dependencies: ["Primitives"], path: "Fuzz/FuzzRLP"),
         .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction"),
-        .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX"),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
         .executable(name: "FuzzTransaction", targets: ["FuzzTransaction"]),
-        .executable(name: "FuzzONNX", targets: ["FuzzONNX"]),
     ]
 }
