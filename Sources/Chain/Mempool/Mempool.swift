@@ -180,7 +180,16 @@ public final class Mempool<T: PoolTransaction> {
         }
     }
 
-    /// Every pooled transaction, grouped by sender then nonce (for `txpool`-style views).
+    /// How many pooled transactions are pending (executable now) and queued (behind a gap).
+    public func status(state: PoolStateReader) -> (pending: Int, queued: Int) {
+        lock.withLock {
+            var pending = 0
+            for (sender, queue) in accounts { pending += Self.runLength(queue, from: state.nonce(of: sender)) }
+            return (pending, byHash.count - pending)
+        }
+    }
+
+    /// Every pooled transaction, by sender then nonce.
     public func all() -> [T] {
         lock.withLock {
             accounts.keys.sorted().flatMap { sender in

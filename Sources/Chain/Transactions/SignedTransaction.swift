@@ -45,6 +45,19 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
         guard self.raw == raw else { throw TransactionError("transaction encoding is not canonical") }
     }
 
+    /// Rebuilds a transaction this node stored after checking it, with the sender it
+    /// recovered then (no second recovery). Only for the node's own database.
+    public init(stored raw: [UInt8], sender: Address) throws {
+        let (transaction, r, s, yParity) = try Self.decode(raw)
+        self.transaction = transaction
+        self.r = r
+        self.s = s
+        self.yParity = yParity
+        self.raw = raw
+        self.hash = Keccak256.hash(raw)
+        self.sender = sender
+    }
+
     /// The legacy `v` (`chainId·2 + 35 + yParity`, or 27 + yParity without a chain id);
     /// for typed transactions, the y parity.
     public var v: UInt256 {

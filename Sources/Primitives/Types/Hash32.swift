@@ -42,3 +42,25 @@ extension UInt256 {
         self.init(limbs: (l[0], l[1], l[2], l[3]))
     }
 }
+
+extension Hash32 {
+    /// `address` left-padded to a 32-byte word (ABI words, indexed event topics).
+    public init(word address: Address) { self.init(unchecked: [UInt8](repeating: 0, count: 12) + address.bytes) }
+}
+
+extension Address {
+    /// The low 20 bytes of a 32-byte word.
+    public init(word: Hash32) { self.init(unchecked: Array(word.bytes[12...])) }
+}
+
+extension UInt256 {
+    /// Bitwise or.
+    public static func | (a: UInt256, b: UInt256) -> UInt256 {
+        UInt256(limbs: (a.limbs.0 | b.limbs.0, a.limbs.1 | b.limbs.1, a.limbs.2 | b.limbs.2, a.limbs.3 | b.limbs.3))
+    }
+
+    /// Bitwise and.
+    public static func & (a: UInt256, b: UInt256) -> UInt256 {
+        UInt256(limbs: (a.limbs.0 & b.limbs.0, a.limbs.1 & b.limbs.1, a.limbs.2 & b.limbs.2, a.limbs.3 & b.limbs.3))
+    }
+}

@@ -1,0 +1,170 @@
+import Dispatch
+import Foundation
+import Primitives
+import Storage
+
+/// Chain parameters fixed at genesis.
+public struct ChainConfig: Equatable, Sendable {
+    /// EIP-155 chain id.
+    public var chainId: UInt64
+    /// $OPG (wei) minted to each block's proposer.
+    public var blockReward: UInt256
+    /// Addresses allowed to propose blocks.
+    public var validators: [Address]
+
+    /// Creates a config.
+    public init(chainId: UInt64, blockReward: UInt256, validators: [Address]) {
+        self.chainId = chainId
+        self.blockReward = blockReward
+        self.validators = validators
+    }
+}
+
+/// A block that has been executed against its parent's state but not yet committed:
+/// what a consensus engine votes on. `commit` writes it.
+public struct ExecutedBlock {
+    /// The block, with every root filled in.
+    public let block: Block
+    /// Consensus receipts, one per transaction.
+    public let receipts: [Receipt]
+    /// Per-transaction execution results (gas, reverts, return data).
+    public let results: [TransactionResult]
+    /// State changes (trie nodes and flat index), to be written with the block.
+    public let stateBatch: WriteBatch
+    /// Candidates a proposal left out, with the reason.
+    public let excluded: [(hash: Hash32, reason: InvalidTransaction)]
+}
+
+/// Why a block was refused.
+public struct InvalidBlock: Error, Equatable, CustomStringConvertible {
+    /// The rule broken.
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "invalid block: \(message)" }
+}
+
+/// Builds, validates and commits blocks. The three steps are separate so that a BFT
+/// engine can drive them (propose on its turn, validate others' proposals, commit on
+/// a decision); the single-validator producer simply proposes and commits.
+public final class BlockBuilder {
+    public let config: ChainConfig
+    public let database: ChainDatabase
+    public let executor: TransactionExecutor
+
+    /// A builder over `database`.
+    public init(config: ChainConfig, database: ChainDatabase, executor: TransactionExecutor) {
+        self.config = config
+        self.database = database
+        self.executor = executor
+    }
+
+    /// The environment of the child of `parent`.
+    public func environment(parent: Header, timestamp: UInt64, coinbase: Address) -> BlockEnvironment {
+        BlockEnvironment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
+                         gasLimit: parent.gasLimit, chainId: config.chainId)
+    }
+
+    /// Executes `candidates` in order on top of `parent`, leaving out those that cannot be
+    /// included (wrong nonce, fee cap below base fee, no gas left, …), and returns the
+    /// sealed proposal.
+    public func propose(parent: Header, candidates: [SignedTransaction], timestamp: UInt64, coinbase: Address) throws -> ExecutedBlock {
+        let env = environment(parent: parent, timestamp: Swift.max(timestamp, parent.timestamp), coinbase: coinbase)
+        let state = database.state(at: parent)
+        var included: [SignedTransaction] = []
+        var excluded: [(hash: Hash32, reason: InvalidTransaction)] = []
+        var results: [TransactionResult] = []
+        var gasLeft = env.gasLimit
+        for tx in candidates {
+            if gasLeft < GasSchedule.transaction { break }
+            do {
+                results.append(try executor.apply(tx, state: state, block: env, gasLeft: &gasLeft))
+                included.append(tx)
+            } catch let reason as InvalidTransaction {
+                excluded.append((tx.hash, reason))
+            }
+        }
+        return try seal(parent: parent, env: env, transactions: included, results: results, state: state, excluded: excluded)
+    }
+
+    /// Re-executes `block` on top of `parent` and checks every header field against the
+    /// result. Senders are recovered in parallel when the block came from raw bytes.
+    public func validate(_ block: Block, parent: Header) throws -> ExecutedBlock {
+        let h = block.header
+        guard h.parentHash == parent.hash else { throw InvalidBlock("parentHash \(h.parentHash) is not the parent's hash \(parent.hash)") }
+        guard h.number == parent.number + 1 else { throw InvalidBlock("number \(h.number) does not follow \(parent.number)") }
+        guard h.timestamp >= parent.timestamp else { throw InvalidBlock("timestamp \(h.timestamp) is before the parent's \(parent.timestamp)") }
+        guard h.gasLimit == parent.gasLimit else { throw InvalidBlock("gasLimit \(h.gasLimit) differs from the parent's \(parent.gasLimit)") }
+        guard h.baseFeePerGas == parent.nextBaseFee else { throw InvalidBlock("baseFeePerGas \(h.baseFeePerGas) should be \(parent.nextBaseFee)") }
+        guard config.validators.contains(h.coinbase) else { throw InvalidBlock("proposer \(h.coinbase) is not a validator") }
+        guard h.extraData.count <= 32 else { throw InvalidBlock("extraData is longer than 32 bytes") }
+        let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
+        let state = database.state(at: parent)
+        var results: [TransactionResult] = []
+        var gasLeft = env.gasLimit
+        for (i, tx) in block.transactions.enumerated() {
+            do {
+                results.append(try executor.apply(tx, state: state, block: env, gasLeft: &gasLeft))
+            } catch let reason as InvalidTransaction {
+                throw InvalidBlock("transaction \(i) (\(tx.hash)) cannot be included: \(reason)")
+            }
+        }
+        let executed = try seal(parent: parent, env: env, transactions: block.transactions, results: results, state: state, excluded: [])
+        let want = executed.block.header
+        for (name, ok) in [("stateRoot", want.stateRoot == h.stateRoot), ("transactionsRoot", want.transactionsRoot == h.transactionsRoot),
+                           ("receiptsRoot", want.receiptsRoot == h.receiptsRoot), ("logsBloom", want.logsBloom == h.logsBloom),
+                           ("gasUsed", want.gasUsed == h.gasUsed)] where !ok {
+            throw InvalidBlock("\(name) does not match the executed block")
+        }
+        return ExecutedBlock(block: block, receipts: executed.receipts, results: results, stateBatch: executed.stateBatch, excluded: [])
+    }
+
+    /// Writes an executed block and makes it the head (one atomic batch).
+    public func commit(_ executed: ExecutedBlock, sync: Bool = true) throws {
+        try database.commit(block: executed.block, receipts: executed.receipts, stateBatch: executed.stateBatch, sync: sync)
+    }
+
+    private func seal(parent: Header, env: BlockEnvironment, transactions: [SignedTransaction], results: [TransactionResult],
+                      state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)]) throws -> ExecutedBlock {
+        executor.finalize(block: env, reward: config.blockReward, state: state)
+        var cumulative: UInt64 = 0
+        var receipts: [Receipt] = []
+        receipts.reserveCapacity(results.count)
+        var bloom = Bloom()
+        for (tx, result) in zip(transactions, results) {
+            cumulative += result.gasUsed
+            let r = Receipt(type: tx.transaction.type, success: result.success, cumulativeGasUsed: cumulative, logs: result.logs)
+            bloom.formUnion(r.bloom)
+            receipts.append(r)
+        }
+        var batch = WriteBatch()
+        let stateRoot = try state.commit(into: &batch)
+        let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
+                            transactionsRoot: Block.transactionsRoot(transactions), receiptsRoot: Block.receiptsRoot(receipts),
+                            logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
+                            timestamp: env.timestamp, baseFeePerGas: env.baseFee)
+        return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
+                             stateBatch: batch, excluded: excluded)
+    }
+
+    /// Decodes raw transactions and recovers their senders on every core. Each result is
+    /// the transaction or the error that rejected it, in input order.
+    public static func recoverSenders(_ raws: [[UInt8]]) -> [Result<SignedTransaction, Error>] {
+        var out = [Result<SignedTransaction, Error>?](repeating: nil, count: raws.count)
+        let workers = Swift.max(1, Swift.min(ProcessInfoCores.count, raws.count / 64))
+        out.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var i = w
+                while i < raws.count {
+                    (base + i).initialize(to: Result { try SignedTransaction(raw: raws[i]) })
+                    i += workers
+                }
+            }
+        }
+        return out.map { $0! }
+    }
+}
+
+enum ProcessInfoCores {
+    static let count: Int = ProcessInfo.processInfo.activeProcessorCount
+}

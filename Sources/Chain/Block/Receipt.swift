@@ -1,0 +1,83 @@
+import Primitives
+
+/// The consensus part of a transaction receipt (what the receipts trie commits to):
+/// status, cumulative gas, bloom and logs, in the transaction's envelope type.
+public struct Receipt: Equatable, Sendable {
+    public var type: TransactionType
+    /// True for success (status 1).
+    public var success: Bool
+    /// Gas used by this and every earlier transaction of the block.
+    public var cumulativeGasUsed: UInt64
+    public var logs: [Log]
+    public var bloom: Bloom
+
+    /// Creates a receipt; the bloom is computed from the logs.
+    public init(type: TransactionType, success: Bool, cumulativeGasUsed: UInt64, logs: [Log]) {
+        self.type = type
+        self.success = success
+        self.cumulativeGasUsed = cumulativeGasUsed
+        self.logs = logs
+        self.bloom = Bloom(logs: logs)
+    }
+
+    /// The typed encoding (EIP-2718): `type || rlp(...)` for types 1 and 2, bare RLP for legacy.
+    public var encoded: [UInt8] {
+        let body = RLP.encode(.list([
+            .uint(UInt64(success ? 1 : 0)), .uint(cumulativeGasUsed), .bytes(bloom.bytes),
+            .list(logs.map { .list([.bytes($0.address.bytes), .list($0.topics.map { .bytes($0.bytes) }), .bytes($0.data)]) }),
+        ]))
+        return type == .legacy ? body : [type.rawValue] + body
+    }
+
+    /// Decodes the typed encoding.
+    public init(encoded: [UInt8]) throws {
+        guard let first = encoded.first else { throw PrimitivesError(.rlp, "receipt is empty") }
+        var body = encoded[...]
+        if first < 0x7F {
+            guard let t = TransactionType(rawValue: first) else { throw PrimitivesError(.rlp, "receipt type \(first) is not supported") }
+            type = t
+            body = body.dropFirst()
+        } else {
+            type = .legacy
+        }
+        let f = try RLP.decode(Array(body)).list("receipt")
+        guard f.count == 4 else { throw PrimitivesError(.rlp, "receipt must have 4 fields, got \(f.count)") }
+        success = try f[0].uint64("receipt status") == 1
+        cumulativeGasUsed = try f[1].uint64("cumulativeGasUsed")
+        bloom = try Bloom(f[2].bytes("logsBloom"))
+        logs = try f[3].list("logs").map { item in
+            let l = try item.list("log")
+            guard l.count == 3 else { throw PrimitivesError(.rlp, "log must have 3 fields") }
+            return Log(address: try Address(l[0].bytes("log address")),
+                       topics: try l[1].list("log topics").map { try Hash32($0.bytes("topic")) },
+                       data: try l[2].bytes("log data"))
+        }
+    }
+}
+
+/// A block: header and transactions (no ommers, no withdrawals).
+public struct Block: Equatable, Sendable {
+    public var header: Header
+    public var transactions: [SignedTransaction]
+
+    /// Creates a block.
+    public init(header: Header, transactions: [SignedTransaction]) {
+        self.header = header
+        self.transactions = transactions
+    }
+
+    /// The block hash.
+    public var hash: Hash32 { header.hash }
+    /// The block number.
+    public var number: UInt64 { header.number }
+
+    /// The root of the transactions trie for `transactions`.
+    public static func transactionsRoot(_ transactions: [SignedTransaction]) -> Hash32 {
+        MerklePatriciaTrie.orderedRoot(transactions.map(\.raw))
+    }
+
+    /// The root of the receipts trie for `receipts`.
+    public static func receiptsRoot(_ receipts: [Receipt]) -> Hash32 {
+        MerklePatriciaTrie.orderedRoot(receipts.map(\.encoded))
+    }
+}

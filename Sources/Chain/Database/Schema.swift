@@ -1,0 +1,53 @@
+import Primitives
+
+/// Every key the node writes to its key-value store, in one place (docs/storage.md
+/// lists them too). Each key starts with a one-byte prefix naming its table; numbers
+/// are 8-byte big-endian so that keys sort by block number.
+///
+/// | prefix | key                         | value                                              |
+/// | ------ | --------------------------- | -------------------------------------------------- |
+/// | `n`    | node hash (32)              | RLP of a trie node (account, storage, tx, receipt) |
+/// | `a`    | address (20)                | flat index: RLP account at the head                |
+/// | `s`    | address (20) + slot (32)    | flat index: storage word at the head (no zeros)    |
+/// | `h`    | number (8)                  | canonical block hash                               |
+/// | `H`    | block hash (32)             | block number (8)                                   |
+/// | `b`    | number (8)                  | RLP header                                         |
+/// | `B`    | number (8)                  | RLP list of the block's raw transactions           |
+/// | `r`    | number (8)                  | RLP list of the block's consensus receipts         |
+/// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
+/// | `m`    | name (ASCII)                | metadata: `head`, `genesis`, `chainConfig`         |
+public enum Schema {
+    /// A trie node by hash.
+    public static func trieNode(_ hash: Hash32) -> [UInt8] { [0x6E] + hash.bytes }
+    /// Flat-index account entry.
+    public static func account(_ address: Address) -> [UInt8] { [0x61] + address.bytes }
+    /// Flat-index storage entry.
+    public static func storage(_ address: Address, _ slot: Hash32) -> [UInt8] { [0x73] + address.bytes + slot.bytes }
+    /// Prefix of all flat storage entries of `address`.
+    public static func storagePrefix(_ address: Address) -> [UInt8] { [0x73] + address.bytes }
+    /// Canonical hash of block `number`.
+    public static func canonicalHash(_ number: UInt64) -> [UInt8] { [0x68] + be(number) }
+    /// Number of the block with `hash`.
+    public static func blockNumber(_ hash: Hash32) -> [UInt8] { [0x48] + hash.bytes }
+    /// Header of block `number`.
+    public static func header(_ number: UInt64) -> [UInt8] { [0x62] + be(number) }
+    /// Body (raw transactions) of block `number`.
+    public static func body(_ number: UInt64) -> [UInt8] { [0x42] + be(number) }
+    /// Receipts of block `number`.
+    public static func receipts(_ number: UInt64) -> [UInt8] { [0x72] + be(number) }
+    /// Where a transaction was included.
+    public static func transactionLookup(_ hash: Hash32) -> [UInt8] { [0x74] + hash.bytes }
+    /// The head pointer: number (8) + hash (32) of the last committed block.
+    public static let head: [UInt8] = [0x6D] + Array("head".utf8)
+    /// The genesis file the database was initialised with (JSON bytes).
+    public static let genesis: [UInt8] = [0x6D] + Array("genesis".utf8)
+
+    /// 8-byte big-endian encoding of `n`.
+    public static func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) } }
+
+    /// Decodes 8 big-endian bytes at `offset`.
+    public static func readBE(_ bytes: [UInt8], at offset: Int = 0) -> UInt64? {
+        guard bytes.count >= offset + 8 else { return nil }
+        return bytes[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
