@@ -41,13 +41,13 @@ let package = Package(
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
-        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON"], swiftSettings: swiftSettings),
+        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
 
         // Executables.
         .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "opg",
-            dependencies: ["Node", "Chain", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
+            dependencies: ["Node", "Chain", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
             swiftSettings: swiftSettings
         ),
 

@@ -1,1 +1,174 @@
-print("opgd: not built yet")
+import CLIKit
+import Foundation
+import Node
+
+let usage = """
+usage: opgd <command> [options]
+
+The opg node: LevelDB state, JSON-RPC on HTTP, and a single-validator block producer.
+
+commands:
+  init     --genesis FILE --datadir DIR   create a data directory from a genesis file
+  start    --config FILE                  run a node from a config file (Config/README.md)
+  dev      [--datadir DIR] [--genesis FILE] [--port N]
+                                          fresh devnet on 127.0.0.1:8545 with funded dev keys
+  replay   --datadir DIR                  re-execute the chain and check the stored state
+  bench    [--c-recover-rate N] [--transactions N]
+                                          sender-recovery and block-import benchmarks
+  version                                 print the client version
+
+Run `opgd <command> --help` for a command's options.
+"""
+
+let commandUsage: [String: String] = [
+    "init": """
+    usage: opgd init --genesis FILE --datadir DIR
+
+    Checks FILE (genesis/README.md) and writes block 0 into DIR. Nothing is written when
+    the genesis is malformed. Re-running with the same genesis is a no-op.
+    """,
+    "start": """
+    usage: opgd start --config FILE
+
+    Runs the node described by FILE (Config/README.md): opens the data directory, serves
+    JSON-RPC and produces a block every blockIntervalMs. SIGTERM or SIGINT stops it cleanly.
+    """,
+    "dev": """
+    usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N]
+
+    Wipes DIR (default devnet/data), initialises it from FILE (default genesis/devnet.json),
+    prints the funded dev accounts and their keys (DEV ONLY, publicly known) and runs a
+    single validator with JSON-RPC on 127.0.0.1:N (default 8545).
+    """,
+    "replay": """
+    usage: opgd replay --datadir DIR
+
+    Re-executes every block in DIR from its genesis in memory and checks block roots,
+    receipts and the head state. Exit 0 when everything matches, 1 otherwise.
+    """,
+    "bench": """
+    usage: opgd bench [--c-recover-rate N] [--transactions N]
+
+    Measures sender recovery (1 thread and all cores) and the import of one block of N
+    transfers (default 10000), and prints them as ratios against the C recover rate N
+    measured by tools/bench/recover_loop.c (see tools/bench/run.sh).
+    """,
+]
+
+func help(_ command: String) -> Int32 {
+    print(commandUsage[command] ?? usage)
+    return 0
+}
+
+/// Config and genesis mistakes are usage errors (exit 2) that name the field.
+func asUsage<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ConfigError { throw UsageError(e.message) }
+}
+
+var argv = Array(CommandLine.arguments.dropFirst())
+runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
+    guard let command = argv.first else { print(usage); return 2 }
+    let rest = Array(argv.dropFirst())
+    switch command {
+    case "--help", "-h", "help":
+        print(usage)
+        return 0
+    case "version", "--version":
+        print(ChainSetup.clientVersion)
+        return 0
+    case "init":
+        let args = try Arguments(rest, options: ["--genesis", "--datadir"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        let genesis = try args.required("--genesis")
+        let datadir = try args.required("--datadir")
+        let logger = Logger(level: .info)
+        _ = try asUsage { try ChainSetup.initDataDir(genesisPath: genesis, dataDir: datadir, logger: logger) }
+        return 0
+    case "start":
+        let args = try Arguments(rest, options: ["--config"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        let config = try asUsage { try NodeConfig.load(try args.required("--config")) }
+        let logger = Logger(level: config.logLevel)
+        let node = try asUsage { try NodeRuntime(config: config, logger: logger) }
+        try node.start()
+        node.runUntilSignalled()
+        return 0
+    case "dev":
+        let args = try Arguments(rest, options: ["--datadir", "--genesis", "--port", "--block-interval-ms"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        return try runDev(args)
+    case "replay":
+        let args = try Arguments(rest, options: ["--datadir"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        let report = try Replay.run(dataDir: try args.required("--datadir"), logger: Logger(level: .info))
+        print("replayed \(report.head) blocks: state root \(report.stateRoot.hex) matches; \(report.accountsChecked) accounts checked")
+        return 0
+    case "bench":
+        let args = try Arguments(rest, options: ["--c-recover-rate", "--transactions"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        var cRate: Double?
+        if let text = args.option("--c-recover-rate") {
+            guard let v = Double(text), v > 0 else { throw UsageError("--c-recover-rate: \"\(text)\" is not a positive number") }
+            cRate = v
+        }
+        var count = 10_000
+        if let text = args.option("--transactions") {
+            guard let v = Int(text), v > 0, v <= 1_000_000 else { throw UsageError("--transactions: \"\(text)\" must be an integer in 1…1000000") }
+            count = v
+        }
+        try Bench.run(cRecoverRate: cRate, transactions: count)
+        return 0
+    default:
+        throw UsageError("unknown command \"\(command)\"")
+    }
+}
+
+func runDev(_ args: Arguments) throws -> Int32 {
+    let datadir = args.option("--datadir") ?? "devnet/data"
+    let genesis = args.option("--genesis") ?? "genesis/devnet.json"
+    var config = NodeConfig(dataDir: datadir)
+    config.genesis = genesis
+    if let p = args.option("--port") {
+        guard let port = Int(p), (0...65535).contains(port) else { throw UsageError("--port: \"\(p)\" is not a port number") }
+        config.rpc.port = port
+    }
+    if let ms = args.option("--block-interval-ms") {
+        guard let v = UInt64(ms), (10...3_600_000).contains(v) else { throw UsageError("--block-interval-ms: \"\(ms)\" must be in 10…3600000") }
+        config.blockIntervalMs = v
+    }
+    let (spec, _) = try asUsage { try GenesisFile.load(genesis) }
+    guard spec.config.validators.contains(DevNet.validatorKey.address) else {
+        throw UsageError("--genesis: \(genesis) does not list the dev validator \(DevNet.validatorKey.address)")
+    }
+    let logger = Logger(level: .info)
+    try? FileManager.default.removeItem(atPath: datadir)
+    try FileManager.default.createDirectory(atPath: datadir, withIntermediateDirectories: true)
+    let keyFile = (datadir as NSString).appendingPathComponent("validator.key")
+    let keyHex = DevNet.validatorKey.bytes.map { String(format: "%02x", $0) }.joined()
+    try ("0x" + keyHex + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+    chmod(keyFile, 0o600)
+    config.validatorKeyFile = keyFile
+    let chaindata = (datadir as NSString).appendingPathComponent("chaindata")
+    config.dataDir = chaindata
+    _ = try ChainSetup.initDataDir(genesisPath: genesis, dataDir: chaindata, logger: logger)
+    let node = try NodeRuntime(config: config, logger: logger)
+    try node.start()
+    var lines = ["", "opg devnet — chain id \(spec.config.chainId), JSON-RPC http://\(config.rpc.host):\(node.rpcPort)", "",
+                 "Funded dev accounts. DEV ONLY: these keys are public; never use them on a real network.", ""]
+    let funded = Set(spec.alloc.map(\.address))
+    for (i, key) in DevNet.accounts.enumerated() where funded.contains(key.address) {
+        let hex = key.bytes.map { String(format: "%02x", $0) }.joined()
+        lines.append("  (\(i)) \(key.address)  key 0x\(hex)")
+    }
+    lines.append("")
+    lines.append("Stop with Ctrl-C.")
+    print(lines.joined(separator: "\n"))
+    fflush(stdout)
+    node.runUntilSignalled()
+    return 0
+}

@@ -1,5 +1,6 @@
 """Every admission rule answers with geth's message under code -32000, and nothing is pooled."""
 import pytest
+import rlp
 from eth_account import Account
 from web3 import Web3
 
@@ -69,11 +70,25 @@ def test_invalid_chain_id(node, w3):
     reject(node, wrong.raw_transaction, "invalid chain id")
 
 
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def resign(raw: bytes, r: int, s: int, y: int) -> bytes:
+    """Replaces the signature of a typed transaction (flipping a bit of s would only
+    recover some other, unfunded sender, which is not an invalid signature)."""
+    fields = rlp.decode(raw[1:])
+    fields[-3:] = [rlp.sedes.big_endian_int.serialize(y), rlp.sedes.big_endian_int.serialize(r), rlp.sedes.big_endian_int.serialize(s)]
+    return raw[:1] + rlp.encode(fields)
+
+
 def test_invalid_signature(node, w3):
-    raw = bytearray(sign(SENDER, w3).raw_transaction)
-    raw[-5] ^= 0x01  # a bit of s: recovers a different or no sender, or breaks the encoding
-    message = reject(node, bytes(raw), "invalid")
-    assert "sender" in message or "signature" in message
+    raw = sign(SENDER, w3).raw_transaction
+    y, r, s = (int.from_bytes(f, "big") for f in rlp.decode(raw[1:])[-3:])
+    high_s = resign(raw, r, SECP256K1_N - s, 1 - y)  # the EIP-2 malleated twin: same signer, high s
+    zero_r = resign(raw, 0, s, y)
+    for raw in (high_s, zero_r):
+        message = reject(node, raw, "invalid")
+        assert "sender" in message or "signature" in message, message
 
 
 def test_legacy_without_chain_id_needs_replay_protection(node, w3):

@@ -49,7 +49,7 @@ def test_each_type_is_mined_with_a_receipt(w3, sender, fields, expected_type):
 
 def test_fee_accounting_is_exact(node, w3):
     sender = SENDER_FEES
-    signed = sign(sender, w3, to=RECIPIENT, value=10**18, maxFeePerGas=50 * 10**9, maxPriorityFeePerGas=3 * 10**9, data="0x0001")
+    signed = sign(sender, w3, to=RECIPIENT, value=10**18, maxFeePerGas=50 * 10**9, maxPriorityFeePerGas=3 * 10**9, data="0x0001", gas=30000)
     receipt = send_and_wait(w3, signed)
     n = receipt.blockNumber
     block = w3.eth.get_block(n, full_transactions=True)

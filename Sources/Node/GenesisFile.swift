@@ -1,0 +1,67 @@
+import Chain
+import JSON
+import Primitives
+
+/// genesis.json (genesis/README.md describes every field) parsed into a `GenesisSpec`.
+public enum GenesisFile {
+    /// The least block gas limit a genesis may set: one plain transfer must fit.
+    public static let minGasLimit: UInt64 = 21_000
+
+    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc"]
+
+    /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
+    public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes) } catch { throw ConfigError("genesis: \(error)") }
+        return try parse(value)
+    }
+
+    /// Reads and parses a genesis file.
+    public static func load(_ path: String) throws -> (spec: GenesisSpec, bytes: [UInt8]) {
+        let (value, bytes) = try readJSONFile(path, what: "genesis")
+        do { return (try parse(value), bytes) } catch let e as ConfigError { throw ConfigError("genesis \(path): \(e.message)") }
+    }
+
+    static func parse(_ value: JSONValue) throws -> GenesisSpec {
+        let r = try FieldReader(value, path: "")
+        try r.rejectUnknown(fields)
+        let chainId = try r.integer("chainId", in: 1...(UInt64(1) << 53), required: true)!
+        _ = try r.string("networkName")
+        let timestamp = try r.integer("timestamp", in: 0...UInt64(Int64.max)) ?? 0
+        let gasLimit = try r.integer("gasLimit", in: minGasLimit...UInt64(Int64.max), required: true)!
+        let baseFee = try r.amount("initialBaseFee", required: true)!
+        let reward = try r.amount("blockReward") ?? .zero
+        var extra: [UInt8] = []
+        if let text = try r.string("extraData") {
+            do { extra = try Hex.decode(text) } catch { throw ConfigError("extraData: \(error)") }
+            guard extra.count <= 32 else { throw ConfigError("extraData: at most 32 bytes, got \(extra.count)") }
+        }
+        guard let validatorItems = try r.array("validators", required: true), !validatorItems.isEmpty else {
+            throw ConfigError("validators: at least one validator is required")
+        }
+        var validators: [Address] = []
+        for (i, item) in validatorItems.enumerated() {
+            let v = try FieldReader(item, path: "validators[\(i)]")
+            try v.rejectUnknown(["address", "power"])
+            let text = try v.string("address", required: true)!
+            guard let a = try? Address(hex: text) else { throw ConfigError("validators[\(i)].address: \"\(text)\" is not a 20-byte hex address") }
+            guard !validators.contains(a) else { throw ConfigError("validators[\(i)].address: \(a) is listed twice") }
+            _ = try v.integer("power", in: 1...UInt64(Int64.max))
+            validators.append(a)
+        }
+        var alloc: [(address: Address, balance: UInt256)] = []
+        if let allocReader = try r.object("alloc") {
+            for key in allocReader.object.keys {
+                guard let a = try? Address(hex: key) else { throw ConfigError("alloc: key \"\(key)\" is not a 20-byte hex address") }
+                guard !alloc.contains(where: { $0.address == a }) else { throw ConfigError("alloc: \(key) is listed twice") }
+                let entry = try FieldReader(allocReader.object[key]!, path: "alloc.\(key)")
+                try entry.rejectUnknown(["balance"])
+                alloc.append((a, try entry.amount("balance", required: true)!))
+            }
+        }
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators), timestamp: timestamp,
+                               gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
+        guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
+        return spec
+    }
+}

@@ -1,0 +1,70 @@
+import Chain
+import HTTPServer
+import JSON
+import Primitives
+
+/// Config/node.json (Config/README.md documents every field). Relative paths are taken
+/// from the working directory, as geth does.
+public struct NodeConfig: Equatable {
+    public var dataDir: String
+    public var genesis: String?
+    public var rpc = HTTPServerConfiguration()
+    public var blockIntervalMs: UInt64 = 1000
+    public var logLevel: Logger.Level = .info
+    public var validatorKeyFile: String?
+    public var txPool = MempoolLimits()
+
+    public init(dataDir: String) { self.dataDir = dataDir }
+
+    public static func == (a: NodeConfig, b: NodeConfig) -> Bool {
+        a.dataDir == b.dataDir && a.genesis == b.genesis && a.rpc.host == b.rpc.host && a.rpc.port == b.rpc.port
+            && a.rpc.corsOrigins == b.rpc.corsOrigins && a.rpc.maxBodyBytes == b.rpc.maxBodyBytes && a.rpc.threads == b.rpc.threads
+            && a.blockIntervalMs == b.blockIntervalMs && a.logLevel == b.logLevel && a.validatorKeyFile == b.validatorKeyFile
+            && a.txPool.maxPerAccount == b.txPool.maxPerAccount && a.txPool.maxTotal == b.txPool.maxTotal
+            && a.txPool.priceBumpPercent == b.txPool.priceBumpPercent
+    }
+
+    /// Reads and checks a config file; errors name the file and the field.
+    public static func load(_ path: String) throws -> NodeConfig {
+        let (value, _) = try readJSONFile(path, what: "config")
+        do { return try parse(value) } catch let e as ConfigError { throw ConfigError("config \(path): \(e.message)") }
+    }
+
+    /// Checks a parsed config document.
+    public static func parse(_ value: JSONValue) throws -> NodeConfig {
+        let r = try FieldReader(value, path: "")
+        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool"])
+        var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
+        guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
+        c.genesis = try r.string("genesis")
+        if let rpc = try r.object("rpc") {
+            try rpc.rejectUnknown(["host", "port", "corsOrigins", "maxRequestBytes", "threads"])
+            if let host = try rpc.string("host") {
+                guard !host.isEmpty else { throw ConfigError("rpc.host: must not be empty") }
+                c.rpc.host = host
+            }
+            if let port = try rpc.integer("port", in: 0...65535) { c.rpc.port = Int(port) }
+            if let origins = try rpc.array("corsOrigins") {
+                c.rpc.corsOrigins = try origins.enumerated().map { i, o in
+                    guard case .string(let s) = o else { throw ConfigError("rpc.corsOrigins[\(i)]: must be a string") }
+                    return s
+                }
+            }
+            if let max = try rpc.integer("maxRequestBytes", in: 1024...(1 << 30)) { c.rpc.maxBodyBytes = Int(max) }
+            if let threads = try rpc.integer("threads", in: 1...256) { c.rpc.threads = Int(threads) }
+        }
+        if let ms = try r.integer("blockIntervalMs", in: 10...3_600_000) { c.blockIntervalMs = ms }
+        if let level = try r.string("logLevel") {
+            guard let l = Logger.Level(name: level) else { throw ConfigError("logLevel: must be one of debug, info, warn, error (got \"\(level)\")") }
+            c.logLevel = l
+        }
+        c.validatorKeyFile = try r.string("validatorKeyFile")
+        if let pool = try r.object("txPool") {
+            try pool.rejectUnknown(["maxPerAccount", "maxTotal", "priceBumpPercent"])
+            if let v = try pool.integer("maxPerAccount", in: 1...100_000) { c.txPool.maxPerAccount = Int(v) }
+            if let v = try pool.integer("maxTotal", in: 1...10_000_000) { c.txPool.maxTotal = Int(v) }
+            if let v = try pool.integer("priceBumpPercent", in: 1...1000) { c.txPool.priceBumpPercent = v }
+        }
+        return c
+    }
+}

@@ -1,0 +1,136 @@
+import Chain
+import Crypto
+import Foundation
+import HTTPServer
+import JSON
+import Primitives
+import RPC
+import Storage
+
+/// A running single-validator node: the LevelDB-backed chain, the block producer and
+/// the JSON-RPC server. `start` brings it up; `stop` finishes the block being built,
+/// stops serving and closes the database.
+public final class NodeRuntime {
+    public let config: NodeConfig
+    public let logger: Logger
+    public let chain: ChainService
+    public let validator: PrivateKey
+    private let store: LevelDBStore
+    private var server: HTTPServer?
+    private var api: EthAPI?
+    private var producer: Thread?
+    private let stopLock = NSCondition()
+    private var stopping = false
+    private var producerDone = false
+
+    /// Opens the data directory named by `config`; fails when it was never initialised,
+    /// when the config's genesis differs from the stored one, or when the validator key
+    /// is not in the validator set.
+    public init(config: NodeConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        guard let keyFile = config.validatorKeyFile else { throw ConfigError("validatorKeyFile: missing required field") }
+        validator = try ChainSetup.loadKey(keyFile)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: config.dataDir, isDirectory: &isDir), isDir.boolValue else {
+            throw CommandError("data directory \(config.dataDir) does not exist; run `opgd init --genesis FILE --datadir \(config.dataDir)` first")
+        }
+        store = try LevelDBStore(path: config.dataDir)
+        let database = try ChainDatabase(store: store)
+        guard database.head != nil else {
+            throw CommandError("data directory \(config.dataDir) is not initialised; run `opgd init --genesis FILE --datadir \(config.dataDir)`")
+        }
+        let spec = try ChainSetup.storedGenesis(database)
+        if let path = config.genesis {
+            let (fileSpec, _) = try GenesisFile.load(path)
+            let fileHash = try fileSpec.genesisBlock(nodes: TrieNodeStore(store: MemoryStore())).block.hash
+            guard let stored = try database.hash(number: 0), stored == fileHash else {
+                throw CommandError("genesis \(path) (block 0 \(fileHash.hex)) does not match the chain in \(config.dataDir)")
+            }
+        }
+        guard spec.config.validators.contains(validator.address) else {
+            throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
+        }
+        chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool)
+    }
+
+    /// Starts the RPC server and the block producer.
+    public func start() throws {
+        let dispatcher = RPCDispatcher()
+        let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion)
+        api.register(on: dispatcher)
+        self.api = api
+        let server = HTTPServer(configuration: config.rpc) { request in dispatcher.serve(request) }
+        try server.start()
+        self.server = server
+        let head = chain.head
+        logger.info("node started", ["chainId": chain.config.chainId, "head": head.number, "hash": head.hash.hex,
+                                     "validator": validator.address, "rpc": "http://\(config.rpc.host):\(server.port)"])
+        let thread = Thread { [weak self] in self?.produceLoop() }
+        thread.name = "producer"
+        producer = thread
+        thread.start()
+    }
+
+    /// The port the RPC server listens on.
+    public var rpcPort: Int { server?.port ?? 0 }
+
+    private func produceLoop() {
+        let interval = Double(config.blockIntervalMs) / 1000
+        var next = Date().addingTimeInterval(interval)
+        while true {
+            stopLock.lock()
+            while !stopping && Date() < next { _ = stopLock.wait(until: next) }
+            let stop = stopping
+            stopLock.unlock()
+            if stop { break }
+            next = next.addingTimeInterval(interval)
+            if next < Date() { next = Date().addingTimeInterval(interval) }
+            let parent = chain.head
+            let now = UInt64(max(0, Date().timeIntervalSince1970))
+            do {
+                let executed = try chain.produceBlock(timestamp: max(now, parent.timestamp), coinbase: validator.address)
+                let h = executed.block.header
+                logger.debug("block produced", ["number": h.number, "txs": executed.block.transactions.count, "gasUsed": h.gasUsed,
+                                                "baseFee": h.baseFeePerGas.hexQuantity, "hash": h.hash.hex])
+                for (hash, reason) in executed.excluded { logger.debug("transaction left out", ["hash": hash.hex, "reason": reason]) }
+            } catch {
+                logger.error("block production failed", ["error": error])
+            }
+        }
+        stopLock.lock()
+        producerDone = true
+        stopLock.broadcast()
+        stopLock.unlock()
+    }
+
+    /// Stops producing (after the block in progress), stops serving, and returns.
+    public func stop() {
+        stopLock.lock()
+        stopping = true
+        stopLock.broadcast()
+        while producer != nil && !producerDone { stopLock.wait() }
+        stopLock.unlock()
+        server?.stop()
+        server = nil
+        logger.info("node stopped", ["head": chain.head.number])
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then stops the node.
+    public func runUntilSignalled() {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let done = DispatchSemaphore(value: 0)
+        let queue = DispatchQueue(label: "signals")
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler { done.signal() }
+            s.resume()
+            return s
+        }
+        done.wait()
+        logger.info("signal received, shutting down")
+        stop()
+        sources.forEach { $0.cancel() }
+    }
+}

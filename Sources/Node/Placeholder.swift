@@ -1,1 +1,0 @@
-// Placeholder until the Node module lands; replaced by its first real file.
