@@ -52,14 +52,14 @@ let package = Package(
         ),
 
         // Unit tests, one target per module.
-        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], swiftSettings: swiftSettings),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
     ],

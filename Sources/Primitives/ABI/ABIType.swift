@@ -190,16 +190,18 @@ public indirect enum ABIValue: Equatable, Sendable {
 
     /// A signed value from a 64-bit integer.
     public static func int(_ value: Int64) -> ABIValue {
-        .int(value >= 0 ? UInt256(UInt64(value)) : UInt256.zero - UInt256(value.magnitude))
+        .int(value >= 0 ? UInt256(UInt64(value)) : UInt256.zero.subtractingReportingOverflow(UInt256(value.magnitude)).partialValue)
     }
 
-    /// A signed value from decimal text with an optional leading `-`.
+    /// A signed value from decimal text with an optional leading `-`; it must fit int256.
     public static func signed(decimal text: String) throws -> ABIValue {
-        if text.hasPrefix("-") {
-            let magnitude = try UInt256(decimal: String(text.dropFirst()))
-            return .int(UInt256.zero - magnitude)
+        let negative = text.hasPrefix("-")
+        let magnitude = try UInt256(decimal: negative ? String(text.dropFirst()) : text)
+        let limit = UInt256.one << 255
+        guard negative ? magnitude <= limit : magnitude < limit else {
+            throw PrimitivesError(.abi, "int256: \(text) is out of range")
         }
-        return .int(try UInt256(decimal: text))
+        return .int(negative ? UInt256.zero.subtractingReportingOverflow(magnitude).partialValue : magnitude)
     }
 
     /// The unsigned integer, if this is one.

@@ -1,0 +1,77 @@
+import JSON
+import XCTest
+@testable import Node
+
+final class ConfigTests: XCTestCase {
+    static var repo: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+
+    func testShippedFilesParse() throws {
+        let (spec, _) = try GenesisFile.load(Self.repo.appendingPathComponent("genesis/devnet.json").path)
+        XCTAssertEqual(spec.config.chainId, 5197895)
+        XCTAssertEqual(spec.alloc.count, 10)
+        XCTAssertEqual(spec.config.validators, [DevNet.validatorKey.address])
+        XCTAssertEqual(Set(spec.alloc.map(\.address)), Set(DevNet.accounts.map(\.address)))
+        let config = try NodeConfig.load(Self.repo.appendingPathComponent("Config/node.json").path)
+        XCTAssertEqual(config.rpc.port, 8545)
+        XCTAssertEqual(config.rpc.host, "127.0.0.1")
+        XCTAssertEqual(config.blockIntervalMs, 1000)
+    }
+
+    func genesisError(_ mutate: (inout JSONObject) -> Void) throws -> String {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        guard case .object(var o) = try JSONParser.parse(bytes) else { XCTFail(); return "" }
+        mutate(&o)
+        do {
+            _ = try GenesisFile.parse(JSONValue.object(o).serializedBytes())
+            return "(accepted)"
+        } catch let e as ConfigError {
+            return e.message
+        }
+    }
+
+    func testGenesisErrorsNameTheField() throws {
+        XCTAssertTrue(try genesisError { $0["chainId"] = .string("five") }.hasPrefix("chainId"))
+        XCTAssertTrue(try genesisError { $0["chainId"] = .int(0) }.hasPrefix("chainId"))
+        XCTAssertTrue(try genesisError { $0["gasLimit"] = .int(100) }.hasPrefix("gasLimit"))
+        XCTAssertTrue(try genesisError { $0["blockReward"] = .string("-1") }.hasPrefix("blockReward"))
+        XCTAssertTrue(try genesisError { $0["blockReward"] = .string("1.5") }.hasPrefix("blockReward"))
+        XCTAssertTrue(try genesisError { $0["unknownField"] = .int(1) }.hasPrefix("unknownField"))
+        XCTAssertTrue(try genesisError { $0["extraData"] = .string("0x" + String(repeating: "00", count: 33)) }.hasPrefix("extraData"))
+        XCTAssertTrue(try genesisError { $0["validators"] = .array([]) }.hasPrefix("validators"))
+        XCTAssertTrue(try genesisError { $0["alloc"] = .object(["0x1234": .object(["balance": .string("1")])]) }.hasPrefix("alloc"))
+        XCTAssertTrue(try genesisError { $0["alloc"] = .object([DevNet.validatorKey.address.hex: .object(["balanse": .string("1")])]) }
+            .contains("balanse"))
+        XCTAssertTrue(try genesisError { $0["alloc"] = .object([
+            "0x" + String(repeating: "11", count: 20): .object(["balance": .string("0x" + String(repeating: "f", count: 64))]),
+            "0x" + String(repeating: "22", count: 20): .object(["balance": .string("1")]),
+        ]) }.contains("2^256"))
+        XCTAssertEqual(try genesisError { _ in }, "(accepted)")
+        XCTAssertThrowsError(try GenesisFile.parse(Array("{\"chainId\": ".utf8)))
+    }
+
+    func configError(_ text: String) -> String {
+        do {
+            _ = try NodeConfig.parse(try JSONParser.parse(text))
+            return "(accepted)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testConfigErrorsNameTheField() {
+        XCTAssertTrue(configError(#"{"dataDir": "x", "rpc": {"port": "eighty"}}"#).hasPrefix("rpc.port"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "rpc": {"port": 70000}}"#).hasPrefix("rpc.port"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "rpc": {"corsOrigins": [1]}}"#).hasPrefix("rpc.corsOrigins[0]"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "logLevel": "loud"}"#).hasPrefix("logLevel"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "blockIntervalMs": 1}"#).hasPrefix("blockIntervalMs"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "txPool": {"maxTotal": 0}}"#).hasPrefix("txPool.maxTotal"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "surprise": true}"#).hasPrefix("surprise"))
+        XCTAssertTrue(configError(#"{"rpc": {}}"#).hasPrefix("dataDir"))
+        XCTAssertTrue(configError(#"[]"#).contains("object"))
+        XCTAssertEqual(configError(#"{"dataDir": "x", "rpc": {"host": "127.0.0.1", "port": 0}, "logLevel": "debug"}"#), "(accepted)")
+    }
+
+    func testMissingFileIsNamed() {
+        XCTAssertThrowsError(try NodeConfig.load("/nonexistent/node.json")) { XCTAssertTrue("\($0)".contains("/nonexistent/node.json")) }
+    }
+}
