@@ -70,11 +70,15 @@ let package = Package(
 // `--sanitize=fuzzer`, so they exist only when OPG_FUZZ is set: see `make fuzz`.
 if Context.environment["OPG_FUZZ"] != nil {
     package.targets += [
-        .executableTarget(name: "FuzzRLP", dependencies: ["Primitives"], path: "Fuzz/FuzzRLP"),
-        .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction"),
+        .executableTarget(name: "FuzzRLP", dependencies: ["Primitives"], path: "Fuzz/FuzzRLP", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzABI", dependencies: ["Primitives"], path: "Fuzz/FuzzABI", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
         .executable(name: "FuzzTransaction", targets: ["FuzzTransaction"]),
+        .executable(name: "FuzzABI", targets: ["FuzzABI"]),
+        .executable(name: "FuzzChainData", targets: ["FuzzChainData"]),
     ]
 }

@@ -54,6 +54,9 @@ public enum GenesisFile {
             for key in allocReader.object.keys {
                 guard let a = try? Address(hex: key) else { throw ConfigError("alloc: key \"\(key)\" is not a 20-byte hex address") }
                 guard !alloc.contains(where: { $0.address == a }) else { throw ConfigError("alloc: \(key) is listed twice") }
+                guard !NativeHandlerRegistry.isReserved(a) else {
+                    throw ConfigError("alloc: \(key) is in the native-handler range 0x…0001–0x…00FF")
+                }
                 let entry = try FieldReader(allocReader.object[key]!, path: "alloc.\(key)")
                 try entry.rejectUnknown(["balance"])
                 alloc.append((a, try entry.amount("balance", required: true)!))

@@ -46,6 +46,22 @@ final class BlockTests: XCTestCase {
         XCTAssertThrowsError(try Header(rlp: Array(h.rlp.dropLast())))
     }
 
+    func testReceiptEncodingRoundTripsAndRejectsNonCanonicalForms() throws {
+        let log = Log(address: validator.address, topics: [Keccak256.hash([7])], data: [1, 2, 3])
+        for type in [TransactionType.legacy, .accessList, .dynamicFee] {
+            let r = Receipt(type: type, success: type != .accessList, cumulativeGasUsed: 63_000, logs: [log])
+            XCTAssertEqual(try Receipt(encoded: r.encoded), r)
+        }
+        let body = Receipt(type: .legacy, success: true, cumulativeGasUsed: 21_000, logs: []).encoded
+        // Type byte 0 would decode to a legacy receipt that encodes without it.
+        XCTAssertThrowsError(try Receipt(encoded: [0] + body)) { XCTAssertTrue("\($0)".contains("receipt type 0")) }
+        // Status is 0 or 1; any other value would re-encode as 1 (found by Fuzz/FuzzChainData).
+        let badStatus = RLP.encode(.list([.uint(UInt64(2)), .uint(UInt64(21_000)), .bytes(Bloom().bytes), .list([])]))
+        XCTAssertThrowsError(try Receipt(encoded: [2] + badStatus)) { XCTAssertTrue("\($0)".contains("status must be 0 or 1")) }
+        XCTAssertThrowsError(try Receipt(encoded: []))
+        XCTAssertThrowsError(try Receipt(encoded: [2] + body.dropLast()))
+    }
+
     func testBloom() throws {
         var bloom = Bloom()
         bloom.insert(validator.address.bytes)

@@ -34,7 +34,9 @@ public struct Receipt: Equatable, Sendable {
         guard let first = encoded.first else { throw PrimitivesError(.rlp, "receipt is empty") }
         var body = encoded[...]
         if first < 0x7F {
-            guard let t = TransactionType(rawValue: first) else { throw PrimitivesError(.rlp, "receipt type \(first) is not supported") }
+            guard let t = TransactionType(rawValue: first), t != .legacy else {
+                throw PrimitivesError(.rlp, "receipt type \(first) is not supported")
+            }
             type = t
             body = body.dropFirst()
         } else {
@@ -42,7 +44,11 @@ public struct Receipt: Equatable, Sendable {
         }
         let f = try RLP.decode(Array(body)).list("receipt")
         guard f.count == 4 else { throw PrimitivesError(.rlp, "receipt must have 4 fields, got \(f.count)") }
-        success = try f[0].uint64("receipt status") == 1
+        switch try f[0].uint64("receipt status") {
+        case 0: success = false
+        case 1: success = true
+        case let other: throw PrimitivesError(.rlp, "receipt status must be 0 or 1, got \(other)")
+        }
         cumulativeGasUsed = try f[1].uint64("cumulativeGasUsed")
         bloom = try Bloom(f[2].bytes("logsBloom"))
         logs = try f[3].list("logs").map { item in

@@ -12,10 +12,10 @@ import Primitives
 /// | `h`    | number (8)                  | canonical block hash                               |
 /// | `H`    | block hash (32)             | block number (8)                                   |
 /// | `b`    | number (8)                  | RLP header                                         |
-/// | `B`    | number (8)                  | RLP list of the block's raw transactions           |
+/// | `B`    | number (8)                  | RLP list of [raw transaction, sender (20)] pairs   |
 /// | `r`    | number (8)                  | RLP list of the block's consensus receipts         |
 /// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
-/// | `m`    | name (ASCII)                | metadata: `head`, `genesis`, `chainConfig`         |
+/// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`   |
 public enum Schema {
     /// A trie node by hash.
     public static func trieNode(_ hash: Hash32) -> [UInt8] { [0x6E] + hash.bytes }

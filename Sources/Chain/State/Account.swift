@@ -40,5 +40,8 @@ public struct Account: Equatable, Sendable {
         nonce = try f[0].uint64("account nonce")
         balance = try f[1].uint256("account balance")
         storageRoot = try Hash32(f[2].bytes("account storageRoot"))
+        guard try f[3].bytes("account codeHash") == Self.emptyCodeHash.bytes else {
+            throw PrimitivesError(.rlp, "account codeHash must be the empty-code hash (accounts hold no code on this chain)")
+        }
     }
 }
