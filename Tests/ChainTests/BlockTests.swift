@@ -51,6 +51,8 @@ final class BlockTests: XCTestCase {
         for type in [TransactionType.legacy, .accessList, .dynamicFee] {
             let r = Receipt(type: type, success: type != .accessList, cumulativeGasUsed: 63_000, logs: [log])
             XCTAssertEqual(try Receipt(encoded: r.encoded), r)
+            XCTAssertEqual(try Receipt(stored: r.storedEncoding), r, "the stored form rebuilds the bloom")
+            XCTAssertLessThanOrEqual(r.storedEncoding.count + 256, r.encoded.count)
         }
         let body = Receipt(type: .legacy, success: true, cumulativeGasUsed: 21_000, logs: []).encoded
         // Type byte 0 would decode to a legacy receipt that encodes without it.
@@ -96,6 +98,47 @@ final class BlockTests: XCTestCase {
         bad.coinbase = users[0].address
         XCTAssertThrowsError(try third.importBlock(Block(header: bad, transactions: txs))) { XCTAssertTrue("\($0)".contains("validator")) }
         XCTAssertEqual(third.head.number, 0, "nothing was committed")
+    }
+
+    /// The pipelined import (senders recovered on worker threads while executing, the
+    /// transactions root from raw bytes) reaches the producer's block for blocks that
+    /// span several recovery chunks, and refuses a block with a bad transaction whole.
+    func testPipelinedRawImportMatchesProducer() throws {
+        let (chain, _) = try makeChain()
+        var nonces = [UInt64](repeating: 0, count: users.count)
+        for i in 0..<300 {
+            let u = i % users.count
+            try chain.submit(try transfer(users[u], nonce: nonces[u], to: users[(u + 1) % users.count].address, value: UInt64(i + 1),
+                                          type: [TransactionType.legacy, .accessList, .dynamicFee][i % 3]))
+            nonces[u] += 1
+        }
+        let executed = try chain.produceBlock(timestamp: 10, coinbase: validator.address)
+        XCTAssertEqual(executed.block.transactions.count, 300)
+        let raws = executed.block.transactions.map(\.raw)
+
+        let (other, _) = try makeChain()
+        let imported = try other.importBlock(header: executed.block.header, rawTransactions: raws)
+        XCTAssertEqual(other.head.hash, chain.head.hash)
+        XCTAssertEqual(imported.block.transactions.map(\.sender), executed.block.transactions.map(\.sender))
+        XCTAssertEqual(imported.receipts, executed.receipts)
+
+        let (third, _) = try makeChain()
+        var broken = raws
+        broken[200] = Array(broken[200].dropLast())
+        XCTAssertThrowsError(try third.importBlock(header: executed.block.header, rawTransactions: broken)) {
+            XCTAssertTrue("\($0)".contains("transaction 200 is invalid"), "\($0)")
+        }
+        var swapped = raws
+        swapped.swapAt(3, 4)
+        XCTAssertThrowsError(try third.importBlock(header: executed.block.header, rawTransactions: swapped))
+        XCTAssertThrowsError(try third.importBlock(header: executed.block.header, rawTransactions: Array(raws.dropLast()))) {
+            XCTAssertTrue("\($0)".contains("does not match"), "\($0)")
+        }
+        XCTAssertEqual(third.head.number, 0, "nothing was committed")
+        let empty = try third.produceBlock(timestamp: 11, coinbase: validator.address)
+        let (fourth, _) = try makeChain()
+        try fourth.importBlock(header: empty.block.header, rawTransactions: [])
+        XCTAssertEqual(fourth.head.hash, empty.block.hash)
     }
 
     func testReopenFromStoreKeepsHeadAndState() throws {

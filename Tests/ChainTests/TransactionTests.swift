@@ -25,6 +25,7 @@ final class TransactionTests: XCTestCase {
                     checked += 1
                     let outcome = Result { () -> SignedTransaction in
                         let tx = try SignedTransaction(raw: raw)
+                        XCTAssertEqual(tx.canonicalEncoding, raw, "\(name): only canonical encodings are accepted")
                         try tx.transaction.validateStateless()
                         return tx
                     }
@@ -75,6 +76,7 @@ final class TransactionTests: XCTestCase {
             let tx = try SignedTransaction(raw: Hex.decode(row["raw"]!))
             XCTAssertEqual(tx.hash.hex, row["hash"])
             XCTAssertEqual(tx.sender.checksummed, row["sender"])
+            XCTAssertEqual(tx.canonicalEncoding, tx.raw)
             types.insert(tx.transaction.type.rawValue)
         }
         XCTAssertEqual(types, [0, 1, 2])

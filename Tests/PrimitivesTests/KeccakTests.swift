@@ -33,4 +33,17 @@ final class KeccakTests: XCTestCase {
             Keccak256.hash([UInt8](repeating: 0x61, count: 135)).hex,
             "0x34367dc248bbd832f4e3e69dfaac2f92638bd0bbd18f2912ba4ef454919cf446")
     }
+
+    func testMultiBlockDigestsMatchEthUtils() {
+        // Digests of the pattern i·31+7 computed with eth_utils.keccak (pycryptodome).
+        let expected = [
+            136: "eaccfc5aa7bf6bf1941809ef7cc9ee6a2fa306a7dd1de3f2e8504849b0a5e3c4",
+            273: "b47ca693c8d675afa3b0b644da6dc96613f07c6f8971f9a0077ed6b7c994561d",
+            1000: "c77d9bffcae9f0984e6dff7eea63cc14cad5f367f791e27b08a1953f192f30a5",
+        ]
+        for (length, digest) in expected.sorted(by: { $0.key < $1.key }) {
+            let input = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            XCTAssertEqual(Keccak256.hash(input).hex, "0x" + digest, "length \(length)")
+        }
+    }
 }

@@ -34,4 +34,31 @@ final class UInt256Tests: XCTestCase {
             XCTAssertEqual((v >> 7) << 7, v - (v % UInt256(128)))
         }
     }
+
+    func testCarriesBorrowsAndByteFormsAtLimbEdges() throws {
+        let edges: [UInt256] = [.zero, .one, UInt256(255), UInt256(256), UInt256(UInt64.max), UInt256(limbs: (0, 1, 0, 0)),
+                                UInt256(limbs: (.max, .max, 0, 0)), UInt256(limbs: (0, 0, 0, 1)), .max]
+        for a in edges {
+            // Minimal bytes: no leading zero, and as long as the value needs.
+            let minimal = a.minimalBigEndianBytes
+            XCTAssertNotEqual(minimal.first, 0)
+            XCTAssertEqual(minimal.count, (a.bitWidth + 7) / 8)
+            XCTAssertEqual(RLP.encode(.uint(a)), a.uint64.map { RLP.encode(.uint($0)) } ?? RLP.encode(.uint(a)))
+            for b in edges {
+                let (sum, carry) = a.addingReportingOverflow(b)
+                let (back, borrow) = sum.subtractingReportingOverflow(b)
+                XCTAssertEqual(back, a)
+                XCTAssertEqual(carry, borrow, "a carry out of the sum is a borrow on the way back")
+                let (product, overflow) = a.multipliedReportingOverflow(by: b)
+                if !overflow, !b.isZero { XCTAssertEqual(product / b, a) }
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<1000 {
+            let x = rng.next() as UInt64, y = rng.next() as UInt64
+            let (hi, lo) = x.multipliedFullWidth(by: y)
+            XCTAssertEqual(UInt256(x) * UInt256(y), UInt256(limbs: (lo, hi, 0, 0)))
+            XCTAssertEqual(RLP.encode(.uint(x)), RLP.encode(.uint(UInt256(x))))
+        }
+    }
 }

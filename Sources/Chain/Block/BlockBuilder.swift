@@ -87,9 +87,29 @@ public final class BlockBuilder {
     }
 
     /// Re-executes `block` on top of `parent` and checks every header field against the
-    /// result. Senders are recovered in parallel when the block came from raw bytes.
+    /// result.
     public func validate(_ block: Block, parent: Header) throws -> ExecutedBlock {
-        let h = block.header
+        try validate(header: block.header, parent: parent, count: block.transactions.count, transactionsRoot: nil) { block.transactions[$0] }
+    }
+
+    /// Validates a block that arrived as raw transactions (import, a peer's proposal):
+    /// senders are recovered on every core while this thread executes the transactions
+    /// in order as their senders become known, and the transactions root is computed
+    /// from the raw bytes by a recovery worker once its chunks run out.
+    public func validate(header: Header, rawTransactions raws: [[UInt8]], parent: Header) throws -> ExecutedBlock {
+        let recovery = SenderRecovery(raws)
+        defer { recovery.finish() }
+        return try validate(header: header, parent: parent, count: raws.count, transactionsRoot: { recovery.transactionsRoot }) { i in
+            do {
+                return try recovery.transaction(i)
+            } catch {
+                throw InvalidBlock("transaction \(i) is invalid: \(error)")
+            }
+        }
+    }
+
+    private func validate(header h: Header, parent: Header, count: Int, transactionsRoot: (() -> Hash32)?,
+                          transaction: (Int) throws -> SignedTransaction) throws -> ExecutedBlock {
         guard h.parentHash == parent.hash else { throw InvalidBlock("parentHash \(h.parentHash) is not the parent's hash \(parent.hash)") }
         guard h.number == parent.number + 1 else { throw InvalidBlock("number \(h.number) does not follow \(parent.number)") }
         guard h.timestamp >= parent.timestamp else { throw InvalidBlock("timestamp \(h.timestamp) is before the parent's \(parent.timestamp)") }
@@ -100,22 +120,29 @@ public final class BlockBuilder {
         let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
         let state = database.state(at: parent)
         var results: [TransactionResult] = []
+        var transactions: [SignedTransaction] = []
+        results.reserveCapacity(count)
+        transactions.reserveCapacity(count)
         var gasLeft = env.gasLimit
-        for (i, tx) in block.transactions.enumerated() {
+        for i in 0..<count {
+            let tx = try transaction(i)
             do {
                 results.append(try executor.apply(tx, state: state, block: env, gasLeft: &gasLeft))
             } catch let reason as InvalidTransaction {
                 throw InvalidBlock("transaction \(i) (\(tx.hash)) cannot be included: \(reason)")
             }
+            transactions.append(tx)
         }
-        let executed = try seal(parent: parent, env: env, transactions: block.transactions, results: results, state: state, excluded: [])
+        let executed = try seal(parent: parent, env: env, transactions: transactions, results: results, state: state, excluded: [],
+                                transactionsRoot: transactionsRoot)
         let want = executed.block.header
         for (name, ok) in [("stateRoot", want.stateRoot == h.stateRoot), ("transactionsRoot", want.transactionsRoot == h.transactionsRoot),
                            ("receiptsRoot", want.receiptsRoot == h.receiptsRoot), ("logsBloom", want.logsBloom == h.logsBloom),
                            ("gasUsed", want.gasUsed == h.gasUsed)] where !ok {
             throw InvalidBlock("\(name) does not match the executed block")
         }
-        return ExecutedBlock(block: block, receipts: executed.receipts, results: results, stateBatch: executed.stateBatch, excluded: [])
+        return ExecutedBlock(block: Block(header: h, transactions: transactions), receipts: executed.receipts, results: results,
+                             stateBatch: executed.stateBatch, excluded: [])
     }
 
     /// Writes an executed block and makes it the head (one atomic batch).
@@ -124,7 +151,8 @@ public final class BlockBuilder {
     }
 
     private func seal(parent: Header, env: BlockEnvironment, transactions: [SignedTransaction], results: [TransactionResult],
-                      state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)]) throws -> ExecutedBlock {
+                      state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)],
+                      transactionsRoot: (() -> Hash32)? = nil) throws -> ExecutedBlock {
         executor.finalize(block: env, reward: config.blockReward, state: state)
         var cumulative: UInt64 = 0
         var receipts: [Receipt] = []
@@ -136,10 +164,21 @@ public final class BlockBuilder {
             bloom.formUnion(r.bloom)
             receipts.append(r)
         }
+        // The receipts and transactions roots do not depend on the state root: for a
+        // large block they are hashed on another core while this one commits the state.
+        var roots: (transactions: Hash32, receipts: Hash32)?
+        let rootsDone = DispatchSemaphore(value: 0)
+        let computeRoots = { [receipts] in
+            roots = (transactionsRoot?() ?? Block.transactionsRoot(transactions), Block.receiptsRoot(receipts))
+            rootsDone.signal()
+        }
+        if transactions.count >= 256 { Thread(block: computeRoots).start() } else { computeRoots() }
         var batch = WriteBatch()
-        let stateRoot = try state.commit(into: &batch)
+        let stateRoot: Hash32
+        do { stateRoot = try state.commit(into: &batch) } catch { rootsDone.wait(); throw error }
+        rootsDone.wait()
         let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
-                            transactionsRoot: Block.transactionsRoot(transactions), receiptsRoot: Block.receiptsRoot(receipts),
+                            transactionsRoot: roots!.transactions, receiptsRoot: roots!.receipts,
                             logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
                             timestamp: env.timestamp, baseFeePerGas: env.baseFee)
         return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
@@ -167,4 +206,81 @@ public final class BlockBuilder {
 
 enum ProcessInfoCores {
     static let count: Int = ProcessInfo.processInfo.activeProcessorCount
+}
+
+/// Sender recovery for a block arriving as raw bytes, running ahead of execution:
+/// worker threads (one per core) take chunks of transactions in order, decode them and
+/// recover their senders; the executing thread waits only for the chunk it needs next.
+/// The first worker to find no chunk left computes the transactions root from the raw
+/// bytes. `finish()` waits for every worker before the results are freed.
+final class SenderRecovery {
+    static let chunkSize = 64
+    private let raws: [[UInt8]]
+    private let results: UnsafeMutablePointer<Result<SignedTransaction, Error>>
+    private let chunkReady: [DispatchSemaphore]
+    private let lock = NSLock()
+    private var nextChunk = 0
+    private let workersDone = DispatchGroup()
+    private let rootReady = DispatchSemaphore(value: 0)
+    private var root = MerklePatriciaTrie.emptyRoot
+    private var finished = false
+
+    init(_ raws: [[UInt8]]) {
+        self.raws = raws
+        results = .allocate(capacity: raws.count)
+        let chunks = (raws.count + Self.chunkSize - 1) / Self.chunkSize
+        chunkReady = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
+        for _ in 0..<Swift.max(1, Swift.min(ProcessInfoCores.count, chunks)) {
+            workersDone.enter()
+            Thread { [self] in
+                work()
+                workersDone.leave()
+            }.start()
+        }
+    }
+
+    private func work() {
+        while true {
+            let chunk: Int = lock.withLock {
+                defer { nextChunk += 1 }
+                return nextChunk
+            }
+            if chunk >= chunkReady.count {
+                if chunk == chunkReady.count {
+                    root = MerklePatriciaTrie.orderedRoot(raws)
+                    rootReady.signal()
+                }
+                return
+            }
+            let start = chunk * Self.chunkSize
+            for i in start..<Swift.min(start + Self.chunkSize, raws.count) {
+                (results + i).initialize(to: Result { try SignedTransaction(raw: raws[i]) })
+            }
+            chunkReady[chunk].signal()
+        }
+    }
+
+    /// Transaction `index`; callers ask for 0, 1, 2, … in order.
+    func transaction(_ index: Int) throws -> SignedTransaction {
+        if index % Self.chunkSize == 0 { chunkReady[index / Self.chunkSize].wait() }
+        return try results[index].get()
+    }
+
+    /// The root of the transactions trie over the raw bytes.
+    var transactionsRoot: Hash32 {
+        rootReady.wait()
+        rootReady.signal()
+        return root
+    }
+
+    /// Waits for the workers; afterwards the results are released.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        workersDone.wait()
+        results.deinitialize(count: raws.count)
+        results.deallocate()
+    }
+
+    deinit { finish() }
 }

@@ -21,12 +21,49 @@ public struct Receipt: Equatable, Sendable {
     }
 
     /// The typed encoding (EIP-2718): `type || rlp(...)` for types 1 and 2, bare RLP for legacy.
+    /// Assembled from pre-encoded parts: the receipts root of a large block hashes
+    /// thousands of these.
     public var encoded: [UInt8] {
-        let body = RLP.encode(.list([
-            .uint(UInt64(success ? 1 : 0)), .uint(cumulativeGasUsed), .bytes(bloom.bytes),
-            .list(logs.map { .list([.bytes($0.address.bytes), .list($0.topics.map { .bytes($0.bytes) }), .bytes($0.data)]) }),
-        ]))
+        let bloomItem = [0xB9, 0x01, 0x00] + bloom.bytes
+        let body = RLP.encodeList(encodedItems: [success ? [0x01] : [0x80], RLP.encode(.uint(cumulativeGasUsed)), bloomItem,
+                                                 logsEncoding])
         return type == .legacy ? body : [type.rawValue] + body
+    }
+
+    private var logsEncoding: [UInt8] {
+        logs.isEmpty ? [0xC0] : RLP.encode(.list(logs.map {
+            .list([.bytes($0.address.bytes), .list($0.topics.map { .bytes($0.bytes) }), .bytes($0.data)])
+        }))
+    }
+
+    /// The form the node stores (table `r`): `rlp([type, status, cumulativeGasUsed, logs])`,
+    /// without the 256-byte bloom, which `init(stored:)` recomputes from the logs.
+    public var storedEncoding: [UInt8] {
+        RLP.encodeList(encodedItems: [RLP.encode(.uint(UInt64(type.rawValue))), success ? [0x01] : [0x80],
+                                      RLP.encode(.uint(cumulativeGasUsed)), logsEncoding])
+    }
+
+    /// Decodes `storedEncoding`.
+    public init(stored bytes: [UInt8]) throws {
+        let f = try RLP.decode(bytes).list("stored receipt")
+        guard f.count == 4 else { throw PrimitivesError(.rlp, "stored receipt must have 4 fields, got \(f.count)") }
+        let rawType = try f[0].uint64("receipt type")
+        guard rawType <= 0xFF, let type = TransactionType(rawValue: UInt8(rawType)) else {
+            throw PrimitivesError(.rlp, "receipt type \(rawType) is not supported")
+        }
+        let status = try f[1].uint64("receipt status")
+        guard status <= 1 else { throw PrimitivesError(.rlp, "receipt status must be 0 or 1, got \(status)") }
+        self.init(type: type, success: status == 1, cumulativeGasUsed: try f[2].uint64("cumulativeGasUsed"), logs: try Self.logs(f[3]))
+    }
+
+    private static func logs(_ item: RLPItem) throws -> [Log] {
+        try item.list("logs").map { item in
+            let l = try item.list("log")
+            guard l.count == 3 else { throw PrimitivesError(.rlp, "log must have 3 fields") }
+            return Log(address: try Address(l[0].bytes("log address")),
+                       topics: try l[1].list("log topics").map { try Hash32($0.bytes("topic")) },
+                       data: try l[2].bytes("log data"))
+        }
     }
 
     /// Decodes the typed encoding.
@@ -51,13 +88,7 @@ public struct Receipt: Equatable, Sendable {
         }
         cumulativeGasUsed = try f[1].uint64("cumulativeGasUsed")
         bloom = try Bloom(f[2].bytes("logsBloom"))
-        logs = try f[3].list("logs").map { item in
-            let l = try item.list("log")
-            guard l.count == 3 else { throw PrimitivesError(.rlp, "log must have 3 fields") }
-            return Log(address: try Address(l[0].bytes("log address")),
-                       topics: try l[1].list("log topics").map { try Hash32($0.bytes("topic")) },
-                       data: try l[2].bytes("log data"))
-        }
+        logs = try Self.logs(f[3])
     }
 }
 

@@ -76,7 +76,7 @@ public final class ChainDatabase {
     public func receipts(number: UInt64) throws -> [Receipt]? {
         if let r = lock.withLock({ recentReceipts[number] }) { return r }
         guard let bytes = try store.get(Schema.receipts(number)) else { return nil }
-        return try RLP.decode(bytes).list("receipts").map { try Receipt(encoded: $0.bytes("receipt")) }
+        return try RLP.decode(bytes).list("receipts").map { try Receipt(stored: $0.bytes("receipt")) }
     }
 
     /// Where the transaction with `hash` was included.
@@ -104,7 +104,7 @@ public final class ChainDatabase {
         batch.put(Schema.canonicalHash(n), hash.bytes)
         batch.put(Schema.blockNumber(hash), Schema.be(n))
         batch.put(Schema.body(n), RLP.encode(.list(block.transactions.map { .list([.bytes($0.raw), .bytes($0.sender.bytes)]) })))
-        batch.put(Schema.receipts(n), RLP.encode(.list(receipts.map { .bytes($0.encoded) })))
+        batch.put(Schema.receipts(n), RLP.encodeList(encodedItems: receipts.map { RLP.encode(.bytes($0.storedEncoding)) }))
         for (i, tx) in block.transactions.enumerated() {
             batch.put(Schema.transactionLookup(tx.hash), Schema.be(n) + [UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16),
                                                                         UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)])

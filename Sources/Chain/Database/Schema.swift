@@ -13,7 +13,7 @@ import Primitives
 /// | `H`    | block hash (32)             | block number (8)                                   |
 /// | `b`    | number (8)                  | RLP header                                         |
 /// | `B`    | number (8)                  | RLP list of [raw transaction, sender (20)] pairs   |
-/// | `r`    | number (8)                  | RLP list of the block's consensus receipts         |
+/// | `r`    | number (8)                  | RLP list of stored receipts (no bloom; see Receipt) |
 /// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
 /// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`   |
 public enum Schema {

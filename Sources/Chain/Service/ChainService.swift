@@ -108,8 +108,19 @@ public final class ChainService {
     /// Validates and commits a block built elsewhere (import, replay, a peer's proposal).
     @discardableResult
     public func importBlock(_ block: Block, sync: Bool = true) throws -> ExecutedBlock {
+        try importValidated(sync: sync) { try builder.validate(block, parent: $0) }
+    }
+
+    /// Validates and commits a block that arrived as a header and raw transactions,
+    /// recovering senders on every core while executing (BlockBuilder.validate).
+    @discardableResult
+    public func importBlock(header: Header, rawTransactions: [[UInt8]], sync: Bool = true) throws -> ExecutedBlock {
+        try importValidated(sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
+    }
+
+    private func importValidated(sync: Bool, _ validate: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
         let executed: ExecutedBlock = try produceLock.withLock {
-            let executed = try builder.validate(block, parent: head)
+            let executed = try validate(head)
             try builder.commit(executed, sync: sync)
             _ = mempool.prune(state: database.state(at: executed.block.header))
             return executed

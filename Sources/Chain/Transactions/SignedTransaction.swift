@@ -39,10 +39,45 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
     }
 
     /// Decodes and checks a raw signed transaction (legacy RLP or an EIP-2718 envelope).
+    ///
+    /// The decoder accepts only canonical RLP and canonical integers, so a transaction
+    /// has exactly one accepted encoding and `raw` is kept as given; the signing hash is
+    /// taken from slices of `raw` rather than by re-encoding (sender recovery is the
+    /// hot path of block import). `canonicalEncoding` re-encodes from the fields, and
+    /// the tests and Fuzz/FuzzTransaction check that it always equals `raw`.
     public init(raw: [UInt8]) throws {
-        let (transaction, r, s, yParity) = try Self.decode(raw)
-        try self.init(transaction: transaction, r: r, s: s, yParity: yParity)
-        guard self.raw == raw else { throw TransactionError("transaction encoding is not canonical") }
+        let (transaction, r, s, yParity, fields) = try Self.decodeWithFields(raw)
+        let signature = RecoverableSignature(r: r, s: s, recoveryID: yParity)
+        self.transaction = transaction
+        self.r = signature.r
+        self.s = signature.s
+        self.yParity = yParity
+        self.raw = raw
+        self.hash = Keccak256.hash(raw)
+        let signingHash = Self.signingHash(raw: raw, transaction, fields: fields)
+        do {
+            self.sender = try signature.recoverAddress(signingHash)
+        } catch {
+            throw TransactionError("invalid sender: \(error)")
+        }
+    }
+
+    /// The encoding rebuilt from the decoded fields and signature (equal to `raw`).
+    public var canonicalEncoding: [UInt8] {
+        Self.encode(transaction, signature: RecoverableSignature(r: r, s: s, recoveryID: yParity))
+    }
+
+    /// The signing hash of a decoded `raw` transaction, from its bytes: the payload
+    /// fields (all but v, r, s) are a prefix of the signed list's content, so the signing
+    /// list is that prefix under a new header, plus chainId, 0, 0 for EIP-155 legacy.
+    private static func signingHash(raw: [UInt8], _ tx: Transaction, fields: [RLPItem]) -> Hash32 {
+        let contentLength = fields.reduce(0) { $0 + RLP.encodedSize($1) }
+        let payloadStart = raw.count - contentLength
+        let payloadLength = fields.dropLast(3).reduce(0) { $0 + RLP.encodedSize($1) }
+        var content = Array(raw[payloadStart..<payloadStart + payloadLength])
+        if tx.type == .legacy, let chainId = tx.chainId { content += RLP.encode(.uint(chainId)) + [0x80, 0x80] }
+        let list = RLP.encodeList(encodedItems: [content])
+        return tx.type == .legacy ? Keccak256.hash(list) : Keccak256.hash([tx.type.rawValue] + list)
     }
 
     /// Rebuilds a transaction this node stored after checking it, with the sender it
@@ -90,13 +125,25 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
     }
 
     static func decode(_ raw: [UInt8]) throws -> (Transaction, [UInt8], [UInt8], UInt8) {
+        let (tx, r, s, parity, _) = try decodeWithFields(raw)
+        return (tx, r, s, parity)
+    }
+
+    /// Decodes `raw`, also returning the RLP items of the signed list.
+    private static func decodeWithFields(_ raw: [UInt8]) throws -> (Transaction, [UInt8], [UInt8], UInt8, [RLPItem]) {
         guard let first = raw.first else { throw TransactionError("transaction is empty") }
         do {
-            if first >= 0xC0 { return try decodeLegacy(RLP.decode(raw).list("transaction")) }
+            if first >= 0xC0 {
+                let fields = try RLP.decode(raw).list("transaction")
+                let (tx, r, s, parity) = try decodeLegacy(fields)
+                return (tx, r, s, parity, fields)
+            }
             guard let type = TransactionType(rawValue: first), type != .legacy else {
                 throw TransactionError("transaction type \(first) not supported (accepted: 0, 1 and 2)")
             }
-            return try decodeTyped(type, RLP.decode(Array(raw[1...])).list("transaction"))
+            let fields = try RLP.decode(Array(raw[1...])).list("transaction")
+            let (tx, r, s, parity) = try decodeTyped(type, fields)
+            return (tx, r, s, parity, fields)
         } catch let error as PrimitivesError {
             throw TransactionError("rlp: \(error.message)")
         }

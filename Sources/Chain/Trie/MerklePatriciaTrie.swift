@@ -1,3 +1,4 @@
+import Dispatch
 import Primitives
 import Storage
 
@@ -296,11 +297,77 @@ public struct SecureTrie {
 
 extension MerklePatriciaTrie {
     /// The root of a trie mapping rlp(index) to each item (transactions, receipts).
+    ///
+    /// Built bottom-up from the sorted keys instead of by insertion: every node is
+    /// encoded once and no node objects are allocated, which makes the transaction and
+    /// receipt roots of a 10,000-transaction block several times cheaper. The unit
+    /// tests check it against the insertion-built trie.
     public static func orderedRoot(_ items: [[UInt8]]) -> Hash32 {
-        let trie = MerklePatriciaTrie(nodes: nil)
-        for (i, item) in items.enumerated() {
-            try? trie.put(RLP.encode(.uint(UInt64(i))), item)
+        if items.isEmpty { return emptyRoot }
+        // rlp(i) keys as nibbles, in byte order (0x01…0x7f, 0x80 = rlp(0), 0x81.., 0x82..).
+        let keys: [[UInt8]] = items.indices.map { HexPrefix.nibbles(of: RLP.encode(.uint(UInt64($0)))) }
+        let order = items.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }
+        let builder = SortedTrieBuilder(keys: order.map { keys[$0] }, values: order.map { items[$0] })
+        let rootEncoding = builder.encode(0..<order.count, depth: 0)
+        return Keccak256.hash(rootEncoding)
+    }
+}
+
+/// Encodes the trie of sorted, distinct keys directly: a range of keys sharing a
+/// prefix becomes an extension, a range that splits becomes a branch, one key a leaf.
+private struct SortedTrieBuilder {
+    /// Ranges at least this large hash their subtrees in parallel.
+    static let parallelThreshold = 2048
+    let keys: [[UInt8]]
+    let values: [[UInt8]]
+
+    /// The RLP encoding of the node holding keys[range], whose paths start at `depth`.
+    func encode(_ range: Range<Int>, depth: Int) -> [UInt8] {
+        let first = keys[range.lowerBound]
+        if range.count == 1 {
+            return RLP.encode(.list([.bytes(HexPrefix.encode(first[depth...], isLeaf: true)), .bytes(values[range.lowerBound])]))
         }
-        return trie.rootHash
+        // Sorted keys: the prefix common to all is the one the first and last share.
+        let last = keys[range.upperBound - 1]
+        var common = 0
+        while depth + common < first.count, depth + common < last.count, first[depth + common] == last[depth + common] { common += 1 }
+        if common > 0 {
+            let child = encode(range, depth: depth + common)
+            return RLP.encodeList(encodedItems: [RLP.encode(.bytes(HexPrefix.encode(first[depth..<depth + common], isLeaf: false))),
+                                                 reference(child)])
+        }
+        var slots = [[UInt8]](repeating: [0x80], count: 17)
+        var i = range.lowerBound
+        if first.count == depth {  // a key that ends here holds the branch's value
+            slots[16] = RLP.encode(.bytes(values[i]))
+            i += 1
+        }
+        var groups: [(nibble: Int, range: Range<Int>)] = []
+        while i < range.upperBound {
+            let nibble = keys[i][depth]
+            var j = i + 1
+            while j < range.upperBound, keys[j][depth] == nibble { j += 1 }
+            groups.append((Int(nibble), i..<j))
+            i = j
+        }
+        if range.count >= Self.parallelThreshold {
+            // Subtrees are independent: hash them on every core (the result is the same).
+            var refs = [[UInt8]](repeating: [], count: groups.count)
+            refs.withUnsafeMutableBufferPointer { out in
+                let out = out
+                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                    out[g] = reference(encode(groups[g].range, depth: depth + 1))
+                }
+            }
+            for (g, group) in groups.enumerated() { slots[group.nibble] = refs[g] }
+        } else {
+            for group in groups { slots[group.nibble] = reference(encode(group.range, depth: depth + 1)) }
+        }
+        return RLP.encodeList(encodedItems: slots)
+    }
+
+    /// How a parent refers to a child: embedded when its encoding is under 32 bytes.
+    func reference(_ encoding: [UInt8]) -> [UInt8] {
+        encoding.count < 32 ? encoding : RLP.encode(.bytes(Keccak256.digest(encoding)))
     }
 }

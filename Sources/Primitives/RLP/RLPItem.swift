@@ -10,7 +10,11 @@ public enum RLPItem: Equatable, Sendable {
 
     /// An unsigned integer as its minimal big-endian bytes.
     public static func uint(_ value: UInt64) -> RLPItem {
-        .bytes(UInt256(value).minimalBigEndianBytes)
+        let length = (64 - value.leadingZeroBitCount + 7) / 8
+        return .bytes([UInt8](unsafeUninitializedCapacity: length) { out, count in
+            for i in 0..<length { out[i] = UInt8(truncatingIfNeeded: value &>> UInt64(8 * (length - 1 - i))) }
+            count = length
+        })
     }
 
     /// An unsigned 256-bit integer as its minimal big-endian bytes.

@@ -6,6 +6,15 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The all-zero hash.
     public static let zero = Hash32(unchecked: [UInt8](repeating: 0, count: 32))
 
+    /// Hashes the bytes in one call (the synthesized conformance feeds them to the
+    /// hasher one at a time, which showed up in block-import profiles).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    /// Equal when the bytes are.
+    public static func == (a: Self, b: Self) -> Bool { a.bytes == b.bytes }
+
     /// Creates a hash from exactly 32 bytes.
     public init(_ bytes: [UInt8]) throws {
         guard bytes.count == 32 else { throw PrimitivesError(.length, "hash must be 32 bytes, got \(bytes.count)") }

@@ -1,34 +1,45 @@
 extension UInt256 {
     /// Returns `self + other` and whether the true sum overflowed 256 bits.
     public func addingReportingOverflow(_ other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
-        let a = words, b = other.words
-        var out = [UInt64](repeating: 0, count: 4)
-        var carry: UInt64 = 0
-        for i in 0..<4 {
-            let (s1, o1) = a[i].addingReportingOverflow(b[i])
-            let (s2, o2) = s1.addingReportingOverflow(carry)
-            out[i] = s2
-            carry = (o1 ? 1 : 0) + (o2 ? 1 : 0)
-        }
-        return (UInt256(words: out), carry != 0)
+        let (a, b) = (limbs, other.limbs)
+        let (s0, c0) = a.0.addingReportingOverflow(b.0)
+        let (s1, c1) = Self.add(a.1, b.1, carry: c0)
+        let (s2, c2) = Self.add(a.2, b.2, carry: c1)
+        let (s3, c3) = Self.add(a.3, b.3, carry: c2)
+        return (UInt256(limbs: (s0, s1, s2, s3)), c3)
     }
 
     /// Returns `self − other` and whether the true difference was negative.
     public func subtractingReportingOverflow(_ other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
-        let a = words, b = other.words
-        var out = [UInt64](repeating: 0, count: 4)
-        var borrow: UInt64 = 0
-        for i in 0..<4 {
-            let (d1, o1) = a[i].subtractingReportingOverflow(b[i])
-            let (d2, o2) = d1.subtractingReportingOverflow(borrow)
-            out[i] = d2
-            borrow = (o1 ? 1 : 0) + (o2 ? 1 : 0)
-        }
-        return (UInt256(words: out), borrow != 0)
+        let (a, b) = (limbs, other.limbs)
+        let (d0, b0) = a.0.subtractingReportingOverflow(b.0)
+        let (d1, b1) = Self.subtract(a.1, b.1, borrow: b0)
+        let (d2, b2) = Self.subtract(a.2, b.2, borrow: b1)
+        let (d3, b3) = Self.subtract(a.3, b.3, borrow: b2)
+        return (UInt256(limbs: (d0, d1, d2, d3)), b3)
+    }
+
+    @inline(__always)
+    private static func add(_ x: UInt64, _ y: UInt64, carry: Bool) -> (UInt64, Bool) {
+        let (s1, o1) = x.addingReportingOverflow(y)
+        let (s2, o2) = s1.addingReportingOverflow(carry ? 1 : 0)
+        return (s2, o1 || o2)
+    }
+
+    @inline(__always)
+    private static func subtract(_ x: UInt64, _ y: UInt64, borrow: Bool) -> (UInt64, Bool) {
+        let (d1, o1) = x.subtractingReportingOverflow(y)
+        let (d2, o2) = d1.subtractingReportingOverflow(borrow ? 1 : 0)
+        return (d2, o1 || o2)
     }
 
     /// Returns the low 256 bits of `self × other` and whether the product overflowed.
     public func multipliedReportingOverflow(by other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
+        // Fees and values: both factors usually fit one limb.
+        if limbs.1 | limbs.2 | limbs.3 | other.limbs.1 | other.limbs.2 | other.limbs.3 == 0 {
+            let (hi, lo) = limbs.0.multipliedFullWidth(by: other.limbs.0)
+            return (UInt256(limbs: (lo, hi, 0, 0)), false)
+        }
         let a = words, b = other.words
         var out = [UInt64](repeating: 0, count: 8)
         for i in 0..<4 where a[i] != 0 {

@@ -46,17 +46,29 @@ public struct UInt256: Hashable, Comparable, Sendable {
 
     /// Big-endian bytes with no leading zeros (empty for zero): the RLP integer form.
     public var minimalBigEndianBytes: [UInt8] {
-        let full = bigEndianBytes32
-        guard let first = full.firstIndex(where: { $0 != 0 }) else { return [] }
-        return Array(full[first...])
+        let limbs = [self.limbs.3, self.limbs.2, self.limbs.1, self.limbs.0]
+        guard let top = limbs.firstIndex(where: { $0 != 0 }) else { return [] }
+        let leadingBytes = limbs[top].leadingZeroBitCount / 8
+        let length = (4 - top) * 8 - leadingBytes
+        return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+            for i in 0..<length {
+                let bit = 8 * (length - 1 - i)  // bit offset of this byte from the least significant end
+                out[i] = UInt8(truncatingIfNeeded: limbs[3 - bit / 64] &>> UInt64(bit % 64))
+            }
+            count = length
+        }
     }
 
     /// Exactly 32 big-endian bytes: the ABI word and storage-slot form.
     public var bigEndianBytes32: [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        let w = words
-        for i in 0..<32 { out[31 - i] = UInt8(truncatingIfNeeded: w[i / 8] >> (8 * UInt64(i % 8))) }
-        return out
+        let limbs = [self.limbs.3, self.limbs.2, self.limbs.1, self.limbs.0]
+        return [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            for limb in 0..<4 {
+                let v = limbs[limb]
+                for b in 0..<8 { out[limb * 8 + b] = UInt8(truncatingIfNeeded: v &>> UInt64(56 - 8 * b)) }
+            }
+            count = 32
+        }
     }
 
     public static func < (a: UInt256, b: UInt256) -> Bool {
