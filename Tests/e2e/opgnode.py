@@ -58,7 +58,7 @@ class Node:
         self.key_file.write_text(VALIDATOR.key.hex() if VALIDATOR.key.hex().startswith("0x") else "0x" + VALIDATOR.key.hex())
         os.chmod(self.key_file, 0o600)
         self.config_file.write_text(json.dumps(self.config, indent=2))
-        run([str(BIN / "opgd"), "init", "--genesis", str(GENESIS), "--datadir", str(self.datadir)], check=True)
+        run([str(BIN / "opgd"), "init", "--genesis", self.config["genesis"], "--datadir", str(self.datadir)], check=True)
         return self
 
     def start(self, wait: bool = True):

@@ -89,8 +89,10 @@ public final class ChainDatabase {
 
     /// State as of `header` (reads through the flat index when `header` is the head).
     public func state(at header: Header) -> StateDB {
-        let isHead = head.map { $0.hash == header.hash } ?? false
-        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: isHead)
+        // The flat index holds the head's state, so it serves any header with the same
+        // state root (comparing roots avoids hashing two headers per request).
+        let headState = head.map { $0.stateRoot == header.stateRoot } ?? false
+        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: headState)
     }
 
     /// Writes `block`, its receipts and `stateBatch` (from `StateDB.commit`) and moves the
