@@ -74,11 +74,13 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction", exclude: ["corpus"]),
         .executableTarget(name: "FuzzABI", dependencies: ["Primitives"], path: "Fuzz/FuzzABI", exclude: ["corpus"]),
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
         .executable(name: "FuzzTransaction", targets: ["FuzzTransaction"]),
         .executable(name: "FuzzABI", targets: ["FuzzABI"]),
         .executable(name: "FuzzChainData", targets: ["FuzzChainData"]),
+        .executable(name: "FuzzONNX", targets: ["FuzzONNX"]),
     ]
 }

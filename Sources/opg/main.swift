@@ -11,7 +11,7 @@ import RPC
 let usage = """
 usage: opg <command> [options]
 
-The opg command-line client: wallet, chain queries and transfers over JSON-RPC.
+The opg command-line client: wallet, chain queries and transfers over JSON-RPC, model tools.
 
 commands:
   account new    [--keystore DIR] [--password-file FILE]     create a key, store it encrypted (keystore v3)
@@ -24,6 +24,7 @@ commands:
   block          [--rpc URL] [--full] NUMBER|latest|earliest  print a block as JSON
   tx decode      RAW_HEX                                      decode a signed transaction, print it as JSON
   abi notary                                                  print the Notary handler's ABI (JSON)
+  model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -312,6 +313,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "block": return try blockCommand(rest)
     case "tx": return try txCommand(rest)
     case "abi": return try abiCommand(rest)
+    case "model": return try modelCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

@@ -1,1 +1,0 @@
-// Placeholder until the Inference module lands; replaced by its first real file.

@@ -1,0 +1,122 @@
+import CLIKit
+import Foundation
+import Inference
+import JSON
+
+let modelUsage = """
+usage: opg model inspect [--json] FILE.onnx
+
+Reads FILE.onnx (wire format, fields, tensors) and prints its operator sets, inputs and
+outputs with element types and shapes (symbolic dimensions by name), its initializers and
+the operators it uses. --json prints the same as one JSON object.
+A file that is not a valid ONNX model exits 1 with the rule it breaks.
+"""
+
+func modelCommand(_ argv: [String]) throws -> Int32 {
+    guard let sub = argv.first, !sub.hasPrefix("-") else {
+        if argv.contains("--help") || argv.contains("-h") { print(modelUsage); return 0 }
+        throw UsageError("model: missing subcommand (inspect)")
+    }
+    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect)") }
+    let args = try Arguments(Array(argv.dropFirst()), options: [], flags: ["--json"])
+    if args.wantsHelp { print(modelUsage); return 0 }
+    try args.expectPositionals(["FILE.onnx"])
+    let path = args.positionals[0]
+    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
+    let model: Model
+    do { model = try ModelReader.read(Array(data)) } catch { throw CommandFailure("\(path): \(error)") }
+    let summary = ModelSummary(model)
+    print(args.flag("--json") ? summary.json.serialized() : summary.text)
+    return 0
+}
+
+/// What `opg model inspect` reports about a model.
+struct ModelSummary {
+    let model: Model
+
+    init(_ model: Model) { self.model = model }
+
+    /// Operators used, as "domain:op" (ai.onnx ops without a prefix) with counts, sorted.
+    var operators: [(name: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        func visit(_ g: Graph) {
+            for node in g.nodes {
+                counts[node.domain.isEmpty || node.domain == "ai.onnx" ? node.opType : "\(node.domain):\(node.opType)", default: 0] += 1
+                for a in node.attributes {
+                    if case .graph(let sub) = a.value { visit(sub) }
+                    if case .graphs(let subs) = a.value { subs.forEach(visit) }
+                }
+            }
+        }
+        visit(model.graph)
+        return counts.keys.sorted().map { ($0, counts[$0]!) }
+    }
+
+    static func typeText(_ type: ValueType?) -> String {
+        switch type {
+        case nil: return "unknown"
+        case .tensor(let e, let shape)?: return "tensor(\(e))" + (shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[rank unknown]")
+        case .sequence(let inner)?: return "sequence(\(typeText(inner)))"
+        case .map(let k, let v)?: return "map(\(k), \(typeText(v)))"
+        }
+    }
+
+    static func typeJSON(_ type: ValueType?) -> JSONValue {
+        switch type {
+        case nil: return .null
+        case .tensor(let e, let shape)?:
+            return .object(["kind": "tensor", "elementType": .string(e.description),
+                            "shape": shape.map { .array($0.map(dimensionJSON)) } ?? .null])
+        case .sequence(let inner)?: return .object(["kind": "sequence", "element": typeJSON(inner)])
+        case .map(let k, let v)?: return .object(["kind": "map", "key": .string(k.description), "value": typeJSON(v)])
+        }
+    }
+
+    static func dimensionJSON(_ d: ShapeDimension) -> JSONValue {
+        switch d {
+        case .value(let v): return .int(v)
+        case .symbol(let s): return .string(s)
+        case .unknown: return .null
+        }
+    }
+
+    /// Graph inputs that are not initializers (what a caller feeds).
+    var feeds: [ValueInfo] {
+        let constants = Set(model.graph.initializers.map(\.name))
+        return model.graph.inputs.filter { !constants.contains($0.name) }
+    }
+
+    var text: String {
+        var lines: [String] = []
+        let g = model.graph
+        lines.append("model: ir_version \(model.irVersion), producer \(model.producerName) \(model.producerVersion)".trimmingCharacters(in: .whitespaces))
+        lines.append("opsets: " + model.opsetImports.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain) \($0.version)" }.joined(separator: ", "))
+        lines.append("inputs:")
+        for i in feeds { lines.append("  \(i.name): \(Self.typeText(i.type))") }
+        lines.append("outputs:")
+        for o in g.outputs { lines.append("  \(o.name): \(Self.typeText(o.type))") }
+        let elements = g.initializers.reduce(0) { $0 + $1.count }
+        lines.append("initializers: \(g.initializers.count) tensors, \(elements) values")
+        lines.append("nodes: \(g.nodes.count)")
+        lines.append("operators:")
+        for (name, count) in operators { lines.append("  \(name) × \(count)") }
+        return lines.joined(separator: "\n")
+    }
+
+    var json: JSONValue {
+        let g = model.graph
+        return .object([
+            "irVersion": .int(model.irVersion),
+            "producerName": .string(model.producerName),
+            "producerVersion": .string(model.producerVersion),
+            "opsets": .array(model.opsetImports.map { .object(["domain": .string($0.domain), "version": .int($0.version)]) }),
+            "inputs": .array(feeds.map { .object(["name": .string($0.name), "type": Self.typeJSON($0.type)]) }),
+            "outputs": .array(g.outputs.map { .object(["name": .string($0.name), "type": Self.typeJSON($0.type)]) }),
+            "initializers": .array(g.initializers.map {
+                .object(["name": .string($0.name), "elementType": .string($0.elementType.description), "shape": .array($0.shape.map { .int($0) })])
+            }),
+            "nodeCount": .int(g.nodes.count),
+            "operators": .object(JSONObject(operators.map { ($0.name, JSONValue.int($0.count)) })),
+        ])
+    }
+}
