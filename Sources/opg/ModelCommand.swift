@@ -6,7 +6,8 @@ import JSON
 let modelUsage = """
 usage: opg model inspect [--json] FILE.onnx
 
-Reads FILE.onnx (wire format, fields, tensors) and prints its operator sets, inputs and
+Reads FILE.onnx (wire format, fields, tensors), checks its graph (every value defined once,
+no dangling inputs, no cycles) and prints its operator sets, inputs and
 outputs with element types and shapes (symbolic dimensions by name), its initializers and
 the operators it uses. --json prints the same as one JSON object.
 A file that is not a valid ONNX model exits 1 with the rule it breaks.
@@ -24,7 +25,12 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
     let path = args.positionals[0]
     guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
     let model: Model
-    do { model = try ModelReader.read(Array(data)) } catch { throw CommandFailure("\(path): \(error)") }
+    do {
+        model = try ModelReader.read(Array(data))
+        _ = try ExecutionOrder.of(model.graph)
+    } catch {
+        throw CommandFailure("\(path): \(error)")
+    }
     let summary = ModelSummary(model)
     print(args.flag("--json") ? summary.json.serialized() : summary.text)
     return 0

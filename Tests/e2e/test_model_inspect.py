@@ -161,3 +161,19 @@ def test_usage_errors_exit_2(tmp_path):
     assert subprocess.run([str(BIN / "opg"), "model", "inspect"], capture_output=True).returncode == 2
     assert subprocess.run([str(BIN / "opg"), "model", "inspect", str(tmp_path / "missing.onnx")], capture_output=True).returncode == 2
     assert subprocess.run([str(BIN / "opg"), "model", "inspect", "--help"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("nodes,rule", [
+    ([("Relu", ["x"], ["a"]), ("Add", ["a", "b"], ["b2"]), ("Neg", ["b2"], ["b"]), ("Abs", ["a"], ["y"])], "cycle"),
+    ([("Relu", ["nope"], ["y"])], "input 'nope' is not a graph input"),
+    ([("Relu", ["x"], ["y"]), ("Abs", ["x"], ["y"])], "output 'y' is already defined"),
+    ([("Relu", ["x"], ["z"])], "output 'y' is not produced"),
+])
+def test_malformed_graphs_exit_1_with_the_rule(tmp_path, nodes, rule):
+    g = helper.make_graph([helper.make_node(op, i, o) for op, i, o in nodes], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "graph.onnx"
+    path.write_bytes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    p = inspect(path)
+    assert p.returncode == 1 and rule in p.stderr, p.stderr

@@ -166,19 +166,14 @@ public final class BlockBuilder {
         }
         // The receipts and transactions roots do not depend on the state root: for a
         // large block they are hashed on another core while this one commits the state.
-        var roots: (transactions: Hash32, receipts: Hash32)?
-        let rootsDone = DispatchSemaphore(value: 0)
-        let computeRoots = { [receipts] in
-            roots = (transactionsRoot?() ?? Block.transactionsRoot(transactions), Block.receiptsRoot(receipts))
-            rootsDone.signal()
-        }
-        if transactions.count >= 256 { Thread(block: computeRoots).start() } else { computeRoots() }
+        let roots = RootsJob(transactions: transactions, receipts: receipts, transactionsRoot: transactionsRoot)
+        if transactions.count >= 256 { Thread { roots.run() }.start() } else { roots.run() }
         var batch = WriteBatch()
         let stateRoot: Hash32
-        do { stateRoot = try state.commit(into: &batch) } catch { rootsDone.wait(); throw error }
-        rootsDone.wait()
+        do { stateRoot = try state.commit(into: &batch) } catch { _ = roots.wait(); throw error }
+        let (txRoot, receiptsRoot) = roots.wait()
         let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
-                            transactionsRoot: roots!.transactions, receiptsRoot: roots!.receipts,
+                            transactionsRoot: txRoot, receiptsRoot: receiptsRoot,
                             logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
                             timestamp: env.timestamp, baseFeePerGas: env.baseFee)
         return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
@@ -206,6 +201,34 @@ public final class BlockBuilder {
 
 enum ProcessInfoCores {
     static let count: Int = ProcessInfo.processInfo.activeProcessorCount
+}
+
+/// The transactions and receipts roots of a block, computed on whichever thread calls
+/// `run()`; `wait()` returns them once `run()` has finished. The semaphore orders the
+/// write of `result` before its read, which is why the class may cross threads.
+final class RootsJob: @unchecked Sendable {
+    private let transactions: [SignedTransaction]
+    private let receipts: [Receipt]
+    private let transactionsRoot: (() -> Hash32)?
+    private let done = DispatchSemaphore(value: 0)
+    private var result = (MerklePatriciaTrie.emptyRoot, MerklePatriciaTrie.emptyRoot)
+
+    init(transactions: [SignedTransaction], receipts: [Receipt], transactionsRoot: (() -> Hash32)?) {
+        self.transactions = transactions
+        self.receipts = receipts
+        self.transactionsRoot = transactionsRoot
+    }
+
+    func run() {
+        result = (transactionsRoot?() ?? Block.transactionsRoot(transactions), Block.receiptsRoot(receipts))
+        done.signal()
+    }
+
+    func wait() -> (transactions: Hash32, receipts: Hash32) {
+        done.wait()
+        done.signal()
+        return result
+    }
 }
 
 /// Sender recovery for a block arriving as raw bytes, running ahead of execution:
