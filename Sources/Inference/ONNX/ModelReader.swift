@@ -23,17 +23,14 @@ public enum ModelReader {
             case 5: try r.expect(.varint, type, "model_version"); model.modelVersion = try r.int64()
             case 6: try r.expect(.lengthDelimited, type, "doc_string"); model.docString = try r.string("doc_string")
             case 7:
-                try r.expect(.lengthDelimited, type, "graph")
-                var g = try r.message("graph")
+                var g = try r.message("graph", type)
                 model.graph = try graph(&g, depth: 0)
                 sawGraph = true
             case 8:
-                try r.expect(.lengthDelimited, type, "opset_import")
-                var m = try r.message("opset_import")
+                var m = try r.message("opset_import", type)
                 model.opsetImports.append(try opset(&m))
             case 14:
-                try r.expect(.lengthDelimited, type, "metadata_props")
-                var m = try r.message("metadata_props")
+                var m = try r.message("metadata_props", type)
                 model.metadata.append(try stringPair(&m))
             case 25: throw r.error("model-local functions (ModelProto.functions) are not supported")
             default: try r.skip(type)
@@ -74,17 +71,14 @@ public enum ModelReader {
         while let (field, type) = try r.nextField() {
             switch field {
             case 1:
-                try r.expect(.lengthDelimited, type, "node")
-                var m = try r.message("node[\(g.nodes.count)]")
+                var m = try r.message("node[\(g.nodes.count)]", type)
                 g.nodes.append(try node(&m, depth: depth))
             case 2: try r.expect(.lengthDelimited, type, "name"); g.name = try r.string("name")
             case 5:
-                try r.expect(.lengthDelimited, type, "initializer")
-                var m = try r.message("initializer[\(g.initializers.count)]")
+                var m = try r.message("initializer[\(g.initializers.count)]", type)
                 g.initializers.append(try tensor(&m))
             case 11, 12, 13:
-                try r.expect(.lengthDelimited, type, "value info")
-                var m = try r.message(field == 11 ? "input" : field == 12 ? "output" : "value_info")
+                var m = try r.message(field == 11 ? "input" : field == 12 ? "output" : "value_info", type)
                 let info = try valueInfo(&m)
                 if field == 11 { g.inputs.append(info) } else if field == 12 { g.outputs.append(info) } else { g.valueInfo.append(info) }
             case 15: throw r.error("sparse initializers are not supported")
@@ -104,8 +98,7 @@ public enum ModelReader {
             case 4: try r.expect(.lengthDelimited, type, "op_type"); n.opType = try r.string("op_type")
             case 7: try r.expect(.lengthDelimited, type, "domain"); n.domain = try r.string("domain")
             case 5:
-                try r.expect(.lengthDelimited, type, "attribute")
-                var m = try r.message("attribute[\(n.attributes.count)]")
+                var m = try r.message("attribute[\(n.attributes.count)]", type)
                 let a = try attribute(&m, depth: depth)
                 guard n.attribute(a.name) == nil else { throw r.error("attribute '\(a.name)' appears twice") }
                 n.attributes.append(a)
@@ -129,23 +122,19 @@ public enum ModelReader {
             case 3: try r.expect(.varint, type, "i"); i = try r.int64()
             case 4: try r.expect(.lengthDelimited, type, "s"); s = try r.bytesField()
             case 5:
-                try r.expect(.lengthDelimited, type, "t")
-                var m = try r.message("t")
+                var m = try r.message("t", type)
                 t = try tensor(&m)
             case 6:
-                try r.expect(.lengthDelimited, type, "g")
-                var m = try r.message("g")
+                var m = try r.message("g", type)
                 g = try graph(&m, depth: depth + 1)
             case 7: try r.appendFloats(type, to: &floats)
             case 8: try r.appendVarints(type, to: &ints)
             case 9: try r.expect(.lengthDelimited, type, "strings"); strings.append(try r.bytesField())
             case 10:
-                try r.expect(.lengthDelimited, type, "tensors")
-                var m = try r.message("tensors")
+                var m = try r.message("tensors", type)
                 tensors.append(try tensor(&m))
             case 11:
-                try r.expect(.lengthDelimited, type, "graphs")
-                var m = try r.message("graphs")
+                var m = try r.message("graphs", type)
                 graphs.append(try graph(&m, depth: depth + 1))
             case 21: throw r.error("attribute '\(name)' refers to a function attribute (ref_attr_name), which is not supported")
             case 22, 23: throw r.error("attribute '\(name)' holds a sparse tensor, which is not supported")
@@ -186,8 +175,7 @@ public enum ModelReader {
             switch field {
             case 1: try r.expect(.lengthDelimited, type, "name"); info.name = try r.string("name")
             case 2:
-                try r.expect(.lengthDelimited, type, "type")
-                var m = try r.message("type")
+                var m = try r.message("type", type)
                 info.type = try valueType(&m, depth: 0)
             default: try r.skip(type)
             }
@@ -201,32 +189,27 @@ public enum ModelReader {
         while let (field, type) = try r.nextField() {
             switch field {
             case 1:
-                try r.expect(.lengthDelimited, type, "tensor_type")
-                var m = try r.message("tensor_type")
+                var m = try r.message("tensor_type", type)
                 result = try tensorType(&m)
             case 4:
-                try r.expect(.lengthDelimited, type, "sequence_type")
-                var m = try r.message("sequence_type")
+                var m = try r.message("sequence_type", type)
                 var element: ValueType?
                 while let (f, t) = try m.nextField() {
                     if f == 1 {
-                        try m.expect(.lengthDelimited, t, "elem_type")
-                        var e = try m.message("elem_type")
+                        var e = try m.message("elem_type", t)
                         element = try valueType(&e, depth: depth + 1)
                     } else { try m.skip(t) }
                 }
                 guard let element else { throw m.error("sequence type has no element type") }
                 result = .sequence(element)
             case 5:
-                try r.expect(.lengthDelimited, type, "map_type")
-                var m = try r.message("map_type")
+                var m = try r.message("map_type", type)
                 var key: ElementType?, value: ValueType?
                 while let (f, t) = try m.nextField() {
                     switch f {
                     case 1: try m.expect(.varint, t, "key_type"); key = ElementType(rawValue: try m.int32("key_type"))
                     case 2:
-                        try m.expect(.lengthDelimited, t, "value_type")
-                        var v = try m.message("value_type")
+                        var v = try m.message("value_type", t)
                         value = try valueType(&v, depth: depth + 1)
                     default: try m.skip(t)
                     }
@@ -248,13 +231,11 @@ public enum ModelReader {
             switch field {
             case 1: try r.expect(.varint, type, "elem_type"); element = ElementType(rawValue: try r.int32("elem_type"))
             case 2:
-                try r.expect(.lengthDelimited, type, "shape")
-                var m = try r.message("shape")
+                var m = try r.message("shape", type)
                 var dims: [ShapeDimension] = []
                 while let (f, t) = try m.nextField() {
                     guard f == 1 else { try m.skip(t); continue }
-                    try m.expect(.lengthDelimited, t, "dim")
-                    var d = try m.message("dim")
+                    var d = try m.message("dim", t)
                     var dim = ShapeDimension.unknown
                     while let (df, dt) = try d.nextField() {
                         switch df {

@@ -104,9 +104,10 @@ struct ProtobufReader {
         return s
     }
 
-    /// A reader for the embedded message in a length-delimited field.
-    mutating func message(_ name: String) throws -> ProtobufReader {
-        ProtobufReader(bytes, range: try lengthDelimited(), context: "\(context).\(name)")
+    /// A reader for the embedded message in field `name`, which must be length-delimited.
+    mutating func message(_ name: String, _ type: WireType) throws -> ProtobufReader {
+        try expect(.lengthDelimited, type, name)
+        return ProtobufReader(bytes, range: try lengthDelimited(), context: "\(context).\(name)")
     }
 
     /// Skips a field of `type` (unknown fields are allowed, as protobuf says).
@@ -134,33 +135,29 @@ struct ProtobufReader {
 
     /// Repeated 32-bit floats, packed or not.
     mutating func appendFloats(_ type: WireType, to out: inout [Float]) throws {
-        switch type {
-        case .fixed32:
-            out.append(Float(bitPattern: try fixed32()))
-        case .lengthDelimited:
-            let range = try lengthDelimited()
-            guard range.count % 4 == 0 else { throw error("packed float field of \(range.count) bytes is not a multiple of 4") }
-            var packed = ProtobufReader(bytes, range: range, context: context)
-            out.reserveCapacity(out.count + range.count / 4)
-            while !packed.isAtEnd { out.append(Float(bitPattern: try packed.fixed32())) }
-        default:
-            throw error("repeated float field has wire type \(type.rawValue)")
-        }
+        try appendFixed(type, width: 4, kind: "float", to: &out) { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) }
     }
 
     /// Repeated 64-bit doubles, packed or not.
     mutating func appendDoubles(_ type: WireType, to out: inout [Double]) throws {
+        try appendFixed(type, width: 8, kind: "double", to: &out) { Double(bitPattern: $0) }
+    }
+
+    /// Repeated fixed-width values (`width` 4 or 8 bytes), one per field or packed.
+    private mutating func appendFixed<T>(_ type: WireType, width: Int, kind: String, to out: inout [T],
+                                         _ convert: (UInt64) -> T) throws {
+        let single: WireType = width == 4 ? .fixed32 : .fixed64
         switch type {
-        case .fixed64:
-            out.append(Double(bitPattern: try fixed64()))
+        case single:
+            out.append(convert(width == 4 ? UInt64(try fixed32()) : try fixed64()))
         case .lengthDelimited:
             let range = try lengthDelimited()
-            guard range.count % 8 == 0 else { throw error("packed double field of \(range.count) bytes is not a multiple of 8") }
+            guard range.count % width == 0 else { throw error("packed \(kind) field of \(range.count) bytes is not a multiple of \(width)") }
             var packed = ProtobufReader(bytes, range: range, context: context)
-            out.reserveCapacity(out.count + range.count / 8)
-            while !packed.isAtEnd { out.append(Double(bitPattern: try packed.fixed64())) }
+            out.reserveCapacity(out.count + range.count / width)
+            while !packed.isAtEnd { out.append(convert(width == 4 ? UInt64(try packed.fixed32()) : try packed.fixed64())) }
         default:
-            throw error("repeated double field has wire type \(type.rawValue)")
+            throw error("repeated \(kind) field has wire type \(type.rawValue)")
         }
     }
 
