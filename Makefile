@@ -11,9 +11,8 @@ FUZZ_SECS  ?= 60
 dev: deps build
 	$(RELEASE)/opgd dev
 
-## test: install what tests need, then run every test (unit, end-to-end, fuzz smoke).
-## `make conformance` (ONNX conformance) joins it when the inference engine (issue 3) lands.
-test: deps venv build unit e2e fuzz-smoke
+## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
+test: deps venv build unit e2e conformance fuzz-smoke
 
 deps:
 	@tools/install-deps.sh
@@ -34,6 +33,8 @@ unit:
 e2e: build venv
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
 
+## conformance: ONNX's backend node cases through `opg model run`; fails on any case in
+## Tests/conformance/passing.txt that no longer passes (and prints the count per operator)
 conformance: build venv
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/conformance.py --check Tests/conformance/passing.txt
 

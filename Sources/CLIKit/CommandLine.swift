@@ -25,12 +25,14 @@ public struct Arguments {
     public private(set) var positionals: [String] = []
     private var options: [String: String] = [:]
     private var flags: Set<String> = []
+    private var lists: [String: [String]] = [:]
     /// True when `--help` or `-h` was given.
     public private(set) var wantsHelp = false
 
     /// Parses `argv` (without the command words) given the option names that take a
-    /// value and the switches, both written with their leading `--`.
-    public init(_ argv: [String], options valued: [String], flags switches: [String] = []) throws {
+    /// value and the switches, both written with their leading `--`. Options in
+    /// `repeatable` may be given many times (`values(_:)` returns them in order).
+    public init(_ argv: [String], options valued: [String], flags switches: [String] = [], repeatable: [String] = []) throws {
         var i = 0
         var onlyPositionals = false
         while i < argv.count {
@@ -51,6 +53,14 @@ public struct Arguments {
             if switches.contains(name) {
                 guard inline == nil else { throw UsageError("\(name) takes no value") }
                 flags.insert(name)
+            } else if repeatable.contains(name) {
+                if let inline {
+                    lists[name, default: []].append(inline)
+                } else {
+                    guard i < argv.count else { throw UsageError("\(name) needs a value") }
+                    lists[name, default: []].append(argv[i])
+                    i += 1
+                }
             } else if valued.contains(name) {
                 guard options[name] == nil else { throw UsageError("\(name) given more than once") }
                 if let inline {
@@ -68,6 +78,9 @@ public struct Arguments {
 
     /// The value of an option, if given.
     public func option(_ name: String) -> String? { options[name] }
+
+    /// Every value of a repeatable option, in the order given.
+    public func values(_ name: String) -> [String] { lists[name] ?? [] }
 
     /// The value of a required option.
     public func required(_ name: String) throws -> String {

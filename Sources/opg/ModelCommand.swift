@@ -5,20 +5,37 @@ import JSON
 
 let modelUsage = """
 usage: opg model inspect [--json] FILE.onnx
+       opg model run FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
+                     [--reference] [--quiet]
+
+inspect:
 
 Reads FILE.onnx (wire format, fields, tensors), checks its graph (every value defined once,
 no dangling inputs, no cycles) and prints its operator sets, inputs and
 outputs with element types and shapes (symbolic dimensions by name), its initializers and
 the operators it uses. --json prints the same as one JSON object.
 A file that is not a valid ONNX model exits 1 with the rule it breaks.
+
+run:
+Runs the model deterministically (docs/determinism.md). Each --input gives one graph input
+from an ONNX TensorProto file (.pb, as written by onnx.numpy_helper) or a JSON file holding a
+number or nested arrays of numbers (element type from the model; "NaN", "Infinity" and
+"-Infinity" as strings). Prints the outputs as JSON with "hash", the Keccak-256 of the
+canonical output encoding: the same model and inputs give the same hash on every machine.
+--output-dir writes each output as DIR/<index>.pb (TensorProto). --threads N uses N threads
+(the result does not change); --reference runs the plain reference kernels instead of the
+fast ones (same bits, slower); --quiet prints nothing on success.
+Exit status: 0 done, 1 bad model or inputs, 2 usage, 3 the model needs an operator or type
+opg does not support.
 """
 
 func modelCommand(_ argv: [String]) throws -> Int32 {
     guard let sub = argv.first, !sub.hasPrefix("-") else {
         if argv.contains("--help") || argv.contains("-h") { print(modelUsage); return 0 }
-        throw UsageError("model: missing subcommand (inspect)")
+        throw UsageError("model: missing subcommand (inspect, run)")
     }
-    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect)") }
+    if sub == "run" { return try modelRun(Array(argv.dropFirst())) }
+    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run)") }
     let args = try Arguments(Array(argv.dropFirst()), options: [], flags: ["--json"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])

@@ -25,6 +25,8 @@ commands:
   tx decode      RAW_HEX                                      decode a signed transaction, print it as JSON
   abi notary                                                  print the Notary handler's ABI (JSON)
   model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
+  model run      FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
+                                                              run a model deterministically; prints outputs and their hash
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).

@@ -50,10 +50,13 @@ def write_case(case, workdir: Path):
     for k, (inputs, outputs) in enumerate(case.data_sets):
         args = []
         for name, value in zip(input_names, inputs):
-            if not isinstance(value, np.ndarray):
-                return None  # sequences / optionals as inputs: not applicable
             path = workdir / f"in{k}_{len(args)}.pb"
-            path.write_bytes(numpy_helper.from_array(value, name).SerializeToString())
+            if isinstance(value, onnx.TensorProto):
+                path.write_bytes(value.SerializeToString())
+            elif isinstance(value, (np.ndarray, np.generic)):
+                path.write_bytes(numpy_helper.from_array(np.asarray(value), name).SerializeToString())
+            else:
+                return None  # sequences / optionals as inputs: not applicable
             args += ["--input", f"{name}={path}"]
         sets.append((args, outputs))
     return model_path, output_names, sets
@@ -76,7 +79,11 @@ def run_case(opg: str, case) -> tuple[str, str]:
                     return "n/a", p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "unsupported"
                 return "fail", f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
             for index, (name, want) in enumerate(zip(output_names, expected)):
-                if not isinstance(want, np.ndarray):
+                if isinstance(want, onnx.TensorProto):
+                    want = numpy_helper.to_array(want)
+                elif isinstance(want, np.generic):
+                    want = np.asarray(want)
+                elif not isinstance(want, np.ndarray):
                     return "n/a", "non-tensor outputs"
                 path = out_dir / f"{index}.pb"
                 if not path.exists():
@@ -110,6 +117,7 @@ def main() -> int:
     ap.add_argument("--filter", default="", help="only cases whose name matches this regex")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--show-failures", action="store_true")
+    ap.add_argument("--show-skipped", action="store_true", help="print why each not-applicable case was skipped")
     args = ap.parse_args()
 
     cases = [c for c in collect_testcases() if re.search(args.filter, c.name)]
@@ -138,6 +146,9 @@ def main() -> int:
     if args.show_failures:
         for n in failing:
             print(f"FAIL {n}: {results[n][1]}")
+    if args.show_skipped:
+        for n in sorted(n for n, (s, _) in results.items() if s == "n/a"):
+            print(f"N/A {n}: {results[n][1][:200]}")
     if args.write:
         args.write.write_text("".join(n + "\n" for n in passing))
     if args.check:

@@ -1,0 +1,389 @@
+/// Conv, pooling and the normalisations. Conv's dot products run over input channels,
+/// then kernel positions in row-major order, one fma chain per output from +0 with
+/// padded positions contributing fma(0, w, acc); the bias is added last. The fast path
+/// lays the same products out as a matrix (im2col) and runs `MatrixProduct`, so both
+/// paths compute the same chain.
+
+/// Spatial geometry of a convolution or pooling window.
+struct WindowGeometry {
+    let inSize: [Int], kernel: [Int], strides: [Int], dilations: [Int]
+    let padBegin: [Int], padEnd: [Int], outSize: [Int]
+
+    init(_ ctx: OpContext, inSize: [Int], kernel: [Int], ceilMode: Bool = false) throws {
+        let k = inSize.count
+        self.inSize = inSize
+        self.kernel = kernel
+        let strides = try ctx.ints("strides")?.map(Int.init) ?? [Int](repeating: 1, count: k)
+        let dilations = try ctx.ints("dilations")?.map(Int.init) ?? [Int](repeating: 1, count: k)
+        guard kernel.count == k, strides.count == k, dilations.count == k else {
+            throw ctx.error("kernel_shape, strides and dilations must have one value per spatial axis (\(k))")
+        }
+        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+            throw ctx.error("kernel_shape, strides and dilations must be positive")
+        }
+        self.strides = strides
+        self.dilations = dilations
+        let autoPad = try ctx.string("auto_pad", "NOTSET")
+        var pb = [Int](repeating: 0, count: k), pe = [Int](repeating: 0, count: k), out = [Int](repeating: 0, count: k)
+        for d in 0..<k {
+            let span = (kernel[d] - 1) * dilations[d] + 1
+            switch autoPad {
+            case "NOTSET", "":
+                let pads = try ctx.ints("pads")?.map(Int.init) ?? [Int](repeating: 0, count: 2 * k)
+                guard pads.count == 2 * k, pads.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads must have \(2 * k) non-negative values") }
+                pb[d] = pads[d]; pe[d] = pads[d + k]
+                let room = inSize[d] + pb[d] + pe[d] - span
+                guard room >= 0 else { throw ctx.error("the window (\(span)) is larger than the padded input (\(inSize[d] + pb[d] + pe[d])) on spatial axis \(d)") }
+                if ceilMode {
+                    var o = (room + strides[d] - 1) / strides[d] + 1
+                    if (o - 1) * strides[d] >= inSize[d] + pb[d] { o -= 1 }
+                    out[d] = o
+                } else {
+                    out[d] = room / strides[d] + 1
+                }
+            case "SAME_UPPER", "SAME_LOWER":
+                out[d] = (inSize[d] + strides[d] - 1) / strides[d]
+                let total = max((out[d] - 1) * strides[d] + span - inSize[d], 0)
+                pb[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                pe[d] = total - pb[d]
+            case "VALID":
+                guard inSize[d] >= span else { throw ctx.error("the window (\(span)) is larger than the input (\(inSize[d])) on spatial axis \(d)") }
+                out[d] = (inSize[d] - span) / strides[d] + 1
+            default: throw ctx.error("auto_pad '\(autoPad)' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID")
+            }
+        }
+        padBegin = pb; padEnd = pe; outSize = out
+    }
+
+    /// For each (kernel position, output position), the input offset within one
+    /// channel plane, or -1 where the window reads padding.
+    func offsets() -> [[Int]] {
+        let inStrides = Shape.strides(inSize)
+        let kernelCount = Shape.count(kernel), outCount = Shape.count(outSize)
+        let rank = inSize.count
+        var result = [[Int]](repeating: [], count: kernelCount)
+        var kp = [Int](repeating: 0, count: rank)
+        for kIndex in 0..<kernelCount {
+            var row = [Int](repeating: -1, count: outCount)
+            var op = [Int](repeating: 0, count: rank)
+            for oIndex in 0..<outCount {
+                var flat = 0
+                var inside = true
+                for d in 0..<rank {
+                    let p = op[d] * strides[d] - padBegin[d] + kp[d] * dilations[d]
+                    if p < 0 || p >= inSize[d] { inside = false; break }
+                    flat += p * inStrides[d]
+                }
+                row[oIndex] = inside ? flat : -1
+                var d = rank - 1
+                while d >= 0 { op[d] += 1; if op[d] < outSize[d] { break }; op[d] = 0; d -= 1 }
+            }
+            result[kIndex] = row
+            var d = rank - 1
+            while d >= 0 { kp[d] += 1; if kp[d] < kernel[d] { break }; kp[d] = 0; d -= 1 }
+        }
+        return result
+    }
+}
+
+func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
+    let xT = try ctx.input(inputs, 0), wT = try ctx.input(inputs, 1)
+    let x = try xT.floats("Conv"), w = try wT.floats("Conv")
+    guard xT.rank >= 3, wT.rank == xT.rank else { throw ctx.error("X \(xT.shape) and W \(wT.shape) must have the same rank, at least 3") }
+    let group = Int(try ctx.int("group", 1))
+    let n = xT.shape[0], c = xT.shape[1], m = wT.shape[0], cg = wT.shape[1]
+    guard group >= 1, c % group == 0, m % group == 0, cg == c / group else {
+        throw ctx.error("channels do not match: X has \(c), W expects \(cg) per group × \(group) groups")
+    }
+    let kernel = try ctx.ints("kernel_shape")?.map(Int.init) ?? Array(wT.shape[2...])
+    guard kernel == Array(wT.shape[2...]) else { throw ctx.error("kernel_shape \(kernel) differs from W's \(Array(wT.shape[2...]))") }
+    let geo = try WindowGeometry(ctx, inSize: Array(xT.shape[2...]), kernel: kernel)
+    var bias: [Float]? = nil
+    if let b = ctx.optionalInput(inputs, 2) {
+        bias = try b.floats("Conv")
+        guard bias!.count == m else { throw ctx.error("B has \(bias!.count) values for \(m) output channels") }
+    }
+    let offsets = geo.offsets()
+    let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
+    let mg = m / group, depth = cg * kCount
+    var out = [Float](repeating: 0, count: n * m * outCount)
+    for b in 0..<n {
+        for g in 0..<group {
+            let xBase = (b * c + g * cg) * plane
+            let outBase = (b * m + g * mg) * outCount
+            switch ctx.options.path {
+            case .reference:
+                for oc in 0..<mg {
+                    let wBase = (g * mg + oc) * depth
+                    for o in 0..<outCount {
+                        var acc: Float = 0
+                        for ic in 0..<cg {
+                            for kp in 0..<kCount {
+                                let off = offsets[kp][o]
+                                let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
+                                acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
+                            }
+                        }
+                        out[outBase + oc * outCount + o] = acc
+                    }
+                }
+            case .fast:
+                var cols = [Float](repeating: 0, count: depth * outCount)
+                for ic in 0..<cg {
+                    for kp in 0..<kCount {
+                        let row = (ic * kCount + kp) * outCount
+                        let offs = offsets[kp]
+                        for o in 0..<outCount where offs[o] >= 0 { cols[row + o] = x[xBase + ic * plane + offs[o]] }
+                    }
+                }
+                let wg = Array(w[(g * mg * depth)..<((g + 1) * mg * depth)])
+                let product = MatrixProduct.multiply(wg, cols, m: mg, k: depth, n: outCount, options: ctx.options)
+                out.replaceSubrange(outBase..<(outBase + mg * outCount), with: product)
+            }
+        }
+    }
+    if let bias {
+        for b in 0..<n { for oc in 0..<m { for o in 0..<outCount { out[(b * m + oc) * outCount + o] = out[(b * m + oc) * outCount + o] + bias[oc] } } }
+    }
+    return .float(out, shape: [n, m] + geo.outSize)
+}
+
+func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Tensor] {
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats(ctx.node.opType)
+    guard xT.rank >= 3 else { throw ctx.error("X must have rank at least 3, got \(xT.shape)") }
+    guard let kernel = try ctx.ints("kernel_shape")?.map(Int.init) else { throw ctx.error("attribute 'kernel_shape' is required") }
+    if !isMax, ctx.opset < 19, ctx.node.attribute("dilations") != nil, try ctx.ints("dilations")!.contains(where: { $0 != 1 }) {
+        throw ctx.error("dilations need AveragePool opset 19")
+    }
+    let geo = try WindowGeometry(ctx, inSize: Array(xT.shape[2...]), kernel: kernel, ceilMode: try ctx.int("ceil_mode", 0) == 1)
+    let includePad = try ctx.int("count_include_pad", 0) == 1
+    let storageOrder = try ctx.int("storage_order", 0)
+    let offsets = geo.offsets()
+    let n = xT.shape[0], c = xT.shape[1]
+    let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
+    // For count_include_pad: window positions inside the padded extent (not beyond it).
+    var padded = [Int](repeating: kCount, count: outCount)
+    if includePad && !isMax {
+        let rank = geo.inSize.count
+        var op = [Int](repeating: 0, count: rank)
+        for o in 0..<outCount {
+            var total = 1
+            for d in 0..<rank {
+                var inside = 0
+                for k in 0..<kernel[d] {
+                    let p = op[d] * geo.strides[d] - geo.padBegin[d] + k * geo.dilations[d]
+                    if p >= -geo.padBegin[d] && p < geo.inSize[d] + geo.padEnd[d] { inside += 1 }
+                }
+                total *= inside
+            }
+            padded[o] = total
+            var d = rank - 1
+            while d >= 0 { op[d] += 1; if op[d] < geo.outSize[d] { break }; op[d] = 0; d -= 1 }
+        }
+    }
+    var out = [Float](repeating: 0, count: n * c * outCount)
+    var indices = [Int64](repeating: 0, count: isMax ? n * c * outCount : 0)
+    let inStrides = Shape.strides(geo.inSize)
+    for nc in 0..<(n * c) {
+        let base = nc * plane
+        for o in 0..<outCount {
+            if isMax {
+                // The first maximum in window order; a NaN is the maximum (and ends the search).
+                var best: Float = -.infinity
+                var bestOffset = -1
+                for kp in 0..<kCount {
+                    let off = offsets[kp][o]
+                    guard off >= 0 else { continue }
+                    let v = x[base + off]
+                    if bestOffset < 0 || v > best || v.isNaN {
+                        best = v
+                        bestOffset = off
+                        if v.isNaN { break }
+                    }
+                }
+                out[nc * outCount + o] = best
+                var index = bestOffset < 0 ? 0 : bestOffset
+                if storageOrder == 1 && bestOffset >= 0 {
+                    // Column-major position within the plane.
+                    var rem = bestOffset, colMajor = 0, scale = 1
+                    var coords = [Int](repeating: 0, count: geo.inSize.count)
+                    for d in 0..<geo.inSize.count { coords[d] = rem / inStrides[d]; rem %= inStrides[d] }
+                    for d in 0..<geo.inSize.count { colMajor += coords[d] * scale; scale *= geo.inSize[d] }
+                    index = colMajor
+                }
+                indices[nc * outCount + o] = Int64(base + index)
+            } else {
+                var acc: Float = 0
+                var count = 0
+                for kp in 0..<kCount {
+                    let off = offsets[kp][o]
+                    guard off >= 0 else { continue }
+                    acc = acc + x[base + off]
+                    count += 1
+                }
+                out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
+            }
+        }
+    }
+    let shape = [n, c] + geo.outSize
+    return isMax ? [.float(out, shape: shape), .int64(indices, shape: shape)] : [.float(out, shape: shape)]
+}
+
+func globalPool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> Tensor {
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats(ctx.node.opType)
+    guard xT.rank >= 2 else { throw ctx.error("X must have rank at least 2, got \(xT.shape)") }
+    let plane = Shape.count(Array(xT.shape[2...]))
+    let out: [Float] = (0..<(xT.shape[0] * xT.shape[1])).map { nc in
+        var acc: Float = isMax ? -.infinity : 0
+        for k in 0..<plane { acc = isMax ? nanPropagatingMax(acc, x[nc * plane + k]) : acc + x[nc * plane + k] }
+        return isMax ? acc : acc / Float(plane)
+    }
+    return .float(out, shape: Array(xT.shape[..<2]) + [Int](repeating: 1, count: xT.rank - 2))
+}
+
+/// Softmax / LogSoftmax / Hardmax over rows: opset < 13 flattens to 2-D at `axis`
+/// (default 1), opset ≥ 13 uses the single axis (default −1). Softmax: m = max row;
+/// e_i = exp(x_i − m); s = Σ e_i left to right; y_i = e_i / s. LogSoftmax: (x_i − m) − log s.
+func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -> Tensor {
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats(kind)
+    let modern = ctx.opset >= 13
+    let axis = try Shape.axis(try ctx.int("axis", modern ? -1 : 1), rank: xT.rank, op: ctx.label)
+    let outer = Shape.count(Array(xT.shape[..<axis]))
+    let n = modern ? xT.shape[axis] : Shape.count(Array(xT.shape[axis...]))
+    let inner = modern ? Shape.count(Array(xT.shape[(axis + 1)...])) : 1
+    var out = [Float](repeating: 0, count: x.count)
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = o * n * inner + i
+            var m: Float = -.infinity
+            for k in 0..<n { m = nanPropagatingMax(m, x[base + k * inner]) }
+            if kind == "Hardmax" {
+                var best = 0
+                for k in 0..<n where x[base + k * inner] == m { best = k; break }
+                if n > 0 { out[base + best * inner] = 1 }
+                continue
+            }
+            var s: Float = 0
+            for k in 0..<n {
+                let e = M.exp(x[base + k * inner] - m)
+                if kind == "Softmax" { out[base + k * inner] = e }
+                s = s + e
+            }
+            if kind == "Softmax" {
+                for k in 0..<n { out[base + k * inner] = out[base + k * inner] / s }
+            } else {
+                let logS = M.log(s)
+                for k in 0..<n { out[base + k * inner] = (x[base + k * inner] - m) - logS }
+            }
+        }
+    }
+    return .float(out, shape: xT.shape)
+}
+
+func batchNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor] {
+    if ctx.opset >= 14, try ctx.int("training_mode", 0) == 1 { throw ctx.unsupported("BatchNormalization in training mode") }
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats("BatchNormalization")
+    let scale = try ctx.input(inputs, 1).floats("BatchNormalization"), bias = try ctx.input(inputs, 2).floats("BatchNormalization")
+    let mean = try ctx.input(inputs, 3).floats("BatchNormalization"), variance = try ctx.input(inputs, 4).floats("BatchNormalization")
+    let eps = try ctx.float("epsilon", 1e-5)
+    guard xT.rank >= 2 else { throw ctx.error("X must have rank at least 2, got \(xT.shape)") }
+    let c = xT.shape[1]
+    guard scale.count == c, bias.count == c, mean.count == c, variance.count == c else {
+        throw ctx.error("scale, B, mean and var must have \(c) values (one per channel)")
+    }
+    let plane = Shape.count(Array(xT.shape[2...]))
+    var out = [Float](repeating: 0, count: x.count)
+    let denominators = (0..<c).map { (variance[$0] + eps).squareRoot() }
+    for nc in 0..<(xT.shape[0] * c) {
+        let ch = nc % c
+        for k in 0..<plane {
+            let i = nc * plane + k
+            out[i] = (x[i] - mean[ch]) / denominators[ch] * scale[ch] + bias[ch]
+        }
+    }
+    return [.float(out, shape: xT.shape)]
+}
+
+/// LayerNormalization over axes [axis, rank): mean = Σx / n; var = Σ fma(d, d) / n with
+/// d = x − mean; y = d · (1 / √(var + ε)) · scale + bias.
+func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor] {
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats("LayerNormalization")
+    let axis = try Shape.axis(try ctx.int("axis", -1), rank: xT.rank, op: ctx.label)
+    let eps = try ctx.float("epsilon", 1e-5)
+    let n = Shape.count(Array(xT.shape[axis...])), rows = Shape.count(Array(xT.shape[..<axis]))
+    let normShape = Array(xT.shape[axis...])
+    let scaleT = try ctx.input(inputs, 1)
+    let scale = try scaleT.floats("LayerNormalization")
+    guard Shape.broadcast(shapes: scaleT.shape, fitInto: normShape) else { throw ctx.error("Scale \(scaleT.shape) does not broadcast to \(normShape)") }
+    let si = Shape.broadcastIndices(from: scaleT.shape, to: normShape)
+    var bias: [Float]? = nil, bi: [Int] = []
+    if let b = ctx.optionalInput(inputs, 2) {
+        guard Shape.broadcast(shapes: b.shape, fitInto: normShape) else { throw ctx.error("B \(b.shape) does not broadcast to \(normShape)") }
+        bias = try b.floats("LayerNormalization")
+        bi = Shape.broadcastIndices(from: b.shape, to: normShape)
+    }
+    var out = [Float](repeating: 0, count: x.count), means = [Float](repeating: 0, count: rows), invs = [Float](repeating: 0, count: rows)
+    for r in 0..<rows {
+        let base = r * n
+        var sum: Float = 0
+        for k in 0..<n { sum = sum + x[base + k] }
+        let mean = sum / Float(n)
+        var sq: Float = 0
+        for k in 0..<n { let d = x[base + k] - mean; sq = sq.addingProduct(d, d) }
+        let inv = 1 / (sq / Float(n) + eps).squareRoot()
+        means[r] = mean
+        invs[r] = inv
+        for k in 0..<n {
+            var y = (x[base + k] - mean) * inv * scale[si[k]]
+            if let bias { y = y + bias[bi[k]] }
+            out[base + k] = y
+        }
+    }
+    let statShape = Array(xT.shape[..<axis]) + [Int](repeating: 1, count: xT.rank - axis)
+    return [.float(out, shape: xT.shape), .float(means, shape: statShape), .float(invs, shape: statShape)]
+}
+
+func instanceNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
+    let xT = try ctx.input(inputs, 0)
+    let x = try xT.floats("InstanceNormalization")
+    let scale = try ctx.input(inputs, 1).floats("InstanceNormalization"), bias = try ctx.input(inputs, 2).floats("InstanceNormalization")
+    let eps = try ctx.float("epsilon", 1e-5)
+    guard xT.rank >= 3, scale.count == xT.shape[1], bias.count == xT.shape[1] else { throw ctx.error("X must be (N, C, …) with C scale and bias values") }
+    let c = xT.shape[1], plane = Shape.count(Array(xT.shape[2...]))
+    var out = [Float](repeating: 0, count: x.count)
+    for nc in 0..<(xT.shape[0] * c) {
+        let base = nc * plane
+        var sum: Float = 0
+        for k in 0..<plane { sum = sum + x[base + k] }
+        let mean = sum / Float(plane)
+        var sq: Float = 0
+        for k in 0..<plane { let d = x[base + k] - mean; sq = sq.addingProduct(d, d) }
+        let denominator = (sq / Float(plane) + eps).squareRoot()
+        for k in 0..<plane { out[base + k] = (x[base + k] - mean) / denominator * scale[nc % c] + bias[nc % c] }
+    }
+    return .float(out, shape: xT.shape)
+}
+
+let convolutionKernels: [String: Kernel] = [
+    "Conv": { ctx, i in [try conv(ctx, i)] },
+    "MaxPool": { ctx, i in try pool(ctx, i, max: true) },
+    "AveragePool": { ctx, i in try pool(ctx, i, max: false) },
+    "GlobalAveragePool": { ctx, i in [try globalPool(ctx, i, max: false)] },
+    "GlobalMaxPool": { ctx, i in [try globalPool(ctx, i, max: true)] },
+]
+
+let normalizationKernels: [String: Kernel] = [
+    "Softmax": { ctx, i in [try softmaxFamily(ctx, i, kind: "Softmax")] },
+    "LogSoftmax": { ctx, i in [try softmaxFamily(ctx, i, kind: "LogSoftmax")] },
+    "Hardmax": { ctx, i in [try softmaxFamily(ctx, i, kind: "Hardmax")] },
+    "BatchNormalization": { ctx, i in try batchNormalization(ctx, i) },
+    "LayerNormalization": { ctx, i in try layerNormalization(ctx, i) },
+    "InstanceNormalization": { ctx, i in [try instanceNormalization(ctx, i)] },
+]
+
+let mlKernels: [String: Kernel] = [:]

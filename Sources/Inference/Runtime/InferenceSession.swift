@@ -1,0 +1,116 @@
+/// A model compiled for running: its graph checked and ordered, every operator
+/// resolved to a kernel for the opset the model imports. Construction fails (naming
+/// the operator, node and opset) on anything opg cannot run, so a model is rejected
+/// at load, never half-way through a run.
+public final class InferenceSession: @unchecked Sendable {
+    public let model: Model
+    let order: [Int]
+    let kernels: [Kernel]
+    let opsets: [Int64]
+    let initializers: [String: Tensor]
+
+    /// Inputs a caller must feed (graph inputs that are not initializers), in graph order.
+    public var inputs: [ValueInfo] {
+        model.graph.inputs.filter { initializers[$0.name] == nil }
+    }
+
+    public var outputs: [ValueInfo] { model.graph.outputs }
+
+    public init(model: Model) throws {
+        self.model = model
+        let graph = model.graph
+        order = try ExecutionOrder.of(graph)
+        var kernels: [Kernel] = []
+        var opsets: [Int64] = []
+        for (i, node) in graph.nodes.enumerated() {
+            let domain = node.domain == "ai.onnx" ? "" : node.domain
+            guard let version = model.opsetVersion(domain: domain) else {
+                throw ONNXError("\(node.label(index: i)): the model imports no operator set for domain '\(domain.isEmpty ? "ai.onnx" : domain)'")
+            }
+            let domainName = domain.isEmpty ? "ai.onnx" : domain
+            if domain.isEmpty && version < OperatorRegistry.minimumOpset {
+                throw ONNXError("unsupported: \(node.label(index: i)): ai.onnx opset \(version) is older than the oldest supported (\(OperatorRegistry.minimumOpset))")
+            }
+            guard let kernel = OperatorRegistry.kernel(domain: domain, op: node.opType) else {
+                throw ONNXError("unsupported operator \(node.opType) (domain \(domainName), opset \(version)) at \(node.label(index: i))")
+            }
+            kernels.append(kernel)
+            opsets.append(version)
+        }
+        self.kernels = kernels
+        self.opsets = opsets
+        var initializers: [String: Tensor] = [:]
+        for t in graph.initializers { initializers[t.name] = t }
+        self.initializers = initializers
+    }
+
+    /// Convenience: read and compile a model's bytes.
+    public convenience init(bytes: [UInt8]) throws {
+        try self.init(model: ModelReader.read(bytes))
+    }
+
+    /// Runs the model on `feeds` (by input name) and returns the graph outputs in graph
+    /// order, NaNs canonicalised. Every feed is checked against the declared element
+    /// type and fixed dimensions. No option changes the result.
+    public func run(_ feeds: [String: Tensor], options: RunOptions = RunOptions()) throws -> [Tensor] {
+        var values = initializers
+        for info in inputs {
+            guard let t = feeds[info.name] else { throw ONNXError("input '\(info.name)' is not given") }
+            try Self.check(t, against: info)
+            values[info.name] = t
+        }
+        for name in feeds.keys.sorted() where !inputs.contains(where: { $0.name == name }) {
+            // An initializer that is also a graph input may be overridden by a feed.
+            guard initializers[name] != nil, model.graph.inputs.contains(where: { $0.name == name }) else {
+                throw ONNXError("'\(name)' is not an input of the model (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+            }
+            values[name] = feeds[name]
+        }
+        let graph = model.graph
+        // How many pending readers each value has, so intermediates are freed early.
+        var readers: [String: Int] = [:]
+        for node in graph.nodes { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
+        for out in graph.outputs { readers[out.name, default: 0] += 1 }
+        for i in order {
+            let node = graph.nodes[i]
+            var args: [Tensor?] = []
+            args.reserveCapacity(node.inputs.count)
+            for name in node.inputs {
+                if name.isEmpty { args.append(nil); continue }
+                guard let t = values[name] else { throw ONNXError("\(node.label(index: i)): input '\(name)' has no value") }
+                args.append(t)
+            }
+            let context = OpContext(node: node, index: i, opset: opsets[i], options: options)
+            let results = try kernels[i](context, args)
+            for name in node.inputs where !name.isEmpty {
+                readers[name, default: 0] -= 1
+                if readers[name] == 0 { values[name] = nil }
+            }
+            for (k, name) in node.outputs.enumerated() where !name.isEmpty {
+                guard k < results.count else { throw context.error("output \(k) ('\(name)') is not produced") }
+                values[name] = results[k]
+            }
+        }
+        return try graph.outputs.map { out in
+            guard var t = values[out.name] else { throw ONNXError("output '\(out.name)' has no value") }
+            t.name = out.name
+            return t.canonicalized()
+        }
+    }
+
+    static func check(_ t: Tensor, against info: ValueInfo) throws {
+        guard case .tensor(let type, let dims)? = info.type else { return }
+        guard t.elementType == type else {
+            throw ONNXError("input '\(info.name)': element type \(t.elementType), the model declares \(type)")
+        }
+        guard let dims else { return }
+        guard dims.count == t.shape.count else {
+            throw ONNXError("input '\(info.name)': rank \(t.shape.count) (shape \(t.shape)), the model declares rank \(dims.count) [\(dims.map(\.description).joined(separator: ", "))]")
+        }
+        for (k, d) in dims.enumerated() {
+            if case .value(let v) = d, v != Int64(t.shape[k]) {
+                throw ONNXError("input '\(info.name)': dimension \(k) is \(t.shape[k]), the model declares \(v)")
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+/// What a kernel sees of its node: attributes with ONNX's defaults, the opset the
+/// model imports for the node's domain, and a label for messages.
+struct OpContext {
+    let node: Node
+    let index: Int
+    /// The version of the node's operator set imported by the model.
+    let opset: Int64
+    /// Threads and kernel path (results do not depend on them).
+    let options: RunOptions
+
+    var label: String { node.label(index: index) }
+
+    func error(_ message: String) -> ONNXError { ONNXError("\(label): \(message)") }
+
+    /// "unsupported: …" errors mark features a model may legitimately use that opg does not run.
+    func unsupported(_ message: String) -> ONNXError { ONNXError("unsupported: \(label): \(message)") }
+
+    func int(_ name: String, _ fallback: Int64) throws -> Int64 {
+        guard let a = node.attribute(name) else { return fallback }
+        guard case .int(let v) = a.value else { throw error("attribute '\(name)' must be INT, got \(a.value.kind)") }
+        return v
+    }
+
+    func float(_ name: String, _ fallback: Float) throws -> Float {
+        guard let a = node.attribute(name) else { return fallback }
+        switch a.value {
+        case .float(let v): return v
+        case .int(let v): return Float(v)
+        default: throw error("attribute '\(name)' must be FLOAT, got \(a.value.kind)")
+        }
+    }
+
+    func ints(_ name: String) throws -> [Int64]? {
+        guard let a = node.attribute(name) else { return nil }
+        guard case .ints(let v) = a.value else { throw error("attribute '\(name)' must be INTS, got \(a.value.kind)") }
+        return v
+    }
+
+    func floats(_ name: String) throws -> [Float]? {
+        guard let a = node.attribute(name) else { return nil }
+        guard case .floats(let v) = a.value else { throw error("attribute '\(name)' must be FLOATS, got \(a.value.kind)") }
+        return v
+    }
+
+    func string(_ name: String, _ fallback: String) throws -> String {
+        guard let a = node.attribute(name) else { return fallback }
+        guard case .string(let v) = a.value else { throw error("attribute '\(name)' must be STRING, got \(a.value.kind)") }
+        return String(decoding: v, as: UTF8.self)
+    }
+
+    func strings(_ name: String) throws -> [[UInt8]]? {
+        guard let a = node.attribute(name) else { return nil }
+        guard case .strings(let v) = a.value else { throw error("attribute '\(name)' must be STRINGS, got \(a.value.kind)") }
+        return v
+    }
+
+    func tensor(_ name: String) throws -> Tensor? {
+        guard let a = node.attribute(name) else { return nil }
+        guard case .tensor(let t) = a.value else { throw error("attribute '\(name)' must be TENSOR, got \(a.value.kind)") }
+        return t
+    }
+
+    /// Input `i`, which must be present.
+    func input(_ inputs: [Tensor?], _ i: Int) throws -> Tensor {
+        guard i < inputs.count, let t = inputs[i] else { throw error("input \(i) is required") }
+        return t
+    }
+
+    /// Input `i` if given (absent or named "").
+    func optionalInput(_ inputs: [Tensor?], _ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+}
+
+/// A kernel: the node's inputs (nil for omitted optional ones) to its outputs.
+typealias Kernel = (OpContext, [Tensor?]) throws -> [Tensor]
+
+/// The operators opg runs, by domain and name. Each kernel handles every opset
+/// version from 7 to the newest the onnx package defines, switching on
+/// `OpContext.opset` where the operator's meaning changed between versions.
+public enum OperatorRegistry {
+    static let kernels: [String: Kernel] = {
+        var table: [String: Kernel] = [:]
+        for (name, k) in elementwiseKernels { table[name] = k }
+        for (name, k) in linearKernels { table[name] = k }
+        for (name, k) in shapeKernels { table[name] = k }
+        for (name, k) in reduceKernels { table[name] = k }
+        for (name, k) in convolutionKernels { table[name] = k }
+        for (name, k) in normalizationKernels { table[name] = k }
+        for (name, k) in mlKernels { table["ai.onnx.ml:" + name] = k }
+        return table
+    }()
+
+    /// The oldest ai.onnx opset supported.
+    public static let minimumOpset: Int64 = 7
+
+    static func key(domain: String, op: String) -> String {
+        domain.isEmpty || domain == "ai.onnx" ? op : "\(domain):\(op)"
+    }
+
+    static func kernel(domain: String, op: String) -> Kernel? { kernels[key(domain: domain, op: op)] }
+
+    /// Every supported operator as "op" (ai.onnx) or "domain:op", sorted.
+    public static var supportedOperators: [String] { kernels.keys.sorted() }
+}

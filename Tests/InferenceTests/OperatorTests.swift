@@ -1,0 +1,60 @@
+import XCTest
+@testable import Inference
+
+/// Single operators through a real session, checked against hand-computed values.
+final class OperatorTests: XCTestCase {
+    /// A one-node model over the given inputs.
+    func run(_ op: String, _ inputs: [Tensor], attributes: [Attribute] = [], outputs: Int = 1, opset: Int64 = 17,
+             domain: String = "", options: RunOptions = RunOptions()) throws -> [Tensor] {
+        let names = inputs.indices.map { "in\($0)" }
+        let graph = Graph(name: "g", nodes: [Node(name: "n", opType: op, domain: domain, inputs: names, outputs: (0..<outputs).map { "out\($0)" }, attributes: attributes)],
+                          initializers: [], inputs: names.map { ValueInfo(name: $0, type: nil) },
+                          outputs: (0..<outputs).map { ValueInfo(name: "out\($0)", type: nil) }, valueInfo: [])
+        var imports = [OperatorSetID(domain: "", version: opset)]
+        if !domain.isEmpty { imports.append(OperatorSetID(domain: domain, version: 3)) }
+        let model = Model(irVersion: 8, opsetImports: imports, producerName: "", producerVersion: "", domain: "", modelVersion: 0, docString: "", metadata: [], graph: graph)
+        let session = try InferenceSession(model: model)
+        var feeds: [String: Tensor] = [:]
+        for (n, t) in zip(names, inputs) { feeds[n] = t }
+        return try session.run(feeds, options: options)
+    }
+
+    func testPowWithIntegerExponent() throws {
+        let x = Tensor.float([1, 2, 3], shape: [3])
+        let y = Tensor(elementType: .uint64, shape: [3], storage: .uint64([4, 5, 6]))
+        XCTAssertEqual(try run("Pow", [x, y])[0].storage, .float([1, 32, 729]))
+        XCTAssertEqual(try run("Pow", [x, .int64([2, 0, -1], shape: [3])])[0].storage, .float([1, 1, Float(1.0 / 3.0)]))
+    }
+
+    func testBroadcastingAdd() throws {
+        let a = Tensor.float([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        let b = Tensor.float([10, 20, 30], shape: [3])
+        XCTAssertEqual(try run("Add", [a, b])[0], .float([11, 22, 33, 14, 25, 36], shape: [2, 3], name: "out0"))
+        XCTAssertThrowsError(try run("Add", [a, .float([1, 2], shape: [2])])) { error in
+            XCTAssertTrue("\(error)".contains("cannot be broadcast"), "\(error)")
+        }
+    }
+
+    func testIntegerArithmeticWrapsToWidth() throws {
+        let a = Tensor(elementType: .int8, shape: [2], storage: .int64([127, -128]))
+        let b = Tensor(elementType: .int8, shape: [2], storage: .int64([1, -1]))
+        XCTAssertEqual(try run("Add", [a, b])[0].storage, .int64([-128, 127]))
+        XCTAssertThrowsError(try run("Div", [a, Tensor(elementType: .int8, shape: [2], storage: .int64([0, 1]))])) { error in
+            XCTAssertTrue("\(error)".contains("division by zero"), "\(error)")
+        }
+    }
+
+    func testUnsupportedOperatorIsNamed() throws {
+        XCTAssertThrowsError(try run("FancyOp", [.float([1], shape: [1])])) { error in
+            XCTAssertEqual("\(error)", "unsupported operator FancyOp (domain ai.onnx, opset 17) at FancyOp node 'n'")
+        }
+    }
+
+    func testSoftmaxRowsSumToOne() throws {
+        let x = Tensor.float([1, 2, 3, 4, 1000, 1000], shape: [3, 2])
+        let y = try run("Softmax", [x])[0]
+        guard case .float(let v) = y.storage else { return XCTFail() }
+        XCTAssertEqual(v[4], 0.5)
+        XCTAssertEqual(v[0] + v[1], 1, accuracy: 1e-7)
+    }
+}
