@@ -198,6 +198,17 @@ func nestedJSON(_ t: Tensor) -> JSONValue {
     case .bool(let v): flat = v.map { .bool($0) }
     case .string(let v): flat = v.map { .string(String(decoding: $0, as: UTF8.self)) }
     }
+    if let keys = t.mapKeys, t.shape.count == 2 {
+        // A sequence of maps (ZipMap): [{"label": probability, …}, …].
+        let names: [String]
+        switch keys {
+        case .string(let k): names = k.map { String(decoding: $0, as: UTF8.self) }
+        case .int64(let k): names = k.map { String($0) }
+        default: names = []
+        }
+        let columns = t.shape[1]
+        return .array((0..<t.shape[0]).map { r in .object(JSONObject((0..<columns).map { (names[$0], flat[r * columns + $0]) })) })
+    }
     func build(_ depth: Int, _ offset: Int) -> JSONValue {
         if depth == t.shape.count { return flat[offset] }
         let stride = t.shape[(depth + 1)...].reduce(1, *)

@@ -9,6 +9,9 @@ public struct Tensor: Equatable, Sendable {
     public var shape: [Int]
     /// The values.
     public var storage: TensorStorage
+    /// Set only on ZipMap's output, which is a sequence of maps rather than a tensor:
+    /// row i of the (N, C) float values is the map `mapKeys[j] → value[i][j]`.
+    public var mapKeys: TensorStorage? = nil
 
     /// A tensor; `storage` must hold `shape`'s element count.
     public init(name: String = "", elementType: ElementType, shape: [Int], storage: TensorStorage) {

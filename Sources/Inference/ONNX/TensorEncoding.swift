@@ -5,6 +5,7 @@ public enum TensorEncoding {
     /// A `TensorProto`: dims (field 1), data_type (2), name (8), and raw_data (9) in
     /// little-endian, or string_data (6) for strings.
     public static func protobuf(_ t: Tensor) -> [UInt8] {
+        if let keys = t.mapKeys { return mapSequence(t, keys: keys) }
         var out: [UInt8] = []
         for d in t.shape { key(1, 0, &out); varint(UInt64(d), &out) }
         key(2, 0, &out)
@@ -18,20 +19,59 @@ public enum TensorEncoding {
         return out
     }
 
+    /// ZipMap's output as a `SequenceProto` (elem_type MAP) of `MapProto`s whose values
+    /// are sequences of scalar float tensors: what `numpy_helper.to_list` reads.
+    static func mapSequence(_ t: Tensor, keys: TensorStorage) -> [UInt8] {
+        var out: [UInt8] = []
+        if !t.name.isEmpty { bytesField(1, Array(t.name.utf8), &out) }
+        key(2, 0, &out)
+        varint(4, &out)  // MAP
+        guard case .float(let values) = t.storage else { return out }
+        let columns = keys.count, rows = columns == 0 ? 0 : values.count / columns
+        for r in 0..<rows {
+            var map: [UInt8] = []
+            switch keys {
+            case .string(let k):
+                key(2, 0, &map); varint(UInt64(ElementType.string.rawValue), &map)
+                for s in k { bytesField(4, s, &map) }
+            case .int64(let k):
+                key(2, 0, &map); varint(UInt64(ElementType.int64.rawValue), &map)
+                for v in k { key(3, 0, &map); varint(UInt64(bitPattern: v), &map) }
+            default: break
+            }
+            var sequence: [UInt8] = []
+            key(2, 0, &sequence)
+            varint(1, &sequence)  // TENSOR
+            for c in 0..<columns {
+                bytesField(3, protobuf(Tensor(elementType: .float, shape: [], storage: .float([values[r * columns + c]]))), &sequence)
+            }
+            bytesField(5, sequence, &map)
+            bytesField(6, map, &out)
+        }
+        return out
+    }
+
     /// The canonical encoding of a list of outputs: u32 count, then per tensor u32
     /// element type, u32 rank, u64 per dimension, and the values (little-endian at the
-    /// type's width, NaNs canonical; strings as u64 length + bytes). All integers little-endian.
+    /// type's width, NaNs canonical; strings as u64 length + bytes). A sequence of maps
+    /// (ZipMap) is written as its (N, C) float tensor with element type 0x10001 and
+    /// followed by its C keys. All integers little-endian.
     public static func canonical(_ tensors: [Tensor]) -> [UInt8] {
         var out: [UInt8] = []
         le(UInt64(tensors.count), 4, &out)
         for t in tensors {
-            le(UInt64(UInt32(bitPattern: t.elementType.rawValue)), 4, &out)
+            le(t.mapKeys == nil ? UInt64(UInt32(bitPattern: t.elementType.rawValue)) : 0x10001, 4, &out)
             le(UInt64(t.shape.count), 4, &out)
             for d in t.shape { le(UInt64(d), 8, &out) }
             if case .string(let values) = t.storage {
                 for s in values { le(UInt64(s.count), 8, &out); out += s }
             } else {
                 out += values(t.canonicalized())
+            }
+            switch t.mapKeys {
+            case .string(let k)?: for s in k { le(UInt64(s.count), 8, &out); out += s }
+            case .int64(let k)?: for v in k { le(UInt64(bitPattern: v), 8, &out) }
+            default: break
             }
         }
         return out

@@ -385,5 +385,3 @@ let normalizationKernels: [String: Kernel] = [
     "LayerNormalization": { ctx, i in try layerNormalization(ctx, i) },
     "InstanceNormalization": { ctx, i in [try instanceNormalization(ctx, i)] },
 ]
-
-let mlKernels: [String: Kernel] = [:]

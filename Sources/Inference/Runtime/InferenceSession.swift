@@ -31,7 +31,8 @@ public final class InferenceSession: @unchecked Sendable {
             if domain.isEmpty && version < OperatorRegistry.minimumOpset {
                 throw ONNXError("unsupported: \(node.label(index: i)): ai.onnx opset \(version) is older than the oldest supported (\(OperatorRegistry.minimumOpset))")
             }
-            guard let kernel = OperatorRegistry.kernel(domain: domain, op: node.opType) else {
+            let context = OpContext(node: node, index: i, opset: version, options: RunOptions())
+            guard let kernel = try OperatorRegistry.kernel(for: context) else {
                 throw ONNXError("unsupported operator \(node.opType) (domain \(domainName), opset \(version)) at \(node.label(index: i))")
             }
             kernels.append(kernel)

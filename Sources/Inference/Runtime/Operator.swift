@@ -73,6 +73,10 @@ struct OpContext {
 /// A kernel: the node's inputs (nil for omitted optional ones) to its outputs.
 typealias Kernel = (OpContext, [Tensor?]) throws -> [Tensor]
 
+/// Builds a kernel once, when the model is loaded, from the node's attributes (tree
+/// ensembles, label maps): attribute errors surface at load and runs skip the set-up.
+typealias KernelFactory = (OpContext) throws -> Kernel
+
 /// The operators opg runs, by domain and name. Each kernel handles every opset
 /// version from 7 to the newest the onnx package defines, switching on
 /// `OpContext.opset` where the operator's meaning changed between versions.
@@ -85,7 +89,12 @@ public enum OperatorRegistry {
         for (name, k) in reduceKernels { table[name] = k }
         for (name, k) in convolutionKernels { table[name] = k }
         for (name, k) in normalizationKernels { table[name] = k }
-        for (name, k) in mlKernels { table["ai.onnx.ml:" + name] = k }
+        return table
+    }()
+
+    static let factories: [String: KernelFactory] = {
+        var table: [String: KernelFactory] = [:]
+        for (name, f) in mlFactories { table["ai.onnx.ml:" + name] = f }
         return table
     }()
 
@@ -96,8 +105,13 @@ public enum OperatorRegistry {
         domain.isEmpty || domain == "ai.onnx" ? op : "\(domain):\(op)"
     }
 
-    static func kernel(domain: String, op: String) -> Kernel? { kernels[key(domain: domain, op: op)] }
+    /// The kernel for a node, built by its factory where it has one.
+    static func kernel(for context: OpContext) throws -> Kernel? {
+        let k = key(domain: context.node.domain, op: context.node.opType)
+        if let factory = factories[k] { return try factory(context) }
+        return kernels[k]
+    }
 
     /// Every supported operator as "op" (ai.onnx) or "domain:op", sorted.
-    public static var supportedOperators: [String] { kernels.keys.sorted() }
+    public static var supportedOperators: [String] { (Array(kernels.keys) + Array(factories.keys)).sorted() }
 }

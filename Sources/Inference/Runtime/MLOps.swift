@@ -1,0 +1,638 @@
+/// ai.onnx.ml operators: the scikit-learn / XGBoost / LightGBM model families.
+/// Sums run in float32 left to right in attribute order (trees in ascending tree id),
+/// dot products are fma chains from +0, and the intercept or base value is added last.
+
+/// post_transform of the linear and tree models.
+enum PostTransform: String {
+    case none = "NONE", logistic = "LOGISTIC", softmax = "SOFTMAX", softmaxZero = "SOFTMAX_ZERO"
+
+    init(_ ctx: OpContext) throws {
+        let name = try ctx.string("post_transform", "NONE")
+        guard let t = PostTransform(rawValue: name) else {
+            if name == "PROBIT" { throw ctx.unsupported("post_transform PROBIT") }
+            throw ctx.error("post_transform '\(name)' is not NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO or PROBIT")
+        }
+        self = t
+    }
+
+    /// Applies the transform to one row of scores in place.
+    func apply(_ row: inout [Float]) {
+        switch self {
+        case .none: return
+        case .logistic: for i in row.indices { row[i] = M.sigmoid(row[i]) }
+        case .softmax, .softmaxZero:
+            var m: Float = -.infinity
+            for v in row where !(self == .softmaxZero && v == 0) { m = nanPropagatingMax(m, v) }
+            var s: Float = 0
+            for i in row.indices {
+                if self == .softmaxZero && row[i] == 0 { continue }
+                row[i] = M.exp(row[i] - m)
+                s = s + row[i]
+            }
+            for i in row.indices where !(self == .softmaxZero && row[i] == 0) { row[i] = row[i] / s }
+        }
+    }
+}
+
+/// Class labels of a classifier: int64s or strings.
+enum ClassLabels {
+    case ints([Int64])
+    case strings([[UInt8]])
+
+    init(_ ctx: OpContext, prefix: String = "classlabels_") throws {
+        if let s = try ctx.strings(prefix + "strings"), !s.isEmpty { self = .strings(s) }
+        else if let i = try ctx.ints(prefix + "int64s"), !i.isEmpty { self = .ints(i) }
+        else if let i = try ctx.ints(prefix + "ints"), !i.isEmpty { self = .ints(i) }  // LinearClassifier, SVMClassifier
+        else { throw ctx.error("needs \(prefix)int64s (or _ints) or \(prefix)strings") }
+    }
+
+    var count: Int {
+        switch self {
+        case .ints(let v): return v.count
+        case .strings(let v): return v.count
+        }
+    }
+
+    func tensor(_ picks: [Int], shape: [Int]) -> Tensor {
+        switch self {
+        case .ints(let v): return .int64(picks.map { v[$0] }, shape: shape)
+        case .strings(let v): return Tensor(elementType: .string, shape: shape, storage: .string(picks.map { v[$0] }))
+        }
+    }
+
+    var storage: TensorStorage {
+        switch self {
+        case .ints(let v): return .int64(v)
+        case .strings(let v): return .string(v)
+        }
+    }
+}
+
+/// The float32 features of an ML operator's input: (N, F) or a single row (F).
+func features(_ ctx: OpContext, _ x: Tensor) throws -> (values: [Float], rows: Int, columns: Int) {
+    let v: [Float]
+    switch x.storage {
+    case .float(let f): v = f
+    case .double(let d): v = d.map { Float($0) }
+    case .int64(let i): v = i.map { Float($0) }
+    default: throw ctx.unsupported("element type \(x.elementType) is not supported by \(ctx.node.opType)")
+    }
+    switch x.rank {
+    case 0: return (v, 1, 1)
+    case 1: return (v, 1, x.shape[0])
+    case 2: return (v, x.shape[0], x.shape[1])
+    default: throw ctx.error("input must be (N, F) or (F), got shape \(x.shape)")
+    }
+}
+
+/// Index of the first maximum (NaN never wins).
+func firstMax(_ row: ArraySlice<Float>) -> Int {
+    var best = row.startIndex
+    for i in row.indices where row[i] > row[best] { best = i }
+    return best - row.startIndex
+}
+
+// MARK: tree ensembles
+
+struct TreeEnsemble {
+    enum Aggregate: String { case sum = "SUM", average = "AVERAGE", min = "MIN", max = "MAX" }
+
+    static let leq: UInt8 = 0, lt: UInt8 = 1, gte: UInt8 = 2, gt: UInt8 = 3, eq: UInt8 = 4, neq: UInt8 = 5, member: UInt8 = 6, leaf: UInt8 = 7
+
+    var feature: [Int32] = [], threshold: [Float] = [], mode: [UInt8] = [], trueChild: [Int32] = [], falseChild: [Int32] = []
+    var missingTrue: [Bool] = []
+    var members: [[Float]] = []  // BRANCH_MEMBER sets, by node
+    var leafStart: [Int32] = [], leafEnd: [Int32] = []
+    var leafTarget: [Int32] = [], leafWeight: [Float] = []
+    var roots: [Int32] = []
+    var targets = 1
+    var aggregate = Aggregate.sum
+    var base: [Float] = []
+    var featureCount = 0
+
+    static func mode(_ name: [UInt8], _ ctx: OpContext) throws -> UInt8 {
+        switch String(decoding: name, as: UTF8.self) {
+        case "BRANCH_LEQ": return leq
+        case "BRANCH_LT": return lt
+        case "BRANCH_GTE": return gte
+        case "BRANCH_GT": return gt
+        case "BRANCH_EQ": return eq
+        case "BRANCH_NEQ": return neq
+        case "LEAF": return leaf
+        case let other: throw ctx.error("node mode '\(other)' is not a BRANCH_* mode or LEAF")
+        }
+    }
+
+    /// From the ai.onnx.ml v1–v3 attributes of TreeEnsembleRegressor / TreeEnsembleClassifier;
+    /// `weightsPrefix` is "target" or "class".
+    init(legacy ctx: OpContext, weightsPrefix p: String, targets: Int) throws {
+        guard let treeIds = try ctx.ints("nodes_treeids"), let nodeIds = try ctx.ints("nodes_nodeids"),
+              let featureIds = try ctx.ints("nodes_featureids"), let modes = try ctx.strings("nodes_modes"),
+              let trueIds = try ctx.ints("nodes_truenodeids"), let falseIds = try ctx.ints("nodes_falsenodeids") else {
+            throw ctx.error("needs nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes, nodes_truenodeids and nodes_falsenodeids")
+        }
+        let n = treeIds.count
+        var values: [Float]
+        if let v = try ctx.floats("nodes_values") { values = v }
+        else if let t = try ctx.tensor("nodes_values_as_tensor") { values = try t.doubles("nodes_values_as_tensor").map { Float($0) } }
+        else { values = [Float](repeating: 0, count: n) }
+        let missing = try ctx.ints("nodes_missing_value_tracks_true") ?? []
+        guard nodeIds.count == n, featureIds.count == n, modes.count == n, trueIds.count == n, falseIds.count == n, values.count == n,
+              missing.isEmpty || missing.count == n else {
+            throw ctx.error("the nodes_* attributes have different lengths")
+        }
+        guard let wTrees = try ctx.ints("\(p)_treeids"), let wNodes = try ctx.ints("\(p)_nodeids"), let wIds = try ctx.ints("\(p)_ids") else {
+            throw ctx.error("needs \(p)_treeids, \(p)_nodeids and \(p)_ids")
+        }
+        var weights: [Float]
+        if let w = try ctx.floats("\(p)_weights") { weights = w }
+        else if let t = try ctx.tensor("\(p)_weights_as_tensor") { weights = try t.doubles("\(p)_weights_as_tensor").map { Float($0) } }
+        else { throw ctx.error("needs \(p)_weights") }
+        guard wNodes.count == wTrees.count, wIds.count == wTrees.count, weights.count == wTrees.count else {
+            throw ctx.error("the \(p)_* attributes have different lengths")
+        }
+        self.targets = targets
+        // Index of each (tree, node); trees in ascending id order.
+        var index: [Int64: [Int64: Int]] = [:]
+        for i in 0..<n {
+            guard index[treeIds[i], default: [:]][nodeIds[i]] == nil else { throw ctx.error("node \(nodeIds[i]) of tree \(treeIds[i]) is defined twice") }
+            index[treeIds[i], default: [:]][nodeIds[i]] = i
+        }
+        var hasParent = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            let m = try Self.mode(modes[i], ctx)
+            mode.append(m)
+            guard featureIds[i] >= 0 && featureIds[i] < Int64(Int32.max) else { throw ctx.error("node \(i): feature id \(featureIds[i]) is out of range") }
+            feature.append(Int32(featureIds[i]))
+            threshold.append(values[i])
+            missingTrue.append(!missing.isEmpty && missing[i] != 0)
+            if m == Self.leaf {
+                trueChild.append(-1); falseChild.append(-1)
+                continue
+            }
+            featureCount = max(featureCount, Int(featureIds[i]) + 1)
+            guard let t = index[treeIds[i]]?[trueIds[i]], let f = index[treeIds[i]]?[falseIds[i]] else {
+                throw ctx.error("node \(nodeIds[i]) of tree \(treeIds[i]) points to a child that does not exist")
+            }
+            trueChild.append(Int32(t)); falseChild.append(Int32(f))
+            hasParent[t] = true; hasParent[f] = true
+        }
+        members = []
+        for tree in index.keys.sorted() {
+            let rootsOfTree = index[tree]!.values.filter { !hasParent[$0] }
+            guard rootsOfTree.count == 1 else { throw ctx.error("tree \(tree) has \(rootsOfTree.count) roots (nodes without a parent), expected 1") }
+            roots.append(Int32(rootsOfTree[0]))
+        }
+        // Leaf weights grouped by node, in attribute order.
+        var byNode = [[(Int32, Float)]](repeating: [], count: n)
+        for k in 0..<wTrees.count {
+            guard let node = index[wTrees[k]]?[wNodes[k]] else { throw ctx.error("\(p) weight \(k) names node \(wNodes[k]) of tree \(wTrees[k]), which does not exist") }
+            guard wIds[k] >= 0 && wIds[k] < Int64(targets) else { throw ctx.error("\(p)_ids[\(k)] = \(wIds[k]) is outside 0..<\(targets)") }
+            byNode[node].append((Int32(wIds[k]), weights[k]))
+        }
+        for node in 0..<n {
+            leafStart.append(Int32(leafTarget.count))
+            for (t, w) in byNode[node] { leafTarget.append(t); leafWeight.append(w) }
+            leafEnd.append(Int32(leafTarget.count))
+        }
+        try checkAcyclic(ctx)
+        aggregate = try Self.aggregate(ctx.string("aggregate_function", "SUM"), ctx)
+        if let b = try ctx.floats("base_values") { base = b }
+        else if let t = try ctx.tensor("base_values_as_tensor") { base = try t.doubles("base_values_as_tensor").map { Float($0) } }
+    }
+
+    /// From the ai.onnx.ml opset-5 TreeEnsemble attributes.
+    init(v5 ctx: OpContext) throws {
+        guard let rootsAttr = try ctx.ints("tree_roots"), let featureIds = try ctx.ints("nodes_featureids"),
+              let modesT = try ctx.tensor("nodes_modes"), let splitsT = try ctx.tensor("nodes_splits"),
+              let trueIds = try ctx.ints("nodes_truenodeids"), let falseIds = try ctx.ints("nodes_falsenodeids"),
+              let targetIds = try ctx.ints("leaf_targetids"), let weightsT = try ctx.tensor("leaf_weights") else {
+            throw ctx.error("needs tree_roots, nodes_featureids, nodes_modes, nodes_splits, nodes_truenodeids, nodes_falsenodeids, leaf_targetids and leaf_weights")
+        }
+        let modes = try modesT.integers("nodes_modes"), splits = try splitsT.doubles("nodes_splits").map { Float($0) }
+        let weights = try weightsT.doubles("leaf_weights").map { Float($0) }
+        let trueLeaf = try ctx.ints("nodes_trueleafs") ?? [], falseLeaf = try ctx.ints("nodes_falseleafs") ?? []
+        let missing = try ctx.ints("nodes_missing_value_tracks_true") ?? []
+        let n = featureIds.count, leaves = targetIds.count
+        guard modes.count == n, splits.count == n, trueIds.count == n, falseIds.count == n, trueLeaf.count == n, falseLeaf.count == n,
+              missing.isEmpty || missing.count == n, weights.count == leaves else {
+            throw ctx.error("the nodes_* or leaf_* attributes have different lengths")
+        }
+        targets = Int(try ctx.int("n_targets", 1))
+        guard targets >= 1 else { throw ctx.error("n_targets must be positive") }
+        var memberSets: [[Float]] = []
+        if let m = try ctx.tensor("membership_values") {
+            var current: [Float] = []
+            for v in try m.doubles("membership_values") {
+                if v.isNaN { memberSets.append(current); current = [] } else { current.append(Float(v)) }
+            }
+            memberSets.append(current)
+        }
+        // Interior nodes first (0..<n), then one node per leaf (n..<n+leaves).
+        var nextMember = 0
+        for i in 0..<n {
+            guard (0...6).contains(modes[i]) else { throw ctx.error("nodes_modes[\(i)] = \(modes[i]) is not a mode (0…6)") }
+            mode.append(UInt8(modes[i]))
+            feature.append(Int32(clamping: featureIds[i]))
+            featureCount = max(featureCount, Int(featureIds[i]) + 1)
+            threshold.append(splits[i])
+            missingTrue.append(!missing.isEmpty && missing[i] != 0)
+            func child(_ id: Int64, isLeaf: Bool) throws -> Int32 {
+                let limit = isLeaf ? leaves : n
+                guard id >= 0 && id < Int64(limit) else { throw ctx.error("node \(i) points to \(isLeaf ? "leaf" : "node") \(id), outside 0..<\(limit)") }
+                return Int32(isLeaf ? n + Int(id) : Int(id))
+            }
+            trueChild.append(try child(trueIds[i], isLeaf: trueLeaf[i] != 0))
+            falseChild.append(try child(falseIds[i], isLeaf: falseLeaf[i] != 0))
+            if modes[i] == Int64(Self.member) {
+                guard nextMember < memberSets.count else { throw ctx.error("node \(i) is BRANCH_MEMBER but membership_values has no set for it") }
+                members.append(memberSets[nextMember])
+                nextMember += 1
+            } else {
+                members.append([])
+            }
+        }
+        for l in 0..<leaves {
+            guard targetIds[l] >= 0 && targetIds[l] < Int64(targets) else { throw ctx.error("leaf_targetids[\(l)] = \(targetIds[l]) is outside 0..<\(targets)") }
+            mode.append(Self.leaf); feature.append(0); threshold.append(0); missingTrue.append(false)
+            trueChild.append(-1); falseChild.append(-1); members.append([])
+        }
+        for i in 0..<n { leafStart.append(0); leafEnd.append(0); _ = i }
+        for l in 0..<leaves {
+            leafStart.append(Int32(leafTarget.count))
+            leafTarget.append(Int32(targetIds[l])); leafWeight.append(weights[l])
+            leafEnd.append(Int32(leafTarget.count))
+        }
+        for r in rootsAttr {
+            guard r >= 0 && r < Int64(n) else { throw ctx.error("tree root \(r) is outside 0..<\(n)") }
+            roots.append(Int32(r))
+        }
+        try checkAcyclic(ctx)
+        let agg = try ctx.int("aggregate_function", 1)
+        let aggregates: [Aggregate] = [.average, .sum, .min, .max]
+        guard agg >= 0 && agg < 4 else { throw ctx.error("aggregate_function \(agg) is not 0…3") }
+        aggregate = aggregates[Int(agg)]
+    }
+
+    static func aggregate(_ name: String, _ ctx: OpContext) throws -> Aggregate {
+        guard let a = Aggregate(rawValue: name) else { throw ctx.error("aggregate_function '\(name)' is not SUM, AVERAGE, MIN or MAX") }
+        return a
+    }
+
+    /// Every path from a root must reach a leaf: a walk longer than the node count is a cycle.
+    func checkAcyclic(_ ctx: OpContext) throws {
+        var depth = [Int](repeating: -1, count: mode.count)  // longest path below, memoised
+        func visit(_ node: Int, _ seen: Int) throws -> Int {
+            guard seen <= mode.count else { throw ctx.error("the trees contain a cycle") }
+            if mode[node] == Self.leaf { return 0 }
+            if depth[node] >= 0 { return depth[node] }
+            let d = 1 + max(try visit(Int(trueChild[node]), seen + 1), try visit(Int(falseChild[node]), seen + 1))
+            depth[node] = d
+            return d
+        }
+        for r in roots { _ = try visit(Int(r), 0) }
+    }
+
+    /// Raw scores (N × targets): per sample, trees in order, leaf weights aggregated,
+    /// then base values added.
+    func scores(_ x: [Float], rows: Int, columns: Int, ctx: OpContext) throws -> [Float] {
+        guard columns >= featureCount else { throw ctx.error("the trees read feature \(featureCount - 1) but the input has \(columns) features") }
+        var out = [Float](repeating: 0, count: rows * targets)
+        var seen = [Bool](repeating: false, count: targets)
+        x.withUnsafeBufferPointer { xs in
+            feature.withUnsafeBufferPointer { feat in
+            threshold.withUnsafeBufferPointer { thr in
+            mode.withUnsafeBufferPointer { md in
+            trueChild.withUnsafeBufferPointer { tc in
+            falseChild.withUnsafeBufferPointer { fc in
+            missingTrue.withUnsafeBufferPointer { mt in
+                for r in 0..<rows {
+                    let row = r * columns
+                    for t in 0..<targets { seen[t] = false }
+                    for root in roots {
+                        var node = Int(root)
+                        while true {
+                            let m = md[node]
+                            if m == Self.leaf { break }
+                            let v = xs[row + Int(feat[node])]
+                            let go: Bool
+                            if v.isNaN {
+                                go = mt[node]
+                            } else {
+                                let s = thr[node]
+                                switch m {
+                                case Self.leq: go = v <= s
+                                case Self.lt: go = v < s
+                                case Self.gte: go = v >= s
+                                case Self.gt: go = v > s
+                                case Self.eq: go = v == s
+                                case Self.neq: go = v != s
+                                default: go = members[node].contains(v)
+                                }
+                            }
+                            node = Int(go ? tc[node] : fc[node])
+                        }
+                        for k in Int(leafStart[node])..<Int(leafEnd[node]) {
+                            let t = Int(leafTarget[k]), w = leafWeight[k], o = r * targets + t
+                            switch aggregate {
+                            case .sum, .average: out[o] = out[o] + w
+                            case .min: out[o] = seen[t] ? Swift.min(out[o], w) : w
+                            case .max: out[o] = seen[t] ? Swift.max(out[o], w) : w
+                            }
+                            seen[t] = true
+                        }
+                    }
+                    for t in 0..<targets {
+                        let o = r * targets + t
+                        if aggregate == .average { out[o] = out[o] / Float(roots.count) }
+                        if t < base.count { out[o] = out[o] + base[t] }
+                    }
+                }
+            }}}}}}
+        }
+        return out
+    }
+}
+
+func treeRegressor(_ ctx: OpContext) throws -> Kernel {
+    let targets = Int(try ctx.int("n_targets", 1))
+    guard targets >= 1 else { throw ctx.error("n_targets must be positive") }
+    let ensemble = try TreeEnsemble(legacy: ctx, weightsPrefix: "target", targets: targets)
+    let post = try PostTransform(ctx)
+    return { ctx, inputs in
+        let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
+        var scores = try ensemble.scores(x, rows: rows, columns: columns, ctx: ctx)
+        if post != .none {
+            for r in 0..<rows {
+                var row = Array(scores[(r * targets)..<((r + 1) * targets)])
+                post.apply(&row)
+                scores.replaceSubrange((r * targets)..<((r + 1) * targets), with: row)
+            }
+        }
+        return [.float(scores, shape: [rows, targets])]
+    }
+}
+
+/// Scores of a classifier with one raw score per row for two classes (binary):
+/// positive weights read as probabilities ([1 − s, s], label by s > 0.5), otherwise
+/// margins ([−s, s], label by s > 0); then the post transform.
+func classify(_ ctx: OpContext, raw: [Float], rows: Int, columns: Int, labels: ClassLabels, post: PostTransform, positiveWeights: Bool) -> [Tensor] {
+    let classes = labels.count
+    var scores: [Float] = []
+    var picks: [Int] = []
+    if columns == 1 && classes == 2 {
+        for r in 0..<rows {
+            let s = raw[r]
+            var row: [Float] = positiveWeights ? [1 - s, s] : [-s, s]
+            picks.append(positiveWeights ? (s > 0.5 ? 1 : 0) : (s > 0 ? 1 : 0))
+            if post == .logistic { row = [M.sigmoid(-s), M.sigmoid(s)] } else { post.apply(&row) }
+            scores += row
+        }
+        return [labels.tensor(picks, shape: [rows]), .float(scores, shape: [rows, 2])]
+    }
+    for r in 0..<rows {
+        var row = Array(raw[(r * columns)..<((r + 1) * columns)])
+        picks.append(firstMax(row[...]))
+        post.apply(&row)
+        scores += row
+    }
+    return [labels.tensor(picks, shape: [rows]), .float(scores, shape: [rows, columns])]
+}
+
+func treeClassifier(_ ctx: OpContext) throws -> Kernel {
+    let labels = try ClassLabels(ctx)
+    let classIds = try ctx.ints("class_ids") ?? []
+    let weights = try ctx.floats("class_weights") ?? []
+    let binary = labels.count == 2 && classIds.allSatisfy { $0 == 0 }
+    let columns = binary ? 1 : labels.count
+    var ensemble = try TreeEnsemble(legacy: ctx, weightsPrefix: "class", targets: columns)
+    if binary, ensemble.base.count == 2 { ensemble.base = [ensemble.base[1]] }
+    let post = try PostTransform(ctx)
+    let positive = weights.allSatisfy { $0 >= 0 }
+    return { ctx, inputs in
+        let (x, rows, cols) = try features(ctx, ctx.input(inputs, 0))
+        let raw = try ensemble.scores(x, rows: rows, columns: cols, ctx: ctx)
+        return classify(ctx, raw: raw, rows: rows, columns: columns, labels: labels, post: post, positiveWeights: positive)
+    }
+}
+
+func treeEnsembleV5(_ ctx: OpContext) throws -> Kernel {
+    let ensemble = try TreeEnsemble(v5: ctx)
+    let post = try ctx.int("post_transform", 0)
+    guard post == 0 else { throw ctx.unsupported("TreeEnsemble post_transform \(post)") }
+    return { ctx, inputs in
+        let x = try ctx.input(inputs, 0)
+        let (values, rows, columns) = try features(ctx, x)
+        let scores = try ensemble.scores(values, rows: rows, columns: columns, ctx: ctx)
+        if case .double = x.storage {
+            return [Tensor(elementType: .double, shape: [rows, ensemble.targets], storage: .double(scores.map { Double($0) }))]
+        }
+        return [.float(scores, shape: [rows, ensemble.targets])]
+    }
+}
+
+// MARK: linear models and transforms
+
+func linearScores(_ ctx: OpContext, x: [Float], rows: Int, columns: Int, coefficients: [Float], intercepts: [Float], targets: Int) throws -> [Float] {
+    guard coefficients.count == targets * columns else {
+        throw ctx.error("\(coefficients.count) coefficients do not fit \(targets) targets × \(columns) features")
+    }
+    guard intercepts.isEmpty || intercepts.count == targets else { throw ctx.error("\(intercepts.count) intercepts for \(targets) targets") }
+    var out = [Float](repeating: 0, count: rows * targets)
+    for r in 0..<rows {
+        for t in 0..<targets {
+            var acc: Float = 0
+            for f in 0..<columns { acc = acc.addingProduct(x[r * columns + f], coefficients[t * columns + f]) }
+            out[r * targets + t] = intercepts.isEmpty ? acc : acc + intercepts[t]
+        }
+    }
+    return out
+}
+
+func linearClassifier(_ ctx: OpContext) throws -> Kernel {
+    let labels = try ClassLabels(ctx)
+    guard let coefficients = try ctx.floats("coefficients") else { throw ctx.error("attribute 'coefficients' is required") }
+    let intercepts = try ctx.floats("intercepts") ?? []
+    let post = try PostTransform(ctx)
+    return { ctx, inputs in
+        let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
+        guard columns > 0, coefficients.count % columns == 0 else { throw ctx.error("\(coefficients.count) coefficients do not fit \(columns) features") }
+        let targets = coefficients.count / columns
+        let raw = try linearScores(ctx, x: x, rows: rows, columns: columns, coefficients: coefficients, intercepts: intercepts, targets: targets)
+        guard targets == labels.count || (targets == 1 && labels.count == 2) else {
+            throw ctx.error("\(targets) score columns for \(labels.count) class labels")
+        }
+        return classify(ctx, raw: raw, rows: rows, columns: targets, labels: labels, post: post, positiveWeights: false)
+    }
+}
+
+func linearRegressor(_ ctx: OpContext) throws -> Kernel {
+    let targets = Int(try ctx.int("targets", 1))
+    let coefficients = try ctx.floats("coefficients") ?? []
+    let intercepts = try ctx.floats("intercepts") ?? []
+    let post = try PostTransform(ctx)
+    return { ctx, inputs in
+        let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
+        var out = try linearScores(ctx, x: x, rows: rows, columns: columns, coefficients: coefficients, intercepts: intercepts, targets: targets)
+        for r in 0..<rows where post != .none {
+            var row = Array(out[(r * targets)..<((r + 1) * targets)])
+            post.apply(&row)
+            out.replaceSubrange((r * targets)..<((r + 1) * targets), with: row)
+        }
+        return [.float(out, shape: [rows, targets])]
+    }
+}
+
+func scaler(_ ctx: OpContext) throws -> Kernel {
+    let offset = try ctx.floats("offset") ?? [0], scale = try ctx.floats("scale") ?? [1]
+    return { ctx, inputs in
+        let xT = try ctx.input(inputs, 0)
+        let (x, rows, columns) = try features(ctx, xT)
+        guard offset.count == 1 || offset.count == columns, scale.count == 1 || scale.count == columns else {
+            throw ctx.error("offset (\(offset.count)) and scale (\(scale.count)) must have 1 or \(columns) values")
+        }
+        var out = [Float](repeating: 0, count: x.count)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let i = r * columns + c
+                out[i] = (x[i] - offset[offset.count == 1 ? 0 : c]) * scale[scale.count == 1 ? 0 : c]
+            }
+        }
+        return [.float(out, shape: xT.rank == 2 ? [rows, columns] : xT.shape)]
+    }
+}
+
+func normalizer(_ ctx: OpContext) throws -> Kernel {
+    let norm = try ctx.string("norm", "MAX")
+    guard ["MAX", "L1", "L2"].contains(norm) else { throw ctx.error("norm '\(norm)' is not MAX, L1 or L2") }
+    return { ctx, inputs in
+        let xT = try ctx.input(inputs, 0)
+        let (x, rows, columns) = try features(ctx, xT)
+        var out = x
+        for r in 0..<rows {
+            let row = x[(r * columns)..<((r + 1) * columns)]
+            var d: Float
+            switch norm {
+            case "MAX":
+                d = -.infinity
+                for v in row { d = nanPropagatingMax(d, v) }
+            case "L1":
+                d = 0
+                for v in row { d = d + abs(v) }
+            default:
+                d = 0
+                for v in row { d = d.addingProduct(v, v) }
+                d = d.squareRoot()
+            }
+            for c in 0..<columns { out[r * columns + c] = x[r * columns + c] / d }
+        }
+        return [.float(out, shape: xT.shape)]
+    }
+}
+
+func binarizer(_ ctx: OpContext) throws -> Kernel {
+    let threshold = try ctx.float("threshold", 0)
+    return { ctx, inputs in
+        let x = try ctx.input(inputs, 0)
+        return [try unary(ctx, x, float: { $0 > threshold ? 1 : ($0.isNaN ? $0 : 0) }, double: { $0 > Double(threshold) ? 1 : ($0.isNaN ? $0 : 0) },
+                          int: { $0 > Int64(threshold.rounded(.down)) ? 1 : 0 })]
+    }
+}
+
+func arrayFeatureExtractor(_ ctx: OpContext) throws -> Kernel {
+    { ctx, inputs in
+        let x = try ctx.input(inputs, 0)
+        let indices = try ctx.input(inputs, 1).integers("indices")
+        guard x.rank >= 1 else { throw ctx.error("X must have rank at least 1") }
+        let last = x.shape[x.rank - 1]
+        for v in indices where v < 0 || v >= Int64(last) { throw ctx.error("index \(v) is out of range for the last axis (\(last))") }
+        let outer = x.count / max(last, 1)
+        var picks: [Int] = []
+        for o in 0..<outer { for v in indices { picks.append(o * last + Int(v)) } }
+        let shape = x.rank == 1 ? [1, indices.count] : Array(x.shape.dropLast()) + [indices.count]
+        return [Tensor(elementType: x.elementType, shape: shape, storage: x.storage.gathered(picks))]
+    }
+}
+
+func zipMap(_ ctx: OpContext) throws -> Kernel {
+    let labels = try ClassLabels(ctx)
+    return { ctx, inputs in
+        let x = try ctx.input(inputs, 0)
+        let (values, rows, columns) = try features(ctx, x)
+        guard columns == labels.count else { throw ctx.error("\(columns) columns for \(labels.count) class labels") }
+        var t = Tensor.float(values, shape: [rows, columns])
+        t.mapKeys = labels.storage
+        return [t]
+    }
+}
+
+func labelEncoder(_ ctx: OpContext) throws -> Kernel {
+    // Keys and values: tensors (opset 4) or the typed lists.
+    func list(_ kind: String) throws -> TensorStorage? {
+        if let t = try ctx.tensor("\(kind)_tensor") { return t.storage }
+        if let s = try ctx.strings("\(kind)_strings") { return .string(s) }
+        if let i = try ctx.ints("\(kind)_int64s") { return .int64(i) }
+        if let f = try ctx.floats("\(kind)_floats") { return .float(f) }
+        return nil
+    }
+    guard let keys = try list("keys"), let values = try list("values"), keys.count == values.count else {
+        throw ctx.error("needs keys_* and values_* of the same length")
+    }
+    var defaultValue: TensorStorage
+    switch values {
+    case .string: defaultValue = .string([Array(try ctx.string("default_string", "_Unused").utf8)])
+    case .int64: defaultValue = .int64([try ctx.int("default_int64", -1)])
+    case .float: defaultValue = .float([try ctx.float("default_float", -0.0)])
+    case .double: defaultValue = .double([-0.0])
+    default: throw ctx.unsupported("LabelEncoder values of this type")
+    }
+    if let t = try ctx.tensor("default_tensor") {
+        guard t.count == 1 else { throw ctx.error("default_tensor must hold one value") }
+        defaultValue = t.storage
+    }
+    let outType: ElementType
+    if let t = try ctx.tensor("values_tensor") {
+        outType = t.elementType
+    } else {
+        switch values {
+        case .string: outType = .string
+        case .int64: outType = .int64
+        default: outType = .float
+        }
+    }
+    guard TensorStorage.concatenated([values, defaultValue], like: values).count == values.count + 1 else {
+        throw ctx.error("default value type differs from the values' type")
+    }
+    // Lookup tables keyed by the key's bits (first occurrence wins).
+    var table: [String: Int] = [:]
+    func keyString(_ s: TensorStorage, _ i: Int) -> String? {
+        switch s {
+        case .string(let v): return "s" + String(decoding: v[i], as: UTF8.self)
+        case .int64(let v): return "i\(v[i])"
+        case .float(let v): return v[i].isNaN ? "fNaN" : "f\((v[i] == 0 ? 0 : v[i]).bitPattern)"
+        case .double(let v): return v[i].isNaN ? "fNaN" : "f\((Float(v[i]) == 0 ? 0 : Float(v[i])).bitPattern)"
+        default: return nil
+        }
+    }
+    for i in 0..<keys.count { if let k = keyString(keys, i), table[k] == nil { table[k] = i } }
+    let joined = TensorStorage.concatenated([values, defaultValue], like: values)
+    return { ctx, inputs in
+        let x = try ctx.input(inputs, 0)
+        let picks = (0..<x.count).map { i in keyString(x.storage, i).flatMap { table[$0] } ?? values.count }
+        return [Tensor(elementType: outType, shape: x.shape, storage: joined.gathered(picks))]
+    }
+}
+
+let mlFactories: [String: KernelFactory] = [
+    "TreeEnsembleRegressor": treeRegressor,
+    "TreeEnsembleClassifier": treeClassifier,
+    "TreeEnsemble": treeEnsembleV5,
+    "LinearClassifier": linearClassifier,
+    "LinearRegressor": linearRegressor,
+    "Scaler": scaler,
+    "Normalizer": normalizer,
+    "Binarizer": binarizer,
+    "ArrayFeatureExtractor": arrayFeatureExtractor,
+    "ZipMap": zipMap,
+    "LabelEncoder": labelEncoder,
+]
