@@ -5,14 +5,14 @@ PYTHON     := $(VENV)/bin/python
 RELEASE    := .build/release
 FUZZ_SECS  ?= 60
 
-.PHONY: dev test deps venv build build-debug unit e2e conformance fuzz bench clean
+.PHONY: dev test deps venv build build-debug unit e2e conformance crosscheck fuzz bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build
 	$(RELEASE)/opgd dev
 
 ## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
-test: deps venv build unit e2e conformance fuzz-smoke
+test: deps venv build unit e2e conformance crosscheck fuzz-smoke
 
 deps:
 	@tools/install-deps.sh
@@ -37,6 +37,12 @@ e2e: build venv
 ## Tests/conformance/passing.txt that no longer passes (and prints the count per operator)
 conformance: build venv
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/conformance.py --check Tests/conformance/passing.txt
+
+## crosscheck: real models (scikit-learn via skl2onnx, a CNN, a transformer block, the
+## benchmark MLP) built fresh and run by opg and onnxruntime: outputs must agree
+crosscheck: build venv
+	$(PYTHON) tools/onnx/build_models.py .build/models
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/crosscheck.py .build/models
 
 ## fuzz-smoke: each libFuzzer target runs briefly over its committed corpus (CI); `make fuzz` runs longer
 fuzz-smoke:

@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], swiftSettings: swiftSettings),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),

@@ -3,20 +3,9 @@ import XCTest
 
 /// Single operators through a real session, checked against hand-computed values.
 final class OperatorTests: XCTestCase {
-    /// A one-node model over the given inputs.
     func run(_ op: String, _ inputs: [Tensor], attributes: [Attribute] = [], outputs: Int = 1, opset: Int64 = 17,
              domain: String = "", options: RunOptions = RunOptions()) throws -> [Tensor] {
-        let names = inputs.indices.map { "in\($0)" }
-        let graph = Graph(name: "g", nodes: [Node(name: "n", opType: op, domain: domain, inputs: names, outputs: (0..<outputs).map { "out\($0)" }, attributes: attributes)],
-                          initializers: [], inputs: names.map { ValueInfo(name: $0, type: nil) },
-                          outputs: (0..<outputs).map { ValueInfo(name: "out\($0)", type: nil) }, valueInfo: [])
-        var imports = [OperatorSetID(domain: "", version: opset)]
-        if !domain.isEmpty { imports.append(OperatorSetID(domain: domain, version: 3)) }
-        let model = Model(irVersion: 8, opsetImports: imports, producerName: "", producerVersion: "", domain: "", modelVersion: 0, docString: "", metadata: [], graph: graph)
-        let session = try InferenceSession(model: model)
-        var feeds: [String: Tensor] = [:]
-        for (n, t) in zip(names, inputs) { feeds[n] = t }
-        return try session.run(feeds, options: options)
+        try runOperator(op, inputs, attributes: attributes, outputs: outputs, opset: opset, domain: domain, options: options)
     }
 
     func testPowWithIntegerExponent() throws {
@@ -58,3 +47,20 @@ final class OperatorTests: XCTestCase {
         XCTAssertEqual(v[0] + v[1], 1, accuracy: 1e-7)
     }
 }
+
+/// Runs a one-node model over the given inputs through a real session.
+func runOperator(_ op: String, _ inputs: [Tensor], attributes: [Attribute] = [], outputs: Int = 1, opset: Int64 = 17,
+         domain: String = "", options: RunOptions = RunOptions()) throws -> [Tensor] {
+    let names = inputs.indices.map { "in\($0)" }
+    let graph = Graph(name: "g", nodes: [Node(name: "n", opType: op, domain: domain, inputs: names, outputs: (0..<outputs).map { "out\($0)" }, attributes: attributes)],
+                      initializers: [], inputs: names.map { ValueInfo(name: $0, type: nil) },
+                      outputs: (0..<outputs).map { ValueInfo(name: "out\($0)", type: nil) }, valueInfo: [])
+    var imports = [OperatorSetID(domain: "", version: opset)]
+    if !domain.isEmpty { imports.append(OperatorSetID(domain: domain, version: 3)) }
+    let model = Model(irVersion: 8, opsetImports: imports, producerName: "", producerVersion: "", domain: "", modelVersion: 0, docString: "", metadata: [], graph: graph)
+    let session = try InferenceSession(model: model)
+    var feeds: [String: Tensor] = [:]
+    for (n, t) in zip(names, inputs) { feeds[n] = t }
+    return try session.run(feeds, options: options)
+}
+

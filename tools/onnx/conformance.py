@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Runs ONNX's own backend node test cases through `opg model run` and compares outputs.
 
+Each case runs three times: fast kernels on 1 thread (compared with the expected outputs
+at the case's tolerances), fast kernels on 3 threads and the reference kernels; the
+three must write byte-identical outputs (docs/determinism.md).
+
 The `onnx` package ships ~1,900 cases (`onnx.backend.test.case.node.collect_testcases()`),
 each a model with inputs and expected outputs. Every case is written to a scratch
 directory, run by our CLI as a separate process, and compared at the case's own
@@ -71,13 +75,23 @@ def run_case(opg: str, case) -> tuple[str, str]:
             return "n/a", "non-tensor inputs"
         model_path, output_names, sets = written
         for k, (args, expected) in enumerate(sets):
-            out_dir = workdir / f"out{k}"
-            p = subprocess.run([opg, "model", "run", str(model_path), *args, "--output-dir", str(out_dir), "--quiet"],
-                               capture_output=True, text=True, timeout=120)
-            if p.returncode != 0:
-                if p.returncode == 3 or UNSUPPORTED.search(p.stderr):
-                    return "n/a", p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "unsupported"
-                return "fail", f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
+            # The fast path on 1 thread is compared with the expected outputs; the fast path
+            # on 3 threads and the reference kernels must then give the same bytes.
+            runs = []
+            for variant, extra in (("fast", []), ("threads", ["--threads", "3"]), ("reference", ["--reference"])):
+                out_dir = workdir / f"out{k}-{variant}"
+                p = subprocess.run([opg, "model", "run", str(model_path), *args, "--output-dir", str(out_dir), "--quiet", *extra],
+                                   capture_output=True, text=True, timeout=120)
+                if p.returncode != 0:
+                    if p.returncode == 3 or UNSUPPORTED.search(p.stderr):
+                        return "n/a", p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "unsupported"
+                    return "fail", f"{variant}: exit {p.returncode}: {p.stderr.strip()[-300:]}"
+                runs.append(sorted((f.name, f.read_bytes()) for f in out_dir.glob("*.pb")))
+            if runs[1] != runs[0]:
+                return "fail", "outputs differ between 1 and 3 threads"
+            if runs[2] != runs[0]:
+                return "fail", "outputs differ between the fast and the reference kernels"
+            out_dir = workdir / f"out{k}-fast"
             for index, (name, want) in enumerate(zip(output_names, expected)):
                 if isinstance(want, onnx.TensorProto):
                     want = numpy_helper.to_array(want)

@@ -1,0 +1,133 @@
+import Foundation
+import Primitives
+import XCTest
+@testable import Inference
+
+/// The determinism contract (docs/determinism.md): the reference kernels, the fast
+/// kernels (AVX2/FMA or portable C) and any thread count give the same bits, in debug
+/// and release builds; whole models match the committed golden hashes.
+final class DeterminismTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// A deterministic generator (SplitMix64) so failures reproduce.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func float() -> Float { Float(Int64(bitPattern: next()) % 2_000_001) / 1_000_000 }
+        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+    }
+
+    func bits(_ v: [Float]) -> [UInt32] { v.map(\.bitPattern) }
+
+    func testMatrixProductPathsAndThreadsAgreeBitForBit() {
+        var g = Generator(state: 1)
+        let shapes = [(1, 1, 1), (1, 0, 5), (6, 7, 16), (7, 33, 17), (13, 64, 31), (64, 100, 48), (5, 300, 70), (1, 784, 512), (65, 129, 257)]
+        for (m, k, n) in shapes {
+            var a = (0..<(m * k)).map { _ in g.float() }
+            let b = (0..<(k * n)).map { _ in g.float() }
+            if a.count > 3 { a[0] = -0.0; a[1] = .leastNonzeroMagnitude; a[2] = 1e30 }
+            let reference = MatrixProduct.multiply(a, b, m: m, k: k, n: n, options: RunOptions(path: .reference))
+            for threads in [1, 2, 3] {
+                let fast = MatrixProduct.multiply(a, b, m: m, k: k, n: n, options: RunOptions(threads: threads, path: .fast))
+                XCTAssertEqual(bits(fast), bits(reference), "fast path, \(threads) threads, \(m)×\(k)×\(n)")
+            }
+            XCTAssertEqual(bits(MatrixProduct.multiplyPortable(a, b, m: m, k: k, n: n)), bits(reference), "portable C, \(m)×\(k)×\(n)")
+        }
+    }
+
+    func testConvolutionPathsAgreeBitForBit() throws {
+        var g = Generator(state: 2)
+        let cases: [(x: [Int], w: [Int], attrs: [Attribute])] = [
+            ([1, 3, 9, 9], [4, 3, 3, 3], [Attribute(name: "pads", value: .ints([1, 1, 1, 1]))]),
+            ([2, 4, 10, 7], [6, 2, 3, 2], [Attribute(name: "group", value: .int(2)), Attribute(name: "strides", value: .ints([2, 1])),
+                                           Attribute(name: "dilations", value: .ints([1, 2]))]),
+            ([1, 2, 17], [3, 2, 5], [Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8)))]),
+            ([1, 8, 6, 6], [8, 1, 3, 3], [Attribute(name: "group", value: .int(8)), Attribute(name: "pads", value: .ints([0, 2, 1, 0]))]),
+        ]
+        for c in cases {
+            let x = Tensor.float((0..<c.x.reduce(1, *)).map { _ in g.float() }, shape: c.x)
+            let w = Tensor.float((0..<c.w.reduce(1, *)).map { _ in g.float() }, shape: c.w)
+            let bias = Tensor.float((0..<c.w[0]).map { _ in g.float() }, shape: [c.w[0]])
+            let reference = try runOperator("Conv", [x, w, bias], attributes: c.attrs, options: RunOptions(path: .reference))[0]
+            let fast = try runOperator("Conv", [x, w, bias], attributes: c.attrs, options: RunOptions(threads: 2, path: .fast))[0]
+            XCTAssertEqual(reference.shape, fast.shape)
+            XCTAssertEqual(bits(try reference.floats("")), bits(try fast.floats("")), "Conv \(c.x) * \(c.w)")
+        }
+    }
+
+    func testFixtureModelsMatchGoldenHashes() throws {
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent("golden.json"))) as! [String: String]
+        XCTAssertGreaterThanOrEqual(golden.count, 9)
+        for name in golden.keys.sorted() {
+            let dir = Self.fixtures.appendingPathComponent("models")
+            let model = try Data(contentsOf: dir.appendingPathComponent("\(name).onnx"))
+            let input = try ModelReader.readTensor(Array(try Data(contentsOf: dir.appendingPathComponent("\(name).input.pb"))))
+            let session = try InferenceSession(bytes: Array(model))
+            for options in [RunOptions(path: .reference), RunOptions(threads: 1), RunOptions(threads: 3)] {
+                let outputs = try session.run([input.name: input], options: options)
+                let hash = Keccak256.hash(TensorEncoding.canonical(outputs)).description
+                XCTAssertEqual(hash, golden[name], "\(name) with \(options)")
+            }
+        }
+    }
+
+    /// The elementary functions are within one float32 ulp of the platform's libm (a
+    /// sanity check of accuracy; determinism comes from not calling libm at all).
+    func testElementaryFunctionsAreAccurate() {
+        func ulps(_ a: Float, _ b: Float) -> Int {
+            if a == b || (a.isNaN && b.isNaN) { return 0 }
+            return abs(Int(Int32(bitPattern: a.bitPattern)) - Int(Int32(bitPattern: b.bitPattern)))
+        }
+        var worst: [String: Int] = [:]
+        func track(_ name: String, _ a: Float, _ b: Float) { worst[name] = max(worst[name] ?? 0, ulps(a, b)) }
+        var x: Float = -30
+        while x < 30 {
+            track("exp", DeterministicMath.exp(x), Float(Foundation.exp(Double(x))))
+            track("tanh", DeterministicMath.tanh(x), Float(Foundation.tanh(Double(x))))
+            track("erf", DeterministicMath.erf(x), Float(Foundation.erf(Double(x))))
+            track("sigmoid", DeterministicMath.sigmoid(x), Float(1 / (1 + Foundation.exp(-Double(x)))))
+            if x > 0 {
+                track("log", DeterministicMath.log(x), Float(Foundation.log(Double(x))))
+                track("pow", DeterministicMath.pow(x, 1.7), Float(Foundation.pow(Double(x), Double(Float(1.7)))))
+            }
+            x += 0.00731
+        }
+        for (name, w) in worst.sorted(by: { $0.key < $1.key }) { XCTAssertLessThanOrEqual(w, 1, "\(name): \(w) ulps") }
+        XCTAssertEqual(DeterministicMath.exp(Float(89)), .infinity)
+        XCTAssertEqual(DeterministicMath.exp(-Float.infinity), 0)
+        XCTAssertEqual(DeterministicMath.log(Float(0)), -.infinity)
+        XCTAssertTrue(DeterministicMath.log(Float(-1)).isNaN)
+        XCTAssertEqual(DeterministicMath.log(Float.leastNonzeroMagnitude), Float(Foundation.log(Double(Float.leastNonzeroMagnitude))))
+        XCTAssertEqual(DeterministicMath.pow(Float(-2), 3), -8)
+        XCTAssertTrue(DeterministicMath.pow(Float(-2), 0.5).isNaN)
+        XCTAssertEqual(DeterministicMath.pow(Float(0), -1), .infinity)
+    }
+
+    /// A hash over a sweep of every elementary function: any change to their bits (a
+    /// consensus change) fails here and must be made deliberately.
+    func testElementaryFunctionBitsAreFrozen() {
+        var bytes: [UInt8] = []
+        func add(_ f: Float) { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes += $0 } }
+        var g = Generator(state: 3)
+        for _ in 0..<20000 {
+            let x = Float(bitPattern: UInt32(truncatingIfNeeded: g.next()))
+            let small = g.float() * 12
+            for v in [x, small] {
+                add(DeterministicMath.exp(v)); add(DeterministicMath.log(v)); add(DeterministicMath.tanh(v))
+                add(DeterministicMath.erf(v)); add(DeterministicMath.sigmoid(v)); add(DeterministicMath.softplus(v))
+                add(DeterministicMath.expm1(v)); add(DeterministicMath.gelu(v, tanhApproximation: false))
+                add(DeterministicMath.gelu(v, tanhApproximation: true)); add(DeterministicMath.pow(small, v))
+            }
+        }
+        let canonical = bytes.withUnsafeBufferPointer { Array($0) }
+        XCTAssertEqual(Keccak256.hash(canonical).description, Self.elementaryFunctionsHash)
+    }
+
+    static let elementaryFunctionsHash = "0x89f7900526fc7c5d0473188a2069a2be5f2eee73ca49ff127e2ad4163a7e10a7"
+}
