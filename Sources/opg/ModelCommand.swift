@@ -7,6 +7,7 @@ let modelUsage = """
 usage: opg model inspect [--json] FILE.onnx
        opg model run FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                      [--reference] [--quiet]
+       opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--min-time SECONDS]
 
 inspect:
 
@@ -27,6 +28,10 @@ canonical output encoding: the same model and inputs give the same hash on every
 fast ones (same bits, slower); --quiet prints nothing on success.
 Exit status: 0 done, 1 bad model or inputs, 2 usage, 3 the model needs an operator or type
 opg does not support.
+
+bench:
+Loads the model once and runs it repeatedly on the inputs for at least --min-time seconds
+(default 1) after one warm-up run; prints {"runs", "secondsPerRun"} as JSON.
 """
 
 func modelCommand(_ argv: [String]) throws -> Int32 {
@@ -35,7 +40,8 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
         throw UsageError("model: missing subcommand (inspect, run)")
     }
     if sub == "run" { return try modelRun(Array(argv.dropFirst())) }
-    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run)") }
+    if sub == "bench" { return try modelRun(Array(argv.dropFirst()), bench: true) }
+    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench)") }
     let args = try Arguments(Array(argv.dropFirst()), options: [], flags: ["--json"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])

@@ -6,8 +6,9 @@ import Primitives
 
 /// `opg model run`: feeds inputs from .pb or .json files, prints outputs as JSON with the
 /// Keccak-256 of their canonical encoding, optionally writes them as TensorProto files.
-func modelRun(_ argv: [String]) throws -> Int32 {
-    let args = try Arguments(argv, options: ["--output-dir", "--threads"], flags: ["--quiet", "--reference"], repeatable: ["--input"])
+func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
+    let args = try Arguments(argv, options: bench ? ["--threads", "--min-time"] : ["--output-dir", "--threads"],
+                             flags: bench ? ["--reference", "--json"] : ["--quiet", "--reference"], repeatable: ["--input"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])
     let path = args.positionals[0]
@@ -45,9 +46,32 @@ func modelRun(_ argv: [String]) throws -> Int32 {
             return failure("--input \(name) (\(file)): \(error)", unsupported: isUnsupported(error))
         }
     }
+    let options = RunOptions(threads: threads, path: args.flag("--reference") ? .reference : .fast)
+    if bench {
+        var minTime = 1.0
+        if let t = args.option("--min-time") {
+            guard let v = Double(t), v > 0, v <= 3600 else { throw UsageError("--min-time: \"\(t)\" is not a number of seconds (0 < t <= 3600)") }
+            minTime = v
+        }
+        do {
+            _ = try session.run(feeds, options: options)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var runs = 0
+            var elapsed = 0.0
+            repeat {
+                _ = try session.run(feeds, options: options)
+                runs += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < minTime
+            print(JSONValue.object(["runs": .int(runs), "secondsPerRun": .number(JSONNumber(text: String(elapsed / Double(runs))))]).serialized())
+            return 0
+        } catch {
+            return failure("\(path): \(error)", unsupported: isUnsupported(error))
+        }
+    }
     let outputs: [Tensor]
     do {
-        outputs = try session.run(feeds, options: RunOptions(threads: threads, path: args.flag("--reference") ? .reference : .fast))
+        outputs = try session.run(feeds, options: options)
     } catch {
         return failure("\(path): \(error)", unsupported: isUnsupported(error))
     }

@@ -3,6 +3,7 @@
 typealias M = DeterministicMath
 
 /// f applied to each pair of broadcast elements, in row-major order of `out`.
+@inline(__always)
 func broadcastBinary<T, R>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], out: [Int], _ f: (T, T) throws -> R) rethrows -> [R] {
     let n = Shape.count(out)
     var result: [R] = []
@@ -32,6 +33,7 @@ struct BinaryFunctions {
     var bool: ((Bool, Bool) -> Bool)? = nil
 }
 
+@inline(__always)
 func arithmetic(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, _ fs: BinaryFunctions) throws -> Tensor {
     guard a.elementType == b.elementType else {
         throw ctx.error("inputs have different element types (\(a.elementType) and \(b.elementType))")
@@ -79,12 +81,24 @@ func comparison(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, orEqual: Bool = fals
 }
 
 /// A unary operator over float32 (and, where given, double and integers).
+/// `v.map(f)` written as a plain loop over raw buffers (the compiler vectorises it).
+@inline(__always)
+func mapFloats(_ v: [Float], _ f: (Float) -> Float) -> [Float] {
+    [Float](unsafeUninitializedCapacity: v.count) { out, count in
+        v.withUnsafeBufferPointer { input in
+            for i in 0..<input.count { out[i] = f(input[i]) }
+        }
+        count = v.count
+    }
+}
+
+@inline(__always)
 func unary(_ ctx: OpContext, _ x: Tensor, float: (Float) -> Float, double: ((Double) -> Double)? = nil,
            int: ((Int64) -> Int64)? = nil) throws -> Tensor {
     var t = x
     t.name = ""
     switch x.storage {
-    case .float(let v): t.storage = .float(v.map(float))
+    case .float(let v): t.storage = .float(mapFloats(v, float))
     case .double(let v) where double != nil: t.storage = .double(v.map(double!))
     case .int64(let v) where int != nil && x.elementType != .bool: t.storage = .int64(v.map { wrap(int!($0), to: x.elementType) })
     default: throw ctx.unsupported("element type \(x.elementType) is not supported by \(ctx.node.opType)")

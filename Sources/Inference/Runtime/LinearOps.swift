@@ -99,10 +99,13 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?], options: RunOptions) throws -> 
     if let c = ctx.optionalInput(inputs, 2) {
         let cv = try c.floats("Gemm")
         guard Shape.broadcast(shapes: c.shape, fitInto: [m, n]) else { throw ctx.error("C of shape \(c.shape) does not broadcast to (\(m), \(n))") }
-        let ci = Shape.broadcastIndices(from: c.shape, to: [m, n])
-        if beta == 1 {
-            for i in out.indices { out[i] = out[i] + cv[ci[i]] }
+        // out + beta·c per element (beta·c is exact when beta is 1).
+        if cv.count == n && (c.rank < 2 || c.shape[0] == 1) {
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<m { for j in 0..<n { o[i * n + j] = o[i * n + j] + beta * cv[j] } }
+            }
         } else {
+            let ci = Shape.broadcastIndices(from: c.shape, to: [m, n])
             for i in out.indices { out[i] = out[i] + beta * cv[ci[i]] }
         }
     }

@@ -293,63 +293,95 @@ struct TreeEnsemble {
         for r in roots { _ = try visit(Int(r), 0) }
     }
 
-    /// Raw scores (N × targets): per sample, trees in order, leaf weights aggregated,
-    /// then base values added.
-    func scores(_ x: [Float], rows: Int, columns: Int, ctx: OpContext) throws -> [Float] {
+    /// One node, packed for the walk: leaves keep their weight range in the child fields.
+    struct FlatNode {
+        var threshold: Float
+        var feature: Int32
+        var trueChild: Int32
+        var falseChild: Int32
+        var mode: UInt8
+        var missingTrue: Bool
+        /// The node's index, for BRANCH_MEMBER's set.
+        var index: Int32
+    }
+
+    /// The nodes packed, and whether every branch is BRANCH_LEQ with no missing-value
+    /// tracking (then a NaN feature compares false and takes the false branch, exactly
+    /// as the general rule says, so the walk needs no NaN test).
+    func packed() -> (nodes: [FlatNode], plainLEQ: Bool) {
+        var plain = true
+        let nodes = (0..<mode.count).map { i -> FlatNode in
+            if mode[i] == Self.leaf {
+                return FlatNode(threshold: 0, feature: 0, trueChild: leafStart[i], falseChild: leafEnd[i], mode: Self.leaf, missingTrue: false, index: Int32(i))
+            }
+            if mode[i] != Self.leq || missingTrue[i] { plain = false }
+            return FlatNode(threshold: threshold[i], feature: feature[i], trueChild: trueChild[i], falseChild: falseChild[i], mode: mode[i],
+                            missingTrue: missingTrue[i], index: Int32(i))
+        }
+        return (nodes, plain)
+    }
+
+    /// Raw scores (N × targets). For each sample the trees are visited in order and
+    /// their leaf weights aggregated, then the base values added. (The loop runs tree by
+    /// tree over all samples, which keeps a tree in cache and leaves each sample's order
+    /// of additions unchanged.)
+    func scores(_ x: [Float], rows: Int, columns: Int, ctx: OpContext, packed: (nodes: [FlatNode], plainLEQ: Bool)) throws -> [Float] {
         guard columns >= featureCount else { throw ctx.error("the trees read feature \(featureCount - 1) but the input has \(columns) features") }
         var out = [Float](repeating: 0, count: rows * targets)
-        var seen = [Bool](repeating: false, count: targets)
+        var seen = [Bool](repeating: false, count: aggregate == .min || aggregate == .max ? rows * targets : 0)
+        let plain = packed.plainLEQ
         x.withUnsafeBufferPointer { xs in
-            feature.withUnsafeBufferPointer { feat in
-            threshold.withUnsafeBufferPointer { thr in
-            mode.withUnsafeBufferPointer { md in
-            trueChild.withUnsafeBufferPointer { tc in
-            falseChild.withUnsafeBufferPointer { fc in
-            missingTrue.withUnsafeBufferPointer { mt in
+        packed.nodes.withUnsafeBufferPointer { nodes in
+        leafTarget.withUnsafeBufferPointer { lt in
+        leafWeight.withUnsafeBufferPointer { lw in
+        out.withUnsafeMutableBufferPointer { acc in
+            for root in roots {
                 for r in 0..<rows {
                     let row = r * columns
-                    for t in 0..<targets { seen[t] = false }
-                    for root in roots {
-                        var node = Int(root)
-                        while true {
-                            let m = md[node]
-                            if m == Self.leaf { break }
-                            let v = xs[row + Int(feat[node])]
+                    var n = nodes[Int(root)]
+                    if plain {
+                        while n.mode != Self.leaf {
+                            n = nodes[Int(xs[row + Int(n.feature)] <= n.threshold ? n.trueChild : n.falseChild)]
+                        }
+                    } else {
+                        while n.mode != Self.leaf {
+                            let v = xs[row + Int(n.feature)]
                             let go: Bool
                             if v.isNaN {
-                                go = mt[node]
+                                go = n.missingTrue
                             } else {
-                                let s = thr[node]
-                                switch m {
+                                let s = n.threshold
+                                switch n.mode {
                                 case Self.leq: go = v <= s
                                 case Self.lt: go = v < s
                                 case Self.gte: go = v >= s
                                 case Self.gt: go = v > s
                                 case Self.eq: go = v == s
                                 case Self.neq: go = v != s
-                                default: go = members[node].contains(v)
+                                default: go = members[Int(n.index)].contains(v)
                                 }
                             }
-                            node = Int(go ? tc[node] : fc[node])
-                        }
-                        for k in Int(leafStart[node])..<Int(leafEnd[node]) {
-                            let t = Int(leafTarget[k]), w = leafWeight[k], o = r * targets + t
-                            switch aggregate {
-                            case .sum, .average: out[o] = out[o] + w
-                            case .min: out[o] = seen[t] ? Swift.min(out[o], w) : w
-                            case .max: out[o] = seen[t] ? Swift.max(out[o], w) : w
-                            }
-                            seen[t] = true
+                            n = nodes[Int(go ? n.trueChild : n.falseChild)]
                         }
                     }
-                    for t in 0..<targets {
-                        let o = r * targets + t
-                        if aggregate == .average { out[o] = out[o] / Float(roots.count) }
-                        if t < base.count { out[o] = out[o] + base[t] }
+                    for k in Int(n.trueChild)..<Int(n.falseChild) {
+                        let o = r * targets + Int(lt[k]), w = lw[k]
+                        switch aggregate {
+                        case .sum, .average: acc[o] = acc[o] + w
+                        case .min: acc[o] = seen[o] ? Swift.min(acc[o], w) : w; seen[o] = true
+                        case .max: acc[o] = seen[o] ? Swift.max(acc[o], w) : w; seen[o] = true
+                        }
                     }
                 }
-            }}}}}}
-        }
+            }
+            for r in 0..<rows {
+                for t in 0..<targets {
+                    let o = r * targets + t
+                    if aggregate == .average { acc[o] = acc[o] / Float(roots.count) }
+                    if t < base.count { acc[o] = acc[o] + base[t] }
+                }
+            }
+        }}}}}
         return out
     }
 }
@@ -358,10 +390,11 @@ func treeRegressor(_ ctx: OpContext) throws -> Kernel {
     let targets = Int(try ctx.int("n_targets", 1))
     guard targets >= 1 else { throw ctx.error("n_targets must be positive") }
     let ensemble = try TreeEnsemble(legacy: ctx, weightsPrefix: "target", targets: targets)
+    let packed = ensemble.packed()
     let post = try PostTransform(ctx)
     return { ctx, inputs in
         let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
-        var scores = try ensemble.scores(x, rows: rows, columns: columns, ctx: ctx)
+        var scores = try ensemble.scores(x, rows: rows, columns: columns, ctx: ctx, packed: packed)
         if post != .none {
             for r in 0..<rows {
                 var row = Array(scores[(r * targets)..<((r + 1) * targets)])
@@ -408,22 +441,24 @@ func treeClassifier(_ ctx: OpContext) throws -> Kernel {
     var ensemble = try TreeEnsemble(legacy: ctx, weightsPrefix: "class", targets: columns)
     if binary, ensemble.base.count == 2 { ensemble.base = [ensemble.base[1]] }
     let post = try PostTransform(ctx)
+    let packed = ensemble.packed()
     let positive = weights.allSatisfy { $0 >= 0 }
     return { ctx, inputs in
         let (x, rows, cols) = try features(ctx, ctx.input(inputs, 0))
-        let raw = try ensemble.scores(x, rows: rows, columns: cols, ctx: ctx)
+        let raw = try ensemble.scores(x, rows: rows, columns: cols, ctx: ctx, packed: packed)
         return classify(ctx, raw: raw, rows: rows, columns: columns, labels: labels, post: post, positiveWeights: positive)
     }
 }
 
 func treeEnsembleV5(_ ctx: OpContext) throws -> Kernel {
     let ensemble = try TreeEnsemble(v5: ctx)
+    let packed = ensemble.packed()
     let post = try ctx.int("post_transform", 0)
     guard post == 0 else { throw ctx.unsupported("TreeEnsemble post_transform \(post)") }
     return { ctx, inputs in
         let x = try ctx.input(inputs, 0)
         let (values, rows, columns) = try features(ctx, x)
-        let scores = try ensemble.scores(values, rows: rows, columns: columns, ctx: ctx)
+        let scores = try ensemble.scores(values, rows: rows, columns: columns, ctx: ctx, packed: packed)
         if case .double = x.storage {
             return [Tensor(elementType: .double, shape: [rows, ensemble.targets], storage: .double(scores.map { Double($0) }))]
         }
