@@ -22,7 +22,9 @@ public enum DeterministicMath {
         if x.isNaN { return .nan }
         if x > 709.78 { return .infinity }
         if x < -745.2 { return 0 }
-        let k = (x * invLn2).rounded(.toNearestOrEven)
+        // Round to the nearest integer (ties to even) by adding and removing 1.5·2^52:
+        // exact for |x·invLn2| < 2^51, and two IEEE additions on every machine.
+        let k = (x * invLn2 + 6755399441055744.0) - 6755399441055744.0
         let r = (x - k * ln2Hi) - k * ln2Lo
         var p = 1.0 / 6227020800.0  // 1/13!
         p = p * r + 1.0 / 479001600.0
