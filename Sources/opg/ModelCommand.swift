@@ -4,7 +4,7 @@ import Inference
 import JSON
 
 let modelUsage = """
-usage: opg model inspect [--json] FILE.onnx
+usage: opg model inspect [--json] [--batch N] FILE.onnx
        opg model run FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                      [--reference] [--quiet]
        opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--min-time SECONDS]
@@ -14,7 +14,11 @@ inspect:
 Reads FILE.onnx (wire format, fields, tensors), checks its graph (every value defined once,
 no dangling inputs, no cycles) and prints its operator sets, inputs and
 outputs with element types and shapes (symbolic dimensions by name), its initializers and
-the operators it uses. --json prints the same as one JSON object.
+the operators it uses. When opg can run the model it also prints the cost of one run at
+batch N (default 1; every symbolic or unknown input dimension is set to N): multiply-
+accumulates, bytes moved and peak memory (docs/onnx.md, "Cost model"), or why the cost
+depends on input values; otherwise it names what opg does not support.
+--json prints the same as one JSON object, with the cost of every node.
 A file that is not a valid ONNX model exits 1 with the rule it breaks.
 
 run:
@@ -42,9 +46,14 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
     if sub == "run" { return try modelRun(Array(argv.dropFirst())) }
     if sub == "bench" { return try modelRun(Array(argv.dropFirst()), bench: true) }
     guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench)") }
-    let args = try Arguments(Array(argv.dropFirst()), options: [], flags: ["--json"])
+    let args = try Arguments(Array(argv.dropFirst()), options: ["--batch"], flags: ["--json"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])
+    var batch = 1
+    if let b = args.option("--batch") {
+        guard let n = Int(b), n >= 1, n <= 1 << 24 else { throw UsageError("--batch: \"\(b)\" is not a batch size (1…16777216)") }
+        batch = n
+    }
     let path = args.positionals[0]
     guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
     let model: Model
@@ -54,7 +63,19 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
     } catch {
         throw CommandFailure("\(path): \(error)")
     }
-    let summary = ModelSummary(model)
+    var summary = ModelSummary(model)
+    do {
+        let session = try InferenceSession(model: model, limits: Limits(maxTensorElements: .max, maxPeakBytes: .max))
+        var shapes: [String: [Int]] = [:]
+        for info in session.inputs {
+            if case .tensor(_, let dims?)? = info.type {
+                shapes[info.name] = dims.map { if case .value(let v) = $0, v >= 0 { return Int(v) }; return batch }
+            }
+        }
+        summary.cost = (batch, session.cost(inputShapes: shapes))
+    } catch {
+        summary.notRunnable = "\(error)"
+    }
     print(args.flag("--json") ? summary.json.serialized() : summary.text)
     return 0
 }
@@ -62,6 +83,10 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
 /// What `opg model inspect` reports about a model.
 struct ModelSummary {
     let model: Model
+    /// The cost at a batch size, when opg can run the model.
+    var cost: (batch: Int, cost: ModelCost)?
+    /// Why opg cannot run it, otherwise.
+    var notRunnable: String?
 
     init(_ model: Model) { self.model = model }
 
@@ -129,6 +154,14 @@ struct ModelSummary {
         lines.append("nodes: \(g.nodes.count)")
         lines.append("operators:")
         for (name, count) in operators { lines.append("  \(name) × \(count)") }
+        if let (batch, c) = cost {
+            if c.isStatic {
+                lines.append("cost at batch \(batch): \(c.macs) multiply-accumulates, \(c.bytesMoved) bytes moved, peak memory \(c.peakBytes) bytes")
+            } else {
+                lines.append("cost at batch \(batch): not static (\(c.dynamicReason ?? "")); known part \(c.macs) multiply-accumulates")
+            }
+        }
+        if let notRunnable { lines.append("runnable: no: \(notRunnable)") }
         return lines.joined(separator: "\n")
     }
 
@@ -146,6 +179,16 @@ struct ModelSummary {
             }),
             "nodeCount": .int(g.nodes.count),
             "operators": .object(JSONObject(operators.map { ($0.name, JSONValue.int($0.count)) })),
+            "runnable": .bool(notRunnable == nil),
+            "unsupported": notRunnable.map { .string($0) } ?? .null,
+            "cost": cost.map { batch, c in
+                .object([
+                    "batch": .int(batch), "static": .bool(c.isStatic), "dynamicReason": c.dynamicReason.map { .string($0) } ?? .null,
+                    "macs": .int(c.macs), "bytesMoved": .int(c.bytesMoved), "peakBytes": .int(c.peakBytes), "largestTensor": .int(c.largestTensor),
+                    "nodes": .array(c.operators.map { .object(["node": .string($0.node), "op": .string($0.op), "macs": .int($0.macs),
+                                                               "bytesMoved": .int($0.bytesMoved), "outputBytes": .int($0.outputBytes)]) }),
+                ])
+            } ?? .null,
         ])
     }
 }

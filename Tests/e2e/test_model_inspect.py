@@ -105,7 +105,10 @@ def test_inspect_matches_onnx(tmp_path, name, model):
     path.write_bytes(model.SerializeToString())
     p = inspect(path, "--json")
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == onnx_view(model)
+    got = json.loads(p.stdout)
+    for key in ("cost", "runnable", "unsupported"):  # opg's own findings, checked below
+        got.pop(key)
+    assert got == onnx_view(model)
     text = inspect(path)
     assert text.returncode == 0 and "operators:" in text.stdout
 
@@ -177,3 +180,47 @@ def test_malformed_graphs_exit_1_with_the_rule(tmp_path, nodes, rule):
     path.write_bytes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     p = inspect(path)
     assert p.returncode == 1 and rule in p.stderr, p.stderr
+
+
+def mlp_model(tmp_path):
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((20, 16)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "b1"),
+             numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["y"])]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 20])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], inits)
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return path
+
+
+def test_cost_for_a_batch_size(tmp_path):
+    path = mlp_model(tmp_path)
+    costs = {}
+    for batch in (1, 8):
+        p = inspect(path, "--json", "--batch", str(batch))
+        assert p.returncode == 0, p.stderr
+        costs[batch] = json.loads(p.stdout)["cost"]
+    one, eight = costs[1], costs[8]
+    assert one["static"] and one["batch"] == 1
+    # Gemm: 20·16 multiply-accumulates + 16 bias adds per row; Relu 16; MatMul 16·4.
+    assert one["macs"] == 20 * 16 + 16 + 16 + 16 * 4
+    assert eight["macs"] == 8 * one["macs"]
+    assert [n["op"] for n in one["nodes"]] == ["Gemm", "Relu", "MatMul"]
+    assert eight["peakBytes"] > one["peakBytes"] >= (20 * 16 + 16 + 16 * 4) * 4
+    text = inspect(path, "--batch", "8").stdout
+    assert f"cost at batch 8: {eight['macs']} multiply-accumulates" in text
+    assert inspect(path, "--batch", "0").returncode == 2
+
+
+def test_unsupported_model_is_inspected_but_not_runnable(tmp_path):
+    graph = helper.make_graph([helper.make_node("Sin", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = tmp_path / "sin.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]).SerializeToString())
+    p = inspect(path, "--json")
+    assert p.returncode == 0
+    out = json.loads(p.stdout)
+    assert out["runnable"] is False and "unsupported operator Sin" in out["unsupported"] and out["cost"] is None

@@ -40,6 +40,7 @@ func arithmetic(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, _ fs: BinaryFunction
     }
     let type = a.elementType
     let out = try Shape.broadcast([a.shape, b.shape], op: ctx.label)
+    try ctx.ensure(out)
     let storage: TensorStorage
     switch (a.storage, b.storage) {
     case (.float(let x), .float(let y)) where fs.float != nil:
@@ -67,6 +68,7 @@ func comparison(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, orEqual: Bool = fals
         throw ctx.error("inputs have different element types (\(a.elementType) and \(b.elementType))")
     }
     let out = try Shape.broadcast([a.shape, b.shape], op: ctx.label)
+    try ctx.ensure(out)
     let values: [Bool]
     switch (a.storage, b.storage) {
     case (.float(let x), .float(let y)): values = broadcastBinary(x, a.shape, y, b.shape, out: out) { cmp(Double($0), Double($1)) }
@@ -241,6 +243,7 @@ func whereKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     guard case .bool(let cond) = c.storage else { throw ctx.error("condition must be BOOL, got \(c.elementType)") }
     guard x.elementType == y.elementType else { throw ctx.error("X and Y have different element types (\(x.elementType), \(y.elementType))") }
     let out = try Shape.broadcast([c.shape, x.shape, y.shape], op: ctx.label)
+    try ctx.ensure(out)
     let ci = Shape.broadcastIndices(from: c.shape, to: out)
     let xi = Shape.broadcastIndices(from: x.shape, to: out)
     let yi = Shape.broadcastIndices(from: y.shape, to: out)
@@ -290,6 +293,7 @@ let elementwiseKernels: [String: Kernel] = [
     "Pow": { ctx, i in
         let x = try ctx.input(i, 0), y = try ctx.input(i, 1)
         let out = try Shape.broadcast([x.shape, y.shape], op: ctx.label)
+        try ctx.ensure(out)
         let storage: TensorStorage
         switch x.storage {
         case .float(let v):

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A model compiled for running: its graph checked and ordered, every operator
 /// resolved to a kernel for the opset the model imports. Construction fails (naming
 /// the operator, node and opset) on anything opg cannot run, so a model is rejected
@@ -8,6 +10,13 @@ public final class InferenceSession: @unchecked Sendable {
     let kernels: [Kernel]
     let opsets: [Int64]
     let initializers: [String: Tensor]
+    /// Values computed at load by constant folding, and the nodes they replace.
+    var constants: [String: Tensor] = [:]
+    var folded: Set<Int> = []
+    public let limits: Limits
+    /// Costs already computed, by input shapes (runs with the same shapes skip inference).
+    private var costCache: [String: ModelCost] = [:]
+    private let cacheLock = NSLock()
 
     /// Inputs a caller must feed (graph inputs that are not initializers), in graph order.
     public var inputs: [ValueInfo] {
@@ -16,8 +25,12 @@ public final class InferenceSession: @unchecked Sendable {
 
     public var outputs: [ValueInfo] { model.graph.outputs }
 
-    public init(model: Model) throws {
+    /// Compiles `model`: checks the graph, resolves every operator, infers shapes, folds
+    /// constants, and checks the cost at batch 1 (every symbolic dimension bound to 1)
+    /// against `limits`.
+    public init(model: Model, limits: Limits = .default) throws {
         self.model = model
+        self.limits = limits
         let graph = model.graph
         order = try ExecutionOrder.of(graph)
         var kernels: [Kernel] = []
@@ -43,6 +56,25 @@ public final class InferenceSession: @unchecked Sendable {
         var initializers: [String: Tensor] = [:]
         for t in graph.initializers { initializers[t.name] = t }
         self.initializers = initializers
+        let inference = ShapeInference(session: self)
+        constants = inference.constants
+        folded = inference.folded
+        var batchOne: [String: [Dim]] = [:]
+        for (name, shape) in inference.shapes where inputs.contains(where: { $0.name == name }) {
+            if let dims = shape.dims { batchOne[name] = dims.map { if case .symbol = $0 { return .value(1) }; return $0 } }
+        }
+        try limits.check(CostModel.cost(self, ShapeInference(session: self, inputs: batchOne)), context: "at batch 1")
+    }
+
+    /// Shapes and constants inferred for inputs of the given shapes (declared shapes for
+    /// inputs not given).
+    public func shapes(inputShapes: [String: [Int]] = [:]) -> ShapeInference {
+        ShapeInference(session: self, inputs: inputShapes.mapValues { $0.map { .value($0) } })
+    }
+
+    /// The cost of a run on inputs of these shapes (a pure function of model and shapes).
+    public func cost(inputShapes: [String: [Int]]) -> ModelCost {
+        CostModel.cost(self, shapes(inputShapes: inputShapes))
     }
 
     /// Convenience: read and compile a model's bytes.
@@ -55,6 +87,7 @@ public final class InferenceSession: @unchecked Sendable {
     /// type and fixed dimensions. No option changes the result.
     public func run(_ feeds: [String: Tensor], options: RunOptions = RunOptions()) throws -> [Tensor] {
         var values = initializers
+        for (name, t) in constants { values[name] = t }
         for info in inputs {
             guard let t = feeds[info.name] else { throw ONNXError("input '\(info.name)' is not given") }
             try Self.check(t, against: info)
@@ -67,12 +100,26 @@ public final class InferenceSession: @unchecked Sendable {
             }
             values[name] = feeds[name]
         }
+        // Caps are checked for these shapes before anything runs.
+        let signature = feeds.keys.sorted().map { "\($0)\(feeds[$0]!.shape)" }.joined(separator: ";")
+        cacheLock.lock()
+        var cached = costCache[signature]
+        cacheLock.unlock()
+        if cached == nil {
+            cached = self.cost(inputShapes: feeds.mapValues(\.shape))
+            cacheLock.lock()
+            if costCache.count >= 64 { costCache.removeAll() }
+            costCache[signature] = cached
+            cacheLock.unlock()
+        }
+        let cost = cached!
+        try limits.check(cost, context: "for inputs of shapes \(feeds.keys.sorted().map { "\($0)\(feeds[$0]!.shape)" }.joined(separator: ", "))")
         let graph = model.graph
         // How many pending readers each value has, so intermediates are freed early.
         var readers: [String: Int] = [:]
-        for node in graph.nodes { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
+        for (i, node) in graph.nodes.enumerated() where !folded.contains(i) { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
         for out in graph.outputs { readers[out.name, default: 0] += 1 }
-        for i in order {
+        for i in order where !folded.contains(i) {
             let node = graph.nodes[i]
             var args: [Tensor?] = []
             args.reserveCapacity(node.inputs.count)
@@ -81,7 +128,8 @@ public final class InferenceSession: @unchecked Sendable {
                 guard let t = values[name] else { throw ONNXError("\(node.label(index: i)): input '\(name)' has no value") }
                 args.append(t)
             }
-            let context = OpContext(node: node, index: i, opset: opsets[i], options: options)
+            var context = OpContext(node: node, index: i, opset: opsets[i], options: options)
+            context.limits = limits
             let results = try kernels[i](context, args)
             for name in node.inputs where !name.isEmpty {
                 readers[name, default: 0] -= 1
@@ -89,6 +137,10 @@ public final class InferenceSession: @unchecked Sendable {
             }
             for (k, name) in node.outputs.enumerated() where !name.isEmpty {
                 guard k < results.count else { throw context.error("output \(k) ('\(name)') is not produced") }
+                // Shapes that depend on input values are checked as they appear.
+                guard results[k].count <= limits.maxTensorElements else {
+                    throw context.error("output '\(name)' has \(results[k].count) elements, over the cap of \(limits.maxTensorElements)")
+                }
                 values[name] = results[k]
             }
         }

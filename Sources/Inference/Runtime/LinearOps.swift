@@ -15,6 +15,7 @@ func matmulFloat(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, options: RunOptions
     let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
     let batch = try Shape.broadcast([aBatch, bBatch], op: ctx.label)
     var outShape = batch + [m, n]
+    try ctx.ensure(outShape)
     let values: [Float]
     if bBatch.allSatisfy({ $0 == 1 }) && aBatch == batch {
         // B is one matrix: fold A's batch into its rows, one product.
@@ -49,6 +50,7 @@ func matmulOther(_ ctx: OpContext, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     let batch = try Shape.broadcast([aBatch, bBatch], op: ctx.label)
     let ai = Shape.broadcastIndices(from: aBatch, to: batch), bi = Shape.broadcastIndices(from: bBatch, to: batch)
     var outShape = batch + [m, n]
+    try ctx.ensure(outShape)
     if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
     if b.rank == 1 { outShape.removeLast() }
     func run<T>(_ x: [T], _ y: [T], zero: T, _ step: (T, T, T) -> T) -> [T] {
@@ -92,6 +94,7 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?], options: RunOptions) throws -> 
     let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
     let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
     guard k == kb else { throw ctx.error("inner dimensions differ: A \(a.shape)\(transA ? "ᵀ" : ""), B \(b.shape)\(transB ? "ᵀ" : "")") }
+    try ctx.ensure([m, n])
     if transA { x = transposed(x, rows: a.shape[0], cols: a.shape[1]) }
     if transB { y = transposed(y, rows: b.shape[0], cols: b.shape[1]) }
     var out = MatrixProduct.multiply(x, y, m: m, k: k, n: n, options: options)
@@ -174,6 +177,8 @@ func einsum(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let contracted = order.filter { !output.contains($0) }
     let outShape = output.map { size[$0]! }
     let sumShape = contracted.map { size[$0]! }
+    try ctx.ensure(outShape)
+    try ctx.ensure(sumShape)
     // Per operand: stride of each output / contracted letter (0 when absent or size 1).
     func strides(_ t: Int, _ letters: [Character]) -> [Int] {
         let s = Shape.strides(operands[t].shape)

@@ -7,10 +7,24 @@ struct OpContext {
     let opset: Int64
     /// Threads and kernel path (results do not depend on them).
     let options: RunOptions
+    /// The caps; kernels whose output size depends on input values check it before allocating.
+    var limits = Limits.default
 
     var label: String { node.label(index: index) }
 
     func error(_ message: String) -> ONNXError { ONNXError("\(label): \(message)") }
+
+    /// Throws unless a tensor of `shape` is within the per-tensor cap (checked before allocating).
+    func ensure(_ shape: [Int]) throws {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: max(d, 0))
+            guard !overflow, p <= limits.maxTensorElements else {
+                throw error("an output of shape \(shape) is over the cap of \(limits.maxTensorElements) elements per tensor")
+            }
+            n = p
+        }
+    }
 
     /// "unsupported: …" errors mark features a model may legitimately use that opg does not run.
     func unsupported(_ message: String) -> ONNXError { ONNXError("unsupported: \(label): \(message)") }

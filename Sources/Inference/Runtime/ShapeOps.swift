@@ -26,6 +26,7 @@ func reshape(_ ctx: OpContext, _ data: Tensor, _ requested: [Int64], allowZero: 
         default: shape.append(Int(d))
         }
     }
+    try ctx.ensure(shape)  // also rules out products that overflow
     if let i = inferred {
         let known = Shape.count(shape)
         guard known > 0, data.count % known == 0 else { throw ctx.error("cannot infer the -1 in \(requested) for \(data.count) elements") }
@@ -98,9 +99,11 @@ func padKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let axisList = try (axes ?? (0..<Int64(rank)).map { $0 }).map { try Shape.axis($0, rank: rank, op: ctx.label) }
     guard pads.count == 2 * axisList.count else { throw ctx.error("pads has \(pads.count) values, expected \(2 * axisList.count)") }
     var before = [Int](repeating: 0, count: rank), after = [Int](repeating: 0, count: rank)
+    guard pads.allSatisfy({ abs($0) <= Int64(limitsCeiling) }) else { throw ctx.error("pads \(pads) are out of range") }
     for (k, a) in axisList.enumerated() { before[a] = Int(pads[k]); after[a] = Int(pads[k + axisList.count]) }
     let outShape = (0..<rank).map { data.shape[$0] + before[$0] + after[$0] }
     guard outShape.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads \(pads) make a negative dimension") }
+    try ctx.ensure(outShape)
     let total = Shape.count(outShape)
     let inStrides = Shape.strides(data.shape)
     var sources = [Int](repeating: -1, count: total)  // -1: the constant
@@ -147,6 +150,9 @@ func padKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let joined = TensorStorage.concatenated([data.storage, fill.count >= 1 ? fill.gathered([0]) : fill], like: data.storage)
     return Tensor(elementType: data.elementType, shape: outShape, storage: joined.gathered(sources.map { $0 < 0 ? data.count : $0 }))
 }
+
+/// Larger than any tensor dimension can be (pads beyond it are errors, not overflows).
+let limitsCeiling = 1 << 40
 
 /// A one-element tensor of `type` holding float `value` (for padding defaults).
 func cast0(_ storage: TensorStorage, _ type: ElementType) -> Tensor {
@@ -218,18 +224,18 @@ func rangeKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     case (.float(let a), .float(let b), .float(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
         let n = max(Int(((Double(b[0]) - Double(a[0])) / Double(c[0])).rounded(.up)), 0)
-        guard n <= ModelReader.maxTensorElements else { throw ctx.error("\(n) elements exceed the tensor size cap") }
+        try ctx.ensure([n])
         return .float((0..<n).map { a[0] + Float($0) * c[0] }, shape: [n])
     case (.double(let a), .double(let b), .double(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
         let n = max(Int(((b[0] - a[0]) / c[0]).rounded(.up)), 0)
-        guard n <= ModelReader.maxTensorElements else { throw ctx.error("\(n) elements exceed the tensor size cap") }
+        try ctx.ensure([n])
         return Tensor(elementType: .double, shape: [n], storage: .double((0..<n).map { a[0] + Double($0) * c[0] }))
     case (.int64(let a), .int64(let b), .int64(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
         let span = b[0] - a[0]
         let n = max(0, Int((span + c[0] + (c[0] > 0 ? -1 : 1)) / c[0]))
-        guard n <= ModelReader.maxTensorElements else { throw ctx.error("\(n) elements exceed the tensor size cap") }
+        try ctx.ensure([n])
         return Tensor(elementType: s.elementType, shape: [n], storage: .int64((0..<n).map { a[0] + Int64($0) * c[0] }))
     default: throw ctx.unsupported("element type \(s.elementType) is not supported by Range")
     }
@@ -379,12 +385,14 @@ let shapeKernels: [String: Kernel] = [
         let x = try ctx.input(i, 0)
         let target = try ctx.input(i, 1).integers("shape").map(Int.init)
         let out = try Shape.broadcast([x.shape, target], op: ctx.label)
+        try ctx.ensure(out)
         return [gatherElements(x, Shape.broadcastIndices(from: x.shape, to: out), shape: out)]
     },
     "Tile": { ctx, i in
         let x = try ctx.input(i, 0)
         let repeats = try ctx.input(i, 1).integers("repeats")
         guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else { throw ctx.error("repeats \(repeats) must have one non-negative value per axis (rank \(x.rank))") }
+        try ctx.ensure(repeats.map { Int(clamping: $0) } + x.shape)
         let out = (0..<x.rank).map { x.shape[$0] * Int(repeats[$0]) }
         let strides = Shape.strides(x.shape)
         var idx = [Int](repeating: 0, count: Shape.count(out))
@@ -414,7 +422,7 @@ let shapeKernels: [String: Kernel] = [
         guard shape.allSatisfy({ $0 >= 0 }) else { throw ctx.error("shape \(shape) has a negative dimension") }
         let dims = shape.map(Int.init)
         let n = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        guard n <= ModelReader.maxTensorElements else { throw ctx.error("shape \(shape) exceeds the tensor size cap") }
+        try ctx.ensure(dims)
         let value = try ctx.tensor("value") ?? .float([0], shape: [1])
         guard value.count == 1 else { throw ctx.error("value must hold exactly one element") }
         return [Tensor(elementType: value.elementType, shape: dims, storage: value.storage.repeated(0, count: n))]
