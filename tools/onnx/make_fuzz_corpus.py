@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of Fuzz/FuzzONNX: small, valid ONNX models and tensors that
 cover the reader's paths (typed and raw tensor data, every attribute kind, nested
-graphs, sequence/map types from a scikit-learn classifier with ZipMap).
+graphs, sequence/map types from a scikit-learn classifier with ZipMap), plus one model
+per operator opg runs, taken from ONNX's backend node test cases (the fuzzer compiles
+and runs what it reads, so each kernel gets mutated graphs to chew on).
 
   make_fuzz_corpus.py OUT_DIR
 """
@@ -58,6 +60,18 @@ def main() -> None:
     for name, model in (("mlp.onnx", mlp()), ("branches.onnx", attributes_and_subgraph()), ("forest.onnx", tree_classifier())):
         onnx.checker.check_model(model)
         (out / name).write_bytes(model.SerializeToString())
+    # One conformance model per supported operator (the first passing case of each).
+    from onnx.backend.test.case.node import collect_testcases
+    passing = set((Path(__file__).resolve().parents[2] / "Tests" / "conformance" / "passing.txt").read_text().split())
+    seen = set()
+    for case in collect_testcases():
+        if case.name not in passing or len(case.model.graph.node) != 1:
+            continue
+        op = case.model.graph.node[0].op_type
+        if op in seen:
+            continue
+        seen.add(op)
+        (out / f"op_{op}.onnx").write_bytes(case.model.SerializeToString())
     (out / "tensor_int64.pb").write_bytes(numpy_helper.from_array(np.arange(6, dtype=np.int64).reshape(2, 3), "x").SerializeToString())
     (out / "tensor_float.pb").write_bytes(numpy_helper.from_array(np.linspace(-1, 1, 5, dtype=np.float32), "y").SerializeToString())
 

@@ -18,8 +18,9 @@ struct WindowGeometry {
         guard kernel.count == k, strides.count == k, dilations.count == k else {
             throw ctx.error("kernel_shape, strides and dilations must have one value per spatial axis (\(k))")
         }
-        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
-            throw ctx.error("kernel_shape, strides and dilations must be positive")
+        guard strides.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }), dilations.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }),
+              kernel.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
+            throw ctx.error("kernel_shape, strides and dilations must be in 1…2^20")
         }
         self.strides = strides
         self.dilations = dilations
@@ -30,7 +31,7 @@ struct WindowGeometry {
             switch autoPad {
             case "NOTSET", "":
                 let pads = try ctx.ints("pads")?.map(Int.init) ?? [Int](repeating: 0, count: 2 * k)
-                guard pads.count == 2 * k, pads.allSatisfy({ $0 >= 0 }) else { throw ctx.error("pads must have \(2 * k) non-negative values") }
+                guard pads.count == 2 * k, pads.allSatisfy({ $0 >= 0 && $0 <= 1 << 20 }) else { throw ctx.error("pads must have \(2 * k) values in 0…2^20") }
                 pb[d] = pads[d]; pe[d] = pads[d + k]
                 let room = inSize[d] + pb[d] + pe[d] - span
                 guard room >= 0 else { throw ctx.error("the window (\(span)) is larger than the padded input (\(inSize[d] + pb[d] + pe[d])) on spatial axis \(d)") }

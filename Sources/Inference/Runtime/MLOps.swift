@@ -233,7 +233,8 @@ struct TreeEnsemble {
         for i in 0..<n {
             guard (0...6).contains(modes[i]) else { throw ctx.error("nodes_modes[\(i)] = \(modes[i]) is not a mode (0…6)") }
             mode.append(UInt8(modes[i]))
-            feature.append(Int32(clamping: featureIds[i]))
+            guard featureIds[i] >= 0 && featureIds[i] < Int64(Int32.max) else { throw ctx.error("node \(i): feature id \(featureIds[i]) is out of range") }
+            feature.append(Int32(featureIds[i]))
             featureCount = max(featureCount, Int(featureIds[i]) + 1)
             threshold.append(splits[i])
             missingTrue.append(!missing.isEmpty && missing[i] != 0)
@@ -570,7 +571,7 @@ func binarizer(_ ctx: OpContext) throws -> Kernel {
     return { ctx, inputs in
         let x = try ctx.input(inputs, 0)
         return [try unary(ctx, x, float: { $0 > threshold ? 1 : ($0.isNaN ? $0 : 0) }, double: { $0 > Double(threshold) ? 1 : ($0.isNaN ? $0 : 0) },
-                          int: { $0 > Int64(threshold.rounded(.down)) ? 1 : 0 })]
+                          int: { Double($0) > Double(threshold) ? 1 : 0 })]
     }
 }
 

@@ -65,10 +65,10 @@ func sliceKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
         var hi = ends[k] < 0 ? ends[k] &+ dim : ends[k]
         if s > 0 {
             lo = min(max(lo, 0), dim); hi = min(max(hi, 0), dim)
-            outShape[a] = hi > lo ? Int((hi - lo + s - 1) / s) : 0
+            outShape[a] = hi > lo ? Int((hi - lo - 1) / s + 1) : 0
         } else {
             lo = min(max(lo, -1), dim - 1); hi = min(max(hi, -1), dim - 1)
-            outShape[a] = lo > hi ? Int((lo - hi + (-s) - 1) / (-s)) : 0
+            outShape[a] = lo > hi ? Int(UInt64(lo - hi - 1) / s.magnitude + 1) : 0
         }
         begin[a] = Int(lo); step[a] = Int(s)
     }
@@ -162,9 +162,9 @@ func cast0(_ storage: TensorStorage, _ type: ElementType) -> Tensor {
     case .float: return .float([v], shape: [1])
     case .double: return Tensor(elementType: .double, shape: [1], storage: .double([Double(v)]))
     case .bool: return .bool([v != 0], shape: [1])
-    case .uint64: return Tensor(elementType: .uint64, shape: [1], storage: .uint64([UInt64(max(0, v))]))
+    case .uint64: return Tensor(elementType: .uint64, shape: [1], storage: .uint64([floatToUInt64(Double(v))]))
     case .string: return Tensor(elementType: .string, shape: [1], storage: .string([[]]))
-    default: return Tensor(elementType: type, shape: [1], storage: .int64([Int64(v)]))
+    default: return Tensor(elementType: type, shape: [1], storage: .int64([wrap(floatToInt64(Double(v)), to: type)]))
     }
 }
 
@@ -223,18 +223,29 @@ func rangeKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     switch (s.storage, l.storage, d.storage) {
     case (.float(let a), .float(let b), .float(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
-        let n = max(Int(((Double(b[0]) - Double(a[0])) / Double(c[0])).rounded(.up)), 0)
+        let q = ((Double(b[0]) - Double(a[0])) / Double(c[0])).rounded(.up)
+        guard !q.isNaN, q <= Double(ctx.limits.maxTensorElements) else { throw ctx.error("start, limit and delta give \(q) elements, over the cap") }
+        let n = max(Int(max(q, -1)), 0)
         try ctx.ensure([n])
         return .float((0..<n).map { a[0] + Float($0) * c[0] }, shape: [n])
     case (.double(let a), .double(let b), .double(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
-        let n = max(Int(((b[0] - a[0]) / c[0]).rounded(.up)), 0)
+        let q = ((b[0] - a[0]) / c[0]).rounded(.up)
+        guard !q.isNaN, q <= Double(ctx.limits.maxTensorElements) else { throw ctx.error("start, limit and delta give \(q) elements, over the cap") }
+        let n = max(Int(max(q, -1)), 0)
         try ctx.ensure([n])
         return Tensor(elementType: .double, shape: [n], storage: .double((0..<n).map { a[0] + Double($0) * c[0] }))
     case (.int64(let a), .int64(let b), .int64(let c)):
         guard c[0] != 0 else { throw ctx.error("delta must not be 0") }
-        let span = b[0] - a[0]
-        let n = max(0, Int((span + c[0] + (c[0] > 0 ? -1 : 1)) / c[0]))
+        // Elements: ceil((limit − start) / delta) when that is positive, in unsigned magnitudes.
+        let (span, overflow) = b[0].subtractingReportingOverflow(a[0])
+        guard !overflow else { throw ctx.error("limit − start overflows int64") }
+        var n = 0
+        if span != 0 && (span > 0) == (c[0] > 0) {
+            let count = (span.magnitude - 1) / c[0].magnitude + 1
+            guard count <= UInt64(ctx.limits.maxTensorElements) else { throw ctx.error("start, limit and delta give \(count) elements, over the cap") }
+            n = Int(count)
+        }
         try ctx.ensure([n])
         return Tensor(elementType: s.elementType, shape: [n], storage: .int64((0..<n).map { a[0] + Int64($0) * c[0] }))
     default: throw ctx.unsupported("element type \(s.elementType) is not supported by Range")
@@ -341,7 +352,7 @@ let shapeKernels: [String: Kernel] = [
             guard outputs > 0, n % outputs == 0 else { throw ctx.error("axis \(axis) of size \(n) does not split evenly into \(outputs) outputs") }
             sizes = [Int](repeating: n / outputs, count: outputs)
         }
-        guard sizes.reduce(0, +) == n, sizes.allSatisfy({ $0 >= 0 }) else { throw ctx.error("split sizes \(sizes) do not add up to \(n)") }
+        guard sizes.allSatisfy({ $0 >= 0 && $0 <= n }), sizes.reduce(0, +) == n else { throw ctx.error("split sizes \(sizes) do not add up to \(n)") }
         let strides = Shape.strides(x.shape)
         var start = 0
         return sizes.map { size in
@@ -371,7 +382,9 @@ let shapeKernels: [String: Kernel] = [
     "GatherElements": { ctx, i in
         let data = try ctx.input(i, 0), indices = try ctx.input(i, 1)
         let axis = try Shape.axis(try ctx.int("axis", 0), rank: data.rank, op: ctx.label)
-        guard indices.rank == data.rank else { throw ctx.error("indices must have the data's rank \(data.rank)") }
+        guard indices.rank == data.rank, (0..<data.rank).allSatisfy({ $0 == axis || indices.shape[$0] <= data.shape[$0] }) else {
+            throw ctx.error("indices \(indices.shape) must have the data's rank and fit within its shape \(data.shape) off the axis")
+        }
         let raw = try indices.integers("indices")
         let ds = Shape.strides(data.shape), n = data.shape[axis]
         let positions = Shape.walk(indices.shape, strides: (0..<data.rank).map { $0 == axis ? 0 : ds[$0] }, base: 0)
@@ -384,6 +397,7 @@ let shapeKernels: [String: Kernel] = [
     "Expand": { ctx, i in
         let x = try ctx.input(i, 0)
         let target = try ctx.input(i, 1).integers("shape").map(Int.init)
+        guard target.allSatisfy({ $0 >= 0 }) else { throw ctx.error("shape \(target) has a negative dimension") }
         let out = try Shape.broadcast([x.shape, target], op: ctx.label)
         try ctx.ensure(out)
         return [gatherElements(x, Shape.broadcastIndices(from: x.shape, to: out), shape: out)]
