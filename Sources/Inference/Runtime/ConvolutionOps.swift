@@ -108,12 +108,12 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
     var out = [Float](repeating: 0, count: n * m * outCount)
-    for b in 0..<n {
-        for g in 0..<group {
-            let xBase = (b * c + g * cg) * plane
-            let outBase = (b * m + g * mg) * outCount
-            switch ctx.options.path {
-            case .reference:
+    switch ctx.options.path {
+    case .reference:
+        for b in 0..<n {
+            for g in 0..<group {
+                let xBase = (b * c + g * cg) * plane
+                let outBase = (b * m + g * mg) * outCount
                 for oc in 0..<mg {
                     let wBase = (g * mg + oc) * depth
                     for o in 0..<outCount {
@@ -128,23 +128,66 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
                         out[outBase + oc * outCount + o] = acc
                     }
                 }
-            case .fast:
-                var cols = [Float](repeating: 0, count: depth * outCount)
-                for ic in 0..<cg {
-                    for kp in 0..<kCount {
-                        let row = (ic * kCount + kp) * outCount
-                        let offs = offsets[kp]
-                        for o in 0..<outCount where offs[o] >= 0 { cols[row + o] = x[xBase + ic * plane + offs[o]] }
+            }
+        }
+    case .fast:
+        // im2col over a chunk of the batch: columns (depth × chunk·outCount), one matrix
+        // product per group and chunk, then scattered to (N, M, spatial). Each output is
+        // still the chain over (channel, kernel position) in order.
+        let chunk = max(1, min(n, (1 << 22) / max(1, depth * outCount)))
+        let flatOffsets = offsets.flatMap { $0 }
+        var b0 = 0
+        while b0 < n {
+            let bs = min(chunk, n - b0)
+            let width = bs * outCount
+            for g in 0..<group {
+                var cols = [Float](repeating: 0, count: depth * width)
+                cols.withUnsafeMutableBufferPointer { colsBuf in
+                    x.withUnsafeBufferPointer { xBuf in
+                        flatOffsets.withUnsafeBufferPointer { offs in
+                            for bi in 0..<bs {
+                                let xBase = ((b0 + bi) * c + g * cg) * plane
+                                for ic in 0..<cg {
+                                    let src = xBase + ic * plane
+                                    for kp in 0..<kCount {
+                                        let row = (ic * kCount + kp) * width + bi * outCount
+                                        let o0 = kp * outCount
+                                        for o in 0..<outCount {
+                                            let off = offs[o0 + o]
+                                            if off >= 0 { colsBuf[row + o] = xBuf[src + off] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 let wg = Array(w[(g * mg * depth)..<((g + 1) * mg * depth)])
-                let product = MatrixProduct.multiply(wg, cols, m: mg, k: depth, n: outCount, options: ctx.options)
-                out.replaceSubrange(outBase..<(outBase + mg * outCount), with: product)
+                let product = MatrixProduct.multiply(wg, cols, m: mg, k: depth, n: width, options: ctx.options)
+                out.withUnsafeMutableBufferPointer { o in
+                    product.withUnsafeBufferPointer { p in
+                        for bi in 0..<bs {
+                            for oc in 0..<mg {
+                                let dst = ((b0 + bi) * m + g * mg + oc) * outCount
+                                let src = oc * width + bi * outCount
+                                for e in 0..<outCount { o[dst + e] = p[src + e] }
+                            }
+                        }
+                    }
+                }
             }
+            b0 += bs
         }
     }
     if let bias {
-        for b in 0..<n { for oc in 0..<m { for o in 0..<outCount { out[(b * m + oc) * outCount + o] = out[(b * m + oc) * outCount + o] + bias[oc] } } }
+        out.withUnsafeMutableBufferPointer { o in
+            for b in 0..<n {
+                for oc in 0..<m {
+                    let base = (b * m + oc) * outCount, v = bias[oc]
+                    for e in 0..<outCount { o[base + e] = o[base + e] + v }
+                }
+            }
+        }
     }
     return .float(out, shape: [n, m] + geo.outSize)
 }
@@ -186,6 +229,9 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
     var out = [Float](repeating: 0, count: n * c * outCount)
     var indices = [Int64](repeating: 0, count: isMax ? n * c * outCount : 0)
     let inStrides = Shape.strides(geo.inSize)
+    let flat = offsets.flatMap { $0 }
+    x.withUnsafeBufferPointer { x in
+    flat.withUnsafeBufferPointer { offs in
     for nc in 0..<(n * c) {
         let base = nc * plane
         for o in 0..<outCount {
@@ -194,7 +240,7 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
                 var best: Float = -.infinity
                 var bestOffset = -1
                 for kp in 0..<kCount {
-                    let off = offsets[kp][o]
+                    let off = offs[kp * outCount + o]
                     guard off >= 0 else { continue }
                     let v = x[base + off]
                     if bestOffset < 0 || v > best || v.isNaN {
@@ -218,7 +264,7 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
                 var acc: Float = 0
                 var count = 0
                 for kp in 0..<kCount {
-                    let off = offsets[kp][o]
+                    let off = offs[kp * outCount + o]
                     guard off >= 0 else { continue }
                     acc = acc + x[base + off]
                     count += 1
@@ -226,6 +272,8 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
                 out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
             }
         }
+    }
+    }
     }
     let shape = [n, c] + geo.outSize
     return isMax ? [.float(out, shape: shape), .int64(indices, shape: shape)] : [.float(out, shape: shape)]
