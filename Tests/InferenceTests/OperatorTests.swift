@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Inference
 
@@ -36,6 +37,37 @@ final class OperatorTests: XCTestCase {
     func testUnsupportedOperatorIsNamed() throws {
         XCTAssertThrowsError(try run("FancyOp", [.float([1], shape: [1])])) { error in
             XCTAssertEqual("\(error)", "unsupported operator FancyOp (domain ai.onnx, opset 17) at FancyOp node 'n'")
+        }
+    }
+
+    func testSVMRegressorKernels() throws {
+        let x = Tensor.float([1, 2, 3, 0, 1, 0], shape: [2, 3])
+        let attrs: [Attribute] = [
+            Attribute(name: "support_vectors", value: .floats([1, 0, 0, 0, 1, 1])),
+            Attribute(name: "coefficients", value: .floats([2, -1])),
+            Attribute(name: "n_supports", value: .int(2)),
+            Attribute(name: "rho", value: .floats([0.5])),
+            Attribute(name: "kernel_type", value: .string(Array("LINEAR".utf8))),
+        ]
+        // Row 0: 2·1 − 1·5 + 0.5; row 1: 2·0 − 1·1 + 0.5.
+        XCTAssertEqual(try run("SVMRegressor", [x], attributes: attrs, domain: "ai.onnx.ml")[0].storage, .float([-2.5, -0.5]))
+        let rbf = attrs.dropLast() + [Attribute(name: "kernel_type", value: .string(Array("RBF".utf8))), Attribute(name: "kernel_params", value: .floats([0.5, 0, 0]))]
+        let y = try run("SVMRegressor", [x], attributes: Array(rbf), domain: "ai.onnx.ml")[0]
+        guard case .float(let v) = y.storage else { return XCTFail() }
+        XCTAssertEqual(v[1], Float(2 * Foundation.exp(-0.5 * 2) - 1 * Foundation.exp(-0.5 * 1) + 0.5), accuracy: 1e-6)  // |x−v₁|² = 2, |x−v₂|² = 1
+    }
+
+    func testTreeWithACycleIsRefusedAtLoad() {
+        let attrs: [Attribute] = [
+            Attribute(name: "nodes_treeids", value: .ints([0, 0])), Attribute(name: "nodes_nodeids", value: .ints([0, 1])),
+            Attribute(name: "nodes_featureids", value: .ints([0, 0])), Attribute(name: "nodes_values", value: .floats([0, 0])),
+            Attribute(name: "nodes_modes", value: .strings([Array("BRANCH_LEQ".utf8), Array("BRANCH_LEQ".utf8)])),
+            Attribute(name: "nodes_truenodeids", value: .ints([1, 0])), Attribute(name: "nodes_falsenodeids", value: .ints([1, 0])),
+            Attribute(name: "target_treeids", value: .ints([])), Attribute(name: "target_nodeids", value: .ints([])),
+            Attribute(name: "target_ids", value: .ints([])), Attribute(name: "target_weights", value: .floats([])),
+        ]
+        XCTAssertThrowsError(try run("TreeEnsembleRegressor", [.float([1], shape: [1, 1])], attributes: attrs, domain: "ai.onnx.ml")) { error in
+            XCTAssertTrue("\(error)".contains("roots") || "\(error)".contains("cycle"), "\(error)")
         }
     }
 

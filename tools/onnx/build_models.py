@@ -29,6 +29,7 @@ def sklearn_models(out: Path):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, SVR
 
     digits_x, digits_y = load_digits(return_X_y=True)
     digits_x = digits_x.astype(np.float32)
@@ -45,6 +46,9 @@ def sklearn_models(out: Path):
         "diabetes_forest": (RandomForestRegressor(n_estimators=30, max_depth=6, random_state=0), diab_x, diab_y, None),
         "diabetes_scaled_ridge": (make_pipeline(StandardScaler(), Ridge(alpha=1.0)), diab_x, diab_y, None),
         "digits_gbc100": (GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0), digits_x[:, :], digits_y, {"zipmap": False}),
+        "digits_svc": (SVC(kernel="rbf", gamma=0.001), digits_x, digits_y, {"zipmap": False}),
+        "digits_scaled_svc_binary": (make_pipeline(StandardScaler(), SVC(kernel="poly", degree=2, gamma=0.01)), digits_x, (digits_y >= 5).astype(np.int64), {"zipmap": False}),
+        "diabetes_scaled_svr": (make_pipeline(StandardScaler(), SVR(kernel="rbf", C=50.0)), diab_x, diab_y, None),
     }
     for name, (model, x, y, options) in models.items():
         model.fit(x[:-200], y[:-200])

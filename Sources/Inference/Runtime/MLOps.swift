@@ -671,4 +671,161 @@ let mlFactories: [String: KernelFactory] = [
     "ArrayFeatureExtractor": arrayFeatureExtractor,
     "ZipMap": zipMap,
     "LabelEncoder": labelEncoder,
+    "SVMRegressor": svmRegressor,
+    "SVMClassifier": svmClassifier,
 ]
+
+// MARK: support vector machines
+
+/// The kernel of an SVM: K(x, v) for a sample x and a support vector v, in float32 with
+/// the dot product and the squared distance as fma chains from +0.
+struct SVMKernel {
+    enum Kind: String { case linear = "LINEAR", poly = "POLY", rbf = "RBF", sigmoid = "SIGMOID" }
+    let kind: Kind
+    let gamma: Float, coef0: Float, degree: Float
+
+    init(_ ctx: OpContext) throws {
+        let name = try ctx.string("kernel_type", "LINEAR")
+        guard let k = Kind(rawValue: name) else { throw ctx.error("kernel_type '\(name)' is not LINEAR, POLY, RBF or SIGMOID") }
+        kind = k
+        let p = try ctx.floats("kernel_params") ?? []
+        gamma = p.count > 0 ? p[0] : 0
+        coef0 = p.count > 1 ? p[1] : 0
+        degree = p.count > 2 ? p[2] : 0
+    }
+
+    @inline(__always)
+    func callAsFunction(_ x: UnsafeBufferPointer<Float>, _ xStart: Int, _ v: UnsafeBufferPointer<Float>, _ vStart: Int, _ n: Int) -> Float {
+        switch kind {
+        case .rbf:
+            var s: Float = 0
+            for i in 0..<n { let d = x[xStart + i] - v[vStart + i]; s = s.addingProduct(d, d) }
+            return M.exp(-gamma * s)
+        default:
+            var s: Float = 0
+            for i in 0..<n { s = s.addingProduct(x[xStart + i], v[vStart + i]) }
+            switch kind {
+            case .linear: return s
+            case .poly: return M.pow(gamma * s + coef0, degree)
+            default: return M.tanh(gamma * s + coef0)
+            }
+        }
+    }
+}
+
+func svmRegressor(_ ctx: OpContext) throws -> Kernel {
+    let kernel = try SVMKernel(ctx)
+    let coefficients = try ctx.floats("coefficients") ?? [], vectors = try ctx.floats("support_vectors") ?? []
+    let supports = Int(try ctx.int("n_supports", 0)), oneClass = try ctx.int("one_class", 0) == 1
+    let rho = try ctx.floats("rho") ?? [0]
+    let post = try PostTransform(ctx)
+    guard supports >= 0, supports == 0 || (vectors.count % supports == 0 && coefficients.count >= supports) else {
+        throw ctx.error("support_vectors (\(vectors.count)) and coefficients (\(coefficients.count)) do not fit n_supports \(supports)")
+    }
+    let featureCount = supports > 0 ? vectors.count / supports : coefficients.count
+    return { ctx, inputs in
+        let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
+        guard columns == featureCount else { throw ctx.error("input has \(columns) features, the model \(featureCount)") }
+        var out = [Float](repeating: 0, count: rows)
+        x.withUnsafeBufferPointer { xs in
+            vectors.withUnsafeBufferPointer { vs in
+                coefficients.withUnsafeBufferPointer { cs in
+                    for r in 0..<rows {
+                        var s: Float
+                        if supports > 0 {
+                            var d = 0.0  // binary64 sum of exact products, rounded once (as SVMClassifier)
+                            for j in 0..<supports { d = d + Double(cs[j]) * Double(kernel(xs, r * columns, vs, j * featureCount, featureCount)) }
+                            s = Float(d + Double(rho.first ?? 0))
+                        } else {
+                            s = kernel(xs, r * columns, cs, 0, featureCount) + (rho.first ?? 0)
+                        }
+                        out[r] = oneClass ? (s > 0 ? 1 : -1) : s
+                    }
+                }
+            }
+        }
+        if post != .none { for r in 0..<rows { var row = [out[r]]; post.apply(&row); out[r] = row[0] } }
+        return [.float(out, shape: [rows, 1])]
+    }
+}
+
+/// SVMClassifier: one-vs-one with votes (libsvm's layout of coefficients), or one
+/// linear score per class. Pairwise probabilities (prob_a/prob_b) are not supported.
+func svmClassifier(_ ctx: OpContext) throws -> Kernel {
+    let kernel = try SVMKernel(ctx)
+    let labels = try ClassLabels(ctx)
+    let coefficients = try ctx.floats("coefficients") ?? [], vectors = try ctx.floats("support_vectors") ?? []
+    let rho = try ctx.floats("rho") ?? []
+    let perClass = (try ctx.ints("vectors_per_class") ?? []).map { Int($0) }
+    if let a = try ctx.floats("prob_a"), !a.isEmpty { throw ctx.unsupported("SVMClassifier probabilities (prob_a, prob_b)") }
+    let post = try PostTransform(ctx)
+    let classes = labels.count
+    let vectorCount = perClass.reduce(0, +)
+    guard perClass.allSatisfy({ $0 >= 0 }) else { throw ctx.error("vectors_per_class must not be negative") }
+    let featureCount: Int
+    if vectorCount > 0 {
+        guard perClass.count == classes, vectors.count % vectorCount == 0,
+              coefficients.count == (classes - 1) * vectorCount, rho.count >= classes * (classes - 1) / 2 else {
+            throw ctx.error("support_vectors, coefficients, rho and vectors_per_class do not fit \(classes) classes")
+        }
+        featureCount = vectors.count / vectorCount
+    } else {
+        guard classes > 0, coefficients.count % classes == 0, rho.count >= classes else {
+            throw ctx.error("coefficients (\(coefficients.count)) and rho (\(rho.count)) do not fit \(classes) classes")
+        }
+        featureCount = coefficients.count / classes
+    }
+    var starts: [Int] = []
+    var acc = 0
+    for c in perClass { starts.append(acc); acc += c }
+    return { ctx, inputs in
+        let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
+        guard columns == featureCount else { throw ctx.error("input has \(columns) features, the model \(featureCount)") }
+        let pairs = classes * (classes - 1) / 2
+        let width = vectorCount > 0 ? (classes == 2 ? 2 : pairs) : classes
+        var scores = [Float](repeating: 0, count: rows * width)
+        var picks = [Int](repeating: 0, count: rows)
+        x.withUnsafeBufferPointer { xs in
+        vectors.withUnsafeBufferPointer { vs in
+        coefficients.withUnsafeBufferPointer { cs in
+            var k = [Float](repeating: 0, count: vectorCount)
+            for r in 0..<rows {
+                if vectorCount == 0 {
+                    var row = [Float](repeating: 0, count: classes)
+                    for c in 0..<classes { row[c] = kernel(xs, r * columns, cs, c * featureCount, featureCount) + rho[c] }
+                    picks[r] = firstMax(row[...])
+                    post.apply(&row)
+                    for c in 0..<classes { scores[r * width + c] = row[c] }
+                    continue
+                }
+                for v in 0..<vectorCount { k[v] = kernel(xs, r * columns, vs, v * featureCount, featureCount) }
+                var votes = [Int](repeating: 0, count: classes)
+                var pairScores: [Float] = []
+                for i in 0..<classes {
+                    for j in (i + 1)..<max(classes, i + 1) {
+                        // The weighted sum of kernel values runs in binary64 (exact products,
+                        // one rounding per addition) and is rounded to float32 once.
+                        var d = 0.0
+                        for t in 0..<perClass[i] { d = d + Double(cs[(j - 1) * vectorCount + starts[i] + t]) * Double(k[starts[i] + t]) }
+                        for t in 0..<perClass[j] { d = d + Double(cs[i * vectorCount + starts[j] + t]) * Double(k[starts[j] + t]) }
+                        let s = Float(d + Double(rho[pairScores.count]))
+                        pairScores.append(s)
+                        votes[s > 0 ? i : j] += 1
+                    }
+                }
+                var best = 0
+                for c in 1..<classes where votes[c] > votes[best] { best = c }
+                picks[r] = best
+                if classes == 2 {
+                    var row: [Float] = [-pairScores[0], pairScores[0]]
+                    post.apply(&row)
+                    scores[r * 2] = row[0]; scores[r * 2 + 1] = row[1]
+                } else {
+                    post.apply(&pairScores)
+                    for p in 0..<pairs { scores[r * width + p] = pairScores[p] }
+                }
+            }
+        }}}
+        return [labels.tensor(picks, shape: [rows]), .float(scores, shape: [rows, width])]
+    }
+}
