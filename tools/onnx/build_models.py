@@ -47,6 +47,7 @@ def sklearn_models(out: Path):
         "diabetes_scaled_ridge": (make_pipeline(StandardScaler(), Ridge(alpha=1.0)), diab_x, diab_y, None),
         "digits_gbc100": (GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0), digits_x[:, :], digits_y, {"zipmap": False}),
         "digits_svc": (SVC(kernel="rbf", gamma=0.001), digits_x, digits_y, {"zipmap": False}),
+        "digits_svc_proba": (SVC(kernel="rbf", gamma=0.001, probability=True, random_state=0), digits_x, digits_y, {}),
         "digits_scaled_svc_binary": (make_pipeline(StandardScaler(), SVC(kernel="poly", degree=2, gamma=0.01)), digits_x, (digits_y >= 5).astype(np.int64), {"zipmap": False}),
         "diabetes_scaled_svr": (make_pipeline(StandardScaler(), SVR(kernel="rbf", C=50.0)), diab_x, diab_y, None),
     }

@@ -757,7 +757,7 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
     let coefficients = try ctx.floats("coefficients") ?? [], vectors = try ctx.floats("support_vectors") ?? []
     let rho = try ctx.floats("rho") ?? []
     let perClass = (try ctx.ints("vectors_per_class") ?? []).map { Int($0) }
-    if let a = try ctx.floats("prob_a"), !a.isEmpty { throw ctx.unsupported("SVMClassifier probabilities (prob_a, prob_b)") }
+    let probA = try ctx.floats("prob_a") ?? [], probB = try ctx.floats("prob_b") ?? []
     let post = try PostTransform(ctx)
     let classes = labels.count
     let vectorCount = perClass.reduce(0, +)
@@ -778,11 +778,17 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
     var starts: [Int] = []
     var acc = 0
     for c in perClass { starts.append(acc); acc += c }
+    let probabilities = !probA.isEmpty && vectorCount > 0
+    if probabilities {
+        guard probA.count == classes * (classes - 1) / 2, probB.count == probA.count else {
+            throw ctx.error("prob_a and prob_b must have one value per class pair (\(classes * (classes - 1) / 2))")
+        }
+    }
     return { ctx, inputs in
         let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
         guard columns == featureCount else { throw ctx.error("input has \(columns) features, the model \(featureCount)") }
         let pairs = classes * (classes - 1) / 2
-        let width = vectorCount > 0 ? (classes == 2 ? 2 : pairs) : classes
+        let width = vectorCount > 0 && !probabilities ? (classes == 2 ? 2 : pairs) : classes
         var scores = [Float](repeating: 0, count: rows * width)
         var picks = [Int](repeating: 0, count: rows)
         x.withUnsafeBufferPointer { xs in
@@ -813,6 +819,13 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
                         votes[s > 0 ? i : j] += 1
                     }
                 }
+                if probabilities {
+                    var p = pairwiseCoupling(pairScores, classes: classes, a: probA, b: probB)
+                    picks[r] = firstMax(p[...])
+                    post.apply(&p)
+                    for c in 0..<classes { scores[r * width + c] = p[c] }
+                    continue
+                }
                 var best = 0
                 for c in 1..<classes where votes[c] > votes[best] { best = c }
                 picks[r] = best
@@ -828,4 +841,57 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
         }}}
         return [labels.tensor(picks, shape: [rows]), .float(scores, shape: [rows, width])]
     }
+}
+
+/// Class probabilities from one-vs-one decision values (libsvm's method, in float32):
+/// Platt's sigmoid turns each pair score s into r_ij = 1 / (1 + exp(A·s + B)), clamped
+/// to [1e-7, 1 − 1e-7] (r_ji = 1 − r_ij); then Wu, Lin and Weng's pairwise coupling
+/// solves for p by at most 100 sweeps of fixed-point updates, stopping when every
+/// |(Qp)_t − pᵀQp| is below 0.005 / classes.
+func pairwiseCoupling(_ pairScores: [Float], classes k: Int, a: [Float], b: [Float]) -> [Float] {
+    var r = [Float](repeating: 0, count: k * k)
+    var index = 0
+    for i in 0..<k {
+        for j in (i + 1)..<max(k, i + 1) {
+            let z = pairScores[index] * a[index] + b[index]
+            // 1 / (1 + e^z), written to avoid overflow of e^z.
+            var v: Float = z >= 0 ? M.exp(-z) / (1 + M.exp(-z)) : 1 / (1 + M.exp(z))
+            v = min(max(v, 1e-7), 1 - 1e-7)
+            r[i * k + j] = v
+            r[j * k + i] = 1 - v
+            index += 1
+        }
+    }
+    var q = [Float](repeating: 0, count: k * k)
+    var p = [Float](repeating: 1 / Float(k), count: k)
+    for t in 0..<k {
+        for j in 0..<k where j != t {
+            q[t * k + t] = q[t * k + t] + r[j * k + t] * r[j * k + t]
+            q[t * k + j] = -r[j * k + t] * r[t * k + j]
+        }
+    }
+    var qp = [Float](repeating: 0, count: k)
+    let eps = 0.005 / Float(k)
+    for _ in 0..<100 {
+        var pqp: Float = 0
+        for t in 0..<k {
+            var s: Float = 0
+            for j in 0..<k { s = s + q[t * k + j] * p[j] }
+            qp[t] = s
+            pqp = pqp + p[t] * qp[t]
+        }
+        var maxError: Float = 0
+        for t in 0..<k { maxError = max(maxError, abs(qp[t] - pqp)) }
+        if maxError < eps { break }
+        for t in 0..<k {
+            let diff = (-qp[t] + pqp) / q[t * k + t]
+            p[t] = p[t] + diff
+            pqp = (pqp + diff * (diff * q[t * k + t] + 2 * qp[t])) / (1 + diff) / (1 + diff)
+            for j in 0..<k {
+                qp[j] = (qp[j] + diff * q[t * k + j]) / (1 + diff)
+                p[j] = p[j] / (1 + diff)
+            }
+        }
+    }
+    return p
 }
