@@ -819,16 +819,17 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
                         votes[s > 0 ? i : j] += 1
                     }
                 }
+                // The label is decided by the votes, with or without probabilities (as
+                // scikit-learn's SVC.predict and onnxruntime do).
+                var best = 0
+                for c in 1..<classes where votes[c] > votes[best] { best = c }
+                picks[r] = best
                 if probabilities {
                     var p = pairwiseCoupling(pairScores, classes: classes, a: probA, b: probB)
-                    picks[r] = firstMax(p[...])
                     post.apply(&p)
                     for c in 0..<classes { scores[r * width + c] = p[c] }
                     continue
                 }
-                var best = 0
-                for c in 1..<classes where votes[c] > votes[best] { best = c }
-                picks[r] = best
                 if classes == 2 {
                     var row: [Float] = [-pairScores[0], pairScores[0]]
                     post.apply(&row)
