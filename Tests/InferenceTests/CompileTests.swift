@@ -73,6 +73,21 @@ final class CompileTests: XCTestCase {
         }
     }
 
+    func testShapeMismatchesAreRefusedAtLoad() {
+        let add = model([node("Add", ["a", "b"], ["y"])], inputs: [input("a", [.symbol("N"), .value(3)]), input("b", [.value(4)])], outputs: ["y"])
+        XCTAssertThrowsError(try InferenceSession(model: add)) { error in
+            XCTAssertEqual("\(error)", "Add node 'y': shapes (N, 3) and (4) cannot be broadcast together")
+        }
+        let mm = model([node("MatMul", ["a", "w"], ["y"])], inputs: [input("a", [.symbol("N"), .value(5)])], outputs: ["y"],
+                       initializers: [.float([Float](repeating: 0, count: 12), shape: [4, 3], name: "w")])
+        XCTAssertThrowsError(try InferenceSession(model: mm)) { error in
+            XCTAssertEqual("\(error)", "MatMul node 'y': inner dimensions differ: (N, 5) × (4, 3)")
+        }
+        // A symbolic dimension against a number is fine (it may be that number at run time).
+        let ok = model([node("Add", ["a", "b"], ["y"])], inputs: [input("a", [.symbol("N"), .value(3)]), input("b", [.value(7), .value(1)])], outputs: ["y"])
+        XCTAssertNoThrow(try InferenceSession(model: ok))
+    }
+
     func testModelOverACapIsRejectedAtLoad() {
         let m = model([node("MatMul", ["a", "b"], ["y"])],
                       inputs: [input("a", [.value(100_000), .value(20_000)]), input("b", [.value(20_000), .value(100_000)])], outputs: ["y"])

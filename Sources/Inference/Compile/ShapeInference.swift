@@ -67,6 +67,8 @@ public struct ShapeInference {
     public private(set) var constants: [String: Tensor] = [:]
     /// Nodes folded into constants (they need not run).
     public private(set) var folded: Set<Int> = []
+    /// Shape mismatches found statically (a node that would certainly fail), in order.
+    public private(set) var mismatches: [String] = []
 
     /// Largest constant a fold may produce (larger results are left to run time).
     static let maxFoldElements = 1 << 16
@@ -122,6 +124,7 @@ public struct ShapeInference {
                 folded.insert(i)
                 continue
             }
+            if let problem = ShapeRules.mismatch(context, ins) { mismatches.append("\(node.label(index: i)): \(problem)") }
             let outs = ShapeRules.infer(context, ins, constants: constantInputs)
             for (k, name) in node.outputs.enumerated() where !name.isEmpty {
                 shapes[name] = k < outs.count ? outs[k] : .unknown
@@ -161,6 +164,33 @@ enum ShapeRules {
             }
         }
         return result
+    }
+
+    /// A shape conflict between known dimensions that the node cannot run with.
+    static func mismatch(_ ctx: OpContext, _ ins: [ValueShape?]) -> String? {
+        let op = OperatorRegistry.key(domain: ctx.node.domain, op: ctx.node.opType)
+        func text(_ d: [Dim]) -> String { "(" + d.map(\.description).joined(separator: ", ") + ")" }
+        if broadcasting.contains(op) || comparisons.contains(op) {
+            let known = ins.compactMap { $0?.dims }
+            guard known.count == ins.count, let rank = known.map(\.count).max() else { return nil }
+            for axis in 0..<rank {
+                var seen: Int? = nil
+                for d in known where d.count > axis - (rank - d.count) && axis >= rank - d.count {
+                    guard let v = d[axis - (rank - d.count)].value, v != 1 else { continue }
+                    if let s = seen, s != v { return "shapes \(known.map(text).joined(separator: " and ")) cannot be broadcast together" }
+                    seen = v
+                }
+            }
+        }
+        if op == "MatMul", ins.count == 2, let a = ins[0]?.dims, let b = ins[1]?.dims, !a.isEmpty, !b.isEmpty {
+            let k1 = a[a.count - 1], k2 = b.count == 1 ? b[0] : b[b.count - 2]
+            if let x = k1.value, let y = k2.value, x != y { return "inner dimensions differ: \(text(a)) × \(text(b))" }
+        }
+        if op == "Gemm", ins.count >= 2, let a = ins[0]?.dims, let b = ins[1]?.dims, a.count == 2, b.count == 2 {
+            let k1 = (try? ctx.int("transA", 0)) == 1 ? a[0] : a[1], k2 = (try? ctx.int("transB", 0)) == 1 ? b[1] : b[0]
+            if let x = k1.value, let y = k2.value, x != y { return "inner dimensions differ: A \(text(a)), B \(text(b))" }
+        }
+        return nil
     }
 
     static func infer(_ ctx: OpContext, _ ins: [ValueShape?], constants: [Tensor?]) -> [ValueShape] {

@@ -57,6 +57,7 @@ public final class InferenceSession: @unchecked Sendable {
         for t in graph.initializers { initializers[t.name] = t }
         self.initializers = initializers
         let inference = ShapeInference(session: self)
+        if let first = inference.mismatches.first { throw ONNXError(first) }
         constants = inference.constants
         folded = inference.folded
         var batchOne: [String: [Dim]] = [:]
