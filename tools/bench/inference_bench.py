@@ -2,10 +2,10 @@
 """Inference speed against onnxruntime (intra_op_num_threads=1), same models, same inputs, one run.
 
 Ours is timed by `opg model bench` (in-process loop, single thread); onnxruntime by
-its own Python loop with the session created once. Each pair is measured three times,
-alternating, and the best of each is kept (the machine is shared and noisy). Prints a
-Markdown table row per model: the latency ratio (ours / onnxruntime; above 1 means
-slower) and the throughput ratio (its inverse). run.sh prints the peak FLOP/s first.
+its own Python loop with the session created once. Each pair is measured five times,
+alternating; the table gives the best time of each, the ratio of the bests (ours /
+onnxruntime; above 1 means slower), the range of the five paired ratios (the machine is
+shared and noisy) and the throughput ratio. run.sh prints the peak FLOP/s first.
 
   inference_bench.py MODELS_DIR
 """
@@ -60,22 +60,24 @@ def ours_seconds_per_run(model: Path, name: str, x: np.ndarray) -> float:
 
 def main() -> int:
     models = Path(sys.argv[1] if len(sys.argv) > 1 else "build/models")
-    print("| model | batch | opg ms | onnxruntime ms | latency ratio | throughput ratio |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| model | batch | opg ms | onnxruntime ms | latency ratio | paired range | throughput ratio |")
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: |")
     for name, batch in CASES:
         model = models / f"{name}.onnx"
         x_all = np.load(models / f"{name}.inputs.npy")
         x = np.ascontiguousarray(np.resize(x_all, (batch,) + x_all.shape[1:]))
         input_name = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_inputs()[0].name
-        theirs, ours = float("inf"), float("inf")
+        theirs, ours, ratios = float("inf"), float("inf"), []
         try:
-            for _ in range(3):
-                theirs = min(theirs, ort_seconds_per_run(model, {input_name: x}, min_time=0.5))
-                ours = min(ours, ours_seconds_per_run(model, input_name, x))
+            for _ in range(5):
+                t = ort_seconds_per_run(model, {input_name: x}, min_time=0.5)
+                o = ours_seconds_per_run(model, input_name, x)
+                theirs, ours = min(theirs, t), min(ours, o)
+                ratios.append(o / t)
         except RuntimeError as e:
-            print(f"| {name} | {batch} | error: {e} | {theirs * 1e3:.3f} | | |")
+            print(f"| {name} | {batch} | error: {e} | | | | |")
             continue
-        print(f"| {name} | {batch} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {ours / theirs:.2f}× | {theirs / ours:.2f} |")
+        print(f"| {name} | {batch} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {ours / theirs:.2f}× | {min(ratios):.2f}–{max(ratios):.2f} | {theirs / ours:.2f} |")
     return 0
 
 
