@@ -27,16 +27,20 @@ $(VENV)/.installed: tools/requirements.txt
 build:
 	$(SWIFT) build -c release
 
+build-debug:
+	$(SWIFT) build
+
 unit:
 	$(SWIFT) test
 
 e2e: build venv
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
 
-## conformance: ONNX's backend node cases through `opg model run`; fails on any case in
-## Tests/conformance/passing.txt that no longer passes (and prints the count per operator)
-conformance: build venv
-	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/conformance.py --check Tests/conformance/passing.txt
+## conformance: ONNX's backend node cases through `opg model run` (release: fast kernels on
+## 1 and 3 threads, reference kernels; and the debug build), byte-identical across all four;
+## fails on any case in Tests/conformance/passing.txt that no longer passes (prints the count per operator)
+conformance: build build-debug venv
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) tools/onnx/conformance.py --check Tests/conformance/passing.txt --debug-opg .build/debug/opg
 
 ## crosscheck: real models (scikit-learn via skl2onnx, a CNN, a transformer block, the
 ## benchmark MLP) built fresh and run by opg and onnxruntime: outputs must agree

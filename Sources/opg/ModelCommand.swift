@@ -186,7 +186,8 @@ struct ModelSummary {
                     "batch": .int(batch), "static": .bool(c.isStatic), "dynamicReason": c.dynamicReason.map { .string($0) } ?? .null,
                     "macs": .int(c.macs), "bytesMoved": .int(c.bytesMoved), "peakBytes": .int(c.peakBytes), "largestTensor": .int(c.largestTensor),
                     "nodes": .array(c.operators.map { .object(["node": .string($0.node), "op": .string($0.op), "macs": .int($0.macs),
-                                                               "bytesMoved": .int($0.bytesMoved), "outputBytes": .int($0.outputBytes)]) }),
+                                                               "bytesMoved": .int($0.bytesMoved), "outputBytes": .int($0.outputBytes),
+                                                               "peakBytes": .int($0.peakBytes)]) }),
                 ])
             } ?? .null,
         ])

@@ -209,6 +209,7 @@ def test_cost_for_a_batch_size(tmp_path):
     assert one["macs"] == 20 * 16 + 16 + 16 + 16 * 4
     assert eight["macs"] == 8 * one["macs"]
     assert [n["op"] for n in one["nodes"]] == ["Gemm", "Relu", "MatMul"]
+    assert max(n["peakBytes"] for n in one["nodes"]) == one["peakBytes"]
     assert eight["peakBytes"] > one["peakBytes"] >= (20 * 16 + 16 + 16 * 4) * 4
     text = inspect(path, "--batch", "8").stdout
     assert f"cost at batch 8: {eight['macs']} multiply-accumulates" in text

@@ -2,8 +2,9 @@
 """Runs ONNX's own backend node test cases through `opg model run` and compares outputs.
 
 Each case runs three times: fast kernels on 1 thread (compared with the expected outputs
-at the case's tolerances), fast kernels on 3 threads and the reference kernels; the
-three must write byte-identical outputs (docs/determinism.md).
+at the case's tolerances), fast kernels on 3 threads and the reference kernels; with
+--debug-opg a fourth time with a debug build. All must write byte-identical outputs
+(docs/determinism.md).
 
 The `onnx` package ships ~1,900 cases (`onnx.backend.test.case.node.collect_testcases()`),
 each a model with inputs and expected outputs. Every case is written to a scratch
@@ -66,7 +67,7 @@ def write_case(case, workdir: Path):
     return model_path, output_names, sets
 
 
-def run_case(opg: str, case) -> tuple[str, str]:
+def run_case(opg: str, case, debug_opg: str | None = None) -> tuple[str, str]:
     """Returns (status, detail) with status in pass / fail / n/a."""
     with tempfile.TemporaryDirectory(prefix="onnx-case-") as tmp:
         workdir = Path(tmp)
@@ -78,9 +79,12 @@ def run_case(opg: str, case) -> tuple[str, str]:
             # The fast path on 1 thread is compared with the expected outputs; the fast path
             # on 3 threads and the reference kernels must then give the same bytes.
             runs = []
-            for variant, extra in (("fast", []), ("threads", ["--threads", "3"]), ("reference", ["--reference"])):
+            variants = [("fast", opg, []), ("threads", opg, ["--threads", "3"]), ("reference", opg, ["--reference"])]
+            if debug_opg:
+                variants.append(("debug", debug_opg, []))
+            for variant, binary, extra in variants:
                 out_dir = workdir / f"out{k}-{variant}"
-                p = subprocess.run([opg, "model", "run", str(model_path), *args, "--output-dir", str(out_dir), "--quiet", *extra],
+                p = subprocess.run([binary, "model", "run", str(model_path), *args, "--output-dir", str(out_dir), "--quiet", *extra],
                                    capture_output=True, text=True, timeout=120)
                 if p.returncode != 0:
                     if p.returncode == 3 or UNSUPPORTED.search(p.stderr):
@@ -91,6 +95,8 @@ def run_case(opg: str, case) -> tuple[str, str]:
                 return "fail", "outputs differ between 1 and 3 threads"
             if runs[2] != runs[0]:
                 return "fail", "outputs differ between the fast and the reference kernels"
+            if debug_opg and runs[3] != runs[0]:
+                return "fail", "outputs differ between the debug and the release build"
             out_dir = workdir / f"out{k}-fast"
             for index, (name, want) in enumerate(zip(output_names, expected)):
                 if isinstance(want, onnx.TensorProto):
@@ -126,6 +132,7 @@ def compare(want: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--opg", default=str(Path(os.environ.get("OPG_BIN", ROOT / ".build" / "release")) / "opg"))
+    ap.add_argument("--debug-opg", help="also run every case with this (debug-built) opg; its outputs must be byte-identical")
     ap.add_argument("--check", type=Path, help="fail if a case listed in this file does not pass")
     ap.add_argument("--write", type=Path, help="write the names of passing cases to this file")
     ap.add_argument("--filter", default="", help="only cases whose name matches this regex")
@@ -137,7 +144,7 @@ def main() -> int:
     cases = [c for c in collect_testcases() if re.search(args.filter, c.name)]
     results: dict[str, tuple[str, str]] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_case, args.opg, c): c for c in cases}
+        futures = {pool.submit(run_case, args.opg, c, args.debug_opg): c for c in cases}
         for f in concurrent.futures.as_completed(futures):
             c = futures[f]
             try:

@@ -13,6 +13,9 @@ public struct OperatorCost: Equatable, Sendable {
     public var bytesMoved: Int
     /// Bytes of the node's outputs.
     public var outputBytes: Int
+    /// Live memory while the node runs (inputs, weights, intermediates still needed and
+    /// the node's outputs): the node's peak.
+    public var peakBytes: Int
 }
 
 /// A model's cost for one set of input shapes.
@@ -97,6 +100,7 @@ enum CostModel {
             }
             live = live &+ outBytes
             cost.peakBytes = max(cost.peakBytes, live)
+            let liveDuringNode = live
             for name in Set(node.inputs) where !name.isEmpty && lastUse[name] == step {
                 if graph.initializers.contains(where: { $0.name == name }) { continue }  // weights stay resident
                 live -= bytes(shapes[name]) ?? 0
@@ -105,7 +109,7 @@ enum CostModel {
             let inBytes = node.inputs.reduce(0) { $0 &+ ($1.isEmpty ? 0 : bytes(shapes[$1]) ?? 0) }
             let macs = operationCount(node, index: i, shapes: shapes)
             cost.operators.append(OperatorCost(node: label, op: OperatorRegistry.key(domain: node.domain, op: node.opType),
-                                               macs: macs, bytesMoved: inBytes &+ outBytes, outputBytes: outBytes))
+                                               macs: macs, bytesMoved: inBytes &+ outBytes, outputBytes: outBytes, peakBytes: liveDuringNode))
             cost.macs = cost.macs &+ macs
             cost.bytesMoved = cost.bytesMoved &+ inBytes &+ outBytes
         }

@@ -59,16 +59,11 @@ public enum MatrixProduct {
     public static func multiply(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, options: RunOptions) -> [Float] {
         precondition(a.count == m * k && b.count == k * n)
         var c = [Float](repeating: 0, count: m * n)
+        guard m * n > 0, k > 0 else { return c }  // an empty sum is +0
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    guard let ca = pc.baseAddress, m * n > 0 else { return }
-                    let za: [Float] = [0], zb: [Float] = [0]
-                    za.withUnsafeBufferPointer { z1 in
-                        zb.withUnsafeBufferPointer { z2 in
-                            multiply(pa.baseAddress ?? z1.baseAddress!, pb.baseAddress ?? z2.baseAddress!, ca, m: m, k: k, n: n, options: options)
-                        }
-                    }
+                    multiply(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n, options: options)
                 }
             }
         }

@@ -114,7 +114,7 @@ public final class InferenceSession: @unchecked Sendable {
             cacheLock.unlock()
         }
         let cost = cached!
-        try limits.check(cost, context: "for inputs of shapes \(feeds.keys.sorted().map { "\($0)\(feeds[$0]!.shape)" }.joined(separator: ", "))")
+        try limits.check(cost, context: "for inputs of shapes \(signature)")
         let graph = model.graph
         // How many pending readers each value has, so intermediates are freed early.
         var readers: [String: Int] = [:]

@@ -258,7 +258,8 @@ struct TreeEnsemble {
             mode.append(Self.leaf); feature.append(0); threshold.append(0); missingTrue.append(false)
             trueChild.append(-1); falseChild.append(-1); members.append([])
         }
-        for i in 0..<n { leafStart.append(0); leafEnd.append(0); _ = i }
+        leafStart = [Int32](repeating: 0, count: n)  // interior nodes carry no weights
+        leafEnd = [Int32](repeating: 0, count: n)
         for l in 0..<leaves {
             leafStart.append(Int32(leafTarget.count))
             leafTarget.append(Int32(targetIds[l])); leafWeight.append(weights[l])

@@ -207,6 +207,6 @@ extension Tensor {
         return v
     }
 
-    /// A tensor of `type` with every element set to `value` (the scalar in `of`).
+    /// The same values under another shape (same element count).
     func reshaped(_ newShape: [Int]) -> Tensor { Tensor(name: name, elementType: elementType, shape: newShape, storage: storage) }
 }
