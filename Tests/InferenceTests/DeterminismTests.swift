@@ -107,6 +107,13 @@ final class DeterminismTests: XCTestCase {
         XCTAssertEqual(DeterministicMath.pow(Float(-2), 3), -8)
         XCTAssertTrue(DeterministicMath.pow(Float(-2), 0.5).isNaN)
         XCTAssertEqual(DeterministicMath.pow(Float(0), -1), .infinity)
+        // erfinv inverts erf; probit(0.975) ≈ 1.959964.
+        for y in stride(from: -0.999, through: 0.999, by: 0.0137) {
+            XCTAssertEqual(DeterministicMath.erf(DeterministicMath.erfinv(y)), y, accuracy: 1e-13)
+        }
+        XCTAssertEqual(DeterministicMath.probit(0.975), 1.959964, accuracy: 1e-5)
+        XCTAssertEqual(DeterministicMath.probit(0.5), 0)
+        XCTAssertEqual(DeterministicMath.probit(1), .infinity)
     }
 
     /// A hash over a sweep of every elementary function: any change to their bits (a

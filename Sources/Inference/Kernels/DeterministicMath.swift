@@ -139,7 +139,28 @@ public enum DeterministicMath {
         return x < 0 && yIsOdd ? -magnitude : magnitude
     }
 
+    /// The inverse of erf on (−1, 1) in binary64 (±∞ at ±1, NaN outside): Winitzki's
+    /// closed form (a = 0.147) as the start, then three Newton steps on `erf`.
+    public static func erfinv(_ y: Double) -> Double {
+        if y.isNaN || y < -1 || y > 1 { return .nan }
+        if y == 1 { return .infinity }
+        if y == -1 { return -.infinity }
+        if y == 0 { return y }
+        let a = 0.147
+        let w = log((1 - y) * (1 + y))
+        let t = 2 / (3.141592653589793 * a) + w / 2
+        var x = (((t * t - w / a).squareRoot() - t).squareRoot())
+        if y < 0 { x = -x }
+        for _ in 0..<3 {
+            x = x - (erf(x) - y) / (1.1283791670955126 * exp(-x * x))
+        }
+        return x
+    }
+
     // MARK: float32 functions (each one binary64 evaluation, rounded once)
+
+    /// The probit of a probability: √2 · erfinv(2p − 1).
+    public static func probit(_ p: Float) -> Float { Float(1.4142135623730951 * erfinv(2 * Double(p) - 1)) }
 
     public static func exp(_ x: Float) -> Float { Float(exp(Double(x))) }
     public static func log(_ x: Float) -> Float { Float(log(Double(x))) }

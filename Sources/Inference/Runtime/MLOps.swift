@@ -4,12 +4,11 @@
 
 /// post_transform of the linear and tree models.
 enum PostTransform: String {
-    case none = "NONE", logistic = "LOGISTIC", softmax = "SOFTMAX", softmaxZero = "SOFTMAX_ZERO"
+    case none = "NONE", logistic = "LOGISTIC", softmax = "SOFTMAX", softmaxZero = "SOFTMAX_ZERO", probit = "PROBIT"
 
     init(_ ctx: OpContext) throws {
         let name = try ctx.string("post_transform", "NONE")
         guard let t = PostTransform(rawValue: name) else {
-            if name == "PROBIT" { throw ctx.unsupported("post_transform PROBIT") }
             throw ctx.error("post_transform '\(name)' is not NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO or PROBIT")
         }
         self = t
@@ -20,6 +19,7 @@ enum PostTransform: String {
         switch self {
         case .none: return
         case .logistic: for i in row.indices { row[i] = M.sigmoid(row[i]) }
+        case .probit: for i in row.indices { row[i] = M.probit(row[i]) }
         case .softmax, .softmaxZero:
             var m: Float = -.infinity
             for v in row where !(self == .softmaxZero && v == 0) { m = nanPropagatingMax(m, v) }
@@ -455,12 +455,22 @@ func treeClassifier(_ ctx: OpContext) throws -> Kernel {
 func treeEnsembleV5(_ ctx: OpContext) throws -> Kernel {
     let ensemble = try TreeEnsemble(v5: ctx)
     let packed = ensemble.packed()
-    let post = try ctx.int("post_transform", 0)
-    guard post == 0 else { throw ctx.unsupported("TreeEnsemble post_transform \(post)") }
+    let code = try ctx.int("post_transform", 0)
+    let transforms: [PostTransform] = [.none, .softmax, .logistic, .softmaxZero, .probit]
+    guard code >= 0 && code < 5 else { throw ctx.error("post_transform \(code) is not 0…4") }
+    let post = transforms[Int(code)]
     return { ctx, inputs in
         let x = try ctx.input(inputs, 0)
         let (values, rows, columns) = try features(ctx, x)
-        let scores = try ensemble.scores(values, rows: rows, columns: columns, ctx: ctx, packed: packed)
+        var scores = try ensemble.scores(values, rows: rows, columns: columns, ctx: ctx, packed: packed)
+        let t = ensemble.targets
+        if post != .none {
+            for r in 0..<rows {
+                var row = Array(scores[(r * t)..<((r + 1) * t)])
+                post.apply(&row)
+                scores.replaceSubrange((r * t)..<((r + 1) * t), with: row)
+            }
+        }
         if case .double = x.storage {
             return [Tensor(elementType: .double, shape: [rows, ensemble.targets], storage: .double(scores.map { Double($0) }))]
         }
