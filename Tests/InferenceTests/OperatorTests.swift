@@ -96,3 +96,18 @@ func runOperator(_ op: String, _ inputs: [Tensor], attributes: [Attribute] = [],
     return try session.run(feeds, options: options)
 }
 
+
+/// Operators given scalars where they need an axis fail with a message, not a trap.
+final class ScalarAxisTests: XCTestCase {
+    func testAxisOnAScalarIsAnError() {
+        let scalar = Tensor.float([1], shape: [])
+        for op in ["ArgMax", "Softmax", "Gather", "CumSum", "TopK", "Concat", "Split", "LayerNormalization"] {
+            var inputs = [scalar]
+            if op == "Gather" { inputs.append(.int64([0], shape: [1])) }
+            if op == "CumSum" { inputs.append(.int64([0], shape: [])) }
+            if op == "TopK" { inputs.append(.int64([1], shape: [1])) }
+            if op == "LayerNormalization" { inputs.append(.float([1], shape: [1])) }
+            XCTAssertThrowsError(try runOperator(op, inputs), op)
+        }
+    }
+}

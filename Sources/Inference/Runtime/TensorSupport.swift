@@ -112,7 +112,7 @@ enum Shape {
     /// Normalises a possibly negative axis against `rank`.
     static func axis(_ a: Int64, rank: Int, op: String) throws -> Int {
         let r = Int64(rank)
-        guard a >= -r && a < max(r, 1) else { throw ONNXError("\(op): axis \(a) is out of range for rank \(rank)") }
+        guard a >= -r && a < r else { throw ONNXError("\(op): axis \(a) is out of range for rank \(rank)") }
         return Int(a < 0 ? a + r : a)
     }
 
