@@ -100,11 +100,15 @@ public struct ShapeInference {
             let node = graph.nodes[i]
             let ins: [ValueShape?] = node.inputs.map { $0.isEmpty ? nil : shapes[$0] ?? .unknown }
             let context = OpContext(node: node, index: i, opset: session.opsets[i], options: RunOptions())
+            // A fold may not allocate more than a small constant (kernels check this cap
+            // before allocating); bigger results are left to run time.
+            var foldContext = context
+            foldContext.limits = Limits(maxTensorElements: Self.maxFoldElements, maxPeakBytes: .max)
             // Fold when every input is constant and small.
             let constantInputs = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
             let allConstant = zip(node.inputs, constantInputs).allSatisfy { $0.0.isEmpty || $0.1 != nil }
             if allConstant, constantInputs.compactMap({ $0 }).allSatisfy({ $0.count <= Self.maxFoldElements }),
-               let results = try? session.kernels[i](context, constantInputs),
+               let results = try? session.kernels[i](foldContext, constantInputs),
                results.allSatisfy({ $0.count <= Self.maxFoldElements && $0.mapKeys == nil }) {
                 for (k, name) in node.outputs.enumerated() where !name.isEmpty && k < results.count {
                     constants[name] = results[k]
