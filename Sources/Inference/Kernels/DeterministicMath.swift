@@ -167,6 +167,22 @@ public enum DeterministicMath {
     public static func erf(_ x: Float) -> Float { Float(erf(Double(x))) }
     public static func pow(_ x: Float, _ y: Float) -> Float { Float(pow(Double(x), Double(y))) }
 
+    /// tanh in binary64, as the float32 version below (±1 beyond |x| > 20).
+    public static func tanh(_ x: Double) -> Double {
+        if x.isNaN { return x }
+        let a = abs(x)
+        if a > 20 { return x < 0 ? -1 : 1 }
+        let t = expm1(2 * a)
+        let r = t / (t + 2)
+        return x < 0 ? -r : r
+    }
+
+    /// 1 / (1 + e^−x) in binary64.
+    public static func sigmoid(_ x: Double) -> Double { x.isNaN ? x : 1 / (1 + exp(-x)) }
+
+    /// log(1 + e^x) in binary64 (x itself above 40).
+    public static func softplus(_ x: Double) -> Double { x.isNaN || x > 40 ? x : log1p(exp(x)) }
+
     /// tanh x = sign(x) · t / (t + 2) with t = expm1(2|x|); ±1 beyond |x| > 20.
     public static func tanh(_ x: Float) -> Float {
         if x.isNaN { return x }

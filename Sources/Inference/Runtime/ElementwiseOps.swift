@@ -278,8 +278,16 @@ let elementwiseKernels: [String: Kernel] = [
     "Mod": { ctx, i in
         let fmod = try ctx.int("fmod", 0) == 1
         return [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(
-            float: fmod ? { a, b in a.truncatingRemainder(dividingBy: b) } : nil,
-            double: fmod ? { a, b in a.truncatingRemainder(dividingBy: b) } : nil,
+            // fmod = 1: C's fmod (sign of the dividend); fmod = 0: the sign of the divisor,
+            // as numpy's mod. Both exact.
+            float: { a, b in
+                let r = a.truncatingRemainder(dividingBy: b)
+                return fmod || r == 0 || r.isNaN || (r < 0) == (b < 0) ? r : r + b
+            },
+            double: { a, b in
+                let r = a.truncatingRemainder(dividingBy: b)
+                return fmod || r == 0 || r.isNaN || (r < 0) == (b < 0) ? r : r + b
+            },
             int: { a, b in
                 guard b != 0 else { throw ctx.error("integer division by zero") }
                 let r = a.remainderReportingOverflow(dividingBy: b).partialValue
@@ -344,12 +352,13 @@ let elementwiseKernels: [String: Kernel] = [
     "Floor": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0.rounded(.down) }, double: { $0.rounded(.down) })] },
     "Ceil": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0.rounded(.up) }, double: { $0.rounded(.up) })] },
     "Round": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0.rounded(.toNearestOrEven) }, double: { $0.rounded(.toNearestOrEven) })] },
-    "Exp": floatUnary { _ in M.exp },
-    "Log": floatUnary { _ in M.log },
-    "Erf": floatUnary { _ in M.erf },
-    "Tanh": floatUnary { _ in M.tanh },
-    "Sigmoid": floatUnary { _ in M.sigmoid },
-    "Softplus": floatUnary { _ in M.softplus },
+    // DOUBLE tensors use the binary64 algorithms directly (no final rounding).
+    "Exp": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.exp, double: M.exp)] },
+    "Log": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.log, double: M.log)] },
+    "Erf": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.erf, double: M.erf)] },
+    "Tanh": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.tanh, double: M.tanh)] },
+    "Sigmoid": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.sigmoid, double: M.sigmoid)] },
+    "Softplus": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.softplus, double: M.softplus)] },
     "Softsign": floatUnary { _ in { $0 / (1 + Swift.abs($0)) } },
     "LeakyRelu": floatUnary { ctx in
         let alpha = try ctx.float("alpha", 0.01)

@@ -189,26 +189,33 @@ func einsum(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
             return total
         }
     }
-    let values = try operands.map { try $0.floats("Einsum") }
     let outIdx = (0..<operands.count).map { Shape.walk(outShape, strides: strides($0, output), base: 0) }
     let sumIdx = (0..<operands.count).map { Shape.walk(sumShape, strides: strides($0, contracted), base: 0) }
     let total = Shape.count(outShape), inner = Shape.count(sumShape)
-    var out = [Float](repeating: 0, count: total)
     let last = operands.count - 1
-    for o in 0..<total {
-        var acc: Float = 0
-        for s in 0..<inner {
-            if last == 0 {
-                acc = acc + values[0][outIdx[0][o] + sumIdx[0][s]]
-            } else {
-                var p = values[0][outIdx[0][o] + sumIdx[0][s]]
-                for t in 1..<last { p = p * values[t][outIdx[t][o] + sumIdx[t][s]] }
-                acc = acc.addingProduct(p, values[last][outIdx[last][o] + sumIdx[last][s]])
+    func contract<T: BinaryFloatingPoint>(_ values: [[T]]) -> [T] {
+        var out = [T](repeating: 0, count: total)
+        for o in 0..<total {
+            var acc: T = 0
+            for s in 0..<inner {
+                if last == 0 {
+                    acc = acc + values[0][outIdx[0][o] + sumIdx[0][s]]
+                } else {
+                    var p = values[0][outIdx[0][o] + sumIdx[0][s]]
+                    for t in 1..<last { p = p * values[t][outIdx[t][o] + sumIdx[t][s]] }
+                    acc = acc.addingProduct(p, values[last][outIdx[last][o] + sumIdx[last][s]])
+                }
             }
+            out[o] = acc
         }
-        out[o] = acc
+        return out
     }
-    return .float(out, shape: outShape)
+    guard operands.allSatisfy({ $0.elementType == operands[0].elementType }) else { throw ctx.error("operands have different element types") }
+    if case .double = operands[0].storage {
+        let values = operands.map { t -> [Double] in if case .double(let v) = t.storage { return v } else { return [] } }
+        return Tensor(elementType: .double, shape: outShape, storage: .double(contract(values)))
+    }
+    return .float(contract(try operands.map { try $0.floats("Einsum") }), shape: outShape)
 }
 
 let linearKernels: [String: Kernel] = [

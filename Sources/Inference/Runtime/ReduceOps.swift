@@ -71,7 +71,7 @@ func reduce(_ ctx: OpContext, _ inputs: [Tensor?], _ kind: FloatReduction, input
         }
         return .float(out, shape: plan.outShape)
     case .double(let v):
-        let out: [Double] = try plan.bases.map { base in
+        let out: [Double] = plan.bases.map { base in
             switch kind {
             case .sum, .mean:
                 var acc = 0.0
@@ -93,7 +93,17 @@ func reduce(_ ctx: OpContext, _ inputs: [Tensor?], _ kind: FloatReduction, input
                 var acc = 0.0
                 for s in plan.steps { acc = acc.addingProduct(v[base + s], v[base + s]) }
                 return kind == .l2 ? acc.squareRoot() : acc
-            default: throw ctx.unsupported("element type DOUBLE is not supported by \(ctx.node.opType)")
+            case .logSum:
+                var acc = 0.0
+                for s in plan.steps { acc = acc + v[base + s] }
+                return M.log(acc)
+            case .logSumExp:
+                var m = -Double.infinity
+                for s in plan.steps { m = nanPropagatingMax(m, v[base + s]) }
+                if m.isInfinite { m = 0 }
+                var acc = 0.0
+                for s in plan.steps { acc = acc + M.exp(v[base + s] - m) }
+                return M.log(acc) + m
             }
         }
         return Tensor(elementType: .double, shape: plan.outShape, storage: .double(out))
