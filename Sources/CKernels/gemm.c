@@ -34,7 +34,7 @@ void opg_sgemm_portable(const float *A, const float *B, float *C, size_t M, size
 // (a float stored and reloaded is exact, so splitting K into blocks changes no bit).
 __attribute__((target("avx2,fma"), always_inline))
 static inline void tile(const int rows, const int G, const float *A, size_t lda, const float *B, size_t bs, size_t K,
-                        float *C, size_t ldc, const int resume) {
+                        float *C, size_t ldc, int resume) {
     __m256 acc[6][8];
     for (int r = 0; r < rows; r++)
         for (int g = 0; g < 2 * G; g++) acc[r][g] = resume ? _mm256_loadu_ps(C + r * ldc + 8 * g) : _mm256_setzero_ps();
@@ -52,24 +52,13 @@ static inline void tile(const int rows, const int G, const float *A, size_t lda,
 
 __attribute__((target("avx2,fma")))
 static void tile_rows(int rows, const float *A, size_t lda, const float *B, size_t bs, size_t K, float *C, size_t ldc, int resume) {
-    if (resume) {
-        switch (rows) {
-        case 6: tile(6, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        case 5: tile(5, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        case 4: tile(4, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        case 3: tile(3, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        case 2: tile(2, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        default: tile(1, 1, A, lda, B, bs, K, C, ldc, 1); break;
-        }
-    } else {
-        switch (rows) {
-        case 6: tile(6, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        case 5: tile(5, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        case 4: tile(4, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        case 3: tile(3, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        case 2: tile(2, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        default: tile(1, 1, A, lda, B, bs, K, C, ldc, 0); break;
-        }
+    switch (rows) {
+    case 6: tile(6, 1, A, lda, B, bs, K, C, ldc, resume); break;
+    case 5: tile(5, 1, A, lda, B, bs, K, C, ldc, resume); break;
+    case 4: tile(4, 1, A, lda, B, bs, K, C, ldc, resume); break;
+    case 3: tile(3, 1, A, lda, B, bs, K, C, ldc, resume); break;
+    case 2: tile(2, 1, A, lda, B, bs, K, C, ldc, resume); break;
+    default: tile(1, 1, A, lda, B, bs, K, C, ldc, resume); break;
     }
 }
 
@@ -94,11 +83,7 @@ static void panel_sweep(const float *A, size_t lda, const float *B, size_t ldb, 
             for (size_t j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
         }
         size_t i = 0;
-        if (resume) {
-            for (; i + MR <= M; i += MR) tile(6, 1, A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, 1);
-        } else {
-            for (; i + MR <= M; i += MR) tile(6, 1, A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, 0);
-        }
+        for (; i + MR <= M; i += MR) tile(6, 1, A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, resume);
         if (i < M) tile_rows((int)(M - i), A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, resume);
     }
 }

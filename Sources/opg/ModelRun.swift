@@ -182,27 +182,13 @@ func tensorFromJSON(_ bytes: [UInt8], info: ValueInfo) throws -> Tensor {
         })
     case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64:
         storage = .int64(try texts.enumerated().map { i, t in
-            guard let v = Int64(t), type == .int64 || (type.integerRangeForJSON.contains(v)) else { throw ONNXError("element \(i): \(t) is not a \(type)") }
+            guard let v = Int64(t), type.integerRange?.contains(v) ?? true else { throw ONNXError("element \(i): \(t) is not a \(type)") }
             return v
         })
     default:
         throw ONNXError("unsupported: inputs of element type \(type) cannot be given as JSON")
     }
     return Tensor(name: info.name, elementType: type, shape: shape, storage: storage)
-}
-
-extension ElementType {
-    var integerRangeForJSON: ClosedRange<Int64> {
-        switch self {
-        case .uint8: return 0...255
-        case .int8: return -128...127
-        case .uint16: return 0...65535
-        case .int16: return -32768...32767
-        case .int32: return Int64(Int32.min)...Int64(Int32.max)
-        case .uint32: return 0...Int64(UInt32.max)
-        default: return Int64.min...Int64.max
-        }
-    }
 }
 
 /// Values as nested JSON arrays; floats in their shortest round-trip form, non-finite

@@ -203,9 +203,7 @@ enum ShapeRules {
         func shape(_ type: ElementType?, _ dims: [Dim]?) -> ValueShape { ValueShape(elementType: type, dims: dims) }
         func constInts(_ i: Int) -> [Int64]? { i < constants.count ? (try? constants[i]?.integers("")) ?? nil : nil }
         if sameShape.contains(op) {
-            var out = [shape(first?.elementType, first?.dims)]
-            if op == "LayerNormalization" || op == "BatchNormalization" { out += [.unknown, .unknown] }
-            return out
+            return [shape(first?.elementType, first?.dims)]
         }
         if broadcasting.contains(op) {
             let dataInputs = op == "Where" ? Array(ins.dropFirst()) : ins

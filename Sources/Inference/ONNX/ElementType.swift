@@ -43,8 +43,8 @@ public struct ElementType: RawRepresentable, Hashable, Sendable, CustomStringCon
         }
     }
 
-    /// The integer range of the integer types, used to check typed fields.
-    var integerRange: ClosedRange<Int64>? {
+    /// The value range of the integer types narrower than 64 bits (nil for the others).
+    public var integerRange: ClosedRange<Int64>? {
         switch self {
         case .uint8: return 0...255
         case .int8: return -128...127

@@ -357,6 +357,18 @@ func batchNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
     return [.float(out, shape: xT.shape)]
 }
 
+/// Mean and (population) variance of x[base ..< base + n]: mean = Σx / n; variance =
+/// Σ fma(d, d) / n with d = x − mean, left to right.
+@inline(__always)
+func rowStatistics(_ x: [Float], _ base: Int, _ n: Int) -> (mean: Float, variance: Float) {
+    var sum: Float = 0
+    for k in 0..<n { sum = sum + x[base + k] }
+    let mean = sum / Float(n)
+    var sq: Float = 0
+    for k in 0..<n { let d = x[base + k] - mean; sq = sq.addingProduct(d, d) }
+    return (mean, sq / Float(n))
+}
+
 /// LayerNormalization over axes [axis, rank): mean = Σx / n; var = Σ fma(d, d) / n with
 /// d = x − mean; y = d · (1 / √(var + ε)) · scale + bias.
 func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor] {
@@ -379,12 +391,8 @@ func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
     var out = [Float](repeating: 0, count: x.count), means = [Float](repeating: 0, count: rows), invs = [Float](repeating: 0, count: rows)
     for r in 0..<rows {
         let base = r * n
-        var sum: Float = 0
-        for k in 0..<n { sum = sum + x[base + k] }
-        let mean = sum / Float(n)
-        var sq: Float = 0
-        for k in 0..<n { let d = x[base + k] - mean; sq = sq.addingProduct(d, d) }
-        let inv = 1 / (sq / Float(n) + eps).squareRoot()
+        let (mean, variance) = rowStatistics(x, base, n)
+        let inv = 1 / (variance + eps).squareRoot()
         means[r] = mean
         invs[r] = inv
         for k in 0..<n {
@@ -407,12 +415,8 @@ func instanceNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tens
     var out = [Float](repeating: 0, count: x.count)
     for nc in 0..<(xT.shape[0] * c) {
         let base = nc * plane
-        var sum: Float = 0
-        for k in 0..<plane { sum = sum + x[base + k] }
-        let mean = sum / Float(plane)
-        var sq: Float = 0
-        for k in 0..<plane { let d = x[base + k] - mean; sq = sq.addingProduct(d, d) }
-        let denominator = (sq / Float(plane) + eps).squareRoot()
+        let (mean, variance) = rowStatistics(x, base, plane)
+        let denominator = (variance + eps).squareRoot()
         for k in 0..<plane { out[base + k] = (x[base + k] - mean) / denominator * scale[nc % c] + bias[nc % c] }
     }
     return .float(out, shape: xT.shape)

@@ -177,7 +177,6 @@ struct TreeEnsemble {
             trueChild.append(Int32(t)); falseChild.append(Int32(f))
             hasParent[t] = true; hasParent[f] = true
         }
-        members = []
         for tree in index.keys.sorted() {
             let rootsOfTree = index[tree]!.values.filter { !hasParent[$0] }
             guard rootsOfTree.count == 1 else { throw ctx.error("tree \(tree) has \(rootsOfTree.count) roots (nodes without a parent), expected 1") }

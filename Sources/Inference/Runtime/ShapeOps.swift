@@ -89,7 +89,7 @@ func padKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
         guard let p = try ctx.ints(ctx.opset < 2 ? "paddings" : "pads") else { throw ctx.error("attribute 'pads' is required") }
         pads = p
         let v = try ctx.float("value", 0)
-        constant = cast0(.float([v]), data.elementType)
+        constant = try padConstant(ctx, v, data.elementType)
     } else {
         pads = try ctx.input(inputs, 1).integers("pads")
         constant = ctx.optionalInput(inputs, 2)
@@ -145,7 +145,7 @@ func padKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
             while d >= 0 { index[d] += 1; if index[d] < outShape[d] { break }; index[d] = 0; d -= 1 }
         }
     }
-    let fill = constant.map { $0.storage } ?? cast0(.float([0]), data.elementType).storage
+    let fill = try constant.map { $0.storage } ?? padConstant(ctx, 0, data.elementType).storage
     guard fill.count >= 1 || !sources.contains(-1) else { throw ctx.error("constant_value is empty") }
     let joined = TensorStorage.concatenated([data.storage, fill.count >= 1 ? fill.gathered([0]) : fill], like: data.storage)
     return Tensor(elementType: data.elementType, shape: outShape, storage: joined.gathered(sources.map { $0 < 0 ? data.count : $0 }))
@@ -154,18 +154,10 @@ func padKernel(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
 /// Larger than any tensor dimension can be (pads beyond it are errors, not overflows).
 let limitsCeiling = 1 << 40
 
-/// A one-element tensor of `type` holding float `value` (for padding defaults).
-func cast0(_ storage: TensorStorage, _ type: ElementType) -> Tensor {
-    let v: Float
-    if case .float(let f) = storage { v = f[0] } else { v = 0 }
-    switch type {
-    case .float: return .float([v], shape: [1])
-    case .double: return Tensor(elementType: .double, shape: [1], storage: .double([Double(v)]))
-    case .bool: return .bool([v != 0], shape: [1])
-    case .uint64: return Tensor(elementType: .uint64, shape: [1], storage: .uint64([floatToUInt64(Double(v))]))
-    case .string: return Tensor(elementType: .string, shape: [1], storage: .string([[]]))
-    default: return Tensor(elementType: type, shape: [1], storage: .int64([wrap(floatToInt64(Double(v)), to: type)]))
-    }
+/// The padding value `value` as a one-element tensor of `type` (Cast's rules; "" for strings).
+func padConstant(_ ctx: OpContext, _ value: Float, _ type: ElementType) throws -> Tensor {
+    if type == .string { return Tensor(elementType: .string, shape: [1], storage: .string([[]])) }
+    return try cast(ctx, .float([value], shape: [1]), to: type)
 }
 
 func topK(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor] {

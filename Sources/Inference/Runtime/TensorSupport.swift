@@ -90,23 +90,7 @@ enum Shape {
         var inStrides = [Int](repeating: 0, count: out.count)
         let s = strides(shape)
         for i in 0..<shape.count where shape[i] != 1 { inStrides[i + offset] = s[i] }
-        var result = [Int](repeating: 0, count: total)
-        if total == 0 { return result }
-        var index = [Int](repeating: 0, count: out.count)
-        var flat = 0
-        for k in 0..<total {
-            result[k] = flat
-            var d = out.count - 1
-            while d >= 0 {
-                index[d] += 1
-                flat += inStrides[d]
-                if index[d] < out[d] { break }
-                flat -= inStrides[d] * index[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return result
+        return walk(out, strides: inStrides, base: 0)
     }
 
     /// Normalises a possibly negative axis against `rank`.
