@@ -43,6 +43,9 @@ public struct WriteBatch {
     /// Adds a delete.
     public mutating func delete(_ key: [UInt8]) { operations.append(.delete(key)) }
 
+    /// Reserves room for `count` operations.
+    public mutating func reserveCapacity(_ count: Int) { operations.reserveCapacity(count) }
+
     /// Appends every operation of `other`.
     public mutating func append(_ other: WriteBatch) { operations += other.operations }
 

@@ -81,7 +81,7 @@ final class TrieTests: XCTestCase {
     /// length (1, 128, 256) and with items short enough to be embedded in their parent.
     func testOrderedRootMatchesInsertionBuiltTrie() throws {
         var rng = SystemRandomNumberGenerator()
-        for count in [1, 2, 3, 15, 16, 17, 127, 128, 129, 200, 255, 256, 257, 1000, 4100] {
+        for count in [1, 2, 3, 15, 16, 17, 127, 128, 129, 200, 255, 256, 257, 1000, 2047, 2048, 2049, 4100] {
             let items: [[UInt8]] = (0..<count).map { i in
                 let length = i % 3 == 0 ? 1 + Int(rng.next() % 8) : 20 + Int(rng.next() % 200)
                 return (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }

@@ -31,6 +31,9 @@ public struct ExecutedBlock {
     public let results: [TransactionResult]
     /// State changes (trie nodes and flat index), to be written with the block.
     public let stateBatch: WriteBatch
+    /// The block's body, receipts and transaction lookups as store entries
+    /// (`ChainDatabase.bodyEntries`), built while the roots were hashed.
+    public let bodyEntries: WriteBatch
     /// Candidates a proposal left out, with the reason.
     public let excluded: [(hash: Hash32, reason: InvalidTransaction)]
 }
@@ -142,12 +145,13 @@ public final class BlockBuilder {
             throw InvalidBlock("\(name) does not match the executed block")
         }
         return ExecutedBlock(block: Block(header: h, transactions: transactions), receipts: executed.receipts, results: results,
-                             stateBatch: executed.stateBatch, excluded: [])
+                             stateBatch: executed.stateBatch, bodyEntries: executed.bodyEntries, excluded: [])
     }
 
     /// Writes an executed block and makes it the head (one atomic batch).
     public func commit(_ executed: ExecutedBlock, sync: Bool = true) throws {
-        try database.commit(block: executed.block, receipts: executed.receipts, stateBatch: executed.stateBatch, sync: sync)
+        try database.commit(block: executed.block, receipts: executed.receipts, stateBatch: executed.stateBatch,
+                            bodyEntries: executed.bodyEntries, sync: sync)
     }
 
     private func seal(parent: Header, env: BlockEnvironment, transactions: [SignedTransaction], results: [TransactionResult],
@@ -165,19 +169,21 @@ public final class BlockBuilder {
             receipts.append(r)
         }
         // The receipts and transactions roots do not depend on the state root: for a
-        // large block they are hashed on another core while this one commits the state.
+        // large block they are hashed on other cores while this one commits the state
+        // and encodes the body for the store.
         let roots = RootsJob(transactions: transactions, receipts: receipts, transactionsRoot: transactionsRoot)
         if transactions.count >= 256 { Thread { roots.run() }.start() } else { roots.run() }
         var batch = WriteBatch()
         let stateRoot: Hash32
         do { stateRoot = try state.commit(into: &batch) } catch { _ = roots.wait(); throw error }
+        let body = ChainDatabase.bodyEntries(number: env.number, transactions: transactions, receipts: receipts)
         let (txRoot, receiptsRoot) = roots.wait()
         let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
                             transactionsRoot: txRoot, receiptsRoot: receiptsRoot,
                             logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
                             timestamp: env.timestamp, baseFeePerGas: env.baseFee)
         return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
-                             stateBatch: batch, excluded: excluded)
+                             stateBatch: batch, bodyEntries: body, excluded: excluded)
     }
 
     /// Decodes raw transactions and recovers their senders on every core. Each result is
@@ -220,7 +226,9 @@ final class RootsJob: @unchecked Sendable {
     }
 
     func run() {
-        result = (transactionsRoot?() ?? Block.transactionsRoot(transactions), Block.receiptsRoot(receipts))
+        // Receipts first: a provided transactions root may still be in the making.
+        let receiptsRoot = Block.receiptsRoot(receipts)
+        result = (transactionsRoot?() ?? Block.transactionsRoot(transactions), receiptsRoot)
         done.signal()
     }
 

@@ -97,11 +97,17 @@ public struct Header: Equatable, Sendable {
 
 /// A 2048-bit log bloom filter (Yellow Paper 4.3.1).
 public struct Bloom: Equatable, Sendable {
+    /// The filter's size in bytes.
+    public static let byteCount = 256
     /// 256 bytes.
     public private(set) var bytes: [UInt8]
 
+    /// The 256 zero bytes every empty filter shares (copied on first write): most
+    /// receipts have no logs.
+    private static let zeroBytes = [UInt8](repeating: 0, count: byteCount)
+
     /// The empty filter.
-    public init() { bytes = [UInt8](repeating: 0, count: 256) }
+    public init() { bytes = Self.zeroBytes }
 
     /// A filter from its 256 bytes.
     public init(_ bytes: [UInt8]) throws {
@@ -128,6 +134,7 @@ public struct Bloom: Equatable, Sendable {
 
     /// Merges another filter into this one.
     public mutating func formUnion(_ other: Bloom) {
+        if other.bytes == Self.zeroBytes { return }
         for i in 0..<256 { bytes[i] |= other.bytes[i] }
     }
 

@@ -21,13 +21,25 @@ public struct Receipt: Equatable, Sendable {
     }
 
     /// The typed encoding (EIP-2718): `type || rlp(...)` for types 1 and 2, bare RLP for legacy.
-    /// Assembled from pre-encoded parts: the receipts root of a large block hashes
-    /// thousands of these.
     public var encoded: [UInt8] {
-        let bloomItem = [0xB9, 0x01, 0x00] + bloom.bytes
-        let body = RLP.encodeList(encodedItems: [success ? [0x01] : [0x80], RLP.encode(.uint(cumulativeGasUsed)), bloomItem,
-                                                 logsEncoding])
-        return type == .legacy ? body : [type.rawValue] + body
+        var out: [UInt8] = []
+        appendEncoded(to: &out)
+        return out
+    }
+
+    /// Appends `encoded` to `out`, written in place: the receipts root of a large block
+    /// encodes thousands of these.
+    public func appendEncoded(to out: inout [UInt8]) {
+        let logs = logsEncoding
+        let payload = 1 + RLP.uintSize(cumulativeGasUsed) + 3 + Bloom.byteCount + logs.count
+        out.reserveCapacity(out.count + payload + 4)
+        if type != .legacy { out.append(type.rawValue) }
+        RLP.appendListHeader(payloadLength: payload, to: &out)
+        out.append(success ? 0x01 : 0x80)
+        RLP.appendUInt(cumulativeGasUsed, to: &out)
+        out += [0xB9, 0x01, 0x00]  // a 256-byte string
+        out += bloom.bytes
+        out += logs
     }
 
     private var logsEncoding: [UInt8] {
@@ -39,8 +51,16 @@ public struct Receipt: Equatable, Sendable {
     /// The form the node stores (table `r`): `rlp([type, status, cumulativeGasUsed, logs])`,
     /// without the 256-byte bloom, which `init(stored:)` recomputes from the logs.
     public var storedEncoding: [UInt8] {
-        RLP.encodeList(encodedItems: [RLP.encode(.uint(UInt64(type.rawValue))), success ? [0x01] : [0x80],
-                                      RLP.encode(.uint(cumulativeGasUsed)), logsEncoding])
+        let logs = logsEncoding
+        let payload = RLP.uintSize(UInt64(type.rawValue)) + 1 + RLP.uintSize(cumulativeGasUsed) + logs.count
+        var out: [UInt8] = []
+        out.reserveCapacity(payload + 9)
+        RLP.appendListHeader(payloadLength: payload, to: &out)
+        RLP.appendUInt(UInt64(type.rawValue), to: &out)
+        out.append(success ? 0x01 : 0x80)
+        RLP.appendUInt(cumulativeGasUsed, to: &out)
+        out += logs
+        return out
     }
 
     /// Decodes `storedEncoding`.
@@ -110,11 +130,11 @@ public struct Block: Equatable, Sendable {
 
     /// The root of the transactions trie for `transactions`.
     public static func transactionsRoot(_ transactions: [SignedTransaction]) -> Hash32 {
-        MerklePatriciaTrie.orderedRoot(transactions.map(\.raw))
+        MerklePatriciaTrie.orderedRoot(count: transactions.count) { i, out in out += transactions[i].raw }
     }
 
     /// The root of the receipts trie for `receipts`.
     public static func receiptsRoot(_ receipts: [Receipt]) -> Hash32 {
-        MerklePatriciaTrie.orderedRoot(receipts.map(\.encoded))
+        MerklePatriciaTrie.orderedRoot(count: receipts.count) { i, out in receipts[i].appendEncoded(to: &out) }
     }
 }

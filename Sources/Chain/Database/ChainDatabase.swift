@@ -87,6 +87,38 @@ public final class ChainDatabase {
         return (n, index)
     }
 
+    /// The entries a block adds besides its header, hash and the head pointer: the body
+    /// (raw transactions with their senders), the stored receipts and one lookup per
+    /// transaction (hash → block number ‖ index). Encoded in place: a 10,000-transaction
+    /// block has 10,000 of each.
+    public static func bodyEntries(number n: UInt64, transactions: [SignedTransaction], receipts: [Receipt]) -> WriteBatch {
+        var batch = WriteBatch()
+        batch.reserveCapacity(transactions.count + 2)
+        let entrySizes = transactions.map { tx in RLP.bytesSize(tx.raw) + 21 }
+        var body: [UInt8] = []
+        body.reserveCapacity(entrySizes.reduce(9) { $0 + $1 + 3 })
+        RLP.appendListHeader(payloadLength: entrySizes.reduce(0) { $0 + RLP.headerSize(payloadLength: $1) + $1 }, to: &body)
+        for (tx, size) in zip(transactions, entrySizes) {
+            RLP.appendListHeader(payloadLength: size, to: &body)
+            RLP.appendBytes(tx.raw, to: &body)
+            RLP.appendBytes(tx.sender.bytes, to: &body)
+        }
+        batch.put(Schema.body(n), body)
+        let stored = receipts.map(\.storedEncoding)
+        var encodedReceipts: [UInt8] = []
+        let receiptsPayload = stored.reduce(0) { $0 + RLP.bytesSize($1) }
+        encodedReceipts.reserveCapacity(receiptsPayload + 9)
+        RLP.appendListHeader(payloadLength: receiptsPayload, to: &encodedReceipts)
+        for r in stored { RLP.appendBytes(r, to: &encodedReceipts) }
+        batch.put(Schema.receipts(n), encodedReceipts)
+        let number = Schema.be(n)
+        for (i, tx) in transactions.enumerated() {
+            batch.put(Schema.transactionLookup(tx.hash), number + [UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16),
+                                                                   UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)])
+        }
+        return batch
+    }
+
     /// State as of `header` (reads through the flat index when `header` is the head).
     public func state(at header: Header) -> StateDB {
         // The flat index holds the head's state, so it serves any header with the same
@@ -96,8 +128,10 @@ public final class ChainDatabase {
     }
 
     /// Writes `block`, its receipts and `stateBatch` (from `StateDB.commit`) and moves the
-    /// head to it, in one atomic batch; `sync` waits for the disk.
-    public func commit(block: Block, receipts: [Receipt], stateBatch: WriteBatch, sync: Bool = true,
+    /// head to it, in one atomic batch; `sync` waits for the disk. `bodyEntries` are
+    /// `bodyEntries(number:transactions:receipts:)` when the caller has already built them (the block
+    /// builder does, on another core, while the state root is computed).
+    public func commit(block: Block, receipts: [Receipt], stateBatch: WriteBatch, bodyEntries: WriteBatch? = nil, sync: Bool = true,
                        genesis: [UInt8]? = nil) throws {
         var batch = stateBatch
         let n = block.number
@@ -105,12 +139,7 @@ public final class ChainDatabase {
         batch.put(Schema.header(n), block.header.rlp)
         batch.put(Schema.canonicalHash(n), hash.bytes)
         batch.put(Schema.blockNumber(hash), Schema.be(n))
-        batch.put(Schema.body(n), RLP.encode(.list(block.transactions.map { .list([.bytes($0.raw), .bytes($0.sender.bytes)]) })))
-        batch.put(Schema.receipts(n), RLP.encodeList(encodedItems: receipts.map { RLP.encode(.bytes($0.storedEncoding)) }))
-        for (i, tx) in block.transactions.enumerated() {
-            batch.put(Schema.transactionLookup(tx.hash), Schema.be(n) + [UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16),
-                                                                        UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)])
-        }
+        batch.append(bodyEntries ?? Self.bodyEntries(number: n, transactions: block.transactions, receipts: receipts))
         if let genesis { batch.put(Schema.genesis, genesis) }
         batch.put(Schema.head, Schema.be(n) + hash.bytes)
         try store.write(batch, sync: sync)

@@ -74,10 +74,18 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
         let contentLength = fields.reduce(0) { $0 + RLP.encodedSize($1) }
         let payloadStart = raw.count - contentLength
         let payloadLength = fields.dropLast(3).reduce(0) { $0 + RLP.encodedSize($1) }
-        var content = Array(raw[payloadStart..<payloadStart + payloadLength])
-        if tx.type == .legacy, let chainId = tx.chainId { content += RLP.encode(.uint(chainId)) + [0x80, 0x80] }
-        let list = RLP.encodeList(encodedItems: [content])
-        return tx.type == .legacy ? Keccak256.hash(list) : Keccak256.hash([tx.type.rawValue] + list)
+        let eip155 = tx.type == .legacy ? tx.chainId : nil
+        let suffixLength = eip155.map { RLP.uintSize($0) + 2 } ?? 0
+        var preimage: [UInt8] = []
+        preimage.reserveCapacity(1 + 9 + payloadLength + suffixLength)
+        if tx.type != .legacy { preimage.append(tx.type.rawValue) }
+        RLP.appendListHeader(payloadLength: payloadLength + suffixLength, to: &preimage)
+        raw.withUnsafeBufferPointer { preimage.append(contentsOf: UnsafeBufferPointer(rebasing: $0[payloadStart..<payloadStart + payloadLength])) }
+        if let chainId = eip155 {
+            RLP.appendUInt(chainId, to: &preimage)
+            preimage += [0x80, 0x80]
+        }
+        return Keccak256.hash(preimage)
     }
 
     /// Rebuilds a transaction this node stored after checking it, with the sender it
@@ -168,7 +176,7 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
         let tx = Transaction(type: .legacy, chainId: chainId, nonce: try f[0].uint64("nonce"), maxPriorityFeePerGas: gasPrice,
                              maxFeePerGas: gasPrice, gasLimit: try f[2].uint64("gas"), to: try recipient(f[3]),
                              value: try f[4].uint256("value"), data: try f[5].bytes("data"))
-        return (tx, try f[7].uint256("r").minimalBigEndianBytes, try f[8].uint256("s").minimalBigEndianBytes, parity)
+        return (tx, try f[7].uint256Bytes("r"), try f[8].uint256Bytes("s"), parity)
     }
 
     private static func decodeTyped(_ type: TransactionType, _ f: [RLPItem]) throws -> (Transaction, [UInt8], [UInt8], UInt8) {
@@ -192,7 +200,7 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
                              data: try f[i + 3].bytes("data"), accessList: try accessList(f[i + 4]))
         let parity = try f[i + 5].uint64("yParity")
         guard parity <= 1 else { throw TransactionError("yParity must be 0 or 1, got \(parity)") }
-        return (tx, try f[i + 6].uint256("r").minimalBigEndianBytes, try f[i + 7].uint256("s").minimalBigEndianBytes, UInt8(parity))
+        return (tx, try f[i + 6].uint256Bytes("r"), try f[i + 7].uint256Bytes("s"), UInt8(parity))
     }
 
     private static func recipient(_ item: RLPItem) throws -> Address? {

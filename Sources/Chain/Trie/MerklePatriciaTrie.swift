@@ -297,77 +297,162 @@ public struct SecureTrie {
 
 extension MerklePatriciaTrie {
     /// The root of a trie mapping rlp(index) to each item (transactions, receipts).
-    ///
-    /// Built bottom-up from the sorted keys instead of by insertion: every node is
-    /// encoded once and no node objects are allocated, which makes the transaction and
-    /// receipt roots of a 10,000-transaction block several times cheaper. The unit
-    /// tests check it against the insertion-built trie.
     public static func orderedRoot(_ items: [[UInt8]]) -> Hash32 {
-        if items.isEmpty { return emptyRoot }
-        // rlp(i) keys as nibbles, in byte order (0x01…0x7f, 0x80 = rlp(0), 0x81.., 0x82..).
-        let keys: [[UInt8]] = items.indices.map { HexPrefix.nibbles(of: RLP.encode(.uint(UInt64($0)))) }
-        let order = items.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }
-        let builder = SortedTrieBuilder(keys: order.map { keys[$0] }, values: order.map { items[$0] })
-        let rootEncoding = builder.encode(0..<order.count, depth: 0)
-        return Keccak256.hash(rootEncoding)
+        orderedRoot(count: items.count) { i, out in out.append(contentsOf: items[i]) }
+    }
+
+    /// The root of a trie mapping rlp(i) to item i for i in 0..<count, where `value`
+    /// appends item i's bytes to its buffer (it may run on several threads at once).
+    ///
+    /// Built bottom-up in key order instead of by insertion: every node is encoded once,
+    /// leaves are assembled in one reused buffer and hashed in place, and no node
+    /// objects are allocated. The unit tests check it against the insertion-built trie.
+    public static func orderedRoot(count: Int, value: @escaping (Int, inout [UInt8]) -> Void) -> Hash32 {
+        if count == 0 { return emptyRoot }
+        let builder = OrderedTrieBuilder(count: count, value: value)
+        var scratch = OrderedTrieBuilder.Scratch()
+        let root = count == 1 ? builder.leaf(0, depth: 0, scratch: &scratch) : builder.inner(0..<count, depth: 0)
+        return Keccak256.hash(root)
     }
 }
 
-/// Encodes the trie of sorted, distinct keys directly: a range of keys sharing a
-/// prefix becomes an extension, a range that splits becomes a branch, one key a leaf.
-private struct SortedTrieBuilder {
+/// Encodes the trie whose keys are rlp(0), …, rlp(count − 1) directly from the keys'
+/// byte order, which is known without sorting: 0x01…0x7f (items 1…127), 0x80 (item 0),
+/// then 0x81 xx, 0x82 xx xx, … (items 128, 129, … in numeric order). RLP encodings are
+/// prefix-free, so no key ends at a branch and branches never hold values.
+private struct OrderedTrieBuilder {
     /// Ranges at least this large hash their subtrees in parallel.
     static let parallelThreshold = 2048
-    let keys: [[UInt8]]
-    let values: [[UInt8]]
 
-    /// The RLP encoding of the node holding keys[range], whose paths start at `depth`.
-    func encode(_ range: Range<Int>, depth: Int) -> [UInt8] {
-        let first = keys[range.lowerBound]
-        if range.count == 1 {
-            return RLP.encode(.list([.bytes(HexPrefix.encode(first[depth...], isLeaf: true)), .bytes(values[range.lowerBound])]))
-        }
-        // Sorted keys: the prefix common to all is the one the first and last share.
-        let last = keys[range.upperBound - 1]
-        var common = 0
-        while depth + common < first.count, depth + common < last.count, first[depth + common] == last[depth + common] { common += 1 }
-        if common > 0 {
-            let child = encode(range, depth: depth + common)
-            return RLP.encodeList(encodedItems: [RLP.encode(.bytes(HexPrefix.encode(first[depth..<depth + common], isLeaf: false))),
-                                                 reference(child)])
-        }
-        var slots = [[UInt8]](repeating: [0x80], count: 17)
-        var i = range.lowerBound
-        if first.count == depth {  // a key that ends here holds the branch's value
-            slots[16] = RLP.encode(.bytes(values[i]))
-            i += 1
-        }
-        var groups: [(nibble: Int, range: Range<Int>)] = []
-        while i < range.upperBound {
-            let nibble = keys[i][depth]
-            var j = i + 1
-            while j < range.upperBound, keys[j][depth] == nibble { j += 1 }
-            groups.append((Int(nibble), i..<j))
-            i = j
-        }
-        if range.count >= Self.parallelThreshold {
-            // Subtrees are independent: hash them on every core (the result is the same).
-            var refs = [[UInt8]](repeating: [], count: groups.count)
-            refs.withUnsafeMutableBufferPointer { out in
-                let out = out
-                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-                    out[g] = reference(encode(groups[g].range, depth: depth + 1))
-                }
-            }
-            for (g, group) in groups.enumerated() { slots[group.nibble] = refs[g] }
-        } else {
-            for group in groups { slots[group.nibble] = reference(encode(group.range, depth: depth + 1)) }
-        }
-        return RLP.encodeList(encodedItems: slots)
+    /// Buffers one leaf at a time is assembled in.
+    struct Scratch {
+        var node: [UInt8] = []
+        var value: [UInt8] = []
     }
 
-    /// How a parent refers to a child: embedded when its encoding is under 32 bytes.
-    func reference(_ encoding: [UInt8]) -> [UInt8] {
-        encoding.count < 32 ? encoding : RLP.encode(.bytes(Keccak256.digest(encoding)))
+    let count: Int
+    let value: (Int, inout [UInt8]) -> Void
+
+    /// The item at key-order position `p`.
+    func index(_ p: Int) -> Int {
+        let small = Swift.min(127, count - 1)  // items 1…small come first
+        return p < small ? p + 1 : (p == small ? 0 : p)
+    }
+
+    /// The key (rlp of the item's index) of position `p` as nibbles right-aligned in a
+    /// word, and how many nibbles it has.
+    func key(_ p: Int) -> (nibbles: UInt64, length: Int) {
+        let i = UInt64(index(p))
+        if i == 0 { return (0x80, 2) }
+        if i < 0x80 { return (i, 2) }
+        let bytes = (64 - i.leadingZeroBitCount + 7) / 8
+        return ((0x80 + UInt64(bytes)) << (8 * UInt64(bytes)) | i, 2 * (bytes + 1))
+    }
+
+    func nibble(_ key: (nibbles: UInt64, length: Int), _ depth: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: key.nibbles >> (4 * UInt64(key.length - 1 - depth)) & 0xF)
+    }
+
+    /// Appends the hex-prefix encoding of nibbles depth..<end of `key` as an RLP string.
+    func appendPath(_ key: (nibbles: UInt64, length: Int), from depth: Int, to end: Int, leaf: Bool, into out: inout [UInt8]) {
+        let count = end - depth
+        let flag: UInt8 = leaf ? 0x20 : 0
+        let length = count / 2 + 1
+        if length > 1 { out.append(0x80 + UInt8(length)) }  // a lone flag byte (< 0x80) is its own encoding
+        var d = depth
+        if count % 2 == 1 {
+            out.append(flag | 0x10 | nibble(key, d))
+            d += 1
+        } else {
+            out.append(flag)
+        }
+        while d < end {
+            out.append(nibble(key, d) << 4 | nibble(key, d + 1))
+            d += 2
+        }
+    }
+
+    func pathSize(_ nibbles: Int) -> Int { nibbles / 2 + 1 == 1 ? 1 : nibbles / 2 + 2 }
+
+    /// The encoding of the leaf at position `p` under a branch at `depth`, in `scratch.node`.
+    func leaf(_ p: Int, depth: Int, scratch: inout Scratch) -> [UInt8] {
+        scratch.value.removeAll(keepingCapacity: true)
+        value(index(p), &scratch.value)
+        let k = key(p)
+        scratch.node.removeAll(keepingCapacity: true)
+        RLP.appendListHeader(payloadLength: pathSize(k.length - depth) + RLP.bytesSize(scratch.value), to: &scratch.node)
+        appendPath(k, from: depth, to: k.length, leaf: true, into: &scratch.node)
+        RLP.appendBytes(scratch.value, to: &scratch.node)
+        return scratch.node
+    }
+
+    /// Appends how a parent refers to the node of positions `range`: its encoding when
+    /// under 32 bytes, else the RLP string of its hash.
+    func appendReference(_ range: Range<Int>, depth: Int, to out: inout [UInt8], scratch: inout Scratch) {
+        let node = range.count == 1 ? leaf(range.lowerBound, depth: depth, scratch: &scratch) : inner(range, depth: depth)
+        node.withUnsafeBufferPointer { encoding in
+            if encoding.count < 32 {
+                out.append(contentsOf: encoding)
+            } else {
+                out.append(0xA0)
+                Keccak256.appendDigest(of: encoding, to: &out)
+            }
+        }
+    }
+
+    /// The encoding of the extension or branch node holding positions `range` (two or more).
+    func inner(_ range: Range<Int>, depth: Int) -> [UInt8] {
+        let first = key(range.lowerBound), last = key(range.upperBound - 1)
+        var common = 0
+        while depth + common < Swift.min(first.length, last.length), nibble(first, depth + common) == nibble(last, depth + common) {
+            common += 1
+        }
+        var body: [UInt8] = []
+        if common > 0 {
+            body.reserveCapacity(pathSize(common) + 33)
+            appendPath(first, from: depth, to: depth + common, leaf: false, into: &body)
+            var scratch = Scratch()
+            appendReference(range, depth: depth + common, to: &body, scratch: &scratch)
+        } else {
+            var groups: [(nibble: UInt8, range: Range<Int>)] = []
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let n = nibble(key(i), depth)
+                var j = i + 1
+                while j < range.upperBound, nibble(key(j), depth) == n { j += 1 }
+                groups.append((n, i..<j))
+                i = j
+            }
+            var refs = [[UInt8]](repeating: [], count: groups.count)
+            if range.count >= Self.parallelThreshold {
+                // Subtrees are independent: hash them on every core (the result is the same).
+                refs.withUnsafeMutableBufferPointer { out in
+                    let out = out
+                    DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                        var scratch = Scratch()
+                        appendReference(groups[g].range, depth: depth + 1, to: &out[g], scratch: &scratch)
+                    }
+                }
+            } else {
+                var scratch = Scratch()
+                for g in groups.indices { appendReference(groups[g].range, depth: depth + 1, to: &refs[g], scratch: &scratch) }
+            }
+            body.reserveCapacity(17 * 33)
+            var g = 0
+            for n in 0..<16 as Range<UInt8> {
+                if g < groups.count, groups[g].nibble == n {
+                    body += refs[g]
+                    g += 1
+                } else {
+                    body.append(0x80)
+                }
+            }
+            body.append(0x80)  // no value: keys are prefix-free
+        }
+        var node: [UInt8] = []
+        node.reserveCapacity(body.count + 3)
+        RLP.appendListHeader(payloadLength: body.count, to: &node)
+        node += body
+        return node
     }
 }

@@ -17,9 +17,21 @@ public struct RecoverableSignature: Equatable, Sendable {
 
     /// Creates a signature from its parts; `r` and `s` may be shorter than 32 bytes.
     public init(r: [UInt8], s: [UInt8], recoveryID: UInt8) {
-        self.r = [UInt8](repeating: 0, count: max(0, 32 - r.count)) + r.suffix(32)
-        self.s = [UInt8](repeating: 0, count: max(0, 32 - s.count)) + s.suffix(32)
+        self.r = Self.word(r)
+        self.s = Self.word(s)
         self.recoveryID = recoveryID
+    }
+
+    /// `bytes` left-padded (or cut) to 32 bytes, in one allocation.
+    private static func word(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.count == 32 { return bytes }
+        return [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            let take = Swift.min(32, bytes.count)
+            let pad = 32 - take
+            for i in 0..<pad { out[i] = 0 }
+            for i in 0..<take { out[pad + i] = bytes[bytes.count - take + i] }
+            count = 32
+        }
     }
 
     /// Creates a signature from integer r and s.
@@ -43,17 +55,35 @@ public struct RecoverableSignature: Equatable, Sendable {
 
     /// Recovers the signer's public key for `hash` (`secp256k1_ecdsa_recover`), after `validate()`.
     public func recoverPublicKey(_ hash: Hash32) throws -> PublicKey {
+        PublicKey(try recover(hash))
+    }
+
+    /// Recovers the signer's address for `hash`: the public key is serialized and
+    /// hashed in stack buffers (sender recovery is the hot path of block import).
+    public func recoverAddress(_ hash: Hash32) throws -> Address {
+        var key = try recover(hash)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65 + 32) { buffer in
+            let base = buffer.baseAddress!
+            var length = 65
+            _ = secp256k1_ec_pubkey_serialize(Secp256k1Context.shared.pointer, base, &length, &key, UInt32(SECP256K1_EC_UNCOMPRESSED))
+            Keccak256.digest(UnsafeBufferPointer(start: base + 1, count: 64), into: base + 65)
+            return try! Address(Array(UnsafeBufferPointer(start: base + 65 + 12, count: 20)))
+        }
+    }
+
+    private func recover(_ hash: Hash32) throws -> secp256k1_pubkey {
         try validate()
         let context = Secp256k1Context.shared.pointer
         var signature = secp256k1_ecdsa_recoverable_signature()
-        guard secp256k1_ecdsa_recoverable_signature_parse_compact(context, &signature, r + s, Int32(recoveryID)) == 1 else {
-            throw CryptoError.invalidSignatureValues
+        let parsed = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { compact in
+            let base = compact.baseAddress!
+            r.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: 32) }
+            s.withUnsafeBufferPointer { (base + 32).update(from: $0.baseAddress!, count: 32) }
+            return secp256k1_ecdsa_recoverable_signature_parse_compact(context, &signature, base, Int32(recoveryID))
         }
+        guard parsed == 1 else { throw CryptoError.invalidSignatureValues }
         var key = secp256k1_pubkey()
         guard secp256k1_ecdsa_recover(context, &key, &signature, hash.bytes) == 1 else { throw CryptoError.unrecoverable }
-        return PublicKey(key)
+        return key
     }
-
-    /// Recovers the signer's address for `hash`.
-    public func recoverAddress(_ hash: Hash32) throws -> Address { try recoverPublicKey(hash).address }
 }

@@ -15,10 +15,27 @@ public enum Keccak256 {
     }
 
     /// Returns the Keccak-256 digest of the bytes in `buffer` as 32 raw bytes.
+    public static func digest(_ buffer: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            digest(buffer, into: out.baseAddress!)
+            count = 32
+        }
+    }
+
+    /// Appends the Keccak-256 digest of the bytes in `buffer` to `out` (hot paths that
+    /// assemble trie references and keys in place, without a 32-byte array per hash).
+    public static func appendDigest(of buffer: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { d in
+            digest(buffer, into: d.baseAddress!)
+            out.append(contentsOf: d)
+        }
+    }
+
+    /// Writes the Keccak-256 digest of the bytes in `buffer` to the 32 bytes at `out`.
     ///
     /// One-shot path: the state lives on the stack and full blocks are absorbed
     /// straight from `buffer`; only the padded last block is copied.
-    public static func digest(_ buffer: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    public static func digest(_ buffer: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 25) { lanes in
             let state = lanes.baseAddress!
             state.initialize(repeating: 0, count: 25)
@@ -46,12 +63,9 @@ public enum Keccak256 {
                 }
                 KeccakF1600.permute(state)
             }
-            return [UInt8](unsafeUninitializedCapacity: 32) { out, count in
-                for lane in 0..<4 {
-                    let v = state[lane]
-                    for b in 0..<8 { out[lane * 8 + b] = UInt8(truncatingIfNeeded: v &>> (8 * UInt64(b))) }
-                }
-                count = 32
+            for lane in 0..<4 {
+                let v = state[lane]
+                for b in 0..<8 { out[lane * 8 + b] = UInt8(truncatingIfNeeded: v &>> (8 * UInt64(b))) }
             }
         }
     }

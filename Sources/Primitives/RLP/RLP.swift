@@ -62,9 +62,58 @@ public enum RLP {
             out.append(shortBase + UInt8(length))
             return
         }
-        let lengthBytes = UInt256(UInt64(length)).minimalBigEndianBytes
-        out.append(shortBase + 55 + UInt8(lengthBytes.count))
-        out += lengthBytes
+        let count = (Int.bitWidth - length.leadingZeroBitCount + 7) / 8
+        out.append(shortBase + 55 + UInt8(count))
+        for i in stride(from: count - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: length >> (8 * i))) }
+    }
+
+    // MARK: - In-place encoding (hot paths: receipts, block bodies, trie nodes)
+
+    /// Appends the header of a list whose items take `payloadLength` bytes.
+    public static func appendListHeader(payloadLength: Int, to out: inout [UInt8]) {
+        appendHeader(length: payloadLength, shortBase: 0xC0, to: &out)
+    }
+
+    /// Appends the byte string in `bytes`.
+    public static func appendBytes(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if bytes.count == 1 && bytes[0] < 0x80 {
+            out.append(bytes[0])
+        } else {
+            appendHeader(length: bytes.count, shortBase: 0x80, to: &out)
+            out.append(contentsOf: bytes)
+        }
+    }
+
+    /// Appends the byte string `bytes`.
+    public static func appendBytes(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBufferPointer { appendBytes($0, to: &out) }
+    }
+
+    /// Size of the encoding of a byte string of `count` bytes starting with `first`.
+    public static func bytesSize(count: Int, first: UInt8?) -> Int {
+        count == 1 && first! < 0x80 ? 1 : headerSize(count) + count
+    }
+
+    /// Size of the encoding of a byte string.
+    public static func bytesSize(_ bytes: [UInt8]) -> Int { bytesSize(count: bytes.count, first: bytes.first) }
+
+    /// Size of the header of a list or string whose payload is `length` bytes.
+    public static func headerSize(payloadLength length: Int) -> Int { headerSize(length) }
+
+    /// Appends the unsigned integer `value` (minimal big-endian bytes; zero is `0x80`).
+    public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
+        if value != 0 && value < 0x80 {
+            out.append(UInt8(value))
+            return
+        }
+        let count = (64 - value.leadingZeroBitCount + 7) / 8
+        out.append(0x80 + UInt8(count))
+        for i in stride(from: count - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+    }
+
+    /// Size of the encoding of the unsigned integer `value`.
+    public static func uintSize(_ value: UInt64) -> Int {
+        value != 0 && value < 0x80 ? 1 : 1 + (64 - value.leadingZeroBitCount + 7) / 8
     }
 
     /// Decodes exactly one canonical item from `bytes`; trailing bytes are an error.

@@ -41,9 +41,15 @@ public enum RLPItem: Equatable, Sendable {
 
     /// The canonical unsigned integer (no leading zero bytes) in 256 bits.
     public func uint256(_ field: String = "value") throws -> UInt256 {
+        try UInt256(bigEndian: uint256Bytes(field))
+    }
+
+    /// The minimal big-endian bytes of a canonical unsigned integer of at most 256 bits
+    /// (what `uint256` checks, without converting: signature r and s).
+    public func uint256Bytes(_ field: String = "value") throws -> [UInt8] {
         let b = try canonicalIntegerBytes(field)
         guard b.count <= 32 else { throw PrimitivesError(.integer, "\(field) exceeds 2^256-1") }
-        return try UInt256(bigEndian: b)
+        return b
     }
 
     private func canonicalIntegerBytes(_ field: String) throws -> [UInt8] {

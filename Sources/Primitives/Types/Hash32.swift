@@ -46,9 +46,7 @@ extension Hash32 {
 extension UInt256 {
     /// The 32-byte big-endian word `hash` read as an integer.
     public init(word hash: Hash32) {
-        var l: [UInt64] = [0, 0, 0, 0]
-        for (i, b) in hash.bytes.reversed().enumerated() { l[i / 8] |= UInt64(b) << (8 * UInt64(i % 8)) }
-        self.init(limbs: (l[0], l[1], l[2], l[3]))
+        self = hash.bytes.withUnsafeBufferPointer { UInt256(bigEndianBuffer: $0) }
     }
 }
 

@@ -21,9 +21,24 @@ public struct UInt256: Hashable, Comparable, Sendable {
     /// Creates a value from up to 32 big-endian bytes (leading zeros allowed).
     public init(bigEndian bytes: [UInt8]) throws {
         guard bytes.count <= 32 else { throw PrimitivesError(.integer, "integer of \(bytes.count) bytes does not fit 256 bits") }
-        var l: [UInt64] = [0, 0, 0, 0]
-        for (i, b) in bytes.reversed().enumerated() { l[i / 8] |= UInt64(b) << (8 * UInt64(i % 8)) }
-        limbs = (l[0], l[1], l[2], l[3])
+        self = bytes.withUnsafeBufferPointer { UInt256(bigEndianBuffer: $0) }
+    }
+
+    /// Reads up to 32 big-endian bytes (callers check the length).
+    init(bigEndianBuffer bytes: UnsafeBufferPointer<UInt8>) {
+        var l: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var shift: UInt64 = 0, limb = 0
+        for b in bytes.reversed() {
+            switch limb {
+            case 0: l.0 |= UInt64(b) << shift
+            case 1: l.1 |= UInt64(b) << shift
+            case 2: l.2 |= UInt64(b) << shift
+            default: l.3 |= UInt64(b) << shift
+            }
+            shift += 8
+            if shift == 64 { shift = 0; limb += 1 }
+        }
+        limbs = l
     }
 
     /// The limbs as an array, least significant first.
