@@ -30,6 +30,13 @@ let package = Package(
             path: "Sources/CKernels",
             cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-fast-math"])]
         ),
+        // The benchmarks' named peer: libsecp256k1 recover in a tight C loop (opgd bench only).
+        .target(
+            name: "CBenchPeer",
+            path: "Sources/CBenchPeer",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("secp256k1"), .linkedLibrary("pthread")]
+        ),
 
         // Layers, bottom up (docs/architecture.md).
         .target(name: "Primitives", swiftSettings: swiftSettings),
@@ -41,7 +48,8 @@ let package = Package(
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
-        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
+        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
+                swiftSettings: swiftSettings),
 
         // Executables.
         .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),

@@ -101,3 +101,16 @@ def test_malformed_genesis_and_config_write_nothing(tmp_path):
     broken.write_text('{"dataDir": "x", "rpc": {"port": "eighty"}}')
     p = run([OPGD, "start", "--config", str(broken)])
     assert p.returncode == 2 and "rpc.port" in p.stderr, p.stderr
+
+
+def test_bench_runs_against_its_c_peer():
+    """`opgd bench` (tools/bench/run.sh) works on a small block: every row measured, every ratio positive."""
+    p = run([OPGD, "bench", "--transactions", "300", "--rounds", "2"])
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and not line.startswith("| measurement")]
+    assert len(rows) == 4, p.stdout
+    for row in rows:
+        ratio = row.strip("| ").split("|")[-1].split()[0]
+        assert float(ratio) > 0, row
+    bad = run([OPGD, "bench", "--rounds", "0"])
+    assert bad.returncode == 2 and "--rounds" in bad.stderr

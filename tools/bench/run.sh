@@ -13,9 +13,7 @@ echo "## Machine"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
 echo
 echo "## Sender recovery and block import"
-gcc -O2 -o "$work/recover_loop" tools/bench/recover_loop.c -lsecp256k1
-c_rate=$("$work/recover_loop" 20000 2>/dev/null)
-"$BIN/opgd" bench --c-recover-rate "$c_rate"
+"$BIN/opgd" bench
 echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
