@@ -20,15 +20,26 @@ public final class StateDB: ExecutionState, PoolStateReader {
     private let nodes: TrieNodeStore
     private let flatReads: Bool
     private var accountTrie: SecureTrie
-    private var accounts: [Address: Account] = [:]
-    private var storage: [Address: [Hash32: Hash32]] = [:]
-    private var dirtyAccounts = Set<Address>()
-    private var dirtySlots: [Address: Set<Hash32>] = [:]
+    /// Accounts read or written, with whether they changed since the last commit. Each
+    /// read or write is one hash lookup: execution of a transfer does about fifteen.
+    private var accounts: [Address: Entry<Account>] = [:]
+    /// Storage slots read or written, likewise.
+    private var slots: [SlotKey: Entry<Hash32>] = [:]
     private var journal: [Change] = []
+
+    private struct Entry<Value> {
+        var value: Value
+        var dirty: Bool
+    }
+
+    private struct SlotKey: Hashable {
+        let address: Address
+        let slot: Hash32
+    }
 
     private enum Change {
         case account(Address, Account)
-        case slot(Address, Hash32, Hash32)
+        case slot(SlotKey, Hash32)
     }
 
     /// State at `root`. With `flatReads`, reads come from the flat index, which holds the
@@ -44,10 +55,14 @@ public final class StateDB: ExecutionState, PoolStateReader {
 
     /// The account at `address` (empty when absent).
     public func account(_ address: Address) -> Account {
-        if let a = accounts[address] { return a }
-        let loaded = load(address)
-        accounts[address] = loaded
-        return loaded
+        accounts.values[accountIndex(address)].value
+    }
+
+    /// Where `address` is in `accounts`, loading it first when needed.
+    private func accountIndex(_ address: Address) -> Dictionary<Address, Entry<Account>>.Index {
+        if let i = accounts.index(forKey: address) { return i }
+        accounts[address] = Entry(value: load(address), dirty: false)
+        return accounts.index(forKey: address)!
     }
 
     private func load(_ address: Address) -> Account {
@@ -65,10 +80,13 @@ public final class StateDB: ExecutionState, PoolStateReader {
     public func balance(of address: Address) -> UInt256 { account(address).balance }
 
     public func storage(of address: Address, slot: Hash32) -> Hash32 {
-        if let v = storage[address]?[slot] { return v }
-        let v = loadSlot(address, slot)
-        storage[address, default: [:]][slot] = v
-        return v
+        slots.values[slotIndex(SlotKey(address: address, slot: slot))].value
+    }
+
+    private func slotIndex(_ key: SlotKey) -> Dictionary<SlotKey, Entry<Hash32>>.Index {
+        if let i = slots.index(forKey: key) { return i }
+        slots[key] = Entry(value: loadSlot(key.address, key.slot), dirty: false)
+        return slots.index(forKey: key)!
     }
 
     private func loadSlot(_ address: Address, _ slot: Hash32) -> Hash32 {
@@ -93,36 +111,37 @@ public final class StateDB: ExecutionState, PoolStateReader {
     // MARK: - Writes
 
     public func setNonce(_ nonce: UInt64, of address: Address) {
-        var a = account(address)
-        journal.append(.account(address, a))
-        a.nonce = nonce
-        accounts[address] = a
-        dirtyAccounts.insert(address)
+        modify(address) { $0.nonce = nonce }
     }
 
     public func setBalance(_ balance: UInt256, of address: Address) {
-        var a = account(address)
-        journal.append(.account(address, a))
-        a.balance = balance
-        accounts[address] = a
-        dirtyAccounts.insert(address)
+        modify(address) { $0.balance = balance }
+    }
+
+    private func modify(_ address: Address, _ change: (inout Account) -> Void) {
+        let i = accountIndex(address)
+        journal.append(.account(address, accounts.values[i].value))
+        change(&accounts.values[i].value)
+        accounts.values[i].dirty = true
     }
 
     public func setStorage(_ value: Hash32, of address: Address, slot: Hash32) {
-        let previous = storage(of: address, slot: slot)
-        journal.append(.slot(address, slot, previous))
-        storage[address, default: [:]][slot] = value
-        dirtySlots[address, default: []].insert(slot)
-        dirtyAccounts.insert(address)
+        let key = SlotKey(address: address, slot: slot)
+        let i = slotIndex(key)
+        journal.append(.slot(key, slots.values[i].value))
+        slots.values[i].value = value
+        slots.values[i].dirty = true
+        accounts.values[accountIndex(address)].dirty = true  // its storage root changes
     }
 
     public func snapshot() -> Int { journal.count }
 
     public func revert(to id: Int) {
+        // Entries stay marked dirty: committing an unchanged value writes what is there.
         while journal.count > id {
             switch journal.removeLast() {
-            case .account(let address, let previous): accounts[address] = previous
-            case .slot(let address, let slot, let previous): storage[address]?[slot] = previous
+            case .account(let address, let previous): accounts[address]?.value = previous
+            case .slot(let key, let previous): slots[key]?.value = previous
             }
         }
     }
@@ -131,16 +150,19 @@ public final class StateDB: ExecutionState, PoolStateReader {
 
     /// Writes every change into `batch` (trie nodes and flat-index entries) and returns
     /// the new state root. Afterwards this working copy continues from that root.
+    /// Accounts and each account's slots are committed in sorted order, so the root is a
+    /// pure function of the writes (the dictionaries only serve lookups).
     public func commit(into batch: inout WriteBatch) throws -> Hash32 {
         if let failure { throw failure }
+        var dirtySlots: [Address: [Hash32]] = [:]
+        for (key, entry) in slots where entry.dirty { dirtySlots[key.address, default: []].append(key.slot) }
         var newNodes: [(Hash32, [UInt8])] = []
-        for address in dirtyAccounts.sorted() {
+        for address in accounts.compactMap({ $0.value.dirty ? $0.key : nil }).sorted() {
             var a = account(address)
-            if let slots = dirtySlots[address] {
+            if let changed = dirtySlots[address] {
                 let trie = SecureTrie(root: a.storageRoot, nodes: nodes)
-                for slot in slots.sorted() {
-                    let value = storage[address]?[slot] ?? .zero
-                    let word = UInt256(word: value)
+                for slot in changed.sorted() {
+                    let word = UInt256(word: storage(of: address, slot: slot))
                     if word.isZero {
                         try trie.put(slot.bytes, [])
                         batch.delete(Schema.storage(address, slot))
@@ -150,7 +172,7 @@ public final class StateDB: ExecutionState, PoolStateReader {
                     }
                 }
                 a.storageRoot = trie.trie.commit(into: &newNodes)
-                accounts[address] = a
+                accounts[address] = Entry(value: a, dirty: false)
             }
             if a.isEmpty {
                 try accountTrie.put(address.bytes, [])
@@ -163,8 +185,8 @@ public final class StateDB: ExecutionState, PoolStateReader {
         }
         let root = accountTrie.trie.commit(into: &newNodes)
         for (hash, encoding) in newNodes { batch.put(Schema.trieNode(hash), encoding) }
-        dirtyAccounts.removeAll()
-        dirtySlots.removeAll()
+        for i in accounts.indices { accounts.values[i].dirty = false }
+        for i in slots.indices { slots.values[i].dirty = false }
         journal.removeAll()
         baseRoot = root
         return root
