@@ -13,7 +13,7 @@ echo "## Machine"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
 echo
 echo "## Sender recovery and block import"
-"$BIN/opgd" bench
+"$BIN/opgd" bench --rounds 7
 echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
