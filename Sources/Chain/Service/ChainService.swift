@@ -92,35 +92,30 @@ public final class ChainService {
     /// Builds a block from the pool on top of the head, commits it and prunes the pool.
     @discardableResult
     public func produceBlock(timestamp: UInt64, coinbase: Address, sync: Bool = true) throws -> ExecutedBlock {
-        let executed: ExecutedBlock = try produceLock.withLock {
-            let parent = head
+        try commitOnHead(sync: sync) { parent in
             let candidates = mempool.select(state: database.state(at: parent), baseFee: parent.nextBaseFee, gasLimit: parent.gasLimit)
-            let executed = try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: coinbase)
-            try builder.commit(executed, sync: sync)
-            _ = mempool.prune(state: database.state(at: executed.block.header))
-            return executed
+            return try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: coinbase)
         }
-        let listeners = listenerLock.withLock { blockListeners }
-        for l in listeners { l(executed) }
-        return executed
     }
 
     /// Validates and commits a block built elsewhere (import, replay, a peer's proposal).
     @discardableResult
     public func importBlock(_ block: Block, sync: Bool = true) throws -> ExecutedBlock {
-        try importValidated(sync: sync) { try builder.validate(block, parent: $0) }
+        try commitOnHead(sync: sync) { try builder.validate(block, parent: $0) }
     }
 
     /// Validates and commits a block that arrived as a header and raw transactions,
     /// recovering senders on every core while executing (BlockBuilder.validate).
     @discardableResult
     public func importBlock(header: Header, rawTransactions: [[UInt8]], sync: Bool = true) throws -> ExecutedBlock {
-        try importValidated(sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
+        try commitOnHead(sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
     }
 
-    private func importValidated(sync: Bool, _ validate: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
+    /// Executes a block on the head (`build`: propose or validate), commits it and prunes
+    /// the pool, all under the producer lock; then tells the block listeners.
+    private func commitOnHead(sync: Bool, _ build: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
         let executed: ExecutedBlock = try produceLock.withLock {
-            let executed = try validate(head)
+            let executed = try build(head)
             try builder.commit(executed, sync: sync)
             _ = mempool.prune(state: database.state(at: executed.block.header))
             return executed
