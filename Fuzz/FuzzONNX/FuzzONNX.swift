@@ -18,7 +18,7 @@ public func fuzzONNX(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             var feeds: [String: Tensor] = [:]
             for info in session.inputs {
                 guard case .tensor(let type, let dims)? = info.type, let dims else { return 0 }
-                let shape = dims.map { d -> Int in if case .value(let v) = d { return Int(clamping: v) }; return 1 }
+                let shape = dims.map { $0.value ?? 1 }
                 guard shape.allSatisfy({ $0 >= 0 && $0 <= 64 }), shape.reduce(1, *) <= 4096 else { return 0 }
                 let n = shape.reduce(1, *)
                 let storage: TensorStorage

@@ -23,15 +23,13 @@ public enum Bench {
         var peerOne = 0.0, peerAll = 0.0, recoverOne = 0.0, recoverAll = 0.0, importRate = 0.0
         var peerOneAfter = 0.0, peerAllAfter = 0.0
         var importBound: Double { (peerAll + peerAllAfter) / 2 }
-        var scalingBound: Double { Double(ProcessInfoCount.cores) * (peerOne + peerOneAfter) / 2 }
-    }
-
-    enum ProcessInfoCount {
-        static let cores = ProcessInfo.processInfo.activeProcessorCount
+        /// What the 1-thread C rate predicts for `cores` threads with perfect scaling.
+        var scalingBound: Double { Double(cores) * (peerOne + peerOneAfter) / 2 }
+        let cores: Int
     }
 
     public static func run(transactions count: Int, rounds: Int) throws {
-        let cores = ProcessInfoCount.cores
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         let chainId: UInt64 = 5197895
         // Senders: enough that per-account pool limits never bind.
         let senders = (0..<max(1, count / 50)).map { i in try! PrivateKey(Keccak256.digest(Array("opg bench sender \(i)".utf8))) }
@@ -72,7 +70,7 @@ public enum Bench {
         }
         var results: [Round] = []
         for round in 0..<rounds {
-            var r = Round()
+            var r = Round(cores: cores)
             r.peerOne = try peerRate(1)
             let one = try seconds { for raw in raws { _ = try SignedTransaction(raw: raw) } }
             r.recoverOne = Double(count) / one

@@ -69,7 +69,7 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
         var shapes: [String: [Int]] = [:]
         for info in session.inputs {
             if case .tensor(_, let dims?)? = info.type {
-                shapes[info.name] = dims.map { if case .value(let v) = $0, v >= 0 { return Int(v) }; return batch }
+                shapes[info.name] = dims.map { $0.value ?? batch }
             }
         }
         summary.cost = (batch, session.cost(inputShapes: shapes))

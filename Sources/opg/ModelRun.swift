@@ -149,27 +149,9 @@ func tensorFromJSON(_ bytes: [UInt8], info: ValueInfo) throws -> Tensor {
     let storage: TensorStorage
     switch type {
     case .float:
-        storage = .float(try texts.enumerated().map { i, t in
-            switch t {
-            case "NaN": return .nan
-            case "Infinity": return .infinity
-            case "-Infinity": return -.infinity
-            default:
-                guard let f = Float(t), f.isFinite else { throw ONNXError("element \(i): \(t) is not a finite float32") }
-                return f
-            }
-        })
+        storage = .float(try floatingPoint(texts, name: "float32"))
     case .double:
-        storage = .double(try texts.enumerated().map { i, t in
-            switch t {
-            case "NaN": return .nan
-            case "Infinity": return .infinity
-            case "-Infinity": return -.infinity
-            default:
-                guard let d = Double(t), d.isFinite else { throw ONNXError("element \(i): \(t) is not a finite double") }
-                return d
-            }
-        })
+        storage = .double(try floatingPoint(texts, name: "double"))
     case .bool:
         storage = .bool(try texts.enumerated().map { i, t in
             guard t == "0" || t == "1" else { throw ONNXError("element \(i): \(t) is not a bool (true, false, 0 or 1)") }
@@ -193,6 +175,21 @@ func tensorFromJSON(_ bytes: [UInt8], info: ValueInfo) throws -> Tensor {
 
 /// Values as nested JSON arrays; floats in their shortest round-trip form, non-finite
 /// floats as the strings "NaN", "Infinity", "-Infinity".
+/// Parses JSON number texts (and "NaN", "Infinity", "-Infinity") as `F`; a finite text
+/// that overflows `F` is an error naming the element.
+private func floatingPoint<F: BinaryFloatingPoint & LosslessStringConvertible>(_ texts: [String], name: String) throws -> [F] {
+    try texts.enumerated().map { i, t in
+        switch t {
+        case "NaN": return .nan
+        case "Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default:
+            guard let v = F(t), v.isFinite else { throw ONNXError("element \(i): \(t) is not a finite \(name)") }
+            return v
+        }
+    }
+}
+
 func nestedJSON(_ t: Tensor) -> JSONValue {
     func floatJSON<F: BinaryFloatingPoint & LosslessStringConvertible>(_ x: F) -> JSONValue {
         if x.isNaN { return .string("NaN") }

@@ -8,32 +8,15 @@
 /// model computes from shapes become known. A dimension that depends on input *values*
 /// stays unknown; the cost model reports such a model as not static.
 
-/// One dimension.
-public enum Dim: Equatable, Hashable, Sendable, CustomStringConvertible {
-    case value(Int)
-    case symbol(String)
-    case unknown
-
-    public var description: String {
-        switch self {
-        case .value(let v): return String(v)
-        case .symbol(let s): return s
-        case .unknown: return "?"
-        }
-    }
-
-    public var value: Int? { if case .value(let v) = self { return v }; return nil }
-}
-
 /// What is known statically about one value.
 public struct ValueShape: Equatable, Sendable {
     public var elementType: ElementType?
     /// nil when even the rank is unknown.
-    public var dims: [Dim]?
+    public var dims: [ShapeDimension]?
     /// Set for ZipMap's sequence-of-maps output.
     public var isMapSequence = false
 
-    public init(elementType: ElementType?, dims: [Dim]?) {
+    public init(elementType: ElementType?, dims: [ShapeDimension]?) {
         self.elementType = elementType
         self.dims = dims
     }
@@ -75,7 +58,7 @@ public struct ShapeInference {
 
     /// Infers shapes for `session`'s graph. `inputs` overrides the declared input shapes
     /// (to bind a symbolic batch to a number).
-    init(session: InferenceSession, inputs: [String: [Dim]] = [:]) {
+    init(session: InferenceSession, inputs: [String: [ShapeDimension]] = [:]) {
         let graph = session.model.graph
         for t in graph.initializers {
             constants[t.name] = t
@@ -85,13 +68,7 @@ public struct ShapeInference {
             var shape = ValueShape.unknown
             if case .tensor(let type, let dims)? = info.type {
                 shape.elementType = type
-                shape.dims = dims.map { $0.map { d -> Dim in
-                    switch d {
-                    case .value(let v): return v >= 0 ? .value(Int(v)) : .unknown
-                    case .symbol(let s): return .symbol(s)
-                    case .unknown: return .unknown
-                    }
-                } }
+                shape.dims = dims
             }
             if let given = inputs[info.name] { shape.dims = given }
             shapes[info.name] = shape
@@ -149,11 +126,11 @@ enum ShapeRules {
     static let broadcasting: Set<String> = ["Add", "Sub", "Mul", "Div", "Mod", "Pow", "Sum", "Max", "Min", "Mean", "PRelu", "Where"]
     static let comparisons: Set<String> = ["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor"]
 
-    static func broadcast(_ shapes: [[Dim]?]) -> [Dim]? {
-        var result: [Dim] = []
+    static func broadcast(_ shapes: [[ShapeDimension]?]) -> [ShapeDimension]? {
+        var result: [ShapeDimension] = []
         for s in shapes {
             guard let s else { return nil }
-            if s.count > result.count { result = [Dim](repeating: .value(1), count: s.count - result.count) + result }
+            if s.count > result.count { result = [ShapeDimension](repeating: .value(1), count: s.count - result.count) + result }
             let offset = result.count - s.count
             for (i, d) in s.enumerated() {
                 let j = i + offset
@@ -173,7 +150,7 @@ enum ShapeRules {
     /// A shape conflict between known dimensions that the node cannot run with.
     static func mismatch(_ ctx: OpContext, _ ins: [ValueShape?]) -> String? {
         let op = OperatorRegistry.key(domain: ctx.node.domain, op: ctx.node.opType)
-        func text(_ d: [Dim]) -> String { "(" + d.map(\.description).joined(separator: ", ") + ")" }
+        func text(_ d: [ShapeDimension]) -> String { "(" + d.map(\.description).joined(separator: ", ") + ")" }
         if broadcasting.contains(op) || comparisons.contains(op) {
             let known = ins.compactMap { $0?.dims }
             guard known.count == ins.count, let rank = known.map(\.count).max() else { return nil }
@@ -200,7 +177,7 @@ enum ShapeRules {
     static func infer(_ ctx: OpContext, _ ins: [ValueShape?], constants: [Tensor?]) -> [ValueShape] {
         let op = OperatorRegistry.key(domain: ctx.node.domain, op: ctx.node.opType)
         let first = ins.first ?? nil
-        func shape(_ type: ElementType?, _ dims: [Dim]?) -> ValueShape { ValueShape(elementType: type, dims: dims) }
+        func shape(_ type: ElementType?, _ dims: [ShapeDimension]?) -> ValueShape { ValueShape(elementType: type, dims: dims) }
         func constInts(_ i: Int) -> [Int64]? { i < constants.count ? (try? constants[i]?.integers("")) ?? nil : nil }
         if sameShape.contains(op) {
             return [shape(first?.elementType, first?.dims)]
@@ -221,7 +198,7 @@ enum ShapeRules {
             guard let dims = first?.dims, let a = try? Shape.axis((try? ctx.int("axis", -1)) ?? -1, rank: dims.count, op: "") else {
                 return [shape(first?.elementType, first?.dims), .unknown, .unknown]
             }
-            let stats = Array(dims[..<a]) + [Dim](repeating: .value(1), count: dims.count - a)
+            let stats = Array(dims[..<a]) + [ShapeDimension](repeating: .value(1), count: dims.count - a)
             return [shape(first?.elementType, dims), shape(.float, stats), shape(.float, stats)]
         case "MatMul":
             guard ins.count == 2, var a = ins[0]?.dims, var b = ins[1]?.dims, !a.isEmpty, !b.isEmpty else { return [shape(first?.elementType, nil)] }
@@ -248,7 +225,7 @@ enum ShapeRules {
             } else {
                 kernel = ((try? ctx.ints("kernel_shape")) ?? nil)?.map { Int($0) }
             }
-            var outSpatial = [Dim](repeating: .unknown, count: spatial.count)
+            var outSpatial = [ShapeDimension](repeating: .unknown, count: spatial.count)
             if let kernel, !kernel.contains(-1), spatial.allSatisfy({ $0 != nil }),
                let geo = try? WindowGeometry(ctx, inSize: spatial.map { $0! }, kernel: kernel, ceilMode: ((try? ctx.int("ceil_mode", 0)) ?? 0) == 1) {
                 outSpatial = geo.outSize.map { .value($0) }
@@ -257,7 +234,7 @@ enum ShapeRules {
             return op == "MaxPool" ? [shape(.float, out), shape(.int64, out)] : [shape(.float, out)]
         case "GlobalAveragePool", "GlobalMaxPool":
             guard let dims = first?.dims, dims.count >= 2 else { return [shape(.float, nil)] }
-            return [shape(.float, Array(dims.prefix(2)) + [Dim](repeating: .value(1), count: dims.count - 2))]
+            return [shape(.float, Array(dims.prefix(2)) + [ShapeDimension](repeating: .value(1), count: dims.count - 2))]
         case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
              "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin":
             guard let dims = first?.dims else { return [.unknown] }
@@ -274,7 +251,7 @@ enum ShapeRules {
         case "Reshape":
             guard let target = ctx.opset < 5 ? ((try? ctx.ints("shape")) ?? nil) : constInts(1) else { return [shape(first?.elementType, nil)] }
             let allowZero = ((try? ctx.int("allowzero", 0)) ?? 0) == 1
-            var out: [Dim] = target.enumerated().map { i, d in
+            var out: [ShapeDimension] = target.enumerated().map { i, d in
                 if d == 0 && !allowZero { return (first?.dims).flatMap { i < $0.count ? $0[i] : nil } ?? .unknown }
                 return d < 0 ? .unknown : .value(Int(d))
             }
@@ -296,7 +273,7 @@ enum ShapeRules {
             let a = Int((try? ctx.int("axis", 1)) ?? 1)
             let axis = a < 0 ? a + dims.count : a
             guard axis >= 0 && axis <= dims.count else { return [.unknown] }
-            func product(_ ds: ArraySlice<Dim>) -> Dim {
+            func product(_ ds: ArraySlice<ShapeDimension>) -> ShapeDimension {
                 if ds.count == 1 { return ds.first! }
                 let vs = ds.compactMap(\.value)
                 return vs.count == ds.count ? .value(vs.reduce(1, *)) : .unknown

@@ -119,10 +119,11 @@ public indirect enum ValueType: Equatable, Sendable {
     case map(key: ElementType, value: ValueType)
 }
 
-/// One dimension of a tensor shape.
-public enum ShapeDimension: Equatable, Sendable, CustomStringConvertible {
-    /// A fixed size.
-    case value(Int64)
+/// One dimension of a tensor shape: as the file declares it, and as shape inference
+/// (`ValueShape`) knows it.
+public enum ShapeDimension: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// A fixed size (never negative: the reader rejects negative `dim_value`).
+    case value(Int)
     /// A named, symbolic size ("batch", "N").
     case symbol(String)
     /// Neither given.
@@ -135,4 +136,7 @@ public enum ShapeDimension: Equatable, Sendable, CustomStringConvertible {
         case .unknown: return "?"
         }
     }
+
+    /// The fixed size, if known.
+    public var value: Int? { if case .value(let v) = self { return v }; return nil }
 }

@@ -243,7 +243,7 @@ public enum ModelReader {
                             try d.expect(.varint, dt, "dim_value")
                             let v = try d.int64()
                             guard v >= 0 else { throw d.error("dim_value \(v) is negative") }
-                            dim = .value(v)
+                            dim = .value(Int(v))  // Int is 64 bits on every platform we build for
                         case 2: try d.expect(.lengthDelimited, dt, "dim_param"); dim = .symbol(try d.string("dim_param"))
                         default: try d.skip(dt)
                         }

@@ -60,7 +60,7 @@ public final class InferenceSession: @unchecked Sendable {
         if let first = inference.mismatches.first { throw ONNXError(first) }
         constants = inference.constants
         folded = inference.folded
-        var batchOne: [String: [Dim]] = [:]
+        var batchOne: [String: [ShapeDimension]] = [:]
         for (name, shape) in inference.shapes where inputs.contains(where: { $0.name == name }) {
             if let dims = shape.dims { batchOne[name] = dims.map { if case .symbol = $0 { return .value(1) }; return $0 } }
         }
@@ -162,7 +162,7 @@ public final class InferenceSession: @unchecked Sendable {
             throw ONNXError("input '\(info.name)': rank \(t.shape.count) (shape \(t.shape)), the model declares rank \(dims.count) [\(dims.map(\.description).joined(separator: ", "))]")
         }
         for (k, d) in dims.enumerated() {
-            if case .value(let v) = d, v != Int64(t.shape[k]) {
+            if case .value(let v) = d, v != t.shape[k] {
                 throw ONNXError("input '\(info.name)': dimension \(k) is \(t.shape[k]), the model declares \(v)")
             }
         }

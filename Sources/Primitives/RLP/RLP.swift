@@ -30,14 +30,15 @@ public enum RLP {
         switch item {
         case .bytes(let b):
             if b.count == 1 && b[0] < 0x80 { return 1 }
-            return headerSize(b.count) + b.count
+            return headerSize(payloadLength: b.count) + b.count
         case .list(let items):
             let payload = items.reduce(0) { $0 + encodedSize($1) }
-            return headerSize(payload) + payload
+            return headerSize(payloadLength: payload) + payload
         }
     }
 
-    static func headerSize(_ length: Int) -> Int {
+    /// Size of the header of a list or string whose payload is `length` bytes.
+    public static func headerSize(payloadLength length: Int) -> Int {
         length < 56 ? 1 : 1 + (Int.bitWidth - length.leadingZeroBitCount + 7) / 8
     }
 
@@ -91,14 +92,11 @@ public enum RLP {
 
     /// Size of the encoding of a byte string of `count` bytes starting with `first`.
     public static func bytesSize(count: Int, first: UInt8?) -> Int {
-        count == 1 && first! < 0x80 ? 1 : headerSize(count) + count
+        count == 1 && first! < 0x80 ? 1 : headerSize(payloadLength: count) + count
     }
 
     /// Size of the encoding of a byte string.
     public static func bytesSize(_ bytes: [UInt8]) -> Int { bytesSize(count: bytes.count, first: bytes.first) }
-
-    /// Size of the header of a list or string whose payload is `length` bytes.
-    public static func headerSize(payloadLength length: Int) -> Int { headerSize(length) }
 
     /// Appends the unsigned integer `value` (minimal big-endian bytes; zero is `0x80`).
     public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
