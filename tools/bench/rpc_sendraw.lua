@@ -18,11 +18,17 @@ function init(args)
         n = n + 1
     end
     next_body = 1
+    -- wrk calls request() once on thread 0's state before the run, to check the request
+    -- (script_verify_request); that call must not use up a body, or one sender's nonce 0
+    -- is never sent and its other transactions stay queued.
+    verified = index ~= 0
 end
 
 function request()
     local body = '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'
-    if next_body <= #bodies then
+    if not verified then
+        verified = true
+    elseif next_body <= #bodies then
         body = bodies[next_body]
         next_body = next_body + 1
     end
