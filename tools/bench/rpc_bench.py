@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--transactions", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    if args.rounds < 1 or args.seconds < 1:
+        ap.error("--rounds and --seconds must be at least 1")
     if not shutil.which("wrk") or not shutil.which("nginx"):
         print("wrk and nginx are needed: tools/install-deps.sh wrk nginx-light", file=sys.stderr)
         return 2
@@ -122,10 +124,9 @@ def main() -> int:
             if admitted >= args.transactions or (admitted and now - last_change > 3):
                 break
             time.sleep(0.05)
-        elapsed = last_change - t0
+        proc.kill()
         if admitted < args.transactions:
             print(f"warning: only {admitted} of {args.transactions} transactions admitted", file=sys.stderr)
-        proc.kill()
 
         base = rates["nginx static JSON"]
         print(f"{args.rounds} alternating rounds of {args.seconds} s, {args.connections} connections; median (range)")
@@ -134,7 +135,8 @@ def main() -> int:
         for name, rs in rates.items():
             ratios = sorted(r / b for r, b in zip(rs, base))
             print(f"| {name} | {median(rs):,.0f} | {median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f}) |")
-        print(f"| eth_sendRawTransaction admissions | {admitted / elapsed:,.0f} | — |")
+        rate = f"{admitted / (last_change - t0):,.0f}" if admitted else "none admitted"
+        print(f"| eth_sendRawTransaction admissions | {rate} | — |")
     finally:
         web.terminate()
         node.stop()
