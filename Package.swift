@@ -75,7 +75,9 @@ let package = Package(
 )
 
 // libFuzzer targets (no main.swift; they export LLVMFuzzerTestOneInput) link only with
-// `--sanitize=fuzzer`, so they exist only when OPG_FUZZ is set: see `make fuzz`.
+// `--sanitize=fuzzer`, so they exist only when OPG_FUZZ is set. Build them with tools/fuzz.sh
+// (`make fuzz`), whose flags give every module both coverage and ASan (the comment there says
+// why plain `--sanitize=fuzzer --sanitize=address` does not).
 if Context.environment["OPG_FUZZ"] != nil {
     package.targets += [
         .executableTarget(name: "FuzzRLP", dependencies: ["Primitives"], path: "Fuzz/FuzzRLP", exclude: ["corpus"]),
@@ -83,6 +85,9 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzABI", dependencies: ["Primitives"], path: "Fuzz/FuzzABI", exclude: ["corpus"]),
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
         .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Primitives", "Storage"],
+                          path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -90,5 +95,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzABI", targets: ["FuzzABI"]),
         .executable(name: "FuzzChainData", targets: ["FuzzChainData"]),
         .executable(name: "FuzzONNX", targets: ["FuzzONNX"]),
+        .executable(name: "FuzzJSON", targets: ["FuzzJSON"]),
+        .executable(name: "FuzzJSONRPC", targets: ["FuzzJSONRPC"]),
     ]
 }

@@ -19,11 +19,16 @@ export SWIFT_BACKTRACE=enable=no
 # 80% of what an instrumented build measured (README "Fuzzing"), so a module that loses its
 # instrumentation or a seed corpus that stops reaching the decoders fails the run.
 declare -A min_counters=(
-    [FuzzABI]=3600 [FuzzChainData]=17000 [FuzzONNX]=21700 [FuzzRLP]=3600 [FuzzTransaction]=16900
+    [FuzzABI]=3600 [FuzzChainData]=17000 [FuzzJSON]=1750 [FuzzJSONRPC]=21900 [FuzzONNX]=21700 [FuzzRLP]=3600
+    [FuzzTransaction]=16900
 )
 declare -A min_seed_cov=(
-    [FuzzABI]=350 [FuzzChainData]=420 [FuzzONNX]=3600 [FuzzRLP]=85 [FuzzTransaction]=600
+    [FuzzABI]=350 [FuzzChainData]=420 [FuzzJSON]=290 [FuzzJSONRPC]=2600 [FuzzONNX]=3600 [FuzzRLP]=85
+    [FuzzTransaction]=600
 )
+# Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
+# 132 KiB) are read whole.
+declare -A max_len=([FuzzONNX]=196608)
 
 # SwiftPM turns `--sanitize=fuzzer --sanitize=address` into two `-sanitize=` options in the
 # order of a Swift Set (hash order, random per `swift build` process), and the Swift driver
@@ -56,7 +61,7 @@ for dir in ${FUZZ_TARGETS:-Fuzz/*/}; do
     echo "fuzzing $name for ${secs}s"
     rm -f .build-fuzz/"$name"-crash-* .build-fuzz/"$name"-leak-* .build-fuzz/"$name"-timeout-* .build-fuzz/"$name"-oom-*
     status=0
-    .build-fuzz/debug/"$name" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    .build-fuzz/debug/"$name" -max_total_time="$secs" -max_len="${max_len[$name]:-65536}" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix=.build-fuzz/"$name"- "$work" >.build-fuzz/"$name".log 2>&1 || status=$?
     grep -E "^==[0-9]+==ERROR|^SUMMARY" .build-fuzz/"$name".log || true
     artifacts=$(find .build-fuzz -maxdepth 1 -name "$name-*-*" -type f ! -name "*.log" | sort)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of Fuzz/FuzzONNX: small, valid ONNX models and tensors that
 cover the reader's paths (typed and raw tensor data, every attribute kind, nested
-graphs, sequence/map types from a scikit-learn classifier with ZipMap), plus one model
-per operator opg runs, taken from ONNX's backend node test cases (the fuzzer compiles
-and runs what it reads, so each kernel gets mutated graphs to chew on).
+graphs, sequence/map types from a scikit-learn classifier with ZipMap), one model per
+operator opg runs, taken from ONNX's backend node test cases (the fuzzer compiles and runs
+what it reads, so each kernel gets mutated graphs to chew on), and the real models the tests
+commit with their input tensors (Tests/InferenceTests/Fixtures/models: scikit-learn pipelines, a CNN, a transformer
+block), so mutations start from whole trained graphs.
 
   make_fuzz_corpus.py OUT_DIR
 """
@@ -72,6 +74,8 @@ def main() -> None:
             continue
         seen.add(op)
         (out / f"op_{op}.onnx").write_bytes(case.model.SerializeToString())
+    for model in sorted((Path(__file__).resolve().parents[2] / "Tests" / "InferenceTests" / "Fixtures" / "models").glob("*")):
+        (out / f"fixture_{model.name}").write_bytes(model.read_bytes())
     (out / "tensor_int64.pb").write_bytes(numpy_helper.from_array(np.arange(6, dtype=np.int64).reshape(2, 3), "x").SerializeToString())
     (out / "tensor_float.pb").write_bytes(numpy_helper.from_array(np.linspace(-1, 1, 5, dtype=np.float32), "y").SerializeToString())
 
