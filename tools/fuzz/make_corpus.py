@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of Fuzz/FuzzJSON, FuzzJSONRPC, FuzzTransaction and FuzzChainData
-(FuzzONNX's: tools/onnx/make_fuzz_corpus.py). Seeds are real data so the fuzzer starts deep:
+"""Writes the seed corpora of Fuzz/FuzzJSON, FuzzJSONRPC, FuzzTransaction, FuzzChainData and
+FuzzRLP (FuzzONNX's: tools/onnx/make_fuzz_corpus.py). Seeds are real data so the fuzzer starts deep:
 
 - FuzzJSON: every request and response (up to 16 KiB) in the execution-apis RPC
   fixtures (../shared/vectors/execution-apis/tests, CC0), plus escapes, numbers and nesting.
@@ -13,8 +13,10 @@
 - FuzzChainData (first byte picks the decoder: 0 header, 1 receipt, 2 account, 3 stored
   receipt): the headers (London fields) of the execution-apis test chain's blocks, its
   receipts in consensus and stored form, and its accounts from eth_getProof leaves.
+- FuzzRLP: the legacy transactions, headers, stored receipts and accounts above (real RLP
+  lists), and items around every length boundary (55/56 bytes, 1- and 2-byte lengths).
 
-  make_corpus.py            # rewrites the generated seeds (gen-*) of the four targets
+  make_corpus.py            # rewrites the generated seeds (gen-*) of these five targets
 """
 import hashlib
 import json
@@ -215,11 +217,21 @@ def chain_data_seeds():
             + [b"\x02" + a for a in pick(accounts)] + [b"\x03" + s for s in pick(stored)])
 
 
+def rlp_seeds(transactions, chain_data):
+    lists = [t for t in transactions if t[0] >= 0xC0] + [d[1:] for d in chain_data if d[0] != 1]
+    edges = [b"\x00", b"\x7f", b"\x80", b"a" * 55, b"a" * 56, b"a" * 255, b"a" * 256]
+    items = [rlp.encode(e) for e in edges] + [rlp.encode([[], [[]], [[], [[]]]]), rlp.encode([b"a" * 54]),
+                                              rlp.encode([b"a" * 55]), rlp.encode([[b"x"] * 30] * 3)]
+    return lists + items
+
+
 def main() -> None:
+    transactions, chain_data = transaction_seeds(), chain_data_seeds()
     write("FuzzJSON", json_seeds())
     write("FuzzJSONRPC", rpc_seeds())
-    write("FuzzTransaction", transaction_seeds())
-    write("FuzzChainData", chain_data_seeds())
+    write("FuzzTransaction", transactions)
+    write("FuzzChainData", chain_data)
+    write("FuzzRLP", rlp_seeds(transactions, chain_data))
 
 
 if __name__ == "__main__":
