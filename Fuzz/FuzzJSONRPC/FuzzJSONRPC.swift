@@ -8,8 +8,9 @@ import Storage
 /// The node the requests reach: a real chain on a `MemoryStore`, built once per process.
 /// Genesis funds `user`; block 1 holds `user`'s notarization (a receipt and a log to find),
 /// block 2 is empty; the pool is empty. The keys, chain id and timestamps are fixed, so
-/// tools/fuzz/make_rpc_corpus.py can write requests that name these very accounts and
-/// transactions.
+/// tools/fuzz/make_corpus.py can write requests that name these very accounts and
+/// transactions. What requests change (admitted transactions, installed filters) carries
+/// over to later inputs, as on a running node.
 enum Node {
     static let validator = try! PrivateKey(Keccak256.digest(Array("fuzz validator".utf8)))
     static let user = try! PrivateKey(Keccak256.digest(Array("fuzz user".utf8)))
