@@ -64,7 +64,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(configError(#"{"dataDir": "x", "rpc": {"corsOrigins": [1]}}"#).hasPrefix("rpc.corsOrigins[0]"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "logLevel": "loud"}"#).hasPrefix("logLevel"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "blockIntervalMs": 1}"#).hasPrefix("blockIntervalMs"))
-        XCTAssertTrue(configError(#"{"dataDir": "x", "txPool": {"maxTotal": 0}}"#).hasPrefix("txPool.maxTotal"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "txPool": {"pendingSlots": 0}}"#).hasPrefix("txPool.pendingSlots"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "surprise": true}"#).hasPrefix("surprise"))
         XCTAssertTrue(configError(#"{"rpc": {}}"#).hasPrefix("dataDir"))
         XCTAssertTrue(configError(#"[]"#).contains("object"))

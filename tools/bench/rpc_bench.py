@@ -78,7 +78,7 @@ def main() -> int:
 
     node = Node(workdir=work / "node", block_interval_ms=1000,
                 extra_config={"genesis": str(genesis_path), "logLevel": "warn",
-                              "txPool": {"maxPerAccount": 64, "maxTotal": args.transactions + 1000, "priceBumpPercent": 10}})
+                              "txPool": {"maxPerAccount": 64, "pendingSlots": args.transactions + 1000, "priceBumpPercent": 10}})
     node.init().start()
     nginx_root = work / "nginx"
     nginx_root.mkdir()
