@@ -127,10 +127,10 @@ def test_byte_spam_keeps_rss_within_the_slot_budget(pool_node):
 
 def test_future_nonce_spam_cannot_lock_out_an_honest_transaction_and_expires(pool_node):
     w3 = pool_node.web3()
-    start = time.monotonic()
     raws = [sign_dynamic_fee(s.key, CHAIN_ID, nonce, SINK, max_fee=5 * GWEI, max_tip=GWEI)[0]
             for s in SPAMMERS for nonce in range(1, 65)]
     replies = send_all(pool_node, raws)
+    sent = time.monotonic()
     admitted = sum("result" in r for r in replies)
     refused = {r["error"]["message"] for r in replies if "error" in r}
     assert admitted >= 1024 and refused <= {"txpool is full"}, (admitted, refused)
@@ -138,11 +138,10 @@ def test_future_nonce_spam_cannot_lock_out_an_honest_transaction_and_expires(poo
     honest = sign(HONEST, w3, maxFeePerGas=10 * GWEI, maxPriorityFeePerGas=2 * GWEI)
     assert w3.eth.send_raw_transaction(honest.raw_transaction) == honest.hash
     assert w3.eth.wait_for_transaction_receipt(honest.hash, timeout=10, poll_latency=0.05).status == 1
-    deadline = start + LIFETIME + 10
-    while pool_status(pool_node)[1] > 0 and time.monotonic() < deadline:
+    # The last spam arrived at `sent`; after the lifetime and a block it is all gone.
+    while pool_status(pool_node)[1] > 0 and time.monotonic() < sent + LIFETIME + 5:
         time.sleep(0.1)
     assert pool_status(pool_node) == (0, 0), "never-executable spam leaves after the queued lifetime"
-    assert time.monotonic() - start < LIFETIME + 10
 
 
 def test_many_pending_filters_do_not_slow_admission(tmp_path):
