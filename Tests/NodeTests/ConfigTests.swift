@@ -65,6 +65,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(configError(#"{"dataDir": "x", "logLevel": "loud"}"#).hasPrefix("logLevel"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "blockIntervalMs": 1}"#).hasPrefix("blockIntervalMs"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "txPool": {"pendingSlots": 0}}"#).hasPrefix("txPool.pendingSlots"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "queryLimits": {"maxFilters": 0}}"#).hasPrefix("queryLimits.maxFilters"))
+        XCTAssertTrue(configError(#"{"dataDir": "x", "queryLimits": {"filters": 1}}"#).contains("filters"))
         XCTAssertTrue(configError(#"{"dataDir": "x", "surprise": true}"#).hasPrefix("surprise"))
         XCTAssertTrue(configError(#"{"rpc": {}}"#).hasPrefix("dataDir"))
         XCTAssertTrue(configError(#"[]"#).contains("object"))
