@@ -55,7 +55,7 @@ public enum Bench {
         let genesisBytes = Array("{}".utf8)
         let producerDB = try ChainDatabase(store: MemoryStore())
         _ = try ChainSetup.initialise(producerDB, spec: spec, genesisBytes: genesisBytes)
-        let producer = ChainSetup.service(spec: spec, database: producerDB, poolLimits: MempoolLimits(maxPerAccount: 1000, maxTotal: count + 1))
+        let producer = ChainSetup.service(spec: spec, database: producerDB, poolLimits: MempoolLimits(maxPerAccount: 1000, pendingSlots: count + 1))
         let txs = BlockBuilder.recoverSenders(raws).compactMap { try? $0.get() }
         let executed = try producer.builder.propose(parent: producerDB.head!, candidates: txs, timestamp: 1, coinbase: DevNet.validatorKey.address)
         guard executed.block.transactions.count == count else {

@@ -2,6 +2,7 @@ import Chain
 import HTTPServer
 import JSON
 import Primitives
+import RPC
 
 /// Config/node.json (Config/README.md documents every field). Relative paths are taken
 /// from the working directory, as geth does.
@@ -13,6 +14,7 @@ public struct NodeConfig: Equatable {
     public var logLevel: Logger.Level = .info
     public var validatorKeyFile: String?
     public var txPool = MempoolLimits()
+    public var queryLimits = QueryLimits()
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -20,8 +22,9 @@ public struct NodeConfig: Equatable {
         a.dataDir == b.dataDir && a.genesis == b.genesis && a.rpc.host == b.rpc.host && a.rpc.port == b.rpc.port
             && a.rpc.corsOrigins == b.rpc.corsOrigins && a.rpc.maxBodyBytes == b.rpc.maxBodyBytes && a.rpc.threads == b.rpc.threads
             && a.blockIntervalMs == b.blockIntervalMs && a.logLevel == b.logLevel && a.validatorKeyFile == b.validatorKeyFile
-            && a.txPool.maxPerAccount == b.txPool.maxPerAccount && a.txPool.maxTotal == b.txPool.maxTotal
-            && a.txPool.priceBumpPercent == b.txPool.priceBumpPercent
+            && a.txPool.maxPerAccount == b.txPool.maxPerAccount && a.txPool.pendingSlots == b.txPool.pendingSlots
+            && a.txPool.queuedSlots == b.txPool.queuedSlots && a.txPool.queuedLifetimeSeconds == b.txPool.queuedLifetimeSeconds
+            && a.txPool.priceBumpPercent == b.txPool.priceBumpPercent && a.queryLimits == b.queryLimits
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -33,7 +36,7 @@ public struct NodeConfig: Equatable {
     /// Checks a parsed config document.
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
-        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool"])
+        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
@@ -60,10 +63,20 @@ public struct NodeConfig: Equatable {
         }
         c.validatorKeyFile = try r.string("validatorKeyFile")
         if let pool = try r.object("txPool") {
-            try pool.rejectUnknown(["maxPerAccount", "maxTotal", "priceBumpPercent"])
+            try pool.rejectUnknown(["maxPerAccount", "pendingSlots", "queuedSlots", "queuedLifetimeSeconds", "priceBumpPercent"])
             if let v = try pool.integer("maxPerAccount", in: 1...100_000) { c.txPool.maxPerAccount = Int(v) }
-            if let v = try pool.integer("maxTotal", in: 1...10_000_000) { c.txPool.maxTotal = Int(v) }
+            if let v = try pool.integer("pendingSlots", in: 1...1_000_000) { c.txPool.pendingSlots = Int(v) }
+            if let v = try pool.integer("queuedSlots", in: 0...1_000_000) { c.txPool.queuedSlots = Int(v) }
+            if let v = try pool.integer("queuedLifetimeSeconds", in: 1...604_800) { c.txPool.queuedLifetimeSeconds = v }
             if let v = try pool.integer("priceBumpPercent", in: 1...1000) { c.txPool.priceBumpPercent = v }
+        }
+        if let q = try r.object("queryLimits") {
+            try q.rejectUnknown(["maxFilters", "filterTimeoutSeconds", "logBlockRange", "logResults", "proofKeys"])
+            if let v = try q.integer("maxFilters", in: 1...100_000) { c.queryLimits.maxFilters = Int(v) }
+            if let v = try q.integer("filterTimeoutSeconds", in: 1...86_400) { c.queryLimits.filterTimeoutSeconds = v }
+            if let v = try q.integer("logBlockRange", in: 1...1_000_000) { c.queryLimits.logBlockRange = v }
+            if let v = try q.integer("logResults", in: 1...1_000_000) { c.queryLimits.logResults = Int(v) }
+            if let v = try q.integer("proofKeys", in: 1...100_000) { c.queryLimits.proofKeys = Int(v) }
         }
         return c
     }

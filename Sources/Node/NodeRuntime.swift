@@ -57,7 +57,7 @@ public final class NodeRuntime {
     /// Starts the RPC server and the block producer.
     public func start() throws {
         let dispatcher = RPCDispatcher()
-        let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion)
+        let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
         self.api = api
         let server = HTTPServer(configuration: config.rpc) { request in dispatcher.serve(request) }

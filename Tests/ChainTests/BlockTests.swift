@@ -22,7 +22,7 @@ final class BlockTests: XCTestCase {
             try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
         }
         let service = ChainService(config: spec.config, database: db, handlers: NativeHandlerRegistry([NotaryHandler(), SupplyHandler()]),
-                                   encodeRevert: ABI.encodeRevert, poolLimits: MempoolLimits(maxPerAccount: 1000, maxTotal: 100_000))
+                                   encodeRevert: ABI.encodeRevert, poolLimits: MempoolLimits(maxPerAccount: 1000, pendingSlots: 100_000))
         return (service, spec)
     }
 

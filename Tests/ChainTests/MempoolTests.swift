@@ -76,7 +76,7 @@ final class MempoolTests: XCTestCase {
     }
 
     func testLimitsAndEviction() throws {
-        let pool = Mempool<FakeTx>(limits: MempoolLimits(maxPerAccount: 2, maxTotal: 3))
+        let pool = Mempool<FakeTx>(limits: MempoolLimits(maxPerAccount: 2, pendingSlots: 3, queuedSlots: 0))
         _ = try pool.add(FakeTx(sender: alice, nonce: 0), context: context)
         _ = try pool.add(FakeTx(sender: alice, nonce: 1), context: context)
         XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 2), context: context) }, .accountLimit)
@@ -97,5 +97,110 @@ final class MempoolTests: XCTestCase {
         state.balances[bob] = 1
         XCTAssertEqual(pool.prune(state: state).count, 2)
         XCTAssertEqual(pool.all().map(\.nonce), [1])
+    }
+
+    func testSizeCapAndSlotAccounting() throws {
+        let pool = Mempool<FakeTx>()
+        let oversized = FakeTx(sender: alice, nonce: 0, encodedSize: MempoolLimits.maxTransactionBytes + 1)
+        XCTAssertEqual(rule { _ = try pool.add(oversized, context: context) }, .oversizedData)
+        XCTAssertEqual(try pool.add(FakeTx(sender: alice, nonce: 0, encodedSize: MempoolLimits.maxTransactionBytes), context: context), .pending)
+        XCTAssertEqual(try pool.add(FakeTx(sender: alice, nonce: 2, encodedSize: MempoolLimits.slotBytes + 1), context: context), .queued)
+        XCTAssertTrue(pool.slotUsage == (pending: 4, queued: 2), "128 KiB is 4 slots, 32 KiB + 1 is 2")
+        XCTAssertEqual(try pool.add(FakeTx(sender: alice, nonce: 1), context: context), .pending)
+        XCTAssertTrue(pool.slotUsage == (pending: 7, queued: 0), "closing the gap promotes the queued transaction")
+        XCTAssertEqual(MempoolError(.oversizedData, "x").message, "oversized data: x")
+    }
+
+    func testByteSpamStaysWithinTheSlotBudget() throws {
+        let limits = MempoolLimits(pendingSlots: 64, queuedSlots: 16)
+        let pool = Mempool<FakeTx>(limits: limits)
+        for sender in 0..<40 {
+            for nonce in 1...8 {
+                _ = try? pool.add(FakeTx(sender: Address(lowByte: UInt8(sender)), nonce: UInt64(nonce), encodedSize: MempoolLimits.maxTransactionBytes), context: context)
+            }
+            _ = try? pool.add(FakeTx(sender: Address(lowByte: UInt8(sender)), nonce: 0, encodedSize: MempoolLimits.maxTransactionBytes), context: context)
+        }
+        let usage = pool.slotUsage
+        XCTAssertLessThanOrEqual(usage.queued, limits.queuedSlots)
+        XCTAssertLessThanOrEqual(usage.pending + usage.queued, limits.pendingSlots + limits.queuedSlots)
+        XCTAssertLessThanOrEqual(pool.all().reduce(0) { $0 + $1.encodedSize }, (limits.pendingSlots + limits.queuedSlots) * MempoolLimits.slotBytes)
+    }
+
+    func testCumulativeCostPerSender() throws {
+        let pool = Mempool<FakeTx>()
+        state.balances[alice] = UInt256(2 * 21_000 * 10 + 5)
+        _ = try pool.add(FakeTx(sender: alice, nonce: 0), context: context)
+        _ = try pool.add(FakeTx(sender: alice, nonce: 1, value: 5), context: context)
+        let third = FakeTx(sender: alice, nonce: 2)
+        XCTAssertThrowsError(try pool.add(third, context: context)) { error in
+            XCTAssertEqual((error as? MempoolError)?.message,
+                           "insufficient funds for gas * price + value: balance 420005, queued cost 420005, tx cost 210000, overshot 210000")
+        }
+        // A replacement is charged its cost less the one it replaces.
+        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 1, maxFeePerGas: 11, maxPriorityFeePerGas: 3), context: context) }, .insufficientFunds)
+        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 1, maxFeePerGas: 11, maxPriorityFeePerGas: 3, gasLimit: 19_000), context: context) }, nil)
+        // A later balance drop drops every transaction from the first one it cannot cover.
+        state.balances[alice] = UInt256(21_000 * 10 + 1)
+        XCTAssertEqual(pool.prune(state: state).count, 1)
+        XCTAssertEqual(pool.all().map(\.nonce), [0])
+    }
+
+    func testQueuedSpamCannotLockOutAnHonestTransaction() throws {
+        let pool = Mempool<FakeTx>(limits: MempoolLimits(pendingSlots: 4, queuedSlots: 2))
+        let spammers = (0..<6).map { Address(lowByte: UInt8(0x10 + $0)) }
+        var queued: [FakeTx] = []
+        for s in spammers {
+            for nonce in 5..<8 {
+                let tx = FakeTx(sender: s, nonce: UInt64(nonce))
+                if (try? pool.add(tx, context: context)) != nil { queued.append(tx) }
+            }
+        }
+        XCTAssertEqual(queued.count, 2, "queued transactions get queuedSlots, no more")
+        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 9), context: context) }, .poolFull, "no cheaper queued victim")
+        let pricier = FakeTx(sender: alice, nonce: 9, maxFeePerGas: 11)
+        XCTAssertEqual(try pool.add(pricier, context: context), .queued)
+        XCTAssertNil(pool.transaction(queued[1].hash), "at equal price the later arrival is evicted first")
+        for nonce in 0..<4 { XCTAssertEqual(try pool.add(FakeTx(sender: bob, nonce: UInt64(nonce)), context: context), .pending) }
+        // The pool is full (4 pending + 2 queued): an honest pending transaction evicts queued ones first, whatever their price.
+        let carol = Address(lowByte: 0xC0)
+        XCTAssertEqual(try pool.add(FakeTx(sender: carol, nonce: 0, maxFeePerGas: 20), context: context), .pending)
+        XCTAssertEqual(try pool.add(FakeTx(sender: carol, nonce: 1, maxFeePerGas: 20), context: context), .pending)
+        XCTAssertNil(pool.transaction(pricier.hash))
+        XCTAssertNil(pool.transaction(queued[0].hash))
+        // Then the cheapest pending tail of another sender, never opening a gap.
+        XCTAssertEqual(try pool.add(FakeTx(sender: carol, nonce: 2, maxFeePerGas: 20), context: context), .pending)
+        XCTAssertEqual(pool.pendingNonce(of: bob, accountNonce: 0), 3)
+        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: Address(lowByte: 0xD0), nonce: 0, maxFeePerGas: 10), context: context) }, .poolFull,
+                       "not cheaper than the cheapest pending tail")
+        XCTAssertTrue(pool.slotUsage == (pending: 6, queued: 0))
+    }
+
+    func testEvictionIsTheSameWhateverTheInsertionHistoryOfOtherPools() throws {
+        func survivors() throws -> [Hash32] {
+            let pool = Mempool<FakeTx>(limits: MempoolLimits(pendingSlots: 8, queuedSlots: 0))
+            for i in 0..<32 {
+                _ = try? pool.add(FakeTx(sender: Address(lowByte: UInt8(i)), nonce: 0, maxFeePerGas: UInt256(10 + UInt64(i % 5))), context: context)
+            }
+            return pool.all().map(\.hash)
+        }
+        XCTAssertEqual(try survivors(), try survivors())
+        XCTAssertEqual(try survivors().count, 8)
+    }
+
+    func testQueuedLifetimeWithAnInjectedClock() throws {
+        var now: UInt64 = 1_000
+        let pool = Mempool<FakeTx>(limits: MempoolLimits(queuedLifetimeSeconds: 10), clock: { now })
+        let pending = FakeTx(sender: alice, nonce: 0)
+        let queued = FakeTx(sender: bob, nonce: 3)
+        _ = try pool.add(pending, context: context)
+        _ = try pool.add(queued, context: context)
+        now += 9
+        XCTAssertEqual(pool.prune(state: state), [])
+        now += 1
+        XCTAssertEqual(pool.prune(state: state), [queued.hash])
+        now += 100
+        XCTAssertEqual(pool.prune(state: state), [], "pending transactions do not expire")
+        XCTAssertNotNil(pool.transaction(pending.hash))
+        XCTAssertTrue(pool.slotUsage == (pending: 1, queued: 0))
     }
 }

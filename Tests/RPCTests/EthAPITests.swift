@@ -131,4 +131,39 @@ final class EthAPITests: XCTestCase {
         XCTAssertEqual(Keccak256.hash(first), head.stateRoot, "the proof starts at the block's state root")
         XCTAssertEqual(proof["storageProof"]?.arrayValue?.count, 1)
     }
+
+    func testLogFilterPollsPageThroughTheBlockRangeLimit() throws {
+        api = EthAPI(chain: chain, clientVersion: "opg/test", limits: QueryLimits(logBlockRange: 2))
+        dispatcher = RPCDispatcher()
+        api.register(on: dispatcher)
+        _ = try notarize(Keccak256.digest(Array("one".utf8)), nonce: 0)
+        try chain.produceBlock(timestamp: 1, coinbase: validator.address)
+        for t in 2...3 { try chain.produceBlock(timestamp: UInt64(t), coinbase: validator.address) }
+        _ = try notarize(Keccak256.digest(Array("two".utf8)), nonce: 1)
+        try chain.produceBlock(timestamp: 4, coinbase: validator.address)
+        let filter = try result("eth_newFilter", [.object(["fromBlock": .string("0x0"), "address": .string(notary.hex)])]).stringValue!
+        XCTAssertEqual(try errorCode("eth_getLogs", [.object(["fromBlock": .string("0x0")])]), -32005)
+        var pages: [[String]] = []
+        for _ in 0..<4 {
+            let logs = try XCTUnwrap(result("eth_getFilterChanges", [.string(filter)]).arrayValue)
+            pages.append(logs.compactMap { $0["blockNumber"]?.stringValue })
+        }
+        XCTAssertEqual(pages, [["0x1"], [], ["0x4"], []], "blocks 0–1, 2–3, 4 (the head), then nothing new")
+    }
+
+    func testCapsOnProofKeysFiltersAndPercentiles() throws {
+        api = EthAPI(chain: chain, clientVersion: "opg/test", limits: QueryLimits(maxFilters: 1, proofKeys: 2))
+        dispatcher = RPCDispatcher()
+        api.register(on: dispatcher)
+        let keys = JSONValue.array((0..<3).map { .string("0x\($0)") })
+        let reply = try call("eth_getProof", [.string(user.address.hex), keys, .string("latest")])
+        XCTAssertEqual(reply["error"]?["code"], .int(-32602))
+        XCTAssertEqual(reply["error"]?["message"], .string("invalid argument 1: too many storage keys (3, limit 2)"))
+        _ = try result("eth_newBlockFilter")
+        XCTAssertEqual(try errorCode("eth_newPendingTransactionFilter", []), -32005)
+        let percentiles = JSONValue.array((0...100).map { _ in .int(50) })
+        XCTAssertEqual(try errorCode("eth_feeHistory", [.string("0x1"), .string("latest"), percentiles]), -32602)
+        let addresses = JSONValue.array((0...QueryLimits.logAddresses).map { .string(Address(lowByte: UInt8($0 % 256)).hex) })
+        XCTAssertEqual(try errorCode("eth_getLogs", [.object(["address": addresses])]), -32602)
+    }
 }

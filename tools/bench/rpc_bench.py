@@ -21,6 +21,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
+from fastsign import sign_dynamic_fee  # noqa: E402
 from opgnode import BIN, CHAIN_ID, Node, free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -78,7 +79,7 @@ def main() -> int:
 
     node = Node(workdir=work / "node", block_interval_ms=1000,
                 extra_config={"genesis": str(genesis_path), "logLevel": "warn",
-                              "txPool": {"maxPerAccount": 64, "maxTotal": args.transactions + 1000, "priceBumpPercent": 10}})
+                              "txPool": {"maxPerAccount": 64, "pendingSlots": args.transactions + 1000, "priceBumpPercent": 10}})
     node.init().start()
     nginx_root = work / "nginx"
     nginx_root.mkdir()
@@ -102,8 +103,7 @@ def main() -> int:
         with bodies.open("w") as f:
             for k in range(20):
                 for s in senders:
-                    raw = s.sign_transaction({"chainId": CHAIN_ID, "nonce": k, "gas": 21000, "to": senders[0].address,
-                                              "value": 1, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}).raw_transaction
+                    raw, _ = sign_dynamic_fee(s.key, CHAIN_ID, k, senders[0].address, value=1, max_fee=10**11, max_tip=10**9)
                     f.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
                                         "params": ["0x" + raw.hex()]}) + "\n")
         start_block = int(node.result("eth_blockNumber"), 16)

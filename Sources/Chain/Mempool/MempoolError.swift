@@ -9,7 +9,8 @@ public struct MempoolError: Error, Equatable, CustomStringConvertible {
         case alreadyKnown = "already known"
         /// A same-nonce replacement does not raise both fee fields by the price bump.
         case replacementUnderpriced = "replacement transaction underpriced"
-        /// The sender cannot pay gasLimit × maxFeePerGas + value.
+        /// The sender cannot pay gasLimit × maxFeePerGas + value on top of what its
+        /// other pooled transactions may cost.
         case insufficientFunds = "insufficient funds for gas * price + value"
         /// The gas limit is below the intrinsic gas.
         case intrinsicGasTooLow = "intrinsic gas too low"
@@ -19,10 +20,12 @@ public struct MempoolError: Error, Equatable, CustomStringConvertible {
         case feeCapBelowBaseFee = "max fee per gas less than block base fee"
         /// The tip cap exceeds the fee cap.
         case tipAboveFeeCap = "max priority fee per gas higher than max fee per gas"
-        /// The pool is full and the transaction is not better than the cheapest one held.
+        /// The pool's slots are full and nothing cheaper than the transaction can be evicted.
         case poolFull = "txpool is full"
         /// The sender already holds the per-account maximum of transactions.
         case accountLimit = "account limit exceeded"
+        /// The raw transaction is larger than `MempoolLimits.maxTransactionBytes`.
+        case oversizedData = "oversized data"
         /// The nonce is so far ahead of the account nonce that it would never be mined soon.
         case nonceTooHigh = "nonce too high"
     }

@@ -51,6 +51,7 @@ public final class ChainService {
     /// `SubmissionError` or `MempoolError` with the rule broken.
     @discardableResult
     public func submit(raw: [UInt8]) throws -> Hash32 {
+        try MempoolLimits.checkSize(raw.count)
         let tx: SignedTransaction
         do {
             tx = try SignedTransaction(raw: raw)

@@ -9,15 +9,19 @@ import Primitives
 public final class EthAPI {
     public let chain: ChainService
     public let clientVersion: String
-    let filters = FilterManager()
+    /// The caps on client-chosen work (docs/rpc.md, "Limits").
+    public let limits: QueryLimits
+    let filters: FilterManager
     /// Cap on the gas an `eth_call` or estimate may use (geth's RPCGasCap).
     public var callGasCap: UInt64 = 50_000_000
 
     private var db: ChainDatabase { chain.database }
 
-    public init(chain: ChainService, clientVersion: String) {
+    public init(chain: ChainService, clientVersion: String, limits: QueryLimits = QueryLimits()) {
         self.chain = chain
         self.clientVersion = clientVersion
+        self.limits = limits
+        filters = FilterManager(maxFilters: limits.maxFilters, timeoutSeconds: limits.filterTimeoutSeconds)
         chain.onBlock { [weak self] executed in self?.filters.blockAdded(executed.block.hash) }
         chain.onPendingTransaction { [weak self] hash in self?.filters.transactionAdded(hash) }
     }
@@ -140,39 +144,35 @@ public final class EthAPI {
         d.register("eth_getLogs") { [unowned self] p in
             try p.expect(atMost: 1)
             let q = try LogQuery(p.required(0, "filter"), "0")
-            guard let range = try q.range(in: db) else { return .array([]) }
-            return .array(try q.logs(in: db, blocks: range))
+            guard let range = try q.range(in: db, maxBlocks: limits.logBlockRange) else { return .array([]) }
+            return .array(try q.logs(in: db, blocks: range, maxResults: limits.logResults))
         }
         d.register("eth_newFilter") { [unowned self] p in
             try p.expect(atMost: 1)
             let q = try LogQuery(p.required(0, "filter"), "0")
             let head = chain.head.number
             let start = try q.fromBlock.resolve(in: db) ?? head + 1
-            return .string(filters.install(.logs(q, next: min(start, head + 1))))
+            return .string(try filters.install(.logs(q), logStart: min(start, head + 1)))
         }
-        d.register("eth_newBlockFilter") { [unowned self] p in try p.expect(atMost: 0); return .string(filters.install(.blocks([]))) }
+        d.register("eth_newBlockFilter") { [unowned self] p in try p.expect(atMost: 0); return .string(try filters.install(.blocks)) }
         d.register("eth_newPendingTransactionFilter") { [unowned self] p in
             try p.expect(atMost: 1)
-            return .string(filters.install(.pending([])))
+            return .string(try filters.install(.pending))
         }
         d.register("eth_uninstallFilter") { [unowned self] p in try p.expect(atMost: 1); return .bool(filters.uninstall(try p.string(0, "filter id"))) }
         d.register("eth_getFilterChanges") { [unowned self] p in
             try p.expect(atMost: 1)
-            switch try filters.takeChanges(p.string(0, "filter id"), head: chain.head.number) {
+            let id = try p.string(0, "filter id")
+            switch try filters.takeChanges(id) {
             case .hashes(let hashes): return .array(hashes.map(EthFormat.hash))
-            case .logs(var q, let from, let to):
-                guard from <= to else { return .array([]) }
-                q.blockHash = nil
-                let upper = (try q.toBlock.resolve(in: db)).map { min($0, to) } ?? to
-                guard from <= upper else { return .array([]) }
-                return .array(try q.logs(in: db, blocks: from...upper))
+            case .logs(let q, let from): return .array(try logChanges(q, filter: id, from: from))
             }
         }
         d.register("eth_getFilterLogs") { [unowned self] p in
             try p.expect(atMost: 1)
             let q = try filters.query(p.string(0, "filter id"))
-            guard let range = try q.range(in: db) else { return .array([]) }
-            return .array(try q.logs(in: db, blocks: range))
+            guard let range = try q.range(in: db, maxBlocks: limits.logBlockRange) else { return .array([]) }
+            return .array(try q.logs(in: db, blocks: range, maxResults: limits.logResults))
         }
 
         d.register("txpool_status") { [unowned self] p in
@@ -183,6 +183,24 @@ public final class EthAPI {
     }
 
     // MARK: - Reads
+
+    /// A log filter's poll from block `from`: at most `logBlockRange` blocks up to its
+    /// `toBlock` or the head; the cursor moves past them only when the scan succeeded,
+    /// so a filter that fell far behind catches up over several polls.
+    private func logChanges(_ q: LogQuery, filter id: String, from: UInt64) throws -> [JSONValue] {
+        let head = chain.head.number
+        let upper = (try q.toBlock.resolve(in: db)).map { min($0, head) } ?? head
+        guard from <= upper else {
+            filters.advanceLogFilter(id, to: head + 1)
+            return []
+        }
+        let last = min(upper, from + limits.logBlockRange - 1)
+        var scan = q
+        scan.blockHash = nil
+        let logs = try scan.logs(in: db, blocks: from...last, maxResults: limits.logResults)
+        filters.advanceLogFilter(id, to: last == upper ? head + 1 : last + 1)
+        return logs
+    }
 
     /// The header named by parameter `index` (default latest), or "header not found".
     private func header(_ p: RPCParams, _ index: Int) throws -> Header {
@@ -224,6 +242,9 @@ public final class EthAPI {
         try p.expect(atMost: 3)
         let address = try p.address(0)
         guard case .array(let keys) = try p.required(1, "storage keys") else { throw RPCError.invalidParams("1: storage keys must be a list") }
+        guard keys.count <= limits.proofKeys else {
+            throw RPCError.invalidParams("1: too many storage keys (\(keys.count), limit \(limits.proofKeys))")
+        }
         let slots = try keys.enumerated().map { i, k in
             guard case .string(let s) = k else { throw RPCError.invalidParams("1[\(i)]: storage key must be a string") }
             return try Self.slotKey(s, "1[\(i)]")
@@ -262,6 +283,9 @@ public final class EthAPI {
         return t.isZero ? UInt256(1) : t
     }
 
+    /// Percentiles one `eth_feeHistory` may ask for (geth's limit).
+    static let maxRewardPercentiles = 100
+
     private func feeHistory(_ p: RPCParams) throws -> JSONValue {
         try p.expect(atMost: 3)
         let countValue = try p.required(0, "block count")
@@ -271,6 +295,9 @@ public final class EthAPI {
         var percentiles: [Double] = []
         if let pv = p.optional(2) {
             guard case .array(let items) = pv else { throw RPCError.invalidParams("2: reward percentiles must be a list") }
+            guard items.count <= Self.maxRewardPercentiles else {
+                throw RPCError.invalidParams("2: invalid reward percentile: over the query limit \(Self.maxRewardPercentiles)")
+            }
             for (i, item) in items.enumerated() {
                 guard case .number(let n) = item, let v = n.double, v >= 0, v <= 100 else {
                     throw RPCError.invalidParams("2[\(i)]: percentile must be a number in [0, 100]")

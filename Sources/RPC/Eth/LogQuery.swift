@@ -12,9 +12,6 @@ struct LogQuery {
     var addresses: [Address] = []
     var topics: [[Hash32]?] = []
 
-    static let maxBlockRange: UInt64 = 10_000
-    static let maxResults = 10_000
-
     init(_ value: JSONValue?, _ what: String) throws {
         guard let value, value != .null else { return }
         guard case .object(let o) = value else { throw RPCError.invalidParams("\(what): filter must be an object") }
@@ -40,6 +37,9 @@ struct LogQuery {
             }
         default: throw RPCError.invalidParams("\(what).address: must be an address or a list of addresses")
         }
+        if addresses.count > QueryLimits.logAddresses {
+            throw RPCError.invalidParams("\(what).address: exceed max addresses (\(addresses.count), limit \(QueryLimits.logAddresses))")
+        }
         switch o["topics"] {
         case nil, .null?: break
         case .array(let positions)?:
@@ -50,6 +50,9 @@ struct LogQuery {
                 case .string(let s): return [try RPCParams.hash(s, "\(what).topics[\(i)]")]
                 case .array(let alternatives):
                     if alternatives.isEmpty { return nil }
+                    if alternatives.count > QueryLimits.logTopicAlternatives {
+                        throw RPCError.invalidParams("\(what).topics[\(i)]: exceed max topics per search position (\(alternatives.count), limit \(QueryLimits.logTopicAlternatives))")
+                    }
                     return try alternatives.map { a in
                         guard case .string(let s) = a else { throw RPCError.invalidParams("\(what).topics[\(i)]: must hold hashes") }
                         return try RPCParams.hash(s, "\(what).topics[\(i)]")
@@ -79,8 +82,9 @@ struct LogQuery {
         return true
     }
 
-    /// The block range to scan, clamped to the head; nil when empty.
-    func range(in db: ChainDatabase) throws -> ClosedRange<UInt64>? {
+    /// The block range to scan, clamped to the head; nil when empty. Wider than
+    /// `maxBlocks` is -32005.
+    func range(in db: ChainDatabase, maxBlocks: UInt64) throws -> ClosedRange<UInt64>? {
         if let blockHash {
             guard let n = try BlockTag.hash(blockHash).resolve(in: db) else { throw RPCError.server("unknown block") }
             return n...n
@@ -89,14 +93,14 @@ struct LogQuery {
         let from = try fromBlock.resolve(in: db) ?? (head + 1)
         let to = try toBlock.resolve(in: db) ?? head
         if from > to { return nil }
-        if to - from >= Self.maxBlockRange {
-            throw RPCError(code: -32005, message: "query exceeds max block range \(Self.maxBlockRange)")
+        if to - from >= maxBlocks {
+            throw RPCError(code: -32005, message: "query exceeds max block range \(maxBlocks)")
         }
         return from...to
     }
 
-    /// Matching logs in `blocks`, in chain order.
-    func logs(in db: ChainDatabase, blocks: ClosedRange<UInt64>) throws -> [JSONValue] {
+    /// Matching logs in `blocks`, in chain order; more than `maxResults` is -32005.
+    func logs(in db: ChainDatabase, blocks: ClosedRange<UInt64>, maxResults: Int) throws -> [JSONValue] {
         var out: [JSONValue] = []
         for n in blocks {
             guard let header = try db.header(number: n) else { break }
@@ -108,8 +112,8 @@ struct LogQuery {
                 for log in receipt.logs {
                     if matches(log) {
                         out.append(EthFormat.log(log, header: header, blockHash: blockHash, txHash: tx.hash, txIndex: i, logIndex: logIndex))
-                        if out.count > Self.maxResults {
-                            throw RPCError(code: -32005, message: "query returned more than \(Self.maxResults) results")
+                        if out.count > maxResults {
+                            throw RPCError(code: -32005, message: "query returned more than \(maxResults) results")
                         }
                     }
                     logIndex += 1
