@@ -13,6 +13,8 @@ public final class InferenceSession: @unchecked Sendable {
     /// Values computed at load by constant folding, and the nodes they replace.
     var constants: [String: Tensor] = [:]
     var folded: Set<Int> = []
+    /// Per node: its constant B packed for the fast matrix kernel (MatMul, Gemm), built at load.
+    var packedWeights: [PackedMatrix?] = []
     public let limits: Limits
     /// Costs already computed, by input shapes (runs with the same shapes skip inference).
     private var costCache: [String: ModelCost] = [:]
@@ -60,6 +62,13 @@ public final class InferenceSession: @unchecked Sendable {
         if let first = inference.mismatches.first { throw ONNXError(first) }
         constants = inference.constants
         folded = inference.folded
+        // A B that no feed can replace (not a graph input) is packed once, here.
+        let fed = Set(graph.inputs.map(\.name))
+        packedWeights = graph.nodes.enumerated().map { i, node in
+            guard !folded.contains(i), node.inputs.count > 1, !fed.contains(node.inputs[1]),
+                  let weights = constants[node.inputs[1]] else { return nil }
+            return Inference.packedWeights(for: node, weights: weights)
+        }
         var batchOne: [String: [ShapeDimension]] = [:]
         for (name, shape) in inference.shapes where inputs.contains(where: { $0.name == name }) {
             if let dims = shape.dims { batchOne[name] = dims.map { if case .symbol = $0 { return .value(1) }; return $0 } }
@@ -131,6 +140,7 @@ public final class InferenceSession: @unchecked Sendable {
             }
             var context = OpContext(node: node, index: i, opset: opsets[i], options: options)
             context.limits = limits
+            context.packedWeights = packedWeights[i]
             let results = try kernels[i](context, args)
             for name in node.inputs where !name.isEmpty {
                 readers[name, default: 0] -= 1

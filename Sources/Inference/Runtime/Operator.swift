@@ -9,6 +9,8 @@ struct OpContext {
     let options: RunOptions
     /// The caps; kernels whose output size depends on input values check it before allocating.
     var limits = Limits.default
+    /// MatMul and Gemm: the constant B packed at load for the fast kernel (`packedWeights(for:weights:)`).
+    var packedWeights: PackedMatrix? = nil
 
     var label: String { node.label(index: index) }
 
