@@ -40,7 +40,7 @@ final class MatrixKernelTests: XCTestCase {
     /// Runs one product into a C of leading dimension ldc whose gaps hold a sentinel, and
     /// returns all of C (so a store past column N shows).
     func product(_ o: Operands, ldc: Int, _ operand: (UnsafePointer<Float>) -> MatrixProduct.RightOperand,
-                 epilogue: GemmEpilogue?, options: RunOptions) -> [Float] {
+                 epilogue: GemmEpilogue?, options: RunOptions, workspace: Workspace? = nil) -> [Float] {
         var c = [Float](repeating: 12345, count: o.m * ldc)
         o.a.withUnsafeBufferPointer { pa in
             o.b.withUnsafeBufferPointer { pb in
@@ -49,13 +49,16 @@ final class MatrixKernelTests: XCTestCase {
                         var e = epilogue
                         if e?.bias != nil { e?.bias = pbias.baseAddress }
                         MatrixProduct.multiply(pa.baseAddress!, lda: o.lda, operand(pb.baseAddress!), pc.baseAddress!, ldc: ldc,
-                                               m: o.m, k: o.k, n: o.n, epilogue: e, options: options)
+                                               m: o.m, k: o.k, n: o.n, epilogue: e, options: options, workspace: workspace)
                     }
                 }
             }
         }
         return c
     }
+
+    /// One workspace shared by every product of a test, as a session's runs share theirs.
+    let workspace = Workspace()
 
     func checkAllPaths(m: Int, k: Int, n: Int, pad: Int, _ g: inout Generator) {
         let o = Operands(m: m, k: k, n: n, lda: k + pad, ldb: n + pad, &g)
@@ -73,7 +76,10 @@ final class MatrixKernelTests: XCTestCase {
             for threads in [1, 2, 3] {
                 let options = RunOptions(threads: threads, path: .fast)
                 XCTAssertEqual(bits(product(o, ldc: ldc, { .rowMajor($0, ldb: o.ldb) }, epilogue: epilogue, options: options)),
-                               bits(reference), "B in place, \(threads) threads, \(label)")
+                               bits(reference), "B row-major, \(threads) threads, \(label)")
+                XCTAssertEqual(bits(product(o, ldc: ldc, { .rowMajor($0, ldb: o.ldb) }, epilogue: epilogue, options: options,
+                                            workspace: workspace)),
+                               bits(reference), "B row-major, packed into a reused workspace, \(threads) threads, \(label)")
                 XCTAssertEqual(bits(product(o, ldc: ldc, { _ in .packed(packed) }, epilogue: epilogue, options: options)),
                                bits(reference), "B packed, \(threads) threads, \(label)")
                 XCTAssertEqual(bits(product(o, ldc: ldc, { _ in .packed(transposed) }, epilogue: epilogue, options: options)),

@@ -42,6 +42,26 @@ public final class PackedMatrix: @unchecked Sendable {
     deinit { storage.deallocate() }
 }
 
+/// Scratch memory that a run's kernels reuse (B packed at run time): it grows to the
+/// largest size asked for and is then kept, so a session's runs stop allocating it. One
+/// run uses a workspace at a time (the session hands each concurrent run its own).
+final class Workspace: @unchecked Sendable {
+    private var buffer: UnsafeMutablePointer<Float>? = nil
+    private var capacity = 0
+
+    /// At least `count` floats, valid until the next call.
+    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if let buffer, capacity >= count { return buffer }
+        buffer?.deallocate()
+        capacity = max(count, 2 * capacity)
+        let fresh = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        buffer = fresh
+        return fresh
+    }
+
+    deinit { buffer?.deallocate() }
+}
+
 /// What Gemm does to each finished chain of column j: `t = acc`; `t = α·t` when α ≠ 1;
 /// `t = t + β·bias[j]` with a bias (one value per column).
 struct GemmEpilogue {
@@ -70,7 +90,7 @@ public enum MatrixProduct {
     /// acc ← fma(A[i][k], B[k][j], acc), k = 0…K−1, from acc = +0.
     public static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                 m: Int, k: Int, n: Int, options: RunOptions) {
-        multiply(a, lda: k, .rowMajor(b, ldb: n), c, ldc: n, m: m, k: k, n: n, epilogue: nil, options: options)
+        multiply(a, lda: k, .rowMajor(b, ldb: n), c, ldc: n, m: m, k: k, n: n, epilogue: nil, options: options, workspace: nil)
     }
 
     /// Where the fast path reads B from.
@@ -82,9 +102,10 @@ public enum MatrixProduct {
     }
 
     /// C = A·B then the epilogue, for A (M×K, leading dimension lda) and C (M×N, leading
-    /// dimension ldc). The reference path takes a row-major B only.
+    /// dimension ldc). The reference path takes a row-major B only. A B packed at run time
+    /// goes into `workspace` (a temporary buffer without one).
     static func multiply(_ a: UnsafePointer<Float>, lda: Int, _ b: RightOperand, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                         m: Int, k: Int, n: Int, epilogue: GemmEpilogue?, options: RunOptions) {
+                         m: Int, k: Int, n: Int, epilogue: GemmEpilogue?, options: RunOptions, workspace: Workspace?) {
         guard m > 0, n > 0 else { return }
         switch (options.path, b) {
         case (.reference, .rowMajor(let b, let ldb)):
@@ -101,15 +122,21 @@ public enum MatrixProduct {
             fast(a, lda: lda, packed.storage, rowStride: 16, panelStride: 16 * k, c, ldc: ldc, m: m, k: k, n: n,
                  epilogue: epilogue, threads: options.threads)
         case (.fast, .rowMajor(let b, let ldb)):
-            // Up to one tile of rows reads B in place (each B element is used by that one
-            // tile only); more rows reuse each panel, so B is packed first: a panel's
-            // rows then sit in consecutive cache lines instead of `ldb` apart.
-            if m <= 6 {
+            // B is read in place when one tile of rows uses each element (up to 6 rows) or
+            // when a K block of its rows fits in L1 anyway; otherwise it is packed first, so
+            // a panel's rows sit in consecutive cache lines instead of `ldb` apart (which
+            // maps them onto a few L1 sets).
+            if m <= 6 || min(k, 256) * ldb <= 4096 {
                 fast(a, lda: lda, b, rowStride: ldb, panelStride: 16, c, ldc: ldc, m: m, k: k, n: n,
                      epilogue: epilogue, threads: options.threads)
-            } else {
-                let packed = PackedMatrix(b, rows: k, columns: n, rowStride: ldb, columnStride: 1)
-                multiply(a, lda: lda, .packed(packed), c, ldc: ldc, m: m, k: k, n: n, epilogue: epilogue, options: options)
+                return
+            }
+            let scratch = workspace ?? Workspace()
+            withExtendedLifetime(scratch) {
+                let packed = scratch.floats(opg_sgemm_packed_size(k, n))
+                opg_sgemm_pack_b(b, ldb, 1, k, n, packed)
+                fast(a, lda: lda, packed, rowStride: 16, panelStride: 16 * k, c, ldc: ldc, m: m, k: k, n: n,
+                     epilogue: epilogue, threads: options.threads)
             }
         }
     }

@@ -19,6 +19,8 @@ public final class InferenceSession: @unchecked Sendable {
     /// Costs already computed, by input shapes (runs with the same shapes skip inference).
     private var costCache: [String: ModelCost] = [:]
     private let cacheLock = NSLock()
+    /// Kernel scratch memory kept between runs, one per concurrent run (guarded by cacheLock).
+    private var idleWorkspaces: [Workspace] = []
 
     /// Inputs a caller must feed (graph inputs that are not initializers), in graph order.
     public var inputs: [ValueInfo] {
@@ -125,6 +127,14 @@ public final class InferenceSession: @unchecked Sendable {
         let cost = cached!
         try limits.check(cost, context: "for inputs of shapes \(signature)")
         let graph = model.graph
+        cacheLock.lock()
+        let workspace = idleWorkspaces.popLast() ?? Workspace()
+        cacheLock.unlock()
+        defer {
+            cacheLock.lock()
+            idleWorkspaces.append(workspace)
+            cacheLock.unlock()
+        }
         // How many pending readers each value has, so intermediates are freed early.
         var readers: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() where !folded.contains(i) { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
@@ -141,6 +151,7 @@ public final class InferenceSession: @unchecked Sendable {
             var context = OpContext(node: node, index: i, opset: opsets[i], options: options)
             context.limits = limits
             context.packedWeights = packedWeights[i]
+            context.workspace = workspace
             let results = try kernels[i](context, args)
             for name in node.inputs where !name.isEmpty {
                 readers[name, default: 0] -= 1

@@ -26,12 +26,12 @@ func matmulFloat(_ ctx: OpContext, _ a: Tensor, _ b: Tensor) throws -> Tensor {
                 if bBatch.allSatisfy({ $0 == 1 }) && aBatch == batch {
                     // B is one matrix: fold A's batch into its rows, one product.
                     let operand = ctx.rightOperand(pb, ldb: n, k: k, n: n)
-                    MatrixProduct.multiply(pa, lda: k, operand, c, ldc: n, m: count * m, k: k, n: n, epilogue: nil, options: ctx.options)
+                    MatrixProduct.multiply(pa, lda: k, operand, c, ldc: n, m: count * m, k: k, n: n, epilogue: nil, options: ctx.options, workspace: ctx.workspace)
                 } else {
                     let ai = Shape.broadcastIndices(from: aBatch, to: batch), bi = Shape.broadcastIndices(from: bBatch, to: batch)
                     for t in 0..<count {
                         MatrixProduct.multiply(pa + ai[t] * m * k, lda: k, .rowMajor(pb + bi[t] * k * n, ldb: n), c + t * m * n, ldc: n,
-                                               m: m, k: k, n: n, epilogue: nil, options: ctx.options)
+                                               m: m, k: k, n: n, epilogue: nil, options: ctx.options, workspace: ctx.workspace)
                     }
                 }
             }
@@ -119,7 +119,7 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
                     let epilogue = GemmEpilogue(alpha: alpha, beta: beta, bias: biasPerColumn ? pc.baseAddress : nil)
                     if k > 0, let pa = px.baseAddress, let pb = py.baseAddress {
                         let operand = ctx.rightOperand(pb, ldb: n, k: k, n: n)
-                        MatrixProduct.multiply(pa, lda: k, operand, o, ldc: n, m: m, k: k, n: n, epilogue: epilogue, options: ctx.options)
+                        MatrixProduct.multiply(pa, lda: k, operand, o, ldc: n, m: m, k: k, n: n, epilogue: epilogue, options: ctx.options, workspace: ctx.workspace)
                     } else {
                         // An empty sum is +0; the epilogue still applies.
                         for i in 0..<m { for j in 0..<n { o[i * n + j] = epilogue.apply(0, column: j) } }
