@@ -85,6 +85,7 @@ static inline void tile(const int rows, const int G, const int masked, const flo
             if (!resume) acc[r][g] = _mm256_setzero_ps();
             else acc[r][g] = masked ? _mm256_maskload_ps(c, mask[g]) : _mm256_loadu_ps(c);
         }
+#pragma clang loop unroll_count(4)
     for (size_t k = 0; k < kc; k++) {
         __m256 b[8];
         for (int g = 0; g < 2 * G; g++) {

@@ -35,11 +35,18 @@ public final class PackedMatrix: @unchecked Sendable {
     public init(_ b: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int, columnStride: Int) {
         self.rows = rows
         self.columns = columns
-        storage = .allocate(capacity: max(1, opg_sgemm_packed_size(rows, columns)))
+        storage = cacheLineAligned(max(1, opg_sgemm_packed_size(rows, columns)))
         opg_sgemm_pack_b(b, rowStride, columnStride, rows, columns, storage)
     }
 
     deinit { storage.deallocate() }
+}
+
+/// Floats starting on a 64-byte boundary, so that each 16-float row of a packed panel is
+/// one cache line and no 8-lane load straddles two.
+private func cacheLineAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        .bindMemory(to: Float.self, capacity: count)
 }
 
 /// Scratch memory that a run's kernels reuse (B packed at run time): it grows to the
@@ -54,7 +61,7 @@ final class Workspace: @unchecked Sendable {
         if let buffer, capacity >= count { return buffer }
         buffer?.deallocate()
         capacity = max(count, 2 * capacity)
-        let fresh = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        let fresh = cacheLineAligned(capacity)
         buffer = fresh
         return fresh
     }
@@ -84,7 +91,7 @@ public enum MatrixProduct {
 
     /// Below this many multiply-accumulates a product runs on one thread (waking another
     /// costs more than it saves).
-    static let parallelWork = 1 << 16
+    static let parallelWork = 1 << 18
 
     /// C = A·B for row-major A (M×K) and B (K×N): each C[i][j] is the chain
     /// acc ← fma(A[i][k], B[k][j], acc), k = 0…K−1, from acc = +0.
