@@ -5,15 +5,18 @@ Ours is timed by `opg model bench` (in-process loop after one warm-up run, the s
 loaded once); onnxruntime by its own Python loop with the session created once. Every
 model is measured over ROUNDS alternating rounds (which side goes first alternates too),
 so a noisy neighbour hits both sides alike. Per model the table gives each side's median
-with its range and its spread ((max - min) / median), and the median of the per-round
-ratios (ours / onnxruntime; above 1 means slower) with their range.
+wall time with its range and its spread ((max - min) / median), the median of the
+per-round ratios (ours / onnxruntime; above 1 means slower) with their range, and the
+same ratio of CPU time per run (each process's own CPU time, which leaves out the time
+other processes held the cores on a shared machine).
 
 Then the matrix-kernel figures for the 784-512-512-10 MLP at batch 64, each round
 alternating the peak-FLOP probe (tools/bench/peak_flops.c, on 1 and on 2 threads) with
 opg on 1 and on 2 threads: the MLP's GFLOP/s (its matrix products' FLOPs over the whole
-run time) as a share of the 1-thread peak of the same round, and opg's 2-thread speed-up
-over the speed-up the probe itself reaches on 2 threads in that round. 1 and 2 threads
-must give the same result hash.
+run time) as a share of the 1-thread peak of the same round (by wall clock, and by CPU
+time against the probe's rate per CPU second), and opg's 2-thread speed-up over the
+speed-up the probe itself reaches on 2 threads in that round. 1 and 2 threads must give
+the same result hash.
 
   inference_bench.py MODELS_DIR [--rounds R] [--min-time SECONDS] [--peak PEAK_BINARY]
 """
@@ -46,13 +49,14 @@ CASES = [  # (model, batch)
 MLP = "mlp_784_512_512_10"
 
 
-def ort_seconds_per_run(session: ort.InferenceSession, feed: dict, min_time: float) -> float:
+def ort_seconds_per_run(session: ort.InferenceSession, feed: dict, min_time: float) -> tuple[float, float]:
+    """Wall and CPU seconds per run."""
     session.run(None, feed)
-    runs, start = 0, time.perf_counter()
+    runs, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < min_time:
         session.run(None, feed)
         runs += 1
-    return (time.perf_counter() - start) / runs
+    return (time.perf_counter() - start) / runs, (time.process_time() - cpu) / runs
 
 
 def ort_session(model: Path) -> ort.InferenceSession:
@@ -70,13 +74,17 @@ def opg(model: Path, input_arg: str, *extra: str) -> dict:
     return json.loads(p.stdout)
 
 
-def ours_seconds_per_run(model: Path, input_arg: str, min_time: float, threads: int = 1) -> float:
-    return opg(model, input_arg, "bench", "--threads", str(threads), "--min-time", str(min_time))["secondsPerRun"]
+def ours_seconds_per_run(model: Path, input_arg: str, min_time: float, threads: int = 1) -> tuple[float, float]:
+    """Wall and CPU seconds per run."""
+    r = opg(model, input_arg, "bench", "--threads", str(threads), "--min-time", str(min_time))
+    return r["secondsPerRun"], r["cpuSecondsPerRun"]
 
 
-def peak_gflops(binary: str, threads: int) -> float:
+def peak_gflops(binary: str, threads: int) -> tuple[float, float]:
+    """GFLOP/s of the probe by the wall clock and per CPU second of each thread."""
     p = subprocess.run([binary, str(threads), "100000000"], capture_output=True, text=True, timeout=600, check=True)
-    return float(p.stdout)
+    wall, cpu = p.stdout.split()
+    return float(wall), float(cpu)
 
 
 def spread(values: list[float]) -> float:
@@ -105,8 +113,9 @@ def write_input(tmp: Path, models: Path, name: str, batch: int) -> tuple[str, np
 
 
 def models_table(models: Path, tmp: Path, rounds: int, min_time: float) -> None:
-    print("| model | batch | opg ms, median (range) | spread | onnxruntime ms, median (range) | spread | ratio, median (range) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | batch | opg ms, median (range) | spread | onnxruntime ms, median (range) | spread | ratio, median (range) "
+          "| CPU-time ratio, median (range) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, batch in CASES:
         model = models / f"{name}.onnx"
         input_name, x, input_arg = write_input(tmp, models, name, batch)
@@ -121,11 +130,13 @@ def models_table(models: Path, tmp: Path, rounds: int, min_time: float) -> None:
                     ours.append(ours_seconds_per_run(model, input_arg, min_time))
                     theirs.append(ort_seconds_per_run(session, {input_name: x}, min_time))
         except RuntimeError as e:
-            print(f"| {name} | {batch} | error: {e} | | | | |")
+            print(f"| {name} | {batch} | error: {e} | | | | | |")
             continue
-        ratios = [o / t for o, t in zip(ours, theirs)]
-        print(f"| {name} | {batch} | {summary(ours, 1e3)} | {spread(ours):.0%} | {summary(theirs, 1e3)} | {spread(theirs):.0%} "
-              f"| {summary(ratios, digits=2)} |", flush=True)
+        wall_ours, wall_theirs = [o[0] for o in ours], [t[0] for t in theirs]
+        ratios = [o[0] / t[0] for o, t in zip(ours, theirs)]
+        cpu_ratios = [o[1] / t[1] for o, t in zip(ours, theirs)]
+        print(f"| {name} | {batch} | {summary(wall_ours, 1e3)} | {spread(wall_ours):.0%} | {summary(wall_theirs, 1e3)} "
+              f"| {spread(wall_theirs):.0%} | {summary(ratios, digits=2)} | {summary(cpu_ratios, digits=2)} |", flush=True)
 
 
 def matrix_kernel_table(models: Path, tmp: Path, rounds: int, min_time: float, peak: str) -> None:
@@ -134,29 +145,37 @@ def matrix_kernel_table(models: Path, tmp: Path, rounds: int, min_time: float, p
     hashes = {opg(model, input_arg, "run", "--threads", str(t))["hash"] for t in (1, 2)}
     flops = matrix_flops(model, 64)
     session = ort_session(model)
-    rows: dict[str, list[float]] = {k: [] for k in ("peak1", "peak2", "opg1", "opg2", "ort1")}
+    rows: dict[str, list[tuple[float, float]]] = {k: [] for k in ("peak1", "peak2", "opg1", "opg2", "ort1")}
     for _ in range(rounds):
         rows["peak1"].append(peak_gflops(peak, 1))
         rows["opg1"].append(ours_seconds_per_run(model, input_arg, min_time, threads=1))
         rows["ort1"].append(ort_seconds_per_run(session, {input_name: x}, min_time))
         rows["peak2"].append(peak_gflops(peak, 2))
         rows["opg2"].append(ours_seconds_per_run(model, input_arg, min_time, threads=2))
-    share = [flops / t / 1e9 / p for t, p in zip(rows["opg1"], rows["peak1"])]
-    ort_share = [flops / t / 1e9 / p for t, p in zip(rows["ort1"], rows["peak1"])]
-    probe_scaling = [p2 / p1 for p1, p2 in zip(rows["peak1"], rows["peak2"])]
-    opg_scaling = [t1 / t2 for t1, t2 in zip(rows["opg1"], rows["opg2"])]
+    wall = {k: [v[0] for v in rows[k]] for k in rows}
+    cpu = {k: [v[1] for v in rows[k]] for k in rows}
+
+    def share(side: str, clock: dict) -> list[float]:
+        return [flops / t / 1e9 / p for t, p in zip(clock[side], clock["peak1"])]
+
+    probe_scaling = [p2 / p1 for p1, p2 in zip(wall["peak1"], wall["peak2"])]
+    opg_scaling = [t1 / t2 for t1, t2 in zip(wall["opg1"], wall["opg2"])]
     relative = [o / p for o, p in zip(opg_scaling, probe_scaling)]
     print(f"MLP 784-512-512-10, batch 64, {rounds} rounds; median (range) per round:")
     print()
     print("| measurement | median (range) |")
     print("| --- | ---: |")
-    print(f"| peak probe, 1 thread, GFLOP/s | {summary(rows['peak1'], digits=1)} |")
-    print(f"| peak probe, 2 threads, GFLOP/s | {summary(rows['peak2'], digits=1)} |")
-    print(f"| opg, 1 thread, ms | {summary(rows['opg1'], 1e3)} (spread {spread(rows['opg1']):.0%}) |")
-    print(f"| onnxruntime, 1 thread, ms | {summary(rows['ort1'], 1e3)} (spread {spread(rows['ort1']):.0%}) |")
-    print(f"| opg, 2 threads, ms | {summary(rows['opg2'], 1e3)} (spread {spread(rows['opg2']):.0%}) |")
-    print(f"| opg 1 thread, share of the 1-thread peak | {summary(share, digits=2)} |")
-    print(f"| onnxruntime 1 thread, share of the 1-thread peak | {summary(ort_share, digits=2)} |")
+    print(f"| peak probe, 1 thread, GFLOP/s (per CPU second) | {summary(wall['peak1'], digits=1)} ({summary(cpu['peak1'], digits=1)}) |")
+    print(f"| peak probe, 2 threads, GFLOP/s | {summary(wall['peak2'], digits=1)} |")
+    for side, label in (("opg1", "opg, 1 thread"), ("ort1", "onnxruntime, 1 thread"), ("opg2", "opg, 2 threads")):
+        print(f"| {label}, ms (spread) | {summary(wall[side], 1e3)} ({spread(wall[side]):.0%}) |")
+    for side, label in (("opg1", "opg, 1 thread"), ("ort1", "onnxruntime, 1 thread")):
+        print(f"| {label}, CPU ms per run (spread) | {summary(cpu[side], 1e3)} ({spread(cpu[side]):.0%}) |")
+    for side, label in (("opg1", "opg 1 thread"), ("ort1", "onnxruntime 1 thread")):
+        print(f"| {label}, share of the 1-thread peak: wall clock; CPU time | {summary(share(side, wall), digits=2)}; "
+              f"{summary(share(side, cpu), digits=2)} |")
+    print(f"| opg / onnxruntime, 1 thread: wall clock; CPU time | {summary([o / t for o, t in zip(wall['opg1'], wall['ort1'])], digits=2)}; "
+          f"{summary([o / t for o, t in zip(cpu['opg1'], cpu['ort1'])], digits=2)} |")
     print(f"| peak probe scaling, 2 threads / 1 | {summary(probe_scaling, digits=2)} |")
     print(f"| opg scaling, 2 threads / 1 | {summary(opg_scaling, digits=2)} |")
     print(f"| opg scaling / probe scaling | {summary(relative, digits=2)} |")
