@@ -112,6 +112,9 @@ final class MatrixKernelTests: XCTestCase {
         // One row block and beyond (192 rows), several K blocks, both thread splits.
         checkAllPaths(m: 64, k: 784, n: 100, pad: 0, &g)
         checkAllPaths(m: 200, k: 300, n: 40, pad: 1, &g)
+        // Fewer panels than threads: the threads split the rows (the MLP's last layer).
+        checkAllPaths(m: 64, k: 784, n: 10, pad: 0, &g)
+        checkAllPaths(m: 61, k: 700, n: 20, pad: 1, &g)
     }
 
     func testHugeKIsOneChainAcrossManyBlocks() {

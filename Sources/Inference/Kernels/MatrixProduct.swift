@@ -148,15 +148,17 @@ public enum MatrixProduct {
         }
     }
 
-    /// The C kernel on `threads` threads, each taking a contiguous run of 16-column panels
-    /// (every output is computed by exactly one thread, in the same way).
+    /// The C kernel on `threads` threads, each taking a contiguous run of 16-column panels,
+    /// or, when there are fewer panels than threads (a narrow N), a contiguous run of 6-row
+    /// tiles. Every output is computed by exactly one thread, in the same way.
     private static func fast(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, rowStride: Int, panelStride: Int,
                              _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, n: Int, epilogue: GemmEpilogue?,
                              threads: Int) {
         let avx: Int32 = hasAVX2FMA ? 1 : 0
         var e = opg_gemm_epilogue(alpha: epilogue?.alpha ?? 1, beta: epilogue?.beta ?? 1, bias: epilogue?.bias)
-        let panels = (n + 15) / 16
-        let parts = m * n * max(k, 1) < parallelWork ? 1 : min(threads, panels)
+        let panels = (n + 15) / 16, tiles = (m + 5) / 6
+        let splitRows = panels < threads
+        let parts = m * n * max(k, 1) < parallelWork ? 1 : min(threads, splitRows ? tiles : panels)
         withUnsafePointer(to: &e) { ep in
             let ep = epilogue == nil ? nil : ep
             if parts == 1 {
@@ -165,8 +167,13 @@ public enum MatrixProduct {
             }
             nonisolated(unsafe) let (pa, pb, pc, pe) = (a, b, c, ep)
             DispatchQueue.concurrentPerform(iterations: parts) { t in
-                let j0 = min(n, t * panels / parts * 16), j1 = min(n, (t + 1) * panels / parts * 16)
-                opg_sgemm_panels(pa, lda, pb, rowStride, panelStride, pc, ldc, m, k, j0, j1, pe, avx)
+                if splitRows {
+                    let i0 = min(m, t * tiles / parts * 6), i1 = min(m, (t + 1) * tiles / parts * 6)
+                    opg_sgemm_panels(pa + i0 * lda, lda, pb, rowStride, panelStride, pc + i0 * ldc, ldc, i1 - i0, k, 0, n, pe, avx)
+                } else {
+                    let j0 = min(n, t * panels / parts * 16), j1 = min(n, (t + 1) * panels / parts * 16)
+                    opg_sgemm_panels(pa, lda, pb, rowStride, panelStride, pc, ldc, m, k, j0, j1, pe, avx)
+                }
             }
         }
     }
