@@ -16,7 +16,7 @@
 
 #pragma clang fp contract(off)
 
-enum { NR = 16, MR = 6, KC = 256 };
+enum { NR = 16, MR = 6, KC = 1024 };
 
 size_t opg_sgemm_packed_size(size_t K, size_t N) { return (N + NR - 1) / NR * NR * K; }
 
@@ -137,7 +137,7 @@ static void tile_panel(int rows, const float *A, size_t lda, const float *B, siz
 }
 
 // Rows of A whose A block (MC x KC floats) stays in L2 while B's panels stream past.
-enum { MC = 192 };
+enum { MC = 96 };
 
 __attribute__((target("avx2,fma")))
 static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t bs, size_t ps, float *C,
@@ -159,13 +159,16 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
         return;
     }
     // Goto's loop order: a block of rows (its A block in L2), a block of K, then each
-    // panel's K block (in L1) against every 6-row tile of the row block. Later K blocks
-    // resume the chains from C; the last applies the epilogue.
+    // panel's K block (64 KB at most, streamed from L2) against every 6-row tile of the
+    // row block. K up to 1024 is one block, so each tile's chains run over all of K in
+    // registers; a longer K is cut into equal blocks, later ones resuming the chains from
+    // C; the last block applies the epilogue.
+    size_t blocks = K == 0 ? 1 : (K + KC - 1) / KC, block = K == 0 ? 0 : (K + blocks - 1) / blocks;
     for (size_t i0 = 0; i0 < M; i0 += MC) {
         size_t mc = M - i0 < MC ? M - i0 : MC;
         size_t k0 = 0;
         do {
-            size_t kc = K - k0 < KC ? K - k0 : KC;
+            size_t kc = K - k0 < block ? K - k0 : block;
             int resume = k0 > 0;
             const opg_gemm_epilogue *last = k0 + kc == K ? e : NULL;
             for (size_t j = j0; j < j1; j += NR) {

@@ -4,7 +4,7 @@ import XCTest
 
 /// The register-tiled matrix kernel (docs/determinism.md §7) against the reference loops,
 /// bit for bit: shapes that are not multiples of the 6×16 tile, K = 0 and 1, K over many
-/// blocks of 256, more rows than one row block, leading dimensions wider than the matrix,
+/// blocks of 1024, more rows than one row block, leading dimensions wider than the matrix,
 /// B in place, packed or packed from its transpose, Gemm's epilogue, 1–3 threads, and the
 /// portable C path.
 final class MatrixKernelTests: XCTestCase {
@@ -111,6 +111,8 @@ final class MatrixKernelTests: XCTestCase {
         }
         // One row block and beyond (192 rows), several K blocks, both thread splits.
         checkAllPaths(m: 64, k: 784, n: 100, pad: 0, &g)
+        // K just over one block of 1024: two equal blocks, the second resuming from C.
+        checkAllPaths(m: 13, k: 1100, n: 33, pad: 2, &g)
         checkAllPaths(m: 200, k: 300, n: 40, pad: 1, &g)
         // Fewer panels than threads: the threads split the rows (the MLP's last layer).
         checkAllPaths(m: 64, k: 784, n: 10, pad: 0, &g)
