@@ -40,6 +40,11 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     deinit { storage.deallocate() }
+
+    /// True when packing N columns pads them by at most a quarter (N rounded up to 16),
+    /// so a packed copy never costs much more memory than B itself; a narrower B is read
+    /// in place (its rows are close together anyway).
+    static func isCompact(columns n: Int) -> Bool { (n + 15) / 16 * 16 <= n + n / 4 }
 }
 
 /// Floats starting on a 64-byte boundary, so that each 16-float row of a packed panel is
@@ -133,7 +138,7 @@ public enum MatrixProduct {
             // when a K block (up to 1024) of its rows fits in L1 anyway; otherwise it is
             // packed first, so a panel's rows sit in consecutive cache lines instead of
             // `ldb` apart (which maps them onto a few L1 sets).
-            if m <= 6 || min(k, 1024) * ldb <= 4096 {
+            if m <= 6 || min(k, 1024) * ldb <= 4096 || !PackedMatrix.isCompact(columns: n) {
                 fast(a, lda: lda, b, rowStride: ldb, panelStride: 16, c, ldc: ldc, m: m, k: k, n: n,
                      epilogue: epilogue, threads: options.threads)
                 return

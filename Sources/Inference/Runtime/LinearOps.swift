@@ -150,7 +150,8 @@ extension OpContext {
 }
 
 /// B of a MatMul or Gemm node packed for the fast kernel, when B is a constant float
-/// matrix (`weights`, from the model): done once, at load.
+/// matrix (`weights`, from the model) whose packing pads it by at most a quarter: done
+/// once, at load.
 func packedWeights(for node: Node, weights: Tensor) -> PackedMatrix? {
     guard node.domain.isEmpty || node.domain == "ai.onnx", node.opType == "MatMul" || node.opType == "Gemm",
           weights.rank == 2, case .float(let v) = weights.storage, !v.isEmpty else { return nil }
@@ -160,6 +161,7 @@ func packedWeights(for node: Node, weights: Tensor) -> PackedMatrix? {
         transB = t != 0
     }
     let (rows, cols) = (weights.shape[0], weights.shape[1])
+    guard PackedMatrix.isCompact(columns: transB ? rows : cols) else { return nil }
     return v.withUnsafeBufferPointer { p in
         transB ? PackedMatrix(p.baseAddress!, rows: cols, columns: rows, rowStride: 1, columnStride: cols)
                : PackedMatrix(p.baseAddress!, rows: rows, columns: cols, rowStride: cols, columnStride: 1)
