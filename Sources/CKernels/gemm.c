@@ -1,7 +1,14 @@
 // Matrix product kernels for the inference fast path. Contract in CKernels.h and
 // docs/determinism.md: every C[i][j] is the sequential chain acc = fma(A[i][k], B[k][j], acc)
-// for k = 0..K-1 from acc = +0. Vector lanes hold different outputs, never partial sums
+// for k = 0..K-1 from acc = +0, then Gemm's epilogue (t = acc; t = alpha*t when alpha != 1;
+// t = t + beta*bias[j] with a bias). Vector lanes hold different outputs, never partial sums
 // of one output, so the chain (and therefore every bit) is the same on every path.
+//
+// B is "panel-addressed": element (k, j) lives at B[(j / 16) * panel_stride + k * row_stride
+// + j % 16]. A B packed by opg_sgemm_pack_b (panels of 16 columns, each K x 16 contiguous,
+// zero past N) has row_stride 16 and panel_stride 16 * K; a plain row-major B has
+// row_stride ldb and panel_stride 16. Lanes past N are computed but never stored, and in
+// the last, partial panel they are loaded with masks, so nothing past B's end is read.
 #include "CKernels.h"
 #include <math.h>
 #include <stdlib.h>
@@ -9,14 +16,40 @@
 
 #pragma clang fp contract(off)
 
-void opg_sgemm_portable(const float *A, const float *B, float *C, size_t M, size_t K, size_t N,
-                        size_t lda, size_t ldb, size_t ldc, size_t j0, size_t j1) {
-    (void)N;
+enum { NR = 16, MR = 6, KC = 1024 };
+
+size_t opg_sgemm_packed_size(size_t K, size_t N) { return (N + NR - 1) / NR * NR * K; }
+
+void opg_sgemm_pack_b(const float *B, size_t row_stride, size_t column_stride, size_t K, size_t N, float *packed) {
+    for (size_t j0 = 0; j0 < N; j0 += NR) {
+        size_t width = N - j0 < NR ? N - j0 : NR;
+        float *panel = packed + j0 * K;
+        for (size_t k = 0; k < K; k++) {
+            const float *row = B + k * row_stride + j0 * column_stride;
+            if (column_stride == 1) memcpy(panel + k * NR, row, width * sizeof(float));
+            else for (size_t j = 0; j < width; j++) panel[k * NR + j] = row[j * column_stride];
+            for (size_t j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+static float epilogue(float acc, size_t j, const opg_gemm_epilogue *e) {
+    if (e == NULL) return acc;
+    float t = acc;
+    if (e->alpha != 1.0f) t = e->alpha * t;
+    if (e->bias != NULL) t = t + e->beta * e->bias[j];
+    return t;
+}
+
+void opg_sgemm_panels_portable(const float *A, size_t lda, const float *B, size_t row_stride, size_t panel_stride,
+                               float *C, size_t ldc, size_t M, size_t K, size_t j0, size_t j1,
+                               const opg_gemm_epilogue *e) {
     for (size_t i = 0; i < M; i++) {
         for (size_t j = j0; j < j1; j++) {
+            const float *b = B + (j / NR) * panel_stride + j % NR;
             float acc = 0.0f;
-            for (size_t k = 0; k < K; k++) acc = fmaf(A[i * lda + k], B[k * ldb + j], acc);
-            C[i * ldc + j] = acc;
+            for (size_t k = 0; k < K; k++) acc = fmaf(A[i * lda + k], b[k * row_stride], acc);
+            C[i * ldc + j] = epilogue(acc, j, e);
         }
     }
 }
@@ -24,110 +57,145 @@ void opg_sgemm_portable(const float *A, const float *B, float *C, size_t M, size
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define MR 6
-#define NR 16
+// Lane masks for the first `cols` of 16 columns (two 8-lane halves).
+__attribute__((target("avx2,fma")))
+static inline void column_masks(int cols, __m256i mask[2]) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    mask[0] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lanes);
+    mask[1] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lanes);
+}
 
-// A rows × (16·G) tile: rows ≤ 6 rows of A against G 16-column groups of B, read with
-// row stride `bs` (a packed panel, or B itself). One accumulator per output lane; the
-// k loop is the fma chain. Always inlined with constant rows and G, so the accumulators
-// live in registers. With `resume` the chains continue from the values already in C
-// (a float stored and reloaded is exact, so splitting K into blocks changes no bit).
+// A rows x (16 G) tile: `rows` <= 6 rows of A (row stride lda) against G panels of B, for
+// kc steps of k. One accumulator per output lane; the k loop is the fma chain. Always
+// inlined with constant rows, G and `masked`, so the accumulators live in registers. With
+// `resume` the chains continue from the values already in C (a float stored and reloaded
+// is exact, so splitting K into blocks changes no bit). With `e` (the last K block) the
+// epilogue is applied before the store. `masked` (G = 1 only): only the first `cols`
+// columns exist; the others are neither loaded from B or C nor stored.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void tile(const int rows, const int G, const float *A, size_t lda, const float *B, size_t bs, size_t K,
-                        float *C, size_t ldc, int resume) {
-    __m256 acc[6][8];
+static inline void tile(const int rows, const int G, const int masked, const float *A, size_t lda, const float *B,
+                        size_t bs, size_t ps, size_t kc, float *C, size_t ldc, int cols, int resume,
+                        const opg_gemm_epilogue *e, size_t j) {
+    __m256 acc[MR][8];
+    __m256i mask[2];
+    if (masked) column_masks(cols, mask);
     for (int r = 0; r < rows; r++)
-        for (int g = 0; g < 2 * G; g++) acc[r][g] = resume ? _mm256_loadu_ps(C + r * ldc + 8 * g) : _mm256_setzero_ps();
-    for (size_t k = 0; k < K; k++) {
+        for (int g = 0; g < 2 * G; g++) {
+            const float *c = C + r * ldc + 8 * g;
+            if (!resume) acc[r][g] = _mm256_setzero_ps();
+            else acc[r][g] = masked ? _mm256_maskload_ps(c, mask[g]) : _mm256_loadu_ps(c);
+        }
+#pragma clang loop unroll_count(4)
+    for (size_t k = 0; k < kc; k++) {
         __m256 b[8];
-        for (int g = 0; g < 2 * G; g++) b[g] = _mm256_loadu_ps(B + k * bs + 8 * g);
+        for (int g = 0; g < 2 * G; g++) {
+            const float *p = B + (g / 2) * ps + k * bs + 8 * (g % 2);
+            b[g] = masked ? _mm256_maskload_ps(p, mask[g]) : _mm256_loadu_ps(p);
+        }
         for (int r = 0; r < rows; r++) {
             __m256 a = _mm256_broadcast_ss(A + r * lda + k);
             for (int g = 0; g < 2 * G; g++) acc[r][g] = _mm256_fmadd_ps(a, b[g], acc[r][g]);
         }
     }
+    if (e != NULL) {
+        const __m256 alpha = _mm256_set1_ps(e->alpha), beta = _mm256_set1_ps(e->beta);
+        for (int g = 0; g < 2 * G; g++) {
+            __m256 bias = _mm256_setzero_ps();
+            if (e->bias != NULL) {
+                const float *p = e->bias + j + 8 * g;
+                bias = _mm256_mul_ps(beta, masked ? _mm256_maskload_ps(p, mask[g]) : _mm256_loadu_ps(p));
+            }
+            for (int r = 0; r < rows; r++) {
+                if (e->alpha != 1.0f) acc[r][g] = _mm256_mul_ps(alpha, acc[r][g]);
+                if (e->bias != NULL) acc[r][g] = _mm256_add_ps(acc[r][g], bias);
+            }
+        }
+    }
     for (int r = 0; r < rows; r++)
-        for (int g = 0; g < 2 * G; g++) _mm256_storeu_ps(C + r * ldc + 8 * g, acc[r][g]);
-}
-
-__attribute__((target("avx2,fma")))
-static void tile_rows(int rows, const float *A, size_t lda, const float *B, size_t bs, size_t K, float *C, size_t ldc, int resume) {
-    switch (rows) {
-    case 6: tile(6, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    case 5: tile(5, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    case 4: tile(4, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    case 3: tile(3, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    case 2: tile(2, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    default: tile(1, 1, A, lda, B, bs, K, C, ldc, resume); break;
-    }
-}
-
-// All rows of A against one group of `width` ≤ 16 columns of B (starting at B), K in
-// blocks of KC: the group is packed into a KC × 16 panel (zero-filled past `width`) that
-// stays in L1 while A's rows sweep it; later blocks resume the chains from C. Lanes past
-// `width` compute on zeros and are never stored to the caller's C.
-enum { KC = 256 };
-
-__attribute__((target("avx2,fma")))
-static void panel_sweep(const float *A, size_t lda, const float *B, size_t ldb, size_t width, float *C, size_t ldc,
-                        size_t M, size_t K, float *panel) {
-    if (K == 0) {
-        for (size_t i = 0; i < M; i++) for (size_t j = 0; j < width; j++) C[i * ldc + j] = 0.0f;
-        return;
-    }
-    for (size_t k0 = 0; k0 < K; k0 += KC) {
-        size_t kc = K - k0 < KC ? K - k0 : KC;
-        int resume = k0 > 0;
-        for (size_t k = 0; k < kc; k++) {
-            memcpy(panel + k * NR, B + (k0 + k) * ldb, width * sizeof(float));
-            for (size_t j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
+        for (int g = 0; g < 2 * G; g++) {
+            float *c = C + r * ldc + 8 * g;
+            if (masked) _mm256_maskstore_ps(c, mask[g], acc[r][g]);
+            else _mm256_storeu_ps(c, acc[r][g]);
         }
-        size_t i = 0;
-        for (; i + MR <= M; i += MR) tile(6, 1, A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, resume);
-        if (i < M) tile_rows((int)(M - i), A + i * lda + k0, lda, panel, NR, kc, C + i * ldc, ldc, resume);
-    }
 }
 
+// One 16-column panel for up to 6 rows; `cols` < 16 takes the masked form.
 __attribute__((target("avx2,fma")))
-static void sgemm_avx2(const float *A, const float *B, float *C, size_t M, size_t K, size_t lda, size_t ldb,
-                       size_t ldc, size_t j0, size_t j1) {
-    size_t full = j0 + (j1 - j0) / NR * NR;
-    float *panel = aligned_alloc(64, KC * NR * sizeof(float));
-    float *edge = full < j1 ? aligned_alloc(64, ((M * NR * sizeof(float)) + 63) / 64 * 64) : NULL;
-    if (panel == NULL || (full < j1 && edge == NULL)) {
-        // Out of memory: the portable path computes the same chains.
-        free(panel); free(edge);
-        opg_sgemm_portable(A, B, C, M, K, 0, lda, ldb, ldc, j0, j1);
-        return;
+static void tile_panel(int rows, const float *A, size_t lda, const float *B, size_t bs, size_t kc, float *C,
+                       size_t ldc, int cols, int resume, const opg_gemm_epilogue *e, size_t j) {
+#define TILE_ROWS(masked)                                                                          \
+    switch (rows) {                                                                                \
+    case 6: tile(6, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 5: tile(5, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 4: tile(4, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 3: tile(3, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 2: tile(2, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    default: tile(1, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;          \
     }
+    if (cols < NR) { TILE_ROWS(1) } else { TILE_ROWS(0) }
+#undef TILE_ROWS
+}
+
+// Rows of A whose A block (MC x KC floats) stays in L2 while B's panels stream past.
+enum { MC = 96 };
+
+__attribute__((target("avx2,fma")))
+static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t bs, size_t ps, float *C,
+                              size_t ldc, size_t M, size_t K, size_t j0, size_t j1, const opg_gemm_epilogue *e) {
     if (M <= 2) {
-        // A row or two against B in place, 64 columns at a time: eight (or sixteen)
-        // independent chains hide the fma latency without packing.
+        // A row or two: no reuse of B to block for, so the whole K at once, eight
+        // independent chains per tile (one row by 64 columns, two by 32) to hide the fma
+        // latency.
         size_t j = j0;
-        for (; j + 64 <= full; j += 64) {
-            if (M == 2) { tile(2, 4, A, lda, B + j, ldb, K, C + j, ldc, 0); }
-            else { tile(1, 4, A, lda, B + j, ldb, K, C + j, ldc, 0); }
+        if (M == 2) {
+            for (; j + 2 * NR <= j1; j += 2 * NR) tile(2, 2, 0, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
+        } else {
+            for (; j + 4 * NR <= j1; j += 4 * NR) tile(1, 4, 0, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
         }
-        for (; j < full; j += NR) tile_rows((int)M, A, lda, B + j, ldb, K, C + j, ldc, 0);
-    } else {
-        for (size_t j = j0; j < full; j += NR) panel_sweep(A, lda, B + j, ldb, NR, C + j, ldc, M, K, panel);
+        for (; j < j1; j += NR) {
+            int cols = j1 - j < NR ? (int)(j1 - j) : NR;
+            tile_panel((int)M, A, lda, B + j / NR * ps, bs, K, C + j, ldc, cols, 0, e, j);
+        }
+        return;
     }
-    if (full < j1) {
-        // The last columns (fewer than 16) through a zero-padded panel into a scratch tile.
-        size_t width = j1 - full;
-        panel_sweep(A, lda, B + full, ldb, width, edge, NR, M, K, panel);
-        for (size_t i = 0; i < M; i++) memcpy(C + i * ldc + full, edge + i * NR, width * sizeof(float));
+    // Goto's loop order: a block of rows (its A block in L2), a block of K, then each
+    // panel's K block (64 KB at most, streamed from L2) against every 6-row tile of the
+    // row block. K up to 1024 is one block, so each tile's chains run over all of K in
+    // registers; a longer K is cut into equal blocks, later ones resuming the chains from
+    // C; the last block applies the epilogue.
+    size_t blocks = K == 0 ? 1 : (K + KC - 1) / KC, block = K == 0 ? 0 : (K + blocks - 1) / blocks;
+    for (size_t i0 = 0; i0 < M; i0 += MC) {
+        size_t mc = M - i0 < MC ? M - i0 : MC;
+        size_t k0 = 0;
+        do {
+            size_t kc = K - k0 < block ? K - k0 : block;
+            int resume = k0 > 0;
+            const opg_gemm_epilogue *last = k0 + kc == K ? e : NULL;
+            for (size_t j = j0; j < j1; j += NR) {
+                int cols = j1 - j < NR ? (int)(j1 - j) : NR;
+                const float *b = B + j / NR * ps + k0 * bs;
+                size_t i = i0;
+                if (cols == NR) {
+                    for (; i + MR <= i0 + mc; i += MR)
+                        tile(MR, 1, 0, A + i * lda + k0, lda, b, bs, 0, kc, C + i * ldc + j, ldc, NR, resume, last, j);
+                }
+                for (; i < i0 + mc; i += MR) {
+                    int rows = i0 + mc - i < MR ? (int)(i0 + mc - i) : MR;
+                    tile_panel(rows, A + i * lda + k0, lda, b, bs, kc, C + i * ldc + j, ldc, cols, resume, last, j);
+                }
+            }
+            k0 += kc;
+        } while (k0 < K);
     }
-    free(panel);
-    free(edge);
 }
 #endif
 
-void opg_sgemm(const float *A, const float *B, float *C, size_t M, size_t K, size_t N,
-               size_t lda, size_t ldb, size_t ldc, size_t j0, size_t j1, int use_avx2) {
+void opg_sgemm_panels(const float *A, size_t lda, const float *B, size_t row_stride, size_t panel_stride, float *C,
+                      size_t ldc, size_t M, size_t K, size_t j0, size_t j1, const opg_gemm_epilogue *e, int use_avx2) {
+    if (M == 0 || j0 >= j1) return;
 #if defined(__x86_64__)
-    if (use_avx2) { sgemm_avx2(A, B, C, M, K, lda, ldb, ldc, j0, j1); return; }
+    if (use_avx2) { sgemm_panels_avx2(A, lda, B, row_stride, panel_stride, C, ldc, M, K, j0, j1, e); return; }
 #endif
     (void)use_avx2;
-    opg_sgemm_portable(A, B, C, M, K, N, lda, ldb, ldc, j0, j1);
+    opg_sgemm_panels_portable(A, lda, B, row_stride, panel_stride, C, ldc, M, K, j0, j1, e);
 }

@@ -35,7 +35,8 @@ opg does not support.
 
 bench:
 Loads the model once and runs it repeatedly on the inputs for at least --min-time seconds
-(default 1) after one warm-up run; prints {"runs", "secondsPerRun"} as JSON.
+(default 1) after one warm-up run; prints {"runs", "secondsPerRun", "cpuSecondsPerRun"} as
+JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run).
 """
 
 func modelCommand(_ argv: [String]) throws -> Int32 {

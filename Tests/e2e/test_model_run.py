@@ -158,3 +158,13 @@ def test_malformed_model_exits_1(tmp_path):
     path.write_bytes(b"\x08\x07\x12\xff\xff\xff\xff\x0f")
     p = opg(path)
     assert p.returncode == 1 and "bad.onnx" in p.stderr
+
+
+def test_bench_reports_wall_and_cpu_seconds_per_run():
+    model = FIXTURES / "models" / "digits_mlp.onnx"
+    name, path, _ = input_of(model)
+    p = subprocess.run([str(BIN / "opg"), "model", "bench", str(model), "--input", f"{name}={path}", "--threads", "2",
+                        "--min-time", "0.05"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout)
+    assert result["runs"] >= 1 and result["secondsPerRun"] > 0 and result["cpuSecondsPerRun"] > 0

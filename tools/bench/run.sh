@@ -19,7 +19,5 @@ echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
 echo
 echo "## Inference"
-gcc -O2 -mavx2 -mfma -o "$work/peak_flops" tools/bench/peak_flops.c
-echo "single-core peak (AVX2 FMA loop): $("$work/peak_flops" 2>/dev/null) GFLOP/s"
 $PY tools/onnx/build_models.py "$work/models" >/dev/null
 $PY tools/bench/inference_bench.py "$work/models"

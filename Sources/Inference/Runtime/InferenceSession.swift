@@ -13,10 +13,14 @@ public final class InferenceSession: @unchecked Sendable {
     /// Values computed at load by constant folding, and the nodes they replace.
     var constants: [String: Tensor] = [:]
     var folded: Set<Int> = []
+    /// Per node: its constant B packed for the fast matrix kernel (MatMul, Gemm), built at load.
+    var packedWeights: [PackedMatrix?] = []
     public let limits: Limits
     /// Costs already computed, by input shapes (runs with the same shapes skip inference).
     private var costCache: [String: ModelCost] = [:]
     private let cacheLock = NSLock()
+    /// Kernel scratch memory kept between runs, one per concurrent run (guarded by cacheLock).
+    private var idleWorkspaces: [Workspace] = []
 
     /// Inputs a caller must feed (graph inputs that are not initializers), in graph order.
     public var inputs: [ValueInfo] {
@@ -60,6 +64,13 @@ public final class InferenceSession: @unchecked Sendable {
         if let first = inference.mismatches.first { throw ONNXError(first) }
         constants = inference.constants
         folded = inference.folded
+        // A B that no feed can replace (not a graph input) is packed once, here.
+        let fed = Set(graph.inputs.map(\.name))
+        packedWeights = graph.nodes.enumerated().map { i, node in
+            guard !folded.contains(i), node.inputs.count > 1, !fed.contains(node.inputs[1]),
+                  let weights = constants[node.inputs[1]] else { return nil }
+            return Inference.packedWeights(for: node, weights: weights)
+        }
         var batchOne: [String: [ShapeDimension]] = [:]
         for (name, shape) in inference.shapes where inputs.contains(where: { $0.name == name }) {
             if let dims = shape.dims { batchOne[name] = dims.map { if case .symbol = $0 { return .value(1) }; return $0 } }
@@ -116,6 +127,14 @@ public final class InferenceSession: @unchecked Sendable {
         let cost = cached!
         try limits.check(cost, context: "for inputs of shapes \(signature)")
         let graph = model.graph
+        cacheLock.lock()
+        let workspace = idleWorkspaces.popLast() ?? Workspace()
+        cacheLock.unlock()
+        defer {
+            cacheLock.lock()
+            idleWorkspaces.append(workspace)
+            cacheLock.unlock()
+        }
         // How many pending readers each value has, so intermediates are freed early.
         var readers: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() where !folded.contains(i) { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
@@ -131,6 +150,8 @@ public final class InferenceSession: @unchecked Sendable {
             }
             var context = OpContext(node: node, index: i, opset: opsets[i], options: options)
             context.limits = limits
+            context.packedWeights = packedWeights[i]
+            context.workspace = workspace
             let results = try kernels[i](context, args)
             for name in node.inputs where !name.isEmpty {
                 readers[name, default: 0] -= 1

@@ -3,8 +3,9 @@ import Foundation
 /// MatMul, Gemm and Einsum. Every dot product is one sequential fma chain from +0
 /// (`MatrixProduct`), whatever the path or thread count.
 
-/// numpy matmul on float32 with batch broadcasting.
-func matmulFloat(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, options: RunOptions) throws -> Tensor {
+/// numpy matmul on float32 with batch broadcasting. `ctx.packedWeights` is B packed at
+/// load when B is a constant matrix.
+func matmulFloat(_ ctx: OpContext, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     let x = try a.floats("MatMul"), y = try b.floats("MatMul")
     guard a.rank >= 1, b.rank >= 1 else { throw ctx.error("MatMul inputs must have rank >= 1, got shapes \(a.shape) and \(b.shape)") }
     let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
@@ -16,22 +17,26 @@ func matmulFloat(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, options: RunOptions
     let batch = try Shape.broadcast([aBatch, bBatch], op: ctx.label)
     var outShape = batch + [m, n]
     try ctx.ensure(outShape)
-    let values: [Float]
-    if bBatch.allSatisfy({ $0 == 1 }) && aBatch == batch {
-        // B is one matrix: fold A's batch into its rows, one product.
-        let rows = Shape.count(batch) * m
-        values = MatrixProduct.multiply(x, Array(y.prefix(k * n)), m: rows, k: k, n: n, options: options)
-    } else {
-        let count = Shape.count(batch)
-        let ai = Shape.broadcastIndices(from: aBatch, to: batch), bi = Shape.broadcastIndices(from: bBatch, to: batch)
-        var out: [Float] = []
-        out.reserveCapacity(count * m * n)
-        for t in 0..<count {
-            let am = Array(x[(ai[t] * m * k)..<((ai[t] + 1) * m * k)])
-            let bm = Array(y[(bi[t] * k * n)..<((bi[t] + 1) * k * n)])
-            out += MatrixProduct.multiply(am, bm, m: m, k: k, n: n, options: options)
+    let count = Shape.count(batch)
+    let values = [Float](unsafeUninitializedCapacity: count * m * n) { out, initialized in
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeBufferPointer { py in
+                guard let c = out.baseAddress else { return }
+                guard k > 0, let pa = px.baseAddress, let pb = py.baseAddress else { c.initialize(repeating: 0, count: out.count); return }
+                if bBatch.allSatisfy({ $0 == 1 }) && aBatch == batch {
+                    // B is one matrix: fold A's batch into its rows, one product.
+                    let operand = ctx.rightOperand(pb, ldb: n, k: k, n: n)
+                    MatrixProduct.multiply(pa, lda: k, operand, c, ldc: n, m: count * m, k: k, n: n, epilogue: nil, options: ctx.options, workspace: ctx.workspace)
+                } else {
+                    let ai = Shape.broadcastIndices(from: aBatch, to: batch), bi = Shape.broadcastIndices(from: bBatch, to: batch)
+                    for t in 0..<count {
+                        MatrixProduct.multiply(pa + ai[t] * m * k, lda: k, .rowMajor(pb + bi[t] * k * n, ldb: n), c + t * m * n, ldc: n,
+                                               m: m, k: k, n: n, epilogue: nil, options: ctx.options, workspace: ctx.workspace)
+                    }
+                }
+            }
         }
-        values = out
+        initialized = count * m * n
     }
     if a.rank == 1 { outShape.remove(at: outShape.count - 2) }
     if b.rank == 1 { outShape.removeLast() }
@@ -85,7 +90,7 @@ func transposed(_ v: [Float], rows: Int, cols: Int) -> [Float] {
     return out
 }
 
-func gemm(_ ctx: OpContext, _ inputs: [Tensor?], options: RunOptions) throws -> Tensor {
+func gemm(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let a = try ctx.input(inputs, 0), b = try ctx.input(inputs, 1)
     guard a.rank == 2, b.rank == 2 else { throw ctx.error("A and B must be matrices, got shapes \(a.shape) and \(b.shape)") }
     let transA = try ctx.int("transA", 0) != 0, transB = try ctx.int("transB", 0) != 0
@@ -95,24 +100,72 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?], options: RunOptions) throws -> 
     let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
     guard k == kb else { throw ctx.error("inner dimensions differ: A \(a.shape)\(transA ? "ᵀ" : ""), B \(b.shape)\(transB ? "ᵀ" : "")") }
     try ctx.ensure([m, n])
-    if transA { x = transposed(x, rows: a.shape[0], cols: a.shape[1]) }
-    if transB { y = transposed(y, rows: b.shape[0], cols: b.shape[1]) }
-    var out = MatrixProduct.multiply(x, y, m: m, k: k, n: n, options: options)
-    if alpha != 1 { for i in out.indices { out[i] = alpha * out[i] } }
-    if let c = ctx.optionalInput(inputs, 2) {
-        let cv = try c.floats("Gemm")
+    let c = ctx.optionalInput(inputs, 2)
+    let cv = try c?.floats("Gemm") ?? []
+    if let c {
         guard Shape.broadcast(shapes: c.shape, fitInto: [m, n]) else { throw ctx.error("C of shape \(c.shape) does not broadcast to (\(m), \(n))") }
-        // out + beta·c per element (beta·c is exact when beta is 1).
-        if cv.count == n && (c.rank < 2 || c.shape[0] == 1) {
-            out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<m { for j in 0..<n { o[i * n + j] = o[i * n + j] + beta * cv[j] } }
+    }
+    // A C with one value per column is added in the product's epilogue; any other
+    // broadcast of C afterwards, by the same rule (out + β·c per element).
+    let biasPerColumn = c.map { cv.count == n && ($0.rank < 2 || $0.shape[0] == 1) } ?? false
+    if transA { x = transposed(x, rows: a.shape[0], cols: a.shape[1]) }
+    let packed = ctx.packedWeights(k: k, n: n) != nil
+    if transB && !packed { y = transposed(y, rows: b.shape[0], cols: b.shape[1]) }
+    var out = [Float](unsafeUninitializedCapacity: m * n) { out, initialized in
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeBufferPointer { py in
+                cv.withUnsafeBufferPointer { pc in
+                    guard let o = out.baseAddress else { return }
+                    let epilogue = GemmEpilogue(alpha: alpha, beta: beta, bias: biasPerColumn ? pc.baseAddress : nil)
+                    if k > 0, let pa = px.baseAddress, let pb = py.baseAddress {
+                        let operand = ctx.rightOperand(pb, ldb: n, k: k, n: n)
+                        MatrixProduct.multiply(pa, lda: k, operand, o, ldc: n, m: m, k: k, n: n, epilogue: epilogue, options: ctx.options, workspace: ctx.workspace)
+                    } else {
+                        // An empty sum is +0; the epilogue still applies.
+                        for i in 0..<m { for j in 0..<n { o[i * n + j] = epilogue.apply(0, column: j) } }
+                    }
+                }
             }
-        } else {
-            let ci = Shape.broadcastIndices(from: c.shape, to: [m, n])
-            for i in out.indices { out[i] = out[i] + beta * cv[ci[i]] }
         }
+        initialized = m * n
+    }
+    if let c, !biasPerColumn {
+        let ci = Shape.broadcastIndices(from: c.shape, to: [m, n])
+        for i in out.indices { out[i] = out[i] + beta * cv[ci[i]] }
     }
     return .float(out, shape: [m, n])
+}
+
+extension OpContext {
+    /// The node's B packed at load, when the fast path runs and it is the K×N matrix used.
+    func packedWeights(k: Int, n: Int) -> PackedMatrix? {
+        guard options.path == .fast, let packedWeights, packedWeights.rows == k, packedWeights.columns == n else { return nil }
+        return packedWeights
+    }
+
+    /// Where the product reads B: packed at load when there is such a B, else `b` row-major.
+    func rightOperand(_ b: UnsafePointer<Float>, ldb: Int, k: Int, n: Int) -> MatrixProduct.RightOperand {
+        packedWeights(k: k, n: n).map { .packed($0) } ?? .rowMajor(b, ldb: ldb)
+    }
+}
+
+/// B of a MatMul or Gemm node packed for the fast kernel, when B is a constant float
+/// matrix (`weights`, from the model) whose packing pads it by at most a quarter: done
+/// once, at load.
+func packedWeights(for node: Node, weights: Tensor) -> PackedMatrix? {
+    guard node.domain.isEmpty || node.domain == "ai.onnx", node.opType == "MatMul" || node.opType == "Gemm",
+          weights.rank == 2, case .float(let v) = weights.storage, !v.isEmpty else { return nil }
+    var transB = false
+    if node.opType == "Gemm", let attribute = node.attribute("transB") {
+        guard case .int(let t) = attribute.value else { return nil }
+        transB = t != 0
+    }
+    let (rows, cols) = (weights.shape[0], weights.shape[1])
+    guard PackedMatrix.isCompact(columns: transB ? rows : cols) else { return nil }
+    return v.withUnsafeBufferPointer { p in
+        transB ? PackedMatrix(p.baseAddress!, rows: cols, columns: rows, rowStride: 1, columnStride: cols)
+               : PackedMatrix(p.baseAddress!, rows: rows, columns: cols, rowStride: cols, columnStride: 1)
+    }
 }
 
 extension Shape {
@@ -221,9 +274,9 @@ func einsum(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
 let linearKernels: [String: Kernel] = [
     "MatMul": { ctx, i in
         let a = try ctx.input(i, 0), b = try ctx.input(i, 1)
-        if case .float = a.storage { return [try matmulFloat(ctx, a, b, options: ctx.options)] }
+        if case .float = a.storage { return [try matmulFloat(ctx, a, b)] }
         return [try matmulOther(ctx, a, b)]
     },
-    "Gemm": { ctx, i in [try gemm(ctx, i, options: ctx.options)] },
+    "Gemm": { ctx, i in [try gemm(ctx, i)] },
     "Einsum": { ctx, i in [try einsum(ctx, i)] },
 ]

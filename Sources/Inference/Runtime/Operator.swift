@@ -9,6 +9,10 @@ struct OpContext {
     let options: RunOptions
     /// The caps; kernels whose output size depends on input values check it before allocating.
     var limits = Limits.default
+    /// MatMul and Gemm: the constant B packed at load for the fast kernel (`packedWeights(for:weights:)`).
+    var packedWeights: PackedMatrix? = nil
+    /// Scratch memory of the run (kept by the session between runs); nil outside a session run.
+    var workspace: Workspace? = nil
 
     var label: String { node.label(index: index) }
 
