@@ -45,7 +45,8 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// How the server binds and what it accepts.
+/// How the server binds, what it accepts and how it defends itself against slow or
+/// hostile clients (docs/rpc.md, "Limits").
 public struct HTTPServerConfiguration: Sendable {
     /// IPv4 address to bind; loopback unless the operator says otherwise.
     public var host: String
@@ -55,23 +56,51 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Origins allowed by CORS; `["*"]` allows any; empty sends no CORS headers.
     public var corsOrigins: [String]
-    /// Worker threads.
+    /// Request headers a CORS preflight is told it may send (never the ones it asked for).
+    public var corsHeaders: [String]
+    /// Host names accepted in the `Host` header (geth's `--http.vhosts`); `["*"]` accepts
+    /// any. Requests addressed to an IP literal or without a `Host` are always accepted:
+    /// DNS rebinding needs a name.
+    public var virtualHosts: [String]
+    /// Threads running the handler when it is given as a plain function.
     public var threads: Int
-    /// Simultaneous connections.
+    /// libmicrohttpd's epoll threads: they only read and write sockets.
+    public var ioThreads: Int
+    /// Simultaneous connections, all clients together.
     public var connectionLimit: Int
-    /// Idle connection timeout in seconds.
+    /// Simultaneous connections from one IP address; 0 for no limit.
+    public var maxConnectionsPerIP: Int
+    /// Connections from one IP address that have not yet delivered a whole request;
+    /// opening one more closes the oldest of them.
+    public var maxPendingPerIP: Int
+    /// Idle connection timeout in seconds (restarts on every byte).
     public var idleTimeoutSeconds: Int
+    /// Whole-request deadline: a connection must deliver a complete request (headers and
+    /// body) within this many seconds of opening or of its previous response, however
+    /// slowly it trickles bytes; otherwise it is closed.
+    public var requestTimeoutSeconds: Int
+    /// Largest request line plus headers; larger gets 431.
+    public var maxHeaderBytes: Int
 
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],
-                threads: Int = 2, connectionLimit: Int = 1024, idleTimeoutSeconds: Int = 60) {
+                corsHeaders: [String] = ["Content-Type"], virtualHosts: [String] = ["localhost"], threads: Int = 2,
+                ioThreads: Int = 2, connectionLimit: Int = 10_000, maxConnectionsPerIP: Int = 0, maxPendingPerIP: Int = 256,
+                idleTimeoutSeconds: Int = 60, requestTimeoutSeconds: Int = 30, maxHeaderBytes: Int = 16384) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.corsOrigins = corsOrigins
+        self.corsHeaders = corsHeaders
+        self.virtualHosts = virtualHosts
         self.threads = threads
+        self.ioThreads = ioThreads
         self.connectionLimit = connectionLimit
+        self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.maxPendingPerIP = maxPendingPerIP
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.maxHeaderBytes = maxHeaderBytes
     }
 }
 

@@ -1,25 +1,56 @@
 import CMicroHTTPD
 import Foundation
 
-/// An embedded HTTP/1.1 server on libmicrohttpd: epoll with a thread pool, keep-alive,
-/// a request-body limit (413 beyond it) and CORS. The handler runs on the pool's
-/// threads, concurrently, so it must be thread-safe. Owns the `MHD_Daemon` and stops it
-/// in `stop()` or `deinit`.
+/// Sends the response to one request; call it exactly once, from any thread.
+public typealias HTTPResponder = (HTTPResponse) -> Void
+
+/// An embedded HTTP/1.1 server on libmicrohttpd. MHD's epoll threads only move bytes:
+/// each complete request is suspended and handed to the handler, which answers through
+/// its responder whenever it likes (the RPC layer runs it on an execution lane), so a
+/// slow answer never stalls other connections. Before the handler sees a request the
+/// server enforces the body limit (413), the header limit (431), the Host allowlist
+/// (403) and answers CORS preflights; `ConnectionGuard` closes connections that do not
+/// deliver a whole request in time. Owns the `MHD_Daemon` and stops it in `stop()` or
+/// `deinit`.
 public final class HTTPServer {
     /// The bound port (the configured one, or the one picked for port 0).
     public private(set) var port: Int = 0
 
     let configuration: HTTPServerConfiguration
-    let handler: (HTTPRequest) -> HTTPResponse
+    let handler: (HTTPRequest, @escaping HTTPResponder) -> Void
+    private let ownedPool: WorkerPool?
     private var daemon: OpaquePointer?
+    let connections: ConnectionGuard
+    private let inFlight = NSCondition()
+    private var inFlightCount = 0
 
-    /// Creates a server; nothing is bound until `start()`.
-    public init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+    /// Creates a server whose `handler` is called on an I/O thread with each complete
+    /// request and must answer through the responder (soon, or from another thread).
+    public init(configuration: HTTPServerConfiguration, asyncHandler: @escaping (HTTPRequest, @escaping HTTPResponder) -> Void) {
         self.configuration = configuration
-        self.handler = handler
+        handler = asyncHandler
+        ownedPool = nil
+        connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                                      maxPendingPerIP: configuration.maxPendingPerIP)
     }
 
-    deinit { stop() }
+    /// Creates a server that runs `handler` on `configuration.threads` threads of its own.
+    public init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+        let pool = WorkerPool(name: "http", threads: configuration.threads)
+        self.configuration = configuration
+        self.handler = { request, respond in pool.submit { respond(handler(request)) } }
+        ownedPool = pool
+        connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                                      maxPendingPerIP: configuration.maxPendingPerIP)
+    }
+
+    deinit {
+        stop()
+        ownedPool?.shutdown()
+    }
+
+    /// Open connections (for tests and the benchmark).
+    public var openConnections: Int { connections.count }
 
     /// Binds and starts serving (`MHD_start_daemon` through `opg_mhd_start`).
     public func start() throws {
@@ -28,21 +59,29 @@ public final class HTTPServer {
             throw HTTPServerError(message: "port \(configuration.port) is outside 0…65535")
         }
         let context = Unmanaged.passUnretained(self).toOpaque()
-        guard let started = opg_mhd_start(configuration.host, UInt16(configuration.port), UInt32(max(1, configuration.threads)),
-                                          UInt32(configuration.connectionLimit), UInt32(configuration.idleTimeoutSeconds),
-                                          accessHandler, context, completedHandler, nil) else {
+        // The pool holds the request line and headers: room for the 431 limit plus MHD's own use.
+        let memory = max(32768, 2 * configuration.maxHeaderBytes + 8192)
+        guard let started = opg_mhd_start(configuration.host, UInt16(configuration.port), UInt32(max(1, configuration.ioThreads)),
+                                          UInt32(configuration.connectionLimit), UInt32(max(0, configuration.maxConnectionsPerIP)),
+                                          UInt32(configuration.idleTimeoutSeconds), memory,
+                                          accessHandler, context, completedHandler, context, connectionHandler, context) else {
             throw HTTPServerError(message: "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not a local IPv4 address)")
         }
         daemon = started
         port = Int(opg_mhd_bound_port(started))
+        connections.start()
     }
 
-    /// Stops serving and closes every connection (`MHD_stop_daemon`).
+    /// Waits for the answers in progress, then stops serving and closes every
+    /// connection (`MHD_stop_daemon`; MHD must not hold suspended connections then).
     public func stop() {
-        if let d = daemon {
-            MHD_stop_daemon(d)
-            daemon = nil
-        }
+        guard let d = daemon else { return }
+        inFlight.lock()
+        while inFlightCount > 0 { inFlight.wait() }
+        inFlight.unlock()
+        MHD_stop_daemon(d)
+        daemon = nil
+        connections.stop()
     }
 
     /// CORS headers for a request from `origin`, if that origin is allowed.
@@ -53,54 +92,110 @@ public final class HTTPServer {
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     }
 
-    /// Answers a fully read request: preflight, body limit, then the handler.
-    func respond(to request: PendingRequest) -> HTTPResponse {
-        let origin = request.headers["origin"]
-        var response: HTTPResponse
-        if request.tooLarge {
-            response = .text("request body exceeds \(configuration.maxBodyBytes) bytes\n", status: 413)
-        } else if request.method == "OPTIONS" {
-            response = HTTPResponse(status: 204)
-            if !corsHeaders(origin: origin).isEmpty {
-                response.headers += [
-                    ("Access-Control-Allow-Methods", "POST, GET, OPTIONS"),
-                    ("Access-Control-Allow-Headers", request.headers["access-control-request-headers"] ?? "Content-Type"),
-                    ("Access-Control-Max-Age", "600"),
-                ]
-            }
+    /// True when the `Host` header names an allowed virtual host, is an IP literal, or is absent.
+    func hostAllowed(_ host: String?) -> Bool {
+        guard let host, !host.isEmpty, !configuration.virtualHosts.contains("*") else { return true }
+        let name: Substring
+        if host.hasPrefix("[") {
+            return true  // an IPv6 literal
+        } else if let colon = host.lastIndex(of: ":") {
+            name = host[..<colon]
         } else {
-            response = handler(HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body))
+            name = host[...]
         }
-        response.headers += corsHeaders(origin: origin)
+        if name.split(separator: ".").count == 4 && name.allSatisfy({ $0.isNumber || $0 == "." }) { return true }
+        return configuration.virtualHosts.contains { $0.lowercased() == name.lowercased() }
+    }
+
+    /// The answer the server gives itself, before any handler: limits, Host, preflight.
+    func immediateResponse(to request: PendingRequest) -> HTTPResponse? {
+        if request.headerBytes > configuration.maxHeaderBytes {
+            return .text("request header fields exceed \(configuration.maxHeaderBytes) bytes\n", status: 431)
+        }
+        if request.tooLarge { return .text("request body exceeds \(configuration.maxBodyBytes) bytes\n", status: 413) }
+        if !hostAllowed(request.headers["host"]) { return .text("invalid host specified\n", status: 403) }
+        guard request.method == "OPTIONS" else { return nil }
+        var response = HTTPResponse(status: 204)
+        if !corsHeaders(origin: request.headers["origin"]).isEmpty {
+            response.headers += [
+                ("Access-Control-Allow-Methods", "POST, GET, OPTIONS"),
+                ("Access-Control-Allow-Headers", configuration.corsHeaders.joined(separator: ", ")),
+                ("Access-Control-Max-Age", "600"),
+            ]
+        }
         return response
+    }
+
+    /// Suspends the connection and hands the request to the handler; the responder
+    /// stores the answer and resumes the connection, whose next callback queues it.
+    func dispatch(_ request: PendingRequest, on connection: OpaquePointer) {
+        inFlight.withLock { inFlightCount += 1 }
+        MHD_suspend_connection(connection)
+        let origin = request.headers["origin"]
+        let once = NSLock()
+        var answered = false
+        let message = HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body)
+        request.body = []
+        handler(message) { [self] response in
+            let first = once.withLock { () -> Bool in
+                defer { answered = true }
+                return !answered
+            }
+            guard first else { return }
+            var response = response
+            response.headers += corsHeaders(origin: origin)
+            request.finish(response)
+            MHD_resume_connection(connection)
+            inFlight.withLock {
+                inFlightCount -= 1
+                inFlight.broadcast()
+            }
+        }
     }
 }
 
 /// A request being read: created on MHD's first callback for it, released when MHD
-/// reports it completed.
+/// reports it completed. `response` is written by the handler's thread and read on the
+/// I/O thread after the connection is resumed, under `lock`.
 final class PendingRequest {
     let method: String
     let path: String
     var headers: [String: String] = [:]
+    var headerBytes = 0
     var body: [UInt8] = []
     var tooLarge = false
+    var dispatched = false
+    private let lock = NSLock()
+    private var response: HTTPResponse?
 
     init(method: String, path: String) {
         self.method = method
         self.path = path
+        headerBytes = method.utf8.count + path.utf8.count + 12
     }
+
+    func finish(_ answer: HTTPResponse) { lock.withLock { response = answer } }
+
+    var answer: HTTPResponse? { lock.withLock { response } }
 }
+
+/// A connection's key in `ConnectionGuard`: its MHD handle's address.
+private func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
 
 /// Collects one header into the `PendingRequest` passed as `cls`.
 private let headerCollector: MHD_KeyValueIterator = { cls, kind, key, value in
     guard let cls, let key else { return .YES }
     let request = Unmanaged<PendingRequest>.fromOpaque(cls).takeUnretainedValue()
-    request.headers[String(cString: key).lowercased()] = value.map { String(cString: $0) } ?? ""
+    let name = String(cString: key)
+    let text = value.map { String(cString: $0) } ?? ""
+    request.headerBytes += name.utf8.count + text.utf8.count + 4
+    request.headers[name.lowercased()] = text
     return .YES
 }
 
 /// MHD's access handler: called once with headers, then with each chunk of body, then
-/// with an empty chunk when the body is complete; the response is queued then.
+/// with an empty chunk when the body is complete (the request is dispatched then), and
+/// once more after the handler's answer resumed the connection (it is queued then).
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, connectionContext in
     guard let cls, let connection, let uploadSize, let connectionContext else { return .NO }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
@@ -129,15 +224,40 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    let response = server.respond(to: request)
-    return queue(response, on: connection)
+    if request.dispatched {
+        guard let answer = request.answer else { return .NO }
+        return queue(answer, on: connection)
+    }
+    request.dispatched = true
+    server.connections.requestRead(key(connection))
+    if var answer = server.immediateResponse(to: request) {
+        answer.headers += server.corsHeaders(origin: request.headers["origin"])
+        return queue(answer, on: connection)
+    }
+    server.dispatch(request, on: connection)
+    return .YES
 }
 
-/// Releases the `PendingRequest` of a finished request.
-private let completedHandler: MHD_RequestCompletedCallback = { _, _, connectionContext, _ in
+/// Releases the `PendingRequest` of a finished request; the connection's next request
+/// starts its deadline.
+private let completedHandler: MHD_RequestCompletedCallback = { cls, connection, connectionContext, _ in
+    if let cls, let connection {
+        Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().connections.responded(key(connection))
+    }
     guard let connectionContext, let context = connectionContext.pointee else { return }
     Unmanaged<PendingRequest>.fromOpaque(context).release()
     connectionContext.pointee = nil
+}
+
+/// Tells `ConnectionGuard` about every connection opened and closed.
+private let connectionHandler: MHD_NotifyConnectionCallback = { cls, connection, _, event in
+    guard let cls, let connection else { return }
+    let guardian = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().connections
+    if event == MHD_ConnectionNotificationCode(rawValue: 0) {  // MHD_CONNECTION_NOTIFY_STARTED
+        guardian.opened(key(connection), fd: opg_mhd_connection_fd(connection), ip: opg_mhd_connection_ipv4(connection))
+    } else {
+        guardian.closed(key(connection))
+    }
 }
 
 /// Hands `response` to MHD (`MHD_create_response_from_buffer` with a copy, then `MHD_queue_response`).
