@@ -7,7 +7,9 @@ import Glibc
 /// Keeps slow and hostile connections from holding the server: every connection must
 /// deliver a whole request within `requestTimeout` of opening (or of its previous
 /// response), and one IP address may hold at most `maxPendingPerIP` connections that
-/// have not delivered one; opening another closes the oldest. libmicrohttpd's own idle
+/// have not delivered one; opening another closes the oldest of them, preferring ones
+/// that never delivered a request over kept-alive ones between requests (a client may
+/// already be sending on those). libmicrohttpd's own idle
 /// timer restarts on every byte, so it cannot stop a client that trickles.
 ///
 /// A connection still waiting for its request whose peer has already closed its side
@@ -27,6 +29,8 @@ final class ConnectionGuard {
         var pending: Bool
         /// Already shut down by the guard.
         var closing = false
+        /// Has delivered at least one whole request.
+        var served = false
     }
 
     private let lock = NSCondition()
@@ -49,6 +53,7 @@ final class ConnectionGuard {
 
     /// Starts the thread that closes connections past their deadline.
     func start() {
+        lock.withLock { stopped = false }
         let thread = Thread { [self] in reap() }
         thread.name = "http-reaper"
         reaper = thread
@@ -70,9 +75,10 @@ final class ConnectionGuard {
             let pending = (pendingByIP[ip] ?? 0) + 1
             pendingByIP[ip] = pending
             guard pending > maxPendingPerIP else { return }
-            var oldest: (id: UInt, since: UInt64)?
+            var oldest: (id: UInt, rank: (Int, UInt64))?
             for (key, entry) in entries where entry.ip == ip && entry.pending && !entry.closing && key != id {
-                if oldest == nil || entry.since < oldest!.since { oldest = (key, entry.since) }
+                let rank = (entry.served ? 1 : 0, entry.since)
+                if oldest == nil || rank < oldest!.rank { oldest = (key, rank) }
             }
             if let oldest { closeLocked(oldest.id) }
         }
@@ -83,6 +89,7 @@ final class ConnectionGuard {
         lock.withLock {
             guard var entry = entries[id], entry.pending, !entry.closing else { return }
             entry.pending = false
+            entry.served = true
             entries[id] = entry
             pendingByIP[entry.ip, default: 1] -= 1
         }

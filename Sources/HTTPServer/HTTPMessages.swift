@@ -26,12 +26,15 @@ public struct HTTPResponse: Sendable {
     public var headers: [(String, String)]
     /// The body bytes.
     public var body: [UInt8]
+    /// For a response read by `HTTPClient`: the whole body its Content-Length announced arrived.
+    public var isComplete: Bool
 
     /// Creates a response.
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], isComplete: Bool = true) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.isComplete = isComplete
     }
 
     /// A response with a JSON body.

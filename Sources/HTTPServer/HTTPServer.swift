@@ -23,6 +23,7 @@ public final class HTTPServer {
     let connections: ConnectionGuard
     private let inFlight = NSCondition()
     private var inFlightCount = 0
+    private var stopping = false
 
     /// Creates a server whose `handler` is called on an I/O thread with each complete
     /// request and must answer through the responder (soon, or from another thread).
@@ -58,6 +59,7 @@ public final class HTTPServer {
         guard (0...65535).contains(configuration.port) else {
             throw HTTPServerError(message: "port \(configuration.port) is outside 0…65535")
         }
+        inFlight.withLock { stopping = false }
         let context = Unmanaged.passUnretained(self).toOpaque()
         // The pool holds the request line and headers: room for the 431 limit plus MHD's own use.
         let memory = max(32768, 2 * configuration.maxHeaderBytes + 8192)
@@ -72,13 +74,15 @@ public final class HTTPServer {
         connections.start()
     }
 
-    /// Waits for the answers in progress, then stops serving and closes every
-    /// connection (`MHD_stop_daemon`; MHD must not hold suspended connections then).
+    /// Waits for the answers in progress (requests completed meanwhile get 503), then
+    /// stops serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
+    /// suspended connections then).
     public func stop() {
         guard let d = daemon else { return }
-        inFlight.lock()
-        while inFlightCount > 0 { inFlight.wait() }
-        inFlight.unlock()
+        inFlight.withLock {
+            stopping = true
+            while inFlightCount > 0 { inFlight.wait() }
+        }
         MHD_stop_daemon(d)
         daemon = nil
         connections.stop()
@@ -128,8 +132,14 @@ public final class HTTPServer {
 
     /// Suspends the connection and hands the request to the handler; the responder
     /// stores the answer and resumes the connection, whose next callback queues it.
-    func dispatch(_ request: PendingRequest, on connection: OpaquePointer) {
-        inFlight.withLock { inFlightCount += 1 }
+    /// Returns false, without suspending, once `stop()` has begun.
+    func dispatch(_ request: PendingRequest, on connection: OpaquePointer) -> Bool {
+        let accepted = inFlight.withLock { () -> Bool in
+            guard !stopping else { return false }
+            inFlightCount += 1
+            return true
+        }
+        guard accepted else { return false }
         MHD_suspend_connection(connection)
         let origin = request.headers["origin"]
         let once = NSLock()
@@ -151,6 +161,7 @@ public final class HTTPServer {
                 inFlight.broadcast()
             }
         }
+        return true
     }
 }
 
@@ -234,7 +245,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         answer.headers += server.corsHeaders(origin: request.headers["origin"])
         return queue(answer, on: connection)
     }
-    server.dispatch(request, on: connection)
+    guard server.dispatch(request, on: connection) else { return queue(.text("server is shutting down\n", status: 503), on: connection) }
     return .YES
 }
 

@@ -2,21 +2,19 @@
 heavy requests, browser-origin writes, oversized headers, huge batch answers. Each test
 asserts that honest requests keep being answered, with generous bounds, in seconds."""
 import json
-import os
 import resource
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 import requests
 
+from hostile import BLOCK_NUMBER, Attack, HeavyLoad, connect, node_fds, partial_request, wait_for
 from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, Node, free_port
 
 HOSTILE = 2000
-BLOCK_NUMBER = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,76 +47,12 @@ def make_node(tmp_path):
         n.kill9()
 
 
-def node_fds(node) -> int:
-    return len(os.listdir(f"/proc/{node.proc.pid}/fd"))
-
-
 def honest_latency(node) -> float:
     """One eth_blockNumber on a fresh connection, as a simple client makes it; seconds."""
     started = time.monotonic()
     r = requests.post(node.url, json=BLOCK_NUMBER, timeout=5)
     assert r.status_code == 200 and "result" in r.json()
     return time.monotonic() - started
-
-
-def connect(node) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", node.port), timeout=5)
-    s.setblocking(False)
-    return s
-
-
-def partial_request(node) -> bytes:
-    return (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: 400\r\n\r\n{{\"jsonrpc\":\"2.0\"").encode()
-
-
-class Attack:
-    """Opens `count` hostile connections in three kinds, a third each: slowloris (a
-    header line trickled a byte every 0.3 s), half-sent (a partial request, then the
-    write side shut, leaving the node's socket in CLOSE-WAIT unless it closes it), and
-    idle (connected, silent)."""
-
-    def __init__(self, node, count: int):
-        self.node = node
-        self.slow, self.half, self.idle = [], [], []
-        self.stop = threading.Event()
-        for i in range(count):
-            s = connect(node)
-            kind = i % 3
-            if kind == 0:
-                s.send(b"POST / HTTP/1.1\r\nX-Slow: ")
-                self.slow.append(s)
-            elif kind == 1:
-                s.send(partial_request(node))
-                s.shutdown(socket.SHUT_WR)
-                self.half.append(s)
-            else:
-                self.idle.append(s)
-        self.trickler = threading.Thread(target=self.trickle, daemon=True)
-        self.trickler.start()
-
-    def trickle(self):
-        while not self.stop.wait(0.3):
-            for s in self.slow:
-                try:
-                    s.send(b"a")
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop.set()
-        self.trickler.join()
-        for s in self.slow + self.half + self.idle:
-            s.close()
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_two_thousand_hostile_connections_held_open(make_node):
@@ -158,7 +92,7 @@ def test_whole_request_deadline_closes_tricklers(make_node):
     try:
         def all_closed():
             closed = 0
-            for s in attack.slow + attack.half + attack.idle:
+            for s in attack.sockets:
                 try:
                     closed += s.recv(1) == b""
                 except BlockingIOError:
@@ -187,38 +121,21 @@ def test_half_closed_sockets_are_closed(make_node):
 
 
 def test_heavy_requests_do_not_starve_cheap_ones(make_node):
-    """Four clients keep the heavy lane busy with proofs of 50,000 keys (a batch of 100
-    requests of 500 keys each); eth_blockNumber runs on the light lane meanwhile."""
+    """Four clients keep the heavy lane busy with proofs of 50,000 keys each; eth_blockNumber
+    runs on the light lane meanwhile."""
     node = make_node(heavyThreads=1, maxRequestBytes=5 << 20)
-    proof = [{"jsonrpc": "2.0", "id": i, "method": "eth_getProof",
-              "params": [DEV_ACCOUNTS[0].address, [f"0x{i * 500 + k:064x}" for k in range(500)], "latest"]}
-             for i in range(100)]
-    body = json.dumps(proof)
-    stop = threading.Event()
-    heavy_seconds = []
-
-    def heavy():
-        while not stop.is_set():
-            started = time.monotonic()
-            r = requests.post(node.url, data=body, headers={"Content-Type": "application/json"}, timeout=60)
-            assert r.status_code == 200, r.text
-            answers = r.json()
-            assert all("result" in a for a in answers), answers[0]
-            heavy_seconds.append(time.monotonic() - started)
-
-    workers = [threading.Thread(target=heavy) for _ in range(4)]
-    for w in workers:
-        w.start()
-    time.sleep(0.5)
-    latencies = []
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        latencies.append(honest_latency(node))
-        time.sleep(0.05)
-    stop.set()
-    for w in workers:
-        w.join()
-    assert heavy_seconds and max(heavy_seconds) > 0.5, f"the heavy load was real: {heavy_seconds}"
+    heavy = HeavyLoad(node, DEV_ACCOUNTS[0].address)
+    try:
+        time.sleep(0.5)
+        latencies = []
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            latencies.append(honest_latency(node))
+            time.sleep(0.05)
+    finally:
+        heavy.close()
+    assert not heavy.failures, heavy.failures[0]
+    assert heavy.seconds and max(heavy.seconds) > 0.5, f"the heavy load was real: {heavy.seconds}"
     assert max(latencies) < 1.0, f"eth_blockNumber waited {max(latencies):.3f} s behind heavy requests"
 
 
