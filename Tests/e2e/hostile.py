@@ -1,6 +1,7 @@
 """Hostile HTTP clients for the e2e suite (test_hostile_http.py) and the benchmark
 (tools/bench/hostile_bench.py): slow, half-sent and idle connections, and heavy requests."""
 import json
+import multiprocessing
 import os
 import socket
 import threading
@@ -80,31 +81,38 @@ class Attack:
             s.close()
 
 
+def _post_heavy(url: str, body: str, stop, results):
+    """One heavy client (its own process, so that it does not share the measuring
+    process's interpreter lock): posts `body` until `stop`, reporting each duration or failure."""
+    session = requests.Session()
+    while not stop.is_set():
+        started = time.monotonic()
+        r = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+        failed = r.status_code != 200 or b'"error"' in r.content
+        results.put(r.text[:200] if failed else time.monotonic() - started)
+
+
 class HeavyLoad:
-    """`clients` threads each posting, back to back, a batch of 100 eth_getProof requests
+    """`clients` processes each posting, back to back, a batch of 100 eth_getProof requests
     of 500 storage keys (50,000 keys, a 3.5 MB body; the node needs maxRequestBytes ≥ 4 MB)."""
 
     def __init__(self, node, account: str, clients: int = 4):
         proof = [{"jsonrpc": "2.0", "id": i, "method": "eth_getProof",
                   "params": [account, [f"0x{i * 500 + k:064x}" for k in range(500)], "latest"]} for i in range(100)]
-        self.body = json.dumps(proof)
-        self.url = node.url
+        context = multiprocessing.get_context("fork")
+        self.stop = context.Event()
+        self.results = context.Queue()
         self.seconds: list[float] = []
         self.failures: list[str] = []
-        self.stop = threading.Event()
-        self.workers = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
+        self.workers = [context.Process(target=_post_heavy, args=(node.url, json.dumps(proof), self.stop, self.results), daemon=True)
+                        for _ in range(clients)]
         for w in self.workers:
             w.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            started = time.monotonic()
-            r = requests.post(self.url, data=self.body, headers={"Content-Type": "application/json"}, timeout=120)
-            if r.status_code != 200 or not all("result" in a for a in r.json()):
-                self.failures.append(r.text[:200])
-            self.seconds.append(time.monotonic() - started)
 
     def close(self):
         self.stop.set()
         for w in self.workers:
-            w.join()
+            w.join(timeout=120)
+        while not self.results.empty():
+            result = self.results.get()
+            (self.failures if isinstance(result, str) else self.seconds).append(result)

@@ -147,11 +147,15 @@ public final class RPCDispatcher {
         return Self.httpResponse(reply(to: Self.parse(request.body)))
     }
 
-    /// The HTTP side on execution lanes: refusals are answered at once; the body is
-    /// parsed on the light lane, and run there or, when `lanes` classes it as heavy, on
-    /// the heavy lane, so heavy requests only ever wait for each other.
+    /// The HTTP side on execution lanes: refusals are answered at once; a large body is
+    /// parsed and run on the heavy lane; any other is parsed on the light lane, and run
+    /// there or, when `lanes` classes it as heavy, on the heavy lane, so heavy requests
+    /// only ever wait for each other.
     public func serve(_ request: HTTPRequest, lanes: RPCLanes, respond: @escaping HTTPResponder) {
         if let refused = Self.refusal(request) { return respond(refused) }
+        guard request.body.count <= lanes.heavyBodyBytes else {
+            return lanes.heavy.submit { [self] in respond(Self.httpResponse(reply(to: Self.parse(request.body)))) }
+        }
         lanes.light.submit { [self] in
             let parsed = Self.parse(request.body)
             if case .success(let value) = parsed, lanes.isHeavy(value) {

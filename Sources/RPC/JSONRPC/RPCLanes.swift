@@ -22,13 +22,18 @@ public final class RPCLanes {
     public let heavyMethods: Set<String>
     /// A batch with more requests than this is heavy whatever it asks.
     public let heavyBatchSize: Int
+    /// A body larger than this is parsed and run on the heavy lane: parsing megabytes
+    /// would otherwise hold a light thread.
+    public let heavyBodyBytes: Int
 
     /// Starts both lanes' threads.
-    public init(lightThreads: Int, heavyThreads: Int, heavyMethods: Set<String> = RPCLanes.defaultHeavyMethods, heavyBatchSize: Int = 100) {
+    public init(lightThreads: Int, heavyThreads: Int, heavyMethods: Set<String> = RPCLanes.defaultHeavyMethods, heavyBatchSize: Int = 100,
+                heavyBodyBytes: Int = 64 << 10) {
         light = WorkerPool(name: "rpc-light", threads: lightThreads)
         heavy = WorkerPool(name: "rpc-heavy", threads: heavyThreads)
         self.heavyMethods = heavyMethods
         self.heavyBatchSize = heavyBatchSize
+        self.heavyBodyBytes = heavyBodyBytes
     }
 
     /// Finishes queued work and stops both lanes.
