@@ -18,6 +18,16 @@ public struct HTTPRequest: Sendable {
     }
 }
 
+/// How the server answers a complete request: at once on the I/O thread that read it
+/// (cheap work), or later, from a worker pool, while the connection is suspended so that
+/// the I/O thread goes on serving its other connections.
+public enum HTTPRoute {
+    /// Send this response now.
+    case answer(HTTPResponse)
+    /// Run `work` on `pool` and send what it returns.
+    case deferred(to: WorkerPool, work: () -> HTTPResponse)
+}
+
 /// An HTTP response.
 public struct HTTPResponse: Sendable {
     /// The status code.
@@ -65,10 +75,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// any. Requests addressed to an IP literal or without a `Host` are always accepted:
     /// DNS rebinding needs a name.
     public var virtualHosts: [String]
-    /// Threads running the handler when it is given as a plain function.
+    /// libmicrohttpd's epoll threads: they move bytes and answer the requests the
+    /// router answers at once (the light lane).
     public var threads: Int
-    /// libmicrohttpd's epoll threads: they only read and write sockets.
-    public var ioThreads: Int
     /// Simultaneous connections, all clients together.
     public var connectionLimit: Int
     /// Simultaneous connections from one IP address; 0 for no limit.
@@ -88,7 +97,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],
                 corsHeaders: [String] = ["Content-Type"], virtualHosts: [String] = ["localhost"], threads: Int = 2,
-                ioThreads: Int = 2, connectionLimit: Int = 10_000, maxConnectionsPerIP: Int = 0, maxPendingPerIP: Int = 256,
+                connectionLimit: Int = 10_000, maxConnectionsPerIP: Int = 0, maxPendingPerIP: Int = 256,
                 idleTimeoutSeconds: Int = 60, requestTimeoutSeconds: Int = 30, maxHeaderBytes: Int = 16384) {
         self.host = host
         self.port = port
@@ -97,7 +106,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.corsHeaders = corsHeaders
         self.virtualHosts = virtualHosts
         self.threads = threads
-        self.ioThreads = ioThreads
         self.connectionLimit = connectionLimit
         self.maxConnectionsPerIP = maxConnectionsPerIP
         self.maxPendingPerIP = maxPendingPerIP

@@ -1,54 +1,41 @@
 import CMicroHTTPD
 import Foundation
 
-/// Sends the response to one request; call it exactly once, from any thread.
-public typealias HTTPResponder = (HTTPResponse) -> Void
-
-/// An embedded HTTP/1.1 server on libmicrohttpd. MHD's epoll threads only move bytes:
-/// each complete request is suspended and handed to the handler, which answers through
-/// its responder whenever it likes (the RPC layer runs it on an execution lane), so a
-/// slow answer never stalls other connections. Before the handler sees a request the
-/// server enforces the body limit (413), the header limit (431), the Host allowlist
-/// (403) and answers CORS preflights; `ConnectionGuard` closes connections that do not
-/// deliver a whole request in time. Owns the `MHD_Daemon` and stops it in `stop()` or
-/// `deinit`.
+/// An embedded HTTP/1.1 server on libmicrohttpd, epoll with `threads` I/O threads. For
+/// each complete request a router decides: answer at once on the I/O thread (cheap
+/// work), or run the work on a worker pool while the connection is suspended, so that a
+/// slow answer never stalls the I/O thread's other connections. Before the router sees
+/// a request the server enforces the body limit (413), the header limit (431) and the
+/// Host allowlist (403) and answers CORS preflights; `ConnectionGuard` closes connections
+/// that do not deliver a whole request in time. Owns the `MHD_Daemon` and stops it in
+/// `stop()` or `deinit`.
 public final class HTTPServer {
     /// The bound port (the configured one, or the one picked for port 0).
     public private(set) var port: Int = 0
 
     let configuration: HTTPServerConfiguration
-    let handler: (HTTPRequest, @escaping HTTPResponder) -> Void
-    private let ownedPool: WorkerPool?
+    let router: (HTTPRequest) -> HTTPRoute
     private var daemon: OpaquePointer?
     let connections: ConnectionGuard
     private let inFlight = NSCondition()
     private var inFlightCount = 0
     private var stopping = false
 
-    /// Creates a server whose `handler` is called on an I/O thread with each complete
-    /// request and must answer through the responder (soon, or from another thread).
-    public init(configuration: HTTPServerConfiguration, asyncHandler: @escaping (HTTPRequest, @escaping HTTPResponder) -> Void) {
+    /// Creates a server whose `router` is called on an I/O thread with each complete
+    /// request; it must return quickly (deferring slow work).
+    public init(configuration: HTTPServerConfiguration, router: @escaping (HTTPRequest) -> HTTPRoute) {
         self.configuration = configuration
-        handler = asyncHandler
-        ownedPool = nil
+        self.router = router
         connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
                                       maxPendingPerIP: configuration.maxPendingPerIP)
     }
 
-    /// Creates a server that runs `handler` on `configuration.threads` threads of its own.
-    public init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
-        let pool = WorkerPool(name: "http", threads: configuration.threads)
-        self.configuration = configuration
-        self.handler = { request, respond in pool.submit { respond(handler(request)) } }
-        ownedPool = pool
-        connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
-                                      maxPendingPerIP: configuration.maxPendingPerIP)
+    /// Creates a server that answers every request with `handler` on the I/O thread.
+    public convenience init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+        self.init(configuration: configuration) { .answer(handler($0)) }
     }
 
-    deinit {
-        stop()
-        ownedPool?.shutdown()
-    }
+    deinit { stop() }
 
     /// Open connections (for tests and the benchmark).
     public var openConnections: Int { connections.count }
@@ -61,9 +48,11 @@ public final class HTTPServer {
         }
         inFlight.withLock { stopping = false }
         let context = Unmanaged.passUnretained(self).toOpaque()
-        // The pool holds the request line and headers: room for the 431 limit plus MHD's own use.
-        let memory = max(32768, 2 * configuration.maxHeaderBytes + 8192)
-        guard let started = opg_mhd_start(configuration.host, UInt16(configuration.port), UInt32(max(1, configuration.ioThreads)),
+        // The pool holds the request line and headers; MHD answers 431 itself when they
+        // overflow it. MHD clears the pool for every request, so it stays as small as the
+        // header limit allows: 40 KiB instead of 16 cost about half of eth_blockNumber's rate.
+        let memory = max(16384, configuration.maxHeaderBytes)
+        guard let started = opg_mhd_start(configuration.host, UInt16(configuration.port), UInt32(max(1, configuration.threads)),
                                           UInt32(configuration.connectionLimit), UInt32(max(0, configuration.maxConnectionsPerIP)),
                                           UInt32(configuration.idleTimeoutSeconds), memory,
                                           accessHandler, context, completedHandler, context, connectionHandler, context) else {
@@ -130,10 +119,10 @@ public final class HTTPServer {
         return response
     }
 
-    /// Suspends the connection and hands the request to the handler; the responder
-    /// stores the answer and resumes the connection, whose next callback queues it.
-    /// Returns false, without suspending, once `stop()` has begun.
-    func dispatch(_ request: PendingRequest, on connection: OpaquePointer) -> Bool {
+    /// Suspends the connection and runs `work` on `pool`; the answer is stored and the
+    /// connection resumed, and MHD's next callback for it queues the answer. Returns
+    /// false, without suspending, once `stop()` has begun.
+    func runDeferred(_ request: PendingRequest, on connection: OpaquePointer, to pool: WorkerPool, work: @escaping () -> HTTPResponse) -> Bool {
         let accepted = inFlight.withLock { () -> Bool in
             guard !stopping else { return false }
             inFlightCount += 1
@@ -141,19 +130,9 @@ public final class HTTPServer {
         }
         guard accepted else { return false }
         MHD_suspend_connection(connection)
-        let origin = request.headers["origin"]
-        let once = NSLock()
-        var answered = false
-        let message = HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body)
-        request.body = []
-        handler(message) { [self] response in
-            let first = once.withLock { () -> Bool in
-                defer { answered = true }
-                return !answered
-            }
-            guard first else { return }
-            var response = response
-            response.headers += corsHeaders(origin: origin)
+        pool.submit { [self] in
+            var response = work()
+            response.headers += corsHeaders(origin: request.headers["origin"])
             request.finish(response)
             MHD_resume_connection(connection)
             inFlight.withLock {
@@ -166,8 +145,8 @@ public final class HTTPServer {
 }
 
 /// A request being read: created on MHD's first callback for it, released when MHD
-/// reports it completed. `response` is written by the handler's thread and read on the
-/// I/O thread after the connection is resumed, under `lock`.
+/// reports it completed. `response` of a deferred request is written by a pool thread
+/// and read on the I/O thread after the connection is resumed, under `lock`.
 final class PendingRequest {
     let method: String
     let path: String
@@ -175,7 +154,7 @@ final class PendingRequest {
     var headerBytes = 0
     var body: [UInt8] = []
     var tooLarge = false
-    var dispatched = false
+    var routed = false
     private let lock = NSLock()
     private var response: HTTPResponse?
 
@@ -205,8 +184,8 @@ private let headerCollector: MHD_KeyValueIterator = { cls, kind, key, value in
 }
 
 /// MHD's access handler: called once with headers, then with each chunk of body, then
-/// with an empty chunk when the body is complete (the request is dispatched then), and
-/// once more after the handler's answer resumed the connection (it is queued then).
+/// with an empty chunk when the body is complete (the request is routed then), and, for
+/// a deferred request, once more after its answer resumed the connection.
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, connectionContext in
     guard let cls, let connection, let uploadSize, let connectionContext else { return .NO }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
@@ -235,18 +214,28 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    if request.dispatched {
+    if request.routed {
         guard let answer = request.answer else { return .NO }
         return queue(answer, on: connection)
     }
-    request.dispatched = true
+    request.routed = true
     server.connections.requestRead(key(connection))
-    if var answer = server.immediateResponse(to: request) {
-        answer.headers += server.corsHeaders(origin: request.headers["origin"])
-        return queue(answer, on: connection)
+    var answer: HTTPResponse
+    if let refused = server.immediateResponse(to: request) {
+        answer = refused
+    } else {
+        let message = HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body)
+        request.body = []
+        switch server.router(message) {
+        case .answer(let response):
+            answer = response
+        case .deferred(let pool, let work):
+            if server.runDeferred(request, on: connection, to: pool, work: work) { return .YES }
+            answer = .text("server is shutting down\n", status: 503)
+        }
     }
-    guard server.dispatch(request, on: connection) else { return queue(.text("server is shutting down\n", status: 503), on: connection) }
-    return .YES
+    answer.headers += server.corsHeaders(origin: request.headers["origin"])
+    return queue(answer, on: connection)
 }
 
 /// Releases the `PendingRequest` of a finished request; the connection's next request

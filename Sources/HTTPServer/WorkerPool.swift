@@ -1,7 +1,7 @@
 import Foundation
 
-/// A fixed set of named threads running submitted work in arrival order. The RPC layer
-/// keeps one pool per execution lane, so that slow work queues behind slow work only.
+/// A fixed set of named threads running submitted work in arrival order. The RPC layer's
+/// heavy lane is one, so that slow work queues behind slow work only.
 public final class WorkerPool {
     /// The pool's name (thread names are `name-0`, `name-1`, …).
     public let name: String
@@ -24,9 +24,6 @@ public final class WorkerPool {
     }
 
     deinit { shutdown() }
-
-    /// Work submitted and not yet started.
-    public var waiting: Int { condition.withLock { queue.count - head } }
 
     /// Queues `work`; it runs on one of the pool's threads. Work submitted after
     /// `shutdown()` runs on the caller's thread, so nothing submitted is ever lost.

@@ -13,7 +13,7 @@ public struct NodeConfig: Equatable {
     public var logLevel: Logger.Level = .info
     public var validatorKeyFile: String?
     public var txPool = MempoolLimits()
-    /// Threads of the heavy RPC lane (`rpc.heavyThreads`); `rpc.threads` sizes the light lane.
+    /// Threads of the heavy RPC lane (`rpc.heavyThreads`); `rpc.threads` (the I/O threads) are the light lane.
     public var rpcHeavyThreads = 1
     /// Cap on a batch's answers in bytes (`rpc.maxBatchResponseBytes`).
     public var rpcMaxBatchResponseBytes = 25_000_000

@@ -61,12 +61,12 @@ public final class NodeRuntime {
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion)
         api.register(on: dispatcher)
         self.api = api
-        let lanes = RPCLanes(lightThreads: config.rpc.threads, heavyThreads: config.rpcHeavyThreads)
+        let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes
         var transport = config.rpc
         let files = Self.raiseFileLimit()
         transport.connectionLimit = min(transport.connectionLimit, max(16, files - 256))
-        let server = HTTPServer(configuration: transport) { request, respond in dispatcher.serve(request, lanes: lanes, respond: respond) }
+        let server = HTTPServer(configuration: transport) { request in dispatcher.route(request, lanes: lanes) }
         try server.start()
         self.server = server
         let head = chain.head

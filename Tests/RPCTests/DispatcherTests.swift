@@ -84,7 +84,7 @@ final class DispatcherTests: XCTestCase {
     }
 
     func testLanesClassifyHeavyRequests() throws {
-        let lanes = RPCLanes(lightThreads: 1, heavyThreads: 1, heavyBatchSize: 3)
+        let lanes = RPCLanes(heavyThreads: 1, heavyBatchSize: 3)
         defer { lanes.shutdown() }
         func heavy(_ text: String) throws -> Bool { lanes.isHeavy(try JSONParser.parse(text)) }
         XCTAssertFalse(try heavy(#"{"method":"eth_blockNumber"}"#))
@@ -100,10 +100,8 @@ final class DispatcherTests: XCTestCase {
         let release = DispatchSemaphore(value: 0)
         dispatcher.register("eth_getLogs") { _ in release.wait(); return [] }
         dispatcher.register("eth_blockNumber") { _ in "0x1" }
-        let lanes = RPCLanes(lightThreads: 1, heavyThreads: 1)
-        let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0, threads: 1, ioThreads: 1)) { request, respond in
-            dispatcher.serve(request, lanes: lanes, respond: respond)
-        }
+        let lanes = RPCLanes(heavyThreads: 1)
+        let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0, threads: 1)) { request in dispatcher.route(request, lanes: lanes) }
         try server.start()
         let url = "http://127.0.0.1:\(server.port)"
         let heavyDone = DispatchGroup()

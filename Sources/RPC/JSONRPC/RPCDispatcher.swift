@@ -147,23 +147,20 @@ public final class RPCDispatcher {
         return Self.httpResponse(reply(to: Self.parse(request.body)))
     }
 
-    /// The HTTP side on execution lanes: refusals are answered at once; a large body is
-    /// parsed and run on the heavy lane; any other is parsed on the light lane, and run
-    /// there or, when `lanes` classes it as heavy, on the heavy lane, so heavy requests
-    /// only ever wait for each other.
-    public func serve(_ request: HTTPRequest, lanes: RPCLanes, respond: @escaping HTTPResponder) {
-        if let refused = Self.refusal(request) { return respond(refused) }
+    /// The HTTP side on execution lanes (`HTTPServer`'s router): refusals and light
+    /// requests are answered at once on the I/O thread; a large body, or one `lanes`
+    /// classes heavy once parsed, runs on the heavy lane, so heavy requests only ever
+    /// wait for each other.
+    public func route(_ request: HTTPRequest, lanes: RPCLanes) -> HTTPRoute {
+        if let refused = Self.refusal(request) { return .answer(refused) }
         guard request.body.count <= lanes.heavyBodyBytes else {
-            return lanes.heavy.submit { [self] in respond(Self.httpResponse(reply(to: Self.parse(request.body)))) }
+            return .deferred(to: lanes.heavy) { [self] in Self.httpResponse(reply(to: Self.parse(request.body))) }
         }
-        lanes.light.submit { [self] in
-            let parsed = Self.parse(request.body)
-            if case .success(let value) = parsed, lanes.isHeavy(value) {
-                lanes.heavy.submit { [self] in respond(Self.httpResponse(reply(to: parsed))) }
-            } else {
-                respond(Self.httpResponse(reply(to: parsed)))
-            }
+        let parsed = Self.parse(request.body)
+        if case .success(let value) = parsed, lanes.isHeavy(value) {
+            return .deferred(to: lanes.heavy) { [self] in Self.httpResponse(reply(to: parsed)) }
         }
+        return .answer(Self.httpResponse(reply(to: parsed)))
     }
 
     static func httpResponse(_ body: [UInt8]?) -> HTTPResponse {

@@ -2,9 +2,10 @@ import HTTPServer
 import JSON
 
 /// Execution lanes: cheap requests (`eth_blockNumber`, balances, receipts, sending a
-/// transaction) run on the light lane; requests that may read many blocks, run code or
-/// build large answers run on a small heavy lane of their own. However many heavy
-/// requests arrive, they queue behind each other and the light lane stays free.
+/// transaction) are answered at once on the HTTP server's I/O threads (the light lane);
+/// requests that may read many blocks, run code or build large answers, and bodies too
+/// large to parse in passing, run on a small pool of their own (the heavy lane). However
+/// many heavy requests arrive, they queue behind each other and the light lane stays free.
 public final class RPCLanes {
     /// Methods that always run on the heavy lane.
     public static let defaultHeavyMethods: Set<String> = [
@@ -14,33 +15,27 @@ public final class RPCLanes {
     /// Methods that run on the heavy lane when asked for full transactions (second parameter `true`).
     public static let fullBlockMethods: Set<String> = ["eth_getBlockByNumber", "eth_getBlockByHash"]
 
-    /// The lane for cheap requests; it also parses every body.
-    public let light: WorkerPool
-    /// The lane for heavy requests.
+    /// The heavy lane.
     public let heavy: WorkerPool
     /// Method names classed heavy.
     public let heavyMethods: Set<String>
     /// A batch with more requests than this is heavy whatever it asks.
     public let heavyBatchSize: Int
     /// A body larger than this is parsed and run on the heavy lane: parsing megabytes
-    /// would otherwise hold a light thread.
+    /// would otherwise hold an I/O thread.
     public let heavyBodyBytes: Int
 
-    /// Starts both lanes' threads.
-    public init(lightThreads: Int, heavyThreads: Int, heavyMethods: Set<String> = RPCLanes.defaultHeavyMethods, heavyBatchSize: Int = 100,
+    /// Starts the heavy lane's threads.
+    public init(heavyThreads: Int, heavyMethods: Set<String> = RPCLanes.defaultHeavyMethods, heavyBatchSize: Int = 100,
                 heavyBodyBytes: Int = 64 << 10) {
-        light = WorkerPool(name: "rpc-light", threads: lightThreads)
         heavy = WorkerPool(name: "rpc-heavy", threads: heavyThreads)
         self.heavyMethods = heavyMethods
         self.heavyBatchSize = heavyBatchSize
         self.heavyBodyBytes = heavyBodyBytes
     }
 
-    /// Finishes queued work and stops both lanes.
-    public func shutdown() {
-        light.shutdown()
-        heavy.shutdown()
-    }
+    /// Finishes queued work and stops the heavy lane.
+    public func shutdown() { heavy.shutdown() }
 
     /// True when the parsed body (one request or a batch) belongs on the heavy lane.
     public func isHeavy(_ body: JSONValue) -> Bool {
