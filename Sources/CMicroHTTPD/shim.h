@@ -6,6 +6,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 /* MHD_start_daemon is variadic, which Swift cannot call: this fixes the option list
@@ -67,4 +70,9 @@ static inline int opg_socket_peer_closed(int fd) {
     socklen_t length = sizeof info;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return 0;
     return info.tcpi_state == TCP_CLOSE_WAIT;
+}
+
+/* Sets the calling thread's nice value (Linux threads have their own); 0 on success. */
+static inline int opg_set_thread_niceness(int niceness) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), niceness);
 }

@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Foundation
 
 /// A fixed set of named threads running submitted work in arrival order. The RPC layer's
@@ -11,13 +12,17 @@ public final class WorkerPool {
     private var stopping = false
     private var running = 0
 
-    /// Starts `threads` threads (at least one).
-    public init(name: String, threads: Int) {
+    /// Starts `threads` threads (at least one), each at `niceness` (Linux per-thread
+    /// nice value: 0 is normal, up to 19 yields the CPU to everything else).
+    public init(name: String, threads: Int, niceness: Int32 = 0) {
         self.name = name
         let count = max(1, threads)
         running = count
         for i in 0..<count {
-            let thread = Thread { [self] in work() }
+            let thread = Thread { [self] in
+                if niceness != 0 { _ = opg_set_thread_niceness(niceness) }
+                work()
+            }
             thread.name = "\(name)-\(i)"
             thread.start()
         }

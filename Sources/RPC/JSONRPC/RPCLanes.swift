@@ -5,7 +5,8 @@ import JSON
 /// transaction) are answered at once on the HTTP server's I/O threads (the light lane);
 /// requests that may read many blocks, run code or build large answers, and bodies too
 /// large to parse in passing, run on a small pool of their own (the heavy lane). However
-/// many heavy requests arrive, they queue behind each other and the light lane stays free.
+/// many heavy requests arrive, they queue behind each other and the light lane stays free;
+/// the heavy threads run at nice 10, so the CPU goes to cheap requests first.
 public final class RPCLanes {
     /// Methods that always run on the heavy lane.
     public static let defaultHeavyMethods: Set<String> = [
@@ -28,7 +29,7 @@ public final class RPCLanes {
     /// Starts the heavy lane's threads.
     public init(heavyThreads: Int, heavyMethods: Set<String> = RPCLanes.defaultHeavyMethods, heavyBatchSize: Int = 100,
                 heavyBodyBytes: Int = 64 << 10) {
-        heavy = WorkerPool(name: "rpc-heavy", threads: heavyThreads)
+        heavy = WorkerPool(name: "rpc-heavy", threads: heavyThreads, niceness: 10)
         self.heavyMethods = heavyMethods
         self.heavyBatchSize = heavyBatchSize
         self.heavyBodyBytes = heavyBodyBytes
