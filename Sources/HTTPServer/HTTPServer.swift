@@ -20,12 +20,17 @@ public final class HTTPServer {
     private let inFlight = NSCondition()
     private var inFlightCount = 0
     private var stopping = false
+    private let allowsAnyHost: Bool
+    /// `virtualHosts`, lower-cased, as bytes.
+    private let allowedHosts: Set<[UInt8]>
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
     public init(configuration: HTTPServerConfiguration, router: @escaping (HTTPRequest) -> HTTPRoute) {
         self.configuration = configuration
         self.router = router
+        allowsAnyHost = configuration.virtualHosts.contains("*")
+        allowedHosts = Set(configuration.virtualHosts.map { Array($0.lowercased().utf8) })
         connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
                                       maxPendingPerIP: configuration.maxPendingPerIP)
     }
@@ -85,19 +90,17 @@ public final class HTTPServer {
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     }
 
-    /// True when the `Host` header names an allowed virtual host, is an IP literal, or is absent.
+    /// True when the `Host` header names an allowed virtual host, is an IP literal, or is
+    /// absent. Byte by byte: it runs for every request.
     func hostAllowed(_ host: String?) -> Bool {
-        guard let host, !host.isEmpty, !configuration.virtualHosts.contains("*") else { return true }
-        let name: Substring
-        if host.hasPrefix("[") {
-            return true  // an IPv6 literal
-        } else if let colon = host.lastIndex(of: ":") {
-            name = host[..<colon]
-        } else {
-            name = host[...]
-        }
-        if name.split(separator: ".").count == 4 && name.allSatisfy({ $0.isNumber || $0 == "." }) { return true }
-        return configuration.virtualHosts.contains { $0.lowercased() == name.lowercased() }
+        guard let host, !host.isEmpty, !allowsAnyHost else { return true }
+        let bytes = Array(host.utf8)
+        if bytes[0] == UInt8(ascii: "[") { return true }  // an IPv6 literal
+        let name = bytes.lastIndex(of: UInt8(ascii: ":")).map { bytes[..<$0] } ?? bytes[...]
+        let dots = name.filter { $0 == UInt8(ascii: ".") }.count
+        if dots == 3 && name.allSatisfy({ $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) { return true }
+        let lowered = name.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
+        return allowedHosts.contains(lowered)
     }
 
     /// The answer the server gives itself, before any handler: limits, Host, preflight.

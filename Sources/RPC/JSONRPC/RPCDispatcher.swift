@@ -132,12 +132,21 @@ public final class RPCDispatcher {
             return HTTPResponse(status: 405, headers: [("Allow", "POST, OPTIONS"), ("Content-Type", "text/plain")],
                                 body: Array("method not allowed\n".utf8))
         }
-        let mediaType = request.headers["content-type"]?.split(separator: ";", maxSplits: 1).first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard mediaType == "application/json" else {
+        guard let type = request.headers["content-type"], Self.isJSONMediaType(type) else {
             return .text("invalid content type, only application/json is supported\n", status: 415)
         }
         return nil
+    }
+
+    /// True for `application/json` in any case, with optional parameters after `;` and
+    /// optional spaces or tabs around it. Byte by byte: it runs for every request.
+    static func isJSONMediaType(_ value: String) -> Bool {
+        let expected = Array("application/json".utf8)
+        var bytes = value.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        guard bytes.count == expected.count else { return false }
+        return zip(bytes, expected).allSatisfy { ((UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 
     /// The HTTP side, run on the caller's thread: the checks of `refusal`, then the
