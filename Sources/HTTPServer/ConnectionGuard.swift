@@ -84,7 +84,8 @@ final class ConnectionGuard {
         }
     }
 
-    /// The connection delivered a whole request: no deadline while it is answered.
+    /// The connection delivered a whole request that is answered later: no deadline
+    /// while it waits for its answer.
     func requestRead(_ id: UInt) {
         lock.withLock {
             guard var entry = entries[id], entry.pending, !entry.closing else { return }
@@ -95,14 +96,17 @@ final class ConnectionGuard {
         }
     }
 
-    /// The answer was sent: the next request's deadline starts now.
+    /// The answer was sent: the next request's deadline starts now. (A request answered
+    /// at once is never marked read: its deadline also covers sending the answer, so a
+    /// client that does not read it cannot hold the connection either.)
     func responded(_ id: UInt) {
         lock.withLock {
-            guard var entry = entries[id], !entry.pending, !entry.closing else { return }
+            guard var entry = entries[id], !entry.closing else { return }
+            if !entry.pending { pendingByIP[entry.ip, default: 0] += 1 }
             entry.pending = true
+            entry.served = true
             entry.since = Self.now
             entries[id] = entry
-            pendingByIP[entry.ip, default: 0] += 1
         }
     }
 

@@ -132,6 +132,7 @@ public final class HTTPServer {
             return true
         }
         guard accepted else { return false }
+        connections.requestRead(key(connection))
         MHD_suspend_connection(connection)
         pool.submit { [self] in
             var response = work()
@@ -222,7 +223,6 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         return queue(answer, on: connection)
     }
     request.routed = true
-    server.connections.requestRead(key(connection))
     var answer: HTTPResponse
     if let refused = server.immediateResponse(to: request) {
         answer = refused
