@@ -18,6 +18,9 @@ echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
 echo
+echo "## Hostile clients"
+$PY tools/bench/hostile_bench.py
+echo
 echo "## Inference"
 gcc -O2 -mavx2 -mfma -o "$work/peak_flops" tools/bench/peak_flops.c
 echo "single-core peak (AVX2 FMA loop): $("$work/peak_flops" 2>/dev/null) GFLOP/s"
