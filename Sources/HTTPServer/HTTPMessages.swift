@@ -93,12 +93,17 @@ public struct HTTPServerConfiguration: Sendable {
     public var requestTimeoutSeconds: Int
     /// Largest request line plus headers; larger gets 431.
     public var maxHeaderBytes: Int
+    /// Request bodies held in memory, all connections together (being read or being
+    /// answered); a body that would pass it gets 503. With the per-IP pending cap this
+    /// bounds what slow uploads can make the server hold.
+    public var maxBufferedBodyBytes: Int
 
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],
                 corsHeaders: [String] = ["Content-Type"], virtualHosts: [String] = ["localhost"], threads: Int = 2,
                 connectionLimit: Int = 10_000, maxConnectionsPerIP: Int = 0, maxPendingPerIP: Int = 256,
-                idleTimeoutSeconds: Int = 60, requestTimeoutSeconds: Int = 30, maxHeaderBytes: Int = 16384) {
+                idleTimeoutSeconds: Int = 60, requestTimeoutSeconds: Int = 30, maxHeaderBytes: Int = 16384,
+                maxBufferedBodyBytes: Int = 256 << 20) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -112,6 +117,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.maxHeaderBytes = maxHeaderBytes
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
     }
 }
 

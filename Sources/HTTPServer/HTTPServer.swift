@@ -20,6 +20,8 @@ public final class HTTPServer {
     private let inFlight = NSCondition()
     private var inFlightCount = 0
     private var stopping = false
+    private let bodies = NSLock()
+    private var bufferedBodyBytes = 0
     private let allowsAnyHost: Bool
     /// `virtualHosts`, lower-cased, as bytes.
     private let allowedHosts: Set<[UInt8]>
@@ -90,6 +92,22 @@ public final class HTTPServer {
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     }
 
+    /// Counts `count` more body bytes held in memory; false, counting nothing, when that
+    /// would pass `maxBufferedBodyBytes`.
+    func reserveBody(_ count: Int) -> Bool {
+        bodies.withLock {
+            guard bufferedBodyBytes + count <= configuration.maxBufferedBodyBytes else { return false }
+            bufferedBodyBytes += count
+            return true
+        }
+    }
+
+    /// Body bytes no longer held.
+    func releaseBody(_ count: Int) {
+        guard count > 0 else { return }
+        bodies.withLock { bufferedBodyBytes -= count }
+    }
+
     /// True when the `Host` header names an allowed virtual host, is an IP literal, or is
     /// absent. Byte by byte: it runs for every request.
     func hostAllowed(_ host: String?) -> Bool {
@@ -109,6 +127,9 @@ public final class HTTPServer {
             return .text("request header fields exceed \(configuration.maxHeaderBytes) bytes\n", status: 431)
         }
         if request.tooLarge { return .text("request body exceeds \(configuration.maxBodyBytes) bytes\n", status: 413) }
+        if request.overBudget {
+            return .text("server busy: request bodies being read exceed \(configuration.maxBufferedBodyBytes) bytes in all\n", status: 503)
+        }
         if !hostAllowed(request.headers["host"]) { return .text("invalid host specified\n", status: 403) }
         guard request.method == "OPTIONS" else { return nil }
         var response = HTTPResponse(status: 204)
@@ -158,6 +179,10 @@ final class PendingRequest {
     var headerBytes = 0
     var body: [UInt8] = []
     var tooLarge = false
+    /// The bodies of all requests together passed `maxBufferedBodyBytes`.
+    var overBudget = false
+    /// Body bytes counted against the server's budget, given back at completion.
+    var charged = 0
     var routed = false
     private let lock = NSLock()
     private var response: HTTPResponse?
@@ -205,11 +230,15 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     }
     let request = Unmanaged<PendingRequest>.fromOpaque(existing).takeUnretainedValue()
     if uploadSize.pointee > 0 {
-        if !request.tooLarge, let uploadData {
+        if !request.tooLarge && !request.overBudget, let uploadData {
             if request.body.count + uploadSize.pointee > server.configuration.maxBodyBytes {
                 request.tooLarge = true
                 request.body = []
+            } else if !server.reserveBody(uploadSize.pointee) {
+                request.overBudget = true
+                request.body = []
             } else {
+                request.charged += uploadSize.pointee
                 uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
                     request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
                 }
@@ -241,14 +270,16 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     return queue(answer, on: connection)
 }
 
-/// Releases the `PendingRequest` of a finished request; the connection's next request
-/// starts its deadline.
+/// Releases the `PendingRequest` of a finished request and its body bytes; the
+/// connection's next request starts its deadline.
 private let completedHandler: MHD_RequestCompletedCallback = { cls, connection, connectionContext, _ in
-    if let cls, let connection {
-        Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().connections.responded(key(connection))
-    }
+    guard let cls else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    if let connection { server.connections.responded(key(connection)) }
     guard let connectionContext, let context = connectionContext.pointee else { return }
-    Unmanaged<PendingRequest>.fromOpaque(context).release()
+    let request = Unmanaged<PendingRequest>.fromOpaque(context)
+    server.releaseBody(request.takeUnretainedValue().charged)
+    request.release()
     connectionContext.pointee = nil
 }
 

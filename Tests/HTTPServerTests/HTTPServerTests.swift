@@ -139,4 +139,21 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertLessThanOrEqual(server.openConnections, 4)
         XCTAssertEqual(try client(server).post([1]).status, 200, "a client that sends its request at once is served")
     }
+
+    func testBodiesInFlightHaveABudget() throws {
+        let server = try echoServer(maxBody: 4096) { $0.maxBufferedBodyBytes = 6000 }
+        let slow = try rawConnection(server)
+        defer { close(slow) }
+        let head = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000\r\n\r\n"
+        let partial = Array(head.utf8) + [UInt8](repeating: 0x41, count: 3000)
+        XCTAssertEqual(send(slow, partial, partial.count, Int32(MSG_NOSIGNAL)), partial.count)
+        Thread.sleep(forTimeInterval: 0.3)
+        let refused = try client(server).post([UInt8](repeating: 0x42, count: 4000))
+        XCTAssertEqual(refused.status, 503, "3000 held plus 4000 passes 6000")
+        XCTAssertTrue(String(decoding: refused.body, as: UTF8.self).contains("6000 bytes"))
+        XCTAssertEqual(try client(server).post([UInt8](repeating: 0x42, count: 2000)).status, 200)
+        close(slow)
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(try client(server).post([UInt8](repeating: 0x42, count: 4000)).status, 200, "the slow body's bytes were given back")
+    }
 }

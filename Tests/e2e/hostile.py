@@ -17,6 +17,13 @@ def node_fds(node) -> int:
     return len(os.listdir(f"/proc/{node.proc.pid}/fd"))
 
 
+def node_rss_mb(node) -> float:
+    """Resident memory of the node's process in MB."""
+    with open(f"/proc/{node.proc.pid}/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
 def connect(node) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", node.port), timeout=5)
     s.setblocking(False)

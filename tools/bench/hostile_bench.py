@@ -24,7 +24,7 @@ from statistics import median
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
-from hostile import BLOCK_NUMBER, Attack, HeavyLoad, node_fds, wait_for  # noqa: E402
+from hostile import BLOCK_NUMBER, Attack, HeavyLoad, node_fds, node_rss_mb, wait_for  # noqa: E402
 from opgnode import DEV_ACCOUNTS, Node  # noqa: E402
 
 HOSTILE = 2000
@@ -55,7 +55,7 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
     node.init().start()
     try:
         quiet, attacked, heavy = [], [], []
-        held, back = [], []
+        held, back, rss = [], [], []
         for _ in range(rounds):
             quiet.append(p99(node, count))
             baseline = node_fds(node)
@@ -63,6 +63,7 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
             time.sleep(1)
             held.append(node_fds(node) - baseline)
             attacked.append(p99(node, count))
+            rss.append(node_rss_mb(node))
             attack.close()
             closed = time.perf_counter()
             wait_for(lambda: node_fds(node) <= baseline + 2, 30)
@@ -76,7 +77,7 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
         ratio = [a / q for a, q in zip(attacked, quiet)]
         heavy_ratio = [h / q for h, q in zip(heavy, quiet)]
         return [f"| {name}: {HOSTILE:,} hostile connections | {spread(quiet)} | {spread(attacked)} | {spread(ratio)} "
-                f"| {spread(held, 0)} held, back to baseline in {spread(back, 1)} s |",
+                f"| {spread(held, 0)} held, back to baseline in {spread(back, 1)} s; RSS {spread(rss, 0)} MB |",
                 f"| {name}: 4 clients of 50,000-key eth_getProof | {spread(quiet)} | {spread(heavy)} | {spread(heavy_ratio)} | — |"]
     finally:
         node.stop()
@@ -95,7 +96,7 @@ def main() -> int:
     rows += measure("pending cap lifted", {"maxPendingPerIP": 100000}, args.rounds, args.requests)
     print(f"{args.rounds} rounds of {args.requests} sequential eth_blockNumber calls; p99 in ms, median (range); "
           f"the peer is the same node with no other client")
-    print("| attack | p99 alone | p99 under attack | ratio | node file descriptors |")
+    print("| attack | p99 alone | p99 under attack | ratio | node file descriptors, memory |")
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
         print(row)
