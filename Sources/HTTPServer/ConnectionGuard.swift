@@ -13,7 +13,7 @@ import Glibc
 /// timer restarts on every byte, so it cannot stop a client that trickles.
 ///
 /// A connection still waiting for its request whose peer has already closed its side
-/// (CLOSE-WAIT) is closed too: that request can never arrive.
+/// (CLOSE-WAIT) is closed too, within a second: that request can never arrive.
 ///
 /// A connection is closed by `shutdown(2)` on its socket, which libmicrohttpd then sees
 /// as the peer going away. Entries are removed under the same lock in MHD's close
@@ -131,14 +131,27 @@ final class ConnectionGuard {
         shutdown(entry.fd, Int32(SHUT_RDWR))
     }
 
+    /// Every 0.25 s: closes connections past their deadline; every second, also the
+    /// pending ones whose peer has gone (CLOSE-WAIT). The socket states are read outside
+    /// the lock (one system call per pending connection must not hold up requests), and a
+    /// connection is closed only if it is still the same pending entry.
     private func reap() {
+        var sweep = 0
         lock.lock()
         while !stopped {
             let now = Self.now
-            let late = entries.filter {
-                $0.value.pending && !$0.value.closing && (now - $0.value.since > requestTimeout || opg_socket_peer_closed($0.value.fd) == 1)
-            }.map(\.key)
+            let late = entries.filter { $0.value.pending && !$0.value.closing && now - $0.value.since > requestTimeout }.map(\.key)
             for id in late { closeLocked(id) }
+            sweep += 1
+            if sweep % 4 == 0 {
+                let candidates = entries.filter { $0.value.pending && !$0.value.closing }.map { (id: $0.key, fd: $0.value.fd, since: $0.value.since) }
+                lock.unlock()
+                let gone = candidates.filter { opg_socket_peer_closed($0.fd) == 1 }
+                lock.lock()
+                for c in gone {
+                    if let entry = entries[c.id], entry.fd == c.fd, entry.since == c.since, entry.pending { closeLocked(c.id) }
+                }
+            }
             _ = lock.wait(until: Date().addingTimeInterval(0.25))
         }
         lock.unlock()

@@ -88,6 +88,30 @@ class Attack:
             s.close()
 
 
+def _attack(node, count: int, ready, stop):
+    attack = Attack(node, count)
+    ready.set()
+    stop.wait()
+    attack.close()
+
+
+class AttackProcess:
+    """An `Attack` run by a process of its own, so that trickling bytes to hundreds of
+    sockets does not hold the measuring process's interpreter lock."""
+
+    def __init__(self, node, count: int):
+        context = multiprocessing.get_context("fork")
+        ready, self.stop = context.Event(), context.Event()
+        self.process = context.Process(target=_attack, args=(node, count, ready, self.stop), daemon=True)
+        self.process.start()
+        if not ready.wait(60):
+            raise RuntimeError("the attack did not open its connections")
+
+    def close(self):
+        self.stop.set()
+        self.process.join(timeout=30)
+
+
 def _post_heavy(url: str, body: str, stop, results):
     """One heavy client (its own process, so that it does not share the measuring
     process's interpreter lock): posts `body` until `stop`, reporting each duration or failure."""

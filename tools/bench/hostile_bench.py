@@ -5,14 +5,15 @@ them, measured alternately in the same run (issue 14's goal: p99 within 3x).
 Per round and node: p99 of N sequential eth_blockNumber calls on a kept-alive
 connection with nothing else going on (the peer), then again while 2,000 hostile
 connections are open (slowloris, half-sent, idle; tests/e2e/hostile.py) and while four
-clients send heavy eth_getProof batches. Also reports the node's file descriptors before,
-during and after the attack, and how long they take to come back.
+clients send heavy eth_getProof batches (attackers run in processes of their own). Also
+reports the node's file descriptors during the attack, how long they take to come back
+after it, and how much its resident memory grew.
 
 Two nodes: default settings (one address may hold 256 connections without a whole
 request; the oldest beyond that are closed), and the pending cap lifted so that all
 2,000 stay open.
 
-  hostile_bench.py [--rounds 3] [--requests 500]
+  hostile_bench.py [--rounds 3] [--requests 2000]
 """
 import argparse
 import resource
@@ -24,7 +25,7 @@ from statistics import median
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
-from hostile import BLOCK_NUMBER, Attack, HeavyLoad, node_fds, node_rss_mb, wait_for  # noqa: E402
+from hostile import BLOCK_NUMBER, AttackProcess, HeavyLoad, node_fds, node_rss_mb, wait_for  # noqa: E402
 from opgnode import DEV_ACCOUNTS, Node  # noqa: E402
 
 HOSTILE = 2000
@@ -58,12 +59,12 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
         held, back, rss = [], [], []
         for _ in range(rounds):
             quiet.append(p99(node, count))
-            baseline = node_fds(node)
-            attack = Attack(node, HOSTILE)
+            baseline, memory = node_fds(node), node_rss_mb(node)
+            attack = AttackProcess(node, HOSTILE)
             time.sleep(1)
             held.append(node_fds(node) - baseline)
             attacked.append(p99(node, count))
-            rss.append(node_rss_mb(node))
+            rss.append(node_rss_mb(node) - memory)
             attack.close()
             closed = time.perf_counter()
             wait_for(lambda: node_fds(node) <= baseline + 2, 30)
@@ -77,7 +78,7 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
         ratio = [a / q for a, q in zip(attacked, quiet)]
         heavy_ratio = [h / q for h, q in zip(heavy, quiet)]
         return [f"| {name}: {HOSTILE:,} hostile connections | {spread(quiet)} | {spread(attacked)} | {spread(ratio)} "
-                f"| {spread(held, 0)} held, back to baseline in {spread(back, 1)} s; RSS {spread(rss, 0)} MB |",
+                f"| {spread(held, 0)} held, back to baseline in {spread(back, 1)} s; RSS +{spread(rss, 1)} MB |",
                 f"| {name}: 4 clients of 50,000-key eth_getProof | {spread(quiet)} | {spread(heavy)} | {spread(heavy_ratio)} | — |"]
     finally:
         node.stop()
@@ -86,7 +87,7 @@ def measure(name: str, rpc: dict, rounds: int, count: int) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--requests", type=int, default=2000)
     args = ap.parse_args()
     if args.rounds < 1 or args.requests < 1:
         ap.error("--rounds and --requests must be at least 1")
