@@ -44,7 +44,7 @@ public final class HTTPServer {
 
     deinit { stop() }
 
-    /// Open connections (for tests and the benchmark).
+    /// Open connections (for tests).
     public var openConnections: Int { connections.count }
 
     /// Binds and starts serving (`MHD_start_daemon` through `opg_mhd_start`).
@@ -70,7 +70,7 @@ public final class HTTPServer {
         connections.start()
     }
 
-    /// Waits for the answers in progress (requests completed meanwhile get 503), then
+    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503), then
     /// stops serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
     /// suspended connections then).
     public func stop() {
