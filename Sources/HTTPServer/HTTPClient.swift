@@ -73,6 +73,9 @@ public struct HTTPClient {
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { break }
+            // A server refusing a request it has not read to the end (431, 413) may reset
+            // the connection after its answer: keep an answer that arrived whole.
+            if n < 0 && errno == ECONNRESET, let answer = try? Self.parse(response), answer.isComplete { return answer }
             guard n > 0 else { throw Failure(message: "no response from \(host):\(port): \(String(cString: strerror(errno)))") }
             response += chunk[0..<n]
         }
@@ -93,9 +96,10 @@ public struct HTTPClient {
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         var body = Array(raw[end.upperBound...])
-        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }), length <= body.count {
+        let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) })
+        if let length, length <= body.count {
             body = Array(body[0..<length])
         }
-        return HTTPResponse(status: status, headers: headers, body: body)
+        return HTTPResponse(status: status, headers: headers, body: body, isComplete: length.map { $0 <= body.count } ?? false)
     }
 }

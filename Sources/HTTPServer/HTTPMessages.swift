@@ -18,6 +18,16 @@ public struct HTTPRequest: Sendable {
     }
 }
 
+/// How the server answers a complete request: at once on the I/O thread that read it
+/// (cheap work), or later, from a worker pool, while the connection is suspended so that
+/// the I/O thread goes on serving its other connections.
+public enum HTTPRoute {
+    /// Send this response now.
+    case answer(HTTPResponse)
+    /// Run `work` on `pool` and send what it returns.
+    case deferred(to: WorkerPool, work: () -> HTTPResponse)
+}
+
 /// An HTTP response.
 public struct HTTPResponse: Sendable {
     /// The status code.
@@ -26,12 +36,15 @@ public struct HTTPResponse: Sendable {
     public var headers: [(String, String)]
     /// The body bytes.
     public var body: [UInt8]
+    /// For a response read by `HTTPClient`: the whole body its Content-Length announced arrived.
+    public var isComplete: Bool
 
     /// Creates a response.
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], isComplete: Bool = true) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.isComplete = isComplete
     }
 
     /// A response with a JSON body.
@@ -45,7 +58,8 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// How the server binds and what it accepts.
+/// How the server binds, what it accepts and how it defends itself against slow or
+/// hostile clients (docs/rpc.md, "Limits").
 public struct HTTPServerConfiguration: Sendable {
     /// IPv4 address to bind; loopback unless the operator says otherwise.
     public var host: String
@@ -55,23 +69,55 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Origins allowed by CORS; `["*"]` allows any; empty sends no CORS headers.
     public var corsOrigins: [String]
-    /// Worker threads.
+    /// Request headers a CORS preflight is told it may send (never the ones it asked for).
+    public var corsHeaders: [String]
+    /// Host names accepted in the `Host` header (geth's `--http.vhosts`); `["*"]` accepts
+    /// any. Requests addressed to an IP literal or without a `Host` are always accepted:
+    /// DNS rebinding needs a name.
+    public var virtualHosts: [String]
+    /// libmicrohttpd's epoll threads: they move bytes and answer the requests the
+    /// router answers at once (the light lane).
     public var threads: Int
-    /// Simultaneous connections.
+    /// Simultaneous connections, all clients together.
     public var connectionLimit: Int
-    /// Idle connection timeout in seconds.
+    /// Simultaneous connections from one IP address; 0 for no limit.
+    public var maxConnectionsPerIP: Int
+    /// Connections from one IP address that have not yet delivered a whole request;
+    /// opening one more closes the oldest of them.
+    public var maxPendingPerIP: Int
+    /// Idle connection timeout in seconds (restarts on every byte).
     public var idleTimeoutSeconds: Int
+    /// Whole-request deadline: a connection must deliver a complete request (headers and
+    /// body) within this many seconds of opening or of its previous response, however
+    /// slowly it trickles bytes; otherwise it is closed.
+    public var requestTimeoutSeconds: Int
+    /// Largest request line plus headers; larger gets 431.
+    public var maxHeaderBytes: Int
+    /// Request bodies held in memory, all connections together (being read or being
+    /// answered); a body that would pass it gets 503. With the per-IP pending cap this
+    /// bounds what slow uploads can make the server hold.
+    public var maxBufferedBodyBytes: Int
 
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],
-                threads: Int = 2, connectionLimit: Int = 1024, idleTimeoutSeconds: Int = 60) {
+                corsHeaders: [String] = ["Content-Type"], virtualHosts: [String] = ["localhost"], threads: Int = 2,
+                connectionLimit: Int = 10_000, maxConnectionsPerIP: Int = 0, maxPendingPerIP: Int = 256,
+                idleTimeoutSeconds: Int = 60, requestTimeoutSeconds: Int = 30, maxHeaderBytes: Int = 16384,
+                maxBufferedBodyBytes: Int = 256 << 20) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.corsOrigins = corsOrigins
+        self.corsHeaders = corsHeaders
+        self.virtualHosts = virtualHosts
         self.threads = threads
         self.connectionLimit = connectionLimit
+        self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.maxPendingPerIP = maxPendingPerIP
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
     }
 }
 

@@ -1,25 +1,51 @@
 import CMicroHTTPD
 import Foundation
 
-/// An embedded HTTP/1.1 server on libmicrohttpd: epoll with a thread pool, keep-alive,
-/// a request-body limit (413 beyond it) and CORS. The handler runs on the pool's
-/// threads, concurrently, so it must be thread-safe. Owns the `MHD_Daemon` and stops it
-/// in `stop()` or `deinit`.
+/// An embedded HTTP/1.1 server on libmicrohttpd, epoll with `threads` I/O threads. For
+/// each complete request a router decides: answer at once on the I/O thread (cheap
+/// work), or run the work on a worker pool while the connection is suspended, so that a
+/// slow answer never stalls the I/O thread's other connections. Before the router sees
+/// a request the server enforces the body limit (413), the header limit (431) and the
+/// Host allowlist (403) and answers CORS preflights; `ConnectionGuard` closes connections
+/// that do not deliver a whole request in time. Owns the `MHD_Daemon` and stops it in
+/// `stop()` or `deinit`.
 public final class HTTPServer {
     /// The bound port (the configured one, or the one picked for port 0).
     public private(set) var port: Int = 0
 
     let configuration: HTTPServerConfiguration
-    let handler: (HTTPRequest) -> HTTPResponse
+    let router: (HTTPRequest) -> HTTPRoute
     private var daemon: OpaquePointer?
+    let connections: ConnectionGuard
+    private let inFlight = NSCondition()
+    private var inFlightCount = 0
+    private var stopping = false
+    private let bodies = NSLock()
+    private var bufferedBodyBytes = 0
+    private let allowsAnyHost: Bool
+    /// `virtualHosts`, lower-cased, as bytes.
+    private let allowedHosts: Set<[UInt8]>
 
-    /// Creates a server; nothing is bound until `start()`.
-    public init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+    /// Creates a server whose `router` is called on an I/O thread with each complete
+    /// request; it must return quickly (deferring slow work).
+    public init(configuration: HTTPServerConfiguration, router: @escaping (HTTPRequest) -> HTTPRoute) {
         self.configuration = configuration
-        self.handler = handler
+        self.router = router
+        allowsAnyHost = configuration.virtualHosts.contains("*")
+        allowedHosts = Set(configuration.virtualHosts.map { Array($0.lowercased().utf8) })
+        connections = ConnectionGuard(requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                                      maxPendingPerIP: configuration.maxPendingPerIP)
+    }
+
+    /// Creates a server that answers every request with `handler` on the I/O thread.
+    public convenience init(configuration: HTTPServerConfiguration, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+        self.init(configuration: configuration) { .answer(handler($0)) }
     }
 
     deinit { stop() }
+
+    /// Open connections (for tests).
+    public var openConnections: Int { connections.count }
 
     /// Binds and starts serving (`MHD_start_daemon` through `opg_mhd_start`).
     public func start() throws {
@@ -27,22 +53,35 @@ public final class HTTPServer {
         guard (0...65535).contains(configuration.port) else {
             throw HTTPServerError(message: "port \(configuration.port) is outside 0…65535")
         }
+        inFlight.withLock { stopping = false }
         let context = Unmanaged.passUnretained(self).toOpaque()
+        // The pool holds the request line and headers; MHD answers 431 itself when they
+        // overflow it. MHD clears the pool for every request, so it stays as small as the
+        // header limit allows: 40 KiB instead of 16 cost about half of eth_blockNumber's rate.
+        let memory = max(16384, configuration.maxHeaderBytes)
         guard let started = opg_mhd_start(configuration.host, UInt16(configuration.port), UInt32(max(1, configuration.threads)),
-                                          UInt32(configuration.connectionLimit), UInt32(configuration.idleTimeoutSeconds),
-                                          accessHandler, context, completedHandler, nil) else {
+                                          UInt32(configuration.connectionLimit), UInt32(max(0, configuration.maxConnectionsPerIP)),
+                                          UInt32(configuration.idleTimeoutSeconds), memory,
+                                          accessHandler, context, completedHandler, context, connectionHandler, context) else {
             throw HTTPServerError(message: "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not a local IPv4 address)")
         }
         daemon = started
         port = Int(opg_mhd_bound_port(started))
+        connections.start()
     }
 
-    /// Stops serving and closes every connection (`MHD_stop_daemon`).
+    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503), then
+    /// stops serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
+    /// suspended connections then).
     public func stop() {
-        if let d = daemon {
-            MHD_stop_daemon(d)
-            daemon = nil
+        guard let d = daemon else { return }
+        inFlight.withLock {
+            stopping = true
+            while inFlightCount > 0 { inFlight.wait() }
         }
+        MHD_stop_daemon(d)
+        daemon = nil
+        connections.stop()
     }
 
     /// CORS headers for a request from `origin`, if that origin is allowed.
@@ -53,54 +92,129 @@ public final class HTTPServer {
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     }
 
-    /// Answers a fully read request: preflight, body limit, then the handler.
-    func respond(to request: PendingRequest) -> HTTPResponse {
-        let origin = request.headers["origin"]
-        var response: HTTPResponse
-        if request.tooLarge {
-            response = .text("request body exceeds \(configuration.maxBodyBytes) bytes\n", status: 413)
-        } else if request.method == "OPTIONS" {
-            response = HTTPResponse(status: 204)
-            if !corsHeaders(origin: origin).isEmpty {
-                response.headers += [
-                    ("Access-Control-Allow-Methods", "POST, GET, OPTIONS"),
-                    ("Access-Control-Allow-Headers", request.headers["access-control-request-headers"] ?? "Content-Type"),
-                    ("Access-Control-Max-Age", "600"),
-                ]
-            }
-        } else {
-            response = handler(HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body))
+    /// Counts `count` more body bytes held in memory; false, counting nothing, when that
+    /// would pass `maxBufferedBodyBytes`.
+    func reserveBody(_ count: Int) -> Bool {
+        bodies.withLock {
+            guard bufferedBodyBytes + count <= configuration.maxBufferedBodyBytes else { return false }
+            bufferedBodyBytes += count
+            return true
         }
-        response.headers += corsHeaders(origin: origin)
+    }
+
+    /// Body bytes no longer held.
+    func releaseBody(_ count: Int) {
+        guard count > 0 else { return }
+        bodies.withLock { bufferedBodyBytes -= count }
+    }
+
+    /// True when the `Host` header names an allowed virtual host, is an IP literal, or is
+    /// absent. Byte by byte: it runs for every request.
+    func hostAllowed(_ host: String?) -> Bool {
+        guard let host, !host.isEmpty, !allowsAnyHost else { return true }
+        let bytes = Array(host.utf8)
+        if bytes[0] == UInt8(ascii: "[") { return true }  // an IPv6 literal
+        let name = bytes.lastIndex(of: UInt8(ascii: ":")).map { bytes[..<$0] } ?? bytes[...]
+        let dots = name.filter { $0 == UInt8(ascii: ".") }.count
+        if dots == 3 && name.allSatisfy({ $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) { return true }
+        let lowered = name.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
+        return allowedHosts.contains(lowered)
+    }
+
+    /// The answer the server gives itself, before any handler: limits, Host, preflight.
+    func immediateResponse(to request: PendingRequest) -> HTTPResponse? {
+        if request.headerBytes > configuration.maxHeaderBytes {
+            return .text("request header fields exceed \(configuration.maxHeaderBytes) bytes\n", status: 431)
+        }
+        if request.tooLarge { return .text("request body exceeds \(configuration.maxBodyBytes) bytes\n", status: 413) }
+        if request.overBudget {
+            return .text("server busy: request bodies being read exceed \(configuration.maxBufferedBodyBytes) bytes in all\n", status: 503)
+        }
+        if !hostAllowed(request.headers["host"]) { return .text("invalid host specified\n", status: 403) }
+        guard request.method == "OPTIONS" else { return nil }
+        var response = HTTPResponse(status: 204)
+        if !corsHeaders(origin: request.headers["origin"]).isEmpty {
+            response.headers += [
+                ("Access-Control-Allow-Methods", "POST, GET, OPTIONS"),
+                ("Access-Control-Allow-Headers", configuration.corsHeaders.joined(separator: ", ")),
+                ("Access-Control-Max-Age", "600"),
+            ]
+        }
         return response
+    }
+
+    /// Suspends the connection and runs `work` on `pool`; the answer is stored and the
+    /// connection resumed, and MHD's next callback for it queues the answer. Returns
+    /// false, without suspending, once `stop()` has begun.
+    func runDeferred(_ request: PendingRequest, on connection: OpaquePointer, to pool: WorkerPool, work: @escaping () -> HTTPResponse) -> Bool {
+        let accepted = inFlight.withLock { () -> Bool in
+            guard !stopping else { return false }
+            inFlightCount += 1
+            return true
+        }
+        guard accepted else { return false }
+        connections.requestRead(key(connection))
+        MHD_suspend_connection(connection)
+        pool.submit { [self] in
+            var response = work()
+            response.headers += corsHeaders(origin: request.headers["origin"])
+            request.finish(response)
+            MHD_resume_connection(connection)
+            inFlight.withLock {
+                inFlightCount -= 1
+                inFlight.broadcast()
+            }
+        }
+        return true
     }
 }
 
 /// A request being read: created on MHD's first callback for it, released when MHD
-/// reports it completed.
+/// reports it completed. `response` of a deferred request is written by a pool thread
+/// and read on the I/O thread after the connection is resumed, under `lock`.
 final class PendingRequest {
     let method: String
     let path: String
     var headers: [String: String] = [:]
+    var headerBytes = 0
     var body: [UInt8] = []
     var tooLarge = false
+    /// The bodies of all requests together passed `maxBufferedBodyBytes`.
+    var overBudget = false
+    /// Body bytes counted against the server's budget, given back at completion.
+    var charged = 0
+    var routed = false
+    private let lock = NSLock()
+    private var response: HTTPResponse?
 
     init(method: String, path: String) {
         self.method = method
         self.path = path
+        headerBytes = method.utf8.count + path.utf8.count + 12
     }
+
+    func finish(_ answer: HTTPResponse) { lock.withLock { response = answer } }
+
+    var answer: HTTPResponse? { lock.withLock { response } }
 }
+
+/// A connection's key in `ConnectionGuard`: its MHD handle's address.
+private func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
 
 /// Collects one header into the `PendingRequest` passed as `cls`.
 private let headerCollector: MHD_KeyValueIterator = { cls, kind, key, value in
     guard let cls, let key else { return .YES }
     let request = Unmanaged<PendingRequest>.fromOpaque(cls).takeUnretainedValue()
-    request.headers[String(cString: key).lowercased()] = value.map { String(cString: $0) } ?? ""
+    let name = String(cString: key)
+    let text = value.map { String(cString: $0) } ?? ""
+    request.headerBytes += name.utf8.count + text.utf8.count + 4
+    request.headers[name.lowercased()] = text
     return .YES
 }
 
 /// MHD's access handler: called once with headers, then with each chunk of body, then
-/// with an empty chunk when the body is complete; the response is queued then.
+/// with an empty chunk when the body is complete (the request is routed then), and, for
+/// a deferred request, once more after its answer resumed the connection.
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, connectionContext in
     guard let cls, let connection, let uploadSize, let connectionContext else { return .NO }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
@@ -116,11 +230,15 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     }
     let request = Unmanaged<PendingRequest>.fromOpaque(existing).takeUnretainedValue()
     if uploadSize.pointee > 0 {
-        if !request.tooLarge, let uploadData {
+        if !request.tooLarge && !request.overBudget, let uploadData {
             if request.body.count + uploadSize.pointee > server.configuration.maxBodyBytes {
                 request.tooLarge = true
                 request.body = []
+            } else if !server.reserveBody(uploadSize.pointee) {
+                request.overBudget = true
+                request.body = []
             } else {
+                request.charged += uploadSize.pointee
                 uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
                     request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
                 }
@@ -129,15 +247,51 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    let response = server.respond(to: request)
-    return queue(response, on: connection)
+    if request.routed {
+        guard let answer = request.answer else { return .NO }
+        return queue(answer, on: connection)
+    }
+    request.routed = true
+    var answer: HTTPResponse
+    if let refused = server.immediateResponse(to: request) {
+        answer = refused
+    } else {
+        let message = HTTPRequest(method: request.method, path: request.path, headers: request.headers, body: request.body)
+        request.body = []
+        switch server.router(message) {
+        case .answer(let response):
+            answer = response
+        case .deferred(let pool, let work):
+            if server.runDeferred(request, on: connection, to: pool, work: work) { return .YES }
+            answer = .text("server is shutting down\n", status: 503)
+        }
+    }
+    answer.headers += server.corsHeaders(origin: request.headers["origin"])
+    return queue(answer, on: connection)
 }
 
-/// Releases the `PendingRequest` of a finished request.
-private let completedHandler: MHD_RequestCompletedCallback = { _, _, connectionContext, _ in
+/// Releases the `PendingRequest` of a finished request and its body bytes; the
+/// connection's next request starts its deadline.
+private let completedHandler: MHD_RequestCompletedCallback = { cls, connection, connectionContext, _ in
+    guard let cls else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    if let connection { server.connections.responded(key(connection)) }
     guard let connectionContext, let context = connectionContext.pointee else { return }
-    Unmanaged<PendingRequest>.fromOpaque(context).release()
+    let request = Unmanaged<PendingRequest>.fromOpaque(context)
+    server.releaseBody(request.takeUnretainedValue().charged)
+    request.release()
     connectionContext.pointee = nil
+}
+
+/// Tells `ConnectionGuard` about every connection opened and closed.
+private let connectionHandler: MHD_NotifyConnectionCallback = { cls, connection, _, event in
+    guard let cls, let connection else { return }
+    let guardian = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().connections
+    if event == MHD_ConnectionNotificationCode(rawValue: 0) {  // MHD_CONNECTION_NOTIFY_STARTED
+        guardian.opened(key(connection), fd: opg_mhd_connection_fd(connection), ip: opg_mhd_connection_ipv4(connection))
+    } else {
+        guardian.closed(key(connection))
+    }
 }
 
 /// Hands `response` to MHD (`MHD_create_response_from_buffer` with a copy, then `MHD_queue_response`).

@@ -1,6 +1,10 @@
 /// A strict RFC 8259 parser: no trailing commas, comments, leading zeros, single quotes,
 /// unescaped control characters, invalid escapes, lone surrogates or invalid UTF-8;
 /// exactly one value, surrounded only by whitespace. Nesting is capped at `maxDepth`.
+///
+/// RFC 8259 leaves duplicate object keys to the implementation; here the last value
+/// wins (at the key's first position), as with Go's encoding/json and so with geth:
+/// a request means the same to this node as to geth.
 public enum JSONParser {
     /// Deepest nesting of arrays and objects accepted.
     public static let maxDepth = 128
@@ -67,9 +71,9 @@ public enum JSONParser {
         mutating func object(depth: Int) throws -> JSONValue {
             guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth)") }
             offset += 1
-            var members: [(String, JSONValue)] = []
+            var members = ObjectMembers()
             skipWhitespace()
-            if !atEnd && buffer[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members)) }
+            if !atEnd && buffer[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members.list)) }
             while true {
                 skipWhitespace()
                 guard !atEnd, buffer[offset] == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
@@ -78,11 +82,11 @@ public enum JSONParser {
                 guard !atEnd, buffer[offset] == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
                 offset += 1
                 skipWhitespace()
-                members.append((key, try value(depth: depth)))
+                members.set(key, try value(depth: depth))
                 skipWhitespace()
                 guard !atEnd else { throw error("unterminated object") }
                 if buffer[offset] == UInt8(ascii: ",") { offset += 1; continue }
-                if buffer[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members)) }
+                if buffer[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members.list)) }
                 throw error("expected ',' or '}' in object")
             }
         }
@@ -216,6 +220,28 @@ public enum JSONParser {
                 offset += 1
             }
             return v
+        }
+    }
+}
+
+/// An object's members while it is parsed: a later duplicate key replaces the value.
+/// Small objects are searched in place; past 16 members a name index keeps a hostile
+/// object of many keys linear.
+struct ObjectMembers {
+    private(set) var list: [(String, JSONValue)] = []
+    private var index: [String: Int] = [:]
+
+    mutating func set(_ key: String, _ value: JSONValue) {
+        if list.count < 16 {
+            if let i = list.firstIndex(where: { $0.0 == key }) { list[i].1 = value } else { list.append((key, value)) }
+            return
+        }
+        if index.isEmpty { for (i, member) in list.enumerated() { index[member.0] = i } }
+        if let i = index[key] {
+            list[i].1 = value
+        } else {
+            index[key] = list.count
+            list.append((key, value))
         }
     }
 }

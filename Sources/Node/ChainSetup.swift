@@ -45,6 +45,11 @@ public enum ChainSetup {
     /// different chain; re-running with the same genesis is a no-op.
     public static func initDataDir(genesisPath: String, dataDir: String, logger: Logger) throws -> Header {
         let (spec, bytes) = try GenesisFile.load(genesisPath)
+        return try initDataDir(spec: spec, genesisBytes: bytes, dataDir: dataDir, logger: logger)
+    }
+
+    /// `initDataDir` for a genesis already read and checked (the built-in devnet's).
+    public static func initDataDir(spec: GenesisSpec, genesisBytes bytes: [UInt8], dataDir: String, logger: Logger) throws -> Header {
         let expected = try spec.genesisBlock(nodes: TrieNodeStore(store: MemoryStore())).block.header
         let store = try LevelDBStore(path: dataDir)
         let database = try ChainDatabase(store: store)

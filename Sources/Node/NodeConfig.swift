@@ -15,6 +15,10 @@ public struct NodeConfig: Equatable {
     public var validatorKeyFile: String?
     public var txPool = MempoolLimits()
     public var queryLimits = QueryLimits()
+    /// Threads of the heavy RPC lane (`rpc.heavyThreads`); `rpc.threads` (the I/O threads) are the light lane.
+    public var rpcHeavyThreads = 1
+    /// Cap on a batch's answers in bytes (`rpc.maxBatchResponseBytes`).
+    public var rpcMaxBatchResponseBytes = 25_000_000
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -25,6 +29,11 @@ public struct NodeConfig: Equatable {
             && a.txPool.maxPerAccount == b.txPool.maxPerAccount && a.txPool.pendingSlots == b.txPool.pendingSlots
             && a.txPool.queuedSlots == b.txPool.queuedSlots && a.txPool.queuedLifetimeSeconds == b.txPool.queuedLifetimeSeconds
             && a.txPool.priceBumpPercent == b.txPool.priceBumpPercent && a.queryLimits == b.queryLimits
+            && a.rpc.virtualHosts == b.rpc.virtualHosts && a.rpc.corsHeaders == b.rpc.corsHeaders
+            && a.rpc.connectionLimit == b.rpc.connectionLimit && a.rpc.maxConnectionsPerIP == b.rpc.maxConnectionsPerIP
+            && a.rpc.maxPendingPerIP == b.rpc.maxPendingPerIP && a.rpc.requestTimeoutSeconds == b.rpc.requestTimeoutSeconds
+            && a.rpc.idleTimeoutSeconds == b.rpc.idleTimeoutSeconds && a.rpc.maxHeaderBytes == b.rpc.maxHeaderBytes
+            && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -41,20 +50,16 @@ public struct NodeConfig: Equatable {
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
         if let rpc = try r.object("rpc") {
-            try rpc.rejectUnknown(["host", "port", "corsOrigins", "maxRequestBytes", "threads"])
+            try rpc.rejectUnknown(["host", "port", "corsOrigins", "maxRequestBytes", "threads"] + rpcLimitFields)
             if let host = try rpc.string("host") {
                 guard !host.isEmpty else { throw ConfigError("rpc.host: must not be empty") }
                 c.rpc.host = host
             }
             if let port = try rpc.integer("port", in: 0...65535) { c.rpc.port = Int(port) }
-            if let origins = try rpc.array("corsOrigins") {
-                c.rpc.corsOrigins = try origins.enumerated().map { i, o in
-                    guard case .string(let s) = o else { throw ConfigError("rpc.corsOrigins[\(i)]: must be a string") }
-                    return s
-                }
-            }
+            if let origins = try rpc.array("corsOrigins") { c.rpc.corsOrigins = try strings(origins, "rpc.corsOrigins") }
             if let max = try rpc.integer("maxRequestBytes", in: 1024...(1 << 30)) { c.rpc.maxBodyBytes = Int(max) }
             if let threads = try rpc.integer("threads", in: 1...256) { c.rpc.threads = Int(threads) }
+            try parseRPCLimits(rpc, into: &c)
         }
         if let ms = try r.integer("blockIntervalMs", in: 10...3_600_000) { c.blockIntervalMs = ms }
         if let level = try r.string("logLevel") {
@@ -79,5 +84,30 @@ public struct NodeConfig: Equatable {
             if let v = try q.integer("proofKeys", in: 1...100_000) { c.queryLimits.proofKeys = Int(v) }
         }
         return c
+    }
+
+    /// The transport's defences (Config/README.md, docs/rpc.md "Limits").
+    static let rpcLimitFields = ["vhosts", "corsHeaders", "heavyThreads", "maxConnections", "maxConnectionsPerIP",
+                                 "maxPendingPerIP", "requestTimeoutSeconds", "idleTimeoutSeconds", "maxHeaderBytes",
+                                 "maxBatchResponseBytes"]
+
+    static func parseRPCLimits(_ rpc: FieldReader, into c: inout NodeConfig) throws {
+        if let hosts = try rpc.array("vhosts") { c.rpc.virtualHosts = try strings(hosts, "rpc.vhosts") }
+        if let headers = try rpc.array("corsHeaders") { c.rpc.corsHeaders = try strings(headers, "rpc.corsHeaders") }
+        if let v = try rpc.integer("heavyThreads", in: 1...256) { c.rpcHeavyThreads = Int(v) }
+        if let v = try rpc.integer("maxConnections", in: 16...1_000_000) { c.rpc.connectionLimit = Int(v) }
+        if let v = try rpc.integer("maxConnectionsPerIP", in: 0...1_000_000) { c.rpc.maxConnectionsPerIP = Int(v) }
+        if let v = try rpc.integer("maxPendingPerIP", in: 1...1_000_000) { c.rpc.maxPendingPerIP = Int(v) }
+        if let v = try rpc.integer("requestTimeoutSeconds", in: 1...3600) { c.rpc.requestTimeoutSeconds = Int(v) }
+        if let v = try rpc.integer("idleTimeoutSeconds", in: 1...3600) { c.rpc.idleTimeoutSeconds = Int(v) }
+        if let v = try rpc.integer("maxHeaderBytes", in: 1024...(1 << 20)) { c.rpc.maxHeaderBytes = Int(v) }
+        if let v = try rpc.integer("maxBatchResponseBytes", in: 1024...(1 << 32)) { c.rpcMaxBatchResponseBytes = Int(v) }
+    }
+
+    static func strings(_ values: [JSONValue], _ field: String) throws -> [String] {
+        try values.enumerated().map { i, v in
+            guard case .string(let s) = v else { throw ConfigError("\(field)[\(i)]: must be a string") }
+            return s
+        }
     }
 }

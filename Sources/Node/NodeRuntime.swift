@@ -18,6 +18,7 @@ public final class NodeRuntime {
     private let store: LevelDBStore
     private var server: HTTPServer?
     private var api: EthAPI?
+    private var lanes: RPCLanes?
     private var producer: Thread?
     private let stopLock = NSCondition()
     private var stopping = false
@@ -56,11 +57,16 @@ public final class NodeRuntime {
 
     /// Starts the RPC server and the block producer.
     public func start() throws {
-        let dispatcher = RPCDispatcher()
+        let dispatcher = RPCDispatcher(maxBatchResponseBytes: config.rpcMaxBatchResponseBytes)
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
         self.api = api
-        let server = HTTPServer(configuration: config.rpc) { request in dispatcher.serve(request) }
+        let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
+        self.lanes = lanes
+        var transport = config.rpc
+        let files = Self.raiseFileLimit()
+        transport.connectionLimit = min(transport.connectionLimit, max(16, files - 256))
+        let server = HTTPServer(configuration: transport) { request in dispatcher.route(request, lanes: lanes) }
         try server.start()
         self.server = server
         let head = chain.head
@@ -70,6 +76,19 @@ public final class NodeRuntime {
         thread.name = "producer"
         producer = thread
         thread.start()
+    }
+
+    /// Raises the open-file limit to the hard limit (as geth does) so that thousands of
+    /// connections fit; returns the limit in force. The connection cap stays below it.
+    static func raiseFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(min(limit.rlim_cur, rlim_t(Int32.max)))
     }
 
     /// The port the RPC server listens on.
@@ -113,6 +132,8 @@ public final class NodeRuntime {
         stopLock.unlock()
         server?.stop()
         server = nil
+        lanes?.shutdown()
+        lanes = nil
         logger.info("node stopped", ["head": chain.head.number])
     }
 

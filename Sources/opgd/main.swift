@@ -36,7 +36,8 @@ let commandUsage: [String: String] = [
     "dev": """
     usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N]
 
-    Wipes DIR (default devnet/data), initialises it from FILE (default genesis/devnet.json),
+    Wipes DIR (default devnet/data), initialises it from FILE (default: genesis/devnet.json,
+    built into the binary, so this works from any directory),
     prints the funded dev accounts and their keys (DEV ONLY, publicly known) and runs a
     single validator with JSON-RPC on 127.0.0.1:N (default 8545).
     """,
@@ -132,9 +133,10 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
 
 func runDev(_ args: Arguments) throws -> Int32 {
     let datadir = args.option("--datadir") ?? "devnet/data"
-    let genesis = args.option("--genesis") ?? "genesis/devnet.json"
+    let genesisPath = args.option("--genesis")
+    let genesisName = genesisPath ?? "the built-in devnet genesis"
     var config = NodeConfig(dataDir: datadir)
-    config.genesis = genesis
+    config.genesis = genesisPath
     if let p = args.option("--port") {
         guard let port = Int(p), (0...65535).contains(port) else { throw UsageError("--port: \"\(p)\" is not a port number") }
         config.rpc.port = port
@@ -143,9 +145,11 @@ func runDev(_ args: Arguments) throws -> Int32 {
         guard let v = UInt64(ms), (10...3_600_000).contains(v) else { throw UsageError("--block-interval-ms: \"\(ms)\" must be in 10…3600000") }
         config.blockIntervalMs = v
     }
-    let (spec, _) = try asUsage { try GenesisFile.load(genesis) }
+    let (spec, genesisBytes) = try asUsage {
+        try genesisPath.map(GenesisFile.load) ?? (GenesisFile.parse(Array(DevNet.genesisJSON.utf8)), Array(DevNet.genesisJSON.utf8))
+    }
     guard spec.config.validators.contains(DevNet.validatorKey.address) else {
-        throw UsageError("--genesis: \(genesis) does not list the dev validator \(DevNet.validatorKey.address)")
+        throw UsageError("--genesis: \(genesisName) does not list the dev validator \(DevNet.validatorKey.address)")
     }
     let logger = Logger(level: .info)
     try? FileManager.default.removeItem(atPath: datadir)
@@ -157,7 +161,7 @@ func runDev(_ args: Arguments) throws -> Int32 {
     config.validatorKeyFile = keyFile
     let chaindata = (datadir as NSString).appendingPathComponent("chaindata")
     config.dataDir = chaindata
-    _ = try ChainSetup.initDataDir(genesisPath: genesis, dataDir: chaindata, logger: logger)
+    _ = try ChainSetup.initDataDir(spec: spec, genesisBytes: genesisBytes, dataDir: chaindata, logger: logger)
     let node = try NodeRuntime(config: config, logger: logger)
     try node.start()
     var lines = ["", "opg devnet — chain id \(spec.config.chainId), JSON-RPC http://\(config.rpc.host):\(node.rpcPort)", "",

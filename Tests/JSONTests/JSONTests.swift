@@ -21,6 +21,22 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(tricky.serialized()), tricky)
     }
 
+    func testDuplicateKeysKeepTheLastValueAtTheFirstPosition() throws {
+        XCTAssertEqual(try JSONParser.parse(#"{"method":"a","id":1,"method":"b"}"#), .object(["method": "b", "id": 1]))
+        let many = (0..<40).map { #""k\#($0)":\#($0)"# } + (0..<40).map { #""k\#($0)":"x\#($0)""# }
+        let parsed = try JSONParser.parse("{" + many.joined(separator: ",") + "}")
+        XCTAssertEqual(parsed.objectValue?.keys, (0..<40).map { "k\($0)" }, "an object past the indexed size keeps one member per key")
+        XCTAssertEqual(parsed["k39"], "x39")
+        XCTAssertEqual(parsed["k0"], "x0")
+    }
+
+    func testManyKeysParseInLinearTime() throws {
+        let keys = (0..<100_000).map { #""k\#($0)":0"# }.joined(separator: ",")
+        let started = Date()
+        XCTAssertEqual(try JSONParser.parse("{" + keys + "}").objectValue?.members.count, 100_000)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "a quadratic duplicate check would take minutes")
+    }
+
     func testRejectsEveryMalformedForm() {
         let bad: [String: String] = [
             "": "end of input", "{": "object", "[1,]": "value", "{\"a\":1,}": "string key", "01": "leading zeros",

@@ -17,6 +17,28 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.blockIntervalMs, 1000)
     }
 
+    func testBuiltInDevnetGenesisIsTheShippedFile() throws {
+        let file = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        XCTAssertEqual(Array(DevNet.genesisJSON.utf8), file, "opgd dev and opgd init --genesis genesis/devnet.json must make the same block 0")
+    }
+
+    func testRPCLimitFields() throws {
+        let config = try NodeConfig.parse(JSONParser.parse(#"""
+            {"dataDir":"d","rpc":{"vhosts":["node.example"],"corsHeaders":["Content-Type","X-Id"],"heavyThreads":3,"maxConnections":500,
+             "maxConnectionsPerIP":100,"maxPendingPerIP":20,"requestTimeoutSeconds":5,"idleTimeoutSeconds":9,"maxHeaderBytes":4096,
+             "maxBatchResponseBytes":1048576}}
+            """#))
+        XCTAssertEqual(config.rpc.virtualHosts, ["node.example"])
+        XCTAssertEqual(config.rpc.corsHeaders, ["Content-Type", "X-Id"])
+        XCTAssertEqual([config.rpcHeavyThreads, config.rpc.connectionLimit, config.rpc.maxConnectionsPerIP, config.rpc.maxPendingPerIP,
+                        config.rpc.requestTimeoutSeconds, config.rpc.idleTimeoutSeconds, config.rpc.maxHeaderBytes,
+                        config.rpcMaxBatchResponseBytes], [3, 500, 100, 20, 5, 9, 4096, 1_048_576])
+        XCTAssertThrowsError(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d","rpc":{"vhosts":[1]}}"#))) {
+            XCTAssertEqual("\($0)", "rpc.vhosts[0]: must be a string")
+        }
+        XCTAssertThrowsError(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d","rpc":{"requestTimeoutSeconds":0}}"#)))
+    }
+
     func genesisError(_ mutate: (inout JSONObject) -> Void) throws -> String {
         let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
         guard case .object(var o) = try JSONParser.parse(bytes) else { XCTFail(); return "" }

@@ -65,7 +65,57 @@ final class DispatcherTests: XCTestCase {
     func testHTTPRules() throws {
         XCTAssertEqual(try client.send(method: "GET", body: [], headers: []).status, 405)
         XCTAssertEqual(try client.send(method: "POST", body: Array("{}".utf8), headers: [("Content-Type", "text/plain")]).status, 415)
+        XCTAssertEqual(try client.send(method: "POST", body: Array("{}".utf8), headers: []).status, 415, "no Content-Type")
+        XCTAssertEqual(try client.post(Array("{}".utf8), contentType: "application/json-seq").status, 415)
+        XCTAssertEqual(try client.post(Array(#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#.utf8), contentType: "application/JSON; charset=utf-8").status, 200)
         XCTAssertEqual(try client.post([UInt8](repeating: 0x20, count: 5000)).status, 413)
         XCTAssertEqual(try call(#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#).0, 200, "still serving after bad requests")
+    }
+
+    func testBatchAnswersAreCappedAndTheRestRefusedInOrder() throws {
+        let dispatcher = RPCDispatcher(maxBatchResponseBytes: 1024)
+        dispatcher.register("blob") { _ in .string(String(repeating: "b", count: 300)) }
+        let batch = (0..<10).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"blob"}"# }.joined(separator: ",")
+        let answers = try XCTUnwrap(dispatcher.handle(body: Array("[\(batch)]".utf8))?.arrayValue)
+        XCTAssertEqual(answers.map { $0["id"] }, (0..<10).map { JSONValue.int($0) })
+        XCTAssertEqual(answers.prefix(4).filter { $0["result"] != nil }.count, 4, "answers are sent until they pass 1024 bytes")
+        XCTAssertEqual(answers[4]["error"]?["code"], -32003)
+        XCTAssertEqual(answers[9]["error"]?["message"], "response too large: a batch's answers are limited to 1024 bytes")
+    }
+
+    func testLanesClassifyHeavyRequests() throws {
+        let lanes = RPCLanes(heavyThreads: 1, heavyBatchSize: 3)
+        defer { lanes.shutdown() }
+        func heavy(_ text: String) throws -> Bool { lanes.isHeavy(try JSONParser.parse(text)) }
+        XCTAssertFalse(try heavy(#"{"method":"eth_blockNumber"}"#))
+        XCTAssertTrue(try heavy(#"{"method":"eth_getLogs","params":[{}]}"#))
+        XCTAssertTrue(try heavy(#"{"method":"eth_getBlockByNumber","params":["latest",true]}"#))
+        XCTAssertFalse(try heavy(#"{"method":"eth_getBlockByNumber","params":["latest",false]}"#))
+        XCTAssertTrue(try heavy(#"[{"method":"eth_blockNumber"},{"method":"eth_call"}]"#))
+        XCTAssertTrue(try heavy(#"[{"method":"eth_chainId"},{"method":"eth_chainId"},{"method":"eth_chainId"},{"method":"eth_chainId"}]"#))
+    }
+
+    func testHeavyLaneDoesNotHoldTheLightLane() throws {
+        let dispatcher = RPCDispatcher()
+        let release = DispatchSemaphore(value: 0)
+        dispatcher.register("eth_getLogs") { _ in release.wait(); return [] }
+        dispatcher.register("eth_blockNumber") { _ in "0x1" }
+        let lanes = RPCLanes(heavyThreads: 1)
+        let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0, threads: 1)) { request in dispatcher.route(request, lanes: lanes) }
+        try server.start()
+        let url = "http://127.0.0.1:\(server.port)"
+        let heavyDone = DispatchGroup()
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: heavyDone) {
+                _ = try? HTTPClient(url: url).post(Array(#"{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[]}"#.utf8))
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        let answer = try HTTPClient(url: url, timeoutSeconds: 5).post(Array(#"{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber"}"#.utf8))
+        XCTAssertEqual(try JSONParser.parse(answer.body)["result"], "0x1", "answered while every heavy request is blocked")
+        for _ in 0..<4 { release.signal() }
+        heavyDone.wait()
+        server.stop()
+        lanes.shutdown()
     }
 }

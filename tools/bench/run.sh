@@ -18,6 +18,9 @@ echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
 echo
+echo "## Hostile clients"
+$PY tools/bench/hostile_bench.py
+echo
 echo "## Inference"
 $PY tools/onnx/build_models.py "$work/models" >/dev/null
 $PY tools/bench/inference_bench.py "$work/models"

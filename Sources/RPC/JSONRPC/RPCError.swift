@@ -28,6 +28,10 @@ public struct RPCError: Error, Equatable, CustomStringConvertible {
     public static func invalidParams(_ detail: String) -> RPCError { RPCError(code: -32602, message: "invalid argument \(detail)") }
     /// -32603: the node failed.
     public static func internalError(_ detail: String) -> RPCError { RPCError(code: -32603, message: "internal error: \(detail)") }
+    /// -32003: a batch's answers reached the size limit; the rest of the batch is not run.
+    public static func responseTooLarge(limit: Int) -> RPCError {
+        RPCError(code: -32003, message: "response too large: a batch's answers are limited to \(limit) bytes")
+    }
     /// -32000: the request was understood but refused (transaction admission, missing state).
     public static func server(_ message: String) -> RPCError { RPCError(code: -32000, message: message) }
     /// 3: execution reverted, with the reason and the raw revert data (as geth reports it).
