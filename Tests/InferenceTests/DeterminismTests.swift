@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Primitives
 import XCTest
@@ -58,6 +59,61 @@ final class DeterminismTests: XCTestCase {
             let fast = try runOperator("Conv", [x, w, bias], attributes: c.attrs, options: RunOptions(threads: 2, path: .fast))[0]
             XCTAssertEqual(reference.shape, fast.shape)
             XCTAssertEqual(bits(try reference.floats("")), bits(try fast.floats("")), "Conv \(c.x) * \(c.w)")
+        }
+    }
+
+    /// SVM kernels: the C chains (svm_kernels.h) equal the Swift reference for every kernel
+    /// type, vector counts around the 8-lane and 32-vector blocks, batches across the row
+    /// block, one feature and many, special values among the features.
+    func testSVMPathsAgreeBitForBit() throws {
+        var g = Generator(state: 5)
+        let kernels: [(String, [Float])] = [("RBF", [0.05]), ("LINEAR", []), ("POLY", [0.1, 0.5, 3]), ("SIGMOID", [0.02, -0.1])]
+        for (features, perClass, rows) in [(1, [1, 1], 1), (5, [3, 4, 1], 7), (64, [40, 1, 17], 70), (9, [8, 8], 3), (13, [0, 33, 2, 7], 130)] {
+            let vectorCount = perClass.reduce(0, +), classes = perClass.count
+            var x = (0..<(rows * features)).map { _ in g.float() }
+            if x.count > 3 { x[0] = -0.0; x[1] = .leastNonzeroMagnitude; x[2] = 3e19 }
+            let vectors = (0..<(vectorCount * features)).map { _ in g.float() }
+            let coefficients = (0..<((classes - 1) * vectorCount)).map { _ in g.float() }
+            let rho = (0..<(classes * (classes - 1) / 2)).map { _ in g.float() }
+            for (kind, params) in kernels {
+                var attrs = [Attribute(name: "kernel_type", value: .string(Array(kind.utf8))),
+                             Attribute(name: "support_vectors", value: .floats(vectors)),
+                             Attribute(name: "coefficients", value: .floats(coefficients)), Attribute(name: "rho", value: .floats(rho)),
+                             Attribute(name: "vectors_per_class", value: .ints(perClass.map(Int64.init))),
+                             Attribute(name: "classlabels_ints", value: .ints((0..<classes).map(Int64.init)))]
+                if !params.isEmpty { attrs.append(Attribute(name: "kernel_params", value: .floats(params))) }
+                let input = Tensor.float(x, shape: [rows, features])
+                let reference = try runOperator("SVMClassifier", [input], attributes: attrs, outputs: 2, domain: "ai.onnx.ml",
+                                                options: RunOptions(path: .reference))
+                let fast = try runOperator("SVMClassifier", [input], attributes: attrs, outputs: 2, domain: "ai.onnx.ml",
+                                           options: RunOptions(threads: 2, path: .fast))
+                XCTAssertEqual(reference[0].storage, fast[0].storage, "SVMClassifier \(kind) labels, \(rows)×\(features), \(perClass)")
+                XCTAssertEqual(bits(try reference[1].floats("")), bits(try fast[1].floats("")), "SVMClassifier \(kind) scores, \(rows)×\(features), \(perClass)")
+                let regressor = [Attribute(name: "kernel_type", value: .string(Array(kind.utf8))),
+                                 Attribute(name: "support_vectors", value: .floats(vectors)),
+                                 Attribute(name: "coefficients", value: .floats(Array(coefficients.prefix(vectorCount)))),
+                                 Attribute(name: "n_supports", value: .int(Int64(vectorCount))), Attribute(name: "rho", value: .floats([0.25]))]
+                    + (params.isEmpty ? [] : [Attribute(name: "kernel_params", value: .floats(params))])
+                let r = try runOperator("SVMRegressor", [input], attributes: regressor, domain: "ai.onnx.ml", options: RunOptions(path: .reference))
+                let f = try runOperator("SVMRegressor", [input], attributes: regressor, domain: "ai.onnx.ml", options: RunOptions(path: .fast))
+                XCTAssertEqual(bits(try r[0].floats("")), bits(try f[0].floats("")), "SVMRegressor \(kind), \(rows)×\(features)")
+            }
+        }
+    }
+
+    /// The SVM chains' AVX2/FMA and portable C paths give the same bits.
+    func testSVMChainsPortableMatchesAVX2() {
+        var g = Generator(state: 6)
+        for (rows, n, stride) in [(1, 1, 8), (3, 64, 40), (5, 7, 136)] {
+            var x = (0..<(rows * n)).map { _ in g.float() }
+            x[0] = -0.0
+            let vt = (0..<(n * stride)).map { _ in g.float() }
+            for squared in [Int32(0), 1] {
+                var portable = [Float](repeating: 0, count: rows * stride), simd = portable
+                opg_svm_chains(x, rows, n, vt, stride, squared, &portable, 0)
+                opg_svm_chains(x, rows, n, vt, stride, squared, &simd, MatrixProduct.hasAVX2FMA ? 1 : 0)
+                XCTAssertEqual(bits(portable), bits(simd), "\(rows)×\(n), stride \(stride), squared \(squared)")
+            }
         }
     }
 
