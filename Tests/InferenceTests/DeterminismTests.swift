@@ -50,15 +50,31 @@ final class DeterminismTests: XCTestCase {
                                            Attribute(name: "dilations", value: .ints([1, 2]))]),
             ([1, 2, 17], [3, 2, 5], [Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8)))]),
             ([1, 8, 6, 6], [8, 1, 3, 3], [Attribute(name: "group", value: .int(8)), Attribute(name: "pads", value: .ints([0, 2, 1, 0]))]),
+            // Output channels around the 8- and 16-lane tiles, positions around the 6/8 tiles, batches over threads.
+            ([3, 1, 8, 8], [8, 1, 3, 3], [Attribute(name: "pads", value: .ints([1, 1, 1, 1]))]),
+            ([64, 8, 4, 4], [16, 8, 3, 3], [Attribute(name: "pads", value: .ints([1, 1, 1, 1]))]),
+            ([2, 3, 5, 7], [17, 3, 2, 3], [Attribute(name: "strides", value: .ints([2, 3])), Attribute(name: "pads", value: .ints([2, 0, 1, 3]))]),
+            ([1, 6, 11, 5], [33, 2, 1, 1], [Attribute(name: "group", value: .int(3))]),
+            ([2, 2, 4, 5, 6], [5, 2, 2, 3, 2], [Attribute(name: "pads", value: .ints([1, 0, 1, 0, 2, 1])),
+                                                Attribute(name: "dilations", value: .ints([2, 1, 2]))]),
+            ([1, 1, 1], [1, 1, 1], []),
+            ([1, 4, 3, 3], [7, 4, 3, 3], [Attribute(name: "auto_pad", value: .string(Array("SAME_LOWER".utf8))), Attribute(name: "strides", value: .ints([2, 2]))]),
+            ([1, 2, 2, 2], [3, 2, 1, 1], [Attribute(name: "pads", value: .ints([3, 3, 3, 3]))]),  // mostly padding: fma(0, w, acc)
         ]
         for c in cases {
-            let x = Tensor.float((0..<c.x.reduce(1, *)).map { _ in g.float() }, shape: c.x)
-            let w = Tensor.float((0..<c.w.reduce(1, *)).map { _ in g.float() }, shape: c.w)
+            var xValues = (0..<c.x.reduce(1, *)).map { _ in g.float() }, wValues = (0..<c.w.reduce(1, *)).map { _ in g.float() }
+            if xValues.count > 2 { xValues[0] = -0.0; xValues[1] = .leastNonzeroMagnitude }
+            if wValues.count > 2 { wValues[1] = -0.0; wValues[2] = 1e30 }
+            let x = Tensor.float(xValues, shape: c.x), w = Tensor.float(wValues, shape: c.w)
             let bias = Tensor.float((0..<c.w[0]).map { _ in g.float() }, shape: [c.w[0]])
-            let reference = try runOperator("Conv", [x, w, bias], attributes: c.attrs, options: RunOptions(path: .reference))[0]
-            let fast = try runOperator("Conv", [x, w, bias], attributes: c.attrs, options: RunOptions(threads: 2, path: .fast))[0]
-            XCTAssertEqual(reference.shape, fast.shape)
-            XCTAssertEqual(bits(try reference.floats("")), bits(try fast.floats("")), "Conv \(c.x) * \(c.w)")
+            for inputs in [[x, w, bias], [x, w]] {
+                let reference = try runOperator("Conv", inputs, attributes: c.attrs, options: RunOptions(path: .reference))[0]
+                for threads in [1, 2, 3] {
+                    let fast = try runOperator("Conv", inputs, attributes: c.attrs, options: RunOptions(threads: threads, path: .fast))[0]
+                    XCTAssertEqual(reference.shape, fast.shape)
+                    XCTAssertEqual(bits(try reference.floats("")), bits(try fast.floats("")), "Conv \(c.x) * \(c.w), \(inputs.count) inputs, \(threads) threads")
+                }
+            }
         }
     }
 
@@ -113,6 +129,29 @@ final class DeterminismTests: XCTestCase {
                 opg_svm_chains(x, rows, n, vt, stride, squared, &portable, 0)
                 opg_svm_chains(x, rows, n, vt, stride, squared, &simd, MatrixProduct.hasAVX2FMA ? 1 : 0)
                 XCTAssertEqual(bits(portable), bits(simd), "\(rows)×\(n), stride \(stride), squared \(squared)")
+            }
+        }
+    }
+
+    /// The direct convolution's AVX2/FMA and portable C paths give the same bits (random
+    /// offset tables, channel counts around the 8/16-lane tiles, with and without bias).
+    func testDirectConvolutionPortableMatchesAVX2() {
+        var g = Generator(state: 7)
+        for (cg, kCount, outCount, mg) in [(1, 9, 64, 8), (8, 9, 16, 16), (3, 4, 13, 17), (2, 1, 1, 1), (5, 6, 7, 33)] {
+            let plane = 50, mp = (mg + 7) / 8 * 8
+            let xp = (0..<(cg * plane)).map { _ in g.float() }
+            let koff = (0..<kCount).map { _ in Int32(g.int(0...20)) }, ooff = (0..<outCount).map { _ in Int32(g.int(0...29)) }
+            var wt = [Float](repeating: 0, count: cg * kCount * mp)
+            for k in 0..<(cg * kCount) { for oc in 0..<mg { wt[k * mp + oc] = g.float() } }
+            let bias = (0..<mg).map { _ in g.float() }
+            for withBias in [false, true] {
+                var portable = [Float](repeating: 0, count: mg * outCount), simd = portable
+                bias.withUnsafeBufferPointer { b in
+                    opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, &portable, 0)
+                    opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, &simd,
+                                    MatrixProduct.hasAVX2FMA ? 1 : 0)
+                }
+                XCTAssertEqual(bits(portable), bits(simd), "cg \(cg), k \(kCount), out \(outCount), mg \(mg), bias \(withBias)")
             }
         }
     }

@@ -1,8 +1,10 @@
+import CKernels
+import Dispatch
+
 /// Conv, pooling and the normalisations. Conv's dot products run over input channels,
 /// then kernel positions in row-major order, one fma chain per output from +0 with
 /// padded positions contributing fma(0, w, acc); the bias is added last. The fast path
-/// lays the same products out as a matrix (im2col) and runs `MatrixProduct`, so both
-/// paths compute the same chain.
+/// (`DirectConvolution`) runs the same chains in C on zero-padded copies of the input.
 
 /// Spatial geometry of a convolution or pooling window.
 struct WindowGeometry {
@@ -87,6 +89,99 @@ struct WindowGeometry {
     }
 }
 
+/// The fast path of Conv (conv_kernels.h): each sample's input planes are copied once
+/// into zero-padded planes, so every window position is a plain offset — the kernel
+/// position's offset plus the output position's — and a padded position reads a 0 and
+/// contributes fma(0, w, acc) exactly as the reference does. The weights of each group
+/// are transposed so that SIMD lanes hold different output channels.
+struct DirectConvolution {
+    let geo: WindowGeometry
+    let channels: Int
+    let paddedSize: [Int], paddedPlane: Int
+    let kernelOffsets: [Int32], outputOffsets: [Int32]
+
+    /// Nil when a padded plane would exceed 2^24 elements (huge pads) or there are no input
+    /// channels: the reference runs then.
+    init?(_ geo: WindowGeometry, channels: Int) {
+        guard channels > 0 else { return nil }
+        let rank = geo.inSize.count
+        let padded = (0..<rank).map { geo.inSize[$0] + geo.padBegin[$0] + geo.padEnd[$0] }
+        guard padded.allSatisfy({ $0 <= 1 << 24 }), padded.reduce(1, { $0 * $1 }) * channels <= 1 << 24 else { return nil }
+        self.geo = geo
+        self.channels = channels
+        paddedSize = padded
+        paddedPlane = Shape.count(padded)
+        let strides = Shape.strides(padded)
+        kernelOffsets = Self.offsets(extent: geo.kernel, step: (0..<rank).map { geo.dilations[$0] * strides[$0] })
+        outputOffsets = Self.offsets(extent: geo.outSize, step: (0..<rank).map { geo.strides[$0] * strides[$0] })
+    }
+
+    /// Σ i_d · step_d for every index i of `extent`, row-major.
+    static func offsets(extent: [Int], step: [Int]) -> [Int32] {
+        var result: [Int32] = [0]
+        for d in 0..<extent.count {
+            var next = [Int32]()
+            next.reserveCapacity(result.count * extent[d])
+            for base in result { for i in 0..<extent[d] { next.append(base + Int32(i * step[d])) } }
+            result = next
+        }
+        return result
+    }
+
+    func run(_ x: [Float], _ w: [Float], _ bias: [Float]?, into out: inout [Float], samples n: Int, groups: Int,
+             outputChannels mg: Int, threads: Int) {
+        let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
+        let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
+        var transposed = [Float](repeating: 0, count: groups * depth * mp)
+        for g in 0..<groups {
+            for oc in 0..<mg { for k in 0..<depth { transposed[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+        }
+        // Where each input row (the last axis) starts in its padded plane.
+        let rowLength = geo.inSize.last!, rank = geo.inSize.count
+        let paddedStrides = Shape.strides(paddedSize)
+        var rowStarts = [Int]()
+        for row in 0..<(plane / max(rowLength, 1)) {
+            var rem = row, offset = geo.padBegin[rank - 1]
+            for d in stride(from: rank - 2, through: 0, by: -1) {
+                offset += (rem % geo.inSize[d] + geo.padBegin[d]) * paddedStrides[d]
+                rem /= geo.inSize[d]
+            }
+            rowStarts.append(offset)
+        }
+        let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
+        let workers = n > 1 && n * mg * groups * outCount * depth >= 1 << 16 ? min(threads, n) : 1
+        let hasBias = bias != nil
+        x.withUnsafeBufferPointer { xs in
+        (bias ?? []).withUnsafeBufferPointer { bs in
+        transposed.withUnsafeBufferPointer { wt in
+        kernelOffsets.withUnsafeBufferPointer { koff in
+        outputOffsets.withUnsafeBufferPointer { ooff in
+        out.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let (xs, bs, wt, koff, ooff, o) = (xs, bs, wt, koff, ooff, o)
+            let sampleRange = { (worker: Int) in (worker * n / workers)..<((worker + 1) * n / workers) }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var padded = [Float](repeating: 0, count: c * paddedPlane)
+                padded.withUnsafeMutableBufferPointer { xp in
+                    for b in sampleRange(worker) {
+                        for ch in 0..<c {
+                            for (row, start) in rowStarts.enumerated() {
+                                let src = (b * c + ch) * plane + row * rowLength, dst = ch * paddedPlane + start
+                                for i in 0..<rowLength { xp[dst + i] = xs[src + i] }
+                            }
+                        }
+                        for g in 0..<groups {
+                            let outBase = (b * groups * mg + g * mg) * outCount
+                            opg_conv_direct(xp.baseAddress! + g * cg * paddedPlane, cg, paddedPlane, koff.baseAddress!, kCount,
+                                            ooff.baseAddress!, outCount, wt.baseAddress! + g * depth * mp, mg,
+                                            hasBias ? bs.baseAddress! + g * mg : nil, o.baseAddress! + outBase, avx)
+                        }
+                    }
+                }
+            }
+        }}}}}}
+    }
+}
+
 func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let xT = try ctx.input(inputs, 0), wT = try ctx.input(inputs, 1)
     let x = try xT.floats("Conv"), w = try wT.floats("Conv")
@@ -104,79 +199,33 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
         bias = try b.floats("Conv")
         guard bias!.count == m else { throw ctx.error("B has \(bias!.count) values for \(m) output channels") }
     }
-    let offsets = geo.offsets()
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
     var out = [Float](repeating: 0, count: n * m * outCount)
-    switch ctx.options.path {
-    case .reference:
-        for b in 0..<n {
-            for g in 0..<group {
-                let xBase = (b * c + g * cg) * plane
-                let outBase = (b * m + g * mg) * outCount
-                for oc in 0..<mg {
-                    let wBase = (g * mg + oc) * depth
-                    for o in 0..<outCount {
-                        var acc: Float = 0
-                        for ic in 0..<cg {
-                            for kp in 0..<kCount {
-                                let off = offsets[kp][o]
-                                let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
-                                acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
-                            }
+    if ctx.options.path == .fast, !out.isEmpty, let direct = DirectConvolution(geo, channels: cg) {
+        direct.run(x, w, bias, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
+        return .float(out, shape: [n, m] + geo.outSize)
+    }
+    // The reference (and the fast path's fallback when a padded plane would be too large).
+    let offsets = geo.offsets()
+    for b in 0..<n {
+        for g in 0..<group {
+            let xBase = (b * c + g * cg) * plane
+            let outBase = (b * m + g * mg) * outCount
+            for oc in 0..<mg {
+                let wBase = (g * mg + oc) * depth
+                for o in 0..<outCount {
+                    var acc: Float = 0
+                    for ic in 0..<cg {
+                        for kp in 0..<kCount {
+                            let off = offsets[kp][o]
+                            let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
+                            acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
                         }
-                        out[outBase + oc * outCount + o] = acc
                     }
+                    out[outBase + oc * outCount + o] = acc
                 }
             }
-        }
-    case .fast:
-        // im2col over a chunk of the batch: columns (depth × chunk·outCount), one matrix
-        // product per group and chunk, then scattered to (N, M, spatial). Each output is
-        // still the chain over (channel, kernel position) in order.
-        let chunk = max(1, min(n, (1 << 22) / max(1, depth * outCount)))
-        let flatOffsets = offsets.flatMap { $0 }
-        var b0 = 0
-        while b0 < n {
-            let bs = min(chunk, n - b0)
-            let width = bs * outCount
-            for g in 0..<group {
-                var cols = [Float](repeating: 0, count: depth * width)
-                cols.withUnsafeMutableBufferPointer { colsBuf in
-                    x.withUnsafeBufferPointer { xBuf in
-                        flatOffsets.withUnsafeBufferPointer { offs in
-                            for bi in 0..<bs {
-                                let xBase = ((b0 + bi) * c + g * cg) * plane
-                                for ic in 0..<cg {
-                                    let src = xBase + ic * plane
-                                    for kp in 0..<kCount {
-                                        let row = (ic * kCount + kp) * width + bi * outCount
-                                        let o0 = kp * outCount
-                                        for o in 0..<outCount {
-                                            let off = offs[o0 + o]
-                                            if off >= 0 { colsBuf[row + o] = xBuf[src + off] }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                let wg = Array(w[(g * mg * depth)..<((g + 1) * mg * depth)])
-                let product = MatrixProduct.multiply(wg, cols, m: mg, k: depth, n: width, options: ctx.options)
-                out.withUnsafeMutableBufferPointer { o in
-                    product.withUnsafeBufferPointer { p in
-                        for bi in 0..<bs {
-                            for oc in 0..<mg {
-                                let dst = ((b0 + bi) * m + g * mg + oc) * outCount
-                                let src = oc * width + bi * outCount
-                                for e in 0..<outCount { o[dst + e] = p[src + e] }
-                            }
-                        }
-                    }
-                }
-            }
-            b0 += bs
         }
     }
     if let bias {
