@@ -133,6 +133,74 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// Pooling: the C kernels (AVX2 gathers over 8 outputs or planes) equal the Swift
+    /// reference — values and MaxPool's indices — with pads, strides, dilations, ceil mode,
+    /// count_include_pad, storage order, and NaN, ±0 and −∞ among the inputs.
+    func testPoolingPathsAgreeBitForBit() throws {
+        var g = Generator(state: 8)
+        func ints(_ name: String, _ v: [Int64]) -> Attribute { Attribute(name: name, value: .ints(v)) }
+        let cases: [(x: [Int], attrs: [Attribute])] = [
+            ([64, 8, 8, 8], [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])]),
+            ([2, 3, 9, 7], [ints("kernel_shape", [3, 2]), ints("pads", [1, 0, 2, 1]), ints("strides", [2, 1])]),
+            ([1, 2, 11, 10], [ints("kernel_shape", [3, 3]), ints("dilations", [2, 1]), Attribute(name: "ceil_mode", value: .int(1)),
+                              ints("strides", [2, 3])]),
+            ([3, 1, 5, 6], [ints("kernel_shape", [2, 4]), ints("pads", [1, 2, 1, 2]), Attribute(name: "count_include_pad", value: .int(1)),
+                            Attribute(name: "storage_order", value: .int(1))]),
+            ([1, 2, 19], [ints("kernel_shape", [4]), Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8)))]),
+            ([1, 1, 4, 3, 5], [ints("kernel_shape", [2, 2, 3]), ints("pads", [1, 0, 1, 0, 1, 2])]),
+        ]
+        for c in cases {
+            var values = (0..<c.x.reduce(1, *)).map { _ in g.float() }
+            for i in Swift.stride(from: 0, to: values.count, by: 37) { values[i] = [Float.nan, -0.0, 0, -.infinity][(i / 37) % 4] }
+            let x = Tensor.float(values, shape: c.x)
+            for op in ["MaxPool", "AveragePool"] {
+                let outputs = op == "MaxPool" ? 2 : 1
+                let attrs = c.attrs.filter { op == "MaxPool" ? $0.name != "count_include_pad" : $0.name != "storage_order" }
+                let reference = try runOperator(op, [x], attributes: attrs, outputs: outputs, opset: 19, options: RunOptions(path: .reference))
+                let fast = try runOperator(op, [x], attributes: attrs, outputs: outputs, opset: 19, options: RunOptions(path: .fast))
+                XCTAssertEqual(bits(try reference[0].floats("")), bits(try fast[0].floats("")), "\(op) \(c.x) \(attrs.map(\.name))")
+                if outputs == 2 { XCTAssertEqual(reference[1].storage, fast[1].storage, "\(op) indices \(c.x)") }
+            }
+            for op in ["GlobalMaxPool", "GlobalAveragePool"] {
+                let reference = try runOperator(op, [x], options: RunOptions(path: .reference))[0]
+                let fast = try runOperator(op, [x], options: RunOptions(path: .fast))[0]
+                XCTAssertEqual(bits(try reference.floats("")), bits(try fast.floats("")), "\(op) \(c.x)")
+            }
+        }
+    }
+
+    /// The pooling kernels' AVX2 and portable C paths give the same bits (random offset
+    /// tables with padding, output counts around the 8 lanes, NaN, ±0 and −∞ in the planes).
+    func testPoolingPortableMatchesAVX2() {
+        var g = Generator(state: 9)
+        let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
+        for (planes, plane, kCount, outCount) in [(3, 30, 4, 17), (9, 16, 9, 8), (1, 5, 1, 1), (17, 12, 6, 23)] {
+            var x = (0..<(planes * plane)).map { _ in g.float() }
+            for i in Swift.stride(from: 0, to: x.count, by: 7) { x[i] = [Float.nan, -0.0, 0, -.infinity][(i / 7) % 4] }
+            let offsets = (0..<(kCount * outCount)).map { _ in Int32(g.int(-1...(plane - 1))) }
+            let divisors = (0..<outCount).map { _ in Int32(g.int(1...9)) }
+            var out = [[Float]](repeating: [Float](repeating: 0, count: planes * outCount), count: 2)
+            var best = [[Int32]](repeating: [Int32](repeating: 0, count: planes * outCount), count: 2)
+            for (i, path) in [Int32(0), avx].enumerated() {
+                opg_max_pool(x, planes, plane, offsets, kCount, outCount, &out[i], &best[i], path)
+            }
+            XCTAssertEqual(bits(out[0]), bits(out[1]), "max \(planes)×\(plane)")
+            XCTAssertEqual(best[0], best[1], "max positions \(planes)×\(plane)")
+            for d in [nil, divisors] {
+                for (i, path) in [Int32(0), avx].enumerated() {
+                    if let d { opg_average_pool(x, planes, plane, offsets, kCount, outCount, d, &out[i], path) }
+                    else { opg_average_pool(x, planes, plane, offsets, kCount, outCount, nil, &out[i], path) }
+                }
+                XCTAssertEqual(bits(out[0]), bits(out[1]), "average \(planes)×\(plane)")
+            }
+            for isMax in [Int32(0), 1] {
+                var global = [[Float]](repeating: [Float](repeating: 0, count: planes), count: 2)
+                for (i, path) in [Int32(0), avx].enumerated() { opg_global_pool(x, planes, plane, isMax, &global[i], path) }
+                XCTAssertEqual(bits(global[0]), bits(global[1]), "global \(isMax) \(planes)×\(plane)")
+            }
+        }
+    }
+
     /// The direct convolution's AVX2/FMA and portable C paths give the same bits (random
     /// offset tables, channel counts around the 8/16-lane tiles, with and without bias).
     func testDirectConvolutionPortableMatchesAVX2() {

@@ -2,6 +2,7 @@
 #define OPG_CKERNELS_H
 #include <stddef.h>
 #include "conv_kernels.h"
+#include "pool_kernels.h"
 #include "svm_kernels.h"
 
 /// Returns 1 when the CPU supports AVX2 and FMA (the fast kernels' baseline), else 0.

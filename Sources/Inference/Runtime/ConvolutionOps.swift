@@ -58,34 +58,34 @@ struct WindowGeometry {
         padBegin = pb; padEnd = pe; outSize = out
     }
 
-    /// For each (kernel position, output position), the input offset within one
-    /// channel plane, or -1 where the window reads padding.
-    func offsets() -> [[Int]] {
+    /// For each kernel position kp and output position o (both row-major), the input
+    /// offset within one channel plane at [kp · outCount + o], or −1 where the window reads
+    /// padding. Built one spatial axis at a time (an offset is a sum over the axes).
+    func offsets() -> [Int32] {
         let inStrides = Shape.strides(inSize)
-        let kernelCount = Shape.count(kernel), outCount = Shape.count(outSize)
-        let rank = inSize.count
-        var result = [[Int]](repeating: [], count: kernelCount)
-        var kp = [Int](repeating: 0, count: rank)
-        for kIndex in 0..<kernelCount {
-            var row = [Int](repeating: -1, count: outCount)
-            var op = [Int](repeating: 0, count: rank)
-            for oIndex in 0..<outCount {
-                var flat = 0
-                var inside = true
-                for d in 0..<rank {
-                    let p = op[d] * strides[d] - padBegin[d] + kp[d] * dilations[d]
-                    if p < 0 || p >= inSize[d] { inside = false; break }
-                    flat += p * inStrides[d]
+        var table: [Int32] = [0]
+        var kernelSoFar = 1, outSoFar = 1
+        for d in 0..<inSize.count {
+            let (kd, od) = (kernel[d], outSize[d])
+            var next = [Int32](repeating: -1, count: table.count * kd * od)
+            for kp in 0..<kernelSoFar {
+                for k in 0..<kd {
+                    for o in 0..<outSoFar {
+                        let base = table[kp * outSoFar + o]
+                        guard base >= 0 else { continue }
+                        let row = ((kp * kd + k) * outSoFar + o) * od
+                        for i in 0..<od {
+                            let position = i * strides[d] - padBegin[d] + k * dilations[d]
+                            if position >= 0 && position < inSize[d] { next[row + i] = base + Int32(position * inStrides[d]) }
+                        }
+                    }
                 }
-                row[oIndex] = inside ? flat : -1
-                var d = rank - 1
-                while d >= 0 { op[d] += 1; if op[d] < outSize[d] { break }; op[d] = 0; d -= 1 }
             }
-            result[kIndex] = row
-            var d = rank - 1
-            while d >= 0 { kp[d] += 1; if kp[d] < kernel[d] { break }; kp[d] = 0; d -= 1 }
+            table = next
+            kernelSoFar *= kd
+            outSoFar *= od
         }
-        return result
+        return table
     }
 }
 
@@ -218,7 +218,7 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
                     var acc: Float = 0
                     for ic in 0..<cg {
                         for kp in 0..<kCount {
-                            let off = offsets[kp][o]
+                            let off = Int(offsets[kp * outCount + o])
                             let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
                             acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
                         }
@@ -276,53 +276,75 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
         }
     }
     var out = [Float](repeating: 0, count: n * c * outCount)
-    var indices = [Int64](repeating: 0, count: isMax ? n * c * outCount : 0)
-    let inStrides = Shape.strides(geo.inSize)
-    let flat = offsets.flatMap { $0 }
+    // Max: the winning position within its plane (−1 when the window reads only padding).
+    var best = [Int32](repeating: -1, count: isMax ? out.count : 0)
+    let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
     x.withUnsafeBufferPointer { x in
-    flat.withUnsafeBufferPointer { offs in
-    for nc in 0..<(n * c) {
-        let base = nc * plane
-        for o in 0..<outCount {
+    offsets.withUnsafeBufferPointer { offs in
+    out.withUnsafeMutableBufferPointer { out in
+    best.withUnsafeMutableBufferPointer { best in
+        if ctx.options.path == .fast && !out.isEmpty && plane > 0 {
             if isMax {
-                // The first maximum in window order; a NaN is the maximum (and ends the search).
-                var best: Float = -.infinity
-                var bestOffset = -1
-                for kp in 0..<kCount {
-                    let off = offs[kp * outCount + o]
-                    guard off >= 0 else { continue }
-                    let v = x[base + off]
-                    if bestOffset < 0 || v > best || v.isNaN {
-                        best = v
-                        bestOffset = off
-                        if v.isNaN { break }
-                    }
-                }
-                out[nc * outCount + o] = best
-                var index = bestOffset < 0 ? 0 : bestOffset
-                if storageOrder == 1 && bestOffset >= 0 {
-                    // Column-major position within the plane.
-                    var rem = bestOffset, colMajor = 0, scale = 1
-                    var coords = [Int](repeating: 0, count: geo.inSize.count)
-                    for d in 0..<geo.inSize.count { coords[d] = rem / inStrides[d]; rem %= inStrides[d] }
-                    for d in 0..<geo.inSize.count { colMajor += coords[d] * scale; scale *= geo.inSize[d] }
-                    index = colMajor
-                }
-                indices[nc * outCount + o] = Int64(base + index)
+                opg_max_pool(x.baseAddress!, n * c, plane, offs.baseAddress!, kCount, outCount, out.baseAddress!, best.baseAddress!, avx)
             } else {
-                var acc: Float = 0
-                var count = 0
-                for kp in 0..<kCount {
-                    let off = offs[kp * outCount + o]
-                    guard off >= 0 else { continue }
-                    acc = acc + x[base + off]
-                    count += 1
+                let divisors = padded.map { Int32($0) }
+                divisors.withUnsafeBufferPointer { d in
+                    opg_average_pool(x.baseAddress!, n * c, plane, offs.baseAddress!, kCount, outCount,
+                                     includePad ? d.baseAddress! : nil, out.baseAddress!, avx)
                 }
-                out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
+            }
+            return
+        }
+        for nc in 0..<(n * c) {
+            let base = nc * plane
+            for o in 0..<outCount {
+                if isMax {
+                    // The first maximum in window order; a NaN is the maximum (and ends the search).
+                    var bestValue: Float = -.infinity
+                    var bestOffset: Int32 = -1
+                    for kp in 0..<kCount {
+                        let off = offs[kp * outCount + o]
+                        guard off >= 0 else { continue }
+                        let v = x[base + Int(off)]
+                        if bestOffset < 0 || v > bestValue || v.isNaN {
+                            bestValue = v
+                            bestOffset = off
+                            if v.isNaN { break }
+                        }
+                    }
+                    out[nc * outCount + o] = bestValue
+                    best[nc * outCount + o] = bestOffset
+                } else {
+                    var acc: Float = 0
+                    var count = 0
+                    for kp in 0..<kCount {
+                        let off = offs[kp * outCount + o]
+                        guard off >= 0 else { continue }
+                        acc = acc + x[base + Int(off)]
+                        count += 1
+                    }
+                    out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
+                }
             }
         }
     }
     }
+    }
+    }
+    var indices = [Int64](repeating: 0, count: best.count)
+    let inStrides = Shape.strides(geo.inSize)
+    for i in 0..<best.count {
+        let position = Int(best[i])
+        var index = max(position, 0)
+        if storageOrder == 1 && position >= 0 {
+            // Column-major position within the plane.
+            var rem = position, colMajor = 0, scale = 1
+            var coords = [Int](repeating: 0, count: geo.inSize.count)
+            for d in 0..<geo.inSize.count { coords[d] = rem / inStrides[d]; rem %= inStrides[d] }
+            for d in 0..<geo.inSize.count { colMajor += coords[d] * scale; scale *= geo.inSize[d] }
+            index = colMajor
+        }
+        indices[i] = Int64((i / max(outCount, 1)) * plane + index)
     }
     let shape = [n, c] + geo.outSize
     return isMax ? [.float(out, shape: shape), .int64(indices, shape: shape)] : [.float(out, shape: shape)]
@@ -332,11 +354,17 @@ func globalPool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -
     let xT = try ctx.input(inputs, 0)
     let x = try xT.floats(ctx.node.opType)
     guard xT.rank >= 2 else { throw ctx.error("X must have rank at least 2, got \(xT.shape)") }
-    let plane = Shape.count(Array(xT.shape[2...]))
-    let out: [Float] = (0..<(xT.shape[0] * xT.shape[1])).map { nc in
-        var acc: Float = isMax ? -.infinity : 0
-        for k in 0..<plane { acc = isMax ? nanPropagatingMax(acc, x[nc * plane + k]) : acc + x[nc * plane + k] }
-        return isMax ? acc : acc / Float(plane)
+    let plane = Shape.count(Array(xT.shape[2...])), planes = xT.shape[0] * xT.shape[1]
+    var out: [Float]
+    if ctx.options.path == .fast && planes > 0 && plane > 0 {
+        out = [Float](repeating: 0, count: planes)
+        opg_global_pool(x, planes, plane, isMax ? 1 : 0, &out, MatrixProduct.hasAVX2FMA ? 1 : 0)
+    } else {
+        out = (0..<planes).map { nc in
+            var acc: Float = isMax ? -.infinity : 0
+            for k in 0..<plane { acc = isMax ? nanPropagatingMax(acc, x[nc * plane + k]) : acc + x[nc * plane + k] }
+            return isMax ? acc : acc / Float(plane)
+        }
     }
     return .float(out, shape: Array(xT.shape[..<2]) + [Int](repeating: 1, count: xT.rank - 2))
 }
