@@ -1,6 +1,7 @@
 #ifndef OPG_CKERNELS_H
 #define OPG_CKERNELS_H
 #include <stddef.h>
+#include "allocator.h"
 #include "conv_kernels.h"
 #include "pool_kernels.h"
 #include "svm_kernels.h"
