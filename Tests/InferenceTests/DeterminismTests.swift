@@ -201,6 +201,38 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// LayerNormalization: the C kernel equals the Swift reference (all three outputs) for
+    /// row counts around its 8-row groups, row lengths around the 8 lanes, axes, scale and
+    /// bias broadcast from fewer axes or absent, ±0, huge and tiny values; portable C = AVX2.
+    func testLayerNormalizationPathsAgreeBitForBit() throws {
+        var g = Generator(state: 10)
+        let cases: [(x: [Int], axis: Int64, scale: [Int], bias: [Int]?)] = [
+            ([1, 16, 64], -1, [64], [64]), ([3, 5, 7], -1, [7], nil), ([2, 9, 4, 3], 2, [4, 3], [1, 3]),
+            ([17, 1], 1, [1], [1]), ([1, 1, 33], 0, [1, 1, 33], [33]), ([8, 8], -1, [1], [8]),
+        ]
+        for c in cases {
+            var values = (0..<c.x.reduce(1, *)).map { _ in g.float() }
+            values[0] = -0.0
+            if values.count > 3 { values[1] = 3e19; values[2] = .leastNonzeroMagnitude }
+            var inputs = [Tensor.float(values, shape: c.x), Tensor.float((0..<c.scale.reduce(1, *)).map { _ in g.float() }, shape: c.scale)]
+            if let b = c.bias { inputs.append(.float((0..<b.reduce(1, *)).map { _ in g.float() }, shape: b)) }
+            let attrs = [Attribute(name: "axis", value: .int(c.axis))]
+            let reference = try runOperator("LayerNormalization", inputs, attributes: attrs, outputs: 3, options: RunOptions(path: .reference))
+            let fast = try runOperator("LayerNormalization", inputs, attributes: attrs, outputs: 3, options: RunOptions(path: .fast))
+            for i in 0..<3 { XCTAssertEqual(bits(try reference[i].floats("")), bits(try fast[i].floats("")), "LayerNormalization \(c.x) output \(i)") }
+        }
+        for (rows, n) in [(1, 1), (9, 13), (16, 64), (3, 8)] {
+            let x = (0..<(rows * n)).map { _ in g.float() }, scale = (0..<n).map { _ in g.float() }, bias = (0..<n).map { _ in g.float() }
+            var out = [[Float]](repeating: [Float](repeating: 0, count: rows * n), count: 2)
+            var means = [[Float]](repeating: [Float](repeating: 0, count: rows), count: 2), invs = means
+            for (i, path) in [Int32(0), MatrixProduct.hasAVX2FMA ? 1 : 0].enumerated() {
+                opg_layer_norm(x, rows, n, scale, bias, 1e-5, &out[i], &means[i], &invs[i], path)
+            }
+            XCTAssertEqual(bits(out[0]), bits(out[1]), "\(rows)×\(n)")
+            XCTAssertEqual(bits(means[0] + invs[0]), bits(means[1] + invs[1]), "\(rows)×\(n) statistics")
+        }
+    }
+
     /// The direct convolution's AVX2/FMA and portable C paths give the same bits (random
     /// offset tables, channel counts around the 8/16-lane tiles, with and without bias).
     func testDirectConvolutionPortableMatchesAVX2() {

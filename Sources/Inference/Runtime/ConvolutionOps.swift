@@ -380,13 +380,16 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
     let outer = Shape.count(Array(xT.shape[..<axis]))
     let n = modern ? xT.shape[axis] : Shape.count(Array(xT.shape[axis...]))
     let inner = modern ? Shape.count(Array(xT.shape[(axis + 1)...])) : 1
+    let hardmax = kind == "Hardmax", softmax = kind == "Softmax"
     var out = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { x in
+    out.withUnsafeMutableBufferPointer { out in
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
             var m: Float = -.infinity
             for k in 0..<n { m = nanPropagatingMax(m, x[base + k * inner]) }
-            if kind == "Hardmax" {
+            if hardmax {
                 var best = 0
                 for k in 0..<n where x[base + k * inner] == m { best = k; break }
                 if n > 0 { out[base + best * inner] = 1 }
@@ -395,16 +398,18 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
             var s: Float = 0
             for k in 0..<n {
                 let e = M.exp(x[base + k * inner] - m)
-                if kind == "Softmax" { out[base + k * inner] = e }
+                if softmax { out[base + k * inner] = e }
                 s = s + e
             }
-            if kind == "Softmax" {
+            if softmax {
                 for k in 0..<n { out[base + k * inner] = out[base + k * inner] / s }
             } else {
                 let logS = M.log(s)
                 for k in 0..<n { out[base + k * inner] = (x[base + k * inner] - m) - logS }
             }
         }
+    }
+    }
     }
     return .float(out, shape: xT.shape)
 }
@@ -466,6 +471,13 @@ func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
         bi = Shape.broadcastIndices(from: b.shape, to: normShape)
     }
     var out = [Float](repeating: 0, count: x.count), means = [Float](repeating: 0, count: rows), invs = [Float](repeating: 0, count: rows)
+    let statShape = Array(xT.shape[..<axis]) + [Int](repeating: 1, count: xT.rank - axis)
+    if ctx.options.path == .fast && !x.isEmpty {
+        // The C kernel (norm_kernels.h) with scale and bias laid out along the row.
+        let rowScale = si.map { scale[$0] }, rowBias = bias.map { b in bi.map { b[$0] } }
+        opg_layer_norm(x, rows, n, rowScale, rowBias, eps, &out, &means, &invs, MatrixProduct.hasAVX2FMA ? 1 : 0)
+        return [.float(out, shape: xT.shape), .float(means, shape: statShape), .float(invs, shape: statShape)]
+    }
     for r in 0..<rows {
         let base = r * n
         let (mean, variance) = rowStatistics(x, base, n)
@@ -478,7 +490,6 @@ func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
             out[base + k] = y
         }
     }
-    let statShape = Array(xT.shape[..<axis]) + [Int](repeating: 1, count: xT.rank - axis)
     return [.float(out, shape: xT.shape), .float(means, shape: statShape), .float(invs, shape: statShape)]
 }
 
