@@ -323,8 +323,17 @@ public enum DeterministicMath {
             if inner < 0 { t = -t }
             return Float(0.5 * d * (1 + t))
         }
-        let z = d * 0.7071067811865476
-        // 1 + erf(z) = erfc(−z): for z < 0 taken directly, without the cancellation.
-        return Float(0.5 * d * (z < 0 ? erfcOfMagnitude(-z) : 1 + erf(z)))
+        let z = d * 0.7071067811865476, a = abs(z)
+        // 1 + erf(z) = erfc(−z): for z < 0 taken directly, without the cancellation. The
+        // sign is a select after the shared polynomial, not a branch (inputs' signs are random).
+        let onePlusErf: Double
+        if a < 1 {
+            let r = a * horner(erfSmall, a * a)
+            onePlusErf = z < 0 ? 1 - r : 1 + r
+        } else {
+            let c = erfcOfMagnitude(a)
+            onePlusErf = z < 0 ? c : 1 + (1 - c)
+        }
+        return Float(0.5 * d * onePlusErf)
     }
 }

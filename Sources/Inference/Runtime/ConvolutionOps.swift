@@ -331,6 +331,9 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
     }
     }
     }
+    let shape = [n, c] + geo.outSize
+    // MaxPool's Indices output, only when the node asks for it.
+    guard isMax, ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [.float(out, shape: shape)] }
     var indices = [Int64](repeating: 0, count: best.count)
     let inStrides = Shape.strides(geo.inSize)
     for i in 0..<best.count {
@@ -346,8 +349,7 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
         }
         indices[i] = Int64((i / max(outCount, 1)) * plane + index)
     }
-    let shape = [n, c] + geo.outSize
-    return isMax ? [.float(out, shape: shape), .int64(indices, shape: shape)] : [.float(out, shape: shape)]
+    return [.float(out, shape: shape), .int64(indices, shape: shape)]
 }
 
 func globalPool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> Tensor {
