@@ -60,6 +60,9 @@ final class DeterminismTests: XCTestCase {
             ([1, 1, 1], [1, 1, 1], []),
             ([1, 4, 3, 3], [7, 4, 3, 3], [Attribute(name: "auto_pad", value: .string(Array("SAME_LOWER".utf8))), Attribute(name: "strides", value: .ints([2, 2]))]),
             ([1, 2, 2, 2], [3, 2, 1, 1], [Attribute(name: "pads", value: .ints([3, 3, 3, 3]))]),  // mostly padding: fma(0, w, acc)
+            // Padded planes far over 2^24 elements (the fast path falls back to the reference).
+            ([1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [Attribute(name: "pads", value: .ints([1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20])),
+                                                Attribute(name: "strides", value: .ints([1 << 20, 1 << 20, 1 << 20]))]),
         ]
         for c in cases {
             var xValues = (0..<c.x.reduce(1, *)).map { _ in g.float() }, wValues = (0..<c.w.reduce(1, *)).map { _ in g.float() }

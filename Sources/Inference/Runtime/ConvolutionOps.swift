@@ -100,13 +100,19 @@ struct DirectConvolution {
     let paddedSize: [Int], paddedPlane: Int
     let kernelOffsets: [Int32], outputOffsets: [Int32]
 
-    /// Nil when a padded plane would exceed 2^24 elements (huge pads) or there are no input
-    /// channels: the reference runs then.
-    init?(_ geo: WindowGeometry, channels: Int) {
+    /// Nil when a sample's padded planes (all groups) would exceed 2^24 elements (huge pads)
+    /// or there are no input channels: the reference runs then.
+    init?(_ geo: WindowGeometry, channels: Int, groups: Int) {
         guard channels > 0 else { return nil }
         let rank = geo.inSize.count
         let padded = (0..<rank).map { geo.inSize[$0] + geo.padBegin[$0] + geo.padEnd[$0] }
-        guard padded.allSatisfy({ $0 <= 1 << 24 }), padded.reduce(1, { $0 * $1 }) * channels <= 1 << 24 else { return nil }
+        var elements = channels * groups  // checked axis by axis: each factor is at most 2^24, so no product overflows
+        guard elements <= 1 << 24 else { return nil }
+        for size in padded {
+            guard size <= 1 << 24 else { return nil }
+            elements *= size
+            guard elements <= 1 << 24 else { return nil }
+        }
         self.geo = geo
         self.channels = channels
         paddedSize = padded
@@ -202,7 +208,7 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
     var out = [Float](repeating: 0, count: n * m * outCount)
-    if ctx.options.path == .fast, !out.isEmpty, let direct = DirectConvolution(geo, channels: cg) {
+    if ctx.options.path == .fast, !out.isEmpty, let direct = DirectConvolution(geo, channels: cg, groups: group) {
         direct.run(x, w, bias, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
         return .float(out, shape: [n, m] + geo.outSize)
     }
