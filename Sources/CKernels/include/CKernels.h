@@ -1,6 +1,11 @@
 #ifndef OPG_CKERNELS_H
 #define OPG_CKERNELS_H
 #include <stddef.h>
+#include "allocator.h"
+#include "conv_kernels.h"
+#include "norm_kernels.h"
+#include "pool_kernels.h"
+#include "svm_kernels.h"
 
 /// Returns 1 when the CPU supports AVX2 and FMA (the fast kernels' baseline), else 0.
 int opg_cpu_has_avx2_fma(void);

@@ -90,28 +90,129 @@ public enum DeterministicMath {
         return log(u) * x / (u - 1)
     }
 
-    /// erf in binary64: 2/√π · e^(−x²) · Σ 2^n x^(2n+1) / (1·3·…·(2n+1)), a series of
-    /// positive terms (no cancellation), summed until a term no longer changes the sum;
-    /// ±1 beyond |x| ≥ 6.
+    /// erf in binary64. For |x| < 1, |x| · P(x²) with P of degree 11; for 1 ≤ |x| < 6,
+    /// 1 − erfc(|x|) with erfc from `erfcOfMagnitude`; ±1 beyond. The sign of x is kept
+    /// (erf(−0) = −0). Coefficients: tools/onnx/erf_coefficients.py.
     public static func erf(_ x: Double) -> Double {
         if x.isNaN { return .nan }
         let a = abs(x)
-        if a >= 6 { return x < 0 ? -1 : 1 }
-        let a2 = a * a
-        var term = a
-        var sum = a
-        var n = 0.0
-        while n < 400 {
-            term = term * (2 * a2) / (2 * n + 3)
-            let next = sum + term
-            if next == sum { break }
-            sum = next
-            n += 1
-        }
-        let r = 1.1283791670955126 * exp(-a2) * sum  // 2/√π
-        let clamped = r > 1 ? 1 : r
-        return x < 0 ? -clamped : clamped
+        let r = a < 1 ? a * horner(erfSmall, a * a) : 1 - erfcOfMagnitude(a)
+        return x.sign == .minus ? -r : r
     }
+
+    /// erfc(a) for a ≥ 0: 1 − a · P(a²) below 1; e^(−a²) · Q_i(a − m_i) on [1, 2), [2, 3),
+    /// [3, 4), [4, 6) (Q = e^(a²) · erfc, Horner around each interval's centre m_i); 0 from 6
+    /// on, where erfc(a) < 2.2·10⁻¹⁷.
+    @inline(__always)
+    static func erfcOfMagnitude(_ a: Double) -> Double {
+        if a < 1 { return 1 - a * horner(erfSmall, a * a) }
+        if a >= 6 { return 0 }
+        let q: Double
+        if a < 2 { q = horner(erfcTail1, a - 1.5) }
+        else if a < 3 { q = horner(erfcTail2, a - 2.5) }
+        else if a < 4 { q = horner(erfcTail3, a - 3.5) }
+        else { q = horner(erfcTail4, a - 5) }
+        return exp(-(a * a)) * q
+    }
+
+    /// Σ c_j u^j by Horner's rule from the highest coefficient down: p ← p · u + c_j.
+    @inline(__always)
+    static func horner(_ c: [Double], _ u: Double) -> Double {
+        var p = c[c.count - 1]
+        var j = c.count - 2
+        while j >= 0 { p = p * u + c[j]; j -= 1 }
+        return p
+    }
+
+    // erf's polynomials (tools/onnx/erf_coefficients.py prints them, with the measured error).
+    static let erfSmall: [Double] = [
+        1.1283791670955126,
+        -0.37612638903183543,
+        0.11283791670945006,
+        -0.02686617064323777,
+        0.0052239776071164225,
+        -0.0008548325975389692,
+        0.00012055294904839707,
+        -1.492473690741966e-05,
+        1.6447424703317362e-06,
+        -1.6208483801871705e-07,
+        1.3720064546777686e-08,
+        -7.795898827002142e-10,
+    ]
+    // [1.0, 2.0), centre 1.5
+    static let erfcTail1: [Double] = [
+        0.3215854164543175,
+        -0.16362291773256005,
+        0.0761510398554774,
+        -0.03293090529956527,
+        0.013377340953067394,
+        -0.0051459575478377826,
+        0.0018861348769919975,
+        -0.0006619300701084315,
+        0.0002233099453004411,
+        -7.265887301589559e-05,
+        2.2864299608127746e-05,
+        -6.97536222785843e-06,
+        2.0670657912156654e-06,
+        -5.944961119917664e-07,
+        1.6714292901928126e-07,
+        -4.9545807838901603e-08,
+        1.3242541506849584e-08,
+    ]
+    // [2.0, 3.0), centre 2.5
+    static let erfcTail2: [Double] = [
+        0.2108063640611436,
+        -0.07434734678979472,
+        0.024937997086656914,
+        -0.008001569382093874,
+        0.002467036815699688,
+        -0.0007335909374729658,
+        0.00021101982436023977,
+        -5.8868958345706055e-05,
+        1.5961851696601105e-05,
+        -4.214357879841587e-06,
+        1.0852366992052668e-06,
+        -2.7262986241901926e-07,
+        6.706690790495327e-08,
+        -1.7022233265672403e-08,
+        4.010268793982498e-09,
+    ]
+    // [3.0, 4.0), centre 3.5
+    static let erfcTail3: [Double] = [
+        0.1552936556088943,
+        -0.041323577833252495,
+        0.01066113319251011,
+        -0.002673074439643561,
+        0.0006526863269086787,
+        -0.0001554689182328899,
+        3.6181703647369664e-05,
+        -8.237986419511217e-06,
+        1.8371959965058951e-06,
+        -4.017414059460916e-07,
+        8.617207083202206e-08,
+        -1.816709921028992e-08,
+        3.904660027946148e-09,
+        -7.952076959606247e-10,
+    ]
+    // [4.0, 6.0), centre 5.0
+    static let erfcTail4: [Double] = [
+        0.11070463773306863,
+        -0.02133278976482631,
+        0.0040406889089373834,
+        -0.0007528968134273368,
+        0.00013810242089385338,
+        -2.4953883569275264e-05,
+        4.444334401233983e-06,
+        -7.806319572345831e-07,
+        1.352934488442005e-07,
+        -2.3147456116675594e-08,
+        3.911671423997266e-09,
+        -6.530260734491417e-10,
+        1.0723886840405964e-10,
+        -1.7498984106891532e-11,
+        3.139638329414755e-12,
+        -5.001865871242102e-13,
+    ]
 
     /// x^y in binary64 with C99 Annex F's special cases; otherwise exp(y · log|x|) with
     /// the sign of x for odd integer y. A negative x with non-integer y is NaN.
@@ -222,6 +323,17 @@ public enum DeterministicMath {
             if inner < 0 { t = -t }
             return Float(0.5 * d * (1 + t))
         }
-        return Float(0.5 * d * (1 + erf(d * 0.7071067811865476)))
+        let z = d * 0.7071067811865476, a = abs(z)
+        // 1 + erf(z) = erfc(−z): for z < 0 taken directly, without the cancellation. The
+        // sign is a select after the shared polynomial, not a branch (inputs' signs are random).
+        let onePlusErf: Double
+        if a < 1 {
+            let r = a * horner(erfSmall, a * a)
+            onePlusErf = z < 0 ? 1 - r : 1 + r
+        } else {
+            let c = erfcOfMagnitude(a)
+            onePlusErf = z < 0 ? c : 1 + (1 - c)
+        }
+        return Float(0.5 * d * onePlusErf)
     }
 }

@@ -1,8 +1,10 @@
+import CKernels
+import Dispatch
+
 /// Conv, pooling and the normalisations. Conv's dot products run over input channels,
 /// then kernel positions in row-major order, one fma chain per output from +0 with
 /// padded positions contributing fma(0, w, acc); the bias is added last. The fast path
-/// lays the same products out as a matrix (im2col) and runs `MatrixProduct`, so both
-/// paths compute the same chain.
+/// (`DirectConvolution`) runs the same chains in C on zero-padded copies of the input.
 
 /// Spatial geometry of a convolution or pooling window.
 struct WindowGeometry {
@@ -56,34 +58,133 @@ struct WindowGeometry {
         padBegin = pb; padEnd = pe; outSize = out
     }
 
-    /// For each (kernel position, output position), the input offset within one
-    /// channel plane, or -1 where the window reads padding.
-    func offsets() -> [[Int]] {
+    /// For each kernel position kp and output position o (both row-major), the input
+    /// offset within one channel plane at [kp · outCount + o], or −1 where the window reads
+    /// padding. Built one spatial axis at a time (an offset is a sum over the axes).
+    func offsets() -> [Int32] {
         let inStrides = Shape.strides(inSize)
-        let kernelCount = Shape.count(kernel), outCount = Shape.count(outSize)
-        let rank = inSize.count
-        var result = [[Int]](repeating: [], count: kernelCount)
-        var kp = [Int](repeating: 0, count: rank)
-        for kIndex in 0..<kernelCount {
-            var row = [Int](repeating: -1, count: outCount)
-            var op = [Int](repeating: 0, count: rank)
-            for oIndex in 0..<outCount {
-                var flat = 0
-                var inside = true
-                for d in 0..<rank {
-                    let p = op[d] * strides[d] - padBegin[d] + kp[d] * dilations[d]
-                    if p < 0 || p >= inSize[d] { inside = false; break }
-                    flat += p * inStrides[d]
+        var table: [Int32] = [0]
+        var kernelSoFar = 1, outSoFar = 1
+        for d in 0..<inSize.count {
+            let (kd, od) = (kernel[d], outSize[d])
+            var next = [Int32](repeating: -1, count: table.count * kd * od)
+            for kp in 0..<kernelSoFar {
+                for k in 0..<kd {
+                    for o in 0..<outSoFar {
+                        let base = table[kp * outSoFar + o]
+                        guard base >= 0 else { continue }
+                        let row = ((kp * kd + k) * outSoFar + o) * od
+                        for i in 0..<od {
+                            let position = i * strides[d] - padBegin[d] + k * dilations[d]
+                            if position >= 0 && position < inSize[d] { next[row + i] = base + Int32(position * inStrides[d]) }
+                        }
+                    }
                 }
-                row[oIndex] = inside ? flat : -1
-                var d = rank - 1
-                while d >= 0 { op[d] += 1; if op[d] < outSize[d] { break }; op[d] = 0; d -= 1 }
             }
-            result[kIndex] = row
-            var d = rank - 1
-            while d >= 0 { kp[d] += 1; if kp[d] < kernel[d] { break }; kp[d] = 0; d -= 1 }
+            table = next
+            kernelSoFar *= kd
+            outSoFar *= od
+        }
+        return table
+    }
+}
+
+/// The fast path of Conv (conv_kernels.h): each sample's input planes are copied once
+/// into zero-padded planes, so every window position is a plain offset — the kernel
+/// position's offset plus the output position's — and a padded position reads a 0 and
+/// contributes fma(0, w, acc) exactly as the reference does. The weights of each group
+/// are transposed so that SIMD lanes hold different output channels.
+struct DirectConvolution {
+    let geo: WindowGeometry
+    let channels: Int
+    let paddedSize: [Int], paddedPlane: Int
+    let kernelOffsets: [Int32], outputOffsets: [Int32]
+
+    /// Nil when a sample's padded planes (all groups) would exceed 2^24 elements (huge pads)
+    /// or there are no input channels: the reference runs then.
+    init?(_ geo: WindowGeometry, channels: Int, groups: Int) {
+        guard channels > 0 else { return nil }
+        let rank = geo.inSize.count
+        let padded = (0..<rank).map { geo.inSize[$0] + geo.padBegin[$0] + geo.padEnd[$0] }
+        var elements = channels * groups  // checked axis by axis: each factor is at most 2^24, so no product overflows
+        guard elements <= 1 << 24 else { return nil }
+        for size in padded {
+            guard size <= 1 << 24 else { return nil }
+            elements *= size
+            guard elements <= 1 << 24 else { return nil }
+        }
+        self.geo = geo
+        self.channels = channels
+        paddedSize = padded
+        paddedPlane = Shape.count(padded)
+        let strides = Shape.strides(padded)
+        kernelOffsets = Self.offsets(extent: geo.kernel, step: (0..<rank).map { geo.dilations[$0] * strides[$0] })
+        outputOffsets = Self.offsets(extent: geo.outSize, step: (0..<rank).map { geo.strides[$0] * strides[$0] })
+    }
+
+    /// Σ i_d · step_d for every index i of `extent`, row-major.
+    static func offsets(extent: [Int], step: [Int]) -> [Int32] {
+        var result: [Int32] = [0]
+        for d in 0..<extent.count {
+            var next = [Int32]()
+            next.reserveCapacity(result.count * extent[d])
+            for base in result { for i in 0..<extent[d] { next.append(base + Int32(i * step[d])) } }
+            result = next
         }
         return result
+    }
+
+    func run(_ x: [Float], _ w: [Float], _ bias: [Float]?, into out: inout [Float], samples n: Int, groups: Int,
+             outputChannels mg: Int, threads: Int) {
+        let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
+        let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
+        var transposed = [Float](repeating: 0, count: groups * depth * mp)
+        for g in 0..<groups {
+            for oc in 0..<mg { for k in 0..<depth { transposed[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+        }
+        // Where each input row (the last axis) starts in its padded plane.
+        let rowLength = geo.inSize.last!, rank = geo.inSize.count
+        let paddedStrides = Shape.strides(paddedSize)
+        var rowStarts = [Int]()
+        for row in 0..<(plane / max(rowLength, 1)) {
+            var rem = row, offset = geo.padBegin[rank - 1]
+            for d in stride(from: rank - 2, through: 0, by: -1) {
+                offset += (rem % geo.inSize[d] + geo.padBegin[d]) * paddedStrides[d]
+                rem /= geo.inSize[d]
+            }
+            rowStarts.append(offset)
+        }
+        let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
+        let workers = n > 1 && n * mg * groups * outCount * depth >= 1 << 16 ? min(threads, n) : 1
+        let hasBias = bias != nil
+        x.withUnsafeBufferPointer { xs in
+        (bias ?? []).withUnsafeBufferPointer { bs in
+        transposed.withUnsafeBufferPointer { wt in
+        kernelOffsets.withUnsafeBufferPointer { koff in
+        outputOffsets.withUnsafeBufferPointer { ooff in
+        out.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let (xs, bs, wt, koff, ooff, o) = (xs, bs, wt, koff, ooff, o)
+            let sampleRange = { (worker: Int) in (worker * n / workers)..<((worker + 1) * n / workers) }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var padded = [Float](repeating: 0, count: c * paddedPlane)
+                padded.withUnsafeMutableBufferPointer { xp in
+                    for b in sampleRange(worker) {
+                        for ch in 0..<c {
+                            for (row, start) in rowStarts.enumerated() {
+                                let src = (b * c + ch) * plane + row * rowLength, dst = ch * paddedPlane + start
+                                for i in 0..<rowLength { xp[dst + i] = xs[src + i] }
+                            }
+                        }
+                        for g in 0..<groups {
+                            let outBase = (b * groups * mg + g * mg) * outCount
+                            opg_conv_direct(xp.baseAddress! + g * cg * paddedPlane, cg, paddedPlane, koff.baseAddress!, kCount,
+                                            ooff.baseAddress!, outCount, wt.baseAddress! + g * depth * mp, mg,
+                                            hasBias ? bs.baseAddress! + g * mg : nil, o.baseAddress! + outBase, avx)
+                        }
+                    }
+                }
+            }
+        }}}}}}
     }
 }
 
@@ -104,79 +205,33 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
         bias = try b.floats("Conv")
         guard bias!.count == m else { throw ctx.error("B has \(bias!.count) values for \(m) output channels") }
     }
-    let offsets = geo.offsets()
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
     var out = [Float](repeating: 0, count: n * m * outCount)
-    switch ctx.options.path {
-    case .reference:
-        for b in 0..<n {
-            for g in 0..<group {
-                let xBase = (b * c + g * cg) * plane
-                let outBase = (b * m + g * mg) * outCount
-                for oc in 0..<mg {
-                    let wBase = (g * mg + oc) * depth
-                    for o in 0..<outCount {
-                        var acc: Float = 0
-                        for ic in 0..<cg {
-                            for kp in 0..<kCount {
-                                let off = offsets[kp][o]
-                                let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
-                                acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
-                            }
+    if ctx.options.path == .fast, !out.isEmpty, let direct = DirectConvolution(geo, channels: cg, groups: group) {
+        direct.run(x, w, bias, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
+        return .float(out, shape: [n, m] + geo.outSize)
+    }
+    // The reference (and the fast path's fallback when a padded plane would be too large).
+    let offsets = geo.offsets()
+    for b in 0..<n {
+        for g in 0..<group {
+            let xBase = (b * c + g * cg) * plane
+            let outBase = (b * m + g * mg) * outCount
+            for oc in 0..<mg {
+                let wBase = (g * mg + oc) * depth
+                for o in 0..<outCount {
+                    var acc: Float = 0
+                    for ic in 0..<cg {
+                        for kp in 0..<kCount {
+                            let off = Int(offsets[kp * outCount + o])
+                            let value: Float = off < 0 ? 0 : x[xBase + ic * plane + off]
+                            acc = acc.addingProduct(value, w[wBase + ic * kCount + kp])
                         }
-                        out[outBase + oc * outCount + o] = acc
                     }
+                    out[outBase + oc * outCount + o] = acc
                 }
             }
-        }
-    case .fast:
-        // im2col over a chunk of the batch: columns (depth × chunk·outCount), one matrix
-        // product per group and chunk, then scattered to (N, M, spatial). Each output is
-        // still the chain over (channel, kernel position) in order.
-        let chunk = max(1, min(n, (1 << 22) / max(1, depth * outCount)))
-        let flatOffsets = offsets.flatMap { $0 }
-        var b0 = 0
-        while b0 < n {
-            let bs = min(chunk, n - b0)
-            let width = bs * outCount
-            for g in 0..<group {
-                var cols = [Float](repeating: 0, count: depth * width)
-                cols.withUnsafeMutableBufferPointer { colsBuf in
-                    x.withUnsafeBufferPointer { xBuf in
-                        flatOffsets.withUnsafeBufferPointer { offs in
-                            for bi in 0..<bs {
-                                let xBase = ((b0 + bi) * c + g * cg) * plane
-                                for ic in 0..<cg {
-                                    let src = xBase + ic * plane
-                                    for kp in 0..<kCount {
-                                        let row = (ic * kCount + kp) * width + bi * outCount
-                                        let o0 = kp * outCount
-                                        for o in 0..<outCount {
-                                            let off = offs[o0 + o]
-                                            if off >= 0 { colsBuf[row + o] = xBuf[src + off] }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                let wg = Array(w[(g * mg * depth)..<((g + 1) * mg * depth)])
-                let product = MatrixProduct.multiply(wg, cols, m: mg, k: depth, n: width, options: ctx.options)
-                out.withUnsafeMutableBufferPointer { o in
-                    product.withUnsafeBufferPointer { p in
-                        for bi in 0..<bs {
-                            for oc in 0..<mg {
-                                let dst = ((b0 + bi) * m + g * mg + oc) * outCount
-                                let src = oc * width + bi * outCount
-                                for e in 0..<outCount { o[dst + e] = p[src + e] }
-                            }
-                        }
-                    }
-                }
-            }
-            b0 += bs
         }
     }
     if let bias {
@@ -227,67 +282,97 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
         }
     }
     var out = [Float](repeating: 0, count: n * c * outCount)
-    var indices = [Int64](repeating: 0, count: isMax ? n * c * outCount : 0)
-    let inStrides = Shape.strides(geo.inSize)
-    let flat = offsets.flatMap { $0 }
+    // Max: the winning position within its plane (−1 when the window reads only padding).
+    var best = [Int32](repeating: -1, count: isMax ? out.count : 0)
+    let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
     x.withUnsafeBufferPointer { x in
-    flat.withUnsafeBufferPointer { offs in
-    for nc in 0..<(n * c) {
-        let base = nc * plane
-        for o in 0..<outCount {
+    offsets.withUnsafeBufferPointer { offs in
+    out.withUnsafeMutableBufferPointer { out in
+    best.withUnsafeMutableBufferPointer { best in
+        if ctx.options.path == .fast && !out.isEmpty && plane > 0 {
             if isMax {
-                // The first maximum in window order; a NaN is the maximum (and ends the search).
-                var best: Float = -.infinity
-                var bestOffset = -1
-                for kp in 0..<kCount {
-                    let off = offs[kp * outCount + o]
-                    guard off >= 0 else { continue }
-                    let v = x[base + off]
-                    if bestOffset < 0 || v > best || v.isNaN {
-                        best = v
-                        bestOffset = off
-                        if v.isNaN { break }
-                    }
-                }
-                out[nc * outCount + o] = best
-                var index = bestOffset < 0 ? 0 : bestOffset
-                if storageOrder == 1 && bestOffset >= 0 {
-                    // Column-major position within the plane.
-                    var rem = bestOffset, colMajor = 0, scale = 1
-                    var coords = [Int](repeating: 0, count: geo.inSize.count)
-                    for d in 0..<geo.inSize.count { coords[d] = rem / inStrides[d]; rem %= inStrides[d] }
-                    for d in 0..<geo.inSize.count { colMajor += coords[d] * scale; scale *= geo.inSize[d] }
-                    index = colMajor
-                }
-                indices[nc * outCount + o] = Int64(base + index)
+                opg_max_pool(x.baseAddress!, n * c, plane, offs.baseAddress!, kCount, outCount, out.baseAddress!, best.baseAddress!, avx)
             } else {
-                var acc: Float = 0
-                var count = 0
-                for kp in 0..<kCount {
-                    let off = offs[kp * outCount + o]
-                    guard off >= 0 else { continue }
-                    acc = acc + x[base + off]
-                    count += 1
+                let divisors = padded.map { Int32($0) }
+                divisors.withUnsafeBufferPointer { d in
+                    opg_average_pool(x.baseAddress!, n * c, plane, offs.baseAddress!, kCount, outCount,
+                                     includePad ? d.baseAddress! : nil, out.baseAddress!, avx)
                 }
-                out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
+            }
+            return
+        }
+        for nc in 0..<(n * c) {
+            let base = nc * plane
+            for o in 0..<outCount {
+                if isMax {
+                    // The first maximum in window order; a NaN is the maximum (and ends the search).
+                    var bestValue: Float = -.infinity
+                    var bestOffset: Int32 = -1
+                    for kp in 0..<kCount {
+                        let off = offs[kp * outCount + o]
+                        guard off >= 0 else { continue }
+                        let v = x[base + Int(off)]
+                        if bestOffset < 0 || v > bestValue || v.isNaN {
+                            bestValue = v
+                            bestOffset = off
+                            if v.isNaN { break }
+                        }
+                    }
+                    out[nc * outCount + o] = bestValue
+                    best[nc * outCount + o] = bestOffset
+                } else {
+                    var acc: Float = 0
+                    var count = 0
+                    for kp in 0..<kCount {
+                        let off = offs[kp * outCount + o]
+                        guard off >= 0 else { continue }
+                        acc = acc + x[base + Int(off)]
+                        count += 1
+                    }
+                    out[nc * outCount + o] = acc / Float(includePad ? padded[o] : count)
+                }
             }
         }
     }
     }
     }
+    }
     let shape = [n, c] + geo.outSize
-    return isMax ? [.float(out, shape: shape), .int64(indices, shape: shape)] : [.float(out, shape: shape)]
+    // MaxPool's Indices output, only when the node asks for it.
+    guard isMax, ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [.float(out, shape: shape)] }
+    var indices = [Int64](repeating: 0, count: best.count)
+    let inStrides = Shape.strides(geo.inSize)
+    for i in 0..<best.count {
+        let position = Int(best[i])
+        var index = max(position, 0)
+        if storageOrder == 1 && position >= 0 {
+            // Column-major position within the plane.
+            var rem = position, colMajor = 0, scale = 1
+            var coords = [Int](repeating: 0, count: geo.inSize.count)
+            for d in 0..<geo.inSize.count { coords[d] = rem / inStrides[d]; rem %= inStrides[d] }
+            for d in 0..<geo.inSize.count { colMajor += coords[d] * scale; scale *= geo.inSize[d] }
+            index = colMajor
+        }
+        indices[i] = Int64((i / max(outCount, 1)) * plane + index)
+    }
+    return [.float(out, shape: shape), .int64(indices, shape: shape)]
 }
 
 func globalPool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> Tensor {
     let xT = try ctx.input(inputs, 0)
     let x = try xT.floats(ctx.node.opType)
     guard xT.rank >= 2 else { throw ctx.error("X must have rank at least 2, got \(xT.shape)") }
-    let plane = Shape.count(Array(xT.shape[2...]))
-    let out: [Float] = (0..<(xT.shape[0] * xT.shape[1])).map { nc in
-        var acc: Float = isMax ? -.infinity : 0
-        for k in 0..<plane { acc = isMax ? nanPropagatingMax(acc, x[nc * plane + k]) : acc + x[nc * plane + k] }
-        return isMax ? acc : acc / Float(plane)
+    let plane = Shape.count(Array(xT.shape[2...])), planes = xT.shape[0] * xT.shape[1]
+    var out: [Float]
+    if ctx.options.path == .fast && planes > 0 && plane > 0 {
+        out = [Float](repeating: 0, count: planes)
+        opg_global_pool(x, planes, plane, isMax ? 1 : 0, &out, MatrixProduct.hasAVX2FMA ? 1 : 0)
+    } else {
+        out = (0..<planes).map { nc in
+            var acc: Float = isMax ? -.infinity : 0
+            for k in 0..<plane { acc = isMax ? nanPropagatingMax(acc, x[nc * plane + k]) : acc + x[nc * plane + k] }
+            return isMax ? acc : acc / Float(plane)
+        }
     }
     return .float(out, shape: Array(xT.shape[..<2]) + [Int](repeating: 1, count: xT.rank - 2))
 }
@@ -303,13 +388,16 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
     let outer = Shape.count(Array(xT.shape[..<axis]))
     let n = modern ? xT.shape[axis] : Shape.count(Array(xT.shape[axis...]))
     let inner = modern ? Shape.count(Array(xT.shape[(axis + 1)...])) : 1
+    let hardmax = kind == "Hardmax", softmax = kind == "Softmax"
     var out = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { x in
+    out.withUnsafeMutableBufferPointer { out in
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
             var m: Float = -.infinity
             for k in 0..<n { m = nanPropagatingMax(m, x[base + k * inner]) }
-            if kind == "Hardmax" {
+            if hardmax {
                 var best = 0
                 for k in 0..<n where x[base + k * inner] == m { best = k; break }
                 if n > 0 { out[base + best * inner] = 1 }
@@ -318,16 +406,18 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
             var s: Float = 0
             for k in 0..<n {
                 let e = M.exp(x[base + k * inner] - m)
-                if kind == "Softmax" { out[base + k * inner] = e }
+                if softmax { out[base + k * inner] = e }
                 s = s + e
             }
-            if kind == "Softmax" {
+            if softmax {
                 for k in 0..<n { out[base + k * inner] = out[base + k * inner] / s }
             } else {
                 let logS = M.log(s)
                 for k in 0..<n { out[base + k * inner] = (x[base + k * inner] - m) - logS }
             }
         }
+    }
+    }
     }
     return .float(out, shape: xT.shape)
 }
@@ -389,6 +479,13 @@ func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
         bi = Shape.broadcastIndices(from: b.shape, to: normShape)
     }
     var out = [Float](repeating: 0, count: x.count), means = [Float](repeating: 0, count: rows), invs = [Float](repeating: 0, count: rows)
+    let statShape = Array(xT.shape[..<axis]) + [Int](repeating: 1, count: xT.rank - axis)
+    if ctx.options.path == .fast && !x.isEmpty {
+        // The C kernel (norm_kernels.h) with scale and bias laid out along the row.
+        let rowScale = si.map { scale[$0] }, rowBias = bias.map { b in bi.map { b[$0] } }
+        opg_layer_norm(x, rows, n, rowScale, rowBias, eps, &out, &means, &invs, MatrixProduct.hasAVX2FMA ? 1 : 0)
+        return [.float(out, shape: xT.shape), .float(means, shape: statShape), .float(invs, shape: statShape)]
+    }
     for r in 0..<rows {
         let base = r * n
         let (mean, variance) = rowStatistics(x, base, n)
@@ -401,7 +498,6 @@ func layerNormalization(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> [Tensor
             out[base + k] = y
         }
     }
-    let statShape = Array(xT.shape[..<axis]) + [Int](repeating: 1, count: xT.rank - axis)
     return [.float(out, shape: xT.shape), .float(means, shape: statShape), .float(invs, shape: statShape)]
 }
 

@@ -388,7 +388,8 @@ let elementwiseKernels: [String: Kernel] = [
     "Gelu": floatUnary { ctx in
         let approximate = try ctx.string("approximate", "none")
         guard approximate == "none" || approximate == "tanh" else { throw ctx.error("attribute 'approximate' must be \"none\" or \"tanh\", got \"\(approximate)\"") }
-        return { M.gelu($0, tanhApproximation: approximate == "tanh") }
+        let tanhForm = approximate == "tanh"
+        return { M.gelu($0, tanhApproximation: tanhForm) }
     },
     "Clip": { ctx, i in [try clip(ctx, i)] },
     "Cast": { ctx, i in [try cast(ctx, ctx.input(i, 0), to: ElementType(rawValue: Int32(truncatingIfNeeded: try ctx.int("to", 0))))] },

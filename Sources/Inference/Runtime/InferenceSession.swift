@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A model compiled for running: its graph checked and ordered, every operator
@@ -33,6 +34,8 @@ public final class InferenceSession: @unchecked Sendable {
     /// constants, and checks the cost at batch 1 (every symbolic dimension bound to 1)
     /// against `limits`.
     public init(model: Model, limits: Limits = .default) throws {
+        // Runs allocate their tensors anew: keep freed memory in the process for them.
+        opg_keep_freed_memory()
         self.model = model
         self.limits = limits
         let graph = model.graph

@@ -1,3 +1,5 @@
+import CKernels
+
 /// ai.onnx.ml operators: the scikit-learn / XGBoost / LightGBM model families.
 /// Sums run in float32 left to right in attribute order (trees in ascending tree id),
 /// dot products are fma chains from +0, and the intercept or base value is added last.
@@ -704,22 +706,76 @@ struct SVMKernel {
         degree = p.count > 2 ? p[2] : 0
     }
 
+    /// The kernel's value from its chain s (the squared distance for RBF, else the dot product).
     @inline(__always)
-    func callAsFunction(_ x: UnsafeBufferPointer<Float>, _ xStart: Int, _ v: UnsafeBufferPointer<Float>, _ vStart: Int, _ n: Int) -> Float {
+    func value(_ s: Float) -> Float {
         switch kind {
-        case .rbf:
-            var s: Float = 0
-            for i in 0..<n { let d = x[xStart + i] - v[vStart + i]; s = s.addingProduct(d, d) }
-            return M.exp(-gamma * s)
-        default:
-            var s: Float = 0
-            for i in 0..<n { s = s.addingProduct(x[xStart + i], v[vStart + i]) }
-            switch kind {
-            case .linear: return s
-            case .poly: return M.pow(gamma * s + coef0, degree)
-            default: return M.tanh(gamma * s + coef0)
+        case .rbf: return M.exp(-gamma * s)
+        case .linear: return s
+        case .poly: return M.pow(gamma * s + coef0, degree)
+        case .sigmoid: return M.tanh(gamma * s + coef0)
+        }
+    }
+
+    /// Samples are taken this many at a time, so the kernel matrix stays small.
+    static let rowBlock = 64
+
+    /// K(x_r, v) for the samples r in `rowRange` of x (`vectors.features` columns) and every
+    /// vector: result[(r − rowRange.lowerBound) · vectors.stride + v]. The reference path runs
+    /// the chains in Swift; the fast path in C (svm_kernels.h) — the same chains.
+    func matrix(_ x: [Float], rows rowRange: Range<Int>, _ vectors: SVMVectors, path: KernelPath) -> [Float] {
+        let n = vectors.features, stride = vectors.stride, rbf = kind == .rbf
+        var out = [Float](repeating: 0, count: rowRange.count * stride)
+        x.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer { o in
+                switch path {
+                case .reference:
+                    vectors.values.withUnsafeBufferPointer { vs in
+                        for r in rowRange {
+                            for v in 0..<vectors.count {
+                                var s: Float = 0
+                                if rbf {
+                                    for i in 0..<n { let d = xs[r * n + i] - vs[v * n + i]; s = s.addingProduct(d, d) }
+                                } else {
+                                    for i in 0..<n { s = s.addingProduct(xs[r * n + i], vs[v * n + i]) }
+                                }
+                                o[(r - rowRange.lowerBound) * stride + v] = s
+                            }
+                        }
+                    }
+                case .fast where n > 0:
+                    vectors.transposed.withUnsafeBufferPointer { vt in
+                        opg_svm_chains(xs.baseAddress! + rowRange.lowerBound * n, rowRange.count, n, vt.baseAddress!, stride,
+                                       rbf ? 1 : 0, o.baseAddress!, MatrixProduct.hasAVX2FMA ? 1 : 0)
+                    }
+                case .fast:
+                    break  // no features: every chain is the empty sum +0
+                }
+                for r in 0..<rowRange.count {
+                    for v in 0..<vectors.count { o[r * stride + v] = value(o[r * stride + v]) }
+                }
             }
         }
+        return out
+    }
+}
+
+/// An SVM's support vectors (or its per-class coefficient rows), row-major, and for the
+/// fast path transposed (features × stride, stride a multiple of 8 with zero columns past
+/// the last vector), laid out once when the model is loaded.
+struct SVMVectors {
+    let values: [Float]
+    let count: Int, features: Int, stride: Int
+    let transposed: [Float]
+
+    init(_ values: [Float], count: Int, features: Int) {
+        self.values = values
+        self.count = count
+        self.features = features
+        stride = max(8, (count + 7) / 8 * 8)
+        var t = [Float](repeating: 0, count: features * stride)
+        for v in 0..<count { for i in 0..<features { t[i * stride + v] = values[v * features + i] } }
+        transposed = t
     }
 }
 
@@ -733,25 +789,26 @@ func svmRegressor(_ ctx: OpContext) throws -> Kernel {
         throw ctx.error("support_vectors (\(vectors.count)) and coefficients (\(coefficients.count)) do not fit n_supports \(supports)")
     }
     let featureCount = supports > 0 ? vectors.count / supports : coefficients.count
+    let layout = supports > 0 ? SVMVectors(vectors, count: supports, features: featureCount)
+        : SVMVectors(Array(coefficients.prefix(featureCount)), count: 1, features: featureCount)
     return { ctx, inputs in
         let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
         guard columns == featureCount else { throw ctx.error("input has \(columns) features, the model \(featureCount)") }
         var out = [Float](repeating: 0, count: rows)
-        x.withUnsafeBufferPointer { xs in
-            vectors.withUnsafeBufferPointer { vs in
-                coefficients.withUnsafeBufferPointer { cs in
-                    for r in 0..<rows {
-                        var s: Float
-                        if supports > 0 {
-                            var d = 0.0  // binary64 sum of exact products, rounded once (as SVMClassifier)
-                            for j in 0..<supports { d = d + Double(cs[j]) * Double(kernel(xs, r * columns, vs, j * featureCount, featureCount)) }
-                            s = Float(d + Double(rho.first ?? 0))
-                        } else {
-                            s = kernel(xs, r * columns, cs, 0, featureCount) + (rho.first ?? 0)
-                        }
-                        out[r] = oneClass ? (s > 0 ? 1 : -1) : s
-                    }
+        for r0 in Swift.stride(from: 0, to: rows, by: SVMKernel.rowBlock) {
+            let block = r0..<min(rows, r0 + SVMKernel.rowBlock)
+            let k = kernel.matrix(x, rows: block, layout, path: ctx.options.path)
+            for r in block {
+                let base = (r - r0) * layout.stride
+                var s: Float
+                if supports > 0 {
+                    var d = 0.0  // binary64 sum of exact products, rounded once (as SVMClassifier)
+                    for j in 0..<supports { d = d + Double(coefficients[j]) * Double(k[base + j]) }
+                    s = Float(d + Double(rho.first ?? 0))
+                } else {
+                    s = k[base] + (rho.first ?? 0)
                 }
+                out[r] = oneClass ? (s > 0 ? 1 : -1) : s
             }
         }
         if post != .none { for r in 0..<rows { var row = [out[r]]; post.apply(&row); out[r] = row[0] } }
@@ -794,6 +851,8 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
             throw ctx.error("prob_a and prob_b must have one value per class pair (\(classes * (classes - 1) / 2))")
         }
     }
+    let layout = vectorCount > 0 ? SVMVectors(vectors, count: vectorCount, features: featureCount)
+        : SVMVectors(Array(coefficients.prefix(classes * featureCount)), count: classes, features: featureCount)
     return { ctx, inputs in
         let (x, rows, columns) = try features(ctx, ctx.input(inputs, 0))
         guard columns == featureCount else { throw ctx.error("input has \(columns) features, the model \(featureCount)") }
@@ -801,20 +860,20 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
         let width = vectorCount > 0 && !probabilities ? (classes == 2 ? 2 : pairs) : classes
         var scores = [Float](repeating: 0, count: rows * width)
         var picks = [Int](repeating: 0, count: rows)
-        x.withUnsafeBufferPointer { xs in
-        vectors.withUnsafeBufferPointer { vs in
         coefficients.withUnsafeBufferPointer { cs in
-            var k = [Float](repeating: 0, count: vectorCount)
-            for r in 0..<rows {
+        for r0 in Swift.stride(from: 0, to: rows, by: SVMKernel.rowBlock) {
+            let block = r0..<min(rows, r0 + SVMKernel.rowBlock)
+            let kernelValues = kernel.matrix(x, rows: block, layout, path: ctx.options.path)
+            for r in block {
+                let k0 = (r - r0) * layout.stride
                 if vectorCount == 0 {
                     var row = [Float](repeating: 0, count: classes)
-                    for c in 0..<classes { row[c] = kernel(xs, r * columns, cs, c * featureCount, featureCount) + rho[c] }
+                    for c in 0..<classes { row[c] = kernelValues[k0 + c] + rho[c] }
                     picks[r] = firstMax(row[...])
                     post.apply(&row)
                     for c in 0..<classes { scores[r * width + c] = row[c] }
                     continue
                 }
-                for v in 0..<vectorCount { k[v] = kernel(xs, r * columns, vs, v * featureCount, featureCount) }
                 var votes = [Int](repeating: 0, count: classes)
                 var pairScores: [Float] = []
                 for i in 0..<classes {
@@ -822,8 +881,8 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
                         // The weighted sum of kernel values runs in binary64 (exact products,
                         // one rounding per addition) and is rounded to float32 once.
                         var d = 0.0
-                        for t in 0..<perClass[i] { d = d + Double(cs[(j - 1) * vectorCount + starts[i] + t]) * Double(k[starts[i] + t]) }
-                        for t in 0..<perClass[j] { d = d + Double(cs[i * vectorCount + starts[j] + t]) * Double(k[starts[j] + t]) }
+                        for t in 0..<perClass[i] { d = d + Double(cs[(j - 1) * vectorCount + starts[i] + t]) * Double(kernelValues[k0 + starts[i] + t]) }
+                        for t in 0..<perClass[j] { d = d + Double(cs[i * vectorCount + starts[j] + t]) * Double(kernelValues[k0 + starts[j] + t]) }
                         let s = Float(d + Double(rho[pairScores.count]))
                         pairScores.append(s)
                         votes[s > 0 ? i : j] += 1
@@ -849,7 +908,8 @@ func svmClassifier(_ ctx: OpContext) throws -> Kernel {
                     for p in 0..<pairs { scores[r * width + p] = pairScores[p] }
                 }
             }
-        }}}
+        }
+        }
         return [labels.tensor(picks, shape: [rows]), .float(scores, shape: [rows, width])]
     }
 }

@@ -109,22 +109,28 @@ enum Shape {
     }
 
     /// Flat indices visited by iterating `shape` row-major with the given input strides.
+    /// The innermost axis is one tight loop; the odometer advances the outer axes.
     static func walk(_ shape: [Int], strides: [Int], base: Int) -> [Int] {
         let total = count(shape)
         var result = [Int](repeating: 0, count: total)
         if total == 0 { return result }
+        guard let inner = shape.last, let innerStride = strides.last else { result[0] = base; return result }
         var index = [Int](repeating: 0, count: shape.count)
         var flat = base
-        for k in 0..<total {
-            result[k] = flat
-            var d = shape.count - 1
-            while d >= 0 {
-                index[d] += 1
-                flat += strides[d]
-                if index[d] < shape[d] { break }
-                flat -= strides[d] * index[d]
-                index[d] = 0
-                d -= 1
+        result.withUnsafeMutableBufferPointer { r in
+            var k = 0
+            while k < total {
+                for i in 0..<inner { r[k + i] = flat + i * innerStride }
+                k += inner
+                var d = shape.count - 2
+                while d >= 0 {
+                    index[d] += 1
+                    flat += strides[d]
+                    if index[d] < shape[d] { break }
+                    flat -= strides[d] * index[d]
+                    index[d] = 0
+                    d -= 1
+                }
             }
         }
         return result

@@ -1,0 +1,19 @@
+#ifndef OPG_CONV_KERNELS_H
+#define OPG_CONV_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// Direct convolution of one sample and one group (docs/determinism.md §3, Conv): for
+/// output channel oc < mg and output position o < out_count,
+///   acc = +0; for ic in 0..<cg, for kp in 0..<k_count (row-major kernel positions):
+///     acc = fma(xp[ic * plane + out_offsets[o] + kernel_offsets[kp]], W[oc][ic][kp], acc)
+///   out[oc * out_count + o] = bias ? acc + bias[oc] : acc
+/// xp holds the cg input planes already zero-padded (so a padded position contributes
+/// fma(0, w, acc), as the spec says); the offsets are positions within one padded plane.
+/// wt is W transposed: wt[(ic * k_count + kp) * mp + oc] with mp = mg rounded up to 8 and
+/// zeros past mg. SIMD lanes hold different output channels, never parts of one chain,
+/// so the AVX2/FMA and portable paths (use_avx2) give the same bits.
+void opg_conv_direct(const float *xp, size_t cg, size_t plane, const int32_t *kernel_offsets, size_t k_count,
+                     const int32_t *out_offsets, size_t out_count, const float *wt, size_t mg, const float *bias,
+                     float *out, int use_avx2);
+#endif

@@ -1,0 +1,169 @@
+// Pooling kernels (contract in pool_kernels.h). The AVX2 paths put 8 outputs (or, for
+// global pooling, 8 planes) in the lanes and gather each window element with a mask for
+// padding; the selections and the sums are the portable loops' own, lane by lane.
+#include "pool_kernels.h"
+#include <string.h>
+
+#pragma clang fp contract(off)
+
+static float quiet_nan(void) {
+    uint32_t bits = 0x7FC00000u;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void max_pool_outputs(const float *x, const int32_t *offsets, size_t k_count, size_t out_count, size_t o_begin,
+                             size_t o_end, float *out, int32_t *best) {
+    for (size_t o = o_begin; o < o_end; o++) {
+        float b = -__builtin_inff();
+        int32_t at = -1;
+        for (size_t kp = 0; kp < k_count; kp++) {
+            int32_t off = offsets[kp * out_count + o];
+            if (off < 0) continue;
+            float v = x[off];
+            if (at < 0 || v > b || v != v) {
+                b = v;
+                at = off;
+                if (v != v) break;
+            }
+        }
+        out[o] = b;
+        best[o] = at;
+    }
+}
+
+static void average_pool_outputs(const float *x, const int32_t *offsets, size_t k_count, size_t out_count,
+                                 size_t o_begin, size_t o_end, const int32_t *divisors, float *out) {
+    for (size_t o = o_begin; o < o_end; o++) {
+        float acc = 0.0f;
+        int32_t count = 0;
+        for (size_t kp = 0; kp < k_count; kp++) {
+            int32_t off = offsets[kp * out_count + o];
+            if (off < 0) continue;
+            acc = acc + x[off];
+            count++;
+        }
+        out[o] = acc / (float)(divisors ? divisors[o] : count);
+    }
+}
+
+static void global_pool_planes(const float *x, size_t p_begin, size_t p_end, size_t plane, int max, float *out) {
+    for (size_t p = p_begin; p < p_end; p++) {
+        const float *v = x + p * plane;
+        float acc = max ? -__builtin_inff() : 0.0f;
+        for (size_t k = 0; k < plane; k++) {
+            if (max) acc = (acc != acc || v[k] != v[k]) ? quiet_nan() : (acc >= v[k] ? acc : v[k]);
+            else acc = acc + v[k];
+        }
+        out[p] = max ? acc : acc / (float)plane;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma")))
+static void max_pool_avx2(const float *x, const int32_t *offsets, size_t k_count, size_t out_count, float *out,
+                          int32_t *best) {
+    size_t o = 0;
+    const __m256i none = _mm256_set1_epi32(-1);
+    for (; o + 8 <= out_count; o += 8) {
+        __m256 b = _mm256_set1_ps(-__builtin_inff());
+        __m256i at = none;
+        __m256 done = _mm256_setzero_ps();
+        for (size_t kp = 0; kp < k_count; kp++) {
+            __m256i off = _mm256_loadu_si256((const __m256i *)(offsets + kp * out_count + o));
+            __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(off, none));
+            __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, off, valid, 4);
+            __m256 first = _mm256_castsi256_ps(_mm256_cmpeq_epi32(at, none));
+            __m256 isnan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+            __m256 take = _mm256_or_ps(_mm256_or_ps(first, _mm256_cmp_ps(v, b, _CMP_GT_OQ)), isnan);
+            take = _mm256_andnot_ps(done, _mm256_and_ps(valid, take));
+            b = _mm256_blendv_ps(b, v, take);
+            at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(at), _mm256_castsi256_ps(off), take));
+            done = _mm256_or_ps(done, _mm256_and_ps(take, isnan));
+        }
+        _mm256_storeu_ps(out + o, b);
+        _mm256_storeu_si256((__m256i *)(best + o), at);
+    }
+    max_pool_outputs(x, offsets, k_count, out_count, o, out_count, out, best);
+}
+
+__attribute__((target("avx2,fma")))
+static void average_pool_avx2(const float *x, const int32_t *offsets, size_t k_count, size_t out_count,
+                              const int32_t *divisors, float *out) {
+    size_t o = 0;
+    const __m256i none = _mm256_set1_epi32(-1);
+    for (; o + 8 <= out_count; o += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        __m256i count = _mm256_setzero_si256();
+        for (size_t kp = 0; kp < k_count; kp++) {
+            __m256i off = _mm256_loadu_si256((const __m256i *)(offsets + kp * out_count + o));
+            __m256i inside = _mm256_cmpgt_epi32(off, none);
+            __m256 valid = _mm256_castsi256_ps(inside);
+            __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, off, valid, 4);
+            acc = _mm256_blendv_ps(acc, _mm256_add_ps(acc, v), valid);
+            count = _mm256_sub_epi32(count, inside);  // inside lanes are −1
+        }
+        __m256i d = divisors ? _mm256_loadu_si256((const __m256i *)(divisors + o)) : count;
+        _mm256_storeu_ps(out + o, _mm256_div_ps(acc, _mm256_cvtepi32_ps(d)));
+    }
+    average_pool_outputs(x, offsets, k_count, out_count, o, out_count, divisors, out);
+}
+
+__attribute__((target("avx2,fma")))
+static void global_pool_avx2(const float *x, size_t planes, size_t plane, int max, float *out) {
+    size_t p = 0;
+    const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)plane));
+    const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000));
+    if (plane <= (size_t)INT32_MAX / 8) {
+        for (; p + 8 <= planes; p += 8) {
+            const float *base = x + p * plane;
+            __m256 acc = max ? _mm256_set1_ps(-__builtin_inff()) : _mm256_setzero_ps();
+            for (size_t k = 0; k < plane; k++) {
+                __m256 v = _mm256_i32gather_ps(base + k, lane, 4);
+                if (max) {
+                    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    __m256 keep = _mm256_cmp_ps(acc, v, _CMP_GE_OQ);
+                    acc = _mm256_blendv_ps(_mm256_blendv_ps(v, acc, keep), qnan, nan);
+                } else {
+                    acc = _mm256_add_ps(acc, v);
+                }
+            }
+            _mm256_storeu_ps(out + p, max ? acc : _mm256_div_ps(acc, _mm256_set1_ps((float)plane)));
+        }
+    }
+    global_pool_planes(x, p, planes, plane, max, out);
+}
+#endif
+
+void opg_max_pool(const float *x, size_t planes, size_t plane, const int32_t *offsets, size_t k_count, size_t out_count,
+                  float *out, int32_t *best, int use_avx2) {
+    for (size_t p = 0; p < planes; p++) {
+#if defined(__x86_64__)
+        if (use_avx2) { max_pool_avx2(x + p * plane, offsets, k_count, out_count, out + p * out_count, best + p * out_count); continue; }
+#endif
+        max_pool_outputs(x + p * plane, offsets, k_count, out_count, 0, out_count, out + p * out_count, best + p * out_count);
+    }
+    (void)use_avx2;
+}
+
+void opg_average_pool(const float *x, size_t planes, size_t plane, const int32_t *offsets, size_t k_count,
+                      size_t out_count, const int32_t *divisors, float *out, int use_avx2) {
+    for (size_t p = 0; p < planes; p++) {
+#if defined(__x86_64__)
+        if (use_avx2) { average_pool_avx2(x + p * plane, offsets, k_count, out_count, divisors, out + p * out_count); continue; }
+#endif
+        average_pool_outputs(x + p * plane, offsets, k_count, out_count, 0, out_count, divisors, out + p * out_count);
+    }
+    (void)use_avx2;
+}
+
+void opg_global_pool(const float *x, size_t planes, size_t plane, int max, float *out, int use_avx2) {
+#if defined(__x86_64__)
+    if (use_avx2) { global_pool_avx2(x, planes, plane, max, out); return; }
+#endif
+    (void)use_avx2;
+    global_pool_planes(x, 0, planes, plane, max, out);
+}
