@@ -28,6 +28,7 @@ func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
     }
     guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
 
+    InferenceSession.keepFreedMemoryInProcess()
     let session: InferenceSession
     do {
         session = try InferenceSession(bytes: Array(data))

@@ -30,12 +30,17 @@ public final class InferenceSession: @unchecked Sendable {
 
     public var outputs: [ValueInfo] { model.graph.outputs }
 
+    /// Asks the C allocator to keep freed memory in the process (on glibc: blocks up to
+    /// 32 MiB from the heap, up to 128 MiB of free heap kept) instead of returning it and
+    /// taking fresh zeroed pages on every run, as runs allocate their tensors anew. It is
+    /// process-wide, so the executable decides: `opg`'s model commands call it; a node
+    /// weighs it against its own memory bounds. Bits never depend on it.
+    public static func keepFreedMemoryInProcess() { opg_keep_freed_memory() }
+
     /// Compiles `model`: checks the graph, resolves every operator, infers shapes, folds
     /// constants, and checks the cost at batch 1 (every symbolic dimension bound to 1)
     /// against `limits`.
     public init(model: Model, limits: Limits = .default) throws {
-        // Runs allocate their tensors anew: keep freed memory in the process for them.
-        opg_keep_freed_memory()
         self.model = model
         self.limits = limits
         let graph = model.graph
