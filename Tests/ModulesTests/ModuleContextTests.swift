@@ -231,3 +231,42 @@ final class OrderedHook: NativeHandler {
         XCTAssertThrowsError(try context.emit(topics: [], data: []))
     }
 }
+
+/// A module on the default dispatch: `peek()` is a view that tries to write, `put(uint256)`
+/// is nonpayable, `deposit()` payable.
+final class DispatchProbe: NativeModule {
+    let address = Address(lowByte: 0x60)
+    let name = "DispatchProbe"
+    let abiJSON = "[]"
+    let functions = [ModuleFunction("peek()", .view), ModuleFunction("put(uint256)", .nonpayable), ModuleFunction("deposit()", .payable)]
+    let events: [String] = []
+
+    func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
+        switch function.signature {
+        case "peek()": try context.storeWord(1, at: .slot(0))
+        case "put(uint256)": try context.store(try Hash32(arguments), at: .slot(0))
+        default: break
+        }
+        return []
+    }
+}
+
+final class ModuleDispatchTests: XCTestCase {
+    func testMutabilityRulesAreAppliedByTheDefaultDispatch() throws {
+        let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
+        let alice = Address(lowByte: 0xA1)
+        state.setBalance(1_000, of: alice)
+        let probe = DispatchProbe()
+        let executor = TransactionExecutor(handlers: NativeHandlerRegistry([probe]), encodeRevert: ABI.encodeRevert)
+        let env = BlockEnvironment(number: 1, timestamp: 1, coinbase: .zero, baseFee: 0, gasLimit: 30_000_000, chainId: 1)
+        func call(_ data: [UInt8], value: UInt256 = 0) -> String? {
+            executor.call(from: alice, to: probe.address, value: value, data: data, gasLimit: 1_000_000, state: state, block: env).revertReason
+        }
+        XCTAssertEqual(call(ABI.selector("peek()")), "write protection: state change in a static call")
+        XCTAssertEqual(call(ABI.selector("put(uint256)") + UInt256(5).bigEndianBytes32, value: 1), "put is not payable")
+        XCTAssertNil(call(ABI.selector("put(uint256)") + UInt256(5).bigEndianBytes32))
+        XCTAssertNil(call(ABI.selector("deposit()"), value: 1))
+        XCTAssertEqual(call([1, 2]), "calldata shorter than a 4-byte selector")
+        XCTAssertEqual(call([0xde, 0xad, 0xbe, 0x0f]), "unknown function selector 0xdeadbe0f")
+    }
+}

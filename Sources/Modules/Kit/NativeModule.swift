@@ -5,6 +5,13 @@ import Primitives
 /// `docs/abi/`, embedded in the binary and printed by `opg abi NAME`) and declares the
 /// functions it dispatches and the events it emits, which `ModulesTests` checks against
 /// that file and against the module's behaviour.
+///
+/// A module implements `perform`; the default `call` dispatches to it by selector and
+/// applies the function's mutability: value sent to a `nonpayable` function reverts
+/// `NAME is not payable`, and a `view` runs in a static scope, so it can change nothing
+/// and emit nothing, whoever calls it (`eth_call`, a transaction, another module). A view
+/// does not refuse value (Notary's `ownerOf` always kept it; the executor has already
+/// credited it); a module that must refuse it checks `context.value`.
 public protocol NativeModule: NativeHandler {
     /// The ABI as the standard JSON array (the `docs/abi/NAME.json` file's bytes).
     var abiJSON: String { get }
@@ -12,6 +19,10 @@ public protocol NativeModule: NativeHandler {
     var functions: [ModuleFunction] { get }
     /// The canonical signatures of the events the module emits (`Notarized(address,bytes32,string)`).
     var events: [String] { get }
+    /// Runs `function` with the calldata after the selector. Only the default `call`
+    /// calls it; a module that writes its own `call` (Supply, whose order of checks past
+    /// blocks depend on) implements this as unreachable.
+    func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8]
 }
 
 /// A function a module answers: its canonical signature and Solidity state mutability.
@@ -35,11 +46,32 @@ public struct ModuleFunction: Equatable, Sendable {
 
     /// The 4-byte selector: the first bytes of keccak256(signature).
     public var selector: [UInt8] { ABI.selector(signature) }
+
+    /// The function's name (the signature up to its parenthesis).
+    public var name: Substring { signature.prefix { $0 != "(" } }
 }
 
 extension NativeModule {
     /// The event topics the module emits (keccak256 of each signature).
     public var eventTopics: [Hash32] { events.map(ABI.eventTopic) }
+
+    /// Dispatches by selector to `perform` under the function's mutability rules.
+    public func call(_ context: NativeCallContext) throws -> [UInt8] {
+        let input = context.input
+        guard input.count >= 4 else { throw NativeRevert("calldata shorter than a 4-byte selector") }
+        let selector = Array(input[0..<4])
+        guard let function = functions.first(where: { $0.selector == selector }) else {
+            throw NativeRevert("unknown function selector 0x\(Hex.encode(selector).dropFirst(2))")
+        }
+        let arguments = Array(input[4...])
+        switch function.mutability {
+        case .view: return try context.withStaticScope { try perform(function, arguments: arguments, context: context) }
+        case .nonpayable:
+            guard context.value.isZero else { throw NativeRevert("\(function.name) is not payable") }
+            return try perform(function, arguments: arguments, context: context)
+        case .payable: return try perform(function, arguments: arguments, context: context)
+        }
+    }
 }
 
 /// The ABI text of an embedded `docs/abi` file.

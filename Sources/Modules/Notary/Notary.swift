@@ -17,7 +17,6 @@ public final class Notary: NativeModule {
     public let name = "Notary"
 
     static let notarizeSelector = ABI.selector("notarize(bytes32,string)")
-    static let ownerOfSelector = ABI.selector("ownerOf(bytes32)")
     /// Topic 0 of the `Notarized` event.
     public static let notarizedTopic = ABI.eventTopic("Notarized(address,bytes32,string)")
     /// Longest note accepted, in bytes.
@@ -29,15 +28,10 @@ public final class Notary: NativeModule {
     public let functions = [ModuleFunction("notarize(bytes32,string)", .nonpayable), ModuleFunction("ownerOf(bytes32)", .view)]
     public let events = ["Notarized(address,bytes32,string)"]
 
-    public func call(_ context: NativeCallContext) throws -> [UInt8] {
-        let input = context.input
-        guard input.count >= 4 else { throw NativeRevert("calldata shorter than a 4-byte selector") }
-        let selector = Array(input[0..<4])
-        let args = Array(input[4...])
-        switch selector {
+    public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
+        switch function.selector {
         case Self.notarizeSelector:
-            guard context.value.isZero else { throw NativeRevert("notarize is not payable") }
-            let values = try decodeArguments([.fixedBytes(32), .string], args)
+            let values = try decodeArguments([.fixedBytes(32), .string], arguments)
             guard let digest = values[0].bytesValue, let note = values[1].stringValue else { throw NativeRevert("invalid arguments") }
             guard note.utf8.count <= Self.maxNoteBytes else { throw NativeRevert("note longer than \(Self.maxNoteBytes) bytes") }
             let slot = try slotOf(digest, context)
@@ -47,19 +41,13 @@ public final class Notary: NativeModule {
             let data = try ABI.encode([.string], [.string(note)])
             try context.emit(topics: [Self.notarizedTopic, Hash32(word: context.caller), try Hash32(digest)], data: data)
             return []
-        case Self.ownerOfSelector:
-            // A view: it runs statically. Value sent with it stays with the Notary, as it
-            // always has (refusing it now would change the outcome of past blocks).
-            return try context.withStaticScope {
-                let values = try decodeArguments([.fixedBytes(32)], args)
-                guard let digest = values[0].bytesValue else { throw NativeRevert("invalid arguments") }
-                let word = UInt256(word: try context.load(try slotOf(digest, context)))
-                let owner = Address(word: Hash32(word: word & Self.addressMask))
-                let blockNumber = word >> 160
-                return try ABI.encode([.address, .uint(64)], [.address(owner), .uint(blockNumber)])
-            }
-        default:
-            throw NativeRevert("unknown function selector 0x\(selector.map { String($0, radix: 16).leftPadded }.joined())")
+        default:  // ownerOf, a view: value sent with it stays with the Notary, as it always has.
+            let values = try decodeArguments([.fixedBytes(32)], arguments)
+            guard let digest = values[0].bytesValue else { throw NativeRevert("invalid arguments") }
+            let word = UInt256(word: try context.load(try slotOf(digest, context)))
+            let owner = Address(word: Hash32(word: word & Self.addressMask))
+            let blockNumber = word >> 160
+            return try ABI.encode([.address, .uint(64)], [.address(owner), .uint(blockNumber)])
         }
     }
 
@@ -69,8 +57,4 @@ public final class Notary: NativeModule {
         try context.chargeHashing(byteCount: digest.count)
         return Keccak256.hash(digest)
     }
-}
-
-private extension String {
-    var leftPadded: String { count == 1 ? "0" + self : self }
 }

@@ -15,6 +15,9 @@ public final class Supply: NativeModule {
     public let functions = ["totalSupply()", "genesisSupply()", "minted()", "burned()"].map { ModuleFunction($0, .view) }
     public let events: [String] = []
 
+    /// Supply checks the calldata length and value before it reads the ledger and reads
+    /// the ledger before it matches the selector; past blocks' gas depends on that order,
+    /// so it keeps its own `call` instead of the default dispatch.
     public func call(_ context: NativeCallContext) throws -> [UInt8] {
         guard context.input.count == 4 else { throw NativeRevert("Supply functions take no arguments") }
         guard context.value.isZero else { throw NativeRevert("Supply functions are not payable") }
@@ -32,5 +35,10 @@ public final class Supply: NativeModule {
             }
             return value.bigEndianBytes32
         }
+    }
+
+    /// Unreachable: `call` above does the dispatching.
+    public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
+        throw NativeRevert("unknown function selector")
     }
 }
