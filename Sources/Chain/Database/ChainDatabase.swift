@@ -136,7 +136,7 @@ public final class ChainDatabase {
             return commitGeneration
         }
         guard let generation else { return StateDB(root: header.stateRoot, nodes: nodes, flatReads: false) }
-        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: true) { [unowned self] in
+        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: true) { [self] in
             lock.withLock { commitGeneration == generation }
         }
     }
