@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Modules", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "Modules", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Primitives", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Crypto", "Primitives", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
     ],

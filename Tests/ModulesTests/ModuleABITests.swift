@@ -77,7 +77,7 @@ final class ModuleABITests: XCTestCase {
         let executor = TransactionExecutor(handlers: StandardModules.registry(), encodeRevert: ABI.encodeRevert)
         let env = BlockEnvironment(number: 1, timestamp: 1, coinbase: .zero, baseFee: 0, gasLimit: 30_000_000, chainId: 1)
         let data = ABI.selector("notarize(bytes32,string)") + (try ABI.encode([.fixedBytes(32), .string], [.fixedBytes([UInt8](repeating: 7, count: 32)), .string("hi")]))
-        let tx = ModuleTestTx(sender: Address(lowByte: 0xA1), nonce: 0, gasLimit: 200_000, to: Notary().address, data: data)
+        let tx = try TestSigner.transaction(nonce: 0, to: Notary().address, data: data, gas: 200_000)
         state.setBalance(UInt256(10_000_000), of: tx.sender)
         var gas = env.gasLimit
         let r = try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)

@@ -1,22 +1,19 @@
+import Crypto
 import Primitives
 import Storage
 import XCTest
 @testable import Chain
 @testable import Modules
 
-/// A transaction as the executor needs it, for driving modules without signatures.
-struct ModuleTestTx: ExecutableTransaction {
-    var hash: Hash32 { Keccak256.hash(sender.bytes + UInt256(nonce).bigEndianBytes32) }
-    var sender: Address
-    var nonce: UInt64
-    var gasLimit: UInt64 = 1_000_000
-    var maxFeePerGas: UInt256 = 0
-    var maxPriorityFeePerGas: UInt256 = 0
-    var value: UInt256 = 0
-    var encodedSize: Int { 100 }
-    var to: Address?
-    var data: [UInt8] = []
-    var intrinsicGas: UInt64 { GasSchedule.intrinsicGas(data: data) }
+/// Real signed transactions from test keys (fees zero: the tests' blocks have base fee 0).
+enum TestSigner {
+    static let alice = try! PrivateKey(Keccak256.digest(Array("modules test alice".utf8)))
+
+    static func transaction(nonce: UInt64, to: Address, data: [UInt8], value: UInt256 = 0, gas: UInt64 = 1_000_000,
+                            key: PrivateKey = alice) throws -> SignedTransaction {
+        try Transaction(type: .dynamicFee, chainId: 1, nonce: nonce, maxPriorityFeePerGas: 0, maxFeePerGas: 0, gasLimit: gas,
+                        to: to, value: value, data: data).signed(with: key)
+    }
 }
 
 /// A test module driven by a one-byte command and an optional argument word: it
@@ -80,7 +77,7 @@ final class Vault: NativeHandler {
 }
 
 final class ModuleContextTests: XCTestCase {
-    let alice = Address(lowByte: 0xA1)
+    let alice = TestSigner.alice.address
     let env = BlockEnvironment(number: 5, timestamp: 1, coinbase: Address(lowByte: 0xEE), baseFee: 0, gasLimit: 30_000_000, chainId: 1)
     var vault = Vault(0x40), other = Vault(0x41)
     var state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
@@ -95,7 +92,7 @@ final class ModuleContextTests: XCTestCase {
 
     private var nonce: UInt64 = 0
     private func send(_ input: [UInt8], to: Address? = nil, value: UInt256 = 0, index: Int = 0) throws -> TransactionResult {
-        let tx = ModuleTestTx(sender: alice, nonce: nonce, value: value, to: to ?? vault.address, data: input)
+        let tx = try TestSigner.transaction(nonce: nonce, to: to ?? vault.address, data: input, value: value)
         nonce += 1
         var gas = env.gasLimit
         return try executor.apply(tx, index: index, state: state, block: env, gasLeft: &gas)
@@ -139,7 +136,7 @@ final class ModuleContextTests: XCTestCase {
     }
 
     func testSeesTheTransactionHashAndIndex() throws {
-        let tx = ModuleTestTx(sender: alice, nonce: 0, to: vault.address, data: Vault.input(.txInfo))
+        let tx = try TestSigner.transaction(nonce: 0, to: vault.address, data: Vault.input(.txInfo))
         var gas = env.gasLimit
         let r = try executor.apply(tx, index: 17, state: state, block: env, gasLeft: &gas)
         XCTAssertEqual(r.returnData, tx.hash.bytes + UInt256(17).bigEndianBytes32)

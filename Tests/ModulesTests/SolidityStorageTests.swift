@@ -53,17 +53,17 @@ final class SolidityStorageTests: XCTestCase {
             // Store a long value first, then this one over it: the module writes exactly the
             // words Solidity would and clears the data slots the long value used.
             let long = [UInt8](repeating: 0xAB, count: 200)
-            var tx = ModuleTestTx(sender: .zero, nonce: state.nonce(of: .zero), gasLimit: 5_000_000, to: BytesStore.home, data: base.bytes + long)
+            let nonce = state.nonce(of: TestSigner.alice.address)
             var gas = env.gasLimit
-            XCTAssertTrue(try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas).success)
-            tx.nonce += 1
-            tx.data = base.bytes + value
-            let r = try executor.apply(tx, index: 1, state: state, block: env, gasLeft: &gas)
+            let first = try TestSigner.transaction(nonce: nonce, to: BytesStore.home, data: base.bytes + long, gas: 5_000_000)
+            XCTAssertTrue(try executor.apply(first, index: 0, state: state, block: env, gasLeft: &gas).success)
+            let second = try TestSigner.transaction(nonce: nonce + 1, to: BytesStore.home, data: base.bytes + value, gas: 5_000_000)
+            let r = try executor.apply(second, index: 1, state: state, block: env, gasLeft: &gas)
             XCTAssertEqual(r.returnData, value, "read back")
             for (slot, word) in want { XCTAssertEqual(state.storage(of: BytesStore.home, slot: slot), word) }
-            let first = SolidityStorage.dataSlot(base)
+            let data = SolidityStorage.dataSlot(base)
             for i in (want.count - 1)..<7 {
-                XCTAssertEqual(state.storage(of: BytesStore.home, slot: SolidityStorage.offset(first, by: UInt256(UInt64(i)))), .zero)
+                XCTAssertEqual(state.storage(of: BytesStore.home, slot: SolidityStorage.offset(data, by: UInt256(UInt64(i)))), .zero)
             }
         }
     }
