@@ -46,16 +46,18 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
+        .target(name: "Modules", dependencies: ["Chain", "Primitives", "Inference"],
+                resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json")], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
-        .target(name: "Node", dependencies: ["Chain", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
+        .target(name: "Node", dependencies: ["Chain", "Modules", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 swiftSettings: swiftSettings),
 
         // Executables.
         .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "opg",
-            dependencies: ["Node", "Chain", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
+            dependencies: ["Node", "Chain", "Modules", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
             swiftSettings: swiftSettings
         ),
 
@@ -66,8 +68,9 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Modules", "Primitives", "Crypto", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "Modules", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Crypto", "Primitives", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
     ],

@@ -1,6 +1,7 @@
 import Chain
 import Crypto
 import Foundation
+import Modules
 import Primitives
 import Storage
 
@@ -19,8 +20,8 @@ public enum ChainSetup {
         #endif
     }
 
-    /// The native handlers every node runs, at their reserved addresses.
-    public static func handlers() -> NativeHandlerRegistry { NativeHandlerRegistry([NotaryHandler(), SupplyHandler()]) }
+    /// The native modules every node runs, at their reserved addresses.
+    public static func handlers() -> NativeHandlerRegistry { StandardModules.registry() }
 
     /// A chain service over `database` with the standard handlers.
     public static func service(spec: GenesisSpec, database: ChainDatabase, poolLimits: MempoolLimits = MempoolLimits()) -> ChainService {

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import HTTPServer
 import JSON
+import Modules
 import Node
 import Primitives
 import RPC
@@ -23,7 +24,7 @@ commands:
                  [--data HEX] [--gas N]                       sign and submit an EIP-1559 transfer; prints its hash
   block          [--rpc URL] [--full] NUMBER|latest|earliest  print a block as JSON
   tx decode      RAW_HEX                                      decode a signed transaction, print it as JSON
-  abi notary                                                  print the Notary handler's ABI (JSON)
+  abi [NAME]                                                  print a native module's ABI (JSON); list them without NAME
   model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
   model run      FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                                                               run a model deterministically; prints outputs and their hash
@@ -296,10 +297,20 @@ func txCommand(_ argv: [String]) throws -> Int32 {
 
 func abiCommand(_ argv: [String]) throws -> Int32 {
     let args = try Arguments(argv, options: [])
-    if args.wantsHelp { print("usage: opg abi notary\n\nPrints the Solidity-ABI JSON of a native handler."); return 0 }
-    try args.expectPositionals(["handler"])
-    guard args.positionals[0] == "notary" else { throw UsageError("handler: unknown handler \"\(args.positionals[0])\" (notary)") }
-    print(NotaryHandler().abiJSON)
+    let names = StandardModules.all().map { $0.name.lowercased() }
+    if args.wantsHelp {
+        print("usage: opg abi [NAME]\n\nPrints the Solidity-ABI JSON of a native module (docs/abi/NAME.json);\nwithout NAME, lists the modules: \(names.joined(separator: ", ")).")
+        return 0
+    }
+    guard let name = args.positionals.first else {
+        for module in StandardModules.all() { print("\(module.name.lowercased())\t\(module.address)") }
+        return 0
+    }
+    try args.expectPositionals(["NAME"])
+    guard let module = StandardModules.named(name) else {
+        throw UsageError("NAME: unknown module \"\(name)\" (\(names.joined(separator: ", ")))")
+    }
+    print(module.abiJSON, terminator: module.abiJSON.hasSuffix("\n") ? "" : "\n")
     return 0
 }
 

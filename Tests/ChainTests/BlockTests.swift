@@ -1,4 +1,5 @@
 import Crypto
+import Modules
 import Primitives
 import Storage
 import XCTest
@@ -21,7 +22,7 @@ final class BlockTests: XCTestCase {
             let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
             try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
         }
-        let service = ChainService(config: spec.config, database: db, handlers: NativeHandlerRegistry([NotaryHandler(), SupplyHandler()]),
+        let service = ChainService(config: spec.config, database: db, handlers: StandardModules.registry(),
                                    encodeRevert: ABI.encodeRevert, poolLimits: MempoolLimits(maxPerAccount: 1000, pendingSlots: 100_000))
         return (service, spec)
     }

@@ -43,7 +43,6 @@ struct TestTx: ExecutableTransaction {
 final class CounterHandler: NativeHandler {
     let address = Address(lowByte: 0x01)
     let name = "Counter"
-    let abiJSON = "[]"
     func call(_ context: NativeCallContext) throws -> [UInt8] {
         guard let first = context.input.first else { throw NativeRevert("empty input") }
         try context.store(Hash32.slot(UInt64(first)), at: .slot(0))
@@ -63,7 +62,7 @@ final class ExecutorTests: XCTestCase {
         state.setBalance(1_000_000_000, of: alice)
         SupplyLedger(state).setGenesisSupply(1_000_000_000)
         var gas = env.gasLimit
-        let r = try executor.apply(TestTx(sender: alice, nonce: 0, value: 5), state: state, block: env, gasLeft: &gas)
+        let r = try executor.apply(TestTx(sender: alice, nonce: 0, value: 5), index: 0, state: state, block: env, gasLeft: &gas)
         XCTAssertTrue(r.success)
         XCTAssertEqual(r.gasUsed, 21_000)
         XCTAssertEqual(r.effectiveGasPrice, 13)
@@ -81,7 +80,7 @@ final class ExecutorTests: XCTestCase {
         state.setBalance(100_000_000, of: alice)
         var gas = env.gasLimit
         var tx = TestTx(sender: alice, nonce: 0, gasLimit: 100_000, value: 9, to: Address(lowByte: 0x01), data: [0x05])
-        let ok = try executor.apply(tx, state: state, block: env, gasLeft: &gas)
+        let ok = try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
         XCTAssertTrue(ok.success)
         XCTAssertEqual(ok.logs.count, 1)
         XCTAssertEqual(ok.returnData, [0x05])
@@ -89,7 +88,7 @@ final class ExecutorTests: XCTestCase {
         tx.nonce = 1
         tx.data = [0xFF]
         let before = state.balance(of: alice)
-        let failed = try executor.apply(tx, state: state, block: env, gasLeft: &gas)
+        let failed = try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
         XCTAssertFalse(failed.success)
         XCTAssertEqual(failed.revertReason, "no 0xFF")
         XCTAssertEqual(failed.logs, [])
@@ -100,7 +99,7 @@ final class ExecutorTests: XCTestCase {
         tx.nonce = 2
         tx.gasLimit = 21_100
         tx.data = [0x06]
-        XCTAssertEqual(try executor.apply(tx, state: state, block: env, gasLeft: &gas).revertReason, "out of gas")
+        XCTAssertEqual(try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas).revertReason, "out of gas")
     }
 
     func testInvalidTransactionsLeaveStateUntouched() {
@@ -117,7 +116,7 @@ final class ExecutorTests: XCTestCase {
             (TestTx(sender: alice, nonce: 0, value: 1_000_000), .insufficientFunds(have: 1_000_000, want: 1_000_000 + 2_100_000)),
         ]
         for (tx, expected) in cases {
-            XCTAssertThrowsError(try executor.apply(tx, state: state, block: env, gasLeft: &gas)) { error in
+            XCTAssertThrowsError(try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)) { error in
                 XCTAssertEqual(error as? InvalidTransaction, expected)
             }
         }

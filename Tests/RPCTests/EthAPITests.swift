@@ -1,4 +1,5 @@
 import Chain
+import Modules
 import Crypto
 import JSON
 import Primitives
@@ -23,7 +24,7 @@ final class EthAPITests: XCTestCase {
         let db = try ChainDatabase(store: MemoryStore())
         let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
         try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
-        chain = ChainService(config: spec.config, database: db, handlers: NativeHandlerRegistry([NotaryHandler(), SupplyHandler()]),
+        chain = ChainService(config: spec.config, database: db, handlers: StandardModules.registry(),
                              encodeRevert: ABI.encodeRevert)
         dispatcher = RPCDispatcher()
         api = EthAPI(chain: chain, clientVersion: "opg/test")
@@ -95,7 +96,7 @@ final class EthAPITests: XCTestCase {
         XCTAssertEqual(try result("eth_uninstallFilter", [.string(logFilter)]), .bool(false))
         XCTAssertEqual(try errorCode("eth_getFilterChanges", [.string(logFilter)]), -32000)
 
-        let topic = JSONValue.string(NotaryHandler.notarizedTopic.hex)
+        let topic = JSONValue.string(Notary.notarizedTopic.hex)
         let byTopic = try result("eth_getLogs", [.object(["fromBlock": .string("0x0"), "topics": .array([topic, .null, .string(Hex.encode(digest))])])])
         XCTAssertEqual(byTopic.arrayValue?.count, 1)
         let miss = try result("eth_getLogs", [.object(["fromBlock": .string("0x0"), "topics": .array([.null, .null, .string(Keccak256.hash([1]).hex)])])])

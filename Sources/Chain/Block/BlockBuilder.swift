@@ -73,6 +73,7 @@ public final class BlockBuilder {
     public func propose(parent: Header, candidates: [SignedTransaction], timestamp: UInt64, coinbase: Address) throws -> ExecutedBlock {
         let env = environment(parent: parent, timestamp: Swift.max(timestamp, parent.timestamp), coinbase: coinbase)
         let state = database.state(at: parent)
+        executor.beginBlock(env, state: state)
         var included: [SignedTransaction] = []
         var excluded: [(hash: Hash32, reason: InvalidTransaction)] = []
         var results: [TransactionResult] = []
@@ -80,7 +81,7 @@ public final class BlockBuilder {
         for tx in candidates {
             if gasLeft < GasSchedule.transaction { break }
             do {
-                results.append(try executor.apply(tx, state: state, block: env, gasLeft: &gasLeft))
+                results.append(try executor.apply(tx, index: included.count, state: state, block: env, gasLeft: &gasLeft))
                 included.append(tx)
             } catch let reason as InvalidTransaction {
                 excluded.append((tx.hash, reason))
@@ -122,6 +123,7 @@ public final class BlockBuilder {
         guard h.extraData.count <= 32 else { throw InvalidBlock("extraData is longer than 32 bytes") }
         let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
         let state = database.state(at: parent)
+        executor.beginBlock(env, state: state)
         var results: [TransactionResult] = []
         var transactions: [SignedTransaction] = []
         results.reserveCapacity(count)
@@ -130,7 +132,7 @@ public final class BlockBuilder {
         for i in 0..<count {
             let tx = try transaction(i)
             do {
-                results.append(try executor.apply(tx, state: state, block: env, gasLeft: &gasLeft))
+                results.append(try executor.apply(tx, index: i, state: state, block: env, gasLeft: &gasLeft))
             } catch let reason as InvalidTransaction {
                 throw InvalidBlock("transaction \(i) (\(tx.hash)) cannot be included: \(reason)")
             }
@@ -157,6 +159,7 @@ public final class BlockBuilder {
     private func seal(parent: Header, env: BlockEnvironment, transactions: [SignedTransaction], results: [TransactionResult],
                       state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)],
                       transactionsRoot: (() -> Hash32)? = nil) throws -> ExecutedBlock {
+        executor.endBlock(env, state: state)
         executor.finalize(block: env, reward: config.blockReward, state: state)
         var cumulative: UInt64 = 0
         var receipts: [Receipt] = []

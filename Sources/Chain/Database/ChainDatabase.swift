@@ -7,7 +7,9 @@ import Storage
 /// also moves the head, so a crash leaves either the old head or the new one — never
 /// a head without its block or state.
 ///
-/// Thread-safe: readers (RPC) and the writer (block producer) share it.
+/// Thread-safe: readers (RPC) and the writer (block producer) share it. A reader's
+/// `state(at:)` of the head sees that block's state only, even while later blocks are
+/// committed under it (see `state(at:)`).
 public final class ChainDatabase {
     /// The backing store.
     public let store: KeyValueStore
@@ -16,6 +18,9 @@ public final class ChainDatabase {
 
     private let lock = NSLock()
     private var headHeader: Header?
+    /// Counts head commits, odd while one is being written: a flat-index read is the
+    /// head's when the generation was even before it and is unchanged after it.
+    private var commitGeneration: UInt64 = 0
     private var recentHeaders: [UInt64: Header] = [:]
     private var recentBodies: [UInt64: [SignedTransaction]] = [:]
     private var recentReceipts: [UInt64: [Receipt]] = [:]
@@ -119,12 +124,21 @@ public final class ChainDatabase {
         return batch
     }
 
-    /// State as of `header` (reads through the flat index when `header` is the head).
+    /// State as of `header`, and of that block only: a reader never mixes it with a
+    /// later block's state. When `header` has the head's state root, reads go through
+    /// the flat index (which holds the head's state) for as long as no other block has
+    /// been committed since; from the first read that a commit overlaps, that `StateDB`
+    /// walks the trie at `header.stateRoot` instead (trie nodes are never deleted).
     public func state(at header: Header) -> StateDB {
-        // The flat index holds the head's state, so it serves any header with the same
-        // state root (comparing roots avoids hashing two headers per request).
-        let headState = head.map { $0.stateRoot == header.stateRoot } ?? false
-        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: headState)
+        let generation: UInt64? = lock.withLock {
+            // Comparing roots avoids hashing two headers per request.
+            guard let headHeader, headHeader.stateRoot == header.stateRoot, commitGeneration % 2 == 0 else { return nil }
+            return commitGeneration
+        }
+        guard let generation else { return StateDB(root: header.stateRoot, nodes: nodes, flatReads: false) }
+        return StateDB(root: header.stateRoot, nodes: nodes, flatReads: true) { [self] in
+            lock.withLock { commitGeneration == generation }
+        }
     }
 
     /// Writes `block`, its receipts and `stateBatch` (from `StateDB.commit`) and moves the
@@ -142,6 +156,8 @@ public final class ChainDatabase {
         batch.append(bodyEntries ?? Self.bodyEntries(number: n, transactions: block.transactions, receipts: receipts))
         if let genesis { batch.put(Schema.genesis, genesis) }
         batch.put(Schema.head, Schema.be(n) + hash.bytes)
+        lock.withLock { commitGeneration += 1 }
+        defer { lock.withLock { commitGeneration += 1 } }
         try store.write(batch, sync: sync)
         lock.withLock {
             headHeader = block.header

@@ -28,6 +28,14 @@ public enum GasSchedule {
     public static let logDataByte: UInt64 = 8
     /// Per 32-byte word hashed by a handler (KECCAK256 word cost).
     public static let hashWord: UInt64 = 6
+    /// A handler reading an account's balance (cold BALANCE, EIP-2929).
+    public static let balanceRead: UInt64 = 2_600
+    /// A handler moving $OPG out of its account, or a module-to-module call with value
+    /// (CALL's value-transfer cost).
+    public static let valueTransfer: UInt64 = 9_000
+    /// Gas each begin-block and end-block hook may use; not counted against the block's
+    /// gas limit. A hook that needs more fails and its changes are undone.
+    public static let blockHook: UInt64 = 10_000_000
 }
 
 extension GasSchedule {

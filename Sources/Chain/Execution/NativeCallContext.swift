@@ -1,14 +1,53 @@
 import Primitives
 
+/// The transaction a native call belongs to.
+public struct TransactionInfo: Equatable, Sendable {
+    /// The transaction's hash.
+    public let hash: Hash32
+    /// Its index in the block.
+    public let index: Int
+
+    /// Creates the record.
+    public init(hash: Hash32, index: Int) {
+        self.hash = hash
+        self.index = index
+    }
+}
+
+/// What a native call returned to the module that made it (`NativeCallContext.call`).
+public struct NativeCallOutcome: Equatable {
+    /// True when the callee returned; false when it reverted, ran out of gas or could
+    /// not be entered (depth limit, value not covered).
+    public let success: Bool
+    /// Return data, or the encoded `Error(string)` of a revert.
+    public let returnData: [UInt8]
+    /// The reason, when the call failed.
+    public let revertReason: String?
+    /// Gas the callee used.
+    public let gasUsed: UInt64
+}
+
 /// What a native handler sees and may do during one call: the caller, value and
-/// input, gas metering, its own storage, and events. Storage and logs cost gas as
-/// `GasSchedule` says; in a static call (`eth_call` of a view, or `isStatic`) writes
-/// and events revert.
+/// input, the block and transaction, gas metering, its own storage (raw words and
+/// Solidity-layout helpers), events, its own account's balance (pay out, mint, burn)
+/// and calls to other modules.
+///
+/// In a static context — a `view` function, a `staticCall`, or anything called from
+/// one — every state change (storage, value, mint, burn) and every event reverts with
+/// `write protection: …`. Static-ness passes down to every nested call.
+///
+/// A context belongs to one call on one thread; it is not shared.
 public final class NativeCallContext {
     /// Raised when a call needs more gas than it has left.
     public struct OutOfGas: Error, Equatable {}
 
-    /// The transaction sender (or `eth_call`'s `from`).
+    /// Deepest nesting of module-to-module calls (the outermost call is depth 0).
+    public static let maxDepth = 64
+
+    /// The module's own address (storage, balance and events are its).
+    public let address: Address
+    /// The transaction sender (or `eth_call`'s `from`), or the calling module for a
+    /// nested call; the zero address in block hooks.
     public let caller: Address
     /// Value sent with the call, already credited to the handler's account.
     public let value: UInt256
@@ -16,26 +55,46 @@ public final class NativeCallContext {
     public let input: [UInt8]
     /// The block the call executes in.
     public let block: BlockEnvironment
-    /// True when the call must not change state.
-    public let isStatic: Bool
+    /// The transaction being executed; nil in `eth_call`, gas estimation and block hooks.
+    public let transaction: TransactionInfo?
+    /// Nesting depth: 0 for the call the transaction makes.
+    public let depth: Int
     /// Gas still available.
     public private(set) var gasLeft: UInt64
-    /// Events emitted so far, in order.
+    /// Events emitted so far (nested calls' included), in order.
     public private(set) var logs: [Log] = []
 
-    private let state: ExecutionState
-    private let address: Address
+    private let staticFrame: Bool
+    private var staticScopes = 0
+    private let eventsAllowed: Bool
+    let runner: NativeCallRunner
 
-    init(address: Address, caller: Address, value: UInt256, input: [UInt8], block: BlockEnvironment,
-         isStatic: Bool, gas: UInt64, state: ExecutionState) {
+    init(address: Address, caller: Address, value: UInt256, input: [UInt8], isStatic: Bool, depth: Int, gas: UInt64,
+         eventsAllowed: Bool, runner: NativeCallRunner) {
         self.address = address
         self.caller = caller
         self.value = value
         self.input = input
-        self.block = block
-        self.isStatic = isStatic
+        self.block = runner.block
+        self.transaction = runner.transaction
+        self.staticFrame = isStatic
+        self.depth = depth
         self.gasLeft = gas
-        self.state = state
+        self.eventsAllowed = eventsAllowed
+        self.runner = runner
+    }
+
+    private var state: ExecutionState { runner.state }
+
+    /// True when the call must not change state.
+    public var isStatic: Bool { staticFrame || staticScopes > 0 }
+
+    /// Runs `body` as a static call (a `view` function): state changes and events in it,
+    /// and in anything it calls, revert.
+    public func withStaticScope<T>(_ body: () throws -> T) rethrows -> T {
+        staticScopes += 1
+        defer { staticScopes -= 1 }
+        return try body()
     }
 
     /// Charges `amount` gas.
@@ -47,6 +106,12 @@ public final class NativeCallContext {
         gasLeft -= amount
     }
 
+    private func requireWritable(_ what: String) throws {
+        if isStatic { throw NativeRevert("write protection: \(what) in a static call") }
+    }
+
+    // MARK: - Storage
+
     /// Reads `slot` of the handler's storage.
     public func load(_ slot: Hash32) throws -> Hash32 {
         try useGas(GasSchedule.storageRead)
@@ -55,22 +120,183 @@ public final class NativeCallContext {
 
     /// Writes `slot` of the handler's storage.
     public func store(_ value: Hash32, at slot: Hash32) throws {
-        if isStatic { throw NativeRevert("state change in a static call") }
+        try requireWritable("state change")
         let current = state.storage(of: address, slot: slot)
         try useGas(current == .zero && value != .zero ? GasSchedule.storageSet : GasSchedule.storageUpdate)
         state.setStorage(value, of: address, slot: slot)
     }
 
+    /// Charges for hashing `byteCount` bytes (per 32-byte word, rounded up).
+    public func chargeHashing(byteCount: Int) throws {
+        try useGas(GasSchedule.hashWord * UInt64((byteCount + 31) / 32))
+    }
+
+    // MARK: - Events
+
     /// Emits an event with `topics` (at most four) and ABI-encoded `data`.
     public func emit(topics: [Hash32], data: [UInt8]) throws {
-        if isStatic { throw NativeRevert("event in a static call") }
-        precondition(topics.count <= 4, "a log has at most four topics")
+        try requireWritable("event")
+        guard eventsAllowed else { throw NativeRevert("events cannot be emitted in block hooks: they have no receipt") }
+        guard topics.count <= 4 else { throw NativeRevert("a log has at most four topics, got \(topics.count)") }
         try useGas(GasSchedule.log + GasSchedule.logTopic * UInt64(topics.count) + GasSchedule.logDataByte * UInt64(data.count))
         logs.append(Log(address: address, topics: topics, data: data))
     }
 
-    /// Charges for hashing `byteCount` bytes (per 32-byte word, rounded up).
-    public func chargeHashing(byteCount: Int) throws {
-        try useGas(GasSchedule.hashWord * UInt64((byteCount + 31) / 32))
+    // MARK: - Balances and supply
+
+    /// The $OPG balance of `account`.
+    public func balance(of account: Address) throws -> UInt256 {
+        try useGas(GasSchedule.balanceRead)
+        return state.balance(of: account)
+    }
+
+    /// Pays `amount` from the module's own account to `recipient`; reverts when the
+    /// module holds less.
+    public func transfer(_ amount: UInt256, to recipient: Address) throws {
+        try requireWritable("value transfer")
+        try useGas(GasSchedule.valueTransfer)
+        try debitOwnAccount(amount)
+        try credit(amount, to: recipient)
+    }
+
+    /// Creates `amount` new $OPG in `recipient`'s account and records it as minted in the
+    /// supply ledger, so `sum(balances) == genesis + minted − burned` still holds.
+    public func mint(_ amount: UInt256, to recipient: Address) throws {
+        try requireWritable("mint")
+        try useGas(GasSchedule.valueTransfer + GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard !ledger.minted.addingReportingOverflow(amount).overflow else { throw NativeRevert("mint overflows the minted total") }
+        try credit(amount, to: recipient)
+        ledger.recordMint(amount)
+    }
+
+    /// Destroys `amount` $OPG from the module's own account and records it as burned.
+    public func burn(_ amount: UInt256) throws {
+        try requireWritable("burn")
+        try useGas(GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard !ledger.burned.addingReportingOverflow(amount).overflow else { throw NativeRevert("burn overflows the burned total") }
+        try debitOwnAccount(amount)
+        ledger.recordBurn(amount)
+    }
+
+    private func debitOwnAccount(_ amount: UInt256) throws {
+        let have = state.balance(of: address)
+        guard have >= amount else { throw NativeRevert("insufficient module balance: have \(have) want \(amount)") }
+        state.setBalance(have - amount, of: address)
+    }
+
+    private func credit(_ amount: UInt256, to account: Address) throws {
+        let (sum, overflow) = state.balance(of: account).addingReportingOverflow(amount)
+        guard !overflow else { throw NativeRevert("balance of \(account) would overflow") }
+        state.setBalance(sum, of: account)
+    }
+
+    // MARK: - Calls to other modules
+
+    /// Calls the module at `target` with `input`, sending `value` from this module's
+    /// account and at most `gas` (default: all that is left). The callee's caller is
+    /// this module; a static context stays static. A failed callee undoes its own
+    /// changes and is reported in the outcome, not thrown.
+    public func call(_ target: Address, input: [UInt8], value: UInt256 = .zero, gas: UInt64? = nil) throws -> NativeCallOutcome {
+        if !value.isZero { try requireWritable("value transfer") }
+        return try nestedCall(target, input: input, value: value, gas: gas, isStatic: isStatic)
+    }
+
+    /// Calls the module at `target` statically: any state change or event in the callee
+    /// (or anything it calls) reverts the callee.
+    public func staticCall(_ target: Address, input: [UInt8], gas: UInt64? = nil) throws -> NativeCallOutcome {
+        try nestedCall(target, input: input, value: .zero, gas: gas, isStatic: true)
+    }
+
+    private func nestedCall(_ target: Address, input: [UInt8], value: UInt256, gas: UInt64?, isStatic: Bool) throws -> NativeCallOutcome {
+        try useGas(value.isZero ? GasSchedule.nativeCall : GasSchedule.nativeCall + GasSchedule.valueTransfer)
+        guard depth < Self.maxDepth else {
+            return failed("call depth limit \(Self.maxDepth) exceeded")
+        }
+        guard state.balance(of: address) >= value else { return failed("insufficient funds for transfer") }
+        let granted = min(gas ?? gasLeft, gasLeft)
+        let outcome = runner.run(from: address, to: target, value: value, input: input, gas: granted, intrinsicGas: 0,
+                                 isStatic: isStatic, depth: depth + 1)
+        gasLeft -= outcome.gasUsed
+        if outcome.revertReason == nil { logs += outcome.logs }
+        return NativeCallOutcome(success: outcome.revertReason == nil, returnData: outcome.returnData,
+                                 revertReason: outcome.revertReason, gasUsed: outcome.gasUsed)
+    }
+
+    private func failed(_ reason: String) -> NativeCallOutcome {
+        NativeCallOutcome(success: false, returnData: runner.encodeRevert(reason), revertReason: reason, gasUsed: 0)
+    }
+}
+
+/// Runs native calls against one state for one transaction, `eth_call` or block hook:
+/// the executor's outermost call and every module-to-module call go through `run`.
+final class NativeCallRunner {
+    /// What a call did.
+    struct Outcome {
+        var gasUsed: UInt64
+        var logs: [Log] = []
+        var returnData: [UInt8] = []
+        var revertReason: String?
+    }
+
+    let handlers: NativeHandlerRegistry
+    let encodeRevert: (String) -> [UInt8]
+    let state: ExecutionState
+    let block: BlockEnvironment
+    let transaction: TransactionInfo?
+
+    init(handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8], state: ExecutionState,
+         block: BlockEnvironment, transaction: TransactionInfo?) {
+        self.handlers = handlers
+        self.encodeRevert = encodeRevert
+        self.state = state
+        self.block = block
+        self.transaction = transaction
+    }
+
+    /// Moves `value` and runs the handler at `to`, if any, with `gas − intrinsicGas`. A
+    /// revert or running out of gas undoes everything done here (value included).
+    func run(from: Address, to: Address, value: UInt256, input: [UInt8], gas: UInt64, intrinsicGas: UInt64,
+             isStatic: Bool, depth: Int) -> Outcome {
+        let snapshot = state.snapshot()
+        if !value.isZero {
+            state.setBalance(state.balance(of: from) - value, of: from)
+            state.setBalance(state.balance(of: to) + value, of: to)
+        }
+        guard let handler = handlers.handler(at: to) else { return Outcome(gasUsed: intrinsicGas) }
+        let context = NativeCallContext(address: to, caller: from, value: value, input: input, isStatic: isStatic, depth: depth,
+                                        gas: gas - intrinsicGas, eventsAllowed: true, runner: self)
+        return guarded(handler, context, gas: gas, snapshot: snapshot) {
+            try context.useGas(GasSchedule.nativeCall)
+            return try handler.call(context)
+        }
+    }
+
+    /// Runs a block hook of `handler` with `gas`; a failed hook's changes are undone.
+    func runHook(_ handler: NativeHandler, gas: UInt64, _ hook: (NativeHandler, NativeCallContext) throws -> Void) -> Outcome {
+        let context = NativeCallContext(address: handler.address, caller: .zero, value: .zero, input: [], isStatic: false, depth: 0,
+                                        gas: gas, eventsAllowed: false, runner: self)
+        return guarded(handler, context, gas: gas, snapshot: state.snapshot()) {
+            try hook(handler, context)
+            return []
+        }
+    }
+
+    private func guarded(_ handler: NativeHandler, _ context: NativeCallContext, gas: UInt64, snapshot: Int,
+                         _ body: () throws -> [UInt8]) -> Outcome {
+        do {
+            let output = try body()
+            return Outcome(gasUsed: gas - context.gasLeft, logs: context.logs, returnData: output)
+        } catch let revert as NativeRevert {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gas - context.gasLeft, returnData: encodeRevert(revert.reason), revertReason: revert.reason)
+        } catch is NativeCallContext.OutOfGas {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gas, revertReason: "out of gas")
+        } catch {
+            state.revert(to: snapshot)
+            return Outcome(gasUsed: gas, revertReason: "\(handler.name): \(error)")
+        }
     }
 }

@@ -2,13 +2,17 @@ import Primitives
 
 /// $OPG supply bookkeeping kept in state, so the state root commits to it: the storage
 /// of the Supply module at `0x…00FF` holds the genesis supply, the total minted (block
-/// rewards) and the total burned (base fees). Total supply = genesis + minted − burned.
+/// rewards, modules' `NativeCallContext.mint`) and the total burned (base fees,
+/// `NativeCallContext.burn`). Total supply = genesis + minted − burned.
 public struct SupplyLedger {
     /// The Supply module's address.
     public static let address = Address(lowByte: 0xFF)
-    static let genesisSlot = Hash32.slot(0)
-    static let mintedSlot = Hash32.slot(1)
-    static let burnedSlot = Hash32.slot(2)
+    /// Slot of the genesis supply.
+    public static let genesisSlot = Hash32.slot(0)
+    /// Slot of the total minted.
+    public static let mintedSlot = Hash32.slot(1)
+    /// Slot of the total burned.
+    public static let burnedSlot = Hash32.slot(2)
 
     private let state: ExecutionState
 

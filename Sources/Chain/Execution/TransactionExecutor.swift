@@ -42,10 +42,10 @@ public struct TransactionExecutor {
         self.encodeRevert = encodeRevert
     }
 
-    /// Applies `tx` (sent by `tx.sender`) in `block`, drawing its gas limit from
-    /// `gasLeft`. Throws `InvalidTransaction` — leaving state untouched — when the
-    /// transaction cannot be included at all.
-    public func apply<T: ExecutableTransaction>(_ tx: T, state: ExecutionState, block: BlockEnvironment,
+    /// Applies `tx` (sent by `tx.sender`, at position `index` of `block`), drawing its gas
+    /// limit from `gasLeft`. Throws `InvalidTransaction` — leaving state untouched — when
+    /// the transaction cannot be included at all.
+    public func apply<T: ExecutableTransaction>(_ tx: T, index: Int, state: ExecutionState, block: BlockEnvironment,
                                                 gasLeft: inout UInt64) throws -> TransactionResult {
         guard let to = tx.to else { throw InvalidTransaction.contractCreation }
         guard tx.maxPriorityFeePerGas <= tx.maxFeePerGas else { throw InvalidTransaction.tipAboveFeeCap }
@@ -69,8 +69,10 @@ public struct TransactionExecutor {
         state.setBalance(balance - prepaid, of: tx.sender)
         state.setNonce(nonce + 1, of: tx.sender)
 
-        let outcome = run(from: tx.sender, to: to, value: tx.value, data: tx.data, gasLimit: tx.gasLimit,
-                          intrinsicGas: tx.intrinsicGas, state: state, block: block, isStatic: false)
+        let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block,
+                                      transaction: TransactionInfo(hash: tx.hash, index: index))
+        let outcome = runner.run(from: tx.sender, to: to, value: tx.value, input: tx.data, gas: tx.gasLimit,
+                                 intrinsicGas: tx.intrinsicGas, isStatic: false, depth: 0)
         let refund = UInt256(tx.gasLimit - outcome.gasUsed) * price
         state.setBalance(state.balance(of: tx.sender) + refund, of: tx.sender)
         let burned = UInt256(outcome.gasUsed) * block.baseFee
@@ -81,6 +83,25 @@ public struct TransactionExecutor {
                                  returnData: outcome.returnData, revertReason: outcome.revertReason, effectiveGasPrice: price)
     }
 
+    /// Runs every handler's begin-block hook, in address order (before the block's first
+    /// transaction).
+    public func beginBlock(_ block: BlockEnvironment, state: ExecutionState) {
+        runHooks(block, state) { try $0.beginBlock($1) }
+    }
+
+    /// Runs every handler's end-block hook, in address order (after the block's last
+    /// transaction, before `finalize`).
+    public func endBlock(_ block: BlockEnvironment, state: ExecutionState) {
+        runHooks(block, state) { try $0.endBlock($1) }
+    }
+
+    /// Hooks have no transaction and no receipt: a failed hook's changes are undone and
+    /// the block goes on (the failure is deterministic, so every validator agrees).
+    private func runHooks(_ block: BlockEnvironment, _ state: ExecutionState, _ hook: (NativeHandler, NativeCallContext) throws -> Void) {
+        let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block, transaction: nil)
+        for handler in handlers.all { _ = runner.runHook(handler, gas: GasSchedule.blockHook, hook) }
+    }
+
     /// Mints the block reward to the proposer and records it in the supply ledger.
     public func finalize(block: BlockEnvironment, reward: UInt256, state: ExecutionState) {
         guard !reward.isZero else { return }
@@ -89,9 +110,10 @@ public struct TransactionExecutor {
     }
 
     /// Executes a call without keeping any change (`eth_call`, `eth_estimateGas`). The
-    /// sender pays no fee; `value`, if any, must be covered by its balance.
+    /// sender pays no fee; `value`, if any, must be covered by its balance. With
+    /// `isStatic`, any state change or event reverts the call.
     public func call(from: Address, to: Address, value: UInt256, data: [UInt8], gasLimit: UInt64,
-                     state: ExecutionState, block: BlockEnvironment) -> CallResult {
+                     state: ExecutionState, block: BlockEnvironment, isStatic: Bool = false) -> CallResult {
         let snapshot = state.snapshot()
         defer { state.revert(to: snapshot) }
         let intrinsic = GasSchedule.intrinsicGas(data: data)
@@ -101,43 +123,9 @@ public struct TransactionExecutor {
         guard state.balance(of: from) >= value else {
             return CallResult(returnData: [], gasUsed: intrinsic, revertReason: "insufficient funds for transfer")
         }
-        let outcome = run(from: from, to: to, value: value, data: data, gasLimit: gasLimit, intrinsicGas: intrinsic,
-                          state: state, block: block, isStatic: false)
+        let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block, transaction: nil)
+        let outcome = runner.run(from: from, to: to, value: value, input: data, gas: gasLimit, intrinsicGas: intrinsic,
+                                 isStatic: isStatic, depth: 0)
         return CallResult(returnData: outcome.returnData, gasUsed: outcome.gasUsed, revertReason: outcome.revertReason)
-    }
-
-    private struct Outcome {
-        var gasUsed: UInt64
-        var logs: [Log] = []
-        var returnData: [UInt8] = []
-        var revertReason: String?
-    }
-
-    /// Moves `value` and runs the handler at `to`, if any. A revert or running out of
-    /// gas undoes everything done here (value included); fees are the caller's business.
-    private func run(from: Address, to: Address, value: UInt256, data: [UInt8], gasLimit: UInt64, intrinsicGas: UInt64,
-                     state: ExecutionState, block: BlockEnvironment, isStatic: Bool) -> Outcome {
-        let snapshot = state.snapshot()
-        if !value.isZero {
-            state.setBalance(state.balance(of: from) - value, of: from)
-            state.setBalance(state.balance(of: to) + value, of: to)
-        }
-        guard let handler = handlers.handler(at: to) else { return Outcome(gasUsed: intrinsicGas) }
-        let context = NativeCallContext(address: to, caller: from, value: value, input: data, block: block,
-                                        isStatic: isStatic, gas: gasLimit - intrinsicGas, state: state)
-        do {
-            try context.useGas(GasSchedule.nativeCall)
-            let output = try handler.call(context)
-            return Outcome(gasUsed: gasLimit - context.gasLeft, logs: context.logs, returnData: output)
-        } catch let revert as NativeRevert {
-            state.revert(to: snapshot)
-            return Outcome(gasUsed: gasLimit - context.gasLeft, returnData: encodeRevert(revert.reason), revertReason: revert.reason)
-        } catch is NativeCallContext.OutOfGas {
-            state.revert(to: snapshot)
-            return Outcome(gasUsed: gasLimit, revertReason: "out of gas")
-        } catch {
-            state.revert(to: snapshot)
-            return Outcome(gasUsed: gasLimit, revertReason: "\(handler.name): \(error)")
-        }
     }
 }

@@ -10,7 +10,10 @@ import Storage
 /// flat-index entries in a `WriteBatch` and returns the new root. Dirty entries are
 /// committed in sorted order, so the root is a pure function of the writes.
 ///
-/// Not thread-safe: one owner at a time (the producer, or one RPC request).
+/// Not thread-safe: one owner at a time (the producer, or one RPC request). Other
+/// threads may commit blocks meanwhile: a flat-index read is kept only while
+/// `flatStillCurrent` says no commit has overlapped it (`ChainDatabase.state(at:)`);
+/// after that every read walks the trie at `baseRoot`.
 public final class StateDB: ExecutionState, PoolStateReader {
     /// The root this working copy started from (or last committed).
     public private(set) var baseRoot: Hash32
@@ -18,7 +21,8 @@ public final class StateDB: ExecutionState, PoolStateReader {
     public private(set) var failure: Error?
 
     private let nodes: TrieNodeStore
-    private let flatReads: Bool
+    private var flatReads: Bool
+    private let flatStillCurrent: (() -> Bool)?
     private var accountTrie: SecureTrie
     /// Accounts read or written, with whether they changed since the last commit. Each
     /// read or write is one hash lookup: execution of a transfer does about fifteen.
@@ -43,11 +47,15 @@ public final class StateDB: ExecutionState, PoolStateReader {
     }
 
     /// State at `root`. With `flatReads`, reads come from the flat index, which holds the
-    /// head state: pass true only when `root` is the head's state root.
-    public init(root: Hash32, nodes: TrieNodeStore, flatReads: Bool) {
+    /// head state: pass true only when `root` is the head's state root. When blocks may
+    /// be committed concurrently, `flatStillCurrent` must say whether the flat index
+    /// still holds `root`'s state (checked after each flat read); without it the caller
+    /// guarantees no commit happens while this `StateDB` reads.
+    public init(root: Hash32, nodes: TrieNodeStore, flatReads: Bool, flatStillCurrent: (() -> Bool)? = nil) {
         self.baseRoot = root
         self.nodes = nodes
         self.flatReads = flatReads
+        self.flatStillCurrent = flatStillCurrent
         self.accountTrie = SecureTrie(root: root, nodes: nodes)
     }
 
@@ -65,9 +73,21 @@ public final class StateDB: ExecutionState, PoolStateReader {
         return accounts.index(forKey: address)!
     }
 
+    /// Reads `key` from the flat index, or returns nil and stops flat reads for good when
+    /// a commit has overlapped (the caller then reads the trie).
+    private func flatRead(_ key: [UInt8]) throws -> [UInt8]?? {
+        guard flatReads else { return nil }
+        let bytes = try nodes.store.get(key)
+        if let flatStillCurrent, !flatStillCurrent() {
+            flatReads = false
+            return nil
+        }
+        return .some(bytes)
+    }
+
     private func load(_ address: Address) -> Account {
         do {
-            let bytes = flatReads ? try nodes.store.get(Schema.account(address)) : try accountTrie.get(address.bytes)
+            let bytes = try flatRead(Schema.account(address)) ?? accountTrie.get(address.bytes)
             guard let bytes else { return .empty }
             return try Account(rlp: bytes)
         } catch {
@@ -92,8 +112,8 @@ public final class StateDB: ExecutionState, PoolStateReader {
     private func loadSlot(_ address: Address, _ slot: Hash32) -> Hash32 {
         do {
             let bytes: [UInt8]?
-            if flatReads {
-                bytes = try nodes.store.get(Schema.storage(address, slot))
+            if let flat = try flatRead(Schema.storage(address, slot)) {
+                bytes = flat
             } else {
                 let root = account(address).storageRoot
                 if root == MerklePatriciaTrie.emptyRoot { return .zero }
