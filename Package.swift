@@ -89,7 +89,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
         .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Primitives", "Storage"],
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Primitives", "Storage"],
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
     ]
     package.products += [

@@ -1,6 +1,7 @@
 import Chain
 import Crypto
 import JSON
+import Modules
 import Primitives
 import RPC
 import Storage
@@ -24,7 +25,7 @@ enum Node {
         let db = try! ChainDatabase(store: MemoryStore())
         let (genesis, batch) = try! spec.genesisBlock(nodes: db.nodes)
         try! db.commit(block: genesis, receipts: [], stateBatch: batch, genesis: [])
-        let chain = ChainService(config: spec.config, database: db, handlers: NativeHandlerRegistry([NotaryHandler(), SupplyHandler()]),
+        let chain = ChainService(config: spec.config, database: db, handlers: StandardModules.registry(),
                                  encodeRevert: ABI.encodeRevert)
         let digest = Keccak256.digest(Array("fuzz document".utf8))
         let data = try! ABI.encodeCall("notarize(bytes32,string)", [.fixedBytes(digest), .string("fuzz")])

@@ -7,7 +7,9 @@ public final class WorkerPool {
     /// The pool's name (thread names are `name-0`, `name-1`, …).
     public let name: String
     private let condition = NSCondition()
-    private var queue: [() -> Void] = []
+    /// Submitted work; a slot is emptied as its work is taken, so finished work (and the
+    /// request bodies its closure captured) is freed at once, not when the queue compacts.
+    private var queue: [(() -> Void)?] = []
     private var head = 0
     private var stopping = false
     private var running = 0
@@ -57,7 +59,8 @@ public final class WorkerPool {
         condition.lock()
         while true {
             if head < queue.count {
-                let next = queue[head]
+                let next = queue[head]!
+                queue[head] = nil
                 head += 1
                 if head > 1024 && head * 2 > queue.count {
                     queue.removeFirst(head)
