@@ -390,6 +390,11 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
     let inner = modern ? Shape.count(Array(xT.shape[(axis + 1)...])) : 1
     let hardmax = kind == "Hardmax", softmax = kind == "Softmax"
     var out = [Float](repeating: 0, count: x.count)
+    if softmax && inner == 1 && ctx.options.path == .fast {
+        // The C kernel runs the reference's operations below in the same order.
+        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { opg_softmax_rows(x.baseAddress, outer, n, $0.baseAddress) } }
+        return .float(out, shape: xT.shape)
+    }
     x.withUnsafeBufferPointer { x in
     out.withUnsafeMutableBufferPointer { out in
     for o in 0..<outer {
