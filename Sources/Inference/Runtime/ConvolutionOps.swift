@@ -139,8 +139,12 @@ struct DirectConvolution {
         let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
         let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
         var transposed = [Float](repeating: 0, count: groups * depth * mp)
-        for g in 0..<groups {
-            for oc in 0..<mg { for k in 0..<depth { transposed[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+        transposed.withUnsafeMutableBufferPointer { t in
+            w.withUnsafeBufferPointer { w in
+                for g in 0..<groups {
+                    for oc in 0..<mg { for k in 0..<depth { t[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+                }
+            }
         }
         // Where each input row (the last axis) starts in its padded plane.
         let rowLength = geo.inSize.last!, rank = geo.inSize.count
