@@ -181,27 +181,29 @@ static void gelu_erf_portable(const float *x, size_t n, float *out) {
     }
 }
 
-void opg_softmax_rows(const float *x, size_t rows, size_t n, float *out) {
-    for (size_t row = 0; row < rows; row++) {
-        const float *xr = x + row * n;
-        float *y = out + row * n;
-        float m = -INFINITY;
-        for (size_t k = 0; k < n; k++) m = isnan(m) || isnan(xr[k]) ? NAN : (m >= xr[k] ? m : xr[k]);
-        float s = 0;
-        for (size_t k = 0; k < n; k++) {
-            float e = (float)exp_binary64((double)(xr[k] - m));
-            y[k] = e;
-            s = s + e;
-        }
-        for (size_t k = 0; k < n; k++) y[k] = y[k] / s;
+// The row's maximum, NaN-propagating, from −∞ in order (nanPropagatingMax).
+static inline float row_max(const float *x, size_t n) {
+    float m = -INFINITY;
+    for (size_t k = 0; k < n; k++) m = isnan(m) || isnan(x[k]) ? NAN : (m >= x[k] ? m : x[k]);
+    return m;
+}
+
+static void softmax_row_portable(const float *x, size_t n, float *y) {
+    float m = row_max(x, n);
+    float s = 0;
+    for (size_t k = 0; k < n; k++) {
+        float e = (float)exp_binary64((double)(x[k] - m));
+        y[k] = e;
+        s = s + e;
     }
+    for (size_t k = 0; k < n; k++) y[k] = y[k] / s;
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-// Four lanes of exp_binary64 for −36 ≤ x ≤ 0 (its range here, so neither overflow test
-// applies): the same operations per lane, 2^k built from bits.
+// Four lanes of exp_binary64 for −745.2 ≤ x ≤ 0 (GELU's erfc needs −36 ≤ x ≤ −1), where
+// neither of its range tests applies: the same operations per lane, 2^k built from bits.
 __attribute__((target("avx2,fma")))
 static inline __m256d exp_lanes(__m256d x) {
     const __m256d shifter = _mm256_set1_pd(6755399441055744.0);
@@ -273,7 +275,47 @@ static void gelu_erf_avx2(const float *x, size_t n, float *out) {
     }
     gelu_erf_portable(x + i, n - i, out + i);
 }
+// Four lanes of exp_binary64 for any x: exp_lanes' operations where they apply (from
+// −745.2 up; there k ≥ −1075, so both factors of 2^k are normal), else the scalar code's
+// special values (NaN, +∞ above 709.78, 0 below −745.2).
+__attribute__((target("avx2,fma")))
+static inline __m256d exp_lanes_any(__m256d x) {
+    __m256d e = exp_lanes(x);
+    e = _mm256_blendv_pd(e, _mm256_setzero_pd(), _mm256_cmp_pd(x, _mm256_set1_pd(-745.2), _CMP_LT_OQ));
+    e = _mm256_blendv_pd(e, _mm256_set1_pd(INFINITY), _mm256_cmp_pd(x, _mm256_set1_pd(709.78), _CMP_GT_OQ));
+    return _mm256_blendv_pd(e, _mm256_set1_pd(NAN), _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+}
+
+// Softmax with 4 exponentials per instruction (lanes are different elements) and 8
+// divisions; the max and the sum stay scalar chains in the row's order.
+__attribute__((target("avx2,fma")))
+static void softmax_row_avx2(const float *x, size_t n, float *y) {
+    float m = row_max(x, n);
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        __m128 d = _mm_sub_ps(_mm_loadu_ps(x + k), _mm_set1_ps(m));
+        _mm_storeu_ps(y + k, _mm256_cvtpd_ps(exp_lanes_any(_mm256_cvtps_pd(d))));
+    }
+    for (; k < n; k++) y[k] = (float)exp_binary64((double)(x[k] - m));
+    float s = 0;
+    for (k = 0; k < n; k++) s = s + y[k];
+    for (k = 0; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_div_ps(_mm256_loadu_ps(y + k), _mm256_set1_ps(s)));
+    for (; k < n; k++) y[k] = y[k] / s;
+}
 #endif
+
+void opg_softmax_rows(const float *x, size_t rows, size_t n, float *out, int use_avx2) {
+    for (size_t row = 0; row < rows; row++) {
+#if defined(__x86_64__)
+        if (use_avx2) {
+            softmax_row_avx2(x + row * n, n, out + row * n);
+            continue;
+        }
+#endif
+        softmax_row_portable(x + row * n, n, out + row * n);
+    }
+    (void)use_avx2;
+}
 
 void opg_gelu_erf(const float *x, size_t n, float *out, int use_avx2) {
 #if defined(__x86_64__)

@@ -396,7 +396,7 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
     var out = [Float](repeating: 0, count: x.count)
     if softmax && inner == 1 && ctx.options.path == .fast {
         // The C kernel runs the reference's operations below in the same order.
-        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { opg_softmax_rows(x.baseAddress, outer, n, $0.baseAddress) } }
+        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { opg_softmax_rows(x.baseAddress, outer, n, $0.baseAddress, MatrixProduct.hasAVX2FMA ? 1 : 0) } }
         return .float(out, shape: xT.shape)
     }
     x.withUnsafeBufferPointer { x in
