@@ -236,6 +236,69 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// The C GELU (exact form) and Softmax equal the Swift reference bit for bit: GELU on
+    /// random bit patterns (NaN, ±∞, subnormals), ±0, random values and every float within
+    /// 500 ulps of the erf pieces' boundaries (|x|/√2 = 1, 2, 3, 4, 6); Softmax on rows of
+    /// random values with ±∞, NaN, equal maxima and one-element rows.
+    func testGeluAndSoftmaxPathsAgreeBitForBit() throws {
+        var g = Generator(state: 11)
+        var x: [Float] = [0, -0.0, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, -.leastNormalMagnitude, .greatestFiniteMagnitude]
+        for _ in 0..<100_000 { x.append(Float(bitPattern: UInt32(truncatingIfNeeded: g.next()))); x.append(g.float() * 12) }
+        for boundary in [1.0, 2, 3, 4, 6] {
+            var v = Float(boundary * 1.4142135623730951)
+            for _ in 0..<500 { v = v.nextDown }
+            for _ in 0..<1000 { x.append(v); x.append(-v); v = v.nextUp }
+        }
+        let attributes = [Attribute(name: "approximate", value: .string(Array("none".utf8)))]
+        let fastGelu = try runOperator("Gelu", [.float(x, shape: [x.count])], attributes: attributes, opset: 20, options: RunOptions(path: .fast))
+        let reference = x.map { DeterministicMath.gelu($0, tanhApproximation: false) }
+        func firstDifference(_ a: [Float], _ b: [Float]) -> String? {
+            guard let i = a.indices.first(where: { a[$0].bitPattern != b[$0].bitPattern }) else { return nil }
+            return "at x = \(x[i]) (0x\(String(x[i].bitPattern, radix: 16))): \(a[i]) against \(b[i])"
+        }
+        // A model output's NaNs are canonical (§5); the C kernels return a NaN input as it is.
+        XCTAssertNil(firstDifference(try fastGelu[0].floats(""), reference.map { $0.isNaN ? canonicalNaN : $0 }), "GELU operator")
+        for path in [Int32(0), MatrixProduct.hasAVX2FMA ? 1 : 0] {
+            var out = [Float](repeating: 0, count: x.count)
+            opg_gelu_erf(x, x.count, &out, path)
+            XCTAssertNil(firstDifference(out, reference), "C GELU, use_avx2 = \(path)")
+        }
+        for (rows, n, scale) in [(64, 16, Float(40)), (3, 1, 40), (5, 37, 40), (9, 21, 800)] {
+            // Scale 800 puts x − max below −745 (exp is 0) and in exp's subnormal range.
+            var values = (0..<(rows * n)).map { _ in g.float() * scale }
+            if n > 4 {
+                values[1] = .infinity; values[n + 2] = -.infinity; values[2 * n + 3] = .nan
+                values[3 * n] = 7; values[3 * n + 1] = 7
+            }
+            if rows > 4 && n > 8 {  // exp's subnormal range and its cut-off at −745.2, in a row of max 2000
+                for (k, v) in [2000, 1290, 1270, 1254.9, 1254.7, 1999.999, 1292, 1300].enumerated() { values[4 * n + k] = Float(v) }
+            }
+            let input = Tensor.float(values, shape: [rows, n])
+            let reference = try runOperator("Softmax", [input], options: RunOptions(path: .reference))
+            let fast = try runOperator("Softmax", [input], options: RunOptions(path: .fast))
+            XCTAssertEqual(bits(try reference[0].floats("")), bits(try fast[0].floats("")), "Softmax \(rows)×\(n)")
+            var portable = [Float](repeating: 0, count: values.count)
+            opg_softmax_rows(values, rows, n, &portable, 0)
+            XCTAssertEqual(bits(try reference[0].floats("")), bits(portable.map { $0.isNaN ? canonicalNaN : $0 }), "portable Softmax \(rows)×\(n)")
+        }
+    }
+
+    /// Float Add/Sub/Mul/Div with one operand repeated along leading axes (the row loops)
+    /// give each element the operation on the pair that numpy broadcasting names.
+    func testRowBroadcastArithmeticMatchesElementwise() throws {
+        var g = Generator(state: 12)
+        let ops: [(String, (Float, Float) -> Float)] = [("Add", { $0 + $1 }), ("Sub", { $0 - $1 }), ("Mul", { $0 * $1 }), ("Div", { $0 / $1 })]
+        for (aShape, bShape) in [([2, 3, 4], [4]), ([4], [2, 3, 4]), ([3, 1, 4], [1, 4]), ([1, 4], [3, 1, 4]), ([2, 3], [1]), ([2, 3], [2, 3])] {
+            let a = (0..<aShape.reduce(1, *)).map { _ in g.float() }, b = (0..<bShape.reduce(1, *)).map { _ in g.float() }
+            let n = max(a.count, b.count)
+            for (op, f) in ops {
+                let out = try runOperator(op, [.float(a, shape: aShape), .float(b, shape: bShape)])[0]
+                let expected = (0..<n).map { f(a[$0 % a.count], b[$0 % b.count]) }
+                XCTAssertEqual(bits(try out.floats("")), bits(expected), "\(op) \(aShape) \(bShape)")
+            }
+        }
+    }
+
     /// The direct convolution's AVX2/FMA and portable C paths give the same bits (random
     /// offset tables, channel counts around the 8/16-lane tiles, with and without bias).
     func testDirectConvolutionPortableMatchesAVX2() {

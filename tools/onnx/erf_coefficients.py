@@ -13,7 +13,7 @@ at the Chebyshev points of its interval (close to the minimax polynomial), solve
 Python's float arithmetic is IEEE binary64 with the same rounding as the kernel, and
 the kernel's exp is re-stated below, so the measured error is that of the kernel itself.
 
-  erf_coefficients.py           # prints the coefficient tables (Swift) and the error
+  erf_coefficients.py           # prints the coefficient tables (C, for Sources/CKernels/elementary.c) and the error
 """
 import math
 import struct
@@ -127,15 +127,15 @@ def kernel_erf(a: float) -> float:
     return a * horner(SMALL, a * a) if a < 1 else 1 - kernel_erfc_of_magnitude(a)
 
 
-def swift_table(name: str, values: list[float]) -> str:
-    return f"    static let {name}: [Double] = [\n" + "".join(f"        {v!r},\n" for v in values) + "    ]"
+def c_table(name: str, values: list[float]) -> str:
+    return f"static const double {name}[] = {{\n" + "".join(f"    {v!r},\n" for v in values) + "};"
 
 
 def main() -> None:
-    print(swift_table("erfSmall", SMALL))
+    print(c_table("ERF_SMALL", SMALL))
     for lo, hi, center, c in TAIL:
         print(f"    // [{lo}, {hi}), centre {center}")
-        print(swift_table(f"erfcTail{int(lo)}", c))
+        print(c_table(f"ERFC_TAIL{int(lo)}", c))
     worst_erf = worst_erfc = worst_f32 = 0.0
     for i in range(1, 3000):
         a = 6.0 * i / 3000 + 1e-7 * (i % 7)

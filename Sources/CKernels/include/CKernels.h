@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include "allocator.h"
 #include "conv_kernels.h"
+#include "elementary_kernels.h"
 #include "norm_kernels.h"
 #include "pool_kernels.h"
 #include "svm_kernels.h"

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The kernel's elementary functions (docs/determinism.md, "Elementary functions").
 ///
 /// Every function of a float32 argument is evaluated in binary64 using only IEEE-754
@@ -124,95 +126,19 @@ public enum DeterministicMath {
         return p
     }
 
-    // erf's polynomials (tools/onnx/erf_coefficients.py prints them, with the measured error).
-    static let erfSmall: [Double] = [
-        1.1283791670955126,
-        -0.37612638903183543,
-        0.11283791670945006,
-        -0.02686617064323777,
-        0.0052239776071164225,
-        -0.0008548325975389692,
-        0.00012055294904839707,
-        -1.492473690741966e-05,
-        1.6447424703317362e-06,
-        -1.6208483801871705e-07,
-        1.3720064546777686e-08,
-        -7.795898827002142e-10,
-    ]
-    // [1.0, 2.0), centre 1.5
-    static let erfcTail1: [Double] = [
-        0.3215854164543175,
-        -0.16362291773256005,
-        0.0761510398554774,
-        -0.03293090529956527,
-        0.013377340953067394,
-        -0.0051459575478377826,
-        0.0018861348769919975,
-        -0.0006619300701084315,
-        0.0002233099453004411,
-        -7.265887301589559e-05,
-        2.2864299608127746e-05,
-        -6.97536222785843e-06,
-        2.0670657912156654e-06,
-        -5.944961119917664e-07,
-        1.6714292901928126e-07,
-        -4.9545807838901603e-08,
-        1.3242541506849584e-08,
-    ]
-    // [2.0, 3.0), centre 2.5
-    static let erfcTail2: [Double] = [
-        0.2108063640611436,
-        -0.07434734678979472,
-        0.024937997086656914,
-        -0.008001569382093874,
-        0.002467036815699688,
-        -0.0007335909374729658,
-        0.00021101982436023977,
-        -5.8868958345706055e-05,
-        1.5961851696601105e-05,
-        -4.214357879841587e-06,
-        1.0852366992052668e-06,
-        -2.7262986241901926e-07,
-        6.706690790495327e-08,
-        -1.7022233265672403e-08,
-        4.010268793982498e-09,
-    ]
-    // [3.0, 4.0), centre 3.5
-    static let erfcTail3: [Double] = [
-        0.1552936556088943,
-        -0.041323577833252495,
-        0.01066113319251011,
-        -0.002673074439643561,
-        0.0006526863269086787,
-        -0.0001554689182328899,
-        3.6181703647369664e-05,
-        -8.237986419511217e-06,
-        1.8371959965058951e-06,
-        -4.017414059460916e-07,
-        8.617207083202206e-08,
-        -1.816709921028992e-08,
-        3.904660027946148e-09,
-        -7.952076959606247e-10,
-    ]
-    // [4.0, 6.0), centre 5.0
-    static let erfcTail4: [Double] = [
-        0.11070463773306863,
-        -0.02133278976482631,
-        0.0040406889089373834,
-        -0.0007528968134273368,
-        0.00013810242089385338,
-        -2.4953883569275264e-05,
-        4.444334401233983e-06,
-        -7.806319572345831e-07,
-        1.352934488442005e-07,
-        -2.3147456116675594e-08,
-        3.911671423997266e-09,
-        -6.530260734491417e-10,
-        1.0723886840405964e-10,
-        -1.7498984106891532e-11,
-        3.139638329414755e-12,
-        -5.001865871242102e-13,
-    ]
+    // erf's polynomials, kept in the C kernels (gelu.c) so that the fast GELU and this
+    // reference read the same coefficients (tools/onnx/erf_coefficients.py prints them).
+    static let erfSmall = erfPolynomial(0)
+    static let erfcTail1 = erfPolynomial(1)  // [1, 2), centre 1.5
+    static let erfcTail2 = erfPolynomial(2)  // [2, 3), centre 2.5
+    static let erfcTail3 = erfPolynomial(3)  // [3, 4), centre 3.5
+    static let erfcTail4 = erfPolynomial(4)  // [4, 6), centre 5
+
+    static func erfPolynomial(_ piece: Int32) -> [Double] {
+        var count = 0
+        let coefficients = opg_erf_polynomial(piece, &count)!
+        return Array(UnsafeBufferPointer(start: coefficients, count: count))
+    }
 
     /// x^y in binary64 with C99 Annex F's special cases; otherwise exp(y · log|x|) with
     /// the sign of x for odd integer y. A negative x with non-integer y is NaN.

@@ -139,8 +139,12 @@ struct DirectConvolution {
         let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
         let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
         var transposed = [Float](repeating: 0, count: groups * depth * mp)
-        for g in 0..<groups {
-            for oc in 0..<mg { for k in 0..<depth { transposed[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+        transposed.withUnsafeMutableBufferPointer { t in
+            w.withUnsafeBufferPointer { w in
+                for g in 0..<groups {
+                    for oc in 0..<mg { for k in 0..<depth { t[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+                }
+            }
         }
         // Where each input row (the last axis) starts in its padded plane.
         let rowLength = geo.inSize.last!, rank = geo.inSize.count
@@ -390,6 +394,11 @@ func softmaxFamily(_ ctx: OpContext, _ inputs: [Tensor?], kind: String) throws -
     let inner = modern ? Shape.count(Array(xT.shape[(axis + 1)...])) : 1
     let hardmax = kind == "Hardmax", softmax = kind == "Softmax"
     var out = [Float](repeating: 0, count: x.count)
+    if softmax && inner == 1 && ctx.options.path == .fast {
+        // The C kernel runs the reference's operations below in the same order.
+        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { opg_softmax_rows(x.baseAddress, outer, n, $0.baseAddress, MatrixProduct.hasAVX2FMA ? 1 : 0) } }
+        return .float(out, shape: xT.shape)
+    }
     x.withUnsafeBufferPointer { x in
     out.withUnsafeMutableBufferPointer { out in
     for o in 0..<outer {

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Elementwise operators: numpy broadcasting, one rounding per IEEE operation, integer
 /// results wrapped to their width, float functions from `DeterministicMath`.
 typealias M = DeterministicMath
@@ -16,6 +18,19 @@ func broadcastBinary<T, R>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
     } else if aShape == out && b.count == 1 {
         let y = b[0]
         for k in 0..<n { result.append(try f(a[k], y)) }
+    } else if aShape == out, let bn = Shape.trailingCount(bShape, of: out) {
+        // b repeats along the leading axes (a bias row): the same pairs, without index tables.
+        var k = 0
+        while k < n {
+            for j in 0..<bn { result.append(try f(a[k + j], b[j])) }
+            k += bn
+        }
+    } else if bShape == out, let an = Shape.trailingCount(aShape, of: out) {
+        var k = 0
+        while k < n {
+            for j in 0..<an { result.append(try f(a[j], b[k + j])) }
+            k += an
+        }
     } else {
         let ai = Shape.broadcastIndices(from: aShape, to: out)
         let bi = Shape.broadcastIndices(from: bShape, to: out)
@@ -24,8 +39,38 @@ func broadcastBinary<T, R>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
     return result
 }
 
+/// `broadcastBinary` for float32 when one operand has the output's shape and the other
+/// repeats along leading axes (or has it too): the same operation on the same pairs in
+/// the same order, written through buffers so the loops vectorize.
+@inline(__always)
+func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int], _ f: (Float, Float) -> Float) -> [Float] {
+    let n = Shape.count(out)
+    let aFull = aShape == out, bFull = bShape == out
+    guard n > 0, aFull || bFull,
+          let aPeriod = aFull ? n : Shape.trailingCount(aShape, of: out),
+          let bPeriod = bFull ? n : Shape.trailingCount(bShape, of: out) else {
+        return broadcastBinary(a, aShape, b, bShape, out: out, f)
+    }
+    return [Float](unsafeUninitializedCapacity: n) { r, count in
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                var k = 0
+                if aFull {
+                    while k < n { for j in 0..<bPeriod { r[k + j] = f(a[k + j], b[j]) }; k += bPeriod }
+                } else {
+                    while k < n { for j in 0..<aPeriod { r[k + j] = f(a[j], b[k + j]) }; k += aPeriod }
+                }
+            }
+        }
+        count = n
+    }
+}
+
 /// One binary operator's functions per storage family; nil means the type is not supported.
 struct BinaryFunctions {
+    /// Add, Sub, Mul, Div: the float32 operation named, so its loop is compiled with the
+    /// operation inlined (the same IEEE operation as `float`).
+    var floatArithmetic: FloatArithmetic? = nil
     var float: ((Float, Float) -> Float)? = nil
     var double: ((Double, Double) -> Double)? = nil
     var int: ((Int64, Int64) throws -> Int64)? = nil
@@ -43,6 +88,13 @@ func arithmetic(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, _ fs: BinaryFunction
     try ctx.ensure(out)
     let storage: TensorStorage
     switch (a.storage, b.storage) {
+    case (.float(let x), .float(let y)) where fs.floatArithmetic != nil:
+        switch fs.floatArithmetic! {
+        case .add: storage = .float(broadcastFloats(x, a.shape, y, b.shape, out: out) { $0 + $1 })
+        case .subtract: storage = .float(broadcastFloats(x, a.shape, y, b.shape, out: out) { $0 - $1 })
+        case .multiply: storage = .float(broadcastFloats(x, a.shape, y, b.shape, out: out) { $0 * $1 })
+        case .divide: storage = .float(broadcastFloats(x, a.shape, y, b.shape, out: out) { $0 / $1 })
+        }
     case (.float(let x), .float(let y)) where fs.float != nil:
         storage = .float(broadcastBinary(x, a.shape, y, b.shape, out: out, fs.float!))
     case (.double(let x), .double(let y)) where fs.double != nil:
@@ -59,6 +111,9 @@ func arithmetic(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, _ fs: BinaryFunction
     }
     return Tensor(elementType: type, shape: out, storage: storage)
 }
+
+/// The float32 operations with a loop of their own in `arithmetic`.
+enum FloatArithmetic { case add, subtract, multiply, divide }
 
 /// Comparison: bool result.
 func comparison(_ ctx: OpContext, _ a: Tensor, _ b: Tensor, orEqual: Bool = false,
@@ -260,12 +315,12 @@ func logical(_ ctx: OpContext, _ inputs: [Tensor?], _ f: @escaping (Bool, Bool) 
 }
 
 let elementwiseKernels: [String: Kernel] = [
-    "Add": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(float: +, double: +, int: { $0 &+ $1 }, uint: { $0 &+ $1 }))] },
-    "Sub": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(float: -, double: -, int: { $0 &- $1 }, uint: { $0 &- $1 }))] },
-    "Mul": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(float: *, double: *, int: { $0 &* $1 }, uint: { $0 &* $1 }))] },
+    "Add": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(floatArithmetic: .add, double: +, int: { $0 &+ $1 }, uint: { $0 &+ $1 }))] },
+    "Sub": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(floatArithmetic: .subtract, double: -, int: { $0 &- $1 }, uint: { $0 &- $1 }))] },
+    "Mul": { ctx, i in [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(floatArithmetic: .multiply, double: *, int: { $0 &* $1 }, uint: { $0 &* $1 }))] },
     "Div": { ctx, i in
         [try arithmetic(ctx, ctx.input(i, 0), ctx.input(i, 1), BinaryFunctions(
-            float: /, double: /,
+            floatArithmetic: .divide, double: /,
             int: { a, b in
                 guard b != 0 else { throw ctx.error("integer division by zero") }
                 return a.dividedReportingOverflow(by: b).partialValue
@@ -324,11 +379,11 @@ let elementwiseKernels: [String: Kernel] = [
         }
         return [Tensor(elementType: x.elementType, shape: out, storage: storage)]
     },
-    "Sum": { ctx, i in [try variadic(ctx, i, BinaryFunctions(float: +, double: +, int: { $0 &+ $1 }, uint: { $0 &+ $1 }))] },
+    "Sum": { ctx, i in [try variadic(ctx, i, BinaryFunctions(floatArithmetic: .add, double: +, int: { $0 &+ $1 }, uint: { $0 &+ $1 }))] },
     "Max": { ctx, i in [try variadic(ctx, i, BinaryFunctions(float: nanPropagatingMax, double: nanPropagatingMax, int: { Swift.max($0, $1) }, uint: { Swift.max($0, $1) }))] },
     "Min": { ctx, i in [try variadic(ctx, i, BinaryFunctions(float: nanPropagatingMin, double: nanPropagatingMin, int: { Swift.min($0, $1) }, uint: { Swift.min($0, $1) }))] },
     "Mean": { ctx, i in
-        let sum = try variadic(ctx, i, BinaryFunctions(float: +, double: +))
+        let sum = try variadic(ctx, i, BinaryFunctions(floatArithmetic: .add, double: +))
         let n = Float(i.compactMap { $0 }.count), nd = Double(i.compactMap { $0 }.count)
         return [try unary(ctx, sum, float: { $0 / n }, double: { $0 / nd })]
     },
@@ -385,11 +440,20 @@ let elementwiseKernels: [String: Kernel] = [
         return { $0.isNaN ? $0 : Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
     },
     "HardSwish": floatUnary { _ in { $0.isNaN ? $0 : $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) } },
-    "Gelu": floatUnary { ctx in
+    "Gelu": { ctx, i in
         let approximate = try ctx.string("approximate", "none")
         guard approximate == "none" || approximate == "tanh" else { throw ctx.error("attribute 'approximate' must be \"none\" or \"tanh\", got \"\(approximate)\"") }
         let tanhForm = approximate == "tanh"
-        return { M.gelu($0, tanhApproximation: tanhForm) }
+        let x = try ctx.input(i, 0)
+        if !tanhForm, ctx.options.path == .fast, case .float(let v) = x.storage {
+            // The C kernel runs the reference's binary64 operations in the same order.
+            let y = [Float](unsafeUninitializedCapacity: v.count) { out, count in
+                v.withUnsafeBufferPointer { opg_gelu_erf($0.baseAddress, $0.count, out.baseAddress, MatrixProduct.hasAVX2FMA ? 1 : 0) }
+                count = v.count
+            }
+            return [.float(y, shape: x.shape)]
+        }
+        return [try unary(ctx, x, float: { M.gelu($0, tanhApproximation: tanhForm) })]
     },
     "Clip": { ctx, i in [try clip(ctx, i)] },
     "Cast": { ctx, i in [try cast(ctx, ctx.input(i, 0), to: ElementType(rawValue: Int32(truncatingIfNeeded: try ctx.int("to", 0))))] },

@@ -18,10 +18,12 @@ public final class InferenceSession: @unchecked Sendable {
     var packedWeights: [PackedMatrix?] = []
     public let limits: Limits
     /// Costs already computed, by input shapes (runs with the same shapes skip inference).
-    private var costCache: [String: ModelCost] = [:]
+    private var costCache: [[FeedShape]: ModelCost] = [:]
     private let cacheLock = NSLock()
     /// Kernel scratch memory kept between runs, one per concurrent run (guarded by cacheLock).
     private var idleWorkspaces: [Workspace] = []
+    /// Every value name resolved to a slot at load, so a run indexes arrays instead of hashing names.
+    private var plan = RunPlan()
 
     /// Inputs a caller must feed (graph inputs that are not initializers), in graph order.
     public var inputs: [ValueInfo] {
@@ -79,6 +81,7 @@ public final class InferenceSession: @unchecked Sendable {
                   let weights = constants[node.inputs[1]] else { return nil }
             return Inference.packedWeights(for: node, weights: weights)
         }
+        plan = RunPlan(session: self)
         var batchOne: [String: [ShapeDimension]] = [:]
         for (name, shape) in inference.shapes where inputs.contains(where: { $0.name == name }) {
             if let dims = shape.dims { batchOne[name] = dims.map { if case .symbol = $0 { return .value(1) }; return $0 } }
@@ -106,22 +109,24 @@ public final class InferenceSession: @unchecked Sendable {
     /// order, NaNs canonicalised. Every feed is checked against the declared element
     /// type and fixed dimensions. No option changes the result.
     public func run(_ feeds: [String: Tensor], options: RunOptions = RunOptions()) throws -> [Tensor] {
-        var values = initializers
-        for (name, t) in constants { values[name] = t }
-        for info in inputs {
+        var values = plan.initialValues
+        for (info, slot) in plan.fedInputs {
             guard let t = feeds[info.name] else { throw ONNXError("input '\(info.name)' is not given") }
             try Self.check(t, against: info)
-            values[info.name] = t
+            values[slot] = t
         }
-        for name in feeds.keys.sorted() where !inputs.contains(where: { $0.name == name }) {
-            // An initializer that is also a graph input may be overridden by a feed.
-            guard initializers[name] != nil, model.graph.inputs.contains(where: { $0.name == name }) else {
-                throw ONNXError("'\(name)' is not an input of the model (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+        let feedNames = feeds.keys.sorted()
+        if feeds.count > plan.fedInputs.count {
+            for name in feedNames where !plan.fedInputs.contains(where: { $0.info.name == name }) {
+                // An initializer that is also a graph input may be overridden by a feed.
+                guard let slot = plan.overridableInitializers[name] else {
+                    throw ONNXError("'\(name)' is not an input of the model (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+                }
+                values[slot] = feeds[name]
             }
-            values[name] = feeds[name]
         }
         // Caps are checked for these shapes before anything runs.
-        let signature = feeds.keys.sorted().map { "\($0)\(feeds[$0]!.shape)" }.joined(separator: ";")
+        let signature = feedNames.map { FeedShape(name: $0, shape: feeds[$0]!.shape) }
         cacheLock.lock()
         var cached = costCache[signature]
         cacheLock.unlock()
@@ -133,8 +138,9 @@ public final class InferenceSession: @unchecked Sendable {
             cacheLock.unlock()
         }
         let cost = cached!
-        try limits.check(cost, context: "for inputs of shapes \(signature)")
-        let graph = model.graph
+        if cost.largestTensor > limits.maxTensorElements || cost.peakBytes > limits.maxPeakBytes {
+            try limits.check(cost, context: "for inputs of shapes \(signature.map { "\($0.name)\($0.shape)" }.joined(separator: ";"))")
+        }
         cacheLock.lock()
         let workspace = idleWorkspaces.popLast() ?? Workspace()
         cacheLock.unlock()
@@ -144,38 +150,35 @@ public final class InferenceSession: @unchecked Sendable {
             cacheLock.unlock()
         }
         // How many pending readers each value has, so intermediates are freed early.
-        var readers: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() where !folded.contains(i) { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
-        for out in graph.outputs { readers[out.name, default: 0] += 1 }
-        for i in order where !folded.contains(i) {
-            let node = graph.nodes[i]
+        var readers = plan.readerCounts
+        for step in plan.steps {
             var args: [Tensor?] = []
-            args.reserveCapacity(node.inputs.count)
-            for name in node.inputs {
-                if name.isEmpty { args.append(nil); continue }
-                guard let t = values[name] else { throw ONNXError("\(node.label(index: i)): input '\(name)' has no value") }
+            args.reserveCapacity(step.inputs.count)
+            for (k, slot) in step.inputs.enumerated() {
+                if slot < 0 { args.append(nil); continue }
+                guard let t = values[slot] else { throw step.context.error("input '\(step.context.node.inputs[k])' has no value") }
                 args.append(t)
             }
-            var context = OpContext(node: node, index: i, opset: opsets[i], options: options)
-            context.limits = limits
-            context.packedWeights = packedWeights[i]
+            var context = step.context
+            context.options = options
             context.workspace = workspace
-            let results = try kernels[i](context, args)
-            for name in node.inputs where !name.isEmpty {
-                readers[name, default: 0] -= 1
-                if readers[name] == 0 { values[name] = nil }
+            let results = try kernels[step.context.index](context, args)
+            for slot in step.inputs where slot >= 0 {
+                readers[slot] -= 1
+                if readers[slot] == 0 { values[slot] = nil }
             }
-            for (k, name) in node.outputs.enumerated() where !name.isEmpty {
+            for (k, slot) in step.outputs.enumerated() where slot >= 0 {
+                let name = step.context.node.outputs[k]
                 guard k < results.count else { throw context.error("output \(k) ('\(name)') is not produced") }
                 // Shapes that depend on input values are checked as they appear.
                 guard results[k].count <= limits.maxTensorElements else {
                     throw context.error("output '\(name)' has \(results[k].count) elements, over the cap of \(limits.maxTensorElements)")
                 }
-                values[name] = results[k]
+                values[slot] = results[k]
             }
         }
-        return try graph.outputs.map { out in
-            guard var t = values[out.name] else { throw ONNXError("output '\(out.name)' has no value") }
+        return try zip(model.graph.outputs, plan.outputSlots).map { out, slot in
+            guard var t = values[slot] else { throw ONNXError("output '\(out.name)' has no value") }
             t.name = out.name
             return t.canonicalized()
         }
@@ -195,5 +198,67 @@ public final class InferenceSession: @unchecked Sendable {
                 throw ONNXError("input '\(info.name)': dimension \(k) is \(t.shape[k]), the model declares \(v)")
             }
         }
+    }
+}
+
+/// A fed input's name and shape: the key of a session's cost cache.
+struct FeedShape: Hashable {
+    let name: String
+    let shape: [Int]
+}
+
+/// A session's graph with every value name resolved to an integer slot, built once at
+/// load: a run copies `initialValues` and indexes it, and each node's context (its
+/// attributes' node, opset, caps, packed weights) is made once.
+struct RunPlan {
+    /// One node to run, in execution order (folded nodes are left out).
+    struct Step {
+        /// The slots of the node's inputs (−1 for an omitted optional input).
+        let inputs: [Int]
+        /// The slots of the node's outputs (−1 for an unnamed output).
+        let outputs: [Int]
+        let context: OpContext
+    }
+
+    /// Initializers and folded constants in their slots, nil elsewhere.
+    var initialValues: [Tensor?] = []
+    var steps: [Step] = []
+    /// The inputs a caller must feed, with their slots, in graph order.
+    var fedInputs: [(info: ValueInfo, slot: Int)] = []
+    /// Initializers that are also graph inputs, which a feed may replace.
+    var overridableInitializers: [String: Int] = [:]
+    var outputSlots: [Int] = []
+    /// Per slot: how many node inputs (and graph outputs) read it in a run.
+    var readerCounts: [Int] = []
+
+    init() {}
+
+    init(session: InferenceSession) {
+        let graph = session.model.graph
+        var slots: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slots[name] { return s }
+            slots[name] = slots.count
+            initialValues.append(nil)
+            readerCounts.append(0)
+            return slots.count - 1
+        }
+        for t in graph.initializers { initialValues[slot(t.name)] = t }
+        for name in session.constants.keys.sorted() { initialValues[slot(name)] = session.constants[name] }
+        for info in session.inputs { fedInputs.append((info, slot(info.name))) }
+        for info in graph.inputs where session.initializers[info.name] != nil {
+            overridableInitializers[info.name] = slot(info.name)
+        }
+        for i in session.order where !session.folded.contains(i) {
+            let node = graph.nodes[i]
+            var context = OpContext(node: node, index: i, opset: session.opsets[i], options: RunOptions())
+            context.limits = session.limits
+            context.packedWeights = session.packedWeights[i]
+            let inputs = node.inputs.map { $0.isEmpty ? -1 : slot($0) }
+            for s in inputs where s >= 0 { readerCounts[s] += 1 }
+            steps.append(Step(inputs: inputs, outputs: node.outputs.map { $0.isEmpty ? -1 : slot($0) }, context: context))
+        }
+        outputSlots = graph.outputs.map { slot($0.name) }
+        for s in outputSlots { readerCounts[s] += 1 }
     }
 }

@@ -6,7 +6,7 @@ struct OpContext {
     /// The version of the node's operator set imported by the model.
     let opset: Int64
     /// Threads and kernel path (results do not depend on them).
-    let options: RunOptions
+    var options: RunOptions
     /// The caps; kernels whose output size depends on input values check it before allocating.
     var limits = Limits.default
     /// MatMul and Gemm: the constant B packed at load for the fast kernel (`packedWeights(for:weights:)`).

@@ -269,7 +269,18 @@ let shapeKernels: [String: Kernel] = [
         let x = try ctx.input(i, 0)
         let perm = try ctx.ints("perm").map { $0.map(Int.init) } ?? Array((0..<x.rank).reversed())
         guard perm.sorted() == Array(0..<x.rank) else { throw ctx.error("perm \(perm) is not a permutation of 0..<\(x.rank)") }
-        return [gatherElements(x, Shape.transposeIndices(x.shape, perm: perm), shape: perm.map { x.shape[$0] })]
+        let shape = perm.map { x.shape[$0] }
+        if case .float(let v) = x.storage {
+            // Float32 values are copied straight along the permuted strides (no index table).
+            let y = [Float](unsafeUninitializedCapacity: v.count) { out, count in
+                v.withUnsafeBufferPointer { v in
+                    Shape.visit(shape, strides: Shape.transposeStrides(x.shape, perm: perm), base: 0) { k, flat in out[k] = v[flat] }
+                }
+                count = v.count
+            }
+            return [.float(y, shape: shape)]
+        }
+        return [gatherElements(x, Shape.transposeIndices(x.shape, perm: perm), shape: shape)]
     },
     "Squeeze": { ctx, i in
         let x = try ctx.input(i, 0)

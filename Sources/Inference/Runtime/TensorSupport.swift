@@ -93,6 +93,16 @@ enum Shape {
         return walk(out, strides: inStrides, base: 0)
     }
 
+    /// The element count of `shape` when it broadcasts to `out` by repetition along
+    /// leading axes only (its dimensions, leading 1s aside, are `out`'s last ones), so
+    /// element k of `out` reads its element `k % count`; nil otherwise or when empty.
+    static func trailingCount(_ shape: [Int], of out: [Int]) -> Int? {
+        let kept = shape.drop { $0 == 1 }
+        guard kept.count <= out.count, kept.elementsEqual(out.suffix(kept.count)) else { return nil }
+        let n = count(Array(kept))
+        return n > 0 ? n : nil
+    }
+
     /// Normalises a possibly negative axis against `rank`.
     static func axis(_ a: Int64, rank: Int, op: String) throws -> Int {
         let r = Int64(rank)
@@ -102,38 +112,46 @@ enum Shape {
 
     /// Flat indices of the elements of a tensor of shape `shape` permuted by `perm`.
     static func transposeIndices(_ shape: [Int], perm: [Int]) -> [Int] {
-        let outShape = perm.map { shape[$0] }
+        walk(perm.map { shape[$0] }, strides: transposeStrides(shape, perm: perm), base: 0)
+    }
+
+    /// The input strides that, walked over the permuted shape, read a transpose.
+    static func transposeStrides(_ shape: [Int], perm: [Int]) -> [Int] {
         let inStrides = strides(shape)
-        let permStrides = perm.map { inStrides[$0] }
-        return walk(outShape, strides: permStrides, base: 0)
+        return perm.map { inStrides[$0] }
     }
 
     /// Flat indices visited by iterating `shape` row-major with the given input strides.
-    /// The innermost axis is one tight loop; the odometer advances the outer axes.
     static func walk(_ shape: [Int], strides: [Int], base: Int) -> [Int] {
+        var result = [Int](repeating: 0, count: count(shape))
+        result.withUnsafeMutableBufferPointer { r in visit(shape, strides: strides, base: base) { k, flat in r[k] = flat } }
+        return result
+    }
+
+    /// Calls `body(k, flat)` for each position k of `shape` in row-major order, with the
+    /// flat index that the given input strides assign to it. The innermost axis is one
+    /// tight loop; the odometer advances the outer axes.
+    @inline(__always)
+    static func visit(_ shape: [Int], strides: [Int], base: Int, _ body: (_ k: Int, _ flat: Int) -> Void) {
         let total = count(shape)
-        var result = [Int](repeating: 0, count: total)
-        if total == 0 { return result }
-        guard let inner = shape.last, let innerStride = strides.last else { result[0] = base; return result }
+        if total == 0 { return }
+        guard let inner = shape.last, let innerStride = strides.last else { body(0, base); return }
         var index = [Int](repeating: 0, count: shape.count)
         var flat = base
-        result.withUnsafeMutableBufferPointer { r in
-            var k = 0
-            while k < total {
-                for i in 0..<inner { r[k + i] = flat + i * innerStride }
-                k += inner
-                var d = shape.count - 2
-                while d >= 0 {
-                    index[d] += 1
-                    flat += strides[d]
-                    if index[d] < shape[d] { break }
-                    flat -= strides[d] * index[d]
-                    index[d] = 0
-                    d -= 1
-                }
+        var k = 0
+        while k < total {
+            for i in 0..<inner { body(k + i, flat + i * innerStride) }
+            k += inner
+            var d = shape.count - 2
+            while d >= 0 {
+                index[d] += 1
+                flat += strides[d]
+                if index[d] < shape[d] { break }
+                flat -= strides[d] * index[d]
+                index[d] = 0
+                d -= 1
             }
         }
-        return result
     }
 }
 
