@@ -66,9 +66,7 @@ enum CostModel {
 
     static func bytes(_ s: ValueShape?) -> Int? {
         guard let s, let n = s.count else { return nil }
-        let width = s.elementType?.byteWidth ?? 8
-        let (p, o) = n.multipliedReportingOverflow(by: width)
-        return o ? .max : p
+        return n.saturatingProduct(s.elementType?.byteWidth ?? 8)
     }
 
     static func cost(_ session: InferenceSession, _ inference: ShapeInference) -> ModelCost {
@@ -82,36 +80,39 @@ enum CostModel {
         var lastUse: [String: Int] = [:]
         for (step, i) in session.order.enumerated() { for name in graph.nodes[i].inputs where !name.isEmpty { lastUse[name] = step } }
         for out in graph.outputs { lastUse[out.name] = Int.max }
-        var live = 0
+        // Live bytes are summed exactly (a sum of saturated sizes cannot overflow 128 bits);
+        // the reported figures saturate at Int.max.
+        var live: Int128 = 0
         for name in graph.inputs.map(\.name) + graph.initializers.map(\.name) {
             guard let b = bytes(shapes[name]) else { dynamic("input '\(name)' has no fixed shape"); continue }
-            live = live &+ b
+            live += Int128(b)
             cost.largestTensor = max(cost.largestTensor, shapes[name]?.count ?? 0)
         }
-        cost.peakBytes = live
+        cost.peakBytes = Int(clamping: live)
         for (step, i) in session.order.enumerated() {
             let node = graph.nodes[i]
             let label = node.label(index: i)
             var outBytes = 0
             for name in node.outputs where !name.isEmpty {
                 guard let b = bytes(shapes[name]) else { dynamic("the shape of \(label)'s output '\(name)' depends on input values"); continue }
-                outBytes = outBytes &+ b
+                outBytes = outBytes.saturatingSum(b)
                 cost.largestTensor = max(cost.largestTensor, shapes[name]?.count ?? 0)
             }
-            live = live &+ outBytes
-            cost.peakBytes = max(cost.peakBytes, live)
-            let liveDuringNode = live
+            live += Int128(outBytes)
+            let liveDuringNode = Int(clamping: live)
+            cost.peakBytes = max(cost.peakBytes, liveDuringNode)
             for name in Set(node.inputs) where !name.isEmpty && lastUse[name] == step {
                 if graph.initializers.contains(where: { $0.name == name }) { continue }  // weights stay resident
-                live -= bytes(shapes[name]) ?? 0
+                live -= Int128(bytes(shapes[name]) ?? 0)
             }
             if inference.folded.contains(i) { continue }  // computed at load
-            let inBytes = node.inputs.reduce(0) { $0 &+ ($1.isEmpty ? 0 : bytes(shapes[$1]) ?? 0) }
+            let inBytes = node.inputs.reduce(0) { $0.saturatingSum($1.isEmpty ? 0 : bytes(shapes[$1]) ?? 0) }
             let macs = operationCount(node, index: i, shapes: shapes)
             cost.operators.append(OperatorCost(node: label, op: OperatorRegistry.key(domain: node.domain, op: node.opType),
-                                               macs: macs, bytesMoved: inBytes &+ outBytes, outputBytes: outBytes, peakBytes: liveDuringNode))
-            cost.macs = cost.macs &+ macs
-            cost.bytesMoved = cost.bytesMoved &+ inBytes &+ outBytes
+                                               macs: macs, bytesMoved: inBytes.saturatingSum(outBytes), outputBytes: outBytes,
+                                               peakBytes: liveDuringNode))
+            cost.macs = cost.macs.saturatingSum(macs)
+            cost.bytesMoved = cost.bytesMoved.saturatingSum(inBytes).saturatingSum(outBytes)
         }
         return cost
     }
@@ -127,31 +128,45 @@ enum CostModel {
         switch OperatorRegistry.key(domain: node.domain, op: node.opType) {
         case "MatMul":
             let a = dims(node.inputs.first)
-            return out &* (a.last ?? 1)
+            return out.saturatingProduct(a.last ?? 1)
         case "Gemm":
             let a = dims(node.inputs.first)
             let transA = attrs.contains { $0.name == "transA" && $0.value == .int(1) }
-            return out &* (a.count == 2 ? (transA ? a[0] : a[1]) : 1) &+ out
+            return out.saturatingProduct(a.count == 2 ? (transA ? a[0] : a[1]) : 1).saturatingSum(out)
         case "Conv":
             let w = dims(node.inputs.count > 1 ? node.inputs[1] : nil)
-            return out &* w.dropFirst().reduce(1, &*)
+            return out.saturatingProduct(w.dropFirst().reduce(1) { $0.saturatingProduct($1) })
         case "MaxPool", "AveragePool":
-            return out &* (ints("kernel_shape")?.reduce(1) { $0 &* Int($1) } ?? 1)
+            return out.saturatingProduct(ints("kernel_shape")?.reduce(1) { $0.saturatingProduct(Int(clamping: $1)) } ?? 1)
         case "Einsum":
-            return node.inputs.reduce(out) { $0 &+ count($1) } &* max(1, node.inputs.count)
-        case "Softmax", "LogSoftmax": return input &* (functionWeight + 2)
-        case "LayerNormalization", "BatchNormalization", "InstanceNormalization": return input &* 4
+            return node.inputs.reduce(out) { $0.saturatingSum(count($1)) }.saturatingProduct(max(1, node.inputs.count))
+        case "Softmax", "LogSoftmax": return input.saturatingProduct(functionWeight + 2)
+        case "LayerNormalization", "BatchNormalization", "InstanceNormalization": return input.saturatingProduct(4)
         case "ai.onnx.ml:TreeEnsembleRegressor", "ai.onnx.ml:TreeEnsembleClassifier", "ai.onnx.ml:TreeEnsemble":
             let rows = dims(node.inputs.first).first ?? 1
             let nodes = (ints("nodes_treeids") ?? ints("nodes_featureids"))?.count ?? 0
-            return rows &* nodes
+            return rows.saturatingProduct(nodes)
         case "ai.onnx.ml:LinearClassifier", "ai.onnx.ml:LinearRegressor":
             var coefficients = 0
             if case .floats(let c)? = attrs.first(where: { $0.name == "coefficients" })?.value { coefficients = c.count }
-            return (dims(node.inputs.first).first ?? 1) &* coefficients
-        case let op where transcendental.contains(op): return max(out, input) &* functionWeight
+            return (dims(node.inputs.first).first ?? 1).saturatingProduct(coefficients)
+        case let op where transcendental.contains(op): return max(out, input).saturatingProduct(functionWeight)
         case "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "Size", "Constant", "Dropout": return 0
         default: return max(out, input)
         }
+    }
+}
+
+extension Int {
+    /// `self + other` for non-negative operands, Int.max when it would overflow.
+    func saturatingSum(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+
+    /// `self × other` for non-negative operands, Int.max when it would overflow.
+    func saturatingProduct(_ other: Int) -> Int {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? .max : product
     }
 }
