@@ -103,4 +103,21 @@ final class CompileTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("peak memory of 4194304 bytes exceeds the cap of 1048576 bytes"), "\(error)")
         }
     }
+
+    /// Sizes past Int.max saturate instead of trapping: the live-bytes sum of two huge inputs
+    /// once wrapped, and releasing one after its last use then overflowed (found by FuzzONNX;
+    /// its reproducer is a regression seed in Fuzz/FuzzONNX/corpus).
+    func testHugeShapesSaturateTheCostAndAreRefused() {
+        let huge: [ShapeDimension] = [.value(1 << 31), .value(1 << 31)]
+        let m = model([node("Add", ["a", "b"], ["s"]), node("Relu", ["s"], ["y"])],
+                      inputs: [input("a", huge), input("b", huge)], outputs: ["y"])
+        XCTAssertThrowsError(try InferenceSession(model: m)) { error in
+            XCTAssertTrue("\(error)".contains("exceeds the cap"), "\(error)")
+        }
+        // With no caps the model loads and its cost saturates at Int.max.
+        let session = try! InferenceSession(model: m, limits: Limits(maxTensorElements: .max, maxPeakBytes: .max))
+        let cost = session.cost(inputShapes: ["a": [1 << 31, 1 << 31], "b": [1 << 31, 1 << 31]])
+        XCTAssertEqual(cost.peakBytes, .max)
+        XCTAssertEqual(cost.bytesMoved, .max)
+    }
 }
