@@ -231,7 +231,7 @@ final class OrderedHook: NativeHandler {
 
 /// A module on the default dispatch: `peek()` is a view that tries to write, `put(uint256)`
 /// is nonpayable, `deposit()` payable.
-final class DispatchProbe: NativeModule {
+final class DispatchProbe: SelectorDispatchedModule {
     let address = Address(lowByte: 0x60)
     let name = "DispatchProbe"
     let abiJSON = "[]"

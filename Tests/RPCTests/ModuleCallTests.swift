@@ -10,7 +10,7 @@ import XCTest
 /// emit is refused with geth's revert shape (code 3, `execution reverted: …`).
 final class ModuleCallTests: XCTestCase {
     /// `tryWrite()` and `tryEmit()` are views that break the rule; `write()` may write.
-    final class Misbehaving: NativeModule {
+    final class Misbehaving: SelectorDispatchedModule {
         let address = Address(lowByte: 0x70)
         let name = "Misbehaving"
         let abiJSON = "[]"

@@ -6,12 +6,8 @@ import Primitives
 /// functions it dispatches and the events it emits, which `ModulesTests` checks against
 /// that file and against the module's behaviour.
 ///
-/// A module implements `perform`; the default `call` dispatches to it by selector and
-/// applies the function's mutability: value sent to a `nonpayable` function reverts
-/// `NAME is not payable`, and a `view` runs in a static scope, so it can change nothing
-/// and emit nothing, whoever calls it (`eth_call`, a transaction, another module). A view
-/// does not refuse value (Notary's `ownerOf` always kept it; the executor has already
-/// credited it); a module that must refuse it checks `context.value`.
+/// Most modules adopt `SelectorDispatchedModule` and implement only `perform`; a module
+/// whose past blocks depend on its own order of checks (Supply) writes `call` itself.
 public protocol NativeModule: NativeHandler {
     /// The ABI as the standard JSON array (the `docs/abi/NAME.json` file's bytes).
     var abiJSON: String { get }
@@ -19,9 +15,16 @@ public protocol NativeModule: NativeHandler {
     var functions: [ModuleFunction] { get }
     /// The canonical signatures of the events the module emits (`Notarized(address,bytes32,string)`).
     var events: [String] { get }
-    /// Runs `function` with the calldata after the selector. Only the default `call`
-    /// calls it; a module that writes its own `call` (Supply, whose order of checks past
-    /// blocks depend on) implements this as unreachable.
+}
+
+/// A module whose `call` dispatches by selector to `perform` and applies the function's
+/// mutability: value sent to a `nonpayable` function reverts `NAME is not payable`, and a
+/// `view` runs in a static scope, so it can change nothing and emit nothing, whoever calls
+/// it (`eth_call`, a transaction, another module). A view does not refuse value (Notary's
+/// `ownerOf` always kept it; the executor has already credited it); a module that must
+/// refuse it checks `context.value`.
+public protocol SelectorDispatchedModule: NativeModule {
+    /// Runs `function` with the calldata after the selector.
     func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8]
 }
 
@@ -54,7 +57,9 @@ public struct ModuleFunction: Equatable, Sendable {
 extension NativeModule {
     /// The event topics the module emits (keccak256 of each signature).
     public var eventTopics: [Hash32] { events.map(ABI.eventTopic) }
+}
 
+extension SelectorDispatchedModule {
     /// Dispatches by selector to `perform` under the function's mutability rules.
     public func call(_ context: NativeCallContext) throws -> [UInt8] {
         let input = context.input

@@ -12,7 +12,7 @@ import Primitives
 /// - `ownerOf(bytes32 digest) view returns (address owner, uint64 blockNumber)`.
 ///
 /// Storage: slot keccak256(digest) holds `blockNumber << 160 | owner`.
-public final class Notary: NativeModule {
+public final class Notary: SelectorDispatchedModule {
     public let address = Address(lowByte: 0x01)
     public let name = "Notary"
 

@@ -36,9 +36,4 @@ public final class Supply: NativeModule {
             return value.bigEndianBytes32
         }
     }
-
-    /// Unreachable: `call` above does the dispatching.
-    public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
-        throw NativeRevert("unknown function selector")
-    }
 }
