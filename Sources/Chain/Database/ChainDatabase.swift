@@ -26,12 +26,52 @@ public final class ChainDatabase {
     private var recentReceipts: [UInt64: [Receipt]] = [:]
     private let recentLimit = 256
 
-    /// Opens the chain in `store` (initialised or not: see `head`).
+    /// The layout of keys and values this node reads and writes (docs/storage.md, "Layout
+    /// versions"). A database written by a newer layout is refused; an older one is
+    /// migrated when opened.
+    public static let layoutVersion: UInt64 = 1
+
+    /// Opens the chain in `store` (initialised or not: see `head`). A database whose
+    /// layout is newer than `layoutVersion` is refused with `LayoutVersionError`; an
+    /// older one is migrated in one atomic batch before anything is read.
     public init(store: KeyValueStore) throws {
         self.store = store
         self.nodes = TrieNodeStore(store: store)
+        try Self.migrateLayout(store)
         if let pointer = try store.get(Schema.head), let number = Schema.readBE(pointer) {
             headHeader = try header(number: number)
+        }
+    }
+
+    /// The layout version recorded in `store`: the stored number, 0 for a chain written
+    /// before layouts were versioned (a head but no record), nil for an empty store.
+    public static func storedLayoutVersion(_ store: KeyValueStore) throws -> UInt64? {
+        if let bytes = try store.get(Schema.layoutVersion) {
+            guard let version = Schema.readBE(bytes), bytes.count == 8 else {
+                throw LayoutVersionError("the database's layout version record is \(bytes.count) bytes, want 8: the database is damaged")
+            }
+            return version
+        }
+        return try store.get(Schema.head) == nil ? nil : 0
+    }
+
+    /// Each migration turns layout `n` into `n + 1` (index `n`): the entries to write,
+    /// in the batch that also records the new version.
+    private static let migrations: [(KeyValueStore) throws -> WriteBatch] = [
+        // 0 → 1: the first versioned layout is the unversioned one; only the record is new.
+        { _ in WriteBatch() },
+    ]
+
+    private static func migrateLayout(_ store: KeyValueStore) throws {
+        guard var version = try storedLayoutVersion(store) else { return }  // empty: stamped with genesis
+        guard version <= layoutVersion else {
+            throw LayoutVersionError("database layout version \(version) is newer than this node's (\(layoutVersion)): run a newer opgd, or start from an empty --datadir")
+        }
+        while version < layoutVersion {
+            var batch = try migrations[Int(version)](store)
+            version += 1
+            batch.put(Schema.layoutVersion, Schema.be(version))
+            try store.write(batch, sync: true)
         }
     }
 
@@ -154,7 +194,10 @@ public final class ChainDatabase {
         batch.put(Schema.canonicalHash(n), hash.bytes)
         batch.put(Schema.blockNumber(hash), Schema.be(n))
         batch.append(bodyEntries ?? Self.bodyEntries(number: n, transactions: block.transactions, receipts: receipts))
-        if let genesis { batch.put(Schema.genesis, genesis) }
+        if let genesis {
+            batch.put(Schema.genesis, genesis)
+            batch.put(Schema.layoutVersion, Schema.be(Self.layoutVersion))
+        }
         batch.put(Schema.head, Schema.be(n) + hash.bytes)
         lock.withLock { commitGeneration += 1 }
         defer { lock.withLock { commitGeneration += 1 } }
@@ -171,4 +214,12 @@ public final class ChainDatabase {
             recentReceipts[n] = receipts
         }
     }
+}
+
+/// A database whose layout this node cannot read (written by a newer node, or damaged).
+public struct LayoutVersionError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong and what to do.
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

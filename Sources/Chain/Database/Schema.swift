@@ -15,7 +15,7 @@ import Primitives
 /// | `B`    | number (8)                  | RLP list of [raw transaction, sender (20)] pairs   |
 /// | `r`    | number (8)                  | RLP list of stored receipts (no bloom; see Receipt) |
 /// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
-/// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`   |
+/// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`, `layout` (version 8) |
 public enum Schema {
     /// A trie node by hash.
     public static func trieNode(_ hash: Hash32) -> [UInt8] { [0x6E] + hash.bytes }
@@ -41,6 +41,8 @@ public enum Schema {
     public static let head: [UInt8] = [0x6D] + Array("head".utf8)
     /// The genesis file the database was initialised with (JSON bytes).
     public static let genesis: [UInt8] = [0x6D] + Array("genesis".utf8)
+    /// The layout version of the whole database (8 bytes; `ChainDatabase.layoutVersion`).
+    public static let layoutVersion: [UInt8] = [0x6D] + Array("layout".utf8)
 
     /// 8-byte big-endian encoding of `n`.
     public static func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) } }

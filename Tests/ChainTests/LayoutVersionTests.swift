@@ -1,0 +1,95 @@
+import Foundation
+import Primitives
+import Storage
+import XCTest
+@testable import Chain
+
+/// The database's layout version (docs/storage.md, "Layout versions"), on both stores:
+/// stamped with genesis, an unversioned database migrated when opened, a newer or
+/// damaged record refused before anything is read.
+final class LayoutVersionTests: XCTestCase {
+    var directory: URL!
+
+    override func setUp() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("opg-layout-\(UUID().uuidString)")
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Runs `body` on a memory store and on a LevelDB store; `open` opens the same store
+    /// again (for LevelDB, the previous handle must be gone: it locks the directory).
+    private func forEachStore(_ body: (_ open: () throws -> KeyValueStore) throws -> Void) throws {
+        let memory = MemoryStore()
+        try body { memory }
+        try body { try LevelDBStore(path: self.directory.path) }
+    }
+
+    private func setLayoutRecord(_ bytes: [UInt8], in store: KeyValueStore) throws {
+        var batch = WriteBatch()
+        batch.put(Schema.layoutVersion, bytes)
+        try store.write(batch, sync: true)
+    }
+
+    private func commitBlockZero(_ db: ChainDatabase, genesis: [UInt8]?) throws {
+        let header = Header(parentHash: .zero, coinbase: .zero, stateRoot: MerklePatriciaTrie.emptyRoot, transactionsRoot: MerklePatriciaTrie.emptyRoot,
+                            receiptsRoot: MerklePatriciaTrie.emptyRoot, logsBloom: Bloom(), number: 0, gasLimit: 30_000_000,
+                            gasUsed: 0, timestamp: 0, baseFeePerGas: 1)
+        try db.commit(block: Block(header: header, transactions: []), receipts: [], stateBatch: WriteBatch(), sync: false, genesis: genesis)
+    }
+
+    func testGenesisRecordsTheCurrentLayout() throws {
+        try forEachStore { open in
+            do {
+                let store = try open()
+                XCTAssertNil(try ChainDatabase.storedLayoutVersion(store))
+                let db = try ChainDatabase(store: store)
+                XCTAssertNil(try store.get(Schema.layoutVersion), "an empty store is stamped with genesis, not when opened")
+                try commitBlockZero(db, genesis: Array("{}".utf8))
+                XCTAssertEqual(try ChainDatabase.storedLayoutVersion(store), ChainDatabase.layoutVersion)
+            }
+            XCTAssertEqual(try ChainDatabase(store: open()).head?.number, 0)
+        }
+    }
+
+    func testAnUnversionedDatabaseIsMigratedWhenOpened() throws {
+        try forEachStore { open in
+            do {
+                let store = try open()
+                try commitBlockZero(try ChainDatabase(store: store), genesis: nil)  // as written before layouts had versions
+                XCTAssertEqual(try ChainDatabase.storedLayoutVersion(store), 0)
+            }
+            let reopened = try open()
+            let db = try ChainDatabase(store: reopened)
+            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 1)
+            XCTAssertEqual(db.head?.number, 0, "the migration keeps the chain")
+        }
+    }
+
+    func testANewerLayoutIsRefusedAndLeftAsItIs() throws {
+        try forEachStore { open in
+            do {
+                let store = try open()
+                try commitBlockZero(try ChainDatabase(store: store), genesis: Array("{}".utf8))
+                try setLayoutRecord(Schema.be(2), in: store)
+            }
+            let reopened = try open()
+            XCTAssertThrowsError(try ChainDatabase(store: reopened)) { error in
+                XCTAssertEqual("\(error)", "database layout version 2 is newer than this node's (1): run a newer opgd, or start from an empty --datadir")
+            }
+            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 2, "a refused database is not touched")
+        }
+    }
+
+    func testADamagedRecordIsRefused() throws {
+        try forEachStore { open in
+            do {
+                let store = try open()
+                try commitBlockZero(try ChainDatabase(store: store), genesis: Array("{}".utf8))
+                try setLayoutRecord([1, 2, 3], in: store)
+            }
+            XCTAssertThrowsError(try ChainDatabase(store: open())) { error in
+                XCTAssertTrue("\(error)".contains("layout version record is 3 bytes, want 8"), "\(error)")
+            }
+        }
+    }
+}
