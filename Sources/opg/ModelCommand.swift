@@ -26,7 +26,8 @@ Runs the model deterministically (docs/determinism.md). Each --input gives one g
 from an ONNX TensorProto file (.pb, as written by onnx.numpy_helper) or a JSON file holding a
 number or nested arrays of numbers (element type from the model; "NaN", "Infinity" and
 "-Infinity" as strings). Prints the outputs as JSON with "hash", the Keccak-256 of the
-canonical output encoding: the same model and inputs give the same hash on every machine.
+canonical output encoding: the same model and inputs give the same hash on every machine;
+"inputHash" is the same hash of the inputs, in the graph's input order.
 --output-dir writes each output as DIR/<index>.pb (TensorProto). --threads N uses N threads
 (the result does not change); --reference runs the plain reference kernels instead of the
 fast ones (same bits, slower); --quiet prints nothing on success.

@@ -5,7 +5,8 @@ import JSON
 import Primitives
 
 /// `opg model run`: feeds inputs from .pb or .json files, prints outputs as JSON with the
-/// Keccak-256 of their canonical encoding, optionally writes them as TensorProto files.
+/// Keccak-256 of their canonical encoding and of the inputs', optionally writes them as
+/// TensorProto files.
 func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
     let args = try Arguments(argv, options: bench ? ["--threads", "--min-time"] : ["--output-dir", "--threads"],
                              flags: bench ? ["--reference", "--json"] : ["--quiet", "--reference"], repeatable: ["--input"])
@@ -79,6 +80,8 @@ func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
         return failure("\(path): \(error)", unsupported: isUnsupported(error))
     }
     let hash = Keccak256.hash(TensorEncoding.canonical(outputs))
+    // The inputs in the graph's order, so the hash does not depend on the order of --input.
+    let inputHash = Keccak256.hash(TensorEncoding.canonical(session.inputs.compactMap { feeds[$0.name] }))
     if let dir = args.option("--output-dir") {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -96,6 +99,7 @@ func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
                          "shape": .array(t.shape.map { .int($0) }), "data": nestedJSON(t)])
             }),
             "hash": .string(hash.description),
+            "inputHash": .string(inputHash.description),
         ])
         print(json.serialized())
     }

@@ -2,6 +2,7 @@
 onnx.helper, inputs as TensorProto .pb and JSON, outputs compared with onnxruntime and
 with the committed golden hashes; bad arguments and inputs fail with named rules."""
 import json
+import struct
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from eth_utils import keccak
 from onnx import TensorProto, helper, numpy_helper
 
 from opgnode import BIN
@@ -88,6 +90,25 @@ def test_pb_and_json_inputs_give_the_same_hash(tmp_path):
     two = opg(model, "--input", f"a={tmp_path / 'a.json'}", "--input", f"b={tmp_path / 'b.json'}")
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
     assert json.loads(one.stdout)["hash"] == json.loads(two.stdout)["hash"]
+
+
+def test_input_hash_is_the_canonical_encoding_of_the_inputs_in_graph_order(tmp_path):
+    model = small_model(tmp_path)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    b = np.full((2, 3), -0.5, np.float32)
+    (tmp_path / "a.json").write_text(json.dumps(a.tolist()))
+    (tmp_path / "b.json").write_text(json.dumps(b.tolist()))
+    forward = opg(model, "--input", f"a={tmp_path / 'a.json'}", "--input", f"b={tmp_path / 'b.json'}")
+    backward = opg(model, "--input", f"b={tmp_path / 'b.json'}", "--input", f"a={tmp_path / 'a.json'}")
+    assert forward.returncode == 0 and backward.returncode == 0, forward.stderr + backward.stderr
+    # docs/determinism.md "Result hash": u32 count, then per tensor u32 type, u32 rank,
+    # u64 per dimension and the values little-endian, all written here independently.
+    encoding = struct.pack("<I", 2)
+    for t in (a, b):
+        encoding += struct.pack("<II", 1, t.ndim) + struct.pack(f"<{t.ndim}Q", *t.shape) + t.astype("<f4").tobytes()
+    expected = "0x" + keccak(encoding).hex()
+    assert json.loads(forward.stdout)["inputHash"] == expected
+    assert json.loads(backward.stdout)["inputHash"] == expected
 
 
 @pytest.mark.parametrize("content,rule", [
