@@ -50,7 +50,7 @@ let package = Package(
                 resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json")], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
-        .target(name: "Node", dependencies: ["Chain", "Modules", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
+        .target(name: "Node", dependencies: ["Chain", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 swiftSettings: swiftSettings),
 
         // Executables.

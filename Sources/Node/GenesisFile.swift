@@ -1,4 +1,5 @@
 import Chain
+import Inference
 import JSON
 import Primitives
 
@@ -7,7 +8,8 @@ public enum GenesisFile {
     /// The least block gas limit a genesis may set: one plain transfer must fit.
     public static let minGasLimit: UInt64 = 21_000
 
-    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc"]
+    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
+                         "kernelSpecVersions"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -62,9 +64,29 @@ public enum GenesisFile {
                 alloc.append((a, try entry.amount("balance", required: true)!))
             }
         }
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators), timestamp: timestamp,
+        let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, kernelSpecSchedule: schedule),
+                               timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
         return spec
+    }
+
+    /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).
+    /// Every version must be one this node's kernel implements.
+    static func kernelSpecSchedule(_ items: [JSONValue]?) throws -> KernelSpecSchedule {
+        guard let items else { return .initial }
+        var activations: [KernelSpecSchedule.Activation] = []
+        for (i, item) in items.enumerated() {
+            let entry = try FieldReader(item, path: "kernelSpecVersions[\(i)]")
+            try entry.rejectUnknown(["version", "fromBlock"])
+            let version = Int(try entry.integer("version", in: 1...1_000_000, required: true)!)
+            let from = try entry.integer("fromBlock", in: 0...UInt64(Int64.max), required: true)!
+            guard KernelSpec.implementedVersions.contains(version) else {
+                throw ConfigError("kernelSpecVersions[\(i)].version: this node's kernel does not implement spec version \(version) (it implements \(KernelSpec.implementedVersions.map(String.init).joined(separator: ", "))); upgrade opgd")
+            }
+            activations.append(KernelSpecSchedule.Activation(fromBlock: from, version: version))
+        }
+        do { return try KernelSpecSchedule(activations) } catch let e as KernelSpecScheduleError { throw ConfigError("kernelSpecVersions: \(e.message)") }
     }
 }

@@ -71,6 +71,25 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try GenesisFile.parse(Array("{\"chainId\": ".utf8)))
     }
 
+    func testKernelSpecVersionsSchedule() throws {
+        func activation(_ version: Int, _ from: Int) -> JSONValue { .object(["version": .int(version), "fromBlock": .int(from)]) }
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        XCTAssertEqual(try GenesisFile.parse(bytes).config.kernelSpecSchedule, .initial, "absent: version 1 from genesis")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([activation(1, 0)]) }, "(accepted)")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([activation(2, 0)]) },
+                       "kernelSpecVersions[0].version: this node's kernel does not implement spec version 2 (it implements 1); upgrade opgd")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([activation(1, 0), activation(3, 100)]) },
+                       "kernelSpecVersions[1].version: this node's kernel does not implement spec version 3 (it implements 1); upgrade opgd")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([activation(1, 5)]) },
+                       "kernelSpecVersions: the first activation must be at block 0, not 5")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([]) }, "kernelSpecVersions: at least one activation is required")
+        XCTAssertEqual(try genesisError { $0["kernelSpecVersions"] = .array([activation(1, 0), activation(1, 9)]) }.prefix(18),
+                       "kernelSpecVersions")
+        XCTAssertTrue(try genesisError { $0["kernelSpecVersions"] = .array([.object(["version": .int(1)])]) }.hasPrefix("kernelSpecVersions[0].fromBlock"))
+        XCTAssertTrue(try genesisError { $0["kernelSpecVersions"] = .array([.object(["version": .int(1), "fromBlock": .int(0), "at": .int(1)])]) }
+            .contains("at"))
+    }
+
     func configError(_ text: String) -> String {
         do {
             _ = try NodeConfig.parse(try JSONParser.parse(text))

@@ -11,12 +11,21 @@ public struct ChainConfig: Equatable, Sendable {
     public var blockReward: UInt256
     /// Addresses allowed to propose blocks.
     public var validators: [Address]
+    /// The inference kernel's spec version by block height.
+    public var kernelSpecSchedule: KernelSpecSchedule
 
     /// Creates a config.
-    public init(chainId: UInt64, blockReward: UInt256, validators: [Address]) {
+    public init(chainId: UInt64, blockReward: UInt256, validators: [Address], kernelSpecSchedule: KernelSpecSchedule = .initial) {
         self.chainId = chainId
         self.blockReward = blockReward
         self.validators = validators
+        self.kernelSpecSchedule = kernelSpecSchedule
+    }
+
+    /// The environment of block `number`: the chain's id and the kernel spec active at its height.
+    public func environment(number: UInt64, timestamp: UInt64, coinbase: Address, baseFee: UInt256, gasLimit: UInt64) -> BlockEnvironment {
+        BlockEnvironment(number: number, timestamp: timestamp, coinbase: coinbase, baseFee: baseFee, gasLimit: gasLimit, chainId: chainId,
+                         kernelSpecVersion: kernelSpecSchedule.version(at: number))
     }
 }
 
@@ -63,8 +72,8 @@ public final class BlockBuilder {
 
     /// The environment of the child of `parent`.
     public func environment(parent: Header, timestamp: UInt64, coinbase: Address) -> BlockEnvironment {
-        BlockEnvironment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
-                         gasLimit: parent.gasLimit, chainId: config.chainId)
+        config.environment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
+                           gasLimit: parent.gasLimit)
     }
 
     /// Executes `candidates` in order on top of `parent`, leaving out those that cannot be
