@@ -5,9 +5,12 @@ public enum ChatRole: String, Sendable, CaseIterable {
 
 /// One message of a conversation.
 public struct ChatMessage: Sendable, Equatable {
+    /// Who wrote it.
     public let role: ChatRole
+    /// Its text, inserted into the template verbatim.
     public let content: String
 
+    /// A message from `role`.
     public init(role: ChatRole, content: String) {
         self.role = role
         self.content = content
