@@ -117,7 +117,7 @@ public final class ByteLevelBPETokenizer: Sendable {
     private func encodeOrdinary(_ scalars: [Unicode.Scalar], _ classes: [CharacterClass], _ range: Range<Int>, into ids: inout [Int]) {
         for piece in PreTokenizer.pieces(scalars, classes, in: range) {
             var bytes: [UInt8] = []
-            for scalar in scalars[piece] { bytes += Array(String(scalar).utf8) }
+            for scalar in scalars[piece] { UTF8.encode(scalar) { bytes.append($0) } }
             ids += merged(bytes)
         }
     }
