@@ -77,3 +77,11 @@ def test_missing_tokenizer_file_is_named(tmp_path):
     bad.write_text('{"format": "something else"}')
     out = opg("tokenize", "--tokenizer", str(bad), "hi")
     assert out.returncode == 1 and 'invalid tokenizer data: format is not "opg-byte-level-bpe/1"' in out.stderr
+
+
+def test_help():
+    for args in (["--help"], ["tokenize", "--help"], ["decode", "-h"]):
+        out = opg(*args)
+        assert out.returncode == 0 and out.stdout.startswith("usage: opg chat tokenize"), args
+    out = opg()
+    assert out.returncode == 2 and "missing subcommand" in out.stderr
