@@ -5,7 +5,7 @@
 public final class ByteLevelBPETokenizer: Sendable {
     /// The number of tokens in the vocabulary; valid ids are 0..<vocabularySize.
     public let vocabularySize: Int
-    /// The special tokens, `(id, content)`, in id order.
+    /// The special tokens, `(id, content)`, in the order the tokenizer data lists them.
     public let specialTokens: [(id: Int, content: String)]
 
     private let tokenBytes: [[UInt8]]

@@ -1,4 +1,5 @@
 @testable import Chat
+import Foundation
 import JSON
 import XCTest
 
@@ -106,6 +107,11 @@ final class TokenizerTests: XCTestCase {
         XCTAssertTrue(refusal(Self.data(merges: ["ab"])).contains("two tokens separated by one space"))
         XCTAssertTrue(refusal(Self.data(extra: ["ab"], merges: ["a b", "a b"])).contains("repeats an earlier merge"))
         XCTAssertTrue(refusal(Self.data(extra: ["\u{2603}"])).contains("outside the byte-level alphabet"))
+        var mislabelled = String(decoding: Self.data(), as: UTF8.self)
+        mislabelled = mislabelled.replacingOccurrences(of: "{\"id\":1,", with: "{\"id\":5,")
+        XCTAssertTrue(refusal(Array(mislabelled.utf8)).contains("special token \"<|im_end|>\" is not token 5"), refusal(Array(mislabelled.utf8)))
+        let badEos = String(decoding: Self.data(), as: UTF8.self).replacingOccurrences(of: "\"eosTokenId\":1", with: "\"eosTokenId\":9999")
+        XCTAssertTrue(refusal(Array(badEos.utf8)).contains("eosTokenId 9999 is not a token id"), refusal(Array(badEos.utf8)))
         XCTAssertEqual(refusal(Self.data()), "accepted")
     }
 
