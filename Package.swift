@@ -50,6 +50,7 @@ let package = Package(
                 resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json")], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
+        .target(name: "Chat", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 swiftSettings: swiftSettings),
 
@@ -57,7 +58,7 @@ let package = Package(
         .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "opg",
-            dependencies: ["Node", "Chain", "Modules", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer"],
+            dependencies: ["Node", "Chain", "Modules", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer", "Chat"],
             swiftSettings: swiftSettings
         ),
 
@@ -73,6 +74,7 @@ let package = Package(
         .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Crypto", "Primitives", "Storage", "JSON"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )

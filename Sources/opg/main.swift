@@ -12,7 +12,7 @@ import RPC
 let usage = """
 usage: opg <command> [options]
 
-The opg command-line client: wallet, chain queries and transfers over JSON-RPC, model tools.
+The opg command-line client: wallet, chain queries and transfers over JSON-RPC, model tools, the chat tokenizer.
 
 commands:
   account new    [--keystore DIR] [--password-file FILE]     create a key, store it encrypted (keystore v3)
@@ -28,6 +28,9 @@ commands:
   model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
   model run      FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                                                               run a model deterministically; prints outputs and their hash
+  chat tokenize  [--tokenizer FILE] TEXT                      the chat model's token ids of TEXT
+  chat decode    [--tokenizer FILE] ID …                      the text of token ids
+  chat template  [--tokenizer FILE] --message ROLE=CONTENT …  a conversation as the chat model sees it
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -327,6 +330,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "tx": return try txCommand(rest)
     case "abi": return try abiCommand(rest)
     case "model": return try modelCommand(rest)
+    case "chat": return try chatCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

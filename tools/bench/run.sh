@@ -24,3 +24,8 @@ echo
 echo "## Inference"
 $PY tools/onnx/build_models.py "$work/models" >/dev/null
 $PY tools/bench/inference_bench.py "$work/models"
+echo
+echo "## Chat tokenizer"
+$PY tools/chat/extract_tokenizer.py >/dev/null
+$PY tools/chat/make_tokenizer_cases.py .build/chat/smollm2-tokenizer.json .build/chat/tokenizer-cases.json
+$PY tools/bench/chat_tokenizer_bench.py

@@ -1,0 +1,89 @@
+import Chat
+import CLIKit
+import Foundation
+
+let chatUsage = """
+usage: opg chat tokenize [--tokenizer FILE] TEXT
+       opg chat decode   [--tokenizer FILE] ID …
+       opg chat template [--tokenizer FILE] [--no-generation-prompt] [--ids] --message ROLE=CONTENT …
+
+The chat model's tokenizer and template (docs/chat.md); deterministic, no node needed.
+
+tokenize  prints the token ids of TEXT as a JSON array (TEXT "-" reads standard input);
+          special tokens such as <|im_start|> in TEXT become their ids.
+decode    prints the text of the token ids; bytes that are not valid UTF-8 (a character cut
+          between tokens) print as U+FFFD.
+template  prints the conversation as the model sees it: each --message (ROLE is system, user
+          or assistant) in order, the default system prompt first when the first is not a
+          system message, and the generation prompt unless --no-generation-prompt;
+          --ids prints its token ids instead.
+
+--tokenizer FILE  the tokenizer data (default .build/chat/smollm2-tokenizer.json, which
+                  `make chat-data` writes with tools/chat/extract_tokenizer.py).
+Exit status: 0 done, 1 unreadable tokenizer data or a token id out of range, 2 usage.
+"""
+
+let defaultTokenizerPath = ".build/chat/smollm2-tokenizer.json"
+
+func chatCommand(_ argv: [String]) throws -> Int32 {
+    guard let sub = argv.first, !sub.hasPrefix("-") else {
+        if argv.contains("--help") || argv.contains("-h") { print(chatUsage); return 0 }
+        throw UsageError("chat: missing subcommand (tokenize, decode, template)")
+    }
+    let args = try Arguments(Array(argv.dropFirst()), options: ["--tokenizer"], flags: ["--no-generation-prompt", "--ids"],
+                             repeatable: ["--message"])
+    if args.wantsHelp { print(chatUsage); return 0 }
+    switch sub {
+    case "tokenize":
+        try args.expectPositionals(["TEXT"])
+        let text: String
+        if args.positionals[0] == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            text = args.positionals[0]
+        }
+        print(jsonArray(try loadTokenizer(args).tokenizer.encode(text)))
+    case "decode":
+        guard !args.positionals.isEmpty else { throw UsageError("missing argument ID") }
+        let ids = try args.positionals.map { word in
+            guard let id = Int(word) else { throw UsageError("ID: \"\(word)\" is not a token id (a decimal integer)") }
+            return id
+        }
+        let tokenizer = try loadTokenizer(args).tokenizer
+        do { print(try tokenizer.decode(ids)) } catch { throw CommandFailure("\(error)") }
+    case "template":
+        try args.expectPositionals([])
+        let messages = try args.values("--message").map { spec in
+            guard let equals = spec.firstIndex(of: "=") else { throw UsageError("--message: \"\(spec)\" is not ROLE=CONTENT") }
+            do { return try ChatMessage(roleName: String(spec[..<equals]), content: String(spec[spec.index(after: equals)...])) } catch {
+                throw UsageError("--message: \(error)")
+            }
+        }
+        let (tokenizer, data) = try loadTokenizer(args)
+        let template: ChatTemplate
+        do { template = try ChatTemplate(source: data.chatTemplate) } catch { throw CommandFailure("\(args.option("--tokenizer") ?? defaultTokenizerPath): \(error)") }
+        let text = template.render(messages, addGenerationPrompt: !args.flag("--no-generation-prompt"))
+        if args.flag("--ids") { print(jsonArray(tokenizer.encode(text))) } else { print(text, terminator: "") }
+    default:
+        throw UsageError("chat: unknown subcommand \"\(sub)\" (tokenize, decode, template)")
+    }
+    return 0
+}
+
+private func loadTokenizer(_ args: Arguments) throws -> (tokenizer: ByteLevelBPETokenizer, data: TokenizerData) {
+    let path = args.option("--tokenizer") ?? defaultTokenizerPath
+    guard FileManager.default.isReadableFile(atPath: path) else {
+        if args.option("--tokenizer") != nil { throw UsageError("--tokenizer: cannot read \(path)") }
+        throw CommandFailure("cannot read \(path): run `make chat-data` (tools/chat/extract_tokenizer.py) or pass --tokenizer FILE")
+    }
+    do {
+        let data = try TokenizerData(contentsOf: path)
+        return (try ByteLevelBPETokenizer(data), data)
+    } catch {
+        throw CommandFailure("\(path): \(error)")
+    }
+}
+
+private func jsonArray(_ ids: [Int]) -> String {
+    "[" + ids.map(String.init).joined(separator: ",") + "]"
+}
