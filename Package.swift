@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "Modules", dependencies: ["Chain", "Primitives", "Crypto", "Inference"],
-                resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json")], swiftSettings: swiftSettings),
+                resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json"), .embedInCode("ModelRegistry/ModelRegistry.json")], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "Modules", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],

@@ -7,7 +7,7 @@ public enum GenesisFile {
     /// The least block gas limit a genesis may set: one plain transfer must fit.
     public static let minGasLimit: UInt64 = 21_000
 
-    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc"]
+    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc", "blobs"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -62,7 +62,14 @@ public enum GenesisFile {
                 alloc.append((a, try entry.amount("balance", required: true)!))
             }
         }
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators), timestamp: timestamp,
+        var blobs = BlobParameters.default
+        if let b = try r.object("blobs") {
+            try b.rejectUnknown(["gasPerByte", "maxBytes", "uploadExpiryBlocks"])
+            blobs.gasPerByte = try b.integer("gasPerByte", in: 0...1_000_000) ?? blobs.gasPerByte
+            blobs.maxBytes = Int(try b.integer("maxBytes", in: 1...(UInt64(1) << 32)) ?? UInt64(blobs.maxBytes))
+            blobs.uploadExpiryBlocks = try b.integer("uploadExpiryBlocks", in: 1...(UInt64(1) << 32)) ?? blobs.uploadExpiryBlocks
+        }
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs), timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
         return spec

@@ -11,10 +11,13 @@ public struct ChainConfig: Equatable, Sendable {
     public var blockReward: UInt256
     /// Addresses allowed to propose blocks.
     public var validators: [Address]
+    /// Module blob pricing and size cap.
+    public var blobs: BlobParameters
 
     /// Creates a config.
-    public init(chainId: UInt64, blockReward: UInt256, validators: [Address]) {
+    public init(chainId: UInt64, blockReward: UInt256, validators: [Address], blobs: BlobParameters = .default) {
         self.chainId = chainId
+        self.blobs = blobs
         self.blockReward = blockReward
         self.validators = validators
     }
@@ -64,7 +67,7 @@ public final class BlockBuilder {
     /// The environment of the child of `parent`.
     public func environment(parent: Header, timestamp: UInt64, coinbase: Address) -> BlockEnvironment {
         BlockEnvironment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
-                         gasLimit: parent.gasLimit, chainId: config.chainId)
+                         gasLimit: parent.gasLimit, chainId: config.chainId, blobs: config.blobs)
     }
 
     /// Executes `candidates` in order on top of `parent`, leaving out those that cannot be

@@ -393,7 +393,8 @@ public final class EthAPI {
     private func runCall(_ args: CallArgs, gas: UInt64, header: Header) -> CallResult {
         let state = db.state(at: header)
         let env = BlockEnvironment(number: header.number, timestamp: header.timestamp, coinbase: header.coinbase,
-                                   baseFee: header.baseFeePerGas, gasLimit: header.gasLimit, chainId: chain.config.chainId)
+                                   baseFee: header.baseFeePerGas, gasLimit: header.gasLimit, chainId: chain.config.chainId,
+                                   blobs: chain.config.blobs)
         return chain.builder.executor.call(from: args.from, to: args.to, value: args.value, data: args.data, gasLimit: gas,
                                            state: state, block: env)
     }
