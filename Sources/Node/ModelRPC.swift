@@ -23,15 +23,15 @@ public final class ModelRPC {
     /// Methods reading `chain`'s head.
     public init(chain: ChainService) { self.chain = chain }
 
-    /// Registers the methods on `dispatcher`.
+    /// Registers the methods on `dispatcher`, which keeps this object alive.
     public func register(on dispatcher: RPCDispatcher) {
-        dispatcher.register("opg_getModel") { [unowned self] p in
+        dispatcher.register("opg_getModel") { [self] p in
             try p.expect(atMost: 1)
             let id = try p.string(0, "model id")
             let reader = reader()
             return try reader.model(id)
         }
-        dispatcher.register("opg_listModels") { [unowned self] p in
+        dispatcher.register("opg_listModels") { [self] p in
             try p.expect(atMost: 2)
             let page = try Paging(p, cursorIndex: 0, limitIndex: 1, maxLimit: Self.maxPageSize)
             let reader = reader()
@@ -42,7 +42,7 @@ public final class ModelRPC {
             for index in page.start..<end { items.append(try reader.model(try reader.fileHash(at: index).hex)) }
             return Paging.result(items, nextCursor: end < count ? end : nil)
         }
-        dispatcher.register("opg_getModelBytes") { [unowned self] p in
+        dispatcher.register("opg_getModelBytes") { [self] p in
             try p.expect(atMost: 3)
             let id = try p.string(0, "model id")
             let offset = try p.uint64(1, "offset")
