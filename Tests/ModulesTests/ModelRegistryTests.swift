@@ -206,6 +206,32 @@ final class ModelRegistryTests: XCTestCase {
         XCTAssertEqual(status[0], .uint(0), "the record is gone")
     }
 
+    func testCancelDeletesTheChunksAndARebegunUploadOutlivesItsFirstExpiry() throws {
+        let h = try Harness(blobs: BlobParameters(gasPerByte: 8, maxBytes: 32 << 20, uploadExpiryBlocks: 3), levelDB: false)
+        let file = try Self.model("encoder_block.onnx")
+        let hash = Harness.sha(file)
+        let begin = ("beginUpload(bytes32,uint64,string,string)", [ABIValue.fixedBytes(hash), .uint(UInt256(UInt64(file.count))), .string(""), .string("")])
+        try h.block([begin, ("putChunk(bytes32,uint32,bytes)", [.fixedBytes(hash), .uint(0), .bytes(Harness.chunks(file)[0])])])
+        var r = try h.block([("cancelUpload(bytes32)", [.fixedBytes(hash)]), ("cancelUpload(bytes32)", [.fixedBytes(hash)])])
+        XCTAssertTrue(r[0].success)
+        XCTAssertEqual(r[1].revertReason, "no upload of this file by \(TestSigner.alice.address)")
+        XCTAssertEqual(try h.blobCount(), 0)
+        // Begun at block 3 (expires at 6), re-begun at block 5 (expires at 8): the sweep at 6 skips it.
+        try h.block([begin, ("putChunk(bytes32,uint32,bytes)", [.fixedBytes(hash), .uint(0), .bytes(Harness.chunks(file)[0])])])
+        try h.block([])
+        try h.block([begin])
+        try h.block([])
+        XCTAssertEqual(h.producer.head.number, 6)
+        XCTAssertEqual(try h.blobCount(), 1, "the first expiry no longer applies")
+        r = try h.block([("putChunk(bytes32,uint32,bytes)", [.fixedBytes(hash), .uint(1), .bytes(Harness.chunks(file)[1])]),
+                         ("finalizeUpload(bytes32)", [.fixedBytes(hash)])])
+        XCTAssertTrue(r[1].success, r[1].revertReason ?? "")
+        try h.block([])
+        try h.block([])
+        XCTAssertEqual(try h.blobCount(), 1, "the registered model's blob stays after its upload's expiry")
+        XCTAssertEqual(h.producer.head, h.importer.head)
+    }
+
     func testBlobWritesAreUndoneWithARevertedCall() throws {
         let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
         let key = Hash32(word: UInt256(9))
