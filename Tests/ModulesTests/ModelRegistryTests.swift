@@ -232,6 +232,23 @@ final class ModelRegistryTests: XCTestCase {
         XCTAssertEqual(h.producer.head, h.importer.head)
     }
 
+    /// docs/models.md, "Gas": a full chunk of non-zero bytes costs about 2.44 M gas, so 12
+    /// fit in a 30 M block.
+    func testAFullChunkCostsWhatTheDocsSay() throws {
+        let h = try Harness(levelDB: false)
+        var generator = SystemRandomNumberGenerator()
+        let file = (0..<(2 * ModelRegistry.chunkBytes)).map { _ in UInt8.random(in: 1...255, using: &generator) }
+        let hash = Harness.sha(file)
+        try h.block([("beginUpload(bytes32,uint64,string,string)", [.fixedBytes(hash), .uint(UInt256(UInt64(file.count))), .string(""), .string("")])])
+        let r = try h.block(Harness.chunks(file).enumerated().map { ("putChunk(bytes32,uint32,bytes)", [.fixedBytes(hash), .uint(UInt256(UInt64($0))), .bytes($1)]) })
+        for result in r {
+            XCTAssertTrue(result.success)
+            XCTAssertGreaterThan(result.gasUsed, 2_400_000)
+            XCTAssertLessThan(result.gasUsed, 2_480_000)
+            XCTAssertEqual(30_000_000 / result.gasUsed, 12)
+        }
+    }
+
     func testBlobWritesAreUndoneWithARevertedCall() throws {
         let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
         let key = Hash32(word: UInt256(9))

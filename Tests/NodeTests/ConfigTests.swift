@@ -71,6 +71,21 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try GenesisFile.parse(Array("{\"chainId\": ".utf8)))
     }
 
+    /// `blobs` is optional, each of its fields defaulting (docs/models.md, "Gas").
+    func testGenesisBlobParameters() throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        XCTAssertEqual(try GenesisFile.parse(bytes).config.blobs, .default)
+        guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
+        o["blobs"] = .object(["gasPerByte": .int(3), "uploadExpiryBlocks": .int(50)])
+        XCTAssertEqual(try GenesisFile.parse(JSONValue.object(o).serializedBytes()).config.blobs,
+                       BlobParameters(gasPerByte: 3, maxBytes: 32 << 20, uploadExpiryBlocks: 50))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["maxBytes": .int(0)]) }.hasPrefix("blobs.maxBytes"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["gasPerByte": .string("8")]) }.hasPrefix("blobs.gasPerByte"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["uploadExpiryBlocks": .int(0)]) }.hasPrefix("blobs.uploadExpiryBlocks"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["maxbytes": .int(5)]) }.contains("maxbytes"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .int(5) }.hasPrefix("blobs"))
+    }
+
     func configError(_ text: String) -> String {
         do {
             _ = try NodeConfig.parse(try JSONParser.parse(text))

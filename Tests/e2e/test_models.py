@@ -144,7 +144,8 @@ def test_registration_is_proven_by_eth_get_proof(chain, web3, tmp_path):
 
 def test_refusals_name_the_rule(chain, web3, tmp_path):
     account = DEV_ACCOUNTS[3]
-    bad = unsupported(tmp_path / "unique.onnx")
+    before = chain.result("opg_listModels", [])
+    unsupported(tmp_path / "unique.onnx")
     with pytest.raises(UploadFailed) as e:
         upload_model(web3, account, tmp_path / "unique.onnx")
     assert "unsupported operator Unique" in reason(e) and "uniq" in reason(e)
@@ -155,6 +156,14 @@ def test_refusals_name_the_rule(chain, web3, tmp_path):
     assert f"model of {len(big)} bytes exceeds the size cap of {SIZE_CAP} bytes" in reason(e)
     p = run([OPG, "model", "upload", "--rpc", chain.url, "--from", account.address, "--keystore", str(tmp_path / "none"), str(tmp_path / "unique.onnx")])
     assert p.returncode != 0 and "keystore" in p.stderr
+    # The CLI resumes the refused upload and reports the kernel's reason.
+    keystore, password = tmp_path / "keys", tmp_path / "pw"
+    password.write_text("pw")
+    (tmp_path / "key.hex").write_text(account.key.hex())
+    assert run([OPG, "account", "import", "--keystore", str(keystore), "--password-file", str(password), str(tmp_path / "key.hex")]).returncode == 0
+    p = run([OPG, "model", "upload", "--rpc", chain.url, "--from", account.address, "--keystore", str(keystore),
+             "--password-file", str(password), str(tmp_path / "unique.onnx")])
+    assert p.returncode == 1 and "unsupported operator Unique" in p.stderr, p.stderr
     # Bad chunks: wrong length, out of range, before beginUpload.
     other = (FIXTURES / "diabetes_scaled_ridge.onnx").read_bytes()
     sha = hashlib.sha256(other).digest()
@@ -172,7 +181,11 @@ def test_refusals_name_the_rule(chain, web3, tmp_path):
         registry(web3).functions.finalizeUpload(sha).call({"from": account.address})
     assert "upload incomplete: 0 of 1 chunks received" in reason(e)
     # Nothing was lost: the refused uploads left the registered models as they were.
-    assert bad and chain.result("opg_listModels", [None, hex(100)])["items"] is not None
+    assert chain.result("opg_listModels", []) == before
+    for model in before["items"]:
+        size = model["size"]
+        tail = chain.result("opg_getModelBytes", [model["cidV1"], hex(max(0, size - 8)), hex(8)])
+        assert len(tail) == 2 + 2 * min(8, size)
 
 
 def test_an_abandoned_upload_expires(chain, web3, tmp_path):
