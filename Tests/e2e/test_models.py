@@ -90,7 +90,7 @@ def test_multi_chunk_upload_interrupted_and_resumed_with_the_cli(chain, web3, tm
     (tmp_path / "key.hex").write_text(account.key.hex())
     assert run([OPG, "account", "import", "--keystore", str(keystore), "--password-file", str(password), str(tmp_path / "key.hex")]).returncode == 0
     argv = [OPG, "model", "upload", "--rpc", chain.url, "--keystore", str(keystore), "--password-file", str(password),
-            "--from", account.address, "--name", "mlp", str(tmp_path / "mlp.onnx")]
+            "--from", account.address, "--name", "mlp", "--description", "a test MLP", str(tmp_path / "mlp.onnx")]
     before = len(missing_chunks(web3, account.address, data))
     cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -235,3 +235,12 @@ def test_rpc_paging_and_bad_input(chain, web3, tmp_path):
         with pytest.raises(RPCError) as e:
             chain.result(method, params)
         assert message in e.value.message, (method, params, e.value.message)
+
+
+def test_replay_re_executes_uploads_and_finds_the_same_blobs(chain, web3, tmp_path):
+    upload_model(web3, DEV_ACCOUNTS[6], FIXTURES / "diabetes_scaled_ridge.onnx")
+    chain.stop()
+    p = run([str(BIN / "opgd"), "replay", "--datadir", str(chain.datadir)])
+    chain.start()
+    assert p.returncode == 0, p.stderr
+    assert "replay matches" in p.stdout + p.stderr

@@ -27,7 +27,9 @@ public enum Schema {
     /// Prefix of all flat storage entries of `address`.
     public static func storagePrefix(_ address: Address) -> [UInt8] { [0x73] + address.bytes }
     /// A module's blob (`ExecutionState.blob`): bytes the module commits to in its storage.
-    public static func blob(_ address: Address, _ key: Hash32) -> [UInt8] { [0x78] + address.bytes + key.bytes }
+    public static func blob(_ address: Address, _ key: Hash32) -> [UInt8] { blobTable + address.bytes + key.bytes }
+    /// Prefix of every module blob.
+    public static let blobTable: [UInt8] = [0x78]
     /// Canonical hash of block `number`.
     public static func canonicalHash(_ number: UInt64) -> [UInt8] { [0x68] + be(number) }
     /// Number of the block with `hash`.
