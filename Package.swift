@@ -87,9 +87,9 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction", exclude: ["corpus"]),
         .executableTarget(name: "FuzzABI", dependencies: ["Primitives"], path: "Fuzz/FuzzABI", exclude: ["corpus"]),
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["Inference", "Modules"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Primitives", "Storage"],
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Node", "Primitives", "Storage"],
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
     ]
     package.products += [
