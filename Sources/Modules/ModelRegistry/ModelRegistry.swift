@@ -50,8 +50,7 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
     static let finalize = ModuleFunction("finalizeUpload(bytes32)", .nonpayable)
     static let cancel = ModuleFunction("cancelUpload(bytes32)", .nonpayable)
     static let status = ModuleFunction("uploadStatus(address,bytes32)", .view)
-    static let get = ModuleFunction(
-        "getModel(string)", .view)
+    static let get = ModuleFunction("getModel(string)", .view)
     static let count = ModuleFunction("modelCount()", .view)
     static let at = ModuleFunction("modelAt(uint256)", .view)
 

@@ -8,8 +8,11 @@ public struct ModelInterface: Equatable, Sendable {
     /// A graph input or output: name, element type (`FLOAT`, `seq(map(INT64,FLOAT))`)
     /// and shape, each dimension a number or a symbolic name (`?` when unknown).
     public struct Value: Equatable, Sendable {
+        /// The value's name in the graph.
         public let name: String
+        /// `FLOAT`, `INT64`, `seq(map(INT64,FLOAT))`, or `?` when the file gives no type.
         public let elementType: String
+        /// Each dimension: a number, a symbolic name, or `?`.
         public let shape: [String]
     }
 
@@ -22,7 +25,9 @@ public struct ModelInterface: Equatable, Sendable {
     /// Cost of one run at batch 1 (every symbolic dimension 1): multiply-accumulates,
     /// bytes moved and peak live bytes (docs/onnx.md, "Cost model").
     public let macs: UInt64
+    /// Bytes read and written by every node at batch 1.
     public let bytesMoved: UInt64
+    /// Largest total of live values at batch 1.
     public let peakBytes: UInt64
 
     public static func == (a: ModelInterface, b: ModelInterface) -> Bool {
