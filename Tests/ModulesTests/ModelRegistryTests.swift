@@ -23,7 +23,7 @@ final class ModelRegistryTests: XCTestCase {
         var time: UInt64 = 0
         private let directories: [URL]
 
-        init(blobs: BlobParameters = .default, levelDB: Bool) throws {
+        init(blobs: BlobParameters = .default, gasLimit: UInt64 = 30_000_000, levelDB: Bool) throws {
             var directories: [URL] = []
             func make() throws -> ChainService {
                 let store: KeyValueStore
@@ -35,12 +35,13 @@ final class ModelRegistryTests: XCTestCase {
                     store = MemoryStore()
                 }
                 let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: [validator.address], blobs: blobs),
-                                       timestamp: 0, gasLimit: 30_000_000, initialBaseFee: .zero, extraData: [],
+                                       timestamp: 0, gasLimit: gasLimit, initialBaseFee: .zero, extraData: [],
                                        alloc: [(TestSigner.alice.address, UInt256(1_000_000))])
                 let db = try ChainDatabase(store: store)
                 let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
                 try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
-                return ChainService(config: spec.config, database: db, handlers: StandardModules.registry(), encodeRevert: ABI.encodeRevert)
+                return ChainService(config: spec.config, database: db, handlers: StandardModules.registry(), encodeRevert: ABI.encodeRevert,
+                                    poolLimits: MempoolLimits(maxPerAccount: 1000))
             }
             producer = try make()
             importer = try make()
@@ -247,6 +248,29 @@ final class ModelRegistryTests: XCTestCase {
             XCTAssertLessThan(result.gasUsed, 2_480_000)
             XCTAssertEqual(30_000_000 / result.gasUsed, 12)
         }
+    }
+
+    /// More expired uploads than one end-block hook's gas can delete: the sweep stops with
+    /// gas in hand and goes on in the next block, the same on the importing node.
+    func testASweepTooLargeForOneHookGoesOnInTheNextBlock() throws {
+        let h = try Harness(blobs: BlobParameters(gasPerByte: 8, maxBytes: 32 << 20, uploadExpiryBlocks: 2), gasLimit: 200_000_000, levelDB: false)
+        let files = (0..<200).map { (i: Int) -> [UInt8] in [UInt8(i), 1] }
+        var calls: [(String, [ABIValue])] = []
+        for file in files {
+            calls.append(("beginUpload(bytes32,uint64,string,string)", [.fixedBytes(Harness.sha(file)), .uint(2), .string(""), .string("")]))
+            calls.append(("putChunk(bytes32,uint32,bytes)", [.fixedBytes(Harness.sha(file)), .uint(0), .bytes(file)]))
+        }
+        let r = try h.block(calls, gas: 400_000)
+        XCTAssertTrue(r.allSatisfy(\.success))
+        XCTAssertEqual(try h.blobCount(), 200)
+        try h.block([])
+        try h.block([])
+        let left = try h.blobCount()
+        XCTAssertGreaterThan(left, 0, "one hook cannot delete 200 uploads")
+        XCTAssertLessThan(left, 200)
+        try h.block([])
+        XCTAssertEqual(try h.blobCount(), 0, "the next block's hook finished the sweep")
+        XCTAssertEqual(h.producer.head, h.importer.head)
     }
 
     func testBlobWritesAreUndoneWithARevertedCall() throws {
