@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "Modules", dependencies: ["Chain", "Primitives", "Crypto", "Inference"],
-                resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json")], swiftSettings: swiftSettings),
+                resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json"), .embedInCode("ModelRegistry/ModelRegistry.json")], swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Chat", dependencies: ["JSON"], swiftSettings: swiftSettings),
@@ -89,9 +89,9 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzTransaction", dependencies: ["Chain"], path: "Fuzz/FuzzTransaction", exclude: ["corpus"]),
         .executableTarget(name: "FuzzABI", dependencies: ["Primitives"], path: "Fuzz/FuzzABI", exclude: ["corpus"]),
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzONNX", dependencies: ["Inference"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["Inference", "Modules"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Primitives", "Storage"],
+        .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Node", "Primitives", "Storage"],
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
     ]
     package.products += [

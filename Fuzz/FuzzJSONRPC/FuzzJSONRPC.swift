@@ -2,6 +2,7 @@ import Chain
 import Crypto
 import JSON
 import Modules
+import Node
 import Primitives
 import RPC
 import Storage
@@ -17,8 +18,8 @@ enum Node {
     static let user = try! PrivateKey(Keccak256.digest(Array("fuzz user".utf8)))
     static let chainId: UInt64 = 77
 
-    /// The API over the chain; kept here because its methods hold it `unowned`.
-    static let api: EthAPI = {
+    /// The chain the methods read.
+    static let chain: ChainService = {
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: UInt256(5), validators: [validator.address]),
                                timestamp: 0, gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: [(user.address, try! UInt256(decimal: "1000000000000000000000"))])
@@ -35,12 +36,16 @@ enum Node {
         _ = try! chain.submit(raw: try! tx.signed(with: user).raw)
         _ = try! chain.produceBlock(timestamp: 1, coinbase: validator.address)
         _ = try! chain.produceBlock(timestamp: 2, coinbase: validator.address)
-        return EthAPI(chain: chain, clientVersion: "opg/fuzz")
+        return chain
     }()
+
+    /// The API over the chain; kept here because its methods hold it `unowned`.
+    static let api = EthAPI(chain: chain, clientVersion: "opg/fuzz")
 
     static let dispatcher: RPCDispatcher = {
         let dispatcher = RPCDispatcher()
         api.register(on: dispatcher)
+        ModelRPC(chain: chain).register(on: dispatcher)
         return dispatcher
     }()
 }
@@ -84,11 +89,13 @@ func isOnlyNotifications(_ request: JSONValue) -> Bool {
 /// libFuzzer calls this once before any input. The chain is built here with leak checking
 /// off: its trie nodes are an indirect enum whose boxes are referenced through pointers
 /// carrying the case tag in spare bits, which LeakSanitizer does not recognise as pointers,
-/// so the nodes the chain keeps would be reported as leaked. What inputs allocate is checked.
+/// so the nodes the chain keeps would be reported as leaked (the model registry's ABI types,
+/// made once on first use, likewise). What inputs allocate is checked.
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     leakCheckingOff()
     _ = Node.dispatcher
+    _ = ModelRegistry.modelInfoType  // a static of the same indirect enum kind (ABIType), made once
     leakCheckingOn()
     return 0
 }

@@ -1,14 +1,25 @@
 import Inference
+import Modules
 
 /// libFuzzer entry for the ONNX reader and the compiler: any bytes are read both as a
 /// ModelProto and as a TensorProto; each ends in a value or an `ONNXError`, never a crash,
-/// a hang or an allocation beyond the input's size. A model that reads is then compiled
+/// a hang or an allocation beyond the input's size. The bytes also go through model
+/// registration's check (`ModelValidation.validate`, what every validator runs on an
+/// upload, with its size-derived limits), which must end in an interface or an
+/// `ONNXError`, and through the content id computation. A model that reads is then compiled
 /// (shape inference and constant folding run kernels on its constants) and, when it
 /// compiles, run on zero inputs of its declared shapes (symbolic dimensions 1): every
 /// kernel must end in outputs or an error on any graph.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzONNX(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    do {
+        _ = try ModelValidation.validate(bytes)
+    } catch is ONNXError {
+    } catch {
+        fatalError("registration refused a model with \(error), not an ONNXError (the revert reason would be lost)")
+    }
+    if ContentID.of(file: bytes).v0.count != 46 { fatalError("a CIDv0 is 46 characters") }
     if let model = try? ModelReader.read(bytes) {
         // A model that reads must have what `read` promises.
         if model.opsetImports.isEmpty { fatalError("model without opset imports was accepted") }

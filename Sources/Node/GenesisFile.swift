@@ -9,7 +9,7 @@ public enum GenesisFile {
     public static let minGasLimit: UInt64 = 21_000
 
     static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
-                         "kernelSpecVersions"]
+                         "blobs", "kernelSpecVersions"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -64,8 +64,16 @@ public enum GenesisFile {
                 alloc.append((a, try entry.amount("balance", required: true)!))
             }
         }
+        var blobs = BlobParameters.default
+        if let b = try r.object("blobs") {
+            try b.rejectUnknown(["gasPerByte", "maxBytes", "uploadExpiryBlocks"])
+            blobs.gasPerByte = try b.integer("gasPerByte", in: 0...1_000_000) ?? blobs.gasPerByte
+            blobs.maxBytes = Int(try b.integer("maxBytes", in: 1...(UInt64(1) << 32)) ?? UInt64(blobs.maxBytes))
+            blobs.uploadExpiryBlocks = try b.integer("uploadExpiryBlocks", in: 1...(UInt64(1) << 32)) ?? blobs.uploadExpiryBlocks
+        }
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, kernelSpecSchedule: schedule),
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
+                                                   kernelSpecSchedule: schedule),
                                timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }

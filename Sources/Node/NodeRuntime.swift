@@ -60,6 +60,7 @@ public final class NodeRuntime {
         let dispatcher = RPCDispatcher(maxBatchResponseBytes: config.rpcMaxBatchResponseBytes)
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
+        ModelRPC(chain: chain).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes

@@ -60,7 +60,20 @@ public enum Replay {
             guard a == b else { throw CommandError("account \(address): on-disk state \(a) differs from replay \(b)") }
         }
         if let failure = onDisk.failure { throw CommandError("reading the on-disk state failed: \(failure)") }
+        guard try blobDigests(disk.store) == blobDigests(memory.store) else {
+            throw CommandError("the module blobs on disk (\(Schema.blobTable) table) differ from the replay's")
+        }
         logger.info("replay matches", ["head": head.number, "stateRoot": head.stateRoot.hex, "accounts": touched.count])
         return Report(head: head.number, stateRoot: head.stateRoot, accountsChecked: touched.count)
+    }
+
+    /// Every module blob's key with the Keccak-256 of its bytes, in key order.
+    private static func blobDigests(_ store: KeyValueStore) throws -> [[UInt8]] {
+        var digests: [[UInt8]] = []
+        try store.scan(prefix: Schema.blobTable) { key, value in
+            digests.append(key + Keccak256.digest(value))
+            return true
+        }
+        return digests
     }
 }

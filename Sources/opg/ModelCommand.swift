@@ -43,11 +43,12 @@ JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run).
 func modelCommand(_ argv: [String]) throws -> Int32 {
     guard let sub = argv.first, !sub.hasPrefix("-") else {
         if argv.contains("--help") || argv.contains("-h") { print(modelUsage); return 0 }
-        throw UsageError("model: missing subcommand (inspect, run)")
+        throw UsageError("model: missing subcommand (inspect, run, bench, upload, list, info)")
     }
     if sub == "run" { return try modelRun(Array(argv.dropFirst())) }
+    if ["upload", "list", "info"].contains(sub) { return try modelChainCommand(sub, Array(argv.dropFirst())) }
     if sub == "bench" { return try modelRun(Array(argv.dropFirst()), bench: true) }
-    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench)") }
+    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench, upload, list, info)") }
     let args = try Arguments(Array(argv.dropFirst()), options: ["--batch"], flags: ["--json"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])

@@ -28,6 +28,10 @@ commands:
   model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
   model run      FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                                                               run a model deterministically; prints outputs and their hash
+  model upload   [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS [--name N] [--description D] FILE.onnx
+                                                              register a model on chain (chunked, resumable); prints its ids
+  model list     [--rpc URL] [--cursor C] [--limit N]         registered models, a page at a time
+  model info     [--rpc URL] ID                               one registered model (CIDv0, CIDv1 or 0x + SHA-256)
   chat tokenize  [--tokenizer FILE] TEXT                      the chat model's token ids of TEXT
   chat decode    [--tokenizer FILE] ID …                      the text of token ids
   chat template  [--tokenizer FILE] --message ROLE=CONTENT …  a conversation as the chat model sees it
@@ -87,6 +91,45 @@ struct RPCClient {
         let r = try call(method, params)
         guard let s = r.stringValue, let v = try? UInt256(hexQuantity: s) else { throw CommandFailure("\(method): expected a quantity, got \(r.serialized())") }
         return v
+    }
+}
+
+extension RPCClient {
+    /// `eth_chainId`.
+    func chainId() throws -> UInt64 {
+        guard let id = try quantity("eth_chainId", []).uint64 else { throw CommandFailure("eth_chainId: chain id does not fit 64 bits") }
+        return id
+    }
+
+    /// The nonce `address`'s next transaction uses, pooled ones counted.
+    func pendingNonce(_ address: Address) throws -> UInt64 {
+        guard let nonce = try quantity("eth_getTransactionCount", [.string(address.hex), .string("pending")]).uint64 else {
+            throw CommandFailure("eth_getTransactionCount: nonce does not fit 64 bits")
+        }
+        return nonce
+    }
+
+    /// The tip (`eth_maxPriorityFeePerGas`) and a fee cap of twice the latest base fee plus the tip.
+    func feeCaps() throws -> (tip: UInt256, maxFee: UInt256) {
+        let tip = try quantity("eth_maxPriorityFeePerGas", [])
+        let latest = try call("eth_getBlockByNumber", [.string("latest"), .bool(false)])
+        guard let baseText = latest["baseFeePerGas"]?.stringValue, let baseFee = try? UInt256(hexQuantity: baseText) else {
+            throw CommandFailure("latest block has no baseFeePerGas")
+        }
+        return (tip, baseFee + baseFee + tip)
+    }
+}
+
+/// The key of `from` from the keystore (`--keystore`), unlocked with the password of
+/// `--password-file` or standard input.
+func unlockKey(_ args: Arguments, _ from: Address) throws -> PrivateKey {
+    let keystore = args.option("--keystore") ?? defaultKeystore
+    guard let entry = try listKeystore(keystore).first(where: { $0.address == from }) else {
+        throw UsageError("--from: \(from) is not in the keystore \(keystore)")
+    }
+    let password = try readPassword(args)
+    do { return try Keystore.decrypt(String(decoding: FileManager.default.contents(atPath: entry.path) ?? Data(), as: UTF8.self), password: password) } catch {
+        throw CommandFailure("cannot unlock \(from): \(error)")
     }
 }
 
@@ -219,33 +262,18 @@ func sendCommand(_ argv: [String]) throws -> Int32 {
         guard let v = UInt64(g), v >= 21_000 else { throw UsageError("--gas: \"\(g)\" must be an integer of at least 21000") }
         gas = v
     }
-    let keystore = args.option("--keystore") ?? defaultKeystore
-    guard let entry = try listKeystore(keystore).first(where: { $0.address == from }) else {
-        throw UsageError("--from: \(from) is not in the keystore \(keystore)")
-    }
-    let password = try readPassword(args)
-    let key: PrivateKey
-    do { key = try Keystore.decrypt(String(decoding: FileManager.default.contents(atPath: entry.path) ?? Data(), as: UTF8.self), password: password) } catch {
-        throw CommandFailure("cannot unlock \(from): \(error)")
-    }
+    let key = try unlockKey(args, from)
     let rpc = try RPCClient(args.option("--rpc") ?? defaultRPC)
-    let chainIdValue = try rpc.quantity("eth_chainId", [])
-    guard let chainId = chainIdValue.uint64 else { throw CommandFailure("eth_chainId: chain id does not fit 64 bits") }
-    guard let nonce = try rpc.quantity("eth_getTransactionCount", [.string(from.hex), .string("pending")]).uint64 else {
-        throw CommandFailure("eth_getTransactionCount: nonce does not fit 64 bits")
-    }
-    let tip = try rpc.quantity("eth_maxPriorityFeePerGas", [])
-    let latest = try rpc.call("eth_getBlockByNumber", [.string("latest"), .bool(false)])
-    guard let baseText = latest["baseFeePerGas"]?.stringValue, let baseFee = try? UInt256(hexQuantity: baseText) else {
-        throw CommandFailure("latest block has no baseFeePerGas")
-    }
+    let chainId = try rpc.chainId()
+    let nonce = try rpc.pendingNonce(from)
+    let (tip, maxFee) = try rpc.feeCaps()
     if gas == nil {
         let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
                                      "input": .string(Hex.encode(data))])
         gas = try rpc.quantity("eth_estimateGas", [call]).uint64
     }
     let tx = Transaction(type: .dynamicFee, chainId: chainId, nonce: nonce, maxPriorityFeePerGas: tip,
-                         maxFeePerGas: baseFee + baseFee + tip, gasLimit: gas ?? 21_000, to: to, value: value, data: data, accessList: [])
+                         maxFeePerGas: maxFee, gasLimit: gas ?? 21_000, to: to, value: value, data: data, accessList: [])
     let signed = try tx.signed(with: key)
     let hash = try rpc.call("eth_sendRawTransaction", [.string(Hex.encode(signed.raw))])
     print("sent \(formatOPG(value)) OPG from \(from) to \(to), nonce \(nonce)")

@@ -8,6 +8,7 @@ final class JournaledTestState: ExecutionState {
     private(set) var nonces: [Address: UInt64] = [:]
     private(set) var balances: [Address: UInt256] = [:]
     private var slots: [Address: [Hash32: Hash32]] = [:]
+    private var blobs: [Address: [Hash32: [UInt8]]] = [:]
     private var journal: [() -> Void] = []
 
     func nonce(of a: Address) -> UInt64 { nonces[a] ?? 0 }
@@ -19,6 +20,12 @@ final class JournaledTestState: ExecutionState {
         let old = slots[a]?[slot]
         journal.append { self.slots[a, default: [:]][slot] = old }
         slots[a, default: [:]][slot] = v
+    }
+    func blob(of a: Address, key: Hash32) -> [UInt8]? { blobs[a]?[key] }
+    func setBlob(_ bytes: [UInt8]?, of a: Address, key: Hash32) {
+        let old = blobs[a]?[key]
+        journal.append { self.blobs[a, default: [:]][key] = old }
+        blobs[a, default: [:]][key] = bytes
     }
     func snapshot() -> Int { journal.count }
     func revert(to id: Int) { while journal.count > id { journal.removeLast()() } }

@@ -90,6 +90,22 @@ final class ConfigTests: XCTestCase {
             .contains("at"))
     }
 
+    /// `blobs` is optional, each of its fields defaulting (docs/models.md, "Gas").
+    func testGenesisBlobParameters() throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        let defaults = try GenesisFile.parse(bytes).config.blobs
+        XCTAssertEqual([defaults.gasPerByte, UInt64(defaults.maxBytes), defaults.uploadExpiryBlocks], [8, 32 << 20, 7_200])
+        guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
+        o["blobs"] = .object(["gasPerByte": .int(3), "uploadExpiryBlocks": .int(50)])
+        let set = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).config.blobs
+        XCTAssertEqual([set.gasPerByte, UInt64(set.maxBytes), set.uploadExpiryBlocks], [3, 32 << 20, 50])
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["maxBytes": .int(0)]) }.hasPrefix("blobs.maxBytes"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["gasPerByte": .string("8")]) }.hasPrefix("blobs.gasPerByte"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["uploadExpiryBlocks": .int(0)]) }.hasPrefix("blobs.uploadExpiryBlocks"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .object(["maxbytes": .int(5)]) }.contains("maxbytes"))
+        XCTAssertTrue(try genesisError { $0["blobs"] = .int(5) }.hasPrefix("blobs"))
+    }
+
     func configError(_ text: String) -> String {
         do {
             _ = try NodeConfig.parse(try JSONParser.parse(text))

@@ -11,21 +11,27 @@ public struct ChainConfig: Equatable, Sendable {
     public var blockReward: UInt256
     /// Addresses allowed to propose blocks.
     public var validators: [Address]
+    /// Module blob pricing and size cap.
+    public var blobs: BlobParameters
     /// The inference kernel's spec version by block height.
     public var kernelSpecSchedule: KernelSpecSchedule
 
     /// Creates a config.
-    public init(chainId: UInt64, blockReward: UInt256, validators: [Address], kernelSpecSchedule: KernelSpecSchedule = .initial) {
+    public init(chainId: UInt64, blockReward: UInt256, validators: [Address], blobs: BlobParameters = .default,
+                kernelSpecSchedule: KernelSpecSchedule = .initial) {
+        self.blobs = blobs
         self.chainId = chainId
+        self.blobs = blobs
         self.blockReward = blockReward
         self.validators = validators
         self.kernelSpecSchedule = kernelSpecSchedule
     }
 
-    /// The environment of block `number`: the chain's id and the kernel spec active at its height.
+    /// The environment of block `number`: the chain's id, its blob parameters and the
+    /// kernel spec active at its height.
     public func environment(number: UInt64, timestamp: UInt64, coinbase: Address, baseFee: UInt256, gasLimit: UInt64) -> BlockEnvironment {
         BlockEnvironment(number: number, timestamp: timestamp, coinbase: coinbase, baseFee: baseFee, gasLimit: gasLimit, chainId: chainId,
-                         kernelSpecVersion: kernelSpecSchedule.version(at: number))
+                         blobs: blobs, kernelSpecVersion: kernelSpecSchedule.version(at: number))
     }
 }
 

@@ -16,6 +16,7 @@ import Primitives
 /// | `r`    | number (8)                  | RLP list of stored receipts (no bloom; see Receipt) |
 /// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
 /// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`, `layout` (version 8) |
+/// | `x`    | address (20) + key (32)     | module blob: bytes outside the trie, at the head   |
 public enum Schema {
     /// A trie node by hash.
     public static func trieNode(_ hash: Hash32) -> [UInt8] { [0x6E] + hash.bytes }
@@ -25,6 +26,10 @@ public enum Schema {
     public static func storage(_ address: Address, _ slot: Hash32) -> [UInt8] { [0x73] + address.bytes + slot.bytes }
     /// Prefix of all flat storage entries of `address`.
     public static func storagePrefix(_ address: Address) -> [UInt8] { [0x73] + address.bytes }
+    /// A module's blob (`ExecutionState.blob`): bytes the module commits to in its storage.
+    public static func blob(_ address: Address, _ key: Hash32) -> [UInt8] { blobTable + address.bytes + key.bytes }
+    /// Prefix of every module blob.
+    public static let blobTable: [UInt8] = [0x78]
     /// Canonical hash of block `number`.
     public static func canonicalHash(_ number: UInt64) -> [UInt8] { [0x68] + be(number) }
     /// Number of the block with `hash`.

@@ -17,6 +17,11 @@ public protocol ExecutionState: AnyObject {
     func storage(of address: Address, slot: Hash32) -> Hash32
     /// Sets `slot` of `address`'s storage; zero deletes it.
     func setStorage(_ value: Hash32, of address: Address, slot: Hash32)
+    /// Blob `key` of `address`: a byte string kept outside the storage trie (the module
+    /// commits to it in its storage), nil when absent.
+    func blob(of address: Address, key: Hash32) -> [UInt8]?
+    /// Sets blob `key` of `address`; nil deletes it.
+    func setBlob(_ bytes: [UInt8]?, of address: Address, key: Hash32)
     /// Marks the current state; returns an id for `revert(to:)`.
     func snapshot() -> Int
     /// Undoes every write made since `snapshot` returned `id`.

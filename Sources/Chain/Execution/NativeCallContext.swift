@@ -118,6 +118,13 @@ public final class NativeCallContext {
         return state.storage(of: address, slot: slot)
     }
 
+    /// Reads `slot` of another module's storage (read-only, like a contract reading a
+    /// public variable of another): one storage read.
+    public func load(_ slot: Hash32, of account: Address) throws -> Hash32 {
+        try useGas(GasSchedule.storageRead)
+        return state.storage(of: account, slot: slot)
+    }
+
     /// Writes `slot` of the handler's storage.
     public func store(_ value: Hash32, at slot: Hash32) throws {
         try requireWritable("state change")
@@ -129,6 +136,64 @@ public final class NativeCallContext {
     /// Charges for hashing `byteCount` bytes (per 32-byte word, rounded up).
     public func chargeHashing(byteCount: Int) throws {
         try useGas(GasSchedule.hashWord * UInt64((byteCount + 31) / 32))
+    }
+
+    // MARK: - Blobs
+
+    /// Blob `key` of the module, nil when absent: bytes kept outside the storage trie
+    /// (the module commits to them in its storage). Charged as one storage read, whatever
+    /// the size.
+    public func blob(_ key: Hash32) throws -> [UInt8]? {
+        try useGas(GasSchedule.storageRead)
+        return state.blob(of: address, key: key)
+    }
+
+    /// Blob `key` of `account`, read without charging gas: for reads whose cost must not
+    /// depend on whether they happen at all (a compiled-model cache miss), which the
+    /// caller pays for by rules of its own.
+    public func uncheckedBlob(_ key: Hash32, of account: Address) -> [UInt8]? {
+        state.blob(of: account, key: key)
+    }
+
+    /// Stores `bytes` as blob `key` (replacing any), charged a storage set plus
+    /// `block.blobs.gasPerByte` per byte. Refuses bytes over `block.blobs.maxBytes`.
+    public func storeBlob(_ bytes: [UInt8], at key: Hash32) throws {
+        try requireWritable("blob write")
+        try checkBlobSize(bytes.count)
+        let (perByte, overflow) = block.blobs.gasPerByte.multipliedReportingOverflow(by: UInt64(bytes.count))
+        try useGas(overflow ? .max : GasSchedule.storageSet.addingReportingOverflow(perByte).partialValue)
+        state.setBlob(bytes, of: address, key: key)
+    }
+
+    /// Joins blobs `parts`, in order, into blob `key` and deletes the parts; returns the
+    /// joined bytes. The bytes were paid for when the parts were stored, so this costs a
+    /// storage set plus a storage update per part. Reverts when a part is missing or the
+    /// result is over `block.blobs.maxBytes`.
+    public func joinBlobs(_ parts: [Hash32], into key: Hash32) throws -> [UInt8] {
+        try requireWritable("blob write")
+        try useGas(GasSchedule.storageSet + GasSchedule.storageUpdate * UInt64(parts.count))
+        var joined: [UInt8] = []
+        for part in parts {
+            guard let bytes = state.blob(of: address, key: part) else { throw NativeRevert("blob \(part) is missing") }
+            try checkBlobSize(joined.count + bytes.count)
+            joined += bytes
+        }
+        for part in parts { state.setBlob(nil, of: address, key: part) }
+        state.setBlob(joined, of: address, key: key)
+        return joined
+    }
+
+    /// Deletes blob `key` (a storage update).
+    public func deleteBlob(_ key: Hash32) throws {
+        try requireWritable("blob delete")
+        try useGas(GasSchedule.storageUpdate)
+        state.setBlob(nil, of: address, key: key)
+    }
+
+    private func checkBlobSize(_ size: Int) throws {
+        guard size <= block.blobs.maxBytes else {
+            throw NativeRevert("blob of \(size) bytes exceeds the cap of \(block.blobs.maxBytes) bytes")
+        }
     }
 
     // MARK: - Events

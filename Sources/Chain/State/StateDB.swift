@@ -2,7 +2,7 @@ import Primitives
 import Storage
 
 /// World state: accounts in a secure Merkle Patricia Trie, each native module's storage
-/// in its own secure trie, plus a flat index (`Schema.account`, `Schema.storage`) that
+/// in its own secure trie, module blobs by key (`Schema.blob`, outside the tries), plus a flat index (`Schema.account`, `Schema.storage`) that
 /// serves reads of the head state without walking tries.
 ///
 /// A `StateDB` is a working copy over one committed root. Writes are kept in memory
@@ -29,6 +29,8 @@ public final class StateDB: ExecutionState, PoolStateReader {
     private var accounts: [Address: Entry<Account>] = [:]
     /// Storage slots read or written, likewise.
     private var slots: [SlotKey: Entry<Hash32>] = [:]
+    /// Module blobs read or written (nil: absent), likewise.
+    private var blobs: [SlotKey: Entry<[UInt8]?>] = [:]
     private var journal: [Change] = []
 
     private struct Entry<Value> {
@@ -44,6 +46,7 @@ public final class StateDB: ExecutionState, PoolStateReader {
     private enum Change {
         case account(Address, Account)
         case slot(SlotKey, Hash32)
+        case blob(SlotKey, [UInt8]?)
     }
 
     /// State at `root`. With `flatReads`, reads come from the flat index, which holds the
@@ -128,7 +131,29 @@ public final class StateDB: ExecutionState, PoolStateReader {
         }
     }
 
+    /// Blobs live only at the head (`Schema.blob`), outside the trie: a module commits to
+    /// their hashes in its storage. A key is written once with content-addressed bytes or
+    /// deleted, so a reader of an older state sees the head's bytes, or none once deleted.
+    public func blob(of address: Address, key: Hash32) -> [UInt8]? {
+        let k = SlotKey(address: address, slot: key)
+        if let entry = blobs[k] { return entry.value }
+        do {
+            let bytes = try nodes.store.get(Schema.blob(address, key))
+            blobs[k] = Entry(value: bytes, dirty: false)
+            return bytes
+        } catch {
+            record(error)
+            return nil
+        }
+    }
+
     // MARK: - Writes
+
+    public func setBlob(_ bytes: [UInt8]?, of address: Address, key: Hash32) {
+        let k = SlotKey(address: address, slot: key)
+        journal.append(.blob(k, blob(of: address, key: key)))
+        blobs[k] = Entry(value: bytes, dirty: true)
+    }
 
     public func setNonce(_ nonce: UInt64, of address: Address) {
         modify(address) { $0.nonce = nonce }
@@ -162,6 +187,7 @@ public final class StateDB: ExecutionState, PoolStateReader {
             switch journal.removeLast() {
             case .account(let address, let previous): accounts[address]?.value = previous
             case .slot(let key, let previous): slots[key]?.value = previous
+            case .blob(let key, let previous): blobs[key]?.value = previous
             }
         }
     }
@@ -205,6 +231,10 @@ public final class StateDB: ExecutionState, PoolStateReader {
         }
         let root = accountTrie.trie.commit(into: &newNodes)
         for (hash, encoding) in newNodes { batch.put(Schema.trieNode(hash), encoding) }
+        for key in blobs.compactMap({ $0.value.dirty ? $0.key : nil }).sorted(by: { ($0.address, $0.slot) < ($1.address, $1.slot) }) {
+            if let bytes = blobs[key]!.value { batch.put(Schema.blob(key.address, key.slot), bytes) } else { batch.delete(Schema.blob(key.address, key.slot)) }
+        }
+        for i in blobs.indices { blobs.values[i].dirty = false }
         for i in accounts.indices { accounts.values[i].dirty = false }
         for i in slots.indices { slots.values[i].dirty = false }
         journal.removeAll()

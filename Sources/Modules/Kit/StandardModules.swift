@@ -5,7 +5,7 @@ import Chain
 /// changes (`NativeHandlerRegistry`).
 public enum StandardModules {
     /// One instance of each module, in address order.
-    public static func all() -> [NativeModule] { [Notary(), Supply()] }
+    public static func all() -> [NativeModule] { [Notary(), ModelRegistry(), Supply()] }
 
     /// The registry of `all()`.
     public static func registry() -> NativeHandlerRegistry { NativeHandlerRegistry(all()) }
