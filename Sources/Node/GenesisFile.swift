@@ -7,7 +7,7 @@ public enum GenesisFile {
     /// The least block gas limit a genesis may set: one plain transfer must fit.
     public static let minGasLimit: UInt64 = 21_000
 
-    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc"]
+    static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc", "inferenceGasPerBlock"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -31,6 +31,7 @@ public enum GenesisFile {
         let gasLimit = try r.integer("gasLimit", in: minGasLimit...UInt64(Int64.max), required: true)!
         let baseFee = try r.amount("initialBaseFee", required: true)!
         let reward = try r.amount("blockReward") ?? .zero
+        let inferenceGas = try r.integer("inferenceGasPerBlock", in: 0...UInt64(Int64.max)) ?? ChainConfig.defaultInferenceGasPerBlock
         var extra: [UInt8] = []
         if let text = try r.string("extraData") {
             do { extra = try Hex.decode(text) } catch { throw ConfigError("extraData: \(error)") }
@@ -62,7 +63,7 @@ public enum GenesisFile {
                 alloc.append((a, try entry.amount("balance", required: true)!))
             }
         }
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators), timestamp: timestamp,
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, inferenceGasPerBlock: inferenceGas), timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
         return spec

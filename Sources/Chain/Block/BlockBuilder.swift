@@ -11,12 +11,20 @@ public struct ChainConfig: Equatable, Sendable {
     public var blockReward: UInt256
     /// Addresses allowed to propose blocks.
     public var validators: [Address]
+    /// Inference gas all the model runs of one block may use together (genesis
+    /// `inferenceGasPerBlock`; the inference precompile enforces it, docs/inference.md).
+    public var inferenceGasPerBlock: UInt64
+
+    /// The default per-block inference budget.
+    public static let defaultInferenceGasPerBlock: UInt64 = 15_000_000
 
     /// Creates a config.
-    public init(chainId: UInt64, blockReward: UInt256, validators: [Address]) {
+    public init(chainId: UInt64, blockReward: UInt256, validators: [Address],
+                inferenceGasPerBlock: UInt64 = ChainConfig.defaultInferenceGasPerBlock) {
         self.chainId = chainId
         self.blockReward = blockReward
         self.validators = validators
+        self.inferenceGasPerBlock = inferenceGasPerBlock
     }
 }
 

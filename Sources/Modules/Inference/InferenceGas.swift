@@ -1,0 +1,49 @@
+import Inference
+
+/// The gas of running a model (docs/inference.md, "Gas"): a pure, saturating function of
+/// the compile-time cost at the call's input shapes and of the tensor bytes in and out,
+/// charged before the kernel runs. It never depends on input values, on the machine, or
+/// on whether a compiled session was cached. A new schedule is a new version; the
+/// version a block runs under is fixed by its height (only version 1 exists).
+public enum InferenceGas {
+    /// The schedule's version.
+    public static let version = 1
+
+    /// Every inference: resolving the session, validating the feeds, converting numbers.
+    public static let base: UInt64 = 20_000
+    /// Multiply-accumulates per gas.
+    public static let macsPerGas: UInt64 = 8
+    /// Bytes moved (read by an operator or written by it) per gas.
+    public static let bytesMovedPerGas: UInt64 = 64
+    /// Bytes of peak live memory per gas.
+    public static let peakBytesPerGas: UInt64 = 1_024
+    /// Gas per 32-byte word of input and output tensor data (what the conversions touch).
+    public static let tensorWord: UInt64 = 3
+
+    /// The gas of one run with `cost` and `tensorBytes` bytes of input and output tensors.
+    public static func gas(_ cost: ModelCost, tensorBytes: Int) -> UInt64 {
+        base.saturatingSum(ceilDiv(cost.macs, macsPerGas))
+            .saturatingSum(ceilDiv(cost.bytesMoved, bytesMovedPerGas))
+            .saturatingSum(ceilDiv(cost.peakBytes, peakBytesPerGas))
+            .saturatingSum(ceilDiv(tensorBytes, 32).saturatingProduct(tensorWord))
+    }
+
+    private static func ceilDiv(_ n: Int, _ d: UInt64) -> UInt64 {
+        let v = UInt64(max(0, n))
+        return v / d + (v % d == 0 ? 0 : 1)
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, `UInt64.max` when it would overflow.
+    func saturatingSum(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+
+    /// `self × other`, `UInt64.max` when it would overflow.
+    func saturatingProduct(_ other: UInt64) -> UInt64 {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? .max : product
+    }
+}
