@@ -155,7 +155,7 @@ final class InferenceModuleTests: XCTestCase {
         let session = try InferenceSession(bytes: FixtureModels.bytes(id))
         let t = try inputTensor(id)
         let cost = session.cost(inputShapes: [session.inputs[0].name: t.shape])
-        let inferenceGas = InferenceGas.gas(cost, tensorBytes: InferenceEngine.tensorBytes([t]) + InferenceEngine.outputBytes(session, [session.inputs[0].name: t.shape]))
+        let inferenceGas = InferenceGas.gas(session, inputShapes: [session.inputs[0].name: t.shape]).gas
         XCTAssertGreaterThan(inferenceGas, InferenceGas.base)
         // Just enough for everything before the inference gas: out of gas, and no output.
         let before = GasSchedule.intrinsicGas(data: data) + GasSchedule.nativeCall + GasSchedule.storageRead
@@ -305,7 +305,7 @@ final class InferenceModuleTests: XCTestCase {
         let session = try InferenceSession(bytes: FixtureModels.bytes(id))
         let t = try inputTensor(id)
         let shapes = [session.inputs[0].name: t.shape]
-        let need = InferenceGas.gas(session.cost(inputShapes: shapes), tensorBytes: InferenceEngine.tensorBytes([t]) + InferenceEngine.outputBytes(session, shapes))
+        let need = InferenceGas.gas(session, inputShapes: shapes).gas
         XCTAssertNil(once.revertReason)
         let executor = executor(FixtureModels(), InferenceSettings(blockGasBudget: need * 2 - 1))
         let state = freshState()

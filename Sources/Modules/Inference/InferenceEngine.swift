@@ -62,12 +62,11 @@ final class InferenceEngine {
         }
         let feeds = try TensorConversion.feeds(input, for: session)
         let inputShapes = feeds.mapValues(\.shape)
-        let cost = session.cost(inputShapes: inputShapes)
+        let (cost, gas) = InferenceGas.gas(session, inputShapes: inputShapes)
         guard cost.isStatic else {
             throw NativeRevert("model \(model.id): its cost depends on input values (\(cost.dynamicReason ?? "a shape is not fixed")), so its gas cannot be known before it runs")
         }
         do { try session.limits.check(cost, context: "model \(model.id)") } catch { throw NativeRevert("\(error)") }
-        let gas = InferenceGas.gas(cost, tensorBytes: Self.tensorBytes(feeds.values).saturatingAdd(Self.outputBytes(session, inputShapes)))
         try context.useGas(gas)
         let index = try drawBudget(gas, context)
         let output: ABIValue
@@ -102,34 +101,5 @@ final class InferenceEngine {
         let next = UInt256(block) << 192 | UInt256(index + 1) << 128 | UInt256(used + gas)
         try context.store(Hash32(word: next), at: Self.meterSlot)
         return index
-    }
-
-    /// Bytes of tensor data: element count × width (8 for a width-less type), strings their length.
-    static func tensorBytes<S: Sequence>(_ tensors: S) -> Int where S.Element == Tensor {
-        tensors.reduce(0) { total, t in
-            let bytes: Int
-            if case .string(let v) = t.storage { bytes = v.reduce(0) { $0.saturatingAdd($1.count) } } else {
-                bytes = t.count.multipliedReportingOverflow(by: t.elementType.byteWidth ?? 8).overflow ? .max : t.count * (t.elementType.byteWidth ?? 8)
-            }
-            return total.saturatingAdd(bytes)
-        }
-    }
-
-    /// Bytes of the outputs at these input shapes, by their inferred shapes (8 bytes per
-    /// element of a width-less type: strings, maps).
-    static func outputBytes(_ session: InferenceSession, _ inputShapes: [String: [Int]]) -> Int {
-        let shapes = session.shapes(inputShapes: inputShapes).shapes
-        return session.outputs.reduce(0) { total, out in
-            let count = shapes[out.name]?.count ?? 0, width = shapes[out.name]?.elementType?.byteWidth ?? 8
-            return total.saturatingAdd(count.multipliedReportingOverflow(by: width).overflow ? .max : count * width)
-        }
-    }
-}
-
-extension Int {
-    /// `self + other` for non-negative operands, `Int.max` when it would overflow.
-    func saturatingAdd(_ other: Int) -> Int {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
     }
 }

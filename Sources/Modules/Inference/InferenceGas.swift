@@ -20,6 +20,21 @@ public enum InferenceGas {
     /// Gas per 32-byte word of input and output tensor data (what the conversions touch).
     public static let tensorWord: UInt64 = 3
 
+    /// The cost of a run of `session` on inputs of `inputShapes` and its gas: the cost,
+    /// plus the bytes of every input and output tensor at those shapes (element count ×
+    /// width; 8 bytes per element of STRING and map values, whatever their length).
+    public static func gas(_ session: InferenceSession, inputShapes: [String: [Int]]) -> (cost: ModelCost, gas: UInt64) {
+        let inference = session.shapes(inputShapes: inputShapes)
+        let cost = session.cost(inputShapes: inputShapes)
+        let names = session.inputs.map(\.name) + session.outputs.map(\.name)
+        let tensorBytes = names.reduce(0) { total, name in
+            let shape = inference.shapes[name]
+            let count = shape?.count ?? 0, width = shape?.elementType?.byteWidth ?? 8
+            return total.saturatingAdd(count.multipliedReportingOverflow(by: width).overflow ? .max : count * width)
+        }
+        return (cost, gas(cost, tensorBytes: tensorBytes))
+    }
+
     /// The gas of one run with `cost` and `tensorBytes` bytes of input and output tensors.
     public static func gas(_ cost: ModelCost, tensorBytes: Int) -> UInt64 {
         base.saturatingSum(ceilDiv(cost.macs, macsPerGas))
@@ -45,5 +60,13 @@ extension UInt64 {
     func saturatingProduct(_ other: UInt64) -> UInt64 {
         let (product, overflow) = multipliedReportingOverflow(by: other)
         return overflow ? .max : product
+    }
+}
+
+extension Int {
+    /// `self + other` for non-negative operands, `Int.max` when it would overflow.
+    func saturatingAdd(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
