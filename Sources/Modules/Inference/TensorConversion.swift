@@ -107,7 +107,7 @@ enum TensorConversion {
             }
             return Tensor(name: name, elementType: type, shape: dims, storage: .uint64(items))
         }
-        guard let range = type.integerRange else {
+        guard let range = type == .int64 ? Int64.min...Int64.max : type.integerRange else {
             throw NativeRevert("input '\(name)' is \(type): number tensors feed FLOAT, integer and BOOL inputs")
         }
         let items = try values.enumerated().map { i, n -> Int64 in
@@ -201,7 +201,7 @@ enum TensorConversion {
         let shapes = session.shapes(inputShapes: inputShapes).shapes
         var numbers: [ABIValue] = []
         for out in session.outputs {
-            guard case .tensor(let type, _)? = out.type, type == .float || type == .bool || type == .uint64 || type.integerRange != nil,
+            guard case .tensor(let type, _)? = out.type, type == .float || type == .int64 || type == .uint64 || type.integerRange != nil,
                   let dims = shapes[out.name]?.dims else { return nil }
             let shape = dims.compactMap(\.value)
             guard shape.count == dims.count, shape.allSatisfy({ $0 <= Int(UInt32.max) }),
