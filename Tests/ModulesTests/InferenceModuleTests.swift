@@ -338,14 +338,8 @@ final class InferenceModuleTests: XCTestCase {
     func testStateRootDoesNotDependOnKernelThreads() throws {
         let validator = try PrivateKey(Keccak256.digest(Array("inference validator".utf8)))
         func chain(threads: Int) throws -> ChainService {
-            let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: UInt256(7), validators: [validator.address]), timestamp: 0,
-                                   gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
-                                   alloc: [(TestSigner.alice.address, UInt256(10).multipliedReportingOverflow(by: UInt256(1_000_000_000_000_000_000)).partialValue)])
-            let db = try ChainDatabase(store: MemoryStore())
-            let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
-            try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
-            let handlers = NativeHandlerRegistry([InferencePrecompile(models: FixtureModels(), settings: InferenceSettings(threads: threads)), InferenceHub()])
-            return ChainService(config: spec.config, database: db, handlers: handlers, encodeRevert: ABI.encodeRevert)
+            try BlockHookChainTests.makeChain(validator, handlers: NativeHandlerRegistry([
+                InferencePrecompile(models: FixtureModels(), settings: InferenceSettings(threads: threads)), InferenceHub()]))
         }
         let producer = try chain(threads: 1), importer = try chain(threads: 4)
         for (n, id) in ["digits_cnn", "digits_mlp", "diabetes_gbr", "digits_logreg_zipmap"].enumerated() {

@@ -30,7 +30,7 @@ public enum InferenceGas {
         let tensorBytes = names.reduce(0) { total, name in
             let shape = inference.shapes[name]
             let count = shape?.count ?? 0, width = shape?.elementType?.byteWidth ?? 8
-            return total.saturatingAdd(count.multipliedReportingOverflow(by: width).overflow ? .max : count * width)
+            return total.saturatingSum(count.saturatingProduct(width))
         }
         return (cost, gas(cost, tensorBytes: tensorBytes))
     }
@@ -46,27 +46,5 @@ public enum InferenceGas {
     private static func ceilDiv(_ n: Int, _ d: UInt64) -> UInt64 {
         let v = UInt64(max(0, n))
         return v / d + (v % d == 0 ? 0 : 1)
-    }
-}
-
-extension UInt64 {
-    /// `self + other`, `UInt64.max` when it would overflow.
-    func saturatingSum(_ other: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
-    }
-
-    /// `self × other`, `UInt64.max` when it would overflow.
-    func saturatingProduct(_ other: UInt64) -> UInt64 {
-        let (product, overflow) = multipliedReportingOverflow(by: other)
-        return overflow ? .max : product
-    }
-}
-
-extension Int {
-    /// `self + other` for non-negative operands, `Int.max` when it would overflow.
-    func saturatingAdd(_ other: Int) -> Int {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
     }
 }

@@ -26,7 +26,7 @@ public final class SessionCache: @unchecked Sendable {
 
     /// A session's weight: twice the file (its tensors, plus the packed copies of its
     /// matrix weights), an estimate of what it holds.
-    public static func weight(fileSize: Int) -> Int { fileSize.multipliedReportingOverflow(by: 2).overflow ? .max : fileSize * 2 }
+    public static func weight(fileSize: Int) -> Int { fileSize.saturatingProduct(2) }
 
     /// The session for `fileHash`, compiled by `compile` on a miss. A session heavier than
     /// the whole cap is returned without being kept.

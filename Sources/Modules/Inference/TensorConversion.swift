@@ -95,7 +95,7 @@ enum TensorConversion {
         if type == .float {
             do { return try FixedPoint.tensor(values, shape: shape, name: name) } catch { throw NativeRevert("input '\(name)': \(error)") }
         }
-        let count = shape.reduce(UInt64(1)) { $0.multipliedReportingOverflow(by: UInt64($1)).overflow ? .max : $0 * UInt64($1) }
+        let count = shape.reduce(UInt64(1)) { $0.saturatingProduct(UInt64($1)) }
         guard count == UInt64(values.count) else { throw NativeRevert("input '\(name)': shape \(shape) needs \(count) values, \(values.count) given") }
         let dims = shape.map { Int($0) }
         if type == .uint64 {
@@ -146,7 +146,7 @@ enum TensorConversion {
         guard case .tensor(let type, let declared)? = info.type else { throw NativeRevert("input '\(name)' is not a tensor input") }
         guard type == .string else { throw NativeRevert("input '\(name)' is \(type): string tensors feed STRING inputs only") }
         guard let dims = declared else { return [count] }
-        let fixed = dims.compactMap(\.value).reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        let fixed = dims.compactMap(\.value).reduce(1) { $0.saturatingProduct($1) }
         let free = dims.indices.filter { dims[$0].value == nil }
         switch free.count {
         case 0:
