@@ -324,6 +324,11 @@ final class InferenceModuleTests: XCTestCase {
         XCTAssertTrue(first.success)
         let second = try executor.apply(TestSigner.transaction(nonce: 1, to: precompile, data: data), index: 1, state: state, block: env, gasLeft: &gas)
         XCTAssertEqual(second.revertReason, "block inference budget exhausted: \(need) of \(need * 2 - 1) used, this inference needs \(need); retry in a later block")
+        // eth_call and estimation on that block's state are not refused: they are no part of it.
+        let call = executor.call(from: .zero, to: precompile, value: 0, data: data, gasLimit: 10_000_000, state: state, block: env)
+        XCTAssertNil(call.revertReason)
+        XCTAssertEqual(call.gasUsed, first.gasUsed - GasSchedule.storageSet + GasSchedule.storageUpdate,
+                       "a transaction's gas, the meter's slot now set")
         let next = BlockEnvironment(number: 2, timestamp: 2, coinbase: .zero, baseFee: 0, gasLimit: 30_000_000, chainId: 1)
         gas = next.gasLimit
         let third = try executor.apply(TestSigner.transaction(nonce: 2, to: precompile, data: data), index: 0, state: state, block: next, gasLeft: &gas)

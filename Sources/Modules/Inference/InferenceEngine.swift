@@ -83,8 +83,9 @@ final class InferenceEngine {
         return Result(inferenceID: Keccak256.hash(seed).hex, output: output)
     }
 
-    /// Adds `gas` to the block's meter; reverts when it would pass the budget. Returns the
-    /// index of this inference in its block.
+    /// Adds `gas` to the block's meter; in a transaction, reverts when it would pass the
+    /// budget (calls — `eth_call`, estimation — run on a block already built, so they only
+    /// meter, with the same storage gas). Returns the index of this inference in its block.
     private func drawBudget(_ gas: UInt64, _ context: NativeCallContext) throws -> UInt64 {
         let word = UInt256(word: try context.load(Self.meterSlot))
         let block = context.block.number
@@ -95,7 +96,7 @@ final class InferenceEngine {
         guard gas <= budget else {
             throw NativeRevert("inference needs \(gas) inference gas, more than the block's inference budget of \(budget)")
         }
-        guard used <= budget - gas else {
+        guard context.transaction == nil || used <= budget - gas else {
             throw NativeRevert("block inference budget exhausted: \(used) of \(budget) used, this inference needs \(gas); retry in a later block")
         }
         let next = UInt256(block) << 192 | UInt256(index + 1) << 128 | UInt256(used + gas)
