@@ -392,4 +392,31 @@ final class InferenceModuleTests: XCTestCase {
         let asNumbers: ABIValue = .tuple([.array([.tuple([.string("text"), .array([number(1, 0)]), .array([.uint(1)])])]), .array([])])
         XCTAssertEqual(try reason(asNumbers), "input 'text' is STRING: number tensors feed FLOAT, integer and BOOL inputs")
     }
+
+    /// Calldata with bytes changed at random (seeded) reverts or succeeds, never traps.
+    func testMutatedCalldataNeverTraps() throws {
+        let executor = executor()
+        let valid = [try runCalldata("digits_logreg_zipmap", fixtureInput("digits_logreg_zipmap")),
+                     try hubCalldata("text_and_counts", .tuple([
+                        .array([.tuple([.string("count"), .array([.tuple([.int(.one), .int(.zero)])]), .array([.uint(1)])])]),
+                        .array([.tuple([.string("text"), .array([.string("cat")])])])]))]
+        var seed: UInt64 = 9
+        func next() -> UInt64 {  // Knuth's MMIX LCG, seeded, so a failing round can be re-run
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return seed >> 16
+        }
+        var outcomes: [String: Int] = [:]
+        for round in 0..<200 {
+            var data = valid[round % 2]
+            for _ in 0..<(1 + Int(next() % 4)) {
+                let at = 4 + Int(next() % UInt64(data.count - 4))
+                data[at] = UInt8(truncatingIfNeeded: next())
+            }
+            let r = executor.call(from: .zero, to: round % 2 == 0 ? precompile : hub, value: 0, data: data, gasLimit: 10_000_000,
+                                  state: freshState(), block: env)
+            outcomes[r.revertReason.map { String($0.prefix(20)) } ?? "success", default: 0] += 1
+        }
+        XCTAssertGreaterThan(outcomes.count, 2, "\(outcomes)")
+    }
 }
+
