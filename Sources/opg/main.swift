@@ -28,6 +28,7 @@ commands:
   model inspect  [--json] FILE.onnx                           an ONNX model's opsets, inputs, outputs and operators
   model run      FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                                                               run a model deterministically; prints outputs and their hash
+  inference verify [--rpc URL] TXHASH                         re-run a transaction's inferences locally, compare outputs
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -327,6 +328,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "tx": return try txCommand(rest)
     case "abi": return try abiCommand(rest)
     case "model": return try modelCommand(rest)
+    case "inference": return try inferenceCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

@@ -418,5 +418,33 @@ final class InferenceModuleTests: XCTestCase {
         }
         XCTAssertGreaterThan(outcomes.count, 2, "\(outcomes)")
     }
-}
 
+    /// A recorded inference re-runs off chain to the same bits; a changed output is found.
+    func testRecordedInferencesVerifyOffChain() throws {
+        let id = "digits_logreg_zipmap"
+        let state = freshState()
+        let tx = try TestSigner.transaction(nonce: 0, to: precompile, data: try runCalldata(id, fixtureInput(id)), gas: 5_000_000)
+        var gas = env.gasLimit
+        let r = try executor().apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+        XCTAssertTrue(r.success)
+        let record = try InferenceVerification.record(eventData: r.logs[0].data)
+        XCTAssertEqual(record.modelID, id)
+        XCTAssertEqual(record.outputEncoding, r.returnData)
+        let local = try InferenceVerification.rerun(record, modelBytes: FixtureModels.bytes(id), threads: 2)
+        XCTAssertNil(try InferenceVerification.firstDifference(recorded: record.outputEncoding, local: local))
+        // Another model's output for the same input differs at the first probability.
+        let other = try InferenceVerification.rerun(record, modelBytes: FixtureModels.bytes("digits_logreg"))
+        let difference = try XCTUnwrap(InferenceVerification.firstDifference(recorded: record.outputEncoding, local: other))
+        XCTAssertEqual(difference, "1 number tensors recorded, 2 computed")
+        // A changed number is found by tensor and element.
+        guard case .tuple(var parts) = try ABI.decode([InferenceABI.modelOutput], local)[0], case .array(var tensors) = parts[0],
+              case .tuple(var label) = tensors[0], case .array(var values) = label[1] else { return XCTFail() }
+        values[3] = .tuple([.int(TensorConversion.word(42)), .int(.zero)])
+        label[1] = .array(values)
+        tensors[0] = .tuple(label)
+        parts[0] = .array(tensors)
+        let tampered = try ABI.encode([InferenceABI.modelOutput], [.tuple(parts)])
+        let found = try XCTUnwrap(InferenceVerification.firstDifference(recorded: tampered, local: local))
+        XCTAssertTrue(found.hasPrefix("number tensor 'output_label' element 3: recorded (42, 0), computed ("), found)
+    }
+}

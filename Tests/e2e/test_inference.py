@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
+from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
@@ -116,6 +117,17 @@ def test_refusals_reach_the_caller_as_revert_reasons(node, w3):
     assert "invalid calldata" in body["error"]["message"], body
 
 
+def test_verify_names_a_transaction_without_inference(node, w3):
+    account = DEV_ACCOUNTS[8]
+    signed = sign(account, w3, to=DEV_ACCOUNTS[7].address, value=1, gas=21_000, nonce=w3.eth.get_transaction_count(account.address, "pending"))
+    w3.eth.send_raw_transaction(signed.raw_transaction)
+    w3.eth.wait_for_transaction_receipt(signed.hash, timeout=30, poll_latency=0.05)
+    p = run([OPG, "inference", "verify", "--rpc", node.url, "0x" + signed.hash.hex().removeprefix("0x")])
+    assert p.returncode == 1 and "ran no inference (no ModelInferenceEvent in its receipt)" in p.stderr, p.stderr
+    bad = run([OPG, "inference", "verify", "--rpc", node.url, "0x1234"])
+    assert bad.returncode == 2 and "TXHASH: not a 32-byte hex hash" in bad.stderr
+
+
 def test_the_sdk_reports_a_revert_with_its_reason(node):
     import opengradient as og
     from opengradient.types import InferenceMode
@@ -190,3 +202,20 @@ def test_hub_through_the_opengradient_sdk(node, w3, registered):
     # The SDK asked for 3 × the estimate; the receipt used exactly the estimate.
     tx = w3.eth.get_transaction(receipt.transactionHash)
     assert tx.gas == 3 * receipt.gasUsed and tx.type == 0
+
+
+def test_verify_reruns_a_transactions_inferences(node, w3, registered):
+    account = DEV_ACCOUNTS[8]
+    _, input_name, array = fixture("digits_logreg_zipmap")
+    fn = hub(w3).functions.run(registered["digits_logreg_zipmap"], 0, model_input(input_name, array))
+    receipt = send(w3, account, fn, fn.estimate_gas({"from": account.address}))
+    assert receipt.status == 1
+    (event,) = precompile(w3).events.ModelInferenceEvent().process_receipt(receipt)
+    p = run([OPG, "inference", "verify", "--rpc", node.url, "--threads", "2", receipt.transactionHash.to_0x_hex()])
+    assert p.returncode == 0, p.stderr
+    verified, inference_id, output, digest = p.stdout.split()
+    assert (verified, inference_id, output) == ("verified", event.args.inferenceID, "output")
+    # The hash is Keccak-256 of abi.encode(ModelOutput): the precompile's return data for that input.
+    data = precompile(w3).encode_abi("runModelInference", [(0, registered["digits_logreg_zipmap"], model_input(input_name, array))])
+    raw = w3.eth.call({"from": account.address, "to": PRECOMPILE, "data": data})
+    assert digest == "0x" + keccak(raw).hex()

@@ -28,6 +28,9 @@ enum InferenceABI {
     static let llmChatRequest = ABIType.tuple([.uint(8), .string, .array(chatMessage), .array(toolDefinition), .string, .uint(32),
                                                .array(.string), .uint(32)])
 
+    /// `ModelInferenceEvent`'s fields: inference id, request, response.
+    static let modelInferenceEventFields: [ABIType] = [.string, modelInferenceRequest, modelOutput]
+
     /// `runModelInference(ModelInferenceRequest)`.
     static let runModelInference = "runModelInference(\(modelInferenceRequest))"
     /// `runLLMCompletion(LLMCompletionRequest)`.

@@ -38,7 +38,7 @@ public final class InferencePrecompile: SelectorDispatchedModule {
             guard case .tuple(let fields) = request, let modelID = fields[1].stringValue else { throw NativeRevert("invalid arguments") }
             try InferenceMode.requireVanilla(fields[0])
             let result = try engine.run(modelID: modelID, input: fields[2], context: context)
-            let data = try ABI.encode([.string, InferenceABI.modelInferenceRequest, InferenceABI.modelOutput],
+            let data = try ABI.encode(InferenceABI.modelInferenceEventFields,
                                       [.string(result.inferenceID), request, result.output])
             try context.emit(topics: [Self.modelInferenceTopic], data: data)
             return try ABI.encode([InferenceABI.modelOutput], [result.output])
