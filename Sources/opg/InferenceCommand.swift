@@ -76,7 +76,7 @@ private func modelBytes(_ modelID: String, _ rpc: RPCClient) throws -> [UInt8] {
     }
     var bytes: [UInt8] = []
     while bytes.count < size {
-        let piece = try rpc.call("opg_getModelBytes", [.string(modelID), .int(bytes.count), .int(1 << 20)])
+        let piece = try rpc.call("opg_getModelBytes", [.string(modelID), .string(Hex.quantity(UInt64(bytes.count))), .string(Hex.quantity(UInt64(1 << 20)))])
         guard let text = piece.stringValue, let data = try? Hex.decode(text), !data.isEmpty else {
             throw CommandFailure("opg_getModelBytes \(modelID) at \(bytes.count): no bytes")
         }
