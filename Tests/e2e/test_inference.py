@@ -221,3 +221,15 @@ def test_verify_reruns_a_transactions_inferences(node, w3, registered):
     data = precompile(w3).encode_abi("runModelInference", [(0, registered["digits_logreg_zipmap"], model_input(input_name, array))])
     raw = w3.eth.call({"from": account.address, "to": PRECOMPILE, "data": data})
     assert digest == "0x" + keccak(raw).hex()
+
+
+def test_replay_re_runs_the_inferences(node, w3, registered):
+    account = DEV_ACCOUNTS[8]
+    _, input_name, array = fixture("digits_logreg_zipmap")
+    fn = precompile(w3).functions.runModelInference((0, registered["digits_logreg_zipmap"], model_input(input_name, array)))
+    assert send(w3, account, fn, fn.estimate_gas({"from": account.address})).status == 1
+    node.stop()
+    p = run([str(BIN / "opgd"), "replay", "--datadir", str(node.datadir)])
+    node.start()
+    assert p.returncode == 0, p.stderr
+    assert "replay matches" in p.stdout + p.stderr
