@@ -20,12 +20,18 @@ public enum ChainSetup {
         #endif
     }
 
-    /// The native modules every node runs, at their reserved addresses.
-    public static func handlers() -> NativeHandlerRegistry { StandardModules.registry() }
+    /// The native modules every node runs, at their reserved addresses, with the genesis
+    /// inference budget of `config` and the node's kernel threads and session cache.
+    public static func handlers(_ config: ChainConfig, inference: InferenceConfig = InferenceConfig()) -> NativeHandlerRegistry {
+        StandardModules.registry(inference: InferenceSettings(blockGasBudget: config.inferenceGasPerBlock, threads: inference.threads,
+                                                              sessions: SessionCache(capacityBytes: inference.cacheBytes)))
+    }
 
     /// A chain service over `database` with the standard handlers.
-    public static func service(spec: GenesisSpec, database: ChainDatabase, poolLimits: MempoolLimits = MempoolLimits()) -> ChainService {
-        ChainService(config: spec.config, database: database, handlers: handlers(), encodeRevert: ABI.encodeRevert, poolLimits: poolLimits)
+    public static func service(spec: GenesisSpec, database: ChainDatabase, poolLimits: MempoolLimits = MempoolLimits(),
+                               inference: InferenceConfig = InferenceConfig()) -> ChainService {
+        ChainService(config: spec.config, database: database, handlers: handlers(spec.config, inference: inference),
+                     encodeRevert: ABI.encodeRevert, poolLimits: poolLimits)
     }
 
     /// Writes block 0 of `spec` (with the genesis file's bytes) into an empty database.

@@ -9,7 +9,7 @@ public enum GenesisFile {
     public static let minGasLimit: UInt64 = 21_000
 
     static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
-                         "blobs", "kernelSpecVersions"]
+                         "blobs", "kernelSpecVersions", "inferenceGasPerBlock"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -33,6 +33,7 @@ public enum GenesisFile {
         let gasLimit = try r.integer("gasLimit", in: minGasLimit...UInt64(Int64.max), required: true)!
         let baseFee = try r.amount("initialBaseFee", required: true)!
         let reward = try r.amount("blockReward") ?? .zero
+        let inferenceGas = try r.integer("inferenceGasPerBlock", in: 0...UInt64(Int64.max)) ?? ChainConfig.defaultInferenceGasPerBlock
         var extra: [UInt8] = []
         if let text = try r.string("extraData") {
             do { extra = try Hex.decode(text) } catch { throw ConfigError("extraData: \(error)") }
@@ -73,7 +74,7 @@ public enum GenesisFile {
         }
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
-                                                   kernelSpecSchedule: schedule),
+                                                   kernelSpecSchedule: schedule, inferenceGasPerBlock: inferenceGas),
                                timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }

@@ -1,6 +1,7 @@
 import Chain
 import HTTPServer
 import JSON
+import Modules
 import Primitives
 import RPC
 
@@ -19,6 +20,8 @@ public struct NodeConfig: Equatable {
     public var rpcHeavyThreads = 1
     /// Cap on a batch's answers in bytes (`rpc.maxBatchResponseBytes`).
     public var rpcMaxBatchResponseBytes = 25_000_000
+    /// How the node runs models in calls (`inference`).
+    public var inference = InferenceConfig()
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -34,6 +37,7 @@ public struct NodeConfig: Equatable {
             && a.rpc.maxPendingPerIP == b.rpc.maxPendingPerIP && a.rpc.requestTimeoutSeconds == b.rpc.requestTimeoutSeconds
             && a.rpc.idleTimeoutSeconds == b.rpc.idleTimeoutSeconds && a.rpc.maxHeaderBytes == b.rpc.maxHeaderBytes
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
+            && a.inference == b.inference
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -45,7 +49,7 @@ public struct NodeConfig: Equatable {
     /// Checks a parsed config document.
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
-        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits"])
+        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
@@ -83,6 +87,11 @@ public struct NodeConfig: Equatable {
             if let v = try q.integer("logResults", in: 1...1_000_000) { c.queryLimits.logResults = Int(v) }
             if let v = try q.integer("proofKeys", in: 1...100_000) { c.queryLimits.proofKeys = Int(v) }
         }
+        if let inference = try r.object("inference") {
+            try inference.rejectUnknown(["cacheBytes", "threads"])
+            if let v = try inference.integer("cacheBytes", in: 0...(UInt64(1) << 40)) { c.inference.cacheBytes = Int(v) }
+            if let v = try inference.integer("threads", in: 1...256) { c.inference.threads = Int(v) }
+        }
         return c
     }
 
@@ -110,4 +119,14 @@ public struct NodeConfig: Equatable {
             return s
         }
     }
+}
+
+/// The node's inference settings (config `inference`): neither changes a result or a gas figure.
+public struct InferenceConfig: Equatable, Sendable {
+    /// Most bytes of compiled models kept (`inference.cacheBytes`, default 512 MiB).
+    public var cacheBytes = SessionCache.defaultCapacityBytes
+    /// Kernel threads per model run (`inference.threads`, default 1).
+    public var threads = 1
+
+    public init() {}
 }

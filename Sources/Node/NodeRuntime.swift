@@ -52,7 +52,7 @@ public final class NodeRuntime {
         guard spec.config.validators.contains(validator.address) else {
             throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
         }
-        chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool)
+        chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference)
     }
 
     /// Starts the RPC server and the block producer.

@@ -29,7 +29,7 @@ public enum Replay {
         let replayer = ChainSetup.service(spec: spec, database: memory)
         var touched: Set<Address> = Set(spec.alloc.map(\.address))
         touched.formUnion(spec.config.validators)
-        touched.formUnion(ChainSetup.handlers().all.map(\.address))
+        touched.formUnion(ChainSetup.handlers(spec.config).all.map(\.address))
         touched.insert(SupplyLedger.address)
         if head.number > 0 {
             for n in 1...head.number {

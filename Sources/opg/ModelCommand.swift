@@ -2,6 +2,7 @@ import CLIKit
 import Foundation
 import Inference
 import JSON
+import Modules
 
 let modelUsage = """
 usage: opg model inspect [--json] [--batch N] FILE.onnx
@@ -16,8 +17,9 @@ no dangling inputs, no cycles) and prints its operator sets, inputs and
 outputs with element types and shapes (symbolic dimensions by name), its initializers and
 the operators it uses. When opg can run the model it also prints the cost of one run at
 batch N (default 1; every symbolic or unknown input dimension is set to N): multiply-
-accumulates, bytes moved and peak memory (docs/onnx.md, "Cost model"), or why the cost
-depends on input values; otherwise it names what opg does not support.
+accumulates, bytes moved and peak memory (docs/onnx.md, "Cost model") and the inference gas
+a call at that batch is charged on chain (docs/inference.md), or why the cost depends on
+input values; otherwise it names what opg does not support.
 --json prints the same as one JSON object, with the cost of every node.
 A file that is not a valid ONNX model exits 1 with the rule it breaks.
 
@@ -75,7 +77,9 @@ func modelCommand(_ argv: [String]) throws -> Int32 {
                 shapes[info.name] = dims.map { $0.value ?? batch }
             }
         }
-        summary.cost = (batch, session.cost(inputShapes: shapes))
+        let (cost, gas) = InferenceGas.gas(session, inputShapes: shapes)
+        summary.cost = (batch, cost)
+        summary.inferenceGas = cost.isStatic ? gas : nil
     } catch {
         summary.notRunnable = "\(error)"
     }
@@ -90,6 +94,8 @@ struct ModelSummary {
     var cost: (batch: Int, cost: ModelCost)?
     /// Why opg cannot run it, otherwise.
     var notRunnable: String?
+    /// The inference gas of a run at that batch (`InferenceGas`), when the cost is static.
+    var inferenceGas: UInt64?
 
     init(_ model: Model) { self.model = model }
 
@@ -160,6 +166,7 @@ struct ModelSummary {
         if let (batch, c) = cost {
             if c.isStatic {
                 lines.append("cost at batch \(batch): \(c.macs) multiply-accumulates, \(c.bytesMoved) bytes moved, peak memory \(c.peakBytes) bytes")
+                if let inferenceGas { lines.append("inference gas at batch \(batch): \(inferenceGas) (schedule v\(InferenceGas.version), docs/inference.md)") }
             } else {
                 lines.append("cost at batch \(batch): not static (\(c.dynamicReason ?? "")); known part \(c.macs) multiply-accumulates")
             }
@@ -188,6 +195,7 @@ struct ModelSummary {
                 .object([
                     "batch": .int(batch), "static": .bool(c.isStatic), "dynamicReason": c.dynamicReason.map { .string($0) } ?? .null,
                     "macs": .int(c.macs), "bytesMoved": .int(c.bytesMoved), "peakBytes": .int(c.peakBytes), "largestTensor": .int(c.largestTensor),
+                    "inferenceGas": inferenceGas.map { .int(Int(clamping: $0)) } ?? .null,
                     "nodes": .array(c.operators.map { .object(["node": .string($0.node), "op": .string($0.op), "macs": .int($0.macs),
                                                                "bytesMoved": .int($0.bytesMoved), "outputBytes": .int($0.outputBytes),
                                                                "peakBytes": .int($0.peakBytes)]) }),

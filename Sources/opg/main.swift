@@ -35,6 +35,7 @@ commands:
   chat tokenize  [--tokenizer FILE] TEXT                      the chat model's token ids of TEXT
   chat decode    [--tokenizer FILE] ID …                      the text of token ids
   chat template  [--tokenizer FILE] --message ROLE=CONTENT …  a conversation as the chat model sees it
+  inference verify [--rpc URL] TXHASH                         re-run a transaction's inferences locally, compare outputs
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -359,6 +360,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "abi": return try abiCommand(rest)
     case "model": return try modelCommand(rest)
     case "chat": return try chatCommand(rest)
+    case "inference": return try inferenceCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

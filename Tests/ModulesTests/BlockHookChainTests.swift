@@ -18,15 +18,19 @@ final class BlockHookChainTests: XCTestCase {
         func endBlock(_ context: NativeCallContext) throws { try context.storeWord(UInt256(context.block.number), at: .slot(1)) }
     }
 
-    func makeChain(_ validator: PrivateKey) throws -> ChainService {
+    /// A chain in memory (chain id 1, 10 OPG for alice) proposed by `validator`, running `handlers`.
+    static func makeChain(_ validator: PrivateKey, handlers: NativeHandlerRegistry) throws -> ChainService {
         let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: UInt256(7), validators: [validator.address]), timestamp: 0,
                                gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: [(TestSigner.alice.address, UInt256(10).multipliedReportingOverflow(by: UInt256(1_000_000_000_000_000_000)).partialValue)])
         let db = try ChainDatabase(store: MemoryStore())
         let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
         try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])
-        return ChainService(config: spec.config, database: db, handlers: NativeHandlerRegistry(StandardModules.all() + [BlockCounter()]),
-                            encodeRevert: ABI.encodeRevert)
+        return ChainService(config: spec.config, database: db, handlers: handlers, encodeRevert: ABI.encodeRevert)
+    }
+
+    func makeChain(_ validator: PrivateKey) throws -> ChainService {
+        try Self.makeChain(validator, handlers: NativeHandlerRegistry(StandardModules.all() + [BlockCounter()]))
     }
 
     func testHooksRunWhenProposingAndWhenValidating() throws {

@@ -16,7 +16,7 @@ def test_opg_abi_lists_and_prints_every_module():
     names = [line.split("\t")[0] for line in listing if line]
     addresses = [int(line.split("\t")[1], 16) for line in listing if line]
     files = {path.stem.lower(): path for path in (ROOT / "docs" / "abi").glob("*.json")}
-    assert sorted(names) == sorted(files) and "notary" in names and "modelregistry" in names
+    assert sorted(names) == sorted(files) and "notary" in names and "modelregistry" in names and "inferenceprecompile" in names and "inferencehub" in names
     assert addresses == sorted(addresses), "listed in address order"
     for name in names:
         printed = run([OPG, "abi", name], check=True).stdout

@@ -15,16 +15,23 @@ public struct ChainConfig: Equatable, Sendable {
     public var blobs: BlobParameters
     /// The inference kernel's spec version by block height.
     public var kernelSpecSchedule: KernelSpecSchedule
+    /// Inference gas all the model runs of one block may use together (genesis
+    /// `inferenceGasPerBlock`; the inference precompile enforces it, docs/inference.md).
+    public var inferenceGasPerBlock: UInt64
+
+    /// The default per-block inference budget.
+    public static let defaultInferenceGasPerBlock: UInt64 = 15_000_000
 
     /// Creates a config.
     public init(chainId: UInt64, blockReward: UInt256, validators: [Address], blobs: BlobParameters = .default,
-                kernelSpecSchedule: KernelSpecSchedule = .initial) {
+                kernelSpecSchedule: KernelSpecSchedule = .initial, inferenceGasPerBlock: UInt64 = ChainConfig.defaultInferenceGasPerBlock) {
         self.blobs = blobs
         self.chainId = chainId
         self.blobs = blobs
         self.blockReward = blockReward
         self.validators = validators
         self.kernelSpecSchedule = kernelSpecSchedule
+        self.inferenceGasPerBlock = inferenceGasPerBlock
     }
 
     /// The environment of block `number`: the chain's id, its blob parameters and the

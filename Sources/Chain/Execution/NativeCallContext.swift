@@ -39,7 +39,10 @@ public struct NativeCallOutcome: Equatable {
 /// A context belongs to one call on one thread; it is not shared.
 public final class NativeCallContext {
     /// Raised when a call needs more gas than it has left.
-    public struct OutOfGas: Error, Equatable {}
+    public struct OutOfGas: Error, Equatable {
+        /// Creates the error (a module rethrows it when a module it called ran out of gas).
+        public init() {}
+    }
 
     /// Deepest nesting of module-to-module calls (the outermost call is depth 0).
     public static let maxDepth = 64
@@ -59,6 +62,12 @@ public final class NativeCallContext {
     public let transaction: TransactionInfo?
     /// Nesting depth: 0 for the call the transaction makes.
     public let depth: Int
+    /// True when the call runs only to measure its gas (`eth_estimateGas`): its result is
+    /// discarded. A handler may then skip work whose gas it has already charged and
+    /// whose outcome cannot change the gas still to be charged (the inference kernel,
+    /// when the output's size is known from shapes), so that it charges exactly what
+    /// the real call would without doing the work.
+    public var isEstimatingGas: Bool { runner.estimatingGas }
     /// Gas still available.
     public private(set) var gasLeft: UInt64
     /// Events emitted so far (nested calls' included), in order.
@@ -310,14 +319,17 @@ final class NativeCallRunner {
     let state: ExecutionState
     let block: BlockEnvironment
     let transaction: TransactionInfo?
+    /// True for `eth_estimateGas` runs (`NativeCallContext.isEstimatingGas`).
+    let estimatingGas: Bool
 
     init(handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8], state: ExecutionState,
-         block: BlockEnvironment, transaction: TransactionInfo?) {
+         block: BlockEnvironment, transaction: TransactionInfo?, estimatingGas: Bool = false) {
         self.handlers = handlers
         self.encodeRevert = encodeRevert
         self.state = state
         self.block = block
         self.transaction = transaction
+        self.estimatingGas = estimatingGas
     }
 
     /// Moves `value` and runs the handler at `to`, if any, with `gas − intrinsicGas`. A

@@ -111,9 +111,10 @@ public struct TransactionExecutor {
 
     /// Executes a call without keeping any change (`eth_call`, `eth_estimateGas`). The
     /// sender pays no fee; `value`, if any, must be covered by its balance. With
-    /// `isStatic`, any state change or event reverts the call.
+    /// `isStatic`, any state change or event reverts the call. With `estimatingGas`, the
+    /// call runs only to measure its gas (`NativeCallContext.isEstimatingGas`).
     public func call(from: Address, to: Address, value: UInt256, data: [UInt8], gasLimit: UInt64,
-                     state: ExecutionState, block: BlockEnvironment, isStatic: Bool = false) -> CallResult {
+                     state: ExecutionState, block: BlockEnvironment, isStatic: Bool = false, estimatingGas: Bool = false) -> CallResult {
         let snapshot = state.snapshot()
         defer { state.revert(to: snapshot) }
         let intrinsic = GasSchedule.intrinsicGas(data: data)
@@ -123,7 +124,8 @@ public struct TransactionExecutor {
         guard state.balance(of: from) >= value else {
             return CallResult(returnData: [], gasUsed: intrinsic, revertReason: "insufficient funds for transfer")
         }
-        let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block, transaction: nil)
+        let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block, transaction: nil,
+                                      estimatingGas: estimatingGas)
         let outcome = runner.run(from: from, to: to, value: value, input: data, gas: gasLimit, intrinsicGas: intrinsic,
                                  isStatic: isStatic, depth: 0)
         return CallResult(returnData: outcome.returnData, gasUsed: outcome.gasUsed, revertReason: outcome.revertReason)

@@ -157,15 +157,16 @@ enum CostModel {
     }
 }
 
-extension Int {
-    /// `self + other` for non-negative operands, Int.max when it would overflow.
-    func saturatingSum(_ other: Int) -> Int {
+extension FixedWidthInteger {
+    /// `self + other` for non-negative operands, `.max` when it would overflow (the cost
+    /// model's arithmetic, and the gas arithmetic built on it).
+    public func saturatingSum(_ other: Self) -> Self {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
     }
 
-    /// `self × other` for non-negative operands, Int.max when it would overflow.
-    func saturatingProduct(_ other: Int) -> Int {
+    /// `self × other` for non-negative operands, `.max` when it would overflow.
+    public func saturatingProduct(_ other: Self) -> Self {
         let (product, overflow) = multipliedReportingOverflow(by: other)
         return overflow ? .max : product
     }

@@ -184,7 +184,9 @@ public final class InferenceSession: @unchecked Sendable {
         }
     }
 
-    static func check(_ t: Tensor, against info: ValueInfo) throws {
+    /// Throws, naming the input, when `t` does not have the element type or a fixed
+    /// dimension that `info` declares (what `run` checks of every feed).
+    public static func check(_ t: Tensor, against info: ValueInfo) throws {
         guard case .tensor(let type, let dims)? = info.type else { return }
         guard t.elementType == type else {
             throw ONNXError("input '\(info.name)': element type \(t.elementType), the model declares \(type)")

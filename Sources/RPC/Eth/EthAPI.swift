@@ -390,12 +390,12 @@ public final class EthAPI {
         return args
     }
 
-    private func runCall(_ args: CallArgs, gas: UInt64, header: Header) -> CallResult {
+    private func runCall(_ args: CallArgs, gas: UInt64, header: Header, estimatingGas: Bool = false) -> CallResult {
         let state = db.state(at: header)
         let env = chain.config.environment(number: header.number, timestamp: header.timestamp, coinbase: header.coinbase,
                                            baseFee: header.baseFeePerGas, gasLimit: header.gasLimit)
         return chain.builder.executor.call(from: args.from, to: args.to, value: args.value, data: args.data, gasLimit: gas,
-                                           state: state, block: env)
+                                           state: state, block: env, estimatingGas: estimatingGas)
     }
 
     /// The error a failed call maps to: code 3 with the revert data when a handler
@@ -417,20 +417,22 @@ public final class EthAPI {
     }
 
     /// The least gas limit with which the call succeeds, by binary search between the
-    /// gas a run at the cap used and the cap.
+    /// gas a run at the cap used and the cap. The runs are gas-estimation runs
+    /// (`NativeCallContext.isEstimatingGas`): the inference modules charge a model's gas
+    /// from its cost without running it.
     private func estimateGas(_ p: RPCParams) throws -> JSONValue {
         try p.expect(atMost: 3)
         let args = try callArgs(p.required(0, "transaction"))
         let h = try header(p, 1)
         let cap = min(args.gas ?? h.gasLimit, h.gasLimit, callGasCap)
-        let top = runCall(args, gas: cap, header: h)
+        let top = runCall(args, gas: cap, header: h, estimatingGas: true)
         if top.revertReason != nil { throw failure(top) }
         var lo = top.gasUsed - 1, hi = cap
-        if runCall(args, gas: top.gasUsed, header: h).revertReason == nil { return EthFormat.quantity(top.gasUsed) }
+        if runCall(args, gas: top.gasUsed, header: h, estimatingGas: true).revertReason == nil { return EthFormat.quantity(top.gasUsed) }
         lo = top.gasUsed
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2
-            if runCall(args, gas: mid, header: h).revertReason == nil { hi = mid } else { lo = mid }
+            if runCall(args, gas: mid, header: h, estimatingGas: true).revertReason == nil { hi = mid } else { lo = mid }
         }
         return EthFormat.quantity(hi)
     }

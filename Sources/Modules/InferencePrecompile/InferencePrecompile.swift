@@ -1,0 +1,49 @@
+import Chain
+import Primitives
+
+/// The inference precompile at `0x…00F4`, OpenGradient's `InferencePrecompile` interface
+/// (docs/inference.md): every validator runs the model with the deterministic kernel while
+/// it executes the block, and `eth_call` runs it the same way.
+///
+/// - `runModelInference((uint8 mode, string modelCID, ModelInput input)) returns (ModelOutput)`:
+///   mode VANILLA (0) runs the kernel; ZKML (1) and TEE (2) revert saying what is offered.
+///   Emits `ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response)`.
+/// - `runLLMCompletion`, `runLLMChat`: revert (LLMs are not run inside blocks).
+///
+/// Storage: slot 0 is the block's inference meter (`InferenceEngine.meterSlot`).
+public final class InferencePrecompile: SelectorDispatchedModule {
+    /// The precompile's reserved address.
+    public static let reservedAddress = Address(lowByte: 0xF4)
+    public let address = InferencePrecompile.reservedAddress
+    public let name = "InferencePrecompile"
+
+    private let engine: InferenceEngine
+
+    /// A precompile running models that `models` resolves, under `settings`.
+    public init(models: ModelResolver, settings: InferenceSettings = InferenceSettings()) {
+        engine = InferenceEngine(models: models, settings: settings)
+    }
+
+    public var abiJSON: String { embeddedABI(PackageResources.InferencePrecompile_json) }
+    public let functions = [ModuleFunction(InferenceABI.runModelInference, .nonpayable), ModuleFunction(InferenceABI.runLLMCompletion, .nonpayable),
+                            ModuleFunction(InferenceABI.runLLMChat, .nonpayable)]
+    public let events = [InferenceABI.modelInferenceEvent]
+    /// Topic 0 of `ModelInferenceEvent`.
+    public static let modelInferenceTopic = ABI.eventTopic(InferenceABI.modelInferenceEvent)
+
+    public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
+        switch function.signature {
+        case InferenceABI.runModelInference:
+            let request = try decodeArguments([InferenceABI.modelInferenceRequest], arguments)[0]
+            guard case .tuple(let fields) = request, let modelID = fields[1].stringValue else { throw NativeRevert("invalid arguments") }
+            try InferenceMode.requireVanilla(fields[0])
+            let result = try engine.run(modelID: modelID, input: fields[2], context: context)
+            let data = try ABI.encode(InferenceABI.modelInferenceEventFields,
+                                      [.string(result.inferenceID), request, result.output])
+            try context.emit(topics: [Self.modelInferenceTopic], data: data)
+            return try ABI.encode([InferenceABI.modelOutput], [result.output])
+        default:
+            try InferenceABI.refuseLLM(function.signature, arguments)
+        }
+    }
+}
