@@ -93,6 +93,8 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzChainData", dependencies: ["Chain"], path: "Fuzz/FuzzChainData", exclude: ["corpus"]),
         .executableTarget(name: "FuzzONNX", dependencies: ["Inference", "Modules"], path: "Fuzz/FuzzONNX", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzInferenceCall", dependencies: ["Modules", "Chain", "Crypto", "Inference", "Primitives", "Storage"],
+                          path: "Fuzz/FuzzInferenceCall", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Node", "Primitives", "Storage"],
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
     ]
@@ -104,5 +106,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzONNX", targets: ["FuzzONNX"]),
         .executable(name: "FuzzJSON", targets: ["FuzzJSON"]),
         .executable(name: "FuzzJSONRPC", targets: ["FuzzJSONRPC"]),
+        .executable(name: "FuzzInferenceCall", targets: ["FuzzInferenceCall"]),
     ]
 }
