@@ -15,7 +15,6 @@ The conversion is deterministic (same bytes on every run), so the SHA-256 of wha
 is pinned below and checked before the file is put in place; an existing file with the pinned
 hash is left as it is and the GGUF is not read, so a cached run takes about a second.
 """
-import hashlib
 import sys
 from pathlib import Path
 
@@ -257,16 +256,7 @@ def convert(out: Path) -> Path:
     reader = gguf.GGUFReader(fetch_model.gguf_path())
     h = Hyper(reader)
     model = build_graph(h, dequantized(reader))
-    data = model.SerializeToString()
-    del model
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != MODEL_SHA256:
-        sys.exit(f"convert_model: the converted model has sha256 {actual}, expected {MODEL_SHA256}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.replace(out)
-    return out
+    return fetch_model.write_pinned(out, model.SerializeToString(), MODEL_SHA256, "convert_model: the converted model")
 
 
 if __name__ == "__main__":
