@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fetch_model  # noqa: E402
 
-MODEL_SHA256 = "2cc4bcb091a8b21ad315a167ddf84bcd05462aa58097d87ec70a8f49fffc57e0"
+MODEL_SHA256 = "a4ffdfa87d8d3a28f31ab678e5900f5d171c5c98d8db6784c650d2f2c865e209"
 DEFAULT_OUT = fetch_model.DEFAULT_CACHE / "smollm2-135m.onnx"
 OPSET = 17
 IR_VERSION = 8
@@ -127,15 +127,17 @@ def build_graph(h: Hyper, weights: dict):
     g.const("c_scale", f32(1.0 / np.sqrt(h.head_dim)))
     g.const("c_neg_inf", f32(-np.inf))
     g.const("c_zero", i64(0))
-    g.const("c_one", i64(1))
+    g.const("c_scalar_zero", np.array(0, dtype=np.int64))  # Range takes scalars, Gather of a scalar index gives one
+    g.const("c_scalar_one", np.array(1, dtype=np.int64))
     g.const("c_axis_last", i64(-1))
     g.const("c_q_shape", i64(0, 0, h.heads, h.head_dim))
     g.const("c_kv_shape", i64(0, 0, h.kv_heads, h.head_dim))
     g.const("c_hidden_shape", i64(0, 0, h.hidden))
     g.const("c_rows_shape", i64(-1, h.hidden))
     g.const("c_vocab", i64(h.vocab))
-    g.const("c_index_seq", i64(1))
-    g.const("c_index_past", i64(2))
+    g.const("c_index_seq", np.array(1, dtype=np.int64))
+    g.const("c_index_past", np.array(2, dtype=np.int64))
+    g.const("c_axis_past", i64(2))
     cos, sin = rotary_tables(h)
     g.const("rope_cos", cos)
     g.const("rope_sin", sin)
@@ -165,8 +167,8 @@ def build_graph(h: Hyper, weights: dict):
     seq_len = g.op("Gather", [ids_shape, "c_index_seq"], "seq_len", axis=0)
     past_len = g.op("Gather", [g.op("Shape", ["past_key.0"], "past_shape"), "c_index_past"], "past_len", axis=0)
     total_len = g.op("Add", [past_len, seq_len], "total_len")
-    positions = g.op("Range", [past_len, total_len, "c_one"], "positions")
-    key_positions = g.op("Range", ["c_zero", total_len, "c_one"], "key_positions")
+    positions = g.op("Range", [past_len, total_len, "c_scalar_one"], "positions")
+    key_positions = g.op("Range", ["c_scalar_zero", total_len, "c_scalar_one"], "key_positions")
     cos_t = g.op("Gather", ["rope_cos", positions], "cos", axis=0)  # [seq, head_dim]
     sin_t = g.op("Gather", ["rope_sin", positions], "sin", axis=0)
     # Causal mask [seq, total]: a query at position p sees keys at positions ≤ p.
@@ -204,8 +206,8 @@ def build_graph(h: Hyper, weights: dict):
         # [batch, kv, group, seq, dim] against [batch, kv, 1, total, dim].
         g.const(f"{p}.c_q_groups", i64(0, h.kv_heads, group, -1, h.head_dim))
         qg = g.op("Reshape", [q, f"{p}.c_q_groups"], f"{p}.q_groups")
-        kg = g.op("Unsqueeze", [present_k, "c_index_past"], f"{p}.k_groups")
-        vg = g.op("Unsqueeze", [present_v, "c_index_past"], f"{p}.v_groups")
+        kg = g.op("Unsqueeze", [present_k, "c_axis_past"], f"{p}.k_groups")
+        vg = g.op("Unsqueeze", [present_v, "c_axis_past"], f"{p}.v_groups")
         kt = g.op("Transpose", [kg], f"{p}.k_groups_t", perm=[0, 1, 2, 4, 3])
         scores = g.op("Mul", [g.op("MatMul", [qg, kt], f"{p}.qk"), "c_scale"], f"{p}.scores")
         masked = g.op("Where", [mask, scores, "c_neg_inf"], f"{p}.masked")
