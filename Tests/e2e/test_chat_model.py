@@ -1,7 +1,8 @@
 """The chat model (SmolLM2-135M-Instruct converted from its GGUF by tools/chat/convert_model.py,
 docs/chat.md "The model graph") run by `opg model run` with its key/value cache:
 
-- the converted file has the pinned hash and uses only operators opg runs;
+- the converted file has the pinned hash, uses only operators opg runs, and its cost follows
+  from the input shapes alone (so the chain can price a run before it);
 - the conversion is right: onnxruntime running the graph agrees with an independent numpy
   forward pass over the GGUF's own weights that rotates query/key pairs as llama.cpp does
   (rope type NORM), which checks the undone row permutation;
@@ -133,12 +134,13 @@ def reference_logits(ids):
     return rms(x, w["output_norm.weight"]) @ w["token_embd.weight"].T
 
 
-def test_model_hash_is_pinned_and_every_operator_runs(model):
+def test_model_hash_is_pinned_every_operator_runs_and_cost_is_static(model):
     assert fetch_model.sha256_of(model) == convert_model.MODEL_SHA256
     out = subprocess.run([str(BIN / "opg"), "model", "inspect", "--json", str(model)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report["runnable"] is True, report
+    assert report["runnable"] is True, report["unsupported"]
+    assert report["cost"]["static"] is True, report["cost"]["dynamicReason"]
     assert [i["name"] for i in report["inputs"]][:3] == ["input_ids", "past_key.0", "past_value.0"]
     assert [o["name"] for o in report["outputs"]][:3] == ["logits", "present_key.0", "present_value.0"]
 

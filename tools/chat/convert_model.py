@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fetch_model  # noqa: E402
 
-MODEL_SHA256 = "a4ffdfa87d8d3a28f31ab678e5900f5d171c5c98d8db6784c650d2f2c865e209"
+MODEL_SHA256 = "ed4449e30448fa27e3e2afac2a93e9b815eb05ff079422f85e24ade09d18b2ca"
 DEFAULT_OUT = fetch_model.DEFAULT_CACHE / "smollm2-135m.onnx"
 OPSET = 17
 IR_VERSION = 8
@@ -89,12 +89,15 @@ def unpermute(w: np.ndarray, heads: int) -> np.ndarray:
 
 def rotary_tables(h: Hyper):
     """cos and sin of position × frequency for every position of the context, [context, head_dim],
-    each half repeating the other (rotate-half layout); computed in binary64, rounded once."""
+    each half repeating the other (rotate-half layout); computed in binary64, rounded once. The
+    sin table's first half is negated: x·cos + swap_halves(x)·sin then equals rotate-half's
+    x·cos + concat(−x₂, x₁)·sin bit for bit (negating a factor is exact)."""
     half = h.head_dim // 2
     inv_freq = h.rope_base ** (-np.arange(half, dtype=np.float64) * 2.0 / h.head_dim)
     angles = np.arange(h.context, dtype=np.float64)[:, None] * inv_freq[None, :]
-    angles = np.concatenate([angles, angles], axis=1)
-    return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
+    cos = np.cos(angles).astype(np.float32)
+    sin = np.sin(angles).astype(np.float32)
+    return np.concatenate([cos, cos], axis=1), np.concatenate([-sin, sin], axis=1)
 
 
 class GraphBuilder:
@@ -126,7 +129,6 @@ def build_graph(h: Hyper, weights: dict):
     g.const("c_eps", f32(h.eps))
     g.const("c_scale", f32(1.0 / np.sqrt(h.head_dim)))
     g.const("c_neg_inf", f32(-np.inf))
-    g.const("c_zero", i64(0))
     g.const("c_scalar_zero", np.array(0, dtype=np.int64))  # Range takes scalars, Gather of a scalar index gives one
     g.const("c_scalar_one", np.array(1, dtype=np.int64))
     g.const("c_axis_last", i64(-1))
@@ -170,19 +172,18 @@ def build_graph(h: Hyper, weights: dict):
     positions = g.op("Range", [past_len, total_len, "c_scalar_one"], "positions")
     key_positions = g.op("Range", ["c_scalar_zero", total_len, "c_scalar_one"], "key_positions")
     cos_t = g.op("Gather", ["rope_cos", positions], "cos", axis=0)  # [seq, head_dim]
-    sin_t = g.op("Gather", ["rope_sin", positions], "sin", axis=0)
+    sin_t = g.op("Gather", ["rope_sin", positions], "sin", axis=0)  # first half negated
     # Causal mask [seq, total]: a query at position p sees keys at positions ≤ p.
     query_col = g.op("Unsqueeze", [positions, "c_axis_last"], "query_col")
     mask = g.op("LessOrEqual", [key_positions, query_col], "causal_mask")
 
-    g.const("c_half", i64(half))
-    g.const("c_dim", i64(h.head_dim))
+    g.const("c_swap_halves", np.concatenate([np.arange(half, h.head_dim), np.arange(half)]).astype(np.int64))
 
     def rotate(x, prefix):
-        x1 = g.op("Slice", [x, "c_zero", "c_half", "c_axis_last"], f"{prefix}.x1")
-        x2 = g.op("Slice", [x, "c_half", "c_dim", "c_axis_last"], f"{prefix}.x2")
-        rotated = g.op("Concat", [g.op("Neg", [x2], f"{prefix}.neg_x2"), x1], f"{prefix}.rotated", axis=-1)
-        return g.op("Add", [g.op("Mul", [x, cos_t], f"{prefix}.x_cos"), g.op("Mul", [rotated, sin_t], f"{prefix}.rot_sin")],
+        """Rotary embedding over [batch, heads, seq, head_dim], by Gather and Mul only (no Slice,
+        whose output shape our kernel's shape inference does not derive, so the cost stays static)."""
+        swapped = g.op("Gather", [x, "c_swap_halves"], f"{prefix}.swapped", axis=-1)
+        return g.op("Add", [g.op("Mul", [x, cos_t], f"{prefix}.x_cos"), g.op("Mul", [swapped, sin_t], f"{prefix}.swapped_sin")],
                     f"{prefix}.roped")
 
     x = g.op("Gather", ["token_embd", "input_ids"], "embedded", axis=0)  # [batch, seq, hidden]
