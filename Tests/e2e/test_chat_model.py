@@ -9,7 +9,8 @@ docs/chat.md "The model graph") run by `opg model run` with its key/value cache:
 - opg agrees with onnxruntime on the first decode step's top 5 (only the first step: the two
   sum in different orders, so later tokens may legitimately differ);
 - a short greedy answer's token ids, recorded from opg itself, are pinned;
-- decoding with the cache gives bit-identical logits to running the whole sequence at once.
+- decoding with the cache gives bit-identical logits to running the whole sequence at once;
+- the fast kernels on one and two threads and the reference kernels give the same bytes.
 
 `make test` builds the model before the e2e tests (cached), so nothing here is skipped."""
 import json
@@ -60,7 +61,7 @@ def empty_cache():
             for layer in range(LAYERS) for kind in ("key", "value")}
 
 
-def opg_step(model, work, ids, past_files):
+def opg_step(model, work, ids, past_files, *options):
     """One `opg model run` over `ids` with the cache in `past_files` (None: empty). Returns the
     logits and the files of the present keys and values, named as the next step's inputs."""
     work.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,8 @@ def opg_step(model, work, ids, past_files):
         args += ["--input", f"{name}={path}"]
     for name, path in (past_files or {}).items():
         args += ["--input", f"{name}={path}"]
-    out = subprocess.run([str(BIN / "opg"), "model", "run", str(model), *args, "--output-dir", str(work / "out"), "--quiet"],
+    out = subprocess.run([str(BIN / "opg"), "model", "run", str(model), *args, "--output-dir", str(work / "out"), "--quiet",
+                          *options],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     logits = numpy_helper.to_array(onnx.load_tensor(str(work / "out" / "0.pb")))
@@ -184,3 +186,18 @@ def test_greedy_answer_is_pinned_and_cache_matches_full_sequence(model, prompt_i
     at_answer = full[0, len(prompt_ids) - 1:]
     assert [int(i) for i in np.argmax(at_answer, axis=-1)] == answer
     assert at_answer.tobytes() == np.stack(step_logits).tobytes()
+
+
+def test_fast_reference_and_threads_give_the_same_bytes(model, prompt_ids, tmp_path):
+    """determinism.md §7 on the real model: every output (logits and the whole cache) of the
+    first 4 prompt tokens is byte-identical across the fast kernels on 1 and 2 threads and the
+    reference kernels (the reference is slow, hence the short input)."""
+    runs = [(tmp_path / name, options) for name, options in
+            (("fast", ()), ("two_threads", ("--threads", "2")), ("reference", ("--reference",)))]
+    for work, options in runs:
+        opg_step(model, work, prompt_ids[:4], None, *options)
+    outputs = sorted(p.name for p in (runs[0][0] / "out").iterdir())
+    assert len(outputs) == 1 + 2 * LAYERS
+    for name in outputs:
+        first = (runs[0][0] / "out" / name).read_bytes()
+        assert all((work / "out" / name).read_bytes() == first for work, _ in runs[1:]), name
