@@ -150,7 +150,7 @@ def test_model_hash_is_pinned_every_operator_runs_and_cost_is_static(model):
 def test_graph_matches_independent_reference_on_gguf_weights(prompt_ids, onnxruntime_prompt_logits):
     """The rotary layout: onnxruntime on our graph against llama.cpp's pairwise rotation on the
     GGUF's rows. Float32 against float64: every logit within 1e-3 (measured: 9e-5), the same
-    top 5 in order. A wrong permutation is off by whole units."""
+    top 5 in order."""
     ours = onnxruntime_prompt_logits[0]
     reference = reference_logits(prompt_ids)
     assert np.max(np.abs(ours - reference)) < 1e-3
