@@ -7,10 +7,10 @@ FUZZ_SECS  ?= 60
 FUZZ_LONG_SECS ?= 1800
 CHAT       := .build/chat
 
-.PHONY: dev test deps venv build build-debug chat-data chat-check unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long bench clean
+.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
-dev: deps build
+dev: deps build chat-model
 	$(RELEASE)/opgd dev
 
 ## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
@@ -38,6 +38,11 @@ chat-data: venv
 	$(PYTHON) tools/chat/extract_tokenizer.py $(CHAT)/smollm2-tokenizer.json
 	$(PYTHON) tools/chat/make_tokenizer_cases.py $(CHAT)/smollm2-tokenizer.json $(CHAT)/tokenizer-cases.json
 
+## chat-model: the chat model converted from its GGUF to a float32 ONNX graph with a key/value
+## cache ($(CHAT)/smollm2-135m.onnx, about 540 MB; its hash pinned; a second run only checks the hash)
+chat-model: venv
+	$(PYTHON) tools/chat/convert_model.py $(CHAT)/smollm2-135m.onnx
+
 ## chat-check: the tokenizer's frozen character classes (Sources/Chat/UnicodeClasses.swift) are still
 ## what the pinned reference gives for every Unicode scalar
 chat-check: venv
@@ -46,7 +51,7 @@ chat-check: venv
 unit: chat-data
 	$(SWIFT) test
 
-e2e: build venv
+e2e: build venv chat-model
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
 
 ## conformance: ONNX's backend node cases through `opg model run` (release: fast kernels on

@@ -29,3 +29,6 @@ echo "## Chat tokenizer"
 $PY tools/chat/extract_tokenizer.py >/dev/null
 $PY tools/chat/make_tokenizer_cases.py .build/chat/smollm2-tokenizer.json .build/chat/tokenizer-cases.json
 $PY tools/bench/chat_tokenizer_bench.py
+echo
+echo "## Chat model"
+$PY tools/bench/chat_model_bench.py 5

