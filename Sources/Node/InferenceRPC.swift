@@ -58,10 +58,10 @@ public final class InferenceRPC {
             let from = try p.uint64(0, "fromBlock"), to = try p.uint64(1, "toBlock")
             let reader = models.reader()
             guard from <= to else { throw RPCError.invalidParams("1: toBlock \(to) is before fromBlock \(from)") }
-            guard to <= reader.head.number else { throw RPCError.invalidParams("1: toBlock \(to) is past the head (\(reader.head.number))") }
             guard to - from < Self.maxStatsBlocks else {
                 throw RPCError.invalidParams("1: range of \(to - from + 1) blocks is over the limit of \(Self.maxStatsBlocks) blocks per call")
             }
+            guard to <= reader.head.number else { throw RPCError.invalidParams("1: toBlock \(to) is past the head (\(reader.head.number))") }
             return try stats(from: from, to: to, reader)
         }
     }
