@@ -45,7 +45,9 @@ enum Node {
     static let dispatcher: RPCDispatcher = {
         let dispatcher = RPCDispatcher()
         api.register(on: dispatcher)
-        ModelRPC(chain: chain).register(on: dispatcher)
+        let models = ModelRPC(chain: chain)
+        models.register(on: dispatcher)
+        InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         return dispatcher
     }()
 }

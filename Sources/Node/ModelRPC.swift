@@ -63,7 +63,8 @@ public final class ModelRPC {
         }
     }
 
-    private func reader() -> Reader {
+    /// A reader of the head state (one block for the whole request).
+    func reader() -> Reader {
         let head = chain.head
         return Reader(chain: chain, head: head, state: chain.database.state(at: head), registry: registry)
     }

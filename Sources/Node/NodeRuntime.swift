@@ -60,7 +60,9 @@ public final class NodeRuntime {
         let dispatcher = RPCDispatcher(maxBatchResponseBytes: config.rpcMaxBatchResponseBytes)
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
-        ModelRPC(chain: chain).register(on: dispatcher)
+        let models = ModelRPC(chain: chain)
+        models.register(on: dispatcher)
+        InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes

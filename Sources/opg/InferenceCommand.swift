@@ -12,9 +12,12 @@ Re-checks the inferences a transaction ran, offline: reads the transaction's rec
 for every ModelInferenceEvent of the inference precompile in it, the model's bytes from
 the node (opg_getModel, opg_getModelBytes), checks them against the registry's SHA-256,
 re-runs the recorded input with the local kernel and compares the output with the
-recorded one bit for bit. Prints one line per inference:
-  verified INFERENCE_ID output 0xHASH      (Keccak-256 of abi.encode(ModelOutput))
-  differs INFERENCE_ID: WHERE              (the first tensor and element that differ)
+recorded one bit for bit, then compares the input and output hashes of the re-run with the
+chain's trust record (opg_getInference). Prints one line per inference:
+  verified INFERENCE_ID output 0xHASH inputHash 0xIN hash 0xOUT
+      (HASH: Keccak-256 of abi.encode(ModelOutput); IN, OUT: Keccak-256 of the canonical
+      encodings of the inputs and outputs, as `opg model run` prints inputHash and hash)
+  differs INFERENCE_ID: WHERE   (the first tensor and element that differ, or the record's hash)
 Exit status: 0 every inference verified, 1 a difference, an error or no inference, 2 usage.
 """
 
@@ -51,13 +54,17 @@ func inferenceCommand(_ argv: [String]) throws -> Int32 {
             throw CommandFailure("a ModelInferenceEvent of \(hash.hex) does not decode: \(error)")
         }
         let bytes = try modelBytes(record.modelID, rpc)
+        let trust = try rpc.call("opg_getInference", [.string(record.inferenceID)])
         do {
-            let local = try InferenceVerification.rerun(record, modelBytes: bytes, threads: threads)
-            if let difference = try InferenceVerification.firstDifference(recorded: record.outputEncoding, local: local) {
+            let local = try InferenceVerification.rerunWithHashes(record, modelBytes: bytes, threads: threads)
+            if let difference = try InferenceVerification.firstDifference(recorded: record.outputEncoding, local: local.encoding) {
+                print("differs \(record.inferenceID): \(difference)")
+                allVerified = false
+            } else if let difference = trustRecordDifference(trust, local) {
                 print("differs \(record.inferenceID): \(difference)")
                 allVerified = false
             } else {
-                print("verified \(record.inferenceID) output \(Keccak256.hash(local).hex)")
+                print("verified \(record.inferenceID) output \(Keccak256.hash(local.encoding).hex) inputHash \(local.inputHash.hex) hash \(local.outputHash.hex)")
             }
         } catch {
             print("differs \(record.inferenceID): the local run fails: \(error)")
@@ -65,6 +72,16 @@ func inferenceCommand(_ argv: [String]) throws -> Int32 {
         }
     }
     return allVerified ? 0 : 1
+}
+
+/// Where the chain's trust record (`opg_getInference`) differs from the local re-run's
+/// hashes, or nil when both agree.
+private func trustRecordDifference(_ trust: JSONValue, _ local: InferenceVerification.Rerun) -> String? {
+    for (field, hash) in [("inputHash", local.inputHash), ("outputHash", local.outputHash)] {
+        let recorded = trust[field]?.stringValue?.lowercased() ?? "(none)"
+        if recorded != hash.hex { return "trust record's \(field) \(recorded), computed \(hash.hex)" }
+    }
+    return nil
 }
 
 /// The ONNX file of `modelID`, read from the node in 1 MiB pieces and checked against the

@@ -227,11 +227,20 @@ final class InferenceModuleTests: XCTestCase {
             let placeholder = TensorConversion.placeholderOutput(session, inputShapes: [session.inputs[0].name: try inputTensor(id).shape])
             XCTAssertEqual(placeholder == nil, id.hasSuffix("zipmap"), id)
             for (to, data) in [(precompile, try runCalldata(id, fixtureInput(id))), (hub, try hubCalldata(id, fixtureInput(id)))] {
-                let real = executor.call(from: .zero, to: to, value: 0, data: data, gasLimit: 10_000_000, state: freshState(), block: env)
-                let estimate = executor.call(from: .zero, to: to, value: 0, data: data, gasLimit: 10_000_000, state: freshState(), block: env,
+                // A transaction (which writes the trust record) uses exactly the estimate.
+                let tx = try TestSigner.transaction(nonce: 0, to: to, data: data, gas: 10_000_000)
+                let state = freshState()
+                state.setBalance(UInt256(100_000_000), of: tx.sender)
+                var gas = env.gasLimit
+                let real = try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+                XCTAssertTrue(real.success, id)
+                let estimate = executor.call(from: tx.sender, to: to, value: 0, data: data, gasLimit: 10_000_000, state: freshState(), block: env,
                                              estimatingGas: true)
                 XCTAssertNil(estimate.revertReason, id)
                 XCTAssertEqual(estimate.gasUsed, real.gasUsed, id)
+                // A plain call writes no record: it costs the record's storage less.
+                let call = executor.call(from: tx.sender, to: to, value: 0, data: data, gasLimit: 10_000_000, state: freshState(), block: env)
+                XCTAssertEqual(call.gasUsed + InferenceRecord.addedGas(firstOfModel: true), real.gasUsed, id)
             }
         }
     }
@@ -318,20 +327,20 @@ final class InferenceModuleTests: XCTestCase {
         XCTAssertNil(once.revertReason)
         let executor = executor(FixtureModels(), InferenceSettings(blockGasBudget: need * 2 - 1))
         let state = freshState()
-        state.setBalance(UInt256(10_000_000), of: TestSigner.alice.address)
+        state.setBalance(UInt256(100_000_000), of: TestSigner.alice.address)
         var gas = env.gasLimit
-        let first = try executor.apply(TestSigner.transaction(nonce: 0, to: precompile, data: data), index: 0, state: state, block: env, gasLeft: &gas)
+        let first = try executor.apply(TestSigner.transaction(nonce: 0, to: precompile, data: data, gas: 2_000_000), index: 0, state: state, block: env, gasLeft: &gas)
         XCTAssertTrue(first.success)
-        let second = try executor.apply(TestSigner.transaction(nonce: 1, to: precompile, data: data), index: 1, state: state, block: env, gasLeft: &gas)
+        let second = try executor.apply(TestSigner.transaction(nonce: 1, to: precompile, data: data, gas: 2_000_000), index: 1, state: state, block: env, gasLeft: &gas)
         XCTAssertEqual(second.revertReason, "block inference budget exhausted: \(need) of \(need * 2 - 1) used, this inference needs \(need); retry in a later block")
         // eth_call and estimation on that block's state are not refused: they are no part of it.
         let call = executor.call(from: .zero, to: precompile, value: 0, data: data, gasLimit: 10_000_000, state: state, block: env)
         XCTAssertNil(call.revertReason)
-        XCTAssertEqual(call.gasUsed, first.gasUsed - GasSchedule.storageSet + GasSchedule.storageUpdate,
-                       "a transaction's gas, the meter's slot now set")
+        XCTAssertEqual(call.gasUsed, first.gasUsed - GasSchedule.storageSet + GasSchedule.storageUpdate - InferenceRecord.addedGas(firstOfModel: true),
+                       "a transaction's gas without the trust record, the meter's slot now set")
         let next = BlockEnvironment(number: 2, timestamp: 2, coinbase: .zero, baseFee: 0, gasLimit: 30_000_000, chainId: 1)
         gas = next.gasLimit
-        let third = try executor.apply(TestSigner.transaction(nonce: 2, to: precompile, data: data), index: 0, state: state, block: next, gasLeft: &gas)
+        let third = try executor.apply(TestSigner.transaction(nonce: 2, to: precompile, data: data, gas: 2_000_000), index: 0, state: state, block: next, gasLeft: &gas)
         XCTAssertTrue(third.success, "a new block has a fresh budget")
         let tiny = self.executor(FixtureModels(), InferenceSettings(blockGasBudget: need - 1))
         let refused = tiny.call(from: .zero, to: precompile, value: 0, data: data, gasLimit: 10_000_000, state: freshState(), block: env)
@@ -382,7 +391,7 @@ final class InferenceModuleTests: XCTestCase {
         // A string output's size depends on its values: estimation runs the kernel and still agrees.
         let estimate = executor.call(from: .zero, to: precompile, value: 0, data: data, gasLimit: 1_000_000, state: freshState(), block: env,
                                      estimatingGas: true)
-        XCTAssertEqual(estimate.gasUsed, r.gasUsed)
+        XCTAssertEqual(estimate.gasUsed, r.gasUsed + InferenceRecord.addedGas(firstOfModel: true), "the call's gas and the record a transaction writes")
         func reason(_ input: ABIValue) throws -> String? {
             executor.call(from: .zero, to: precompile, value: 0, data: try runCalldata("text_and_counts", input), gasLimit: 1_000_000,
                           state: freshState(), block: env).revertReason
@@ -446,5 +455,94 @@ final class InferenceModuleTests: XCTestCase {
         let tampered = try ABI.encode([InferenceABI.modelOutput], [.tuple(parts)])
         let found = try XCTUnwrap(InferenceVerification.firstDifference(recorded: tampered, local: local))
         XCTAssertTrue(found.hasPrefix("number tensor 'output_label' element 3: recorded (42, 0), computed ("), found)
+    }
+
+    // MARK: - Trust records
+
+    func storage(_ state: StateDB) -> (Hash32) -> Hash32 { { state.storage(of: self.precompile, slot: $0) } }
+
+    /// Transactions by the precompile and by the hub write a record each (the hub's
+    /// caller, not the hub, as caller) and index it under the model; `eth_getProof` proves it.
+    func testTransactionsWriteTrustRecordsProvableInStorage() throws {
+        let id = "digits_mlp"
+        let input = try fixtureInput(id)
+        let store = MemoryStore()
+        let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: store), flatReads: false)
+        let byPrecompile = try TestSigner.transaction(nonce: 0, to: precompile, data: try runCalldata(id, input), gas: 5_000_000)
+        let byHub = try TestSigner.transaction(nonce: 1, to: hub, data: try hubCalldata(id, input), gas: 5_000_000)
+        state.setBalance(UInt256(100_000_000), of: byPrecompile.sender)
+        let block = BlockEnvironment(number: 7, timestamp: 1, coinbase: .zero, baseFee: 0, gasLimit: 30_000_000, chainId: 1, kernelSpecVersion: 1)
+        var gas = block.gasLimit
+        let executor = executor()
+        var ids: [Hash32] = []
+        for (index, tx) in [byPrecompile, byHub].enumerated() {
+            let r = try executor.apply(tx, index: index, state: state, block: block, gasLeft: &gas)
+            XCTAssertTrue(r.success, "\(r)")
+            ids.append(try Hash32(hex: XCTUnwrap(try ABI.decode([.string], r.logs[0].data)[0].stringValue)))
+        }
+        let bytes = try FixtureModels.bytes(id)
+        let fileHash = try Hash32(SHA256.hash(bytes))
+        let session = try InferenceSession(bytes: bytes)
+        var t = try inputTensor(id)
+        t.name = session.inputs[0].name
+        let outputs = try session.run([t.name: t])
+        let inferenceGas = InferenceGas.gas(session, inputShapes: [t.name: t.shape]).gas
+        for (index, tx) in [byPrecompile, byHub].enumerated() {
+            let record = try XCTUnwrap(InferenceRecord.read(ids[index], load: storage(state)))
+            XCTAssertEqual(record, InferenceRecord(
+                inferenceID: ids[index], modelFileHash: fileHash, inputHash: Keccak256.hash(TensorEncoding.canonical([t])),
+                outputHash: Keccak256.hash(TensorEncoding.canonical(outputs)), caller: tx.sender, blockNumber: 7, transactionHash: tx.hash,
+                transactionIndex: UInt64(index), indexInBlock: UInt64(index), gas: inferenceGas, kernelSpecVersion: 1))
+        }
+        XCTAssertEqual(InferenceRecord.count(ofModel: fileHash, load: storage(state)), 2)
+        XCTAssertEqual((0..<2).map { InferenceRecord.id(ofModel: fileHash, at: $0, load: storage(state)) }, ids)
+        XCTAssertEqual(InferenceRecord.count(ofModel: Keccak256.hash([1]), load: storage(state)), 0)
+        // Committed, every word of a record is in the precompile's storage trie with a proof.
+        var batch = WriteBatch()
+        _ = try state.commit(into: &batch)
+        try store.write(batch, sync: false)
+        let base = InferenceRecord.slot(of: ids[1])
+        let slots = (0..<6).map { SolidityStorage.offset(base, by: UInt256(UInt64($0))) }
+        let proof = try state.proof(of: precompile, slots: slots)
+        XCTAssertEqual(proof.storageProofs.map { Hash32(word: $0.value) }, slots.map { state.storage(of: precompile, slot: $0) })
+        for p in proof.storageProofs { XCTAssertEqual(Keccak256.hash(try XCTUnwrap(p.proof.first)), proof.account.storageRoot) }
+        XCTAssertEqual(Address(word: Hash32(word: proof.storageProofs[4].value >> 96)), byHub.sender)
+    }
+
+    /// `eth_call` writes no record; an unknown id reads as none; call data appended by
+    /// anyone but the hub does not name the caller.
+    func testCallsWriteNoRecordAndOnlyTheHubNamesACaller() throws {
+        let id = "digits_logreg"
+        let data = try runCalldata(id, fixtureInput(id))
+        let state = freshState()
+        let r = executor().call(from: TestSigner.alice.address, to: precompile, value: 0, data: data, gasLimit: 10_000_000, state: state, block: env)
+        XCTAssertNil(r.revertReason)
+        let fileHash = try Hash32(SHA256.hash(FixtureModels.bytes(id)))
+        XCTAssertEqual(InferenceRecord.count(ofModel: fileHash, load: storage(state)), 0)
+        XCTAssertNil(InferenceRecord.read(.zero, load: storage(state)))
+        // A transaction appending someone else's address: recorded as its real sender, or refused.
+        let spoofed = try TestSigner.transaction(nonce: 0, to: precompile, data: data + Address(lowByte: 0x99).bytes, gas: 5_000_000)
+        state.setBalance(UInt256(100_000_000), of: spoofed.sender)
+        var gas = env.gasLimit
+        let s = try executor().apply(spoofed, index: 0, state: state, block: env, gasLeft: &gas)
+        if s.success {
+            let sid = try Hash32(hex: XCTUnwrap(try ABI.decode([.string], s.logs[0].data)[0].stringValue))
+            XCTAssertEqual(InferenceRecord.read(sid, load: storage(state))?.caller, spoofed.sender)
+        }
+        // The hub's own call without its trailer is refused, naming the rule.
+        let direct = executor().call(from: hub, to: precompile, value: 0, data: [UInt8](data.prefix(10)), gasLimit: 10_000_000, state: state, block: env)
+        XCTAssertNotNil(direct.revertReason)
+    }
+
+    /// A reverted inference transaction leaves no record.
+    func testRevertedInferenceLeavesNoRecord() throws {
+        let id = "digits_mlp"
+        let state = freshState()
+        let tx = try TestSigner.transaction(nonce: 0, to: precompile, data: try runCalldata(id, fixtureInput(id), mode: 1), gas: 5_000_000)
+        state.setBalance(UInt256(100_000_000), of: tx.sender)
+        var gas = env.gasLimit
+        let r = try executor().apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+        XCTAssertFalse(r.success)
+        XCTAssertEqual(InferenceRecord.count(ofModel: try Hash32(SHA256.hash(FixtureModels.bytes(id))), load: storage(state)), 0)
     }
 }

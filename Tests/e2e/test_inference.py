@@ -215,7 +215,8 @@ def test_verify_reruns_a_transactions_inferences(node, w3, registered):
     (event,) = precompile(w3).events.ModelInferenceEvent().process_receipt(receipt)
     p = run([OPG, "inference", "verify", "--rpc", node.url, "--threads", "2", receipt.transactionHash.to_0x_hex()])
     assert p.returncode == 0, p.stderr
-    verified, inference_id, output, digest = p.stdout.split()
+    verified, inference_id, output, digest, input_label, _, output_label, _ = p.stdout.split()
+    assert (input_label, output_label) == ("inputHash", "hash")  # the trust record's, checked in test_trust_records.py
     assert (verified, inference_id, output) == ("verified", event.args.inferenceID, "output")
     # The hash is Keccak-256 of abi.encode(ModelOutput): the precompile's return data for that input.
     data = precompile(w3).encode_abi("runModelInference", [(0, registered["digits_logreg_zipmap"], model_input(input_name, array))])

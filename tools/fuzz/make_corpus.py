@@ -121,6 +121,8 @@ def rpc_seeds():
         request("opg_totalSupply", "0x2"), request("eth_getBlockByNumber", "0x1", True),
         request("opg_getModel", "0x" + "ab" * 32), request("opg_listModels", None, "0x2"),
         request("opg_getModelBytes", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "0x0", "0x10"),
+        request("opg_getInference", "0x" + "ab" * 32), request("opg_getInferencesByModel", "0x" + "ab" * 32, None, "0x2"),
+        request("opg_inferenceStats", "0x0", "0x2"),
         request("eth_getBlockByNumber", "latest", False), request("eth_getBlockByNumber", "earliest", True),
         request("eth_getBlockTransactionCountByNumber", "0x1"), request("eth_getBlockByHash", block_hash, True),
         request("eth_getBlockTransactionCountByHash", block_hash), request("eth_getBlockReceipts", block_hash),

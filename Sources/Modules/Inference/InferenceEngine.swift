@@ -47,8 +47,12 @@ final class InferenceEngine {
         let output: ABIValue
     }
 
-    /// Runs `input` on the model `modelID` (mode already checked).
-    func run(modelID: String, input: ABIValue, context: NativeCallContext) throws -> Result {
+    /// Runs `input` on the model `modelID` (mode already checked) for `caller`; in a
+    /// transaction, writes the inference's trust record (`InferenceRecord`). A
+    /// gas-estimation run writes the record too, with placeholder hashes for what it does
+    /// not know (the transaction, the output), so it pays the same storage gas; a plain
+    /// call writes none.
+    func run(modelID: String, input: ABIValue, caller: Address, context: NativeCallContext) throws -> Result {
         let model = try models.model(modelID, context: context)
         let session: InferenceSession
         do {
@@ -70,18 +74,34 @@ final class InferenceEngine {
         try context.useGas(gas)
         let index = try drawBudget(gas, context)
         let output: ABIValue
+        var outputHash = Self.placeholderHash
         if context.isEstimatingGas, let placeholder = TensorConversion.placeholderOutput(session, inputShapes: inputShapes) {
             output = placeholder
         } else {
             let tensors: [Tensor]
             do { tensors = try session.run(feeds, options: RunOptions(threads: settings.threads)) } catch { throw NativeRevert("\(error)") }
             output = try TensorConversion.modelOutput(tensors)
+            outputHash = Keccak256.hash(TensorEncoding.canonical(tensors))
         }
         var seed = (context.transaction?.hash ?? .zero).bytes
         seed += UInt256(context.block.number).bigEndianBytes32.suffix(8) + UInt256(index).bigEndianBytes32.suffix(8)
         try context.chargeHashing(byteCount: seed.count)
-        return Result(inferenceID: Keccak256.hash(seed).hex, output: output)
+        let inferenceID = Keccak256.hash(seed)
+        if context.transaction != nil || context.isEstimatingGas {
+            let record = InferenceRecord(
+                inferenceID: inferenceID, modelFileHash: model.fileHash,
+                inputHash: Keccak256.hash(TensorEncoding.canonical(session.inputs.compactMap { feeds[$0.name] })),
+                outputHash: outputHash, caller: caller, blockNumber: context.block.number,
+                transactionHash: context.transaction?.hash ?? Self.placeholderHash, transactionIndex: UInt64(context.transaction?.index ?? 0),
+                indexInBlock: index, gas: gas, kernelSpecVersion: UInt64(context.block.kernelSpecVersion))
+            try record.write(context)
+        }
+        return Result(inferenceID: inferenceID.hex, output: output)
     }
+
+    /// What a gas-estimation run records for the hashes it cannot know: non-zero, so the
+    /// storage gas equals a transaction's.
+    static let placeholderHash = Keccak256.hash([])
 
     /// Adds `gas` to the block's meter; in a transaction, reverts when it would pass the
     /// budget (calls — `eth_call`, estimation — run on a block already built, so they only

@@ -37,10 +37,29 @@ public enum InferenceVerification {
     /// `record`'s input run on the ONNX file `modelBytes` as the chain runs it, as
     /// `abi.encode(ModelOutput)`; throws the reason the chain would have reverted with.
     public static func rerun(_ record: Record, modelBytes: [UInt8], threads: Int = 1) throws -> [UInt8] {
+        try rerunWithHashes(record, modelBytes: modelBytes, threads: threads).encoding
+    }
+
+    /// A local re-run: the output as `abi.encode(ModelOutput)` and the trust record's
+    /// hashes of the inputs and outputs (`InferenceRecord`, as `opg model run` prints them).
+    public struct Rerun {
+        /// `abi.encode(ModelOutput)`.
+        public let encoding: [UInt8]
+        /// Keccak-256 of the canonical encoding of the inputs in the graph's input order.
+        public let inputHash: Hash32
+        /// Keccak-256 of the canonical encoding of the outputs.
+        public let outputHash: Hash32
+    }
+
+    /// `rerun`, with the hashes a trust record holds.
+    public static func rerunWithHashes(_ record: Record, modelBytes: [UInt8], threads: Int = 1) throws -> Rerun {
         let session = try InferenceSession(bytes: modelBytes)
         let feeds = try TensorConversion.feeds(record.input, for: session)
-        let output = try TensorConversion.modelOutput(session.run(feeds, options: RunOptions(threads: threads)))
-        return try ABI.encode([InferenceABI.modelOutput], [output])
+        let tensors = try session.run(feeds, options: RunOptions(threads: threads))
+        let output = try TensorConversion.modelOutput(tensors)
+        return Rerun(encoding: try ABI.encode([InferenceABI.modelOutput], [output]),
+                     inputHash: Keccak256.hash(TensorEncoding.canonical(session.inputs.compactMap { feeds[$0.name] })),
+                     outputHash: Keccak256.hash(TensorEncoding.canonical(tensors)))
     }
 
     /// Where two encoded `ModelOutput`s first differ: the tensor and element, or nil when equal.

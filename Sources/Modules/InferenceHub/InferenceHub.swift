@@ -7,12 +7,15 @@ import Primitives
 /// - `run(string modelId, uint8 mode, ModelInput input) returns (ModelOutput)`: calls the
 ///   precompile's `runModelInference` (which runs the model and emits
 ///   `ModelInferenceEvent` from `0x…00F4`), then emits `InferenceResult(ModelOutput)`.
-///   A revert in the precompile reverts `run` with the same reason.
+///   A revert in the precompile reverts `run` with the same reason. The call data carries
+///   `run`'s caller after the arguments, for the precompile's trust record.
 /// - `runLLMCompletion`, `runLLMChat`: revert (LLMs are not run inside blocks).
 ///
 /// The hub keeps no state.
 public final class InferenceHub: SelectorDispatchedModule {
-    public let address = Address(lowByte: 0xF5)
+    /// The hub's reserved address.
+    public static let reservedAddress = Address(lowByte: 0xF5)
+    public let address = InferenceHub.reservedAddress
     public let name = "InferenceHub"
 
     /// Creates the hub; it runs models through the precompile at `0x…00F4`.
@@ -29,7 +32,7 @@ public final class InferenceHub: SelectorDispatchedModule {
         switch function.signature {
         case InferenceABI.hubRun:
             let values = try decodeArguments([.string, .uint(8), InferenceABI.modelInput], arguments)
-            let call = try ABI.encodeCall(InferenceABI.runModelInference, [.tuple([values[1], values[0], values[2]])])
+            let call = try ABI.encodeCall(InferenceABI.runModelInference, [.tuple([values[1], values[0], values[2]])]) + context.caller.bytes
             let outcome = try context.call(InferencePrecompile.reservedAddress, input: call)
             guard outcome.success else {
                 if outcome.revertReason == "out of gas" { throw NativeCallContext.OutOfGas() }

@@ -10,7 +10,12 @@ import Primitives
 ///   Emits `ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response)`.
 /// - `runLLMCompletion`, `runLLMChat`: revert (LLMs are not run inside blocks).
 ///
-/// Storage: slot 0 is the block's inference meter (`InferenceEngine.meterSlot`).
+/// The hub (`0x…00F5`) calls `runModelInference` with its own caller's address appended
+/// to the call data (20 bytes, as ERC-2771 forwarders do); the precompile takes that
+/// address as the inference's caller only from the hub.
+///
+/// Storage: slot 0 is the block's inference meter (`InferenceEngine.meterSlot`); slots 1
+/// and 2 hold the trust records and their per-model index (`InferenceRecord`).
 public final class InferencePrecompile: SelectorDispatchedModule {
     /// The precompile's reserved address.
     public static let reservedAddress = Address(lowByte: 0xF4)
@@ -34,10 +39,16 @@ public final class InferencePrecompile: SelectorDispatchedModule {
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.signature {
         case InferenceABI.runModelInference:
+            var caller = context.caller, arguments = arguments
+            if caller == InferenceHub.reservedAddress {
+                guard arguments.count >= 20 else { throw NativeRevert("invalid arguments: the hub's call names no caller") }
+                caller = try Address(Array(arguments.suffix(20)))
+                arguments.removeLast(20)
+            }
             let request = try decodeArguments([InferenceABI.modelInferenceRequest], arguments)[0]
             guard case .tuple(let fields) = request, let modelID = fields[1].stringValue else { throw NativeRevert("invalid arguments") }
             try InferenceMode.requireVanilla(fields[0])
-            let result = try engine.run(modelID: modelID, input: fields[2], context: context)
+            let result = try engine.run(modelID: modelID, input: fields[2], caller: caller, context: context)
             let data = try ABI.encode(InferenceABI.modelInferenceEventFields,
                                       [.string(result.inferenceID), request, result.output])
             try context.emit(topics: [Self.modelInferenceTopic], data: data)
