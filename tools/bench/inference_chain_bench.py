@@ -46,11 +46,18 @@ from web3 import Web3  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
 from fastsign import sign_dynamic_fee  # noqa: E402
 from models import CHUNK_BYTES, chunks_of, upload_model  # noqa: E402
-from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, GENESIS, Node, run  # noqa: E402
+from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, Node, run  # noqa: E402
 from test_inference import PRECOMPILE, model_input, precompile  # noqa: E402
 
 SENDERS = DEV_ACCOUNTS[:8]
 CASES = [("mlp_784_512_512_10", 240), ("diabetes_gbr", 480)]  # (model, inference transactions)
+NODES: list[Node] = []  # every node started, killed on the way out should a measurement fail
+
+
+def start_node(workdir: Path) -> Node:
+    node = Node(workdir=workdir).init().start()
+    NODES.append(node)
+    return node
 
 
 def spread(values: list[float], digits: int = 2) -> str:
@@ -112,7 +119,7 @@ def block_import(models: Path, work: Path, name: str, count: int, rounds: int) -
     """Rows of the block-import table and of the transactions-per-second table."""
     model = models / f"{name}.onnx"
     input_name, x, input_arg = batch1_input(models, name, work)
-    node = Node(workdir=work / f"{name}-node").init().start()
+    node = start_node(work / f"{name}-node")
     w3 = node.web3()
     model_id = upload_model(w3, DEV_ACCOUNTS[9], model, name=name)["cid_v0"]
     data = bytes.fromhex(precompile(w3).encode_abi("runModelInference", [(0, model_id, model_input(input_name, x))])[2:])
@@ -205,7 +212,7 @@ def upload(work: Path, rounds: int) -> list[str]:
         model = big_mlp(work / f"upload-{r}.onnx", seed=r)
         data = model.read_bytes()
         size = len(data)
-        node = Node(workdir=work / f"upload-node-{r}").init().start()
+        node = start_node(work / f"upload-node-{r}")
         w3 = node.web3()
         for kind in (("upload", "calldata") if r % 2 == 0 else ("calldata", "upload")):
             start = time.perf_counter()
@@ -223,6 +230,39 @@ def upload(work: Path, rounds: int) -> list[str]:
     return [f"| {size / 1e6:.1f} MB, {chunks} chunks | {spread(upload_rate)} | {spread(calldata_rate)} | {spread(ratio)} |"]
 
 
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Prints the tables for the parts `args` asks for."""
+    if args.only != "upload":
+        import_rows, tps_rows = [], []
+        for name, count in CASES:
+            a, b = block_import(args.models, work, name, count, args.rounds)
+            import_rows += a
+            tps_rows += b
+        print(f"Block import of inference transactions (precompile), {args.rounds} alternating rounds; "
+              "import = replay(with the inference blocks) − replay(up to the upload); peer = the same "
+              "inferences by `opg model bench` in-process; median (range). Goal: overhead ≤ 15%.")
+        print()
+        print("| model | txs | blocks | most in a block | gas per tx | inference gas | fit in a block (limit) "
+              "| import ms per tx | kernel ms per run | overhead % (wall) | overhead % (CPU) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+        print("\n".join(import_rows))
+        print()
+        print("Inference transactions per second end to end (sign, submit, included, receipt), against as many "
+              "plain transfers from the same 8 senders on the same node; median (range).")
+        print()
+        print("| model | txs per round | inference tx/s | transfer tx/s | ratio |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        print("\n".join(tps_rows))
+        print()
+    if args.only != "import":
+        print(f"Upload of a 1024-4096-256 MLP through upload_model against the same bytes as 96 KiB self-transfer "
+              f"calldata, {args.upload_rounds} alternating rounds on fresh nodes; MB/s, median (range).")
+        print()
+        print("| model | upload MB/s | calldata MB/s | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        print("\n".join(upload(work, args.upload_rounds)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", type=Path)
@@ -230,38 +270,12 @@ def main() -> int:
     parser.add_argument("--upload-rounds", type=int, default=3)
     parser.add_argument("--only", choices=["import", "upload"], help="run one part")
     args = parser.parse_args()
-    assert GENESIS.exists()
     with tempfile.TemporaryDirectory(prefix="opg-chain-bench-") as tmp:
-        work = Path(tmp)
-        if args.only != "upload":
-            import_rows, tps_rows = [], []
-            for name, count in CASES:
-                a, b = block_import(args.models, work, name, count, args.rounds)
-                import_rows += a
-                tps_rows += b
-            print(f"Block import of inference transactions (precompile), {args.rounds} alternating rounds; "
-                  "import = replay(with the inference blocks) − replay(up to the upload); peer = the same "
-                  "inferences by `opg model bench` in-process; median (range). Goal: overhead ≤ 15%.")
-            print()
-            print("| model | txs | blocks | most in a block | gas per tx | inference gas | fit in a block (limit) "
-                  "| import ms per tx | kernel ms per run | overhead % (wall) | overhead % (CPU) |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-            print("\n".join(import_rows))
-            print()
-            print("Inference transactions per second end to end (sign, submit, included, receipt), against as many "
-                  "plain transfers from the same 8 senders on the same node; median (range).")
-            print()
-            print("| model | txs per round | inference tx/s | transfer tx/s | ratio |")
-            print("| --- | ---: | ---: | ---: | ---: |")
-            print("\n".join(tps_rows))
-            print()
-        if args.only != "import":
-            print(f"Upload of a 1024-4096-256 MLP through upload_model against the same bytes as 96 KiB self-transfer "
-                  f"calldata, {args.upload_rounds} alternating rounds on fresh nodes; MB/s, median (range).")
-            print()
-            print("| model | upload MB/s | calldata MB/s | ratio |")
-            print("| --- | ---: | ---: | ---: |")
-            print("\n".join(upload(work, args.upload_rounds)))
+        try:
+            measure(args, Path(tmp))
+        finally:
+            for node in NODES:
+                node.kill9()
     return 0
 
 
