@@ -25,6 +25,9 @@ echo "## Inference"
 $PY tools/onnx/build_models.py "$work/models" >/dev/null
 $PY tools/bench/inference_bench.py "$work/models"
 echo
+echo "## Inference on the chain"
+$PY tools/bench/inference_chain_bench.py "$work/models"
+echo
 echo "## Chat tokenizer"
 $PY tools/chat/extract_tokenizer.py >/dev/null
 $PY tools/chat/make_tokenizer_cases.py .build/chat/smollm2-tokenizer.json .build/chat/tokenizer-cases.json
