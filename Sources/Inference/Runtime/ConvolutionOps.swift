@@ -176,7 +176,7 @@ struct DirectConvolution {
                         for ch in 0..<c {
                             for (row, start) in rowStarts.enumerated() {
                                 let src = (b * c + ch) * plane + row * rowLength, dst = ch * paddedPlane + start
-                                for i in 0..<rowLength { xp[dst + i] = xs[src + i] }
+                                (xp.baseAddress! + dst).update(from: xs.baseAddress! + src, count: rowLength)
                             }
                         }
                         for g in 0..<groups {
