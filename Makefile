@@ -51,7 +51,7 @@ chat-check: venv
 unit: chat-data
 	$(SWIFT) test
 
-e2e: build venv chat-model
+e2e: build build-debug venv chat-model
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
 
 ## conformance: ONNX's backend node cases through `opg model run` (release: fast kernels on
