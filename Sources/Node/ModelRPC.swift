@@ -77,8 +77,8 @@ public final class ModelRPC {
         let registry: ModelRegistry
 
         private func view(_ signature: String, _ values: [ABIValue]) throws -> [UInt8] {
-            let env = BlockEnvironment(number: head.number, timestamp: head.timestamp, coinbase: head.coinbase, baseFee: .zero,
-                                       gasLimit: head.gasLimit, chainId: chain.config.chainId, blobs: chain.config.blobs)
+            let env = chain.config.environment(number: head.number, timestamp: head.timestamp, coinbase: head.coinbase, baseFee: .zero,
+                                               gasLimit: head.gasLimit)
             let result = chain.builder.executor.call(from: .zero, to: registry.address, value: .zero,
                                                      data: try ABI.encodeCall(signature, values), gasLimit: ModelRPC.viewGas,
                                                      state: state, block: env, isStatic: true)
