@@ -20,7 +20,7 @@ enum Node {
 
     /// The chain the methods read.
     static let chain: ChainService = {
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: UInt256(5), validators: [validator.address]),
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: UInt256(5), validators: try! ValidatorSet([Validator(address: validator.address, consensusSigner: validator)])),
                                timestamp: 0, gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: [(user.address, try! UInt256(decimal: "1000000000000000000000"))])
         let db = try! ChainDatabase(store: MemoryStore())

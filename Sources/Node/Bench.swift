@@ -34,7 +34,7 @@ public enum Bench {
         // Senders: enough that per-account pool limits never bind.
         let senders = (0..<max(1, count / 50)).map { i in try! PrivateKey(Keccak256.digest(Array("opg bench sender \(i)".utf8))) }
         let recipient = Address(lowByte: 0x77).bytes
-        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: UInt256(2_000_000_000_000_000_000), validators: [DevNet.validatorKey.address]),
+        let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: UInt256(2_000_000_000_000_000_000), validators: try ValidatorSet([DevNet.validator])),
                                timestamp: 0, gasLimit: UInt64(count) * 21_000 + 1_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: senders.map { ($0.address, UInt256(1) << 100) })
         var nonces = [UInt64](repeating: 0, count: senders.count)

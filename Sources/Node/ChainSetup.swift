@@ -27,11 +27,13 @@ public enum ChainSetup {
                                                               sessions: SessionCache(capacityBytes: inference.cacheBytes)))
     }
 
-    /// A chain service over `database` with the standard handlers.
+    /// A chain service over `database` with the standard handlers and the genesis
+    /// validator set; warnings go to `logger` when given.
     public static func service(spec: GenesisSpec, database: ChainDatabase, poolLimits: MempoolLimits = MempoolLimits(),
-                               inference: InferenceConfig = InferenceConfig()) -> ChainService {
+                               inference: InferenceConfig = InferenceConfig(), logger: Logger? = nil) -> ChainService {
         ChainService(config: spec.config, database: database, handlers: handlers(spec.config, inference: inference),
-                     encodeRevert: ABI.encodeRevert, poolLimits: poolLimits)
+                     encodeRevert: ABI.encodeRevert, poolLimits: poolLimits, validatorSets: GenesisValidatorSets(spec.config.validators),
+                     notice: { message in logger?.warn(message) ?? FileHandle.standardError.write(Data("\(message)\n".utf8)) })
     }
 
     /// Writes block 0 of `spec` (with the genesis file's bytes) into an empty database.

@@ -1,3 +1,4 @@
+import Chain
 import Crypto
 import Primitives
 
@@ -12,6 +13,31 @@ public enum DevNet {
 
     /// The devnet validator's key: keccak256("opg devnet validator 0").
     public static let validatorKey = try! PrivateKey(Keccak256.digest(Array("opg devnet validator 0".utf8)))
+
+    /// The devnet validator's consensus key: keccak256("opg devnet consensus 0"), separate
+    /// from its account key as on every network; genesis lists its compressed public key.
+    public static let consensusKey = try! PrivateKey(Keccak256.digest(Array("opg devnet consensus 0".utf8)))
+
+    /// The validator a genesis without a `validators` list has: the devnet validator
+    /// (account `validatorKey`, consensus key `consensusKey`), power 1.
+    public static let validator = Validator(address: validatorKey.address, consensusSigner: consensusKey, power: 1)
+
+    /// The tag that opens a devnet commit record.
+    public static let commitRecordTag = Array("opg/devnet-commit/1".utf8)
+
+    /// The commit record the single-validator devnet stores beside each block in place of
+    /// a consensus certificate: RLP `[tag, number, blockHash, [[address, power], …],
+    /// totalPower]` with `tag` = "opg/devnet-commit/1" and every validator of the set that
+    /// signs the block (the devnet's one validator, all the power). It carries no
+    /// signature: with one validator there are no votes to collect, and the record only
+    /// says who committed the block. The consensus engine's certificate (> 2/3 signed
+    /// precommits) takes its place.
+    public static func commitRecord(for block: Block, validators: ValidatorSet) -> [UInt8] {
+        RLP.encode(.list([
+            .bytes(commitRecordTag), .uint(block.number), .bytes(block.hash.bytes),
+            .list(validators.validators.map { .list([.bytes($0.address.bytes), .uint($0.power)]) }), .uint(validators.totalPower),
+        ]))
+    }
 
     /// The ten funded dev accounts.
     public static let accounts: [PrivateKey] = (0..<10).map(accountKey)
@@ -28,7 +54,7 @@ public enum DevNet {
   "blockReward": "2000000000000000000",
   "extraData": "0x6f70672d6465766e6574",
   "validators": [
-    { "address": "0x6C3a40Fb0381d633c73222AB79E9982664517ED8", "power": 1 }
+    { "address": "0x6C3a40Fb0381d633c73222AB79E9982664517ED8", "consensusKey": "0x038208e77af80a68f0592f649558af56a00db905d07182c5234e7358b2201c2f2c", "power": 1 }
   ],
   "alloc": {
     "0x968A228867563fFe9bD76eFAc37f0090cFC77Fa8": { "balance": "1000000000000000000000000" },

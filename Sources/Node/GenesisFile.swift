@@ -39,19 +39,7 @@ public enum GenesisFile {
             do { extra = try Hex.decode(text) } catch { throw ConfigError("extraData: \(error)") }
             guard extra.count <= 32 else { throw ConfigError("extraData: at most 32 bytes, got \(extra.count)") }
         }
-        guard let validatorItems = try r.array("validators", required: true), !validatorItems.isEmpty else {
-            throw ConfigError("validators: at least one validator is required")
-        }
-        var validators: [Address] = []
-        for (i, item) in validatorItems.enumerated() {
-            let v = try FieldReader(item, path: "validators[\(i)]")
-            try v.rejectUnknown(["address", "power"])
-            let text = try v.string("address", required: true)!
-            guard let a = try? Address(hex: text) else { throw ConfigError("validators[\(i)].address: \"\(text)\" is not a 20-byte hex address") }
-            guard !validators.contains(a) else { throw ConfigError("validators[\(i)].address: \(a) is listed twice") }
-            _ = try v.integer("power", in: 1...UInt64(Int64.max))
-            validators.append(a)
-        }
+        let validators = try validatorSet(try r.array("validators"))
         var alloc: [(address: Address, balance: UInt256)] = []
         if let allocReader = try r.object("alloc") {
             for key in allocReader.object.keys {
@@ -79,6 +67,29 @@ public enum GenesisFile {
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
         return spec
+    }
+
+    /// `validators`: `[{"address", "consensusKey", "power"}]` (power default 1); absent,
+    /// the devnet's single validator (`DevNet.validator`).
+    static func validatorSet(_ items: [JSONValue]?) throws -> ValidatorSet {
+        guard let items else { return try ValidatorSet([DevNet.validator]) }
+        guard !items.isEmpty else { throw ConfigError("validators: at least one validator is required") }
+        var validators: [Validator] = []
+        for (i, item) in items.enumerated() {
+            let v = try FieldReader(item, path: "validators[\(i)]")
+            try v.rejectUnknown(["address", "consensusKey", "power"])
+            let text = try v.string("address", required: true)!
+            guard let a = try? Address(hex: text) else { throw ConfigError("validators[\(i)].address: \"\(text)\" is not a 20-byte hex address") }
+            guard !validators.contains(where: { $0.address == a }) else { throw ConfigError("validators[\(i)].address: \(a) is listed twice") }
+            let keyText = try v.string("consensusKey", required: true)!
+            let key: [UInt8]
+            do { key = try Hex.decode(keyText) } catch { throw ConfigError("validators[\(i)].consensusKey: \(error)") }
+            let power = try v.integer("power", in: 1...ValidatorSet.maxTotalPower) ?? 1
+            do { validators.append(try Validator(address: a, consensusKey: key, power: power)) } catch let e as ValidatorSetError {
+                throw ConfigError("validators[\(i)].consensusKey: \(e.message)")
+            }
+        }
+        do { return try ValidatorSet(validators) } catch let e as ValidatorSetError { throw ConfigError("validators: \(e.message)") }
     }
 
     /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).

@@ -7,8 +7,9 @@ import Primitives
 import RPC
 import Storage
 
-/// A running single-validator node: the LevelDB-backed chain, the block producer and
-/// the JSON-RPC server. `start` brings it up; `stop` finishes the block being built,
+/// A running single-validator node: the LevelDB-backed chain, the block producer (which
+/// stores `DevNet.commitRecord` as each block's commit certificate) and the JSON-RPC
+/// server. `start` brings it up; `stop` finishes the block being built,
 /// stops serving and closes the database.
 public final class NodeRuntime {
     public let config: NodeConfig
@@ -52,7 +53,7 @@ public final class NodeRuntime {
         guard spec.config.validators.contains(validator.address) else {
             throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
         }
-        chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference)
+        chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference, logger: logger)
     }
 
     /// Starts the RPC server and the block producer.
@@ -111,7 +112,10 @@ public final class NodeRuntime {
             let parent = chain.head
             let now = UInt64(max(0, Date().timeIntervalSince1970))
             do {
-                let executed = try chain.produceBlock(timestamp: max(now, parent.timestamp), coinbase: validator.address)
+                let validators = try chain.builder.validatorSets.validatorSets(forChildOf: parent).current
+                let executed = try chain.produceBlock(timestamp: max(now, parent.timestamp), coinbase: validator.address) { block in
+                    DevNet.commitRecord(for: block, validators: validators)
+                }
                 let h = executed.block.header
                 logger.debug("block produced", ["number": h.number, "txs": executed.block.transactions.count, "gasUsed": h.gasUsed,
                                                 "baseFee": h.baseFeePerGas.hexQuantity, "hash": h.hash.hex])

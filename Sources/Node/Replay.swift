@@ -28,7 +28,7 @@ public enum Replay {
         guard try disk.hash(number: 0) == genesis.hash else { throw CommandError("block 0 on disk is not the stored genesis") }
         let replayer = ChainSetup.service(spec: spec, database: memory)
         var touched: Set<Address> = Set(spec.alloc.map(\.address))
-        touched.formUnion(spec.config.validators)
+        touched.formUnion(spec.config.validators.validators.map(\.address))
         touched.formUnion(ChainSetup.handlers(spec.config).all.map(\.address))
         touched.insert(SupplyLedger.address)
         if head.number > 0 {
@@ -37,6 +37,7 @@ public enum Replay {
                       let receipts = try disk.receipts(number: n) else { throw CommandError("block \(n) is missing from the database") }
                 guard try disk.hash(number: n) == header.hash else { throw CommandError("block \(n): canonical hash does not match the header") }
                 let executed: ExecutedBlock
+                guard try disk.certificate(number: n) != nil else { throw CommandError("block \(n) has no commit certificate") }
                 do { executed = try replayer.importBlock(Block(header: header, transactions: txs), sync: false) } catch {
                     throw CommandError("block \(n): \(error)")
                 }

@@ -44,7 +44,7 @@ final class BlobStoreTests: XCTestCase {
     override func tearDown() { for d in directories { try? FileManager.default.removeItem(at: d) } }
 
     func makeChain(_ store: KeyValueStore) throws -> ChainService {
-        let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: [Self.validator.address], blobs: Self.blobs),
+        let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: try ValidatorSet([Validator(address: Self.validator.address, consensusSigner: Self.validator)]), blobs: Self.blobs),
                                timestamp: 0, gasLimit: 30_000_000, initialBaseFee: .zero, extraData: [], alloc: [(Self.sender.address, UInt256(1))])
         let db = try ChainDatabase(store: store)
         if db.head == nil {

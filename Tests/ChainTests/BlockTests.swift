@@ -14,7 +14,7 @@ final class BlockTests: XCTestCase {
     let reward = UInt256(2_000_000_000_000_000_000)
 
     func makeChain(store: KeyValueStore = MemoryStore()) throws -> (ChainService, GenesisSpec) {
-        let spec = GenesisSpec(config: ChainConfig(chainId: Self.chainId, blockReward: reward, validators: [validator.address]),
+        let spec = GenesisSpec(config: ChainConfig(chainId: Self.chainId, blockReward: reward, validators: try ValidatorSet([Validator(address: validator.address, consensusSigner: validator)])),
                                timestamp: 0, gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: users.map { ($0.address, try! UInt256(decimal: "1000000000000000000000000")) })
         let db = try ChainDatabase(store: store)
@@ -37,8 +37,13 @@ final class BlockTests: XCTestCase {
     func testHeaderRLPRoundTripAndBaseFee() throws {
         var h = Header(parentHash: Keccak256.hash([1]), coinbase: validator.address, stateRoot: Keccak256.hash([2]),
                        transactionsRoot: MerklePatriciaTrie.emptyRoot, receiptsRoot: MerklePatriciaTrie.emptyRoot, logsBloom: Bloom(),
-                       number: 7, gasLimit: 30_000_000, gasUsed: 15_000_000, timestamp: 99, baseFeePerGas: UInt256(1_000_000_000))
+                       number: 7, gasLimit: 30_000_000, gasUsed: 15_000_000, timestamp: 99, baseFeePerGas: UInt256(1_000_000_000),
+                       validatorsHash: Keccak256.hash([3]), nextValidatorsHash: Keccak256.hash([4]))
         XCTAssertEqual(try Header(rlp: h.rlp), h)
+        let fields = try RLP.decode(h.rlp).list()
+        XCTAssertEqual(fields.count, 18, "Ethereum's 16 London fields, then the two validator-set hashes")
+        XCTAssertEqual(try fields[16].bytes(), Keccak256.hash([3]).bytes)
+        XCTAssertEqual(try fields[17].bytes(), Keccak256.hash([4]).bytes)
         XCTAssertEqual(h.nextBaseFee, UInt256(1_000_000_000), "at target the base fee holds")
         h.gasUsed = 30_000_000
         XCTAssertEqual(h.nextBaseFee, UInt256(1_125_000_000), "a full block raises it by 1/8")

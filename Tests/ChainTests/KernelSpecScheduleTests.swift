@@ -1,3 +1,4 @@
+import Crypto
 import Primitives
 import XCTest
 @testable import Chain
@@ -16,7 +17,8 @@ final class KernelSpecScheduleTests: XCTestCase {
 
     func testTheBlockEnvironmentCarriesTheScheduledVersion() throws {
         let schedule = try KernelSpecSchedule([Activation(fromBlock: 0, version: 1), Activation(fromBlock: 10, version: 2)])
-        let config = ChainConfig(chainId: 7, blockReward: .zero, validators: [], kernelSpecSchedule: schedule)
+        let config = ChainConfig(chainId: 7, blockReward: .zero, validators: try ValidatorSet([Validator(address: Address(lowByte: 1), consensusSigner: PrivateKey(Keccak256.digest([1])))]),
+                                 kernelSpecSchedule: schedule)
         let before = config.environment(number: 9, timestamp: 1, coinbase: .zero, baseFee: .zero, gasLimit: 30_000_000)
         let after = config.environment(number: 10, timestamp: 1, coinbase: .zero, baseFee: .zero, gasLimit: 30_000_000)
         XCTAssertEqual(before.kernelSpecVersion, 1)

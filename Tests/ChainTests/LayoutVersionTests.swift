@@ -33,7 +33,7 @@ final class LayoutVersionTests: XCTestCase {
     private func commitBlockZero(_ db: ChainDatabase, genesis: [UInt8]?) throws {
         let header = Header(parentHash: .zero, coinbase: .zero, stateRoot: MerklePatriciaTrie.emptyRoot, transactionsRoot: MerklePatriciaTrie.emptyRoot,
                             receiptsRoot: MerklePatriciaTrie.emptyRoot, logsBloom: Bloom(), number: 0, gasLimit: 30_000_000,
-                            gasUsed: 0, timestamp: 0, baseFeePerGas: 1)
+                            gasUsed: 0, timestamp: 0, baseFeePerGas: 1, validatorsHash: .zero, nextValidatorsHash: .zero)
         try db.commit(block: Block(header: header, transactions: []), receipts: [], stateBatch: WriteBatch(), sync: false, genesis: genesis)
     }
 
@@ -51,17 +51,27 @@ final class LayoutVersionTests: XCTestCase {
         }
     }
 
-    func testAnUnversionedDatabaseIsMigratedWhenOpened() throws {
-        try forEachStore { open in
-            do {
-                let store = try open()
-                try commitBlockZero(try ChainDatabase(store: store), genesis: nil)  // as written before layouts had versions
-                XCTAssertEqual(try ChainDatabase.storedLayoutVersion(store), 0)
+    /// Layout 2 added the validator-set hashes to every header, which changes every block
+    /// hash: a layout-0 or layout-1 database cannot be migrated and is refused, untouched.
+    func testALayoutBeforeValidatorHashesIsRefusedAndLeftAsItIs() throws {
+        for (old, record) in [(UInt64(0), nil), (1, Schema.be(1))] as [(UInt64, [UInt8]?)] {
+            try forEachStore { open in
+                do {
+                    let store = try open()
+                    try commitBlockZero(try ChainDatabase(store: store), genesis: nil)
+                    var batch = WriteBatch()
+                    if let record { batch.put(Schema.layoutVersion, record) } else { batch.delete(Schema.layoutVersion) }
+                    try store.write(batch, sync: true)
+                    XCTAssertEqual(try ChainDatabase.storedLayoutVersion(store), old)
+                }
+                let reopened = try open()
+                XCTAssertThrowsError(try ChainDatabase(store: reopened)) { error in
+                    XCTAssertTrue("\(error)".hasPrefix("the database was written with layout version 1 or older, whose headers lack validatorsHash and nextValidatorsHash"), "\(error)")
+                    XCTAssertTrue("\(error)".hasSuffix("start from an empty --datadir and run opgd init again"), "\(error)")
+                }
+                XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), old, "a refused database is not touched")
             }
-            let reopened = try open()
-            let db = try ChainDatabase(store: reopened)
-            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 1)
-            XCTAssertEqual(db.head?.number, 0, "the migration keeps the chain")
+            try? FileManager.default.removeItem(at: directory)
         }
     }
 
@@ -70,13 +80,13 @@ final class LayoutVersionTests: XCTestCase {
             do {
                 let store = try open()
                 try commitBlockZero(try ChainDatabase(store: store), genesis: Array("{}".utf8))
-                try setLayoutRecord(Schema.be(2), in: store)
+                try setLayoutRecord(Schema.be(3), in: store)
             }
             let reopened = try open()
             XCTAssertThrowsError(try ChainDatabase(store: reopened)) { error in
-                XCTAssertEqual("\(error)", "database layout version 2 is newer than this node's (1): run a newer opgd, or start from an empty --datadir")
+                XCTAssertEqual("\(error)", "database layout version 3 is newer than this node's (2): run a newer opgd, or start from an empty --datadir")
             }
-            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 2, "a refused database is not touched")
+            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 3, "a refused database is not touched")
         }
     }
 

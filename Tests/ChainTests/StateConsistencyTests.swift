@@ -32,7 +32,7 @@ final class StateConsistencyTests: XCTestCase {
         let root = try state.commit(into: &batch)
         let header = Header(parentHash: parent?.hash ?? .zero, coinbase: .zero, stateRoot: root, transactionsRoot: MerklePatriciaTrie.emptyRoot,
                             receiptsRoot: MerklePatriciaTrie.emptyRoot, logsBloom: Bloom(), number: number, gasLimit: 30_000_000,
-                            gasUsed: 0, timestamp: number, baseFeePerGas: 1)
+                            gasUsed: 0, timestamp: number, baseFeePerGas: 1, validatorsHash: .zero, nextValidatorsHash: .zero)
         try db.commit(block: Block(header: header, transactions: []), receipts: [], stateBatch: batch, sync: false)
     }
 

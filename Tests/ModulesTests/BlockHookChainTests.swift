@@ -20,7 +20,7 @@ final class BlockHookChainTests: XCTestCase {
 
     /// A chain in memory (chain id 1, 10 OPG for alice) proposed by `validator`, running `handlers`.
     static func makeChain(_ validator: PrivateKey, handlers: NativeHandlerRegistry) throws -> ChainService {
-        let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: UInt256(7), validators: [validator.address]), timestamp: 0,
+        let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: UInt256(7), validators: try ValidatorSet([Validator(address: validator.address, consensusSigner: validator)])), timestamp: 0,
                                gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: [(TestSigner.alice.address, UInt256(10).multipliedReportingOverflow(by: UInt256(1_000_000_000_000_000_000)).partialValue)])
         let db = try ChainDatabase(store: MemoryStore())

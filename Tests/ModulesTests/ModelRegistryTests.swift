@@ -34,7 +34,7 @@ final class ModelRegistryTests: XCTestCase {
                 } else {
                     store = MemoryStore()
                 }
-                let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: [validator.address], blobs: blobs),
+                let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: try ValidatorSet([Validator(address: validator.address, consensusSigner: validator)]), blobs: blobs),
                                        timestamp: 0, gasLimit: gasLimit, initialBaseFee: .zero, extraData: [],
                                        alloc: [(TestSigner.alice.address, UInt256(1_000_000))])
                 let db = try ChainDatabase(store: store)

@@ -1,4 +1,8 @@
+import Chain
+import Crypto
 import JSON
+import Primitives
+import Storage
 import XCTest
 @testable import Node
 
@@ -9,7 +13,9 @@ final class ConfigTests: XCTestCase {
         let (spec, _) = try GenesisFile.load(Self.repo.appendingPathComponent("genesis/devnet.json").path)
         XCTAssertEqual(spec.config.chainId, 5197895)
         XCTAssertEqual(spec.alloc.count, 10)
-        XCTAssertEqual(spec.config.validators, [DevNet.validatorKey.address])
+        XCTAssertEqual(spec.config.validators.validators, [DevNet.validator])
+        XCTAssertEqual(DevNet.validator.consensusKey, DevNet.consensusKey.publicKey.compressed)
+        XCTAssertNotEqual(DevNet.consensusKey, DevNet.validatorKey, "the consensus key is not the account key")
         XCTAssertEqual(Set(spec.alloc.map(\.address)), Set(DevNet.accounts.map(\.address)))
         let config = try NodeConfig.load(Self.repo.appendingPathComponent("Config/node.json").path)
         XCTAssertEqual(config.rpc.port, 8545)
@@ -60,6 +66,22 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(try genesisError { $0["unknownField"] = .int(1) }.hasPrefix("unknownField"))
         XCTAssertTrue(try genesisError { $0["extraData"] = .string("0x" + String(repeating: "00", count: 33)) }.hasPrefix("extraData"))
         XCTAssertTrue(try genesisError { $0["validators"] = .array([]) }.hasPrefix("validators"))
+        let key = Hex.encode(DevNet.consensusKey.publicKey.compressed)
+        func validator(_ address: String, _ key: String?, power: Int? = nil) -> JSONValue {
+            var o: JSONObject = ["address": .string(address)]
+            if let key { o["consensusKey"] = .string(key) }
+            if let power { o["power"] = .int(power) }
+            return .object(o)
+        }
+        let address = DevNet.validatorKey.address.hex
+        XCTAssertEqual(try genesisError { $0["validators"] = .array([validator(address, nil)]) }, "validators[0].consensusKey: missing required field")
+        XCTAssertTrue(try genesisError { $0["validators"] = .array([validator(address, Hex.encode(DevNet.consensusKey.publicKey.uncompressed))]) }
+            .hasPrefix("validators[0].consensusKey: validator \(DevNet.validatorKey.address): consensus key must be a 33-byte compressed"))
+        XCTAssertTrue(try genesisError { $0["validators"] = .array([validator(address, "0x02" + String(repeating: "00", count: 32))]) }
+            .hasPrefix("validators[0].consensusKey"), "a 33-byte string that is not a point on the curve")
+        XCTAssertTrue(try genesisError { $0["validators"] = .array([validator(address, key, power: 0)]) }.hasPrefix("validators[0].power"))
+        XCTAssertTrue(try genesisError { $0["validators"] = .array([validator(address, key), validator(address.uppercased().replacingOccurrences(of: "0X", with: "0x"), key)]) }
+            .contains("listed twice"))
         XCTAssertTrue(try genesisError { $0["alloc"] = .object(["0x1234": .object(["balance": .string("1")])]) }.hasPrefix("alloc"))
         XCTAssertTrue(try genesisError { $0["alloc"] = .object([DevNet.validatorKey.address.hex: .object(["balanse": .string("1")])]) }
             .contains("balanse"))
@@ -69,6 +91,23 @@ final class ConfigTests: XCTestCase {
         ]) }.contains("2^256"))
         XCTAssertEqual(try genesisError { _ in }, "(accepted)")
         XCTAssertThrowsError(try GenesisFile.parse(Array("{\"chainId\": ".utf8)))
+    }
+
+    /// Without a `validators` list the genesis has the devnet's validator (power 1); the set's
+    /// hash is keccak256 of the RLP list of [address, consensusKey, power] in address order.
+    func testGenesisValidatorSet() throws {
+        let devnet = try GenesisFile.parse(Array(DevNet.genesisJSON.utf8))
+        var withoutList = try JSONParser.parse(Array(DevNet.genesisJSON.utf8)).objectValue!
+        withoutList["validators"] = nil
+        let defaulted = try GenesisFile.parse(JSONValue.object(withoutList).serializedBytes())
+        XCTAssertEqual(defaulted.config.validators, devnet.config.validators)
+        XCTAssertEqual(defaulted.config.validators.totalPower, 1)
+        let v = DevNet.validator
+        XCTAssertEqual(devnet.config.validators.hash,
+                       Keccak256.hash(RLP.encode(.list([.list([.bytes(v.address.bytes), .bytes(v.consensusKey), .uint(UInt64(1))])]))))
+        let block0 = try devnet.genesisBlock(nodes: TrieNodeStore(store: MemoryStore())).block.header
+        XCTAssertEqual(block0.validatorsHash, devnet.config.validators.hash)
+        XCTAssertEqual(block0.nextValidatorsHash, devnet.config.validators.hash)
     }
 
     func testKernelSpecVersionsSchedule() throws {

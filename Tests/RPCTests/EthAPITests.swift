@@ -18,7 +18,7 @@ final class EthAPITests: XCTestCase {
     let notary = Address(lowByte: 1)
 
     override func setUpWithError() throws {
-        let spec = GenesisSpec(config: ChainConfig(chainId: 77, blockReward: UInt256(5), validators: [validator.address]), timestamp: 0,
+        let spec = GenesisSpec(config: ChainConfig(chainId: 77, blockReward: UInt256(5), validators: try ValidatorSet([Validator(address: validator.address, consensusSigner: validator)])), timestamp: 0,
                                gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [],
                                alloc: [(user.address, try UInt256(decimal: "1000000000000000000000"))])
         let db = try ChainDatabase(store: MemoryStore())
@@ -56,6 +56,26 @@ final class EthAPITests: XCTestCase {
         return try Hash32(hex: hash.stringValue!)
     }
 
+    /// Blocks show the validator-set hashes; `opg_getCommit` serves the certificate
+    /// stored beside each block (none for block 0, null for a block not yet made).
+    func testValidatorHashesAndCommitCertificates() throws {
+        try chain.produceBlock(timestamp: 1, coinbase: validator.address) { _ in [0xAB, 0xCD] }
+        let setHash = EthFormat.hash(chain.config.validators.hash)
+        for n in ["0x0", "0x1"] {
+            let block = try result("eth_getBlockByNumber", [.string(n), .bool(false)])
+            XCTAssertEqual(block["validatorsHash"], setHash)
+            XCTAssertEqual(block["nextValidatorsHash"], setHash)
+        }
+        let commit = try result("opg_getCommit", [.string("latest")])
+        XCTAssertEqual(commit["blockNumber"], .string("0x1"))
+        XCTAssertEqual(commit["blockHash"], EthFormat.hash(chain.head.hash))
+        XCTAssertEqual(commit["certificate"], .string("0xabcd"))
+        XCTAssertEqual(try result("opg_getCommit", [.string("0x0")])["certificate"], .null)
+        XCTAssertEqual(try result("opg_getCommit", [.string("0x2")]), .null)
+        XCTAssertEqual(try errorCode("opg_getCommit", []), -32602)
+        XCTAssertEqual(try errorCode("opg_getCommit", [.string("0x01")]), -32602)
+    }
+
     func testTagsAndHexRules() throws {
         try chain.produceBlock(timestamp: 1, coinbase: validator.address)
         XCTAssertEqual(try result("eth_blockNumber"), .string("0x1"))
@@ -82,6 +102,7 @@ final class EthAPITests: XCTestCase {
         let first = try notarize(digest, nonce: 0)
         let second = try notarize(digest, nonce: 1)  // reverts: already notarized
         try chain.produceBlock(timestamp: 1, coinbase: validator.address)
+        chain.waitForBlockListeners()
 
         XCTAssertEqual(try result("eth_getFilterChanges", [.string(pendingFilter)]).arrayValue?.count, 2)
         XCTAssertEqual(try result("eth_getFilterChanges", [.string(pendingFilter)]).arrayValue?.count, 0, "changes are returned once")

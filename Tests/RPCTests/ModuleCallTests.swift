@@ -1,6 +1,7 @@
 import Chain
 import JSON
 import Modules
+import Crypto
 import Primitives
 import Storage
 import XCTest
@@ -27,7 +28,7 @@ final class ModuleCallTests: XCTestCase {
     }
 
     func testAViewCalledOverRPCCannotWriteOrEmit() throws {
-        let spec = GenesisSpec(config: ChainConfig(chainId: 77, blockReward: .zero, validators: [Address(lowByte: 0xEE)]), timestamp: 0,
+        let spec = GenesisSpec(config: ChainConfig(chainId: 77, blockReward: .zero, validators: try ValidatorSet([Validator(address: Address(lowByte: 0xEE), consensusSigner: PrivateKey(Keccak256.digest([0xEE])))])), timestamp: 0,
                                gasLimit: 30_000_000, initialBaseFee: UInt256(1_000_000_000), extraData: [], alloc: [])
         let db = try ChainDatabase(store: MemoryStore())
         let (block, batch) = try spec.genesisBlock(nodes: db.nodes)

@@ -9,8 +9,9 @@ public struct ChainConfig: Equatable, Sendable {
     public var chainId: UInt64
     /// $OPG (wei) minted to each block's proposer.
     public var blockReward: UInt256
-    /// Addresses allowed to propose blocks.
-    public var validators: [Address]
+    /// The genesis validator set (`GenesisValidatorSets` serves it until a staking
+    /// module supplies the set).
+    public var validators: ValidatorSet
     /// Module blob pricing and size cap.
     public var blobs: BlobParameters
     /// The inference kernel's spec version by block height.
@@ -23,9 +24,8 @@ public struct ChainConfig: Equatable, Sendable {
     public static let defaultInferenceGasPerBlock: UInt64 = 15_000_000
 
     /// Creates a config.
-    public init(chainId: UInt64, blockReward: UInt256, validators: [Address], blobs: BlobParameters = .default,
+    public init(chainId: UInt64, blockReward: UInt256, validators: ValidatorSet, blobs: BlobParameters = .default,
                 kernelSpecSchedule: KernelSpecSchedule = .initial, inferenceGasPerBlock: UInt64 = ChainConfig.defaultInferenceGasPerBlock) {
-        self.blobs = blobs
         self.chainId = chainId
         self.blobs = blobs
         self.blockReward = blockReward
@@ -70,17 +70,20 @@ public struct InvalidBlock: Error, Equatable, CustomStringConvertible {
 
 /// Builds, validates and commits blocks. The three steps are separate so that a BFT
 /// engine can drive them (propose on its turn, validate others' proposals, commit on
-/// a decision); the single-validator producer simply proposes and commits.
+/// a decision); `ChainService` runs each under its lock.
 public final class BlockBuilder {
     public let config: ChainConfig
     public let database: ChainDatabase
     public let executor: TransactionExecutor
+    /// Which validators sign each block (the header's two validator-set hashes).
+    public let validatorSets: ValidatorSetProvider
 
-    /// A builder over `database`.
-    public init(config: ChainConfig, database: ChainDatabase, executor: TransactionExecutor) {
+    /// A builder over `database`; the validator sets default to the genesis set.
+    public init(config: ChainConfig, database: ChainDatabase, executor: TransactionExecutor, validatorSets: ValidatorSetProvider? = nil) {
         self.config = config
         self.database = database
         self.executor = executor
+        self.validatorSets = validatorSets ?? GenesisValidatorSets(config.validators)
     }
 
     /// The environment of the child of `parent`.
@@ -93,6 +96,8 @@ public final class BlockBuilder {
     /// included (wrong nonce, fee cap below base fee, no gas left, …), and returns the
     /// sealed proposal.
     public func propose(parent: Header, candidates: [SignedTransaction], timestamp: UInt64, coinbase: Address) throws -> ExecutedBlock {
+        let sets = try validatorSets.validatorSets(forChildOf: parent)
+        guard sets.current.contains(coinbase) else { throw InvalidBlock("proposer \(coinbase) is not a validator") }
         let env = environment(parent: parent, timestamp: Swift.max(timestamp, parent.timestamp), coinbase: coinbase)
         let state = database.state(at: parent)
         executor.beginBlock(env, state: state)
@@ -109,23 +114,26 @@ public final class BlockBuilder {
                 excluded.append((tx.hash, reason))
             }
         }
-        return try seal(parent: parent, env: env, transactions: included, results: results, state: state, excluded: excluded)
+        return try seal(parent: parent, env: env, validators: sets, transactions: included, results: results, state: state, excluded: excluded)
     }
 
     /// Re-executes `block` on top of `parent` and checks every header field against the
-    /// result.
-    public func validate(_ block: Block, parent: Header) throws -> ExecutedBlock {
-        try validate(header: block.header, parent: parent, count: block.transactions.count, transactionsRoot: nil) { block.transactions[$0] }
+    /// result (`HeaderRules`, with `proposer` as the round's proposer; nil accepts any
+    /// validator of the set).
+    public func validate(_ block: Block, parent: Header, proposer: Address? = nil) throws -> ExecutedBlock {
+        try validate(header: block.header, parent: parent, proposer: proposer, count: block.transactions.count,
+                     transactionsRoot: nil) { block.transactions[$0] }
     }
 
     /// Validates a block that arrived as raw transactions (import, a peer's proposal):
     /// senders are recovered on every core while this thread executes the transactions
     /// in order as their senders become known, and the transactions root is computed
     /// from the raw bytes by a recovery worker once its chunks run out.
-    public func validate(header: Header, rawTransactions raws: [[UInt8]], parent: Header) throws -> ExecutedBlock {
+    public func validate(header: Header, rawTransactions raws: [[UInt8]], parent: Header, proposer: Address? = nil) throws -> ExecutedBlock {
         let recovery = SenderRecovery(raws)
         defer { recovery.finish() }
-        return try validate(header: header, parent: parent, count: raws.count, transactionsRoot: { recovery.transactionsRoot }) { i in
+        return try validate(header: header, parent: parent, proposer: proposer, count: raws.count,
+                            transactionsRoot: { recovery.transactionsRoot }) { i in
             do {
                 return try recovery.transaction(i)
             } catch {
@@ -134,15 +142,10 @@ public final class BlockBuilder {
         }
     }
 
-    private func validate(header h: Header, parent: Header, count: Int, transactionsRoot: (() -> Hash32)?,
+    private func validate(header h: Header, parent: Header, proposer: Address?, count: Int, transactionsRoot: (() -> Hash32)?,
                           transaction: (Int) throws -> SignedTransaction) throws -> ExecutedBlock {
-        guard h.parentHash == parent.hash else { throw InvalidBlock("parentHash \(h.parentHash) is not the parent's hash \(parent.hash)") }
-        guard h.number == parent.number + 1 else { throw InvalidBlock("number \(h.number) does not follow \(parent.number)") }
-        guard h.timestamp >= parent.timestamp else { throw InvalidBlock("timestamp \(h.timestamp) is before the parent's \(parent.timestamp)") }
-        guard h.gasLimit == parent.gasLimit else { throw InvalidBlock("gasLimit \(h.gasLimit) differs from the parent's \(parent.gasLimit)") }
-        guard h.baseFeePerGas == parent.nextBaseFee else { throw InvalidBlock("baseFeePerGas \(h.baseFeePerGas) should be \(parent.nextBaseFee)") }
-        guard config.validators.contains(h.coinbase) else { throw InvalidBlock("proposer \(h.coinbase) is not a validator") }
-        guard h.extraData.count <= 32 else { throw InvalidBlock("extraData is longer than 32 bytes") }
+        let sets = try validatorSets.validatorSets(forChildOf: parent)
+        try HeaderRules.check(h, parent: parent, proposer: proposer, validators: sets)
         let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
         let state = database.state(at: parent)
         executor.beginBlock(env, state: state)
@@ -160,8 +163,8 @@ public final class BlockBuilder {
             }
             transactions.append(tx)
         }
-        let executed = try seal(parent: parent, env: env, transactions: transactions, results: results, state: state, excluded: [],
-                                transactionsRoot: transactionsRoot)
+        let executed = try seal(parent: parent, env: env, validators: sets, transactions: transactions, results: results, state: state,
+                                excluded: [], transactionsRoot: transactionsRoot)
         let want = executed.block.header
         for (name, ok) in [("stateRoot", want.stateRoot == h.stateRoot), ("transactionsRoot", want.transactionsRoot == h.transactionsRoot),
                            ("receiptsRoot", want.receiptsRoot == h.receiptsRoot), ("logsBloom", want.logsBloom == h.logsBloom),
@@ -172,13 +175,14 @@ public final class BlockBuilder {
                              stateBatch: executed.stateBatch, bodyEntries: executed.bodyEntries, excluded: [])
     }
 
-    /// Writes an executed block and makes it the head (one atomic batch).
-    public func commit(_ executed: ExecutedBlock, sync: Bool = true) throws {
+    /// Writes an executed block with its commit certificate and makes it the head (one
+    /// atomic batch). Throws `StaleBlockError` when the block's parent is no longer the head.
+    public func commit(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool = true) throws {
         try database.commit(block: executed.block, receipts: executed.receipts, stateBatch: executed.stateBatch,
-                            bodyEntries: executed.bodyEntries, sync: sync)
+                            bodyEntries: executed.bodyEntries, certificate: certificate, sync: sync)
     }
 
-    private func seal(parent: Header, env: BlockEnvironment, transactions: [SignedTransaction], results: [TransactionResult],
+    private func seal(parent: Header, env: BlockEnvironment, validators: (current: ValidatorSet, next: ValidatorSet), transactions: [SignedTransaction], results: [TransactionResult],
                       state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)],
                       transactionsRoot: (() -> Hash32)? = nil) throws -> ExecutedBlock {
         executor.endBlock(env, state: state)
@@ -206,7 +210,8 @@ public final class BlockBuilder {
         let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
                             transactionsRoot: txRoot, receiptsRoot: receiptsRoot,
                             logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
-                            timestamp: env.timestamp, baseFeePerGas: env.baseFee)
+                            timestamp: env.timestamp, baseFeePerGas: env.baseFee, validatorsHash: validators.current.hash,
+                            nextValidatorsHash: validators.next.hash)
         return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
                              stateBatch: batch, bodyEntries: body, excluded: excluded)
     }

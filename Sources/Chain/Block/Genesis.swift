@@ -48,7 +48,8 @@ public struct GenesisSpec: Equatable, Sendable {
         let root = try state.commit(into: &batch)
         let header = Header(parentHash: .zero, coinbase: .zero, stateRoot: root, transactionsRoot: MerklePatriciaTrie.emptyRoot,
                             receiptsRoot: MerklePatriciaTrie.emptyRoot, logsBloom: Bloom(), number: 0, gasLimit: gasLimit, gasUsed: 0,
-                            timestamp: timestamp, baseFeePerGas: initialBaseFee, extraData: extraData)
+                            timestamp: timestamp, baseFeePerGas: initialBaseFee, validatorsHash: config.validators.hash,
+                            nextValidatorsHash: config.validators.hash, extraData: extraData)
         return (Block(header: header, transactions: []), batch)
     }
 }

@@ -1,9 +1,10 @@
 import Primitives
 
-/// A block header with Ethereum's London field layout, so that block hashes are
-/// computed exactly as Ethereum tools expect: keccak256(rlp(header)). Fields with no
-/// meaning on this chain (ommers, difficulty, mixHash, nonce) hold Ethereum's
-/// post-merge constants; no consensus data goes into `extraData`.
+/// A block header: Ethereum's London fields, then this chain's two validator-set hashes
+/// appended at the end of the RLP list; the block hash is keccak256(rlp(header)) over
+/// all 18 fields. Fields with no meaning on this chain (ommers, difficulty, mixHash,
+/// nonce) hold Ethereum's post-merge constants (`HeaderRules` enforces them); no
+/// consensus data goes into `extraData`.
 public struct Header: Equatable, Sendable {
     /// keccak256(rlp([])): the ommers hash of a block without ommers.
     public static let emptyOmmersHash = Keccak256.hash([0xC0])
@@ -25,11 +26,18 @@ public struct Header: Equatable, Sendable {
     public var mixHash: Hash32 = .zero
     public var nonce: [UInt8] = [UInt8](repeating: 0, count: 8)
     public var baseFeePerGas: UInt256
+    /// `ValidatorSet.hash` of the validators that sign this block.
+    public var validatorsHash: Hash32
+    /// `ValidatorSet.hash` of the validators that sign the next block.
+    public var nextValidatorsHash: Hash32
+
+    /// The number of RLP fields: Ethereum's 16 (London) and the two validator-set hashes.
+    public static let fieldCount = 18
 
     /// Creates a header; the post-merge constant fields take their defaults.
     public init(parentHash: Hash32, coinbase: Address, stateRoot: Hash32, transactionsRoot: Hash32, receiptsRoot: Hash32,
                 logsBloom: Bloom, number: UInt64, gasLimit: UInt64, gasUsed: UInt64, timestamp: UInt64, baseFeePerGas: UInt256,
-                extraData: [UInt8] = []) {
+                validatorsHash: Hash32, nextValidatorsHash: Hash32, extraData: [UInt8] = []) {
         self.parentHash = parentHash
         self.coinbase = coinbase
         self.stateRoot = stateRoot
@@ -41,6 +49,8 @@ public struct Header: Equatable, Sendable {
         self.gasUsed = gasUsed
         self.timestamp = timestamp
         self.baseFeePerGas = baseFeePerGas
+        self.validatorsHash = validatorsHash
+        self.nextValidatorsHash = nextValidatorsHash
         self.extraData = extraData
     }
 
@@ -50,7 +60,7 @@ public struct Header: Equatable, Sendable {
             .bytes(parentHash.bytes), .bytes(ommersHash.bytes), .bytes(coinbase.bytes), .bytes(stateRoot.bytes),
             .bytes(transactionsRoot.bytes), .bytes(receiptsRoot.bytes), .bytes(logsBloom.bytes), .uint(difficulty),
             .uint(number), .uint(gasLimit), .uint(gasUsed), .uint(timestamp), .bytes(extraData), .bytes(mixHash.bytes),
-            .bytes(nonce), .uint(baseFeePerGas),
+            .bytes(nonce), .uint(baseFeePerGas), .bytes(validatorsHash.bytes), .bytes(nextValidatorsHash.bytes),
         ]))
     }
 
@@ -60,7 +70,7 @@ public struct Header: Equatable, Sendable {
     /// Decodes a header; errors name the field.
     public init(rlp bytes: [UInt8]) throws {
         let f = try RLP.decode(bytes).list("header")
-        guard f.count == 16 else { throw PrimitivesError(.rlp, "header must have 16 fields, got \(f.count)") }
+        guard f.count == Self.fieldCount else { throw PrimitivesError(.rlp, "header must have \(Self.fieldCount) fields, got \(f.count)") }
         parentHash = try Hash32(f[0].bytes("parentHash"))
         ommersHash = try Hash32(f[1].bytes("ommersHash"))
         coinbase = try Address(f[2].bytes("miner"))
@@ -77,6 +87,8 @@ public struct Header: Equatable, Sendable {
         mixHash = try Hash32(f[13].bytes("mixHash"))
         nonce = try f[14].bytes("nonce")
         baseFeePerGas = try f[15].uint256("baseFeePerGas")
+        validatorsHash = try Hash32(f[16].bytes("validatorsHash"))
+        nextValidatorsHash = try Hash32(f[17].bytes("nextValidatorsHash"))
     }
 
     /// EIP-1559: the base fee of the block after `self`. The target is half the gas

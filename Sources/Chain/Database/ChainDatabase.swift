@@ -29,7 +29,7 @@ public final class ChainDatabase {
     /// The layout of keys and values this node reads and writes (docs/storage.md, "Layout
     /// versions"). A database written by a newer layout is refused; an older one is
     /// migrated when opened.
-    public static let layoutVersion: UInt64 = 1
+    public static let layoutVersion: UInt64 = 2
 
     /// Opens the chain in `store` (initialised or not: see `head`). A database whose
     /// layout is newer than `layoutVersion` is refused with `LayoutVersionError`; an
@@ -55,11 +55,18 @@ public final class ChainDatabase {
         return try store.get(Schema.head) == nil ? nil : 0
     }
 
-    /// Each migration turns layout `n` into `n + 1` (index `n`): the entries to write,
-    /// in the batch that also records the new version.
+    /// Each migration turns layout `n` into `n + 1` (index `n`): the entries to write.
+    /// The steps from the stored layout to the current one are gathered into one batch
+    /// with the new version record, so a migration that cannot be done (it throws
+    /// `LayoutVersionError`) leaves the database as it was.
     private static let migrations: [(KeyValueStore) throws -> WriteBatch] = [
         // 0 → 1: the first versioned layout is the unversioned one; only the record is new.
         { _ in WriteBatch() },
+        // 1 → 2: headers gained validatorsHash and nextValidatorsHash, which changes every
+        // block hash: the old chain cannot be rewritten, only started again.
+        { _ in
+            throw LayoutVersionError("the database was written with layout version 1 or older, whose headers lack validatorsHash and nextValidatorsHash (layout 2 adds them to every header, which changes every block hash): it cannot be migrated; start from an empty --datadir and run opgd init again")
+        },
     ]
 
     private static func migrateLayout(_ store: KeyValueStore) throws {
@@ -67,12 +74,14 @@ public final class ChainDatabase {
         guard version <= layoutVersion else {
             throw LayoutVersionError("database layout version \(version) is newer than this node's (\(layoutVersion)): run a newer opgd, or start from an empty --datadir")
         }
+        guard version < layoutVersion else { return }
+        var batch = WriteBatch()
         while version < layoutVersion {
-            var batch = try migrations[Int(version)](store)
+            batch.append(try migrations[Int(version)](store))
             version += 1
-            batch.put(Schema.layoutVersion, Schema.be(version))
-            try store.write(batch, sync: true)
         }
+        batch.put(Schema.layoutVersion, Schema.be(version))
+        try store.write(batch, sync: true)
     }
 
     /// The last committed block's header; nil before genesis is written.
@@ -105,6 +114,10 @@ public final class ChainDatabase {
         guard let bytes = try store.get(Schema.blockNumber(hash)) else { return nil }
         return Schema.readBE(bytes)
     }
+
+    /// The commit certificate stored with block `number` (nil for block 0 and for blocks
+    /// not yet committed).
+    public func certificate(number: UInt64) throws -> [UInt8]? { try store.get(Schema.commitCertificate(number)) }
 
     /// The transactions of block `number`, with their senders.
     public func transactions(number: UInt64) throws -> [SignedTransaction]? {
@@ -185,11 +198,25 @@ public final class ChainDatabase {
     /// head to it, in one atomic batch; `sync` waits for the disk. `bodyEntries` are
     /// `bodyEntries(number:transactions:receipts:)` when the caller has already built them (the block
     /// builder does, on another core, while the state root is computed).
-    public func commit(block: Block, receipts: [Receipt], stateBatch: WriteBatch, bodyEntries: WriteBatch? = nil, sync: Bool = true,
-                       genesis: [UInt8]? = nil) throws {
+    ///
+    /// The block must be the head's child (or block 0 of an empty database): a block
+    /// executed on an older head carries flat-index entries of that older state, so it is
+    /// refused with `StaleBlockError` before anything is written. `certificate` is the
+    /// commit certificate (opaque bytes: the consensus engine's, or the devnet's record),
+    /// stored beside the block under `Schema.commitCertificate`; block 0 has none.
+    public func commit(block: Block, receipts: [Receipt], stateBatch: WriteBatch, bodyEntries: WriteBatch? = nil, certificate: [UInt8]? = nil,
+                       sync: Bool = true, genesis: [UInt8]? = nil) throws {
         var batch = stateBatch
         let n = block.number
         let hash = block.hash
+        if let head = lock.withLock({ headHeader }) {
+            guard n == head.number + 1, block.header.parentHash == head.hash else {
+                throw StaleBlockError(number: n, parentHash: block.header.parentHash, headNumber: head.number, headHash: head.hash)
+            }
+        } else {
+            guard n == 0 else { throw StaleBlockError(number: n, parentHash: block.header.parentHash, headNumber: nil, headHash: nil) }
+        }
+        if let certificate { batch.put(Schema.commitCertificate(n), certificate) }
         batch.put(Schema.header(n), block.header.rlp)
         batch.put(Schema.canonicalHash(n), hash.bytes)
         batch.put(Schema.blockNumber(hash), Schema.be(n))
@@ -222,4 +249,23 @@ public struct LayoutVersionError: Error, Equatable, CustomStringConvertible {
     public let message: String
     init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A block refused by `ChainDatabase.commit` because it does not extend the head: it was
+/// executed on a parent that is no longer the head (or the database is empty and it is
+/// not block 0). Nothing was written.
+public struct StaleBlockError: Error, Equatable, CustomStringConvertible {
+    /// The refused block's number.
+    public let number: UInt64
+    /// The refused block's parent hash.
+    public let parentHash: Hash32
+    /// The head's number; nil when the database has no genesis yet.
+    public let headNumber: UInt64?
+    /// The head's hash; nil when the database has no genesis yet.
+    public let headHash: Hash32?
+
+    public var description: String {
+        guard let headNumber, let headHash else { return "block \(number) cannot be committed: the database has no genesis yet" }
+        return "block \(number) (parent \(parentHash)) does not extend the head \(headNumber) (\(headHash)): it was executed on a stale parent"
+    }
 }

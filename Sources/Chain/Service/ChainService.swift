@@ -11,29 +11,42 @@ public struct SubmissionError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The node's chain: database, block builder and mempool, with the rules that tie
-/// them together — transaction admission against the head state, and block production
-/// from the pool. RPC and the producer loop talk to this type only.
+/// them together — transaction admission against the head state, and the seam a
+/// consensus engine drives: `propose` (build a block on the head), `verify` (execute a
+/// proposal without committing) and `commit` (write an executed block with its commit
+/// certificate). Each runs under one lock, so a proposal, a verification and a commit
+/// never interleave; `commit` refuses a block whose parent is no longer the head
+/// (`StaleBlockError`). RPC and the block producer talk to this type only.
 ///
-/// Thread-safe: admission and reads run on RPC threads; `produceBlock` is serialised.
+/// Thread-safe: admission and reads run on RPC threads. Block listeners run on a
+/// thread of their own, fed through a bounded queue (`BlockNotifications`), never on
+/// the thread that commits.
 public final class ChainService {
     public let config: ChainConfig
     public let database: ChainDatabase
     public let builder: BlockBuilder
     public let mempool: Mempool<SignedTransaction>
 
-    private let produceLock = NSLock()
+    /// Committed blocks that may wait for the block listeners before the oldest is dropped.
+    public static let listenerBacklog = 256
+
+    private let seamLock = NSLock()
     private let listenerLock = NSLock()
-    private var blockListeners: [(ExecutedBlock) -> Void] = []
+    private let notifications: BlockNotifications
     private var pendingListeners: [(Hash32) -> Void] = []
 
-    /// A service over an initialised database.
+    /// A service over an initialised database. `validatorSets` defaults to the genesis
+    /// set; `notice` receives warnings that are not errors (block listeners falling
+    /// behind), standard error by default.
     public init(config: ChainConfig, database: ChainDatabase, handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8],
-                poolLimits: MempoolLimits = MempoolLimits()) {
+                poolLimits: MempoolLimits = MempoolLimits(), validatorSets: ValidatorSetProvider? = nil,
+                notice: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }) {
         self.config = config
         self.database = database
         self.builder = BlockBuilder(config: config, database: database,
-                                    executor: TransactionExecutor(handlers: handlers, encodeRevert: encodeRevert))
+                                    executor: TransactionExecutor(handlers: handlers, encodeRevert: encodeRevert), validatorSets: validatorSets)
         self.mempool = Mempool(limits: poolLimits)
+        self.notifications = BlockNotifications(capacity: Self.listenerBacklog, notice: notice)
     }
 
     /// The head header (the database must be initialised).
@@ -42,11 +55,12 @@ public final class ChainService {
         return h
     }
 
-    /// Calls `body` after each committed block (on the producer's thread).
-    public func onBlock(_ body: @escaping (ExecutedBlock) -> Void) { listenerLock.withLock { blockListeners.append(body) } }
+    /// Calls `body` with each committed block, in order, on the block-listener thread.
+    public func onBlock(_ body: @escaping (Block) -> Void) { notifications.add(body) }
+    /// Returns once every block committed so far has reached the block listeners.
+    public func waitForBlockListeners() { notifications.waitUntilDelivered() }
     /// Calls `body` with the hash of each newly admitted transaction.
     public func onPendingTransaction(_ body: @escaping (Hash32) -> Void) { listenerLock.withLock { pendingListeners.append(body) } }
-
     /// Checks and pools a raw signed transaction; returns its hash. Throws
     /// `SubmissionError` or `MempoolError` with the rule broken.
     @discardableResult
@@ -90,39 +104,81 @@ public final class ChainService {
         return mempool.pendingNonce(of: address, accountNonce: accountNonce)
     }
 
-    /// Builds a block from the pool on top of the head, commits it and prunes the pool.
-    @discardableResult
-    public func produceBlock(timestamp: UInt64, coinbase: Address, sync: Bool = true) throws -> ExecutedBlock {
-        try commitOnHead(sync: sync) { parent in
-            let candidates = mempool.select(state: database.state(at: parent), baseFee: parent.nextBaseFee, gasLimit: parent.gasLimit)
-            return try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: coinbase)
-        }
+    /// Builds a block from the pool on the current head, proposed by `proposer`, without
+    /// committing it: what a consensus engine proposes on its turn.
+    public func propose(timestamp: UInt64, proposer: Address) throws -> ExecutedBlock {
+        try seamLock.withLock { try proposeOnHead(timestamp: timestamp, proposer: proposer) }
     }
 
-    /// Validates and commits a block built elsewhere (import, replay, a peer's proposal).
-    @discardableResult
-    public func importBlock(_ block: Block, sync: Bool = true) throws -> ExecutedBlock {
-        try commitOnHead(sync: sync) { try builder.validate(block, parent: $0) }
+    /// Executes `block` on the current head and checks it (`HeaderRules`, with `proposer`
+    /// as the round's proposer; nil accepts any validator, for blocks certified
+    /// elsewhere), without committing it.
+    public func verify(_ block: Block, proposer: Address? = nil) throws -> ExecutedBlock {
+        try seamLock.withLock { try builder.validate(block, parent: head, proposer: proposer) }
     }
 
-    /// Validates and commits a block that arrived as a header and raw transactions,
-    /// recovering senders on every core while executing (BlockBuilder.validate).
-    @discardableResult
-    public func importBlock(header: Header, rawTransactions: [[UInt8]], sync: Bool = true) throws -> ExecutedBlock {
-        try commitOnHead(sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
+    /// `verify` for a block that arrived as a header and raw transactions, recovering
+    /// senders on every core while executing (BlockBuilder.validate).
+    public func verify(header: Header, rawTransactions: [[UInt8]], proposer: Address? = nil) throws -> ExecutedBlock {
+        try seamLock.withLock { try builder.validate(header: header, rawTransactions: rawTransactions, parent: head, proposer: proposer) }
     }
 
-    /// Executes a block on the head (`build`: propose or validate), commits it and prunes
-    /// the pool, all under the producer lock; then tells the block listeners.
-    private func commitOnHead(sync: Bool, _ build: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
-        let executed: ExecutedBlock = try produceLock.withLock {
-            let executed = try build(head)
-            try builder.commit(executed, sync: sync)
-            _ = mempool.prune(state: database.state(at: executed.block.header))
+    /// Writes `executed` with its commit `certificate` (opaque bytes, stored beside the
+    /// block and served by `opg_getCommit`), makes it the head and prunes the pool; then
+    /// queues it for the block listeners. Throws `StaleBlockError` when the head has
+    /// moved since the block was executed.
+    public func commit(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool = true) throws {
+        try seamLock.withLock { try commitOnHead(executed, certificate: certificate, sync: sync) }
+        notifications.enqueue(executed.block)
+    }
+
+    /// `propose` and `commit` in one step, under one lock (the single-validator devnet's
+    /// producer); `certificate` makes the commit certificate of the proposed block.
+    @discardableResult
+    public func produceBlock(timestamp: UInt64, coinbase: Address, sync: Bool = true,
+                             certificate: (Block) throws -> [UInt8] = { _ in [] }) throws -> ExecutedBlock {
+        let executed: ExecutedBlock = try seamLock.withLock {
+            let executed = try proposeOnHead(timestamp: timestamp, proposer: coinbase)
+            try commitOnHead(executed, certificate: try certificate(executed.block), sync: sync)
             return executed
         }
-        let listeners = listenerLock.withLock { blockListeners }
-        for l in listeners { l(executed) }
+        notifications.enqueue(executed.block)
         return executed
+    }
+
+    /// `verify` and `commit` in one step, under one lock (import, replay); `certificate`
+    /// is the block's commit certificate as received with it.
+    @discardableResult
+    public func importBlock(_ block: Block, certificate: [UInt8] = [], sync: Bool = true) throws -> ExecutedBlock {
+        try verifyAndCommit(certificate: certificate, sync: sync) { try builder.validate(block, parent: $0) }
+    }
+
+    /// `importBlock` for a block that arrived as a header and raw transactions.
+    @discardableResult
+    public func importBlock(header: Header, rawTransactions: [[UInt8]], certificate: [UInt8] = [], sync: Bool = true) throws -> ExecutedBlock {
+        try verifyAndCommit(certificate: certificate, sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
+    }
+
+    private func verifyAndCommit(certificate: [UInt8], sync: Bool, _ validate: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
+        let executed: ExecutedBlock = try seamLock.withLock {
+            let executed = try validate(head)
+            try commitOnHead(executed, certificate: certificate, sync: sync)
+            return executed
+        }
+        notifications.enqueue(executed.block)
+        return executed
+    }
+
+    /// Called with `seamLock` held.
+    private func proposeOnHead(timestamp: UInt64, proposer: Address) throws -> ExecutedBlock {
+        let parent = head
+        let candidates = mempool.select(state: database.state(at: parent), baseFee: parent.nextBaseFee, gasLimit: parent.gasLimit)
+        return try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: proposer)
+    }
+
+    /// Called with `seamLock` held.
+    private func commitOnHead(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool) throws {
+        try builder.commit(executed, certificate: certificate, sync: sync)
+        _ = mempool.prune(state: database.state(at: executed.block.header))
     }
 }

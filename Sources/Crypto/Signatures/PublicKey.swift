@@ -23,6 +23,9 @@ public struct PublicKey: Equatable, Sendable {
         self.init(key)
     }
 
+    /// The 33-byte compressed encoding (`0x02` or `0x03` for an even or odd y, then x).
+    public var compressed: [UInt8] { [0x02 | (uncompressed[64] & 1)] + uncompressed[1...32] }
+
     /// The address: the last 20 bytes of keccak256(x ‖ y).
     public var address: Address {
         let digest = uncompressed.withUnsafeBufferPointer { Keccak256.digest(UnsafeBufferPointer(rebasing: $0[1...])) }

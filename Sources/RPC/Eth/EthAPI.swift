@@ -22,7 +22,7 @@ public final class EthAPI {
         self.clientVersion = clientVersion
         self.limits = limits
         filters = FilterManager(maxFilters: limits.maxFilters, timeoutSeconds: limits.filterTimeoutSeconds)
-        chain.onBlock { [weak self] executed in self?.filters.blockAdded(executed.block.hash) }
+        chain.onBlock { [weak self] block in self?.filters.blockAdded(block.hash) }
         chain.onPendingTransaction { [weak self] hash in self?.filters.transactionAdded(hash) }
     }
 
@@ -99,6 +99,13 @@ public final class EthAPI {
             try p.expect(atMost: 2)
             let n = try BlockTag.hash(p.hash(0, "block hash")).resolve(in: db)
             return try block(n, full: p.bool(1, "hydrated"))
+        }
+        d.register("opg_getCommit") { [unowned self] p in
+            try p.expect(atMost: 1)
+            let n = try BlockTag.parse(p.required(0, "block"), "0: block", allowHash: false).resolve(in: db)
+            guard let n, let h = try db.header(number: n) else { return .null }
+            return .object(["blockNumber": EthFormat.quantity(n), "blockHash": EthFormat.hash(h.hash),
+                            "certificate": try db.certificate(number: n).map(EthFormat.data) ?? .null])
         }
         d.register("eth_getBlockTransactionCountByNumber") { [unowned self] p in
             try p.expect(atMost: 1)

@@ -50,6 +50,8 @@ enum EthFormat {
         })
         o["transactionsRoot"] = self.hash(header.transactionsRoot)
         o["uncles"] = .array([])
+        o["validatorsHash"] = self.hash(header.validatorsHash)
+        o["nextValidatorsHash"] = self.hash(header.nextValidatorsHash)
         return .object(o)
     }
 
