@@ -11,7 +11,7 @@ public func fuzzTransaction(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 
         // built by re-encoding the fields.
         guard let rebuilt = try? SignedTransaction(transaction: tx.transaction, r: tx.r, s: tx.s, yParity: tx.yParity),
               rebuilt.sender == tx.sender, rebuilt.hash == tx.hash else { fatalError("signing hash from raw differs") }
-        _ = try? tx.transaction.validateStateless()
+        _ = try? TransactionRules.checkStateless(tx)
     }
     return 0
 }

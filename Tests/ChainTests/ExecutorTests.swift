@@ -42,6 +42,7 @@ struct TestTx: ExecutableTransaction {
     var value: UInt256 = 0
     var encodedSize: Int { 100 }
     var to: Address? = Address(lowByte: 0x99)
+    var chainId: UInt64? = nil
     var data: [UInt8] = []
     var intrinsicGas: UInt64 { GasSchedule.intrinsicGas(data: data) }
 }
@@ -114,13 +115,15 @@ final class ExecutorTests: XCTestCase {
         state.setBalance(1_000_000, of: alice)
         var gas = env.gasLimit
         let cases: [(TestTx, InvalidTransaction)] = [
-            (TestTx(sender: alice, nonce: 1), .nonceMismatch(expected: 0, got: 1)),
-            (TestTx(sender: alice, nonce: 0, maxFeePerGas: 9, maxPriorityFeePerGas: 1), .feeCapBelowBaseFee(feeCap: 9, baseFee: 10)),
-            (TestTx(sender: alice, nonce: 0, gasLimit: 20_000), .intrinsicGasTooLow(limit: 20_000, intrinsic: 21_000)),
+            (TestTx(sender: alice, nonce: 1), .nonceTooHigh(sender: alice, got: 1, state: 0)),
+            (TestTx(sender: alice, nonce: 0, maxFeePerGas: 9, maxPriorityFeePerGas: 1), .feeCapBelowBaseFee(sender: alice, feeCap: 9, baseFee: 10)),
+            (TestTx(sender: alice, nonce: 0, gasLimit: 20_000), .intrinsicGasTooLow(have: 20_000, want: 21_000)),
             (TestTx(sender: alice, nonce: 0, to: nil), .contractCreation),
             (TestTx(sender: alice, nonce: 0, gasLimit: 2_000_000), .blockGasExhausted(left: 1_000_000, wanted: 2_000_000)),
-            (TestTx(sender: alice, nonce: 0, maxFeePerGas: 100, maxPriorityFeePerGas: 101), .tipAboveFeeCap),
-            (TestTx(sender: alice, nonce: 0, value: 1_000_000), .insufficientFunds(have: 1_000_000, want: 1_000_000 + 2_100_000)),
+            (TestTx(sender: alice, nonce: 0, maxFeePerGas: 100, maxPriorityFeePerGas: 101), .tipAboveFeeCap(sender: alice, tip: 101, feeCap: 100)),
+            (TestTx(sender: alice, nonce: 0, value: 1_000_000), .insufficientFunds(sender: alice, have: 1_000_000, want: 1_000_000 + 2_100_000)),
+            (TestTx(sender: alice, nonce: .max), .nonceMax(sender: alice, nonce: .max)),
+            (TestTx(sender: alice, nonce: 0, chainId: env.chainId + 1), .wrongChainId(got: env.chainId + 1, want: env.chainId)),
         ]
         for (tx, expected) in cases {
             XCTAssertThrowsError(try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)) { error in

@@ -12,6 +12,9 @@ private struct FakeTx: PoolTransaction {
     var value: UInt256 = 0
     var encodedSize: Int = 110
     var salt: UInt64 = 0
+    var chainId: UInt64? = 1
+    var to: Address? = Address(lowByte: 0x99)
+    var intrinsicGas: UInt64 = 21_000
     var hash: Hash32 {
         Keccak256.hash(sender.bytes + UInt256(nonce).bigEndianBytes32 + maxFeePerGas.bigEndianBytes32
             + maxPriorityFeePerGas.bigEndianBytes32 + UInt256(salt).bigEndianBytes32)
@@ -28,10 +31,14 @@ private final class FakeState: PoolStateReader {
 final class MempoolTests: XCTestCase {
     let alice = Address(lowByte: 0xA1), bob = Address(lowByte: 0xB0)
     fileprivate var state = FakeState()
-    var context: AdmissionContext { AdmissionContext(state: state, baseFee: 5, blockGasLimit: 30_000_000) }
+    var context: AdmissionContext { AdmissionContext(state: state, chainId: 1, baseFee: 5, blockGasLimit: 30_000_000) }
 
     private func rule(_ body: () throws -> Void) -> MempoolError.Rule? {
         do { try body(); return nil } catch let e as MempoolError { return e.rule } catch { return nil }
+    }
+
+    private func invalid(_ body: () throws -> Void) -> InvalidTransaction? {
+        do { try body(); return nil } catch let e as InvalidTransaction { return e } catch { return nil }
     }
 
     func testPendingQueuedAndPendingNonce() throws {
@@ -47,7 +54,7 @@ final class MempoolTests: XCTestCase {
     func testAdmissionRulesUseGethMessages() throws {
         let pool = Mempool<FakeTx>()
         state.nonces[alice] = 3
-        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 2), context: context) }, .nonceTooLow)
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: alice, nonce: 2), context: context) }, .nonceTooLow(sender: alice, got: 2, state: 3))
         let tx = FakeTx(sender: alice, nonce: 3)
         _ = try pool.add(tx, context: context)
         XCTAssertEqual(rule { _ = try pool.add(tx, context: context) }, .alreadyKnown)
@@ -55,10 +62,29 @@ final class MempoolTests: XCTestCase {
         XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: alice, nonce: 3, maxFeePerGas: 20, maxPriorityFeePerGas: 2), context: context) }, .replacementUnderpriced, "tip must rise too")
         XCTAssertEqual(try pool.add(FakeTx(sender: alice, nonce: 3, maxFeePerGas: 11, maxPriorityFeePerGas: 3), context: context), .replaced(tx.hash))
         XCTAssertNil(pool.transaction(tx.hash))
-        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: bob, nonce: 0, value: 2_000_000_000), context: context) }, .insufficientFunds)
-        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: bob, nonce: 0, gasLimit: 30_000_001), context: context) }, .exceedsBlockGasLimit)
-        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: bob, nonce: 0, maxFeePerGas: 4, maxPriorityFeePerGas: 1), context: context) }, .feeCapBelowBaseFee)
-        XCTAssertEqual(rule { _ = try pool.add(FakeTx(sender: bob, nonce: 0, maxFeePerGas: 6, maxPriorityFeePerGas: 7), context: context) }, .tipAboveFeeCap)
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, value: 2_000_000_000), context: context) },
+                       .insufficientFunds(sender: bob, have: 1_000_000_000, want: 2_000_000_000 + 210_000))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, gasLimit: 30_000_001), context: context) },
+                       .exceedsBlockGasLimit(gas: 30_000_001, limit: 30_000_000))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, maxFeePerGas: 4, maxPriorityFeePerGas: 1), context: context) },
+                       .feeCapBelowBaseFee(sender: bob, feeCap: 4, baseFee: 5))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, maxFeePerGas: 6, maxPriorityFeePerGas: 7), context: context) },
+                       .tipAboveFeeCap(sender: bob, tip: 7, feeCap: 6))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: .max), context: context) }, .nonceMax(sender: bob, nonce: .max),
+                       "EIP-2681 at admission")
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, gasLimit: 20_000), context: context) },
+                       .intrinsicGasTooLow(have: 20_000, want: 21_000))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, chainId: 2), context: context) }, .wrongChainId(got: 2, want: 1))
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, chainId: nil), context: context) }, .unprotected)
+        XCTAssertEqual(invalid { _ = try pool.add(FakeTx(sender: bob, nonce: 0, to: nil), context: context) }, .contractCreation)
+        XCTAssertEqual(pool.count, 1, "nothing refused was pooled")
+        // geth's wording, then the values compared.
+        XCTAssertEqual(InvalidTransaction.nonceTooLow(sender: alice, got: 2, state: 3).description,
+                       "nonce too low: address \(alice), tx: 2 state: 3")
+        XCTAssertEqual(InvalidTransaction.feeCapBelowBaseFee(sender: bob, feeCap: 4, baseFee: 5).description,
+                       "max fee per gas less than block base fee: address \(bob), maxFeePerGas: 4, baseFee: 5")
+        XCTAssertEqual(InvalidTransaction.intrinsicGasTooLow(have: 20_000, want: 21_000).description, "intrinsic gas too low: have 20000, want 21000")
+        XCTAssertTrue(InvalidTransaction.nonceMax(sender: bob, nonce: .max).description.hasPrefix("nonce has max value"))
         XCTAssertEqual(MempoolError(.insufficientFunds).message, "insufficient funds for gas * price + value")
     }
 

@@ -26,7 +26,7 @@ final class TransactionTests: XCTestCase {
                     let outcome = Result { () -> SignedTransaction in
                         let tx = try SignedTransaction(raw: raw)
                         XCTAssertEqual(tx.canonicalEncoding, raw, "\(name): only canonical encodings are accepted")
-                        try tx.transaction.validateStateless()
+                        try TransactionRules.checkStateless(tx)
                         return tx
                     }
                     if let exception = expected["exception"] {

@@ -4,7 +4,7 @@ import Primitives
 /// nested snapshots so that a reverted native call undoes its writes but keeps its gas.
 /// `StateDB` conforms; any conforming type must make `revert` restore every write made
 /// after the matching `snapshot`.
-public protocol ExecutionState: AnyObject {
+public protocol ExecutionState: AnyObject, PoolStateReader {
     /// The account's nonce (0 for an absent account).
     func nonce(of address: Address) -> UInt64
     /// Sets the account's nonce.

@@ -43,25 +43,17 @@ public struct TransactionExecutor {
     }
 
     /// Applies `tx` (sent by `tx.sender`, at position `index` of `block`), drawing its gas
-    /// limit from `gasLeft`. Throws `InvalidTransaction` — leaving state untouched — when
-    /// the transaction cannot be included at all.
+    /// limit from `gasLeft`. Throws `InvalidTransaction` (`TransactionRules`, execution
+    /// stage) — leaving state untouched — when the transaction cannot be included at all.
     public func apply<T: ExecutableTransaction>(_ tx: T, index: Int, state: ExecutionState, block: BlockEnvironment,
                                                 gasLeft: inout UInt64) throws -> TransactionResult {
-        guard let to = tx.to else { throw InvalidTransaction.contractCreation }
-        guard tx.maxPriorityFeePerGas <= tx.maxFeePerGas else { throw InvalidTransaction.tipAboveFeeCap }
-        guard let tip = tx.effectiveTip(baseFee: block.baseFee) else {
-            throw InvalidTransaction.feeCapBelowBaseFee(feeCap: tx.maxFeePerGas, baseFee: block.baseFee)
-        }
-        guard tx.gasLimit >= tx.intrinsicGas else {
-            throw InvalidTransaction.intrinsicGasTooLow(limit: tx.gasLimit, intrinsic: tx.intrinsicGas)
-        }
-        guard tx.gasLimit <= gasLeft else { throw InvalidTransaction.blockGasExhausted(left: gasLeft, wanted: tx.gasLimit) }
+        try TransactionRules.check(tx, state: state, context: TransactionRuleContext(stage: .execution, chainId: block.chainId,
+                                                                                   baseFee: block.baseFee, gasAvailable: gasLeft))
+        // The rules guarantee a recipient, a tip (fee cap ≥ base fee) and the funds.
+        let to = tx.to ?? .zero
+        let tip = tx.effectiveTip(baseFee: block.baseFee) ?? .zero
         let nonce = state.nonce(of: tx.sender)
-        guard tx.nonce == nonce else { throw InvalidTransaction.nonceMismatch(expected: nonce, got: tx.nonce) }
         let balance = state.balance(of: tx.sender)
-        guard let maxCost = tx.maxCost, maxCost <= balance else {
-            throw InvalidTransaction.insufficientFunds(have: balance, want: tx.maxCost)
-        }
 
         // Buy all the gas up front at the effective price; refund what is unused.
         let price = block.baseFee + tip

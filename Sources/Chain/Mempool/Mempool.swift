@@ -5,16 +5,24 @@ import Primitives
 public struct AdmissionContext {
     /// Account nonces and balances at the head.
     public var state: PoolStateReader
+    /// This chain's EIP-155 id.
+    public var chainId: UInt64
     /// The base fee the next block will have.
     public var baseFee: UInt256
     /// The block gas limit.
     public var blockGasLimit: UInt64
 
     /// Creates a context.
-    public init(state: PoolStateReader, baseFee: UInt256, blockGasLimit: UInt64) {
+    public init(state: PoolStateReader, chainId: UInt64, baseFee: UInt256, blockGasLimit: UInt64) {
         self.state = state
+        self.chainId = chainId
         self.baseFee = baseFee
         self.blockGasLimit = blockGasLimit
+    }
+
+    /// The admission-stage context of `TransactionRules`.
+    var rules: TransactionRuleContext {
+        TransactionRuleContext(stage: .admission, chainId: chainId, baseFee: baseFee, gasAvailable: blockGasLimit)
     }
 }
 
@@ -106,28 +114,18 @@ public final class Mempool<T: PoolTransaction> {
     /// The pooled transaction with `hash`, if any.
     public func transaction(_ hash: Hash32) -> T? { lock.withLock { byHash[hash]?.tx } }
 
-    /// Admits `tx` after the pool-level rules (size, nonce, duplicates, replacement,
-    /// cumulative funds, gas limit, fee cap against base fee, limits). Signature, chain id
-    /// and intrinsic gas are the caller's checks, made before the transaction gets here.
+    /// Admits `tx` after the transaction rules (`TransactionRules.check`, admission stage:
+    /// throws `InvalidTransaction`) and the pool's own policy (size, duplicates, nonce
+    /// gap, replacement, cumulative funds, limits: throws `MempoolError`). The signature
+    /// was checked when the transaction was decoded.
     public func add(_ tx: T, context: AdmissionContext) throws -> AdmissionOutcome {
         try MempoolLimits.checkSize(tx.encodedSize)
         return try lock.withLock {
             if byHash[tx.hash] != nil { throw MempoolError(.alreadyKnown) }
-            let accountNonce = context.state.nonce(of: tx.sender)
-            if tx.nonce < accountNonce {
-                throw MempoolError(.nonceTooLow, "address \(tx.sender), tx: \(tx.nonce) state: \(accountNonce)")
-            }
+            try TransactionRules.check(tx, state: context.state, context: context.rules)
+            let accountNonce = context.state.nonce(of: tx.sender)  // at most tx.nonce: the rules checked it
             if tx.nonce - accountNonce > limits.maxNonceGap {
                 throw MempoolError(.nonceTooHigh, "address \(tx.sender), tx: \(tx.nonce) state: \(accountNonce)")
-            }
-            if tx.gasLimit > context.blockGasLimit {
-                throw MempoolError(.exceedsBlockGasLimit, "gas \(tx.gasLimit), limit \(context.blockGasLimit)")
-            }
-            if tx.maxPriorityFeePerGas > tx.maxFeePerGas {
-                throw MempoolError(.tipAboveFeeCap, "maxPriorityFeePerGas: \(tx.maxPriorityFeePerGas), maxFeePerGas: \(tx.maxFeePerGas)")
-            }
-            if tx.maxFeePerGas < context.baseFee {
-                throw MempoolError(.feeCapBelowBaseFee, "address \(tx.sender), maxFeePerGas: \(tx.maxFeePerGas), baseFee: \(context.baseFee)")
             }
             let account = accounts[tx.sender] ?? Account()
             let old = account.byNonce[tx.nonce]

@@ -1,10 +1,9 @@
-/// Why a transaction was not admitted. Messages are geth's, so wallets and scripts
+/// Why the pool's own policy refused a transaction that meets `TransactionRules`
+/// (those rules throw `InvalidTransaction`). Messages are geth's, so wallets and scripts
 /// that match on them work unchanged; JSON-RPC returns them with code -32000.
 public struct MempoolError: Error, Equatable, CustomStringConvertible {
     /// The rule broken; `message` may add detail after the rule's text.
     public enum Rule: String, Sendable {
-        /// The nonce is below the sender's account nonce.
-        case nonceTooLow = "nonce too low"
         /// The same transaction is already in the pool.
         case alreadyKnown = "already known"
         /// A same-nonce replacement does not raise both fee fields by the price bump.
@@ -12,14 +11,6 @@ public struct MempoolError: Error, Equatable, CustomStringConvertible {
         /// The sender cannot pay gasLimit × maxFeePerGas + value on top of what its
         /// other pooled transactions may cost.
         case insufficientFunds = "insufficient funds for gas * price + value"
-        /// The gas limit is below the intrinsic gas.
-        case intrinsicGasTooLow = "intrinsic gas too low"
-        /// The gas limit is above the block gas limit.
-        case exceedsBlockGasLimit = "exceeds block gas limit"
-        /// The fee cap is below the current base fee.
-        case feeCapBelowBaseFee = "max fee per gas less than block base fee"
-        /// The tip cap exceeds the fee cap.
-        case tipAboveFeeCap = "max priority fee per gas higher than max fee per gas"
         /// The pool's slots are full and nothing cheaper than the transaction can be evicted.
         case poolFull = "txpool is full"
         /// The sender already holds the per-account maximum of transactions.

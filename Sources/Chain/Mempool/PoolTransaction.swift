@@ -1,7 +1,7 @@
 import Primitives
 
-/// What the mempool needs to know about a transaction whose signature has been
-/// checked and whose sender has been recovered. `SignedTransaction` conforms; tests
+/// What the mempool and `TransactionRules` need to know about a transaction whose
+/// signature has been checked and whose sender has been recovered. `SignedTransaction` conforms; tests
 /// may use lighter types.
 public protocol PoolTransaction {
     /// The transaction hash (keccak of the raw encoding).
@@ -20,6 +20,12 @@ public protocol PoolTransaction {
     var value: UInt256 { get }
     /// Size of the raw encoding in bytes.
     var encodedSize: Int { get }
+    /// The EIP-155 chain id; nil for an unprotected legacy transaction.
+    var chainId: UInt64? { get }
+    /// The recipient; nil for contract creation, which this chain rejects.
+    var to: Address? { get }
+    /// Gas charged before execution (transaction, calldata and access-list costs).
+    var intrinsicGas: UInt64 { get }
 }
 
 extension PoolTransaction {

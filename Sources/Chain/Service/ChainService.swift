@@ -2,14 +2,6 @@ import Foundation
 import Primitives
 import Storage
 
-/// Why `eth_sendRawTransaction` refused a transaction before the pool saw it. Messages
-/// follow geth where geth has one.
-public struct SubmissionError: Error, Equatable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The node's chain: database, block builder and mempool, with the rules that tie
 /// them together — transaction admission against the head state, and the seam a
 /// consensus engine drives: `propose` (build a block on the head), `verify` (execute a
@@ -62,36 +54,27 @@ public final class ChainService {
     /// Calls `body` with the hash of each newly admitted transaction.
     public func onPendingTransaction(_ body: @escaping (Hash32) -> Void) { listenerLock.withLock { pendingListeners.append(body) } }
     /// Checks and pools a raw signed transaction; returns its hash. Throws
-    /// `SubmissionError` or `MempoolError` with the rule broken.
+    /// `TransactionError` when the bytes are not a signed transaction, `InvalidTransaction`
+    /// when a transaction rule is broken, `MempoolError` when the pool's policy refuses it.
     @discardableResult
     public func submit(raw: [UInt8]) throws -> Hash32 {
         try MempoolLimits.checkSize(raw.count)
         let tx: SignedTransaction
         do {
             tx = try SignedTransaction(raw: raw)
-        } catch let e as TransactionError {
-            throw SubmissionError(e.message)
         } catch let e as PrimitivesError {
-            throw SubmissionError("invalid transaction: \(e.message)")
+            throw TransactionError("invalid transaction: \(e.message)")
         }
         return try submit(tx)
     }
 
-    /// Checks and pools a decoded transaction.
+    /// Checks (`TransactionRules`, admission stage, against the head) and pools a decoded
+    /// transaction.
     @discardableResult
     public func submit(_ tx: SignedTransaction) throws -> Hash32 {
-        guard let chainId = tx.transaction.chainId else {
-            throw SubmissionError("only replay-protected (EIP-155) transactions allowed over RPC")
-        }
-        guard chainId == config.chainId else {
-            throw SubmissionError("invalid chain id for signer: have \(chainId) want \(config.chainId)")
-        }
-        guard tx.to != nil else { throw SubmissionError("contract creation is not supported on this chain (transaction has no 'to')") }
-        guard tx.gasLimit >= tx.intrinsicGas else {
-            throw MempoolError(.intrinsicGasTooLow, "gas \(tx.gasLimit), minimum needed \(tx.intrinsicGas)")
-        }
         let head = self.head
-        let context = AdmissionContext(state: database.state(at: head), baseFee: head.nextBaseFee, blockGasLimit: head.gasLimit)
+        let context = AdmissionContext(state: database.state(at: head), chainId: config.chainId, baseFee: head.nextBaseFee,
+                                       blockGasLimit: head.gasLimit)
         _ = try mempool.add(tx, context: context)
         let listeners = listenerLock.withLock { pendingListeners }
         for l in listeners { l(tx.hash) }

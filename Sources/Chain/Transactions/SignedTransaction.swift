@@ -117,6 +117,7 @@ public struct SignedTransaction: ExecutableTransaction, Equatable, Sendable {
     public var value: UInt256 { transaction.value }
     public var encodedSize: Int { raw.count }
     public var to: Address? { transaction.to }
+    public var chainId: UInt64? { transaction.chainId }
     public var data: [UInt8] { transaction.data }
     public var intrinsicGas: UInt64 { transaction.intrinsicGas }
 

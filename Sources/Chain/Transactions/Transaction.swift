@@ -105,17 +105,6 @@ public struct Transaction: Equatable, Sendable {
         }
     }
 
-    /// Stateless validity (EIP-2681 nonce bound, fee caps, gas cost representable,
-    /// intrinsic gas), as every Ethereum client checks before looking at state.
-    public func validateStateless() throws {
-        guard nonce < UInt64.max else { throw TransactionError("nonce has max value (EIP-2681)") }
-        guard maxPriorityFeePerGas <= maxFeePerGas else { throw TransactionError("max priority fee per gas higher than max fee per gas") }
-        guard !UInt256(gasLimit).multipliedReportingOverflow(by: maxFeePerGas).overflow else {
-            throw TransactionError("gas limit × fee cap overflows 256 bits")
-        }
-        guard gasLimit >= intrinsicGas else { throw TransactionError("intrinsic gas too low: have \(gasLimit), want \(intrinsicGas)") }
-    }
-
     /// Signs with `key`, producing the signed transaction.
     public func signed(with key: PrivateKey) throws -> SignedTransaction {
         let signature = key.sign(signingHash)

@@ -81,8 +81,10 @@ public final class EthAPI {
             let raw = try p.data(0, "transaction")
             do {
                 return EthFormat.hash(try chain.submit(raw: raw))
-            } catch let e as SubmissionError {
+            } catch let e as TransactionError {
                 throw RPCError.server(e.message)
+            } catch let e as InvalidTransaction {
+                throw RPCError.server(e.description)
             } catch let e as MempoolError {
                 throw RPCError.server(e.message)
             }
