@@ -5,24 +5,14 @@ import Primitives
 public struct AdmissionContext {
     /// Account nonces and balances at the head.
     public var state: PoolStateReader
-    /// This chain's EIP-155 id.
-    public var chainId: UInt64
-    /// The base fee the next block will have.
-    public var baseFee: UInt256
-    /// The block gas limit.
-    public var blockGasLimit: UInt64
+    /// The chain id, the next block's base fee and the block gas limit, for
+    /// `TransactionRules` at the admission stage.
+    public var rules: TransactionRuleContext
 
-    /// Creates a context.
+    /// A context for a chain with `chainId` whose next block has `baseFee` and `blockGasLimit`.
     public init(state: PoolStateReader, chainId: UInt64, baseFee: UInt256, blockGasLimit: UInt64) {
         self.state = state
-        self.chainId = chainId
-        self.baseFee = baseFee
-        self.blockGasLimit = blockGasLimit
-    }
-
-    /// The admission-stage context of `TransactionRules`.
-    var rules: TransactionRuleContext {
-        TransactionRuleContext(stage: .admission, chainId: chainId, baseFee: baseFee, gasAvailable: blockGasLimit)
+        self.rules = TransactionRuleContext(stage: .admission, chainId: chainId, baseFee: baseFee, gasAvailable: blockGasLimit)
     }
 }
 
