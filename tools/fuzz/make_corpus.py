@@ -118,7 +118,7 @@ def rpc_seeds():
         request("eth_getBalance", user, "latest"), request("eth_getBalance", validator, {"blockNumber": "0x1"}),
         request("eth_getTransactionCount", user, "pending"), request("eth_getCode", NOTARY, "latest"),
         request("eth_getStorageAt", NOTARY, "0x0", "latest"), request("eth_getProof", user, ["0x0", "0x1"], "latest"),
-        request("opg_totalSupply", "0x2"), request("eth_getBlockByNumber", "0x1", True),
+        request("opg_totalSupply", "0x2"), request("opg_getCommit", "0x1"), request("eth_getBlockByNumber", "0x1", True),
         request("opg_getModel", "0x" + "ab" * 32), request("opg_listModels", None, "0x2"),
         request("opg_getModelBytes", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "0x0", "0x10"),
         request("opg_getInference", "0x" + "ab" * 32), request("opg_getInferencesByModel", "0x" + "ab" * 32, None, "0x2"),
@@ -176,13 +176,15 @@ def transaction_seeds():
 
 
 def header_rlp(block: dict) -> bytes:
-    """The London header (16 fields) of an eth_getBlockBy* result."""
+    """opg's header (docs/chain.md) of an eth_getBlockBy* result: the 16 London fields, then
+    validatorsHash and nextValidatorsHash (zero hashes for the fixtures' Ethereum blocks)."""
     fields = [hexbytes(block["parentHash"]), hexbytes(block["sha3Uncles"]), hexbytes(block["miner"]),
               hexbytes(block["stateRoot"]), hexbytes(block["transactionsRoot"]), hexbytes(block["receiptsRoot"]),
               hexbytes(block["logsBloom"]), quantity(block["difficulty"]), quantity(block["number"]),
               quantity(block["gasLimit"]), quantity(block["gasUsed"]), quantity(block["timestamp"]),
               hexbytes(block["extraData"]), hexbytes(block["mixHash"]), hexbytes(block["nonce"]),
-              quantity(block["baseFeePerGas"])]
+              quantity(block["baseFeePerGas"]),
+              hexbytes(block.get("validatorsHash", "0x" + "00" * 32)), hexbytes(block.get("nextValidatorsHash", "0x" + "00" * 32))]
     return rlp.encode(fields)
 
 
