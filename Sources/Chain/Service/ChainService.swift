@@ -53,6 +53,7 @@ public final class ChainService {
     public func waitForBlockListeners() { notifications.waitUntilDelivered() }
     /// Calls `body` with the hash of each newly admitted transaction.
     public func onPendingTransaction(_ body: @escaping (Hash32) -> Void) { listenerLock.withLock { pendingListeners.append(body) } }
+
     /// Checks and pools a raw signed transaction; returns its hash. Throws
     /// `TransactionError` when the bytes are not a signed transaction, `InvalidTransaction`
     /// when a transaction rule is broken, `MempoolError` when the pool's policy refuses it.
@@ -112,7 +113,6 @@ public final class ChainService {
     /// moved since the block was executed.
     public func commit(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool = true) throws {
         try seamLock.withLock { try commitOnHead(executed, certificate: certificate, sync: sync) }
-        notifications.enqueue(executed.block)
     }
 
     /// `propose` and `commit` in one step, under one lock (the single-validator devnet's
@@ -120,13 +120,11 @@ public final class ChainService {
     @discardableResult
     public func produceBlock(timestamp: UInt64, coinbase: Address, sync: Bool = true,
                              certificate: (Block) throws -> [UInt8] = { _ in [] }) throws -> ExecutedBlock {
-        let executed: ExecutedBlock = try seamLock.withLock {
+        try seamLock.withLock {
             let executed = try proposeOnHead(timestamp: timestamp, proposer: coinbase)
             try commitOnHead(executed, certificate: try certificate(executed.block), sync: sync)
             return executed
         }
-        notifications.enqueue(executed.block)
-        return executed
     }
 
     /// `verify` and `commit` in one step, under one lock (import, replay); `certificate`
@@ -143,13 +141,11 @@ public final class ChainService {
     }
 
     private func verifyAndCommit(certificate: [UInt8], sync: Bool, _ validate: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
-        let executed: ExecutedBlock = try seamLock.withLock {
+        try seamLock.withLock {
             let executed = try validate(head)
             try commitOnHead(executed, certificate: certificate, sync: sync)
             return executed
         }
-        notifications.enqueue(executed.block)
-        return executed
     }
 
     /// Called with `seamLock` held.
@@ -159,9 +155,11 @@ public final class ChainService {
         return try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: proposer)
     }
 
-    /// Called with `seamLock` held.
+    /// Called with `seamLock` held, so blocks reach the listener queue in commit order
+    /// (queuing never blocks).
     private func commitOnHead(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool) throws {
         try builder.commit(executed, certificate: certificate, sync: sync)
         _ = mempool.prune(state: database.state(at: executed.block.header))
+        notifications.enqueue(executed.block)
     }
 }
