@@ -64,6 +64,14 @@ def test_fee_cap_below_base_fee(node, w3):
            "max fee per gas less than block base fee")
 
 
+def test_nonce_cap(node, w3):
+    """EIP-2681: a nonce of 2^64 - 1 is refused at admission, as in a block (TransactionRules)."""
+    capped = sign(SENDER, w3, nonce=2**64 - 1, value=1)
+    message = reject(node, capped.raw_transaction, "nonce has max value")
+    assert message.endswith(f"nonce: {2**64 - 1}"), message
+    assert node.result("eth_getTransactionByHash", [capped.hash.to_0x_hex()]) is None
+
+
 def test_invalid_chain_id(node, w3):
     wrong = SENDER.sign_transaction({"chainId": CHAIN_ID + 1, "nonce": 0, "gas": 21000, "to": DEV_ACCOUNTS[9].address,
                                      "value": 0, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9})

@@ -55,7 +55,7 @@ def test_get_commit_serves_the_devnet_commit_record(node, w3):
     (address, power), = validators
     assert address == to_canonical_address(genesis_validators()[0]["address"]) == to_canonical_address(block["miner"])
     assert int.from_bytes(power, "big") == int.from_bytes(total, "big") == 1
-    assert node.result("opg_getCommit", ["latest"])["blockNumber"] >= "0x2"
+    assert int(node.result("opg_getCommit", ["latest"])["blockNumber"], 16) >= 2
     assert node.result("opg_getCommit", ["0x0"])["certificate"] is None, "block 0 is not committed by votes"
     assert node.result("opg_getCommit", ["0xffffff"]) is None
     try:
