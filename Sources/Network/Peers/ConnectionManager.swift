@@ -154,7 +154,7 @@ public final class ConnectionManager: PeerTransport, @unchecked Sendable {
     }
 
     private func acceptLoop(_ listener: TCPSocket) {
-        while let socket = try? listener.accept() {
+        while let socket = listener.accept() {
             spawn("p2p-peer") { [self] in
                 do {
                     let connection = try handshake(socket: socket, role: .responder, expectedPeer: nil)
@@ -217,9 +217,12 @@ public final class ConnectionManager: PeerTransport, @unchecked Sendable {
     private func handshake(socket: TCPSocket, role: NoiseXXHandshake.Role, expectedPeer: PeerID?) throws -> PeerConnection {
         let key = ObjectIdentifier(socket)
         state.lock()
-        guard !stopped else {
+        // Each pending handshake holds a thread for up to the timeout: bound them.
+        guard !stopped, handshakingSockets.count < config.maximumPeers else {
+            let reason = stopped ? "node stopping" : "too many pending handshakes (\(config.maximumPeers))"
             state.unlock()
-            throw NetworkError("node stopping")
+            socket.close()
+            throw NetworkError(reason)
         }
         handshakingSockets[key] = socket
         state.unlock()

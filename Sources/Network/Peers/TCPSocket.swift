@@ -23,7 +23,7 @@ final class TCPSocket: @unchecked Sendable {
             let socket = TCPSocket(descriptor: fd)
             do {
                 try socket.connect(to: address, timeoutMilliseconds: timeoutMilliseconds)
-                try socket.configureConnected()
+                socket.configureConnected()
                 return socket
             } catch let error as NetworkError {
                 lastError = error
@@ -51,12 +51,12 @@ final class TCPSocket: @unchecked Sendable {
     }
 
     /// The next inbound connection; nil once the socket has been shut down or closed.
-    func accept() throws -> TCPSocket? {
+    func accept() -> TCPSocket? {
         while true {
             let fd = Glibc.accept(descriptor, nil, nil)
             if fd >= 0 {
                 let socket = TCPSocket(descriptor: fd)
-                try socket.configureConnected()
+                socket.configureConnected()
                 return socket
             }
             switch errno {
@@ -186,7 +186,7 @@ final class TCPSocket: @unchecked Sendable {
 
     /// TCP_NODELAY (consensus messages are small and latency-bound) and keepalive (a silent dead
     /// peer is eventually noticed).
-    private func configureConnected() throws {
+    private func configureConnected() {
         var on: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, socklen_t(MemoryLayout<Int32>.size))
