@@ -20,19 +20,25 @@ public struct CipherState {
 
     /// EncryptWithAd: encrypts and advances the nonce; without a key returns the plaintext.
     mutating func encrypt(associatedData: [UInt8], _ plaintext: [UInt8]) throws -> [UInt8] {
-        guard let key else { return plaintext }
-        guard nonce < Self.maximumNonce else { throw NetworkError.nonceExhausted }
-        let out = try NoiseCrypto.encrypt(key: key, nonce: nonce, associatedData: associatedData, plaintext: plaintext)
-        nonce += 1
-        return out
+        try useNonce(passingThrough: plaintext) { key, nonce in
+            try NoiseCrypto.encrypt(key: key, nonce: nonce, associatedData: associatedData, plaintext: plaintext)
+        }
     }
 
     /// DecryptWithAd: decrypts and advances the nonce only on success; without a key returns the
     /// ciphertext.
     mutating func decrypt(associatedData: [UInt8], _ ciphertext: [UInt8]) throws -> [UInt8] {
-        guard let key else { return ciphertext }
+        try useNonce(passingThrough: ciphertext) { key, nonce in
+            try NoiseCrypto.decrypt(key: key, nonce: nonce, associatedData: associatedData, ciphertext: ciphertext)
+        }
+    }
+
+    /// Runs `operation` with the key and the next nonce, advancing the nonce when it succeeds;
+    /// without a key returns `input` unchanged.
+    private mutating func useNonce(passingThrough input: [UInt8], _ operation: ([UInt8], UInt64) throws -> [UInt8]) throws -> [UInt8] {
+        guard let key else { return input }
         guard nonce < Self.maximumNonce else { throw NetworkError.nonceExhausted }
-        let out = try NoiseCrypto.decrypt(key: key, nonce: nonce, associatedData: associatedData, ciphertext: ciphertext)
+        let out = try operation(key, nonce)
         nonce += 1
         return out
     }
