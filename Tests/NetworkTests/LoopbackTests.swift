@@ -233,6 +233,25 @@ final class LoopbackTests: XCTestCase {
         socket.close()
     }
 
+    func testPeersBeyondTheLimitAreRefusedAndStopEndsEverything() throws {
+        let node = try Node { $0.maximumPeers = 1 }
+        let first = try Node(), second = try Node()
+        defer { first.manager.stop(); second.manager.stop() }
+        XCTAssertEqual(try first.manager.dial(host: "127.0.0.1", port: node.port), node.id)
+        node.waitForPeers(1)
+        _ = try? second.manager.dial(host: "127.0.0.1", port: node.port)
+        node.wait("the refusal logged") { $0.logLines.contains { $0.contains("too many peers (1)") } }
+        second.waitForPeers(0)
+        XCTAssertEqual(node.manager.connectedPeers, [first.id])
+
+        let port = node.port
+        node.manager.stop()
+        XCTAssertFalse(node.manager.isListening)
+        XCTAssertEqual(node.manager.peerCount, 0)
+        first.wait("the disconnection after stop") { $0.disconnections.count == 1 }
+        XCTAssertThrowsError(try second.manager.dial(host: "127.0.0.1", port: port))
+    }
+
     func testPersistentPeerEntriesParse() throws {
         let id = "0x" + String(repeating: "0a", count: 20)
         let peer = try PersistentPeer(parsing: "\(id)@10.0.0.5:26656")
