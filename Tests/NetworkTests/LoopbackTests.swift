@@ -31,6 +31,13 @@ final class LoopbackTests: XCTestCase {
             try manager.start()
         }
 
+        /// Reads the records under the lock the event handler writes them under.
+        func locked<T>(_ read: (Node) -> T) -> T {
+            condition.lock()
+            defer { condition.unlock() }
+            return read(self)
+        }
+
         var id: PeerID { PeerID(key.publicKey) }
         var port: UInt16 { manager.listeningPort! }
         var entry: PersistentPeer { PersistentPeer(id: id, host: "127.0.0.1", port: port) }
@@ -97,7 +104,7 @@ final class LoopbackTests: XCTestCase {
         XCTAssertEqual(nodes[1].manager.send(large, to: nodes[2].id), .queued)
         for receiver in nodes[1...] {
             receiver.wait("four channels from node 0") { $0.messages.filter { $0.0 == nodes[0].id }.count == Channel.allCases.count }
-            let received = receiver.messages.filter { $0.0 == nodes[0].id }.map(\.1)
+            let received = receiver.locked { $0.messages.filter { $0.0 == nodes[0].id }.map(\.1) }
             XCTAssertEqual(received.map(\.channel), Channel.allCases, "per-peer order is kept")
             XCTAssertEqual(received.map { String(decoding: $0.body, as: UTF8.self) }, Channel.allCases.map { "hello \($0)" })
         }
@@ -125,7 +132,7 @@ final class LoopbackTests: XCTestCase {
         client.waitForPeers(1)
         XCTAssertEqual(client.manager.send(try Envelope(channel: .consensus, messageType: 1, body: [1]), to: restarted.id), .queued)
         restarted.wait("a message after the reconnect") { $0.messages.count == 1 }
-        XCTAssertEqual(client.connections, 2)
+        XCTAssertEqual(client.locked(\.connections), 2)
     }
 
     /// Completes a real handshake by hand, so the test can then misbehave inside the session.
@@ -201,7 +208,7 @@ final class LoopbackTests: XCTestCase {
         node.waitForPeers(1)
         XCTAssertEqual(honest.manager.send(try Envelope(channel: .mempool, messageType: 2, body: [7]), to: node.id), .queued)
         node.wait("the honest message") { $0.messages.contains { $0.0 == honest.id } }
-        XCTAssertGreaterThanOrEqual(node.disconnections.count, 3)
+        XCTAssertGreaterThanOrEqual(node.locked(\.disconnections.count), 3)
     }
 
     func testDialRefusesAPeerWithAnotherIdentity() throws {
