@@ -211,6 +211,23 @@ final class LoopbackTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(node.locked(\.disconnections.count), 3)
     }
 
+    /// A peer trickling one byte at a time cannot hold a handshake open past its deadline:
+    /// the timeout bounds the whole handshake, not each read.
+    func testTricklingPeerHitsTheHandshakeDeadline() throws {
+        let node = try Node()
+        defer { node.manager.stop() }
+        let socket = try TCPSocket.connect(host: "127.0.0.1", port: node.port, timeoutMilliseconds: 1000)
+        let started = Date()
+        var closed = false
+        for byte in [0x00, 0x20] + [UInt8](repeating: 1, count: 31) {
+            guard (try? socket.write([byte])) != nil else { closed = true; break }
+            usleep(200_000)
+        }
+        if !closed { expectClosed(socket) }
+        node.wait("the timeout logged") { $0.logLines.contains { $0.contains("handshake timed out") || $0.contains("read timed out") } }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "closed near the 1 s deadline, not after 33 slow bytes")
+    }
+
     func testDialRefusesAPeerWithAnotherIdentity() throws {
         let a = try Node(), b = try Node()
         defer { a.manager.stop(); b.manager.stop() }
