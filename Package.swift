@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
+        .target(name: "Network", dependencies: ["Primitives", "Crypto", "COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "Modules", dependencies: ["Chain", "Primitives", "Crypto", "Inference", "JSON"],
                 resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json"), .embedInCode("ModelRegistry/ModelRegistry.json"),
                             .embedInCode("InferencePrecompile/InferencePrecompile.json"), .embedInCode("InferenceHub/InferenceHub.json")],
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )
@@ -97,6 +99,8 @@ if Context.environment["OPG_FUZZ"] != nil {
                           path: "Fuzz/FuzzInferenceCall", exclude: ["corpus"]),
         .executableTarget(name: "FuzzJSONRPC", dependencies: ["RPC", "Chain", "Crypto", "JSON", "Modules", "Node", "Primitives", "Storage"],
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzP2PFrame", dependencies: ["Network"], path: "Fuzz/FuzzP2PFrame", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzNoiseHandshake", dependencies: ["Network", "Crypto"], path: "Fuzz/FuzzNoiseHandshake", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -107,5 +111,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzJSON", targets: ["FuzzJSON"]),
         .executable(name: "FuzzJSONRPC", targets: ["FuzzJSONRPC"]),
         .executable(name: "FuzzInferenceCall", targets: ["FuzzInferenceCall"]),
+        .executable(name: "FuzzP2PFrame", targets: ["FuzzP2PFrame"]),
+        .executable(name: "FuzzNoiseHandshake", targets: ["FuzzNoiseHandshake"]),
     ]
 }
