@@ -80,7 +80,8 @@ public final class ConsensusDriver {
     /// A timeout scheduled through the transport has fired.
     public func timeoutFired(_ timeout: Timeout) throws {
         guard timeout.height == height else { return }
-        try wal.append(.timeout(timeout))
+        // Re-broadcast changes no state: not logged, so a replay never starts a second re-broadcast timer.
+        if timeout.kind != .rebroadcast { try wal.append(.timeout(timeout)) }
         try run(engine.handle(.timeout(timeout)))
     }
 

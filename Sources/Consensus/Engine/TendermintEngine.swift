@@ -49,6 +49,7 @@ public struct TendermintEngine {
     private var books: [UInt32: RoundBook] = [:]
     private var validity: [ValueKey: Bool] = [:]
     private var validationRequested: Set<ValueKey> = []
+    private var proposedBlocks: Set<Hash32> = []
     private var proposedInRound = false
     private var valueRequested = false
     private var nextHeightMessages: [ConsensusMessage] = []
@@ -74,6 +75,7 @@ public struct TendermintEngine {
         books = [:]
         validity = [:]
         validationRequested = []
+        proposedBlocks = []
         ownMessages = []
         startRound(0)
         schedule(.rebroadcast, round: 0)
@@ -127,11 +129,21 @@ public struct TendermintEngine {
         }
     }
 
-    /// Line 17: broadcast ⟨PROPOSAL, h_p, round_p, proposal, validRound_p⟩.
+    /// Line 17: broadcast ⟨PROPOSAL, h_p, round_p, proposal, validRound_p⟩. A proposal with a POL
+    /// round is followed by the +2/3 prevotes that justify it (the paper assumes gossip delivers
+    /// every message eventually; a peer that missed those prevotes could otherwise never accept it).
     private mutating func propose(_ value: ProposalValue) {
         guard let me else { return }
         proposedInRound = true
         effects.append(.signAndBroadcast(.proposal(Proposal(height: height, round: round, polRound: validRound, value: value, proposer: me))))
+        let justification = proofOfLock(round: validRound, block: value.blockHash)
+        if !justification.isEmpty { effects.append(.rebroadcast(justification)) }
+    }
+
+    /// The prevotes for `block` in `round` that we hold.
+    private func proofOfLock(round: UInt32?, block: Hash32) -> [ConsensusMessage] {
+        guard let round, let book = books[round] else { return [] }
+        return book.prevoteVotes(for: block).map { .vote($0) }
     }
 
     private mutating func broadcastVote(_ type: VoteType, _ block: Hash32?) {
@@ -181,13 +193,15 @@ public struct TendermintEngine {
             guard book.proposal == nil, validators.proposer(round: p.proposal.round).address == p.proposal.proposer else { return }
             book.proposal = p
             book.markSender(index, power: power)
+            proposedBlocks.insert(p.proposal.value.blockHash)
             let key = p.proposal.value.key
             if validity[key] == nil, !validationRequested.contains(key) {
                 validationRequested.insert(key)
                 effects.append(.requestValidation(height: height, value: p.proposal.value))
             }
         case .vote(let v):
-            if case .conflict(let a, let b) = book.add(v, index: index, power: power) {
+            let counts = v.vote.blockHash.map { proposedBlocks.contains($0) } ?? true
+            if case .conflict(let a, let b) = book.add(v, index: index, power: power, countsIfConflicting: counts) {
                 effects.append(.evidence(DuplicateVoteEvidence(a, b)))
             }
         }
@@ -312,7 +326,7 @@ public struct TendermintEngine {
         if !ownMessages.contains(message) { ownMessages.append(message) }
     }
 
-    /// Our proposal of the current round and our latest prevote and precommit of the height.
+    /// Our proposal of the current round (with its proof of lock) and our latest prevote and precommit of the height.
     private func latestOwnMessages() -> [ConsensusMessage] {
         var proposal: ConsensusMessage?, prevote: ConsensusMessage?, precommit: ConsensusMessage?
         for m in ownMessages {
@@ -323,7 +337,9 @@ public struct TendermintEngine {
             case .vote: if precommit.map({ $0.round <= m.round }) ?? true { precommit = m }
             }
         }
-        return [proposal, prevote, precommit].compactMap { $0 }
+        var latest = [proposal, prevote, precommit].compactMap { $0 }
+        if case .proposal(let p)? = proposal { latest += proofOfLock(round: p.proposal.polRound, block: p.proposal.value.blockHash) }
+        return latest
     }
 
     private mutating func takeEffects() -> [EngineEffect] {

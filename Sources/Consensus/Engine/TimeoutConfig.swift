@@ -42,9 +42,9 @@ public struct TimeoutConfig: Hashable, Sendable {
     public static let production = try! TimeoutConfig(proposeMillis: 3000, prevoteMillis: 1000, precommitMillis: 1000,
                                                       roundIncrementMillis: 500, commitMillis: 1000, rebroadcastMillis: 2000)
 
-    /// The test profile: the same shape in milliseconds (propose 30, prevote 10, precommit 10, +5 per round, commit 10; re-broadcast 20).
+    /// The test profile: the same shape in milliseconds (propose 30, prevote 10, precommit 10, +5 per round, commit 10; re-broadcast 40).
     public static let testProfile = try! TimeoutConfig(proposeMillis: 30, prevoteMillis: 10, precommitMillis: 10,
-                                                       roundIncrementMillis: 5, commitMillis: 10, rebroadcastMillis: 20)
+                                                       roundIncrementMillis: 5, commitMillis: 10, rebroadcastMillis: 40)
 
     /// The delay of a timeout: base + round × increment for the three step timeouts; fixed for commit and re-broadcast.
     public func millis(_ kind: Timeout.Kind, round: UInt32) -> UInt64 {

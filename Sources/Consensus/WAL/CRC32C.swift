@@ -15,8 +15,15 @@ public enum CRC32C {
 
     /// Continues a checksum over more bytes: `update(checksum(a), b) == checksum(a + b)`.
     public static func update<C: Collection>(_ crc: UInt32, _ bytes: C) -> UInt32 where C.Element == UInt8 {
-        var c = ~crc
-        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return ~c
+        if let fast = bytes.withContiguousStorageIfAvailable({ update(crc, $0) }) { return fast }
+        return update(crc, Array(bytes))
+    }
+
+    private static func update(_ crc: UInt32, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        table.withUnsafeBufferPointer { t in
+            var c = ~crc
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+            return ~c
+        }
     }
 }

@@ -79,7 +79,7 @@ final class Simulation {
     private(set) var now: UInt64 = 0
     private var groups: [Int]?
     private var chaotic = true
-    private var trace = KeccakSponge()
+    private var trace: [UInt8] = []
     private(set) var events = 0
 
     /// Safety or liveness failures, each a sentence naming the seed's state.
@@ -123,8 +123,8 @@ final class Simulation {
         var deadline = UInt64.max
         while violations.isEmpty, let next = pop() {
             if next.time > deadline {
-                let heights = honest.map { $0.application.committedHeight }
-                violations.append("no commit within \(config.liveBoundMillis) ms after healing: heights \(heights), target \(target!)")
+                let states = nodes.map { n in n.driver.map { "h\($0.engine.height)/r\($0.engine.round)/\($0.engine.step) locked \($0.engine.lockedRound.map(String.init) ?? "-"):\($0.engine.lockedValue?.blockHash.hex.prefix(6) ?? "-") valid \($0.engine.validRound.map(String.init) ?? "-"):\($0.engine.validValue?.blockHash.hex.prefix(6) ?? "-")" } ?? "down" }
+                violations.append("no commit within \(config.liveBoundMillis) ms after healing: engines \(states), target height \(target! + 1)")
                 break
             }
             now = next.time
@@ -144,7 +144,7 @@ final class Simulation {
             }
             if (try? e.verify(domain, validators: genesis, verifier: verifier)) == nil { violations.append("unverifiable evidence") }
         }
-        return try Hash32(trace.finish())
+        return Keccak256.hash(trace)
     }
 
     private var honest: [SimNode] { nodes.filter { !$0.byzantine } }
@@ -217,9 +217,9 @@ final class Simulation {
     /// dropped; some are duplicated. The byzantine node sends conflicting twins to half the peers.
     func send(from: Int, _ messages: [ConsensusMessage]) {
         for message in messages {
-            observe(message, from: from)
-            let twin = nodes[from].byzantine ? conflictingTwin(of: message) : nil
-            if let twin { observe(twin, from: from) }
+            observe(message)
+            let twin = nodes[from].byzantine && message.signer == nodes[from].key.address ? conflictingTwin(of: message) : nil
+            if let twin { observe(twin) }
             for to in nodes.indices where to != from {
                 let copy = twin != nil && random.chance(500) ? twin! : message
                 if chaotic, random.chance(config.dropPermille) { continue }
@@ -257,12 +257,13 @@ final class Simulation {
 
     // MARK: - Checks
 
-    /// Every signed message on the wire: no honest key signs two different things at one
+    /// Every signed message on the wire (relayed ones too, attributed to their signer): no honest key signs two different things at one
     /// position; honest precommits and prevotes follow the lock rule against all prevotes sent.
-    private func observe(_ message: ConsensusMessage, from: Int) {
+    private func observe(_ message: ConsensusMessage) {
         let bytes = message.signBytes(domain)
         let position = SignBytes.position(of: bytes, domain: domain)!
         let signer = message.signer
+        let from = genesis.index(of: signer).flatMap { i in nodes.firstIndex { $0.key.address == genesis.validators[i].address } }!
         let honestSigner = !nodes[from].byzantine
         if let earlier = signed[position]?[signer], earlier != bytes, honestSigner {
             violations.append("honest node \(from) double-signed at \(position)")
@@ -359,7 +360,9 @@ final class Simulation {
     }
 
     private func record(_ kind: UInt8, _ node: Int, _ body: [UInt8]) {
-        trace.absorb(u64(now) + [kind, UInt8(node)] + body)
+        trace += u64(now)
+        trace += [kind, UInt8(node)]
+        trace += body
     }
 
     private func u64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * $0)) } }
