@@ -17,12 +17,6 @@ public struct CommitCertificate: Hashable, Sendable {
             self.validator = validator
             self.signature = signature
         }
-
-        public func hash(into hasher: inout Hasher) {
-            hasher.combine(validator)
-            hasher.combine(signature.r)
-            hasher.combine(signature.s)
-        }
     }
 
     /// The decided height.

@@ -45,10 +45,4 @@ public struct SignedProposal: Hashable, Sendable {
         self.proposal = proposal
         self.signature = signature
     }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(proposal)
-        hasher.combine(signature.r)
-        hasher.combine(signature.s)
-    }
 }

@@ -58,12 +58,6 @@ public struct SignedVote: Hashable, Sendable {
         self.signature = signature
     }
 
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(vote)
-        hasher.combine(signature.r)
-        hasher.combine(signature.s)
-    }
-
     /// Throws unless the signature recovers to the vote's validator.
     public func verifySignature(_ domain: SignDomain, verifier: SignatureVerifier? = nil) throws {
         try (verifier ?? SignatureVerifier()).check(signBytes: vote.signBytes(domain), signature: signature, claimed: vote.validator)

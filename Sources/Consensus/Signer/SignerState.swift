@@ -20,11 +20,6 @@ public struct SignerState: Hashable, Sendable {
         self.signature = signature
     }
 
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(position)
-        hasher.combine(signBytes)
-    }
-
     /// The file encoding: "opgsign1" ‖ height(8) ‖ round(4) ‖ step(1) ‖ len(4) ‖ sign bytes ‖ signature(65) ‖ CRC32C(4) of all before.
     public var encoded: [UInt8] {
         var w = ByteWriter()
