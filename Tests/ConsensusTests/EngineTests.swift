@@ -139,4 +139,22 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(engine.decision?.value, v)
         XCTAssertTrue(signed(effects).isEmpty, "no prevote after the decision")
     }
+
+    /// An equivocator's second vote, for a block nobody had proposed yet, is parked and counted
+    /// once that block's proposal arrives (so it can complete a proof of lock).
+    func testAnEquivocatorsVoteForALaterProposedBlockCounts() {
+        let me = others(than: proposer(0))[0]
+        let honest = proposer(0)
+        let liar = others(than: me).first { $0 != honest }!
+        var engine = TendermintEngine(me: me.address, validators: set, timeouts: .testProfile)
+        _ = engine.startHeight(1, validators: set)
+        _ = engine.handle(.message(.vote(TestChain.vote(liar, .prevote, block: v.blockHash))))
+        _ = engine.handle(.message(.vote(TestChain.vote(liar, .prevote, block: w.blockHash))))
+        let effects = engine.handle(.message(proposal(w, round: 0)))
+        _ = answerValidity(&engine, effects)
+        _ = engine.handle(.message(.vote(TestChain.vote(me, .prevote, block: w.blockHash))))
+        XCTAssertNil(engine.lockedValue)
+        _ = engine.handle(.message(.vote(TestChain.vote(honest, .prevote, block: w.blockHash))))
+        XCTAssertEqual(engine.lockedValue, w, "me + honest + the liar's parked vote = 30 of 40")
+    }
 }

@@ -7,8 +7,9 @@ import Primitives
 /// A validator that equivocates is counted for each block it voted for, as the paper counts
 /// messages: otherwise the vote a node happened to receive first could hide a proof of lock that
 /// every other node sees, and the network could stall. Beyond its first vote, an equivocator's
-/// votes are kept only for nil and for blocks proposed at this height (the caller says which), so
-/// it cannot fill memory with votes for made-up blocks.
+/// votes count only for nil and for blocks proposed at this height (the caller says which); the
+/// latest vote for a block not (yet) proposed is parked, one per validator and type, and counted
+/// if that block's proposal arrives. So an equivocator cannot fill memory with made-up blocks.
 struct RoundBook {
     /// The proposal of the round's proposer (the first one received; a second is ignored).
     var proposal: SignedProposal?
@@ -19,6 +20,7 @@ struct RoundBook {
     private var firstPrevote: [SignedVote?]
     private var firstPrecommit: [SignedVote?]
     private var conflicting: [Bool]
+    private var parked: [SignedVote?]
     /// Power of the validators that prevoted (each once).
     private(set) var prevotePower: UInt64 = 0
     /// Power of the validators that precommitted (each once).
@@ -39,6 +41,7 @@ struct RoundBook {
         firstPrecommit = firstPrevote
         sent = [Bool](repeating: false, count: validatorCount)
         conflicting = [Bool](repeating: false, count: 2 * validatorCount)
+        parked = [SignedVote?](repeating: nil, count: 2 * validatorCount)
     }
 
     /// What adding a vote did.
@@ -61,7 +64,11 @@ struct RoundBook {
         if let first {
             let firstConflict = !conflicting[conflictIndex]
             conflicting[conflictIndex] = true
-            if countsIfConflicting { count(vote, slots: &slots, index: index, power: power) }
+            if countsIfConflicting {
+                count(vote, slots: &slots, index: index, power: power)
+            } else {
+                parked[conflictIndex] = vote
+            }
             return firstConflict ? .conflict(first, vote) : .duplicate
         }
         count(vote, slots: &slots, index: index, power: power)
@@ -85,6 +92,17 @@ struct RoundBook {
         } else {
             precommitSlots[block] = slots
             precommitTally[block, default: 0] += power
+        }
+    }
+
+    /// Counts the parked votes for `block`, now that it has been proposed; `power` gives a validator's power by index.
+    mutating func countParked(for block: Hash32, power: (Int) -> UInt64) {
+        for i in parked.indices {
+            guard let vote = parked[i], vote.vote.blockHash == block else { continue }
+            parked[i] = nil
+            var slots = (vote.vote.type == .prevote ? prevoteSlots[block] : precommitSlots[block])
+                ?? [SignedVote?](repeating: nil, count: sent.count)
+            if slots[i / 2] == nil { count(vote, slots: &slots, index: i / 2, power: power(i / 2)) }
         }
     }
 

@@ -193,7 +193,14 @@ public struct TendermintEngine {
             guard book.proposal == nil, validators.proposer(round: p.proposal.round).address == p.proposal.proposer else { return }
             book.proposal = p
             book.markSender(index, power: power)
-            proposedBlocks.insert(p.proposal.value.blockHash)
+            let block = p.proposal.value.blockHash
+            if proposedBlocks.insert(block).inserted {
+                let set = validators
+                for r in books.keys.sorted() where r != message.round {
+                    books[r]!.countParked(for: block) { set.validators[$0].power }
+                }
+                book.countParked(for: block) { set.validators[$0].power }
+            }
             let key = p.proposal.value.key
             if validity[key] == nil, !validationRequested.contains(key) {
                 validationRequested.insert(key)
