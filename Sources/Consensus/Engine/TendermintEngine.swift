@@ -230,8 +230,10 @@ public struct TendermintEngine {
             guard let book = books[r], let p = book.proposal else { continue }
             let v = p.proposal.value
             guard book.precommits(for: v.blockHash) >= validators.quorumPower, validity[v.key] == true else { continue }
-            let certificate = try! CommitCertificate(height: height, round: r, blockHash: v.blockHash,
-                                                     precommits: book.precommitVotes(for: v.blockHash))
+            let signatures = book.precommitVotes(for: v.blockHash).map {
+                CommitCertificate.Signature(validator: $0.vote.validator, signature: $0.signature)
+            }
+            let certificate = CommitCertificate(height: height, round: r, blockHash: v.blockHash, signatures: signatures)
             decide(v, certificate: certificate)
             return true
         }

@@ -30,6 +30,8 @@ public final class FileWALStorage: WALStorage {
         self.path = path
         fd = -1
         try reopen()
+        // The file may have just been created: make its directory entry durable too.
+        try io { try DurableFiles.syncDirectory(of: path) }
     }
 
     deinit { close(fd) }
