@@ -95,9 +95,11 @@ final class Simulation {
     private struct PrevoteKey: Hashable { let height: UInt64; let round: UInt32; let block: Hash32? }
     private struct PrevoterKey: Hashable { let height: UInt64; let round: UInt32; let validator: Address; let block: Hash32? }
 
-    init(seed: UInt64) throws {
+    /// A run of `seed`; `config` replaces the fault plan the seed would draw (for a chosen scenario).
+    init(seed: UInt64, config chosen: SimConfig? = nil) throws {
         random = SimRandom(seed: seed)
-        let config = SimConfig.draw(&random)
+        let drawn = SimConfig.draw(&random)
+        let config = chosen ?? drawn
         self.config = config
         genesis = try ValidatorSet(config.powers.indices.map { Validator(address: Self.keys[$0].address, power: config.powers[$0]) })
         for c in config.crashes {

@@ -39,4 +39,22 @@ final class SimulationTests: XCTestCase {
         }
         XCTAssertEqual(hashes.count, 8, "different seeds gave the same trace")
     }
+
+    /// The proposer of height 1 round 0 is byzantine and the network is split from the start:
+    /// each side may see a different proposal. Safety holds, and the equivocation is caught.
+    func testConflictingProposalsUnderAPartition() throws {
+        var caught = 0
+        for seed in UInt64(1)...12 {
+            let powers: [UInt64] = [1, 1, 1, 1]
+            let genesis = try ValidatorSet(powers.indices.map { Validator(address: Simulation.keys[$0].address, power: 1) })
+            let byzantine = Simulation.keys.firstIndex { $0.address == genesis.proposer(round: 0).address }!
+            let config = SimConfig(powers: powers, byzantine: byzantine, maxDelay: 5, dropPermille: 0, duplicatePermille: 0,
+                                   chaosMillis: 250, crashes: [], partitions: [(at: 0, until: 200)])
+            let sim = try Simulation(seed: seed, config: config)
+            _ = try sim.run()
+            XCTAssertEqual(sim.violations, [], "seed \(seed)")
+            caught += sim.evidence.isEmpty ? 0 : 1
+        }
+        XCTAssertGreaterThan(caught, 0)
+    }
 }
