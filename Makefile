@@ -5,9 +5,10 @@ PYTHON     := $(VENV)/bin/python
 RELEASE    := .build/release
 FUZZ_SECS  ?= 60
 FUZZ_LONG_SECS ?= 1800
+SIM_SEEDS  ?= 5000
 CHAT       := .build/chat
 
-.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long bench clean
+.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build chat-model
@@ -74,6 +75,10 @@ fuzz-smoke:
 ## fuzz: the same, $(FUZZ_SECS) s per target
 fuzz:
 	FUZZ_SECS=$(FUZZ_SECS) tools/fuzz.sh
+
+## sim: the consensus simulation (docs/consensus.md) over $(SIM_SEEDS) seeds after the 300 `make test` runs
+sim:
+	OPG_SIM_FIRST_SEED=301 OPG_SIM_SEEDS=$(SIM_SEEDS) $(SWIFT) test --filter ConsensusTests.SimulationTests/testEverySeedIsSafeAndCommitsAfterHealing
 
 ## fuzz-long: 30 minutes per target (3.5 hours for all; not part of `make test`)
 fuzz-long:

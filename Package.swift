@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "Network", dependencies: ["Primitives", "Crypto", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "Consensus", dependencies: ["Primitives", "Crypto"], swiftSettings: swiftSettings),
         .target(name: "Modules", dependencies: ["Chain", "Primitives", "Crypto", "Inference", "JSON"],
                 resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json"), .embedInCode("ModelRegistry/ModelRegistry.json"),
                             .embedInCode("InferencePrecompile/InferencePrecompile.json"), .embedInCode("InferenceHub/InferenceHub.json")],
@@ -79,6 +80,7 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Node", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Crypto", "Primitives"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )

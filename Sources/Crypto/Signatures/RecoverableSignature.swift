@@ -2,7 +2,7 @@ import CSecp256k1
 import Primitives
 
 /// An ECDSA signature with its recovery id, as Ethereum transactions carry it.
-public struct RecoverableSignature: Equatable, Sendable {
+public struct RecoverableSignature: Hashable, Sendable {
     /// r, 32 bytes big-endian.
     public let r: [UInt8]
     /// s, 32 bytes big-endian.
