@@ -107,13 +107,13 @@ final class StakingTests: XCTestCase {
     static func address(_ k: Int) -> Address { keys[k].address }
 
     static func consensusKey(_ k: Int) -> [UInt8] {
-        let key = try! PrivateKey(Keccak256.digest(Array("consensus \(k)".utf8)))
-        let u = key.publicKey.uncompressed
-        return [u[64] & 1 == 0 ? 2 : 3] + Array(u[1...32])
+        Staking.compressed(try! PrivateKey(Keccak256.digest(Array("consensus \(k)".utf8))).publicKey)
     }
 
+    /// Key `k`'s proof for `key`, or key `signer`'s signature over key `k`'s message.
     static func proof(_ k: Int, key: [UInt8], chainId: UInt64 = 1, signer: Int? = nil) -> [UInt8] {
-        let sig = keys[signer ?? k].sign(Staking.consensusKeyProofHash(account: address(k), key: key, chainId: chainId))
+        guard let signer else { return Staking.consensusKeyProof(account: keys[k], key: key, chainId: chainId) }
+        let sig = keys[signer].sign(Staking.consensusKeyProofHash(account: address(k), key: key, chainId: chainId))
         return sig.r + sig.s + [sig.recoveryID + 27]
     }
 

@@ -64,9 +64,11 @@ public final class Staking: SelectorDispatchedModule {
 
     // MARK: ABI
 
-    static let operatorInfoType = ABIType.tuple([.uint(8), .uint(256), .uint(64), .uint(256), .uint(64), .bool, .uint(64), .bool,
+    /// The `getOperator` return tuple (docs/staking.md lists its fields).
+    public static let operatorInfoType = ABIType.tuple([.uint(8), .uint(256), .uint(64), .uint(256), .uint(64), .bool, .uint(64), .bool,
                                                  .uint(64), .uint(64), .uint(64), .string, .array(.string), .bytes, .uint(64)])
-    static let parametersType = ABIType.tuple([ABIType](repeating: .uint(256), count: Int(Slot.parameterCount)))
+    /// The `parameters()` return tuple.
+    public static let parametersType = ABIType.tuple([ABIType](repeating: .uint(256), count: Int(Slot.parameterCount)))
 
     public var abiJSON: String { embeddedABI(PackageResources.Staking_json) }
     public let functions = [
@@ -183,6 +185,18 @@ public final class Staking: SelectorDispatchedModule {
     /// The hash the account's signature is over: EIP-191's personal-message hash of the digest.
     public static func consensusKeyProofHash(account: Address, key: [UInt8], chainId: UInt64) -> Hash32 {
         Keccak256.hash(Array("\u{19}Ethereum Signed Message:\n32".utf8) + consensusKeyDigest(account: account, key: key, chainId: chainId).bytes)
+    }
+
+    /// The 33-byte compressed encoding of `key` (0x02 or 0x03 by the parity of y, then x).
+    public static func compressed(_ key: PublicKey) -> [UInt8] {
+        [key.uncompressed[64] & 1 == 0 ? 2 : 3] + Array(key.uncompressed[1...32])
+    }
+
+    /// The `keyProof` of `registerValidator`: `account`'s signature r ‖ s ‖ v (v = 27 or 28)
+    /// over `consensusKeyProofHash`.
+    public static func consensusKeyProof(account: PrivateKey, key: [UInt8], chainId: UInt64) -> [UInt8] {
+        let signature = account.sign(consensusKeyProofHash(account: account.address, key: key, chainId: chainId))
+        return signature.r + signature.s + [signature.recoveryID + 27]
     }
 
     static func checkConsensusKey(_ key: [UInt8]) throws {
