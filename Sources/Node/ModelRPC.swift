@@ -66,8 +66,14 @@ public final class ModelRPC {
     /// A reader of the head state (one block for the whole request).
     func reader() -> Reader { reader(at: chain.head) }
 
-    /// A reader of the state after block `header`.
-    func reader(at header: Header) -> Reader {
+    /// A reader of the state after block `number`, nil when it is past the head.
+    func reader(number: UInt64) throws -> Reader? {
+        let head = chain.head
+        guard number <= head.number, let header = try chain.database.header(number: number) else { return nil }
+        return reader(at: header)
+    }
+
+    private func reader(at header: Header) -> Reader {
         Reader(chain: chain, head: header, state: chain.database.state(at: header), registry: registry)
     }
 

@@ -12,14 +12,10 @@ public final class StakingRPC {
     /// Largest and default `limit` of one `opg_listOperators` page.
     public static let maxPageSize = 100
 
-    private let chain: ChainService
     private let models: ModelRPC
 
-    /// Methods reading `chain`; views run through `models`' readers.
-    public init(chain: ChainService, models: ModelRPC) {
-        self.chain = chain
-        self.models = models
-    }
+    /// Methods reading the chain of `models`, through its readers.
+    public init(models: ModelRPC) { self.models = models }
 
     /// Registers the methods on `dispatcher`, which keeps this object alive.
     public func register(on dispatcher: RPCDispatcher) {
@@ -34,13 +30,13 @@ public final class StakingRPC {
         }
         dispatcher.register("opg_getValidators") { [self] p in
             try p.expect(atMost: 1)
-            let head = chain.head
-            var number = head.number
+            let head = models.reader().head.number
+            var number = head
             if case .string("latest")? = p.optional(0) {} else if p.optional(0) != nil { number = try p.uint64(0, "blockNumber") }
-            guard number <= head.number, let header = try chain.database.header(number: number) else {
-                throw RPCError.invalidParams("0: block \(number) is past the head (\(head.number))")
+            guard let reader = try models.reader(number: number) else {
+                throw RPCError.invalidParams("0: block \(number) is past the head (\(head))")
             }
-            let output = try models.reader(at: header).view(at: Staking.address, "validatorsAt(uint64)", [.uint(UInt256(number))])
+            let output = try reader.view(at: Staking.address, "validatorsAt(uint64)", [.uint(UInt256(number))])
             let set = try Staking.decodeValidators(output)
             return .object(["blockNumber": .string(Hex.quantity(number)), "totalPower": .int(set.reduce(UInt64(0)) { $0 + $1.power }),
                             "validators": .array(set.map {
