@@ -187,6 +187,10 @@ def test_rpc_and_cli_list_operators(chain):
     assert [i["address"] for i in by_role["items"]] == [VALIDATOR.address, NEW_VALIDATOR.address]
     by_model = node.result("opg_listOperators", [{"model": MODEL, "role": "verifier"}])
     assert [i["address"] for i in by_model["items"]] == [VERIFIER.address]
+    # Operator records are plain Solidity storage: operators[address] at slot 12, role then stake.
+    base = int.from_bytes(keccak(bytes(12) + bytes.fromhex(PROVIDER.address[2:]) + (12).to_bytes(32, "big")), "big")
+    words = chain["w3"].eth.get_proof(STAKING, [base, base + 1], "latest").storageProof
+    assert [int.from_bytes(p.value, "big") for p in words] == [1, 10_000 * ETHER]
     provider = node.result("opg_getOperator", [PROVIDER.address])
     assert provider["models"] == [MODEL, "QmOther"] and provider["hardwareClass"] == "gpu-a100"
     assert provider["stake"] == hex(10_000 * ETHER) and provider["attestations"] == 0 and provider["faults"] == 0
@@ -205,6 +209,36 @@ def test_rpc_and_cli_list_operators(chain):
     assert len(only) == 2 and VERIFIER.address in only[1]
 
 
+def test_cli_adds_unstakes_withdraws_and_registers_a_validator(chain):
+    node, work = chain["node"], chain["work"]
+    common = ["--rpc", node.url, "--keystore", str(work / "keystore"), "--password-file", str(work / "password")]
+    out = run([OPG, "stake", *common, "--from", VERIFIER.address, "--value", "1000"], check=True).stdout
+    assert "verifier: stake 6000 OPG" in out
+    out = run([OPG, "unstake", *common, "--from", VERIFIER.address, "--value", "1000"], check=True).stdout
+    assert "stake 5000 OPG, unbonding 1000 OPG until block" in out
+    release = node.result("opg_getOperator", [VERIFIER.address])["unbondingReleaseBlock"]
+    early = run([OPG, "withdraw", *common, "--from", VERIFIER.address])
+    if early.returncode != 0:
+        assert early.returncode == 1 and f"stake is unbonding until block {release}" in early.stderr, early.stderr
+        node.wait_block(release)
+        run([OPG, "withdraw", *common, "--from", VERIFIER.address], check=True)
+    assert node.result("opg_getOperator", [VERIFIER.address])["unbonding"] == "0x0"
+    nothing = run([OPG, "withdraw", *common, "--from", VERIFIER.address])
+    assert nothing.returncode == 1 and "nothing to withdraw" in nothing.stderr
+
+    account, consensus = DEV_ACCOUNTS[5], eth_keys.PrivateKey(keccak(text="e2e cli consensus key"))
+    (work / "account5.key").write_text(account.key.hex())
+    run([OPG, "account", "import", "--keystore", str(work / "keystore"), "--password-file", str(work / "password"),
+         str(work / "account5.key")], check=True)
+    (work / "consensus.key").write_text(consensus.to_hex())
+    run([OPG, "stake", *common, "--from", account.address, "--value", "10000", "--role", "validator",
+         "--consensus-key-file", str(work / "consensus.key")], check=True)
+    info = node.result("opg_getOperator", [account.address])
+    assert info["role"] == "validator" and info["consensusKey"] == "0x" + consensus.public_key.to_compressed_bytes().hex()
+    usage = run([OPG, "stake", *common, "--from", account.address, "--value", "1", "--role", "validator", "--model", MODEL])
+    assert usage.returncode == 2 and "a validator declares neither" in usage.stderr
+
+
 def test_supply_invariant_with_stake(chain):
     w3, supply, genesis = chain["w3"], chain["supply"], chain["genesis"]
     head = w3.eth.block_number
@@ -213,6 +247,6 @@ def test_supply_invariant_with_stake(chain):
     held = sum(w3.eth.get_balance(a, head) for a in sorted(accounts))
     staked = supply.functions.staked().call(block_identifier=head)
     genesis_supply, minted, burned = (getattr(supply.functions, f)().call(block_identifier=head) for f in ("genesisSupply", "minted", "burned"))
-    assert staked == (30_000 + 10_000 + 5_000 + 10_000) * ETHER
+    assert staked == (30_000 + 10_000 + 5_000 + 10_000 + 10_000) * ETHER
     assert w3.eth.get_balance(STAKING, head) == 0, "stake is in no balance"
     assert held + staked == genesis_supply + minted - burned == supply.functions.totalSupply().call(block_identifier=head)
