@@ -412,3 +412,22 @@ final class StakingTests: XCTestCase {
         h.endBlock()
     }
 }
+
+extension StakingTests {
+    /// The end-block hook rewrites the whole set for H + 2 within its 10,000,000 gas: 160
+    /// validators fit; at 180 the hook runs out of gas, its changes are undone and the set
+    /// stays as it was, still pending (docs/staking.md, "Validator set").
+    func testTheSetHookBoundIsAboutOneHundredSeventyValidators() throws {
+        for (count, fits) in [(160, true), (180, false)] {
+            let genesis = (0..<count).map { i in
+                GenesisOperator(address: Address(word: Hash32(word: UInt256(UInt64(1_000 + i)))), role: .validator, stake: Self.opg * 1_000,
+                                consensusKey: Staking.compressed(try! PrivateKey(Keccak256.digest(Array("set \(i)".utf8))).publicKey))
+            }
+            let h = try Harness(operators: genesis)
+            XCTAssertTrue(try h.sendAsJobs("jail(address,string)", [.address(genesis[0].address), .string("offline")]).success)
+            h.endBlock()
+            XCTAssertEqual(try h.validators(at: 3).count, fits ? count - 1 : count, "\(count) validators")
+            XCTAssertEqual(h.state.storage(of: Staking.address, slot: Staking.Slot.validatorsPending) == .zero, fits)
+        }
+    }
+}
