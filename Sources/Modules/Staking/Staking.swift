@@ -92,17 +92,21 @@ public final class Staking: SelectorDispatchedModule {
         ModuleFunction("validatorsAt(uint64)", .view),
         ModuleFunction("consensusKeyDigest(address,bytes)", .view),
     ]
-    public let events = [
-        "Registered(address,uint8,uint256,uint64)",
-        "StakeAdded(address,uint256,uint256)",
-        "Unbonding(address,uint256,uint64)",
-        "Withdrawn(address,uint256)",
-        "Slashed(address,address,uint256,uint256,string)",
-        "Jailed(address,uint64,string)",
-        "Unjailed(address,uint64)",
-        "Tombstoned(address,string)",
-        "AttestationsRecorded(address,uint64,uint64)",
-    ]
+    /// The events' canonical signatures, in `events` order.
+    enum Event {
+        static let registered = "Registered(address,uint8,uint256,uint64)"
+        static let stakeAdded = "StakeAdded(address,uint256,uint256)"
+        static let unbonding = "Unbonding(address,uint256,uint64)"
+        static let withdrawn = "Withdrawn(address,uint256)"
+        static let slashed = "Slashed(address,address,uint256,uint256,string)"
+        static let jailed = "Jailed(address,uint64,string)"
+        static let unjailed = "Unjailed(address,uint64)"
+        static let tombstoned = "Tombstoned(address,string)"
+        static let attestationsRecorded = "AttestationsRecorded(address,uint64,uint64)"
+    }
+
+    public let events = [Event.registered, Event.stakeAdded, Event.unbonding, Event.withdrawn, Event.slashed, Event.jailed,
+                         Event.unjailed, Event.tombstoned, Event.attestationsRecorded]
 
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.name {
@@ -287,7 +291,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(UInt256(context.block.number), at: field(base, .registeredAt))
         try context.storeAddress(caller, at: try context.pushArrayElement(Slot.operatorList))
         try context.bond(context.value)
-        try context.emit(topics: [ABI.eventTopic(events[0]), Hash32(word: caller)],
+        try context.emit(topics: [ABI.eventTopic(Event.registered), Hash32(word: caller)],
                          data: try ABI.encode([.uint(8), .uint(256), .uint(64)], [.uint(UInt256(UInt64(role.rawValue))), .uint(context.value), .uint(UInt256(epoch))]))
         return []
     }
@@ -307,7 +311,7 @@ public final class Staking: SelectorDispatchedModule {
         }
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
         try context.bond(context.value)
-        try context.emit(topics: [ABI.eventTopic(events[1]), Hash32(word: context.caller)],
+        try context.emit(topics: [ABI.eventTopic(Event.stakeAdded), Hash32(word: context.caller)],
                          data: try ABI.encode([.uint(256), .uint(256)], [.uint(context.value), .uint(after)]))
         return []
     }
@@ -330,7 +334,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(pending + amount, at: field(base, .unbonding))
         try context.storeWord(UInt256(releaseBlock), at: field(base, .unbondingReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(events[2]), Hash32(word: context.caller)],
+        try context.emit(topics: [ABI.eventTopic(Event.unbonding), Hash32(word: context.caller)],
                          data: try ABI.encode([.uint(256), .uint(64)], [.uint(amount), .uint(UInt256(releaseBlock))]))
         return []
     }
@@ -346,7 +350,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.zero, at: field(base, .unbonding))
         try context.storeWord(.zero, at: field(base, .unbondingReleaseBlock))
         try context.releaseBond(amount, to: context.caller)
-        try context.emit(topics: [ABI.eventTopic(events[3]), Hash32(word: context.caller)], data: amount.bigEndianBytes32)
+        try context.emit(topics: [ABI.eventTopic(Event.withdrawn), Hash32(word: context.caller)], data: amount.bigEndianBytes32)
         return []
     }
 
@@ -368,7 +372,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.zero, at: field(base, .jailReleaseBlock))
         try context.storeWord(UInt256(epoch), at: field(base, .eligibleFromEpoch))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(events[6]), Hash32(word: context.caller)], data: UInt256(epoch).bigEndianBytes32)
+        try context.emit(topics: [ABI.eventTopic(Event.unjailed), Hash32(word: context.caller)], data: UInt256(epoch).bigEndianBytes32)
         return []
     }
 
@@ -395,7 +399,7 @@ public final class Staking: SelectorDispatchedModule {
         if amount > reward { try context.burnBond(amount - reward) }
         try context.storeWord(try context.loadWord(field(base, .faults)) + .one, at: field(base, .faults))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(events[4]), Hash32(word: target), Hash32(word: beneficiary)],
+        try context.emit(topics: [ABI.eventTopic(Event.slashed), Hash32(word: target), Hash32(word: beneficiary)],
                          data: try ABI.encode([.uint(256), .uint(256), .string], [.uint(amount - reward), .uint(reward), .string(reason)]))
         return amount.bigEndianBytes32
     }
@@ -411,7 +415,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.one, at: field(base, .jailed))
         try context.storeWord(UInt256(releaseBlock), at: field(base, .jailReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(events[5]), Hash32(word: target)],
+        try context.emit(topics: [ABI.eventTopic(Event.jailed), Hash32(word: target)],
                          data: try ABI.encode([.uint(64), .string], [.uint(UInt256(releaseBlock)), .string(reason)]))
         return []
     }
@@ -425,7 +429,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.one, at: field(base, .jailed))
         try context.storeWord(UInt256(UInt64.max), at: field(base, .jailReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(events[7]), Hash32(word: target)], data: try ABI.encode([.string], [.string(reason)]))
+        try context.emit(topics: [ABI.eventTopic(Event.tombstoned), Hash32(word: target)], data: try ABI.encode([.string], [.string(reason)]))
         return []
     }
 
@@ -435,7 +439,7 @@ public final class Staking: SelectorDispatchedModule {
         let (base, _) = try registered(target, context)
         let total = try context.loadWord(field(base, .attestations)) + UInt256(count)
         try context.storeWord(total, at: field(base, .attestations))
-        try context.emit(topics: [ABI.eventTopic(events[8]), Hash32(word: target)],
+        try context.emit(topics: [ABI.eventTopic(Event.attestationsRecorded), Hash32(word: target)],
                          data: try ABI.encode([.uint(64), .uint(64)], [.uint(UInt256(count)), .uint(total)]))
         return []
     }
