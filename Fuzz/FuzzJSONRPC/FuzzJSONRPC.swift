@@ -48,6 +48,7 @@ enum Node {
         let models = ModelRPC(chain: chain)
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
+        StakingRPC(models: models).register(on: dispatcher)
         return dispatcher
     }()
 }
@@ -91,13 +92,14 @@ func isOnlyNotifications(_ request: JSONValue) -> Bool {
 /// libFuzzer calls this once before any input. The chain is built here with leak checking
 /// off: its trie nodes are an indirect enum whose boxes are referenced through pointers
 /// carrying the case tag in spare bits, which LeakSanitizer does not recognise as pointers,
-/// so the nodes the chain keeps would be reported as leaked (the model registry's ABI types,
-/// made once on first use, likewise). What inputs allocate is checked.
+/// so the nodes the chain keeps would be reported as leaked (the model registry's and the
+/// staking module's ABI types, made once on first use, likewise). What inputs allocate is checked.
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     leakCheckingOff()
     _ = Node.dispatcher
     _ = ModelRegistry.modelInfoType  // a static of the same indirect enum kind (ABIType), made once
+    _ = (Staking.operatorInfoType, Staking.parametersType)  // the staking module's, likewise
     leakCheckingOn()
     return 0
 }

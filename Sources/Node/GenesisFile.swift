@@ -1,5 +1,6 @@
 import Chain
 import Inference
+import Modules
 import JSON
 import Primitives
 
@@ -9,7 +10,7 @@ public enum GenesisFile {
     public static let minGasLimit: UInt64 = 21_000
 
     static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
-                         "blobs", "kernelSpecVersions", "inferenceGasPerBlock"]
+                         "blobs", "kernelSpecVersions", "inferenceGasPerBlock", "staking"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -61,11 +62,13 @@ public enum GenesisFile {
             blobs.uploadExpiryBlocks = try b.integer("uploadExpiryBlocks", in: 1...(UInt64(1) << 32)) ?? blobs.uploadExpiryBlocks
         }
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
+        let staking = try stakingGenesis(try r.object("staking"))
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
                                                    kernelSpecSchedule: schedule, inferenceGasPerBlock: inferenceGas),
                                timestamp: timestamp,
-                               gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc)
-        guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances sum to more than 2^256 - 1 wei") }
+                               gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc,
+                               moduleStorage: staking.words, staked: staking.staked)
+        guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances and genesis stakes sum to more than 2^256 - 1 wei") }
         return spec
     }
 
@@ -90,6 +93,51 @@ public enum GenesisFile {
             }
         }
         do { return try ValidatorSet(validators) } catch let e as ValidatorSetError { throw ConfigError("validators: \(e.message)") }
+    }
+
+    /// `staking` (docs/staking.md, "Genesis"): the staking module's parameters, defaults for
+    /// those left out, and `operators` bonded from block 0. Every genesis writes the
+    /// parameters, so staking is enabled on every chain made from a genesis file.
+    static func stakingGenesis(_ reader: FieldReader?) throws -> (words: [GenesisStorageWord], staked: UInt256) {
+        var params = StakingParameters.default
+        var operators: [GenesisOperator] = []
+        if let s = reader {
+            try s.rejectUnknown(["providerMinStake", "verifierMinStake", "validatorMinStake", "epochBlocks", "unbondingBlocks", "jailBlocks",
+                                 "slashRewardBps", "wrongProviderSlashBps", "losingVerifierSlashBps", "equivocationSlashBps",
+                                 "doubleSignSlashBps", "operators"])
+            params.providerMinStake = try s.amount("providerMinStake") ?? params.providerMinStake
+            params.verifierMinStake = try s.amount("verifierMinStake") ?? params.verifierMinStake
+            params.validatorMinStake = try s.amount("validatorMinStake") ?? params.validatorMinStake
+            let blocks = UInt64(1)...(UInt64(1) << 40)
+            params.epochBlocks = try s.integer("epochBlocks", in: blocks) ?? params.epochBlocks
+            params.unbondingBlocks = try s.integer("unbondingBlocks", in: 0...(UInt64(1) << 40)) ?? params.unbondingBlocks
+            params.jailBlocks = try s.integer("jailBlocks", in: 0...(UInt64(1) << 40)) ?? params.jailBlocks
+            params.slashRewardBps = try s.integer("slashRewardBps", in: 0...10_000) ?? params.slashRewardBps
+            params.wrongProviderSlashBps = try s.integer("wrongProviderSlashBps", in: 0...10_000) ?? params.wrongProviderSlashBps
+            params.losingVerifierSlashBps = try s.integer("losingVerifierSlashBps", in: 0...10_000) ?? params.losingVerifierSlashBps
+            params.equivocationSlashBps = try s.integer("equivocationSlashBps", in: 0...10_000) ?? params.equivocationSlashBps
+            params.doubleSignSlashBps = try s.integer("doubleSignSlashBps", in: 0...10_000) ?? params.doubleSignSlashBps
+            for (i, item) in (try s.array("operators") ?? []).enumerated() {
+                let o = try FieldReader(item, path: "staking.operators[\(i)]")
+                try o.rejectUnknown(["address", "role", "stake", "models", "hardwareClass", "consensusKey"])
+                let text = try o.string("address", required: true)!
+                guard let address = try? Address(hex: text) else { throw ConfigError("\(o.name("address")): \"\(text)\" is not a 20-byte hex address") }
+                let roleName = try o.string("role", required: true)!
+                guard let role = OperatorRole(name: roleName) else {
+                    throw ConfigError("\(o.name("role")): \"\(roleName)\" is not provider, verifier or validator")
+                }
+                var key: [UInt8] = []
+                if let keyText = try o.string("consensusKey", required: role == .validator) {
+                    do { key = try Hex.decode(keyText) } catch { throw ConfigError("\(o.name("consensusKey")): \(error)") }
+                }
+                operators.append(GenesisOperator(address: address, role: role, stake: try o.amount("stake", required: true)!,
+                                                 models: try NodeConfig.strings(try o.array("models") ?? [], o.name("models")),
+                                                 hardwareClass: try o.string("hardwareClass") ?? "", consensusKey: key))
+            }
+        }
+        do { return try Staking.genesisStorage(parameters: params, operators: operators) } catch let revert as NativeRevert {
+            throw ConfigError("staking: \(revert.reason)")
+        }
     }
 
     /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).

@@ -64,9 +64,17 @@ public final class ModelRPC {
     }
 
     /// A reader of the head state (one block for the whole request).
-    func reader() -> Reader {
+    func reader() -> Reader { reader(at: chain.head) }
+
+    /// A reader of the state after block `number`, nil when it is past the head.
+    func reader(number: UInt64) throws -> Reader? {
         let head = chain.head
-        return Reader(chain: chain, head: head, state: chain.database.state(at: head), registry: registry)
+        guard number <= head.number, let header = try chain.database.header(number: number) else { return nil }
+        return reader(at: header)
+    }
+
+    private func reader(at header: Header) -> Reader {
+        Reader(chain: chain, head: header, state: chain.database.state(at: header), registry: registry)
     }
 
     /// Reads of one head state through the registry's view functions.
@@ -77,9 +85,15 @@ public final class ModelRPC {
         let registry: ModelRegistry
 
         private func view(_ signature: String, _ values: [ABIValue]) throws -> [UInt8] {
+            try view(at: registry.address, signature, values)
+        }
+
+        /// Runs the view function `signature` of the module at `module` on this state; a
+        /// revert is a server error with the module's reason.
+        func view(at module: Address, _ signature: String, _ values: [ABIValue]) throws -> [UInt8] {
             let env = chain.config.environment(number: head.number, timestamp: head.timestamp, coinbase: head.coinbase, baseFee: .zero,
                                                gasLimit: head.gasLimit)
-            let result = chain.builder.executor.call(from: .zero, to: registry.address, value: .zero,
+            let result = chain.builder.executor.call(from: .zero, to: module, value: .zero,
                                                      data: try ABI.encodeCall(signature, values), gasLimit: ModelRPC.viewGas,
                                                      state: state, block: env, isStatic: true)
             if let reason = result.revertReason { throw RPCError.server(reason) }

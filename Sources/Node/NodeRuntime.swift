@@ -64,6 +64,7 @@ public final class NodeRuntime {
         let models = ModelRPC(chain: chain)
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
+        StakingRPC(models: models).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes

@@ -129,7 +129,8 @@ struct ModelUploader {
     }
 }
 
-/// Signs calls to the registry with consecutive nonces and waits for their receipts.
+/// Signs calls to a module (the registry unless told) with consecutive nonces and waits
+/// for their receipts.
 final class TransactionSender {
     let rpc: RPCClient
     let key: PrivateKey
@@ -142,23 +143,26 @@ final class TransactionSender {
         self.chainId = chainId
     }
 
-    /// Signs and submits a call with `data`; returns the transaction hash. Gas is the
-    /// estimate plus a margin for state that pending transactions change.
-    func send(_ data: [UInt8]) throws -> String {
+    /// Signs and submits a call with `data` and `value` to `to`; returns the transaction
+    /// hash. Gas is the estimate plus a margin for state that pending transactions change.
+    func send(_ data: [UInt8], to: Address = ModelUploader.registry, value: UInt256 = .zero) throws -> String {
         let from = key.address
         let nonce = try self.nonce ?? rpc.pendingNonce(from)
-        let call = JSONValue.object(["from": .string(from.hex), "to": .string(ModelUploader.registry.hex), "input": .string(Hex.encode(data))])
+        let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
+                                     "input": .string(Hex.encode(data))])
         let estimate = try rpc.quantity("eth_estimateGas", [call]).uint64 ?? 0
         let (tip, maxFee) = try rpc.feeCaps()
         let tx = Transaction(type: .dynamicFee, chainId: chainId, nonce: nonce, maxPriorityFeePerGas: tip, maxFeePerGas: maxFee,
-                             gasLimit: estimate + estimate / 4 + 50_000, to: ModelUploader.registry, value: .zero, data: data, accessList: [])
+                             gasLimit: estimate + estimate / 4 + 50_000, to: to, value: value, data: data, accessList: [])
         let signed = try tx.signed(with: key)
         let hash = try rpc.call("eth_sendRawTransaction", [.string(Hex.encode(signed.raw))]).stringValue ?? signed.hash.hex
         self.nonce = nonce + 1
         return hash
     }
 
-    func sendAndWait(_ data: [UInt8]) throws -> JSONValue { try waitForReceipt(try send(data)) }
+    func sendAndWait(_ data: [UInt8], to: Address = ModelUploader.registry, value: UInt256 = .zero) throws -> JSONValue {
+        try waitForReceipt(try send(data, to: to, value: value))
+    }
 
     /// Polls for the receipt of `hash` (two minutes at most).
     func waitForReceipt(_ hash: String) throws -> JSONValue {
@@ -177,7 +181,8 @@ final class TransactionSender {
         let tx = try rpc.call("eth_getTransactionByHash", [.string(hash)])
         var reason = "reverted"
         if let number = receipt["blockNumber"]?.stringValue, let n = try? Hex.decodeQuantity(number), n > 0 {  // the state the transaction ran on
-            let call = JSONValue.object(["from": tx["from"] ?? .null, "to": tx["to"] ?? .null, "input": tx["input"] ?? .null])
+            let call = JSONValue.object(["from": tx["from"] ?? .null, "to": tx["to"] ?? .null, "value": tx["value"] ?? .null,
+                                         "input": tx["input"] ?? .null])
             do { _ = try rpc.call("eth_call", [call, .string(Hex.quantity(n - 1))]) } catch let e as CommandFailure { reason = e.message }
         }
         throw CommandFailure("\(what) failed (transaction \(hash)): \(reason)")

@@ -36,6 +36,14 @@ commands:
   chat decode    [--tokenizer FILE] ID …                      the text of token ids
   chat template  [--tokenizer FILE] --message ROLE=CONTENT …  a conversation as the chat model sees it
   inference verify [--rpc URL] TXHASH                         re-run a transaction's inferences locally, compare outputs
+  stake          [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS --value OPG
+                 [--role provider|verifier --model ID … --hardware CLASS | --role validator --consensus-key-file FILE]
+                                                              register as an operator, or add stake
+  unstake        [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS --value OPG
+                                                              start unbonding stake
+  withdraw       [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS
+                                                              pay out stake whose unbonding period has passed
+  operators      [--rpc URL] [--role ROLE] [--model ID]       the staking module's operators, as a table
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -361,6 +369,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "model": return try modelCommand(rest)
     case "chat": return try chatCommand(rest)
     case "inference": return try inferenceCommand(rest)
+    case "stake", "unstake", "withdraw", "operators": return try stakingCommand(command, rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

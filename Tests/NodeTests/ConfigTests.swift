@@ -1,6 +1,7 @@
 import Chain
 import Crypto
 import JSON
+import Modules
 import Primitives
 import Storage
 import XCTest
@@ -143,6 +144,47 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(try genesisError { $0["blobs"] = .object(["uploadExpiryBlocks": .int(0)]) }.hasPrefix("blobs.uploadExpiryBlocks"))
         XCTAssertTrue(try genesisError { $0["blobs"] = .object(["maxbytes": .int(5)]) }.contains("maxbytes"))
         XCTAssertTrue(try genesisError { $0["blobs"] = .int(5) }.hasPrefix("blobs"))
+    }
+
+    /// `staking` is optional: every genesis writes the staking parameters, defaults for what
+    /// it leaves out, and bonds its operators (docs/staking.md, "Genesis").
+    func testGenesisStaking() throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        let plain = try GenesisFile.parse(bytes)
+        XCTAssertEqual(plain.staked, .zero)
+        XCTAssertEqual(plain.moduleStorage.count, 11, "the eleven default parameters")
+        XCTAssertEqual(plain.moduleStorage[3].value, Hash32(word: UInt256(100)), "epochBlocks defaults to 100")
+        let key = "0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"  // secp256k1's generator
+        let validator: JSONValue = .object(["address": .string(DevNet.validatorKey.address.hex), "role": .string("validator"),
+                                            "stake": .string("10000000000000000000000"), "consensusKey": .string(key)])
+        let provider: JSONValue = .object(["address": .string("0x" + String(repeating: "22", count: 20)), "role": .string("provider"),
+                                           "stake": .string("10000000000000000000000"), "models": .array([.string("QmA")]), "hardwareClass": .string("gpu")])
+        guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
+        o["staking"] = .object(["epochBlocks": .int(7), "operators": .array([validator, provider])])
+        let staked = try GenesisFile.parse(JSONValue.object(o).serializedBytes())
+        XCTAssertEqual(staked.staked, StakingParameters.opg * 20_000)
+        XCTAssertEqual(staked.totalAlloc, plain.totalAlloc! + StakingParameters.opg * 20_000, "the genesis supply counts the stake")
+        XCTAssertEqual(staked.moduleStorage[3].value, Hash32(word: UInt256(7)))
+        XCTAssertEqual(try genesisError { $0["staking"] = .object(["epochBlocks": .int(0)]) }, "staking.epochBlocks: must be an integer in 1…1099511627776")
+        XCTAssertEqual(try genesisError { $0["staking"] = .object(["slashRewardBps": .int(10_001)]) }, "staking.slashRewardBps: must be an integer in 0…10000")
+        XCTAssertEqual(try genesisError { $0["staking"] = .object(["providerMinStake": .string("1")]) }, "staking: providerMinStake: must be at least 1 OPG (10^18 wei)")
+        XCTAssertEqual(try genesisError { $0["staking"] = .object(["minStake": .int(1)]) }, "staking.minStake: unknown field")
+        func withOperator(_ fields: [(String, JSONValue)]) throws -> String {
+            try genesisError { $0["staking"] = .object(["operators": .array([.object(JSONObject(fields))])]) }
+        }
+        XCTAssertEqual(try withOperator([("address", .string("0x12")), ("role", .string("provider")), ("stake", .string("1"))]),
+                       "staking.operators[0].address: \"0x12\" is not a 20-byte hex address")
+        XCTAssertEqual(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("miner")), ("stake", .string("1"))]),
+                       "staking.operators[0].role: \"miner\" is not provider, verifier or validator")
+        XCTAssertEqual(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("validator")), ("stake", .string("1"))]),
+                       "staking.operators[0].consensusKey: missing required field")
+        XCTAssertTrue(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("validator")),
+                                        ("stake", .string("10000000000000000000000")), ("consensusKey", .string("0x02"))])
+            .hasPrefix("staking: operators[0] (\(DevNet.validatorKey.address.checksummed)): consensus key must be a 33-byte compressed"))
+        XCTAssertTrue(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("provider")), ("stake", .string("1")),
+                                        ("models", .array([.string("QmA")])), ("hardwareClass", .string("gpu"))]).contains("below the provider minimum"))
+        XCTAssertEqual(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("provider")), ("stake", .string("1")),
+                                         ("models", .array([.int(1)]))]), "staking.operators[0].models[0]: must be a string")
     }
 
     func configError(_ text: String) -> String {

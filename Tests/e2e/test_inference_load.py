@@ -81,12 +81,14 @@ def test_supply_invariant_after_uploads_inference_fees_and_transfers(fresh_node)
     accounts |= {a.address for a in DEV_ACCOUNTS} | {VALIDATOR.address}
     held = sum(w3.eth.get_balance(a, head) for a in sorted(accounts))
     supply = w3.eth.contract(address=SUPPLY, abi=json.loads(run([str(BIN / "opg"), "abi", "supply"], check=True).stdout))
-    genesis_supply, minted, burned = (getattr(supply.functions, f)().call(block_identifier=head)
-                                      for f in ("genesisSupply", "minted", "burned"))
-    assert genesis_supply == sum(int(v["balance"]) for v in genesis["alloc"].values())
+    genesis_supply, minted, burned, staked = (getattr(supply.functions, f)().call(block_identifier=head)
+                                              for f in ("genesisSupply", "minted", "burned", "staked"))
+    genesis_stake = supply.functions.staked().call(block_identifier=0)
+    assert genesis_supply == sum(int(v["balance"]) for v in genesis["alloc"].values()) + genesis_stake
     assert minted == head * int(genesis["blockReward"])
     assert burned > 0
-    assert held == genesis_supply + minted - burned == int(node.result("opg_totalSupply", [hex(head)]), 16)
+    # Stake is in no balance (docs/staking.md): sum(balances) + staked == genesis + minted − burned.
+    assert held + staked == genesis_supply + minted - burned == int(node.result("opg_totalSupply", [hex(head)]), 16)
 
 
 class InferenceLoad(threading.Thread):

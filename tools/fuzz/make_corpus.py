@@ -123,6 +123,8 @@ def rpc_seeds():
         request("opg_getModelBytes", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "0x0", "0x10"),
         request("opg_getInference", "0x" + "ab" * 32), request("opg_getInferencesByModel", "0x" + "ab" * 32, None, "0x2"),
         request("opg_inferenceStats", "0x0", "0x2"),
+        request("opg_getOperator", user), request("opg_listOperators", {"role": "provider", "model": "QmA", "limit": "0x2"}),
+        request("opg_getValidators", "latest"),
         request("eth_getBlockByNumber", "latest", False), request("eth_getBlockByNumber", "earliest", True),
         request("eth_getBlockTransactionCountByNumber", "0x1"), request("eth_getBlockByHash", block_hash, True),
         request("eth_getBlockTransactionCountByHash", block_hash), request("eth_getBlockReceipts", block_hash),

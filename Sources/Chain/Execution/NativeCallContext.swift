@@ -254,6 +254,38 @@ public final class NativeCallContext {
         ledger.recordBurn(amount)
     }
 
+    /// Moves `amount` from the module's own account into the bonded total of the supply
+    /// ledger (stake: in no balance, so `sum(balances) + staked` is still the supply).
+    public func bond(_ amount: UInt256) throws {
+        try requireWritable("bond")
+        try useGas(GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard !ledger.staked.addingReportingOverflow(amount).overflow else { throw NativeRevert("bond overflows the staked total") }
+        try debitOwnAccount(amount)
+        ledger.recordBond(amount)
+    }
+
+    /// Pays `amount` out of the bonded total to `recipient`'s balance.
+    public func releaseBond(_ amount: UInt256, to recipient: Address) throws {
+        try requireWritable("bond release")
+        try useGas(GasSchedule.valueTransfer + GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard ledger.staked >= amount else { throw NativeRevert("release of \(amount) exceeds the staked total \(ledger.staked)") }
+        try credit(amount, to: recipient)
+        ledger.recordRelease(amount)
+    }
+
+    /// Destroys `amount` of the bonded total and records it as burned (slashing).
+    public func burnBond(_ amount: UInt256) throws {
+        try requireWritable("burn")
+        try useGas(2 * GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard ledger.staked >= amount else { throw NativeRevert("burn of \(amount) exceeds the staked total \(ledger.staked)") }
+        guard !ledger.burned.addingReportingOverflow(amount).overflow else { throw NativeRevert("burn overflows the burned total") }
+        ledger.recordRelease(amount)
+        ledger.recordBurn(amount)
+    }
+
     private func debitOwnAccount(_ amount: UInt256) throws {
         let have = state.balance(of: address)
         guard have >= amount else { throw NativeRevert("insufficient module balance: have \(have) want \(amount)") }

@@ -2,8 +2,10 @@ import Primitives
 
 /// $OPG supply bookkeeping kept in state, so the state root commits to it: the storage
 /// of the Supply module at `0x…00FF` holds the genesis supply, the total minted (block
-/// rewards, modules' `NativeCallContext.mint`) and the total burned (base fees,
-/// `NativeCallContext.burn`). Total supply = genesis + minted − burned.
+/// rewards, modules' `NativeCallContext.mint`), the total burned (base fees,
+/// `NativeCallContext.burn`) and the $OPG bonded as stake (`NativeCallContext.bond`),
+/// which no account's balance holds. Total supply = genesis + minted − burned, and
+/// sum(balances) + staked == total supply after every block (docs/staking.md).
 public struct SupplyLedger {
     /// The Supply module's address.
     public static let address = Address(lowByte: 0xFF)
@@ -13,6 +15,8 @@ public struct SupplyLedger {
     public static let mintedSlot = Hash32.slot(1)
     /// Slot of the total burned.
     public static let burnedSlot = Hash32.slot(2)
+    /// Slot of the total bonded as stake (held by the staking module, in no balance).
+    public static let stakedSlot = Hash32.slot(3)
 
     private let state: ExecutionState
 
@@ -25,11 +29,22 @@ public struct SupplyLedger {
     public var minted: UInt256 { read(Self.mintedSlot) }
     /// $OPG burned since genesis.
     public var burned: UInt256 { read(Self.burnedSlot) }
+    /// $OPG bonded as stake now.
+    public var staked: UInt256 { read(Self.stakedSlot) }
     /// genesis + minted − burned.
     public var totalSupply: UInt256 { genesisSupply + minted - burned }
 
     /// Records the genesis supply (block 0 only).
     public func setGenesisSupply(_ amount: UInt256) { write(Self.genesisSlot, amount) }
+
+    /// Records the stake bonded at genesis (block 0 only).
+    public func setGenesisStake(_ amount: UInt256) { write(Self.stakedSlot, amount) }
+
+    /// Adds `amount` to the bonded total (taken out of an account's balance by the caller).
+    public func recordBond(_ amount: UInt256) { write(Self.stakedSlot, staked + amount) }
+
+    /// Takes `amount` off the bonded total (paid back or burned by the caller).
+    public func recordRelease(_ amount: UInt256) { write(Self.stakedSlot, staked - amount) }
 
     /// Adds `amount` to the minted total.
     public func recordMint(_ amount: UInt256) { write(Self.mintedSlot, minted + amount) }

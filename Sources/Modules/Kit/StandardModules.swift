@@ -9,7 +9,7 @@ public enum StandardModules {
     /// and session cache).
     public static func all(inference: InferenceSettings = InferenceSettings()) -> [NativeModule] {
         let registry = ModelRegistry()
-        return [Notary(), registry, InferencePrecompile(models: registry, settings: inference), InferenceHub(), Supply()]
+        return [Notary(), registry, InferencePrecompile(models: registry, settings: inference), InferenceHub(), Staking(), Supply()]
     }
 
     /// The registry of `all(inference:)`.

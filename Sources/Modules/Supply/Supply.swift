@@ -4,7 +4,8 @@ import Primitives
 /// The Supply module at `0x…00FF`: read-only views of the $OPG supply ledger that
 /// execution keeps in this address's storage (`SupplyLedger`).
 ///
-/// - `totalSupply() view returns (uint256)`, `genesisSupply()`, `minted()`, `burned()`.
+/// - `totalSupply() view returns (uint256)`, `genesisSupply()`, `minted()`, `burned()`,
+///   `staked()` (the stake bonded in the staking module: in no balance, part of the supply).
 public final class Supply: NativeModule {
     public let address = SupplyLedger.address
     public let name = "Supply"
@@ -12,7 +13,7 @@ public final class Supply: NativeModule {
     public init() {}
 
     public var abiJSON: String { embeddedABI(PackageResources.Supply_json) }
-    public let functions = ["totalSupply()", "genesisSupply()", "minted()", "burned()"].map { ModuleFunction($0, .view) }
+    public let functions = ["totalSupply()", "genesisSupply()", "minted()", "burned()", "staked()"].map { ModuleFunction($0, .view) }
     public let events: [String] = []
 
     /// Supply checks the calldata length and value before it reads the ledger and reads
@@ -21,6 +22,10 @@ public final class Supply: NativeModule {
     public func call(_ context: NativeCallContext) throws -> [UInt8] {
         guard context.input.count == 4 else { throw NativeRevert("Supply functions take no arguments") }
         guard context.value.isZero else { throw NativeRevert("Supply functions are not payable") }
+        // staked() came later: it reads only its own word, so the others' gas is unchanged.
+        if Array(context.input) == ABI.selector("staked()") {
+            return try context.withStaticScope { try context.load(SupplyLedger.stakedSlot).bytes }
+        }
         return try context.withStaticScope {
             let genesis = try context.loadWord(SupplyLedger.genesisSlot)
             let minted = try context.loadWord(SupplyLedger.mintedSlot)
