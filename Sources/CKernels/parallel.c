@@ -7,6 +7,7 @@
 // the finished word (next = count) lets no late worker take anything.
 #include "parallel.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,11 +18,19 @@ enum {
     // Pause instructions a worker spends polling for the next job before it sleeps
     // (some hundreds of microseconds; timing only, never a result).
     SPIN_PAUSES = 1 << 14,
+    // Pauses a caller spends polling for its last parts before it sleeps until they end.
+    WAIT_PAUSES = 1 << 10,
+    // While polling, a thread offers its core to others this often, so on a busy machine
+    // a polling thread does not hold the core a part needs.
+    YIELD_EVERY = 64,
 };
 
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;  // held by the caller of the current job
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
+static atomic_int caller_sleeping;
 static atomic_size_t generation;
 static atomic_int sleepers;
 // claims = job << 32 | parts << 16 | next part.
@@ -31,10 +40,12 @@ static opg_parallel_task job_task;
 static void *job_context;
 static int workers;  // started so far (guarded by job_lock)
 
-static inline void relax(void) {
+// One step of a polling loop: a pause, and every YIELD_EVERY steps a sched_yield.
+static inline void relax(int step) {
 #if defined(__x86_64__)
     _mm_pause();
 #endif
+    if (step % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
 }
 
 static void run_parts(void) {
@@ -44,7 +55,13 @@ static void run_parts(void) {
         if (part >= parts) return;
         if (!atomic_compare_exchange_weak(&claims, &word, word + 1)) continue;
         job_task(job_context, (size_t)part);
-        atomic_fetch_add(&parts_done, 1);
+        // The last part wakes a caller that has stopped polling (it set caller_sleeping
+        // before its last look at parts_done, so one of the two sees the other).
+        if (atomic_fetch_add(&parts_done, 1) + 1 == parts && atomic_load(&caller_sleeping)) {
+            pthread_mutex_lock(&done_lock);
+            pthread_cond_signal(&done);
+            pthread_mutex_unlock(&done_lock);
+        }
         word = atomic_load(&claims);
     }
 }
@@ -54,7 +71,7 @@ static size_t next_generation(size_t seen) {
     for (int i = 0; i < SPIN_PAUSES; i++) {
         size_t g = atomic_load(&generation);
         if (g != seen) return g;
-        relax();
+        relax(i);
     }
     pthread_mutex_lock(&sleep_lock);
     atomic_fetch_add(&sleepers, 1);
@@ -103,7 +120,14 @@ int opg_parallel_for(size_t parts, size_t threads, opg_parallel_task task, void 
         pthread_mutex_unlock(&sleep_lock);
     }
     run_parts();
-    while (atomic_load(&parts_done) < parts) relax();
+    for (int i = 0; i < WAIT_PAUSES && atomic_load(&parts_done) < parts; i++) relax(i);
+    if (atomic_load(&parts_done) < parts) {
+        pthread_mutex_lock(&done_lock);
+        atomic_store(&caller_sleeping, 1);
+        while (atomic_load(&parts_done) < parts) pthread_cond_wait(&done, &done_lock);
+        atomic_store(&caller_sleeping, 0);
+        pthread_mutex_unlock(&done_lock);
+    }
     pthread_mutex_unlock(&job_lock);
     return 1;
 }
