@@ -7,8 +7,9 @@ import Dispatch
 /// another run holds the pool, libdispatch runs the parts instead. Which thread runs a
 /// part never changes a result: parts write disjoint outputs, each computed the same way.
 enum WorkerPool {
-    /// Calls `body(part)` once for every part in 0..<parts, on up to `threads` threads, and
-    /// returns when all have finished.
+    /// Calls `body(part)` once for every part in 0..<parts, on up to `threads` threads of the
+    /// pool (libdispatch's, as many as it chooses, when the pool is busy), and returns when
+    /// all have finished.
     static func perform(parts: Int, threads: Int, _ body: (Int) -> Void) {
         guard parts > 1, threads > 1 else {
             for part in 0..<max(parts, 0) { body(part) }
