@@ -38,6 +38,7 @@ static float epilogue(float acc, size_t j, const opg_gemm_epilogue *e) {
     float t = acc;
     if (e->alpha != 1.0f) t = e->alpha * t;
     if (e->bias != NULL) t = t + e->beta * e->bias[j];
+    if (e->relu && !(t > 0.0f || t != t)) t = 0.0f;
     return t;
 }
 
@@ -56,6 +57,10 @@ void opg_sgemm_panels_portable(const float *A, size_t lda, const float *B, size_
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+// Relu per lane: x where x > 0 or x is a NaN, else +0 (−0 included).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 rectified8(__m256 x) { return _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NLE_UQ)); }
 
 // Lane masks for the first `cols` of 16 columns (two 8-lane halves).
 __attribute__((target("avx2,fma")))
@@ -108,6 +113,7 @@ static inline void tile(const int rows, const int G, const int masked, const flo
             for (int r = 0; r < rows; r++) {
                 if (e->alpha != 1.0f) acc[r][g] = _mm256_mul_ps(alpha, acc[r][g]);
                 if (e->bias != NULL) acc[r][g] = _mm256_add_ps(acc[r][g], bias);
+                if (e->relu) acc[r][g] = rectified8(acc[r][g]);
             }
         }
     }

@@ -60,6 +60,21 @@ static void global_pool_planes(const float *x, size_t p_begin, size_t p_end, siz
     }
 }
 
+// The window fold of max_pool_outputs as a binary step: b stays once it is a NaN, else v
+// replaces it when greater or a NaN. The fold keeps the first NaN, or failing one the first
+// of the maxima, of the elements in order, so it is associative: reducing a 2 × 2 window
+// as (x00 · x01) · (x10 · x11) gives what the left-to-right fold gives.
+static inline float first_max(float b, float v) { return b != b ? b : ((v > b || v != v) ? v : b); }
+
+static void max_pool_2x2_rows(const float *x, size_t w, size_t out_rows, float *out) {
+    size_t half = w / 2;
+    for (size_t r = 0; r < out_rows; r++) {
+        const float *top = x + 2 * r * w, *bottom = top + w;
+        for (size_t j = 0; j < half; j++)
+            out[r * half + j] = first_max(first_max(top[2 * j], top[2 * j + 1]), first_max(bottom[2 * j], bottom[2 * j + 1]));
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -136,6 +151,53 @@ static void global_pool_avx2(const float *x, size_t planes, size_t plane, int ma
     }
     global_pool_planes(x, p, planes, plane, max, out);
 }
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 first_max8(__m256 b, __m256 v) {
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, b, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(b, v, _mm256_andnot_ps(_mm256_cmp_ps(b, b, _CMP_UNORD_Q), take));
+}
+
+// first_max of the pairs (p[2i], p[2i + 1]) for i = 0..7, in order.
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 first_max_pairs8(const float *p) {
+    __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    // Lanes hold pairs 0 1 4 5 | 2 3 6 7; the 64-bit permute puts them in order.
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(first_max8(even, odd)), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// The same windows as max_pool_2x2_rows without gathers: the pairs of each input row
+// first (contiguous over every row of the block: w is even, so no pair crosses a row),
+// into t, then each output row from two rows of t.
+__attribute__((target("avx2,fma")))
+static void max_pool_2x2_avx2(const float *x, size_t w, size_t out_rows, float *out) {
+    enum { BLOCK = 1024 };  // floats of t: 4 KiB, in L1 with the rows it comes from
+    float t[BLOCK];
+    size_t half = w / 2, block_rows = BLOCK / w;
+    for (size_t r0 = 0; r0 < out_rows; r0 += block_rows) {
+        size_t rows = out_rows - r0 < block_rows ? out_rows - r0 : block_rows;
+        const float *in = x + 2 * r0 * w;
+        float *o = out + r0 * half;
+        size_t pairs = rows * w, i = 0;  // rows × 2 input rows × half pairs
+        for (; i + 8 <= pairs; i += 8) _mm256_storeu_ps(t + i, first_max_pairs8(in + 2 * i));
+        for (; i < pairs; i++) t[i] = first_max(in[2 * i], in[2 * i + 1]);
+        size_t r = 0;
+        if (half == 4) {
+            // Two output rows per vector: t holds top, bottom, top, bottom … in 4-float rows.
+            for (; r + 2 <= rows; r += 2) {
+                __m256 a = _mm256_loadu_ps(t + 4 * r * 2), b = _mm256_loadu_ps(t + 4 * r * 2 + 8);
+                _mm256_storeu_ps(o + 4 * r, first_max8(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31)));
+            }
+        }
+        for (; r < rows; r++) {
+            const float *top = t + 2 * r * half, *bottom = top + half;
+            size_t j = 0;
+            for (; j + 8 <= half; j += 8) _mm256_storeu_ps(o + r * half + j, first_max8(_mm256_loadu_ps(top + j), _mm256_loadu_ps(bottom + j)));
+            for (; j < half; j++) o[r * half + j] = first_max(top[j], bottom[j]);
+        }
+    }
+}
 #endif
 
 void opg_max_pool(const float *x, size_t planes, size_t plane, const int32_t *offsets, size_t k_count, size_t out_count,
@@ -166,4 +228,13 @@ void opg_global_pool(const float *x, size_t planes, size_t plane, int max, float
 #endif
     (void)use_avx2;
     global_pool_planes(x, 0, planes, plane, max, out);
+}
+
+void opg_max_pool_2x2(const float *x, size_t planes, size_t h, size_t w, float *out, int use_avx2) {
+    size_t out_rows = planes * (h / 2);
+#if defined(__x86_64__)
+    if (use_avx2 && w <= 1024) { max_pool_2x2_avx2(x, w, out_rows, out); return; }
+#endif
+    (void)use_avx2;
+    max_pool_2x2_rows(x, w, out_rows, out);
 }

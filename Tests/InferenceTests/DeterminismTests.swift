@@ -136,14 +136,18 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
-    /// Pooling: the C kernels (AVX2 gathers over 8 outputs or planes) equal the Swift
-    /// reference — values and MaxPool's indices — with pads, strides, dilations, ceil mode,
+    /// Pooling: the C kernels (AVX2 gathers over 8 outputs or planes; plain loads for a 2 × 2
+    /// max pool with strides 2 and no indices) equal the Swift reference — values and MaxPool's
+    /// indices — with pads, strides, dilations, ceil mode,
     /// count_include_pad, storage order, and NaN, ±0 and −∞ among the inputs.
     func testPoolingPathsAgreeBitForBit() throws {
         var g = Generator(state: 8)
         func ints(_ name: String, _ v: [Int64]) -> Attribute { Attribute(name: name, value: .ints(v)) }
         let cases: [(x: [Int], attrs: [Attribute])] = [
             ([64, 8, 8, 8], [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])]),
+            ([3, 2, 6, 36], [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])]),
+            ([1, 3, 4, 2], [ints("kernel_shape", [2, 2]), ints("strides", [2, 2]), Attribute(name: "ceil_mode", value: .int(1))]),
+            ([1, 2, 6, 10], [ints("kernel_shape", [2, 2]), ints("strides", [2, 2]), ints("pads", [1, 1, 1, 1])]),
             ([2, 3, 9, 7], [ints("kernel_shape", [3, 2]), ints("pads", [1, 0, 2, 1]), ints("strides", [2, 1])]),
             ([1, 2, 11, 10], [ints("kernel_shape", [3, 3]), ints("dilations", [2, 1]), Attribute(name: "ceil_mode", value: .int(1)),
                               ints("strides", [2, 3])]),
@@ -156,8 +160,7 @@ final class DeterminismTests: XCTestCase {
             var values = (0..<c.x.reduce(1, *)).map { _ in g.float() }
             for i in Swift.stride(from: 0, to: values.count, by: 37) { values[i] = [Float.nan, -0.0, 0, -.infinity][(i / 37) % 4] }
             let x = Tensor.float(values, shape: c.x)
-            for op in ["MaxPool", "AveragePool"] {
-                let outputs = op == "MaxPool" ? 2 : 1
+            for (op, outputs) in [("MaxPool", 2), ("MaxPool", 1), ("AveragePool", 1)] {
                 let attrs = c.attrs.filter { op == "MaxPool" ? $0.name != "count_include_pad" : $0.name != "storage_order" }
                 let reference = try runOperator(op, [x], attributes: attrs, outputs: outputs, opset: 19, options: RunOptions(path: .reference))
                 let fast = try runOperator(op, [x], attributes: attrs, outputs: outputs, opset: 19, options: RunOptions(path: .fast))
@@ -172,12 +175,54 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// A Relu right after a Conv or Gemm is fused into it on the fast path (RunPlan): the
+    /// fused run equals the reference, which runs the Relu as its own node, bit for bit on
+    /// 1–3 threads, with NaN, ±0 and negative values reaching the Relu; a Conv output that is
+    /// also a graph output is not fused and both outputs stay right.
+    func testReluFusedIntoConvAndGemmMatchesTheReference() throws {
+        var g = Generator(state: 21)
+        func values(_ count: Int) -> [Float] {
+            var v = (0..<count).map { _ in g.float() }
+            for i in Swift.stride(from: 0, to: count, by: 11) { v[i] = [Float.nan, -0.0, 0, -3][(i / 11) % 4] }
+            return v
+        }
+        let convWeights = Tensor(name: "w", elementType: .float, shape: [5, 3, 3, 3], storage: .float(values(135)))
+        let convBias = Tensor(name: "b", elementType: .float, shape: [5], storage: .float(values(5)))
+        let gemmWeights = Tensor(name: "w", elementType: .float, shape: [20, 12], storage: .float(values(240)))
+        let gemmBias = Tensor(name: "b", elementType: .float, shape: [12], storage: .float(values(12)))
+        let cases: [(op: String, x: [Int], initializers: [Tensor], attributes: [Attribute], outputs: [String])] = [
+            ("Conv", [4, 3, 7, 6], [convWeights, convBias], [Attribute(name: "pads", value: .ints([1, 1, 1, 1]))], ["r"]),
+            ("Conv", [2, 3, 5, 5], [convWeights], [], ["r"]),
+            ("Conv", [2, 3, 5, 5], [convWeights, convBias], [], ["r", "y"]),
+            ("Gemm", [70, 20], [gemmWeights, gemmBias], [], ["r"]),
+            ("Gemm", [3, 20], [gemmWeights], [Attribute(name: "alpha", value: .float(-0.5))], ["r"]),
+        ]
+        for c in cases {
+            let nodes = [Node(name: "n", opType: c.op, domain: "", inputs: ["x"] + c.initializers.map(\.name), outputs: ["y"], attributes: c.attributes),
+                         Node(name: "relu", opType: "Relu", domain: "", inputs: ["y"], outputs: ["r"], attributes: [])]
+            let graph = Graph(name: "g", nodes: nodes, initializers: c.initializers, inputs: [ValueInfo(name: "x", type: nil)],
+                              outputs: c.outputs.map { ValueInfo(name: $0, type: nil) }, valueInfo: [])
+            let model = Model(irVersion: 8, opsetImports: [OperatorSetID(domain: "", version: 17)], producerName: "", producerVersion: "",
+                              domain: "", modelVersion: 0, docString: "", metadata: [], graph: graph)
+            let session = try InferenceSession(model: model)
+            let feeds = ["x": Tensor.float(values(c.x.reduce(1, *)), shape: c.x)]
+            let reference = try session.run(feeds, options: RunOptions(path: .reference))
+            for threads in [1, 2, 3] {
+                let fast = try session.run(feeds, options: RunOptions(threads: threads))
+                for (r, f) in zip(reference, fast) {
+                    XCTAssertEqual(r.shape, f.shape)
+                    XCTAssertEqual(bits(try r.floats("")), bits(try f.floats("")), "\(c.op) \(c.x) → Relu, outputs \(c.outputs), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// The pooling kernels' AVX2 and portable C paths give the same bits (random offset
     /// tables with padding, output counts around the 8 lanes, NaN, ±0 and −∞ in the planes).
     func testPoolingPortableMatchesAVX2() {
         var g = Generator(state: 9)
         let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
-        for (planes, plane, kCount, outCount) in [(3, 30, 4, 17), (9, 16, 9, 8), (1, 5, 1, 1), (17, 12, 6, 23)] {
+        for (planes, plane, kCount, outCount) in [(3, 30, 4, 17), (9, 16, 9, 8), (1, 5, 1, 1), (17, 12, 6, 23), (5, 64, 4, 16), (3, 40, 4, 10)] {
             var x = (0..<(planes * plane)).map { _ in g.float() }
             for i in Swift.stride(from: 0, to: x.count, by: 7) { x[i] = [Float.nan, -0.0, 0, -.infinity][(i / 7) % 4] }
             let offsets = (0..<(kCount * outCount)).map { _ in Int32(g.int(-1...(plane - 1))) }
@@ -195,6 +240,19 @@ final class DeterminismTests: XCTestCase {
                     else { opg_average_pool(x, planes, plane, offsets, kCount, outCount, nil, &out[i], path) }
                 }
                 XCTAssertEqual(bits(out[0]), bits(out[1]), "average \(planes)×\(plane)")
+            }
+            if plane % 4 == 0 {
+                // The same planes as h × 4 (or 2 × w) for the 2 × 2 kernel, against the general one.
+                for (h, w) in [(plane / 4, 4), (2, plane / 2)] where h % 2 == 0 && w % 2 == 0 {
+                    let windows = (0..<4).flatMap { kp in (0..<(h / 2 * w / 2)).map { o in Int32((2 * (o / (w / 2)) + kp / 2) * w + 2 * (o % (w / 2)) + kp % 2) } }
+                    var general = [Float](repeating: 0, count: planes * plane / 4), positions = [Int32](repeating: 0, count: general.count)
+                    opg_max_pool(x, planes, plane, windows, 4, plane / 4, &general, &positions, 0)
+                    for path in [Int32(0), avx] {
+                        var pooled = [Float](repeating: 0, count: general.count)
+                        opg_max_pool_2x2(x, planes, h, w, &pooled, path)
+                        XCTAssertEqual(bits(pooled), bits(general), "2 × 2 max \(planes)×\(h)×\(w), use_avx2 \(path)")
+                    }
+                }
             }
             for isMax in [Int32(0), 1] {
                 var global = [[Float]](repeating: [Float](repeating: 0, count: planes), count: 2)
@@ -300,24 +358,28 @@ final class DeterminismTests: XCTestCase {
     }
 
     /// The direct convolution's AVX2/FMA and portable C paths give the same bits (random
-    /// offset tables, channel counts around the 8/16-lane tiles, with and without bias).
+    /// offset tables, channel counts around the 8/16-lane tiles, with and without bias and a
+    /// fused Relu, −0 among the inputs).
     func testDirectConvolutionPortableMatchesAVX2() {
         var g = Generator(state: 7)
         for (cg, kCount, outCount, mg) in [(1, 9, 64, 8), (8, 9, 16, 16), (3, 4, 13, 17), (2, 1, 1, 1), (5, 6, 7, 33)] {
             let plane = 50, mp = (mg + 7) / 8 * 8
-            let xp = (0..<(cg * plane)).map { _ in g.float() }
+            var xp = (0..<(cg * plane)).map { _ in g.float() }
+            xp[5] = -0.0
             let koff = (0..<kCount).map { _ in Int32(g.int(0...20)) }, ooff = (0..<outCount).map { _ in Int32(g.int(0...29)) }
             var wt = [Float](repeating: 0, count: cg * kCount * mp)
             for k in 0..<(cg * kCount) { for oc in 0..<mg { wt[k * mp + oc] = g.float() } }
             let bias = (0..<mg).map { _ in g.float() }
             for withBias in [false, true] {
-                var portable = [Float](repeating: 0, count: mg * outCount), simd = portable
-                bias.withUnsafeBufferPointer { b in
-                    opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, &portable, 0)
-                    opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, &simd,
-                                    MatrixProduct.hasAVX2FMA ? 1 : 0)
+                for relu in [Int32(0), 1] {
+                    var portable = [Float](repeating: 0, count: mg * outCount), simd = portable
+                    bias.withUnsafeBufferPointer { b in
+                        opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, relu, &portable, 0)
+                        opg_conv_direct(xp, cg, plane, koff, kCount, ooff, outCount, wt, mg, withBias ? b.baseAddress : nil, relu, &simd,
+                                        MatrixProduct.hasAVX2FMA ? 1 : 0)
+                    }
+                    XCTAssertEqual(bits(portable), bits(simd), "cg \(cg), k \(kCount), out \(outCount), mg \(mg), bias \(withBias), relu \(relu)")
                 }
-                XCTAssertEqual(bits(portable), bits(simd), "cg \(cg), k \(kCount), out \(outCount), mg \(mg), bias \(withBias)")
             }
         }
     }

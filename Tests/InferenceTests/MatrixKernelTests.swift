@@ -5,7 +5,7 @@ import XCTest
 /// The register-tiled matrix kernel (docs/determinism.md §7) against the reference loops,
 /// bit for bit: shapes that are not multiples of the 6×16 tile, K = 0 and 1, K over many
 /// blocks of 1024, more rows than one row block, leading dimensions wider than the matrix,
-/// B in place, packed or packed from its transpose, Gemm's epilogue, 1–3 threads, and the
+/// B in place, packed or packed from its transpose, Gemm's epilogue (with a fused Relu), 1–3 threads, and the
 /// portable C path.
 final class MatrixKernelTests: XCTestCase {
     typealias Generator = DeterminismTests.Generator
@@ -64,8 +64,9 @@ final class MatrixKernelTests: XCTestCase {
         let o = Operands(m: m, k: k, n: n, lda: k + pad, ldb: n + pad, &g)
         let ldc = n + pad
         let anyBias = UnsafePointer<Float>(bitPattern: 1)  // replaced by the real bias in `product`
-        for epilogue in [nil, GemmEpilogue(alpha: 0.7, beta: 1, bias: nil), GemmEpilogue(alpha: 1, beta: -1.3, bias: anyBias)] {
-            let label = "\(m)×\(k)×\(n), pad \(pad), epilogue \(String(describing: epilogue.map { ($0.alpha, $0.beta, $0.bias != nil) }))"
+        for epilogue in [nil, GemmEpilogue(alpha: 0.7, beta: 1, bias: nil), GemmEpilogue(alpha: 1, beta: -1.3, bias: anyBias),
+                         GemmEpilogue(alpha: 1, beta: -1.3, bias: anyBias, relu: true), GemmEpilogue(relu: true)] {
+            let label = "\(m)×\(k)×\(n), pad \(pad), epilogue \(String(describing: epilogue.map { ($0.alpha, $0.beta, $0.bias != nil, $0.relu) }))"
             let reference = product(o, ldc: ldc, { .rowMajor($0, ldb: o.ldb) }, epilogue: epilogue, options: RunOptions(path: .reference))
             let packed = o.b.withUnsafeBufferPointer {
                 PackedMatrix($0.baseAddress!, rows: k, columns: n, rowStride: o.ldb, columnStride: 1)
@@ -89,7 +90,7 @@ final class MatrixKernelTests: XCTestCase {
             o.a.withUnsafeBufferPointer { pa in
                 o.bias.withUnsafeBufferPointer { pbias in
                     var e = opg_gemm_epilogue(alpha: epilogue?.alpha ?? 1, beta: epilogue?.beta ?? 1,
-                                              bias: epilogue?.bias == nil ? nil : pbias.baseAddress)
+                                              bias: epilogue?.bias == nil ? nil : pbias.baseAddress, relu: epilogue?.relu == true ? 1 : 0)
                     withUnsafePointer(to: &e) { ep in
                         opg_sgemm_panels_portable(pa.baseAddress!, o.lda, packed.storage, 16, 16 * k, &portable, ldc, m, k, 0, n,
                                                   epilogue == nil ? nil : ep)

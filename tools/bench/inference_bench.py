@@ -18,7 +18,7 @@ time against the probe's rate per CPU second), and opg's 2-thread speed-up over 
 speed-up the probe itself reaches on 2 threads in that round. 1 and 2 threads must give
 the same result hash.
 
-  inference_bench.py MODELS_DIR [--rounds R] [--min-time SECONDS] [--peak PEAK_BINARY]
+  inference_bench.py MODELS_DIR [--rounds R] [--min-time SECONDS] [--peak PEAK_BINARY] [--case MODEL:BATCH …]
 """
 import argparse
 import json
@@ -112,11 +112,11 @@ def write_input(tmp: Path, models: Path, name: str, batch: int) -> tuple[str, np
     return input_name, x, f"{input_name}={path}"
 
 
-def models_table(models: Path, tmp: Path, rounds: int, min_time: float) -> None:
+def models_table(models: Path, tmp: Path, rounds: int, min_time: float, cases: list[tuple[str, int]]) -> None:
     print("| model | batch | opg ms, median (range) | spread | onnxruntime ms, median (range) | spread | ratio, median (range) "
           "| CPU-time ratio, median (range) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, batch in CASES:
+    for name, batch in cases:
         model = models / f"{name}.onnx"
         input_name, x, input_arg = write_input(tmp, models, name, batch)
         session = ort_session(model)
@@ -189,9 +189,18 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds each side loops per round")
     ap.add_argument("--peak", help="peak_flops binary (default: built from tools/bench/peak_flops.c)")
     ap.add_argument("--only", choices=["models", "kernel"], help="only the models table or only the matrix-kernel figures")
+    ap.add_argument("--case", action="append", metavar="MODEL:BATCH",
+                    help="only these rows of the models table (repeatable), e.g. digits_cnn:64")
     args = ap.parse_args()
     if args.rounds < 1 or args.min_time <= 0:
         ap.error("--rounds must be at least 1 and --min-time above 0")
+    cases = CASES
+    if args.case:
+        known = {f"{name}:{batch}" for name, batch in CASES}
+        unknown = [c for c in args.case if c not in known]
+        if unknown:
+            ap.error(f"--case {', '.join(unknown)} is not a row of the table (rows: {', '.join(sorted(known))})")
+        cases = [(name, batch) for name, batch in CASES if f"{name}:{batch}" in args.case]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         peak = args.peak
@@ -199,7 +208,7 @@ def main() -> int:
             peak = str(tmp / "peak_flops")
             subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-pthread", "-o", peak, str(ROOT / "tools/bench/peak_flops.c")], check=True)
         if args.only != "kernel":
-            models_table(args.models, tmp, args.rounds, args.min_time)
+            models_table(args.models, tmp, args.rounds, args.min_time, cases)
             print()
         if args.only != "models":
             matrix_kernel_table(args.models, tmp, args.rounds, args.min_time, peak)

@@ -4,6 +4,7 @@
 #include "allocator.h"
 #include "conv_kernels.h"
 #include "elementary_kernels.h"
+#include "parallel.h"
 #include "norm_kernels.h"
 #include "pool_kernels.h"
 #include "svm_kernels.h"
@@ -12,12 +13,15 @@
 int opg_cpu_has_avx2_fma(void);
 
 /// What Gemm does to each finished chain `acc` of column j, in this order:
-/// t = acc; t = alpha * t when alpha != 1; t = t + beta * bias[j] when bias is not NULL.
+/// t = acc; t = alpha * t when alpha != 1; t = t + beta * bias[j] when bias is not NULL;
+/// with relu, t = t when t > 0 or t is a NaN, else +0 (a Relu node fused into the product).
 typedef struct {
     float alpha;
     float beta;
     /// One value per output column (Gemm's C as a row vector), or NULL.
     const float *bias;
+    /// Nonzero: the Relu step last.
+    int relu;
 } opg_gemm_epilogue;
 
 /// Floats in B (K x N) packed by opg_sgemm_pack_b: N rounded up to 16, times K.

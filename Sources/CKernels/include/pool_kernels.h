@@ -13,6 +13,12 @@
 void opg_max_pool(const float *x, size_t planes, size_t plane, const int32_t *offsets, size_t k_count, size_t out_count,
                   float *out, int32_t *best, int use_avx2);
 
+/// MaxPool's values for a 2 × 2 window with strides 2, no padding and no dilation, over
+/// `planes` planes of h × w, h and w even: out[p][i][j] is the first maximum in window
+/// order (0,0), (0,1), (1,0), (1,1) of x[p][2i…2i+1][2j…2j+1], a NaN being the maximum and
+/// ending the window — what opg_max_pool gives, read with plain loads instead of gathers.
+void opg_max_pool_2x2(const float *x, size_t planes, size_t h, size_t w, float *out, int use_avx2);
+
 /// Average: the window's elements inside the input summed in window order from +0, then
 /// divided by divisors[o] when divisors is not NULL (count_include_pad), else by the number
 /// of elements summed.

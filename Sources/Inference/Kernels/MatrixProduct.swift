@@ -75,20 +75,26 @@ final class Workspace: @unchecked Sendable {
 }
 
 /// What Gemm does to each finished chain of column j: `t = acc`; `t = α·t` when α ≠ 1;
-/// `t = t + β·bias[j]` with a bias (one value per column).
+/// `t = t + β·bias[j]` with a bias (one value per column); `t = rectified(t)` when a Relu
+/// node is fused into the product.
 struct GemmEpilogue {
     var alpha: Float = 1
     var beta: Float = 1
     var bias: UnsafePointer<Float>? = nil
+    var relu = false
 
     /// The epilogue applied to one finished chain, as the reference path and the spec state it.
     func apply(_ acc: Float, column j: Int) -> Float {
         var t = acc
         if alpha != 1 { t = alpha * t }
         if let bias { t = t + beta * bias[j] }
-        return t
+        return relu ? rectified(t) : t
     }
 }
+
+/// Relu on one value: x when x > 0 or x is a NaN, else +0 (−0 included).
+@inline(__always)
+func rectified(_ x: Float) -> Float { x > 0 ? x : (x.isNaN ? x : 0) }
 
 public enum MatrixProduct {
     /// True when the CPU has AVX2 and FMA (checked once).
@@ -153,17 +159,20 @@ public enum MatrixProduct {
         }
     }
 
-    /// The C kernel on `threads` threads, each taking a contiguous run of 16-column panels,
-    /// or, when there are fewer panels than threads (a narrow N), a contiguous run of 6-row
-    /// tiles. Every output is computed by exactly one thread, in the same way.
+    /// The C kernel on `threads` threads: the 16-column panels, or, when there are fewer
+    /// panels than threads (a narrow N), the 6-row tiles, cut into up to 4 contiguous runs
+    /// per thread that the threads take as they come free (so a thread that starts late
+    /// leaves its share to the others). Every output is computed by exactly one thread, in
+    /// the same way.
     private static func fast(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, rowStride: Int, panelStride: Int,
                              _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, n: Int, epilogue: GemmEpilogue?,
                              threads: Int) {
         let avx: Int32 = hasAVX2FMA ? 1 : 0
-        var e = opg_gemm_epilogue(alpha: epilogue?.alpha ?? 1, beta: epilogue?.beta ?? 1, bias: epilogue?.bias)
+        var e = opg_gemm_epilogue(alpha: epilogue?.alpha ?? 1, beta: epilogue?.beta ?? 1, bias: epilogue?.bias,
+                                  relu: epilogue?.relu == true ? 1 : 0)
         let panels = (n + 15) / 16, tiles = (m + 5) / 6
         let splitRows = panels < threads
-        let parts = m * n * max(k, 1) < parallelWork ? 1 : min(threads, splitRows ? tiles : panels)
+        let parts = threads == 1 || m * n * max(k, 1) < parallelWork ? 1 : min(4 * threads, splitRows ? tiles : panels)
         withUnsafePointer(to: &e) { ep in
             let ep = epilogue == nil ? nil : ep
             if parts == 1 {
@@ -171,7 +180,7 @@ public enum MatrixProduct {
                 return
             }
             nonisolated(unsafe) let (pa, pb, pc, pe) = (a, b, c, ep)
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
+            WorkerPool.perform(parts: parts, threads: threads) { t in
                 if splitRows {
                     let i0 = min(m, t * tiles / parts * 6), i1 = min(m, (t + 1) * tiles / parts * 6)
                     opg_sgemm_panels(pa + i0 * lda, lda, pb, rowStride, panelStride, pc + i0 * ldc, ldc, i1 - i0, k, 0, n, pe, avx)

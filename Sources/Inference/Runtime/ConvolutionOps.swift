@@ -134,7 +134,7 @@ struct DirectConvolution {
         return result
     }
 
-    func run(_ x: [Float], _ w: [Float], _ bias: [Float]?, into out: inout [Float], samples n: Int, groups: Int,
+    func run(_ x: [Float], _ w: [Float], _ bias: [Float]?, relu: Bool, into out: inout [Float], samples n: Int, groups: Int,
              outputChannels mg: Int, threads: Int) {
         let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
         let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
@@ -149,46 +149,46 @@ struct DirectConvolution {
         // Where each input row (the last axis) starts in its padded plane.
         let rowLength = geo.inSize.last!, rank = geo.inSize.count
         let paddedStrides = Shape.strides(paddedSize)
-        var rowStarts = [Int]()
+        var rowStarts = [Int32]()
         for row in 0..<(plane / max(rowLength, 1)) {
             var rem = row, offset = geo.padBegin[rank - 1]
             for d in stride(from: rank - 2, through: 0, by: -1) {
                 offset += (rem % geo.inSize[d] + geo.padBegin[d]) * paddedStrides[d]
                 rem /= geo.inSize[d]
             }
-            rowStarts.append(offset)
+            rowStarts.append(Int32(offset))
         }
         let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
-        let workers = n > 1 && n * mg * groups * outCount * depth >= 1 << 16 ? min(threads, n) : 1
-        let hasBias = bias != nil
+        // Runs of samples, up to 4 per thread, taken by the threads as they come free.
+        let workers = threads > 1 && n > 1 && n * mg * groups * outCount * depth >= 1 << 16 ? min(4 * threads, n) : 1
+        let hasBias = bias != nil, fusedRelu: Int32 = relu ? 1 : 0
         x.withUnsafeBufferPointer { xs in
         (bias ?? []).withUnsafeBufferPointer { bs in
         transposed.withUnsafeBufferPointer { wt in
         kernelOffsets.withUnsafeBufferPointer { koff in
         outputOffsets.withUnsafeBufferPointer { ooff in
+        rowStarts.withUnsafeBufferPointer { starts in
         out.withUnsafeMutableBufferPointer { o in
-            nonisolated(unsafe) let (xs, bs, wt, koff, ooff, o) = (xs, bs, wt, koff, ooff, o)
+            nonisolated(unsafe) let (xs, bs, wt, koff, ooff, starts, o) = (xs, bs, wt, koff, ooff, starts, o)
             let sampleRange = { (worker: Int) in (worker * n / workers)..<((worker + 1) * n / workers) }
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            WorkerPool.perform(parts: workers, threads: threads) { worker in
                 var padded = [Float](repeating: 0, count: c * paddedPlane)
                 padded.withUnsafeMutableBufferPointer { xp in
                     for b in sampleRange(worker) {
-                        for ch in 0..<c {
-                            for (row, start) in rowStarts.enumerated() {
-                                let src = (b * c + ch) * plane + row * rowLength, dst = ch * paddedPlane + start
-                                (xp.baseAddress! + dst).update(from: xs.baseAddress! + src, count: rowLength)
-                            }
+                        for ch in 0..<c where plane > 0 {
+                            opg_copy_rows(xs.baseAddress! + (b * c + ch) * plane, starts.count, rowLength, starts.baseAddress!,
+                                          xp.baseAddress! + ch * paddedPlane, avx)
                         }
                         for g in 0..<groups {
                             let outBase = (b * groups * mg + g * mg) * outCount
                             opg_conv_direct(xp.baseAddress! + g * cg * paddedPlane, cg, paddedPlane, koff.baseAddress!, kCount,
                                             ooff.baseAddress!, outCount, wt.baseAddress! + g * depth * mp, mg,
-                                            hasBias ? bs.baseAddress! + g * mg : nil, o.baseAddress! + outBase, avx)
+                                            hasBias ? bs.baseAddress! + g * mg : nil, fusedRelu, o.baseAddress! + outBase, avx)
                         }
                     }
                 }
             }
-        }}}}}}
+        }}}}}}}
     }
 }
 
@@ -211,11 +211,13 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     }
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
-    var out = [Float](repeating: 0, count: n * m * outCount)
-    if ctx.options.path == .fast, !out.isEmpty, let direct = DirectConvolution(geo, channels: cg, groups: group) {
-        direct.run(x, w, bias, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
+    if ctx.options.path == .fast, n * m * outCount > 0, let direct = DirectConvolution(geo, channels: cg, groups: group) {
+        // Every element is written by the kernel.
+        var out = [Float](unsafeUninitializedCapacity: n * m * outCount) { $1 = n * m * outCount }
+        direct.run(x, w, bias, relu: ctx.fusedRelu, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
         return .float(out, shape: [n, m] + geo.outSize)
     }
+    var out = [Float](repeating: 0, count: n * m * outCount)
     // The reference (and the fast path's fallback when a padded plane would be too large).
     let offsets = geo.offsets()
     for b in 0..<n {
@@ -248,6 +250,7 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
             }
         }
     }
+    if ctx.fusedRelu { for i in out.indices { out[i] = rectified(out[i]) } }
     return .float(out, shape: [n, m] + geo.outSize)
 }
 
@@ -262,8 +265,19 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
     let geo = try WindowGeometry(ctx, inSize: Array(xT.shape[2...]), kernel: kernel, ceilMode: try ctx.int("ceil_mode", 0) == 1)
     let includePad = try ctx.int("count_include_pad", 0) == 1
     let storageOrder = try ctx.int("storage_order", 0)
-    let offsets = geo.offsets()
     let n = xT.shape[0], c = xT.shape[1]
+    let wantsIndices = isMax && ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
+    if isMax, !wantsIndices, ctx.options.path == .fast, geo.kernel == [2, 2], geo.strides == [2, 2], geo.dilations == [1, 1],
+       geo.inSize.allSatisfy({ $0 % 2 == 0 }), geo.outSize == geo.inSize.map({ $0 / 2 }), (geo.padBegin + geo.padEnd).allSatisfy({ $0 == 0 }) {
+        // The common 2 × 2 / 2 max pool, values only: plain loads instead of offset tables and gathers.
+        let count = n * c * Shape.count(geo.outSize)
+        var out = [Float](unsafeUninitializedCapacity: count) { $1 = count }  // every element written below
+        if count > 0 {
+            opg_max_pool_2x2(x, n * c, geo.inSize[0], geo.inSize[1], &out, MatrixProduct.hasAVX2FMA ? 1 : 0)
+        }
+        return [.float(out, shape: [n, c] + geo.outSize)]
+    }
+    let offsets = geo.offsets()
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     // For count_include_pad: window positions inside the padded extent (not beyond it).
     var padded = [Int](repeating: kCount, count: outCount)
@@ -343,7 +357,7 @@ func pool(_ ctx: OpContext, _ inputs: [Tensor?], max isMax: Bool) throws -> [Ten
     }
     let shape = [n, c] + geo.outSize
     // MaxPool's Indices output, only when the node asks for it.
-    guard isMax, ctx.node.outputs.count > 1, !ctx.node.outputs[1].isEmpty else { return [.float(out, shape: shape)] }
+    guard wantsIndices else { return [.float(out, shape: shape)] }
     var indices = [Int64](repeating: 0, count: best.count)
     let inStrides = Shape.strides(geo.inSize)
     for i in 0..<best.count {

@@ -401,7 +401,7 @@ let elementwiseKernels: [String: Kernel] = [
         [try unary(ctx, ctx.input(i, 0), float: { $0.isNaN ? $0 : ($0 > 0 ? 1 : ($0 < 0 ? -1 : 0)) },
                    double: { $0.isNaN ? $0 : ($0 > 0 ? 1 : ($0 < 0 ? -1 : 0)) }, int: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) })]
     },
-    "Relu": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, double: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, int: { Swift.max($0, 0) })] },
+    "Relu": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: rectified, double: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, int: { Swift.max($0, 0) })] },
     "Sqrt": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0.squareRoot() }, double: { $0.squareRoot() })] },
     "Reciprocal": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { 1 / $0 }, double: { 1 / $0 })] },
     "Floor": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: { $0.rounded(.down) }, double: { $0.rounded(.down) })] },

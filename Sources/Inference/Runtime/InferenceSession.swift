@@ -151,7 +151,10 @@ public final class InferenceSession: @unchecked Sendable {
         }
         // How many pending readers each value has, so intermediates are freed early.
         var readers = plan.readerCounts
+        var fusedStepDone = false
         for step in plan.steps {
+            // The Relu a fast run has fused into the step before.
+            if fusedStepDone { fusedStepDone = false; continue }
             var args: [Tensor?] = []
             args.reserveCapacity(step.inputs.count)
             for (k, slot) in step.inputs.enumerated() {
@@ -162,13 +165,16 @@ public final class InferenceSession: @unchecked Sendable {
             var context = step.context
             context.options = options
             context.workspace = workspace
+            let fused = options.path == .fast ? step.fusedRelu : nil
+            context.fusedRelu = fused != nil
             let results = try kernels[step.context.index](context, args)
             for slot in step.inputs where slot >= 0 {
                 readers[slot] -= 1
                 if readers[slot] == 0 { values[slot] = nil }
             }
-            for (k, slot) in step.outputs.enumerated() where slot >= 0 {
-                let name = step.context.node.outputs[k]
+            fusedStepDone = fused != nil
+            for (k, slot) in (fused.map { [$0.output] } ?? step.outputs).enumerated() where slot >= 0 {
+                let name = fused?.name ?? step.context.node.outputs[k]
                 guard k < results.count else { throw context.error("output \(k) ('\(name)') is not produced") }
                 // Shapes that depend on input values are checked as they appear.
                 guard results[k].count <= limits.maxTensorElements else {
@@ -220,6 +226,9 @@ struct RunPlan {
         /// The slots of the node's outputs (−1 for an unnamed output).
         let outputs: [Int]
         let context: OpContext
+        /// A Conv or Gemm whose output only the next step, a Relu, reads: that Relu's output
+        /// slot and name. A fast run fuses the Relu into this step and skips the next.
+        var fusedRelu: (output: Int, name: String)? = nil
     }
 
     /// Initializers and folded constants in their slots, nil elsewhere.
@@ -262,5 +271,13 @@ struct RunPlan {
         }
         outputSlots = graph.outputs.map { slot($0.name) }
         for s in outputSlots { readerCounts[s] += 1 }
+        for s in steps.indices.dropLast() {
+            let node = steps[s].context.node, next = steps[s + 1].context.node
+            guard ["Conv", "Gemm"].contains(node.opType), ["", "ai.onnx"].contains(node.domain),
+                  next.opType == "Relu", ["", "ai.onnx"].contains(next.domain),
+                  steps[s].outputs.count == 1, let output = steps[s].outputs.first, output >= 0, readerCounts[output] == 1,
+                  steps[s + 1].inputs == [output], steps[s + 1].outputs.count == 1 else { continue }
+            steps[s].fusedRelu = (steps[s + 1].outputs[0], next.outputs[0])
+        }
     }
 }

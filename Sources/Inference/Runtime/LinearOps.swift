@@ -116,7 +116,8 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
             y.withUnsafeBufferPointer { py in
                 cv.withUnsafeBufferPointer { pc in
                     guard let o = out.baseAddress else { return }
-                    let epilogue = GemmEpilogue(alpha: alpha, beta: beta, bias: biasPerColumn ? pc.baseAddress : nil)
+                    let epilogue = GemmEpilogue(alpha: alpha, beta: beta, bias: biasPerColumn ? pc.baseAddress : nil,
+                                                relu: ctx.fusedRelu && (c == nil || biasPerColumn))
                     if k > 0, let pa = px.baseAddress, let pb = py.baseAddress {
                         let operand = ctx.rightOperand(pb, ldb: n, k: k, n: n)
                         MatrixProduct.multiply(pa, lda: k, operand, o, ldc: n, m: m, k: k, n: n, epilogue: epilogue, options: ctx.options, workspace: ctx.workspace)
@@ -132,6 +133,7 @@ func gemm(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     if let c, !biasPerColumn {
         let ci = Shape.broadcastIndices(from: c.shape, to: [m, n])
         for i in out.indices { out[i] = out[i] + beta * cv[ci[i]] }
+        if ctx.fusedRelu { for i in out.indices { out[i] = rectified(out[i]) } }
     }
     return .float(out, shape: [m, n])
 }

@@ -13,6 +13,9 @@ struct OpContext {
     var packedWeights: PackedMatrix? = nil
     /// Scratch memory of the run (kept by the session between runs); nil outside a session run.
     var workspace: Workspace? = nil
+    /// Conv and Gemm on the fast path: the Relu node that reads the output is fused in, so
+    /// the kernel returns Relu of its output (`rectified` applied last to each value).
+    var fusedRelu = false
 
     var label: String { node.label(index: index) }
 
