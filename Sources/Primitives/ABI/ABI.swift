@@ -68,13 +68,15 @@ public enum ABI {
             }
         case (.array(let t), .array(let items)):
             appendWord(UInt256(UInt64(items.count)), to: &out)
-            try appendSequence(items.count, type: { _ in t }, items, to: &out, depth: depth)
+            let member = Member(t)
+            try appendSequence(items.count, member: { _ in member }, items, to: &out, depth: depth)
         case (.fixedArray(let t, let k), .array(let items)):
             guard items.count == k else { throw PrimitivesError(.abi, "\(type) value has \(items.count) elements") }
-            try appendSequence(k, type: { _ in t }, items, to: &out, depth: depth)
+            let member = Member(t)
+            try appendSequence(k, member: { _ in member }, items, to: &out, depth: depth)
         case (.tuple(let ts), .tuple(let items)):
             guard ts.count == items.count else { throw PrimitivesError(.abi, "\(type) value has \(items.count) members") }
-            try appendSequence(ts.count, type: { ts[$0] }, items, to: &out, depth: depth)
+            try appendSequence(ts.count, member: { Member(ts[$0]) }, items, to: &out, depth: depth)
         default:
             let at = out.count
             out.append(contentsOf: repeatElement(0, count: 32))
@@ -82,25 +84,37 @@ public enum ABI {
         }
     }
 
-    /// Appends a head/tail sequence of `count` members, member i of type `type(i)`.
+    /// A member type of a sequence with its layout, worked out once per array rather
+    /// than once per element (both walk the whole type).
+    struct Member {
+        let type: ABIType
+        let isDynamic: Bool
+        let headSize: Int
+        init(_ type: ABIType) {
+            self.type = type
+            isDynamic = type.isDynamic
+            headSize = type.headSize
+        }
+    }
+
+    /// Appends a head/tail sequence of `count` members, member i described by `member(i)`.
     @inline(__always)
-    private static func appendSequence(_ count: Int, type: (Int) -> ABIType, _ values: [ABIValue], to out: inout [UInt8], depth: Int) throws {
+    private static func appendSequence(_ count: Int, member: (Int) -> Member, _ values: [ABIValue], to out: inout [UInt8], depth: Int) throws {
         var headSize = 0
-        for i in 0..<count { headSize += type(i).headSize }
+        for i in 0..<count { headSize += member(i).headSize }
         let base = out.count
         out.append(contentsOf: repeatElement(0, count: headSize))
         var cursor = base
         for i in 0..<count {
-            let t = type(i)
-            if t.isDynamic {
+            let m = member(i)
+            if m.isDynamic {
                 let offset = UInt256(UInt64(out.count - base))
                 out.withUnsafeMutableBufferPointer { offset.store(bigEndianInto: $0, at: cursor) }
-                try append(t, values[i], to: &out, depth: depth + 1)
-                cursor += 32
+                try append(m.type, values[i], to: &out, depth: depth + 1)
             } else {
-                try writeStatic(t, values[i], to: &out, at: cursor, depth: depth + 1)
-                cursor += t.headSize
+                try writeStatic(m.type, values[i], to: &out, at: cursor, depth: depth + 1)
             }
+            cursor += m.headSize
         }
     }
 
@@ -110,7 +124,8 @@ public enum ABI {
         switch (type, value) {
         case (.fixedArray(let t, let k), .array(let items)):
             guard items.count == k else { throw PrimitivesError(.abi, "\(type) value has \(items.count) elements") }
-            for (i, item) in items.enumerated() { try writeStatic(t, item, to: &out, at: at + i * t.headSize, depth: depth + 1) }
+            let size = t.headSize
+            for (i, item) in items.enumerated() { try writeStatic(t, item, to: &out, at: at + i * size, depth: depth + 1) }
         case (.tuple(let ts), .tuple(let items)):
             guard ts.count == items.count else { throw PrimitivesError(.abi, "\(type) value has \(items.count) members") }
             var cursor = at
@@ -247,37 +262,40 @@ public enum ABI {
                 guard count <= (data.count - offset - 32) / Swift.max(t.headSize, 32) else {
                     throw PrimitivesError(.abi, "\(type) claims \(count) elements, more than the data can hold")
                 }
-                return .array(try decodeSequence(count, type: { _ in t }, base: offset + 32, depth: depth))
+                let member = Member(t)
+                return .array(try decodeSequence(count, member: { _ in member }, base: offset + 32, depth: depth))
             case .fixedArray(let t, let k):
-                return .array(try decodeSequence(k, type: { _ in t }, base: offset, depth: depth))
+                let member = Member(t)
+                return .array(try decodeSequence(k, member: { _ in member }, base: offset, depth: depth))
             case .tuple(let ts):
-                return .tuple(try decodeSequence(ts.count, type: { ts[$0] }, base: offset, depth: depth))
+                return .tuple(try decodeSequence(ts.count, member: { Member(ts[$0]) }, base: offset, depth: depth))
             }
         }
 
-        /// Decodes a head/tail sequence of `count` members (member i of type `type(i)`)
-        /// whose head starts at `base`; offsets are relative to `base`.
+        /// Decodes a head/tail sequence of `count` members (member i described by
+        /// `member(i)`) whose head starts at `base`; offsets are relative to `base`.
         @inline(__always)
-        func decodeSequence(_ count: Int, type: (Int) -> ABIType, base: Int, depth: Int) throws -> [ABIValue] {
+        func decodeSequence(_ count: Int, member: (Int) -> Member, base: Int, depth: Int) throws -> [ABIValue] {
             var values: [ABIValue] = []
             values.reserveCapacity(count)
             var cursor = base
             for i in 0..<count {
-                let t = type(i)
-                if t.isDynamic {
+                let m = member(i)
+                let t = m.type
+                if m.isDynamic {
                     let relative = try integer(at: cursor, "offset of \(t)")
                     let target = base + relative
-                    guard target <= data.count - 32 || (target <= data.count && t.headSize == 0) else {
+                    guard target <= data.count - 32 || (target <= data.count && m.headSize == 0) else {
                         throw PrimitivesError(.abi, "offset \(relative) of \(t) at byte \(cursor) points past the end of the data (\(data.count) bytes)")
                     }
                     values.append(try decode(t, at: target, depth: depth + 1))
                     cursor += 32
                 } else {
-                    guard cursor + t.headSize <= data.count else {
+                    guard cursor + m.headSize <= data.count else {
                         throw PrimitivesError(.abi, "ABI data ends inside \(t) at byte \(cursor)")
                     }
                     values.append(try decode(t, at: cursor, depth: depth + 1))
-                    cursor += t.headSize
+                    cursor += m.headSize
                 }
             }
             return values
