@@ -12,7 +12,7 @@ final class FixedPointFastTests: XCTestCase {
 
     /// Random samples per test: a unit-test budget unless the environment asks for more
     /// (the reference float → decimal costs most; its tests take an eighth).
-    var samples: Int { ProcessInfo.processInfo.environment["OPG_FIXEDPOINT_SAMPLES"].flatMap(Int.init) ?? 40_000 }
+    var samples: Int { ProcessInfo.processInfo.environment["OPG_FIXEDPOINT_SAMPLES"].flatMap(Int.init) ?? 20_000 }
 
     func assertSameFloat(_ n: N, file: StaticString = #filePath, line: UInt = #line) {
         let fast = FixedPoint.float(n), reference = FixedPoint.referenceFloat(n)
