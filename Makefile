@@ -80,7 +80,8 @@ fuzz-long:
 	FUZZ_SECS=$(FUZZ_LONG_SECS) tools/fuzz.sh
 
 ## fixedpoint-check: the fast fixed-point conversions against the reference on 5,000,000 seeded
-## samples per test in a release build (the unit tests run 20,000, and 2,500 of float → decimal; not part of `make test`)
+## samples per test in a release build (the unit tests run 20,000, and 2,500 of float → decimal; not part of `make test`;
+## ~5 minutes of tests after a release build with testing enabled, which replaces .build/release's objects)
 fixedpoint-check:
 	OPG_FIXEDPOINT_SAMPLES=5000000 $(SWIFT) test -c release -Xswiftc -enable-testing --filter FixedPointFastTests
 
