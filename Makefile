@@ -8,7 +8,7 @@ FUZZ_LONG_SECS ?= 1800
 SIM_SEEDS  ?= 5000
 CHAT       := .build/chat
 
-.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim bench clean
+.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build chat-model
@@ -83,6 +83,12 @@ sim:
 ## fuzz-long: 30 minutes per target (3.5 hours for all; not part of `make test`)
 fuzz-long:
 	FUZZ_SECS=$(FUZZ_LONG_SECS) tools/fuzz.sh
+
+## fixedpoint-check: the fast fixed-point conversions against the reference on 5,000,000 seeded
+## samples per test in a release build (the unit tests run 20,000, and 2,500 of float → decimal; not part of `make test`;
+## ~5 minutes of tests after a release build with testing enabled, which replaces .build/release's objects)
+fixedpoint-check:
+	OPG_FIXEDPOINT_SAMPLES=5000000 $(SWIFT) test -c release -Xswiftc -enable-testing --filter FixedPointFastTests
 
 bench: deps venv build
 	tools/bench/run.sh

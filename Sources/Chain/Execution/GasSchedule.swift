@@ -42,8 +42,29 @@ extension GasSchedule {
     /// Intrinsic gas of a call with `data` and an access list of `addresses` entries
     /// holding `storageKeys` keys in all: what a transaction pays before it runs.
     public static func intrinsicGas(data: [UInt8], accessListAddresses: Int = 0, accessListStorageKeys: Int = 0) -> UInt64 {
-        var gas = transaction
-        for byte in data { gas += byte == 0 ? zeroByte : nonZeroByte }
-        return gas + accessListAddress * UInt64(accessListAddresses) + accessListStorageKey * UInt64(accessListStorageKeys)
+        let zeros = data.withUnsafeBufferPointer(zeroByteCount)
+        let dataGas = zeroByte * UInt64(zeros) + nonZeroByte * UInt64(data.count - zeros)
+        return transaction + dataGas + accessListAddress * UInt64(accessListAddresses) + accessListStorageKey * UInt64(accessListStorageKeys)
+    }
+
+    /// The number of zero bytes in `bytes`, eight at a time: in each 64-bit word,
+    /// ((w & 0x7F…) + 0x7F…) | w | 0x7F… has a byte's top bit clear exactly when that byte
+    /// is zero (the sum cannot carry across bytes), so the complement's popcount counts them.
+    static func zeroByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        var zeros = 0, i = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 8 <= bytes.count {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                zeros += (~(((w & low7) &+ low7) | w | low7)).nonzeroBitCount
+                i += 8
+            }
+        }
+        while i < bytes.count {
+            if bytes[i] == 0 { zeros += 1 }
+            i += 1
+        }
+        return zeros
     }
 }

@@ -28,10 +28,13 @@ public enum FixedPoint {
         public var description: String { message }
     }
 
-    // MARK: decimal → float32
+    // MARK: decimal → float32, reference
 
-    /// The float32 nearest to value × 10^−decimals (ties to even).
-    public static func float(_ n: Number) -> Float {
+    /// The float32 nearest to value × 10^−decimals (ties to even), computed with
+    /// arbitrary-precision integers: the definition the fast path (`float`,
+    /// FixedPointFast.swift) must match bit for bit, and its fallback for decimals beyond
+    /// its fixed-width range.
+    static func referenceFloat(_ n: Number) -> Float {
         if n.value == 0 { return 0 }
         let negative = n.value < 0
         let magnitude = n.value.magnitude
@@ -71,36 +74,59 @@ public enum FixedPoint {
         return Float(sign: .plus, exponent: e, significand: Float(q))
     }
 
-    // MARK: float32 → decimal
+    // MARK: float32 → decimal, reference
 
-    /// The shortest fixed-point number that converts back to exactly `x`.
-    public static func number(_ x: Float) throws -> Number {
-        guard x.isFinite else { throw ConversionError(message: "\(x) has no fixed-point form (only finite numbers do)") }
+    /// The shortest fixed-point number that converts back to exactly `x`, computed with
+    /// arbitrary-precision integers: the definition the fast path (`number`) must match.
+    static func referenceNumber(_ x: Float) throws -> Number {
+        try checkFinite(x)
         if x == 0 { return Number(value: 0, decimals: 0) }
-        // x = m · 2^e exactly, m a 24-bit integer.
-        let m = UInt64(x.significandBitPattern) | (x.exponentBitPattern == 0 ? 0 : 1 << 23)
-        let e = (x.exponentBitPattern == 0 ? -126 : Int(x.exponentBitPattern) - 127) - 23
+        let (m, e) = binaryParts(x)
         let exactN = e >= 0 ? BigUInt(UInt128(m)).shifted(left: e) : BigUInt(UInt128(m))
         let exactD = e < 0 ? BigUInt(1).shifted(left: -e) : BigUInt(1)
         // E10 = floor(log10 |x|): estimate from the bit length, then correct exactly.
-        let bits = exactN.bitWidth - exactD.bitWidth
-        var e10 = (bits * 78913) >> 18  // ≈ bits · log10(2)
-        func atLeastPowerOfTen(_ k: Int) -> Bool {  // |x| ≥ 10^k ?
-            k >= 0 ? exactN.compare(exactD.multiplied(by: BigUInt.power(of: 10, k))) >= 0
-                   : exactN.multiplied(by: BigUInt.power(of: 10, -k)).compare(exactD) >= 0
-        }
-        while !atLeastPowerOfTen(e10) { e10 -= 1 }
-        while atLeastPowerOfTen(e10 + 1) { e10 += 1 }
-        for digits in 1...9 {
-            // |x| · 10^s rounded half-even to an integer of `digits` digits.
-            let s = digits - 1 - e10
+        var e10 = ((exactN.bitWidth - exactD.bitWidth) * 78913) >> 18  // ≈ bits · log10(2)
+        while !isAtLeastPowerOfTen(exactN, exactD, e10) { e10 -= 1 }
+        while isAtLeastPowerOfTen(exactN, exactD, e10 + 1) { e10 += 1 }
+        return try shortest(x, e10: e10, converter: referenceFloat) { s in
+            // |x| · 10^s rounded half-even to an integer.
             var num = exactN, den = exactD
             if s >= 0 { num = num.multiplied(by: BigUInt.power(of: 10, s)) } else { den = den.multiplied(by: BigUInt.power(of: 10, -s)) }
             var (q, r) = num.divided(bySmallQuotient: den)
             let c = r.shifted(left: 1).compare(den)
             if c > 0 || (c == 0 && q & 1 == 1) { q += 1 }
+            return q
+        }
+    }
+
+    /// Refuses NaN and the infinities, which have no fixed-point form.
+    static func checkFinite(_ x: Float) throws {
+        guard x.isFinite else { throw ConversionError(message: "\(x) has no fixed-point form (only finite numbers do)") }
+    }
+
+    /// x = ±m · 2^e exactly, m an integer below 2^24.
+    static func binaryParts(_ x: Float) -> (m: UInt64, e: Int) {
+        let m = UInt64(x.significandBitPattern) | (x.exponentBitPattern == 0 ? 0 : 1 << 23)
+        let e = (x.exponentBitPattern == 0 ? -126 : Int(x.exponentBitPattern) - 127) - 23
+        return (m, e)
+    }
+
+    /// Whether exactN / exactD ≥ 10^k.
+    static func isAtLeastPowerOfTen(_ exactN: BigUInt, _ exactD: BigUInt, _ k: Int) -> Bool {
+        k >= 0 ? exactN.compare(exactD.multiplied(by: BigUInt.power(of: 10, k))) >= 0
+               : exactN.multiplied(by: BigUInt.power(of: 10, -k)).compare(exactD) >= 0
+    }
+
+    /// The rule both paths share: for 1, 2, … 9 significant digits, |x| rounded half-even
+    /// to that many digits (`rounded(s)` = |x| · 10^s rounded half-even, s = digits − 1 −
+    /// e10, e10 = floor(log10 |x|)); the first that `converter` takes back to exactly x,
+    /// trailing zeros stripped.
+    @inline(__always)
+    static func shortest(_ x: Float, e10: Int, converter: (Number) -> Float, rounded: (Int) -> UInt64) throws -> Number {
+        for digits in 1...9 {
+            let s = digits - 1 - e10
             var decimals = s
-            var value = UInt128(q)
+            var value = UInt128(rounded(s))
             if value == power10(digits) { value /= 10; decimals -= 1 }
             // Prefer decimals = 0 over negative decimals when the integer fits an int128.
             if decimals < 0 {
@@ -109,7 +135,7 @@ public enum FixedPoint {
                 if d == 0 { value = scaled; decimals = 0 }
             }
             let candidate = Number(value: x < 0 ? -Int128(value) : Int128(value), decimals: Int128(decimals))
-            if float(candidate).bitPattern == x.bitPattern { return strip(candidate) }
+            if converter(candidate).bitPattern == x.bitPattern { return strip(candidate) }
         }
         throw ConversionError(message: "no decimal of at most 9 digits converts back to \(x)")  // unreachable: 9 digits always suffice
     }

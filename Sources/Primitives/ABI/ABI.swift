@@ -46,67 +46,141 @@ public enum ABI {
     // MARK: - Encoding
 
     private static func encode(_ type: ABIType, _ value: ABIValue, depth: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try append(type, value, to: &out, depth: depth)
+        return out
+    }
+
+    /// Appends the encoding of `value` to `out`: everything is written straight into the
+    /// one buffer (a sequence's head is reserved, then each static member written into
+    /// it and each dynamic member appended with its offset patched into the head).
+    private static func append(_ type: ABIType, _ value: ABIValue, to out: inout [UInt8], depth: Int) throws {
         guard depth <= ABIType.maxDepth else { throw PrimitivesError(.abi, "ABI value nests deeper than \(ABIType.maxDepth)") }
+        switch (type, value) {
+        case (.bytes, .bytes(let b)):
+            appendWord(UInt256(UInt64(b.count)), to: &out)
+            appendPadded(b, to: &out)
+        case (.string, .string(let s)):
+            var s = s
+            s.withUTF8 { utf8 in
+                appendWord(UInt256(UInt64(utf8.count)), to: &out)
+                appendPadded(utf8, to: &out)
+            }
+        case (.array(let t), .array(let items)):
+            appendWord(UInt256(UInt64(items.count)), to: &out)
+            let member = Member(t)
+            try appendSequence(items.count, member: { _ in member }, items, to: &out, depth: depth)
+        case (.fixedArray(let t, let k), .array(let items)):
+            guard items.count == k else { throw PrimitivesError(.abi, "\(type) value has \(items.count) elements") }
+            let member = Member(t)
+            try appendSequence(k, member: { _ in member }, items, to: &out, depth: depth)
+        case (.tuple(let ts), .tuple(let items)):
+            guard ts.count == items.count else { throw PrimitivesError(.abi, "\(type) value has \(items.count) members") }
+            try appendSequence(ts.count, member: { Member(ts[$0]) }, items, to: &out, depth: depth)
+        default:
+            let at = out.count
+            out.append(contentsOf: repeatElement(0, count: 32))
+            try writeWord(type, value, to: &out, at: at)
+        }
+    }
+
+    /// A member type of a sequence with its layout, worked out once per array rather
+    /// than once per element (both walk the whole type).
+    struct Member {
+        let type: ABIType
+        let isDynamic: Bool
+        let headSize: Int
+        init(_ type: ABIType) {
+            self.type = type
+            isDynamic = type.isDynamic
+            headSize = type.headSize
+        }
+    }
+
+    /// Appends a head/tail sequence of `count` members, member i described by `member(i)`.
+    @inline(__always)
+    private static func appendSequence(_ count: Int, member: (Int) -> Member, _ values: [ABIValue], to out: inout [UInt8], depth: Int) throws {
+        var headSize = 0
+        for i in 0..<count { headSize += member(i).headSize }
+        let base = out.count
+        out.append(contentsOf: repeatElement(0, count: headSize))
+        var cursor = base
+        for i in 0..<count {
+            let m = member(i)
+            if m.isDynamic {
+                let offset = UInt256(UInt64(out.count - base))
+                out.withUnsafeMutableBufferPointer { offset.store(bigEndianInto: $0, at: cursor) }
+                try append(m.type, values[i], to: &out, depth: depth + 1)
+            } else {
+                try writeStatic(m.type, values[i], to: &out, at: cursor, depth: depth + 1)
+            }
+            cursor += m.headSize
+        }
+    }
+
+    /// Writes a static value into its head slot at `at` (already zeroed).
+    private static func writeStatic(_ type: ABIType, _ value: ABIValue, to out: inout [UInt8], at: Int, depth: Int) throws {
+        guard depth <= ABIType.maxDepth else { throw PrimitivesError(.abi, "ABI value nests deeper than \(ABIType.maxDepth)") }
+        switch (type, value) {
+        case (.fixedArray(let t, let k), .array(let items)):
+            guard items.count == k else { throw PrimitivesError(.abi, "\(type) value has \(items.count) elements") }
+            let size = t.headSize
+            for (i, item) in items.enumerated() { try writeStatic(t, item, to: &out, at: at + i * size, depth: depth + 1) }
+        case (.tuple(let ts), .tuple(let items)):
+            guard ts.count == items.count else { throw PrimitivesError(.abi, "\(type) value has \(items.count) members") }
+            var cursor = at
+            for (t, item) in zip(ts, items) {
+                try writeStatic(t, item, to: &out, at: cursor, depth: depth + 1)
+                cursor += t.headSize
+            }
+        default:
+            try writeWord(type, value, to: &out, at: at)
+        }
+    }
+
+    /// Writes a one-word value (integer, address, bool, bytesN) at `at`.
+    private static func writeWord(_ type: ABIType, _ value: ABIValue, to out: inout [UInt8], at: Int) throws {
         switch (type, value) {
         case (.uint(let n), .uint(let v)):
             guard v.bitWidth <= n else { throw PrimitivesError(.abi, "value \(v) does not fit uint\(n)") }
-            return v.bigEndianBytes32
+            out.withUnsafeMutableBufferPointer { v.store(bigEndianInto: $0, at: at) }
         case (.int(let n), .int(let v)):
             guard fitsSigned(v, bits: n) else { throw PrimitivesError(.abi, "value does not fit int\(n)") }
-            return v.bigEndianBytes32
+            out.withUnsafeMutableBufferPointer { v.store(bigEndianInto: $0, at: at) }
         case (.address, .address(let a)):
-            return [UInt8](repeating: 0, count: 12) + a.bytes
+            out.replaceSubrange((at + 12)..<(at + 32), with: a.bytes)
         case (.bool, .bool(let b)):
-            return UInt256(b ? 1 : 0).bigEndianBytes32
+            out[at + 31] = b ? 1 : 0
         case (.fixedBytes(let n), .fixedBytes(let b)):
             guard b.count == n else { throw PrimitivesError(.abi, "bytes\(n) value has \(b.count) bytes") }
-            return padded(b)
-        case (.bytes, .bytes(let b)):
-            return UInt256(UInt64(b.count)).bigEndianBytes32 + padded(b)
-        case (.string, .string(let s)):
-            let b = Array(s.utf8)
-            return UInt256(UInt64(b.count)).bigEndianBytes32 + padded(b)
-        case (.array(let t), .array(let items)):
-            return UInt256(UInt64(items.count)).bigEndianBytes32 + (try encodeSequence([ABIType](repeating: t, count: items.count), items, depth: depth))
-        case (.fixedArray(let t, let k), .array(let items)):
-            guard items.count == k else { throw PrimitivesError(.abi, "\(type) value has \(items.count) elements") }
-            return try encodeSequence([ABIType](repeating: t, count: k), items, depth: depth)
-        case (.tuple(let ts), .tuple(let items)):
-            guard ts.count == items.count else { throw PrimitivesError(.abi, "\(type) value has \(items.count) members") }
-            return try encodeSequence(ts, items, depth: depth)
+            out.replaceSubrange(at..<(at + n), with: b)
         default:
             throw PrimitivesError(.abi, "value \(value) is not of ABI type \(type)")
         }
     }
 
-    private static func encodeSequence(_ types: [ABIType], _ values: [ABIValue], depth: Int) throws -> [UInt8] {
-        let headSize = types.reduce(0) { $0 + $1.headSize }
-        var head: [UInt8] = []
-        var tail: [UInt8] = []
-        head.reserveCapacity(headSize)
-        for (t, v) in zip(types, values) {
-            let enc = try encode(t, v, depth: depth + 1)
-            if t.isDynamic {
-                head += UInt256(UInt64(headSize + tail.count)).bigEndianBytes32
-                tail += enc
-            } else {
-                head += enc
-            }
-        }
-        return head + tail
+    private static func appendWord(_ v: UInt256, to out: inout [UInt8]) {
+        let at = out.count
+        out.append(contentsOf: repeatElement(0, count: 32))
+        out.withUnsafeMutableBufferPointer { v.store(bigEndianInto: $0, at: at) }
     }
 
-    private static func padded(_ b: [UInt8]) -> [UInt8] {
+    private static func appendPadded<C: Collection<UInt8>>(_ b: C, to out: inout [UInt8]) {
+        out.append(contentsOf: b)
         let rem = b.count % 32
-        return rem == 0 ? b : b + [UInt8](repeating: 0, count: 32 - rem)
+        if rem != 0 { out.append(contentsOf: repeatElement(0, count: 32 - rem)) }
     }
 
     /// True when the two's-complement word `v` is in the range of intN.
     static func fitsSigned(_ v: UInt256, bits n: Int) -> Bool {
         if n == 256 { return true }
-        let negative = v.bit(255)
         // Every bit from n-1 up must equal the sign bit.
-        for i in (n - 1)..<256 where v.bit(i) != negative { return false }
+        let fill: UInt64 = v.limbs.3 >> 63 == 1 ? .max : 0
+        let first = (n - 1) / 64
+        for i in first..<4 {
+            let mask = i == first ? UInt64.max << UInt64((n - 1) % 64) : .max
+            if v.limb(i) & mask != fill & mask { return false }
+        }
         return true
     }
 
@@ -115,16 +189,29 @@ public enum ABI {
     private struct Decoder {
         let data: [UInt8]
 
-        func word(at offset: Int, _ what: @autoclosure () -> String) throws -> [UInt8] {
+        /// Checks that a whole word starts at `offset`.
+        @inline(__always)
+        func requireWord(at offset: Int, _ what: @autoclosure () -> String) throws {
             guard offset >= 0, offset <= data.count - 32 else {
                 throw PrimitivesError(.abi, "ABI data ends before the \(what()) at byte \(offset) (\(data.count) bytes)")
             }
-            return Array(data[offset..<offset + 32])
+        }
+
+        /// The word at `offset` as an integer.
+        @inline(__always)
+        func wordValue(at offset: Int, _ what: @autoclosure () -> String) throws -> UInt256 {
+            try requireWord(at: offset, what())
+            return data.withUnsafeBufferPointer { UInt256(bigEndianWordAt: offset, in: $0) }
+        }
+
+        /// Whether data[range] is all zero bytes.
+        @inline(__always)
+        func allZero(_ range: Range<Int>) -> Bool {
+            data.withUnsafeBufferPointer { b in range.allSatisfy { b[$0] == 0 } }
         }
 
         func integer(at offset: Int, _ what: @autoclosure () -> String) throws -> Int {
-            let w = try word(at: offset, what())
-            let v = try UInt256(bigEndian: w)
+            let v = try wordValue(at: offset, what())
             guard let small = v.uint64, small <= UInt64(data.count) else {
                 throw PrimitivesError(.abi, "ABI \(what()) at byte \(offset) is \(v), beyond the \(data.count)-byte data")
             }
@@ -135,25 +222,25 @@ public enum ABI {
             guard depth <= ABIType.maxDepth else { throw PrimitivesError(.abi, "ABI data nests deeper than \(ABIType.maxDepth)") }
             switch type {
             case .uint(let n):
-                let v = try UInt256(bigEndian: word(at: offset, "uint\(n)"))
+                let v = try wordValue(at: offset, "uint\(n)")
                 guard v.bitWidth <= n else { throw PrimitivesError(.abi, "uint\(n) at byte \(offset) has bits set above bit \(n)") }
                 return .uint(v)
             case .int(let n):
-                let v = try UInt256(bigEndian: word(at: offset, "int\(n)"))
+                let v = try wordValue(at: offset, "int\(n)")
                 guard fitsSigned(v, bits: n) else { throw PrimitivesError(.abi, "int\(n) at byte \(offset) is not sign-extended") }
                 return .int(v)
             case .address:
-                let w = try word(at: offset, "address")
-                guard w[0..<12].allSatisfy({ $0 == 0 }) else { throw PrimitivesError(.abi, "address at byte \(offset) has non-zero high bytes") }
-                return .address(try Address(Array(w[12...])))
+                try requireWord(at: offset, "address")
+                guard allZero(offset..<(offset + 12)) else { throw PrimitivesError(.abi, "address at byte \(offset) has non-zero high bytes") }
+                return .address(try Address(Array(data[(offset + 12)..<(offset + 32)])))
             case .bool:
-                let w = try word(at: offset, "bool")
-                guard w[0..<31].allSatisfy({ $0 == 0 }), w[31] <= 1 else { throw PrimitivesError(.abi, "bool at byte \(offset) is not 0 or 1") }
-                return .bool(w[31] == 1)
+                try requireWord(at: offset, "bool")
+                guard allZero(offset..<(offset + 31)), data[offset + 31] <= 1 else { throw PrimitivesError(.abi, "bool at byte \(offset) is not 0 or 1") }
+                return .bool(data[offset + 31] == 1)
             case .fixedBytes(let n):
-                let w = try word(at: offset, "bytes\(n)")
-                guard w[n...].allSatisfy({ $0 == 0 }) else { throw PrimitivesError(.abi, "bytes\(n) at byte \(offset) has non-zero padding") }
-                return .fixedBytes(Array(w[..<n]))
+                try requireWord(at: offset, "bytes\(n)")
+                guard allZero((offset + n)..<(offset + 32)) else { throw PrimitivesError(.abi, "bytes\(n) at byte \(offset) has non-zero padding") }
+                return .fixedBytes(Array(data[offset..<(offset + n)]))
             case .bytes, .string:
                 let length = try integer(at: offset, "\(type) length")
                 let start = offset + 32
@@ -161,12 +248,11 @@ public enum ABI {
                 guard start + paddedLength <= data.count else {
                     throw PrimitivesError(.abi, "\(type) of \(length) bytes at byte \(offset) runs past the end of the data")
                 }
-                guard data[(start + length)..<(start + paddedLength)].allSatisfy({ $0 == 0 }) else {
+                guard allZero((start + length)..<(start + paddedLength)) else {
                     throw PrimitivesError(.abi, "\(type) at byte \(offset) has non-zero padding")
                 }
-                let content = Array(data[start..<(start + length)])
-                if case .bytes = type { return .bytes(content) }
-                guard let s = String(validating: content, as: UTF8.self) else {
+                if case .bytes = type { return .bytes(Array(data[start..<(start + length)])) }
+                guard let s = String(validating: data[start..<(start + length)], as: UTF8.self) else {
                     throw PrimitivesError(.abi, "string at byte \(offset) is not valid UTF-8")
                 }
                 return .string(s)
@@ -176,39 +262,43 @@ public enum ABI {
                 guard count <= (data.count - offset - 32) / Swift.max(t.headSize, 32) else {
                     throw PrimitivesError(.abi, "\(type) claims \(count) elements, more than the data can hold")
                 }
-                guard case .tuple(let items) = try decodeSequence([ABIType](repeating: t, count: count), base: offset + 32, depth: depth) else { return .array([]) }
-                return .array(items)
+                let member = Member(t)
+                return .array(try decodeSequence(count, member: { _ in member }, base: offset + 32, depth: depth))
             case .fixedArray(let t, let k):
-                guard case .tuple(let items) = try decodeSequence([ABIType](repeating: t, count: k), base: offset, depth: depth) else { return .array([]) }
-                return .array(items)
+                let member = Member(t)
+                return .array(try decodeSequence(k, member: { _ in member }, base: offset, depth: depth))
             case .tuple(let ts):
-                return try decodeSequence(ts, base: offset, depth: depth)
+                return .tuple(try decodeSequence(ts.count, member: { Member(ts[$0]) }, base: offset, depth: depth))
             }
         }
 
-        /// Decodes a head/tail sequence whose head starts at `base`; offsets are relative to `base`.
-        func decodeSequence(_ types: [ABIType], base: Int, depth: Int) throws -> ABIValue {
+        /// Decodes a head/tail sequence of `count` members (member i described by
+        /// `member(i)`) whose head starts at `base`; offsets are relative to `base`.
+        @inline(__always)
+        func decodeSequence(_ count: Int, member: (Int) -> Member, base: Int, depth: Int) throws -> [ABIValue] {
             var values: [ABIValue] = []
-            values.reserveCapacity(types.count)
+            values.reserveCapacity(count)
             var cursor = base
-            for t in types {
-                if t.isDynamic {
+            for i in 0..<count {
+                let m = member(i)
+                let t = m.type
+                if m.isDynamic {
                     let relative = try integer(at: cursor, "offset of \(t)")
                     let target = base + relative
-                    guard target <= data.count - 32 || (target <= data.count && t.headSize == 0) else {
+                    guard target <= data.count - 32 || (target <= data.count && m.headSize == 0) else {
                         throw PrimitivesError(.abi, "offset \(relative) of \(t) at byte \(cursor) points past the end of the data (\(data.count) bytes)")
                     }
                     values.append(try decode(t, at: target, depth: depth + 1))
                     cursor += 32
                 } else {
-                    guard cursor + t.headSize <= data.count else {
+                    guard cursor + m.headSize <= data.count else {
                         throw PrimitivesError(.abi, "ABI data ends inside \(t) at byte \(cursor)")
                     }
                     values.append(try decode(t, at: cursor, depth: depth + 1))
-                    cursor += t.headSize
+                    cursor += m.headSize
                 }
             }
-            return .tuple(values)
+            return values
         }
     }
 }

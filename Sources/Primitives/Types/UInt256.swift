@@ -54,8 +54,7 @@ public struct UInt256: Hashable, Comparable, Sendable {
 
     /// The number of significant bits (0 for zero).
     public var bitWidth: Int {
-        let w = words
-        for i in stride(from: 3, through: 0, by: -1) where w[i] != 0 { return i * 64 + 64 - w[i].leadingZeroBitCount }
+        for i in stride(from: 3, through: 0, by: -1) where limb(i) != 0 { return i * 64 + 64 - limb(i).leadingZeroBitCount }
         return 0
     }
 
@@ -76,13 +75,40 @@ public struct UInt256: Hashable, Comparable, Sendable {
 
     /// Exactly 32 big-endian bytes: the ABI word and storage-slot form.
     public var bigEndianBytes32: [UInt8] {
-        let limbs = [self.limbs.3, self.limbs.2, self.limbs.1, self.limbs.0]
-        return [UInt8](unsafeUninitializedCapacity: 32) { out, count in
-            for limb in 0..<4 {
-                let v = limbs[limb]
-                for b in 0..<8 { out[limb * 8 + b] = UInt8(truncatingIfNeeded: v &>> UInt64(56 - 8 * b)) }
-            }
+        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            store(bigEndianInto: out, at: 0)
             count = 32
+        }
+    }
+
+    /// Writes the 32-byte big-endian form into `out[at..<at + 32]` (callers check the room).
+    @inline(__always)
+    func store(bigEndianInto out: UnsafeMutableBufferPointer<UInt8>, at: Int) {
+        let raw = UnsafeMutableRawPointer(out.baseAddress! + at)
+        raw.storeBytes(of: limbs.3.bigEndian, toByteOffset: 0, as: UInt64.self)
+        raw.storeBytes(of: limbs.2.bigEndian, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: limbs.1.bigEndian, toByteOffset: 16, as: UInt64.self)
+        raw.storeBytes(of: limbs.0.bigEndian, toByteOffset: 24, as: UInt64.self)
+    }
+
+    /// Reads the 32-byte big-endian word at `bytes[at..<at + 32]` (callers check the room).
+    @inline(__always)
+    init(bigEndianWordAt at: Int, in bytes: UnsafeBufferPointer<UInt8>) {
+        let raw = UnsafeRawPointer(bytes.baseAddress! + at)
+        limbs = (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)))
+    }
+
+    /// Limb `i` (0 least significant).
+    @inline(__always)
+    func limb(_ i: Int) -> UInt64 {
+        switch i {
+        case 0: return limbs.0
+        case 1: return limbs.1
+        case 2: return limbs.2
+        default: return limbs.3
         }
     }
 
