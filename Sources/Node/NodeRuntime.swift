@@ -8,8 +8,8 @@ import RPC
 import Storage
 
 /// A running single-validator node: the LevelDB-backed chain, the block producer and
-/// the JSON-RPC server. `start` brings it up; `stop` finishes the block being built,
-/// stops serving and closes the database.
+/// the HTTP server (JSON-RPC on POST `/`, `/health`, `/metrics`). `start` brings it up;
+/// `stop` finishes the block being built, stops serving and closes the database.
 public final class NodeRuntime {
     public let config: NodeConfig
     public let logger: Logger
@@ -69,7 +69,11 @@ public final class NodeRuntime {
         var transport = config.rpc
         let files = Self.raiseFileLimit()
         transport.connectionLimit = min(transport.connectionLimit, max(16, files - 256))
-        let server = HTTPServer(configuration: transport) { request in dispatcher.route(request, lanes: lanes) }
+        let rpcMetrics = RPCMetrics()
+        dispatcher.metrics = rpcMetrics
+        let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
+        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics).register(on: router)
+        let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server
         let head = chain.head
