@@ -1,11 +1,13 @@
 import Foundation
 
-/// Routing on the node's one port. GET (and HEAD) requests for a registered path go to
+/// Routing on the node's one port. A WebSocket handshake (GET with `Upgrade`) for a
+/// registered path is upgraded; GET (and HEAD) requests for a registered path go to
 /// that path's handler or static asset; GET or HEAD for any other path but `/` gets 404;
 /// everything else (POST to `/`, OPTIONS, GET `/` and other methods) goes to `fallback`,
 /// the JSON-RPC side, which answers exactly as it did before any route existed.
 public final class HTTPRouter {
     private var handlers: [String: (HTTPRequest) -> HTTPRoute] = [:]
+    private var webSockets: [String: (WebSocketConnection) -> Void] = [:]
     private let fallback: (HTTPRequest) -> HTTPRoute
 
     /// A router whose requests that no GET route takes go to `fallback`.
@@ -19,9 +21,14 @@ public final class HTTPRouter {
     /// the request's `If-None-Match` names it.
     public func asset(_ path: String, _ asset: StaticAsset) { get(path) { .answer(asset.response(to: $0)) } }
 
+    /// Accepts WebSocket upgrades (a GET with an `Upgrade` header) at `path` and hands
+    /// each live connection to `accept`.
+    public func webSocket(_ path: String, _ accept: @escaping (WebSocketConnection) -> Void) { webSockets[path] = accept }
+
     /// The route for `request` (`HTTPServer`'s router).
     public func route(_ request: HTTPRequest) -> HTTPRoute {
         guard request.method == "GET" || request.method == "HEAD" else { return fallback(request) }
+        if request.headers["upgrade"] != nil, let accept = webSockets[request.path] { return .webSocket(accept: accept) }
         if let handler = handlers[request.path] { return handler(request) }
         guard request.path != "/" else { return fallback(request) }
         return .answer(.text("404 page not found: no route for \(request.path)\n", status: 404))

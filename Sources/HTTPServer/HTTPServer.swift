@@ -25,6 +25,10 @@ public final class HTTPServer {
     private let allowsAnyHost: Bool
     /// `virtualHosts`, lower-cased, as bytes.
     private let allowedHosts: Set<[UInt8]>
+    /// Live WebSocket connections, and upgrades answered but not yet live.
+    private let sockets = NSCondition()
+    private var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
+    private var upgrading = 0
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
@@ -79,9 +83,71 @@ public final class HTTPServer {
             stopping = true
             while inFlightCount > 0 { inFlight.wait() }
         }
+        closeWebSockets()
         MHD_stop_daemon(d)
         daemon = nil
         connections.stop()
+    }
+
+    /// Open WebSocket connections.
+    public var webSocketCount: Int { sockets.withLock { webSockets.count } }
+
+    /// Closes every WebSocket connection (1001, going away) and waits until they are gone:
+    /// MHD must not hold upgraded connections when it stops.
+    private func closeWebSockets() {
+        sockets.withLock {
+            for connection in webSockets.values { connection.close(code: 1001, reason: "server is shutting down") }
+            let deadline = Date().addingTimeInterval(15)
+            while !webSockets.isEmpty || upgrading > 0, sockets.wait(until: deadline) {}
+        }
+    }
+
+    /// Reserves a place for one more WebSocket connection; false at the cap.
+    func reserveWebSocket() -> Bool {
+        sockets.withLock {
+            guard webSockets.count + upgrading < configuration.maxWebSocketConnections else { return false }
+            upgrading += 1
+            return true
+        }
+    }
+
+    /// The upgrade reserved by `reserveWebSocket` happened: `connection` is live.
+    func webSocketOpened(_ connection: WebSocketConnection) {
+        sockets.withLock {
+            upgrading -= 1
+            webSockets[ObjectIdentifier(connection)] = connection
+        }
+    }
+
+    /// `connection` closed (its socket is given back to MHD).
+    func webSocketClosed(_ connection: WebSocketConnection) {
+        sockets.withLock {
+            webSockets[ObjectIdentifier(connection)] = nil
+            sockets.broadcast()
+        }
+    }
+
+    /// The answer to a request the router upgrades: 101 with the upgrade callback, or why not.
+    func upgradeResponse(_ request: HTTPRequest, accept: @escaping (WebSocketConnection) -> Void, on connection: OpaquePointer) -> MHD_Result? {
+        if let problem = WebSocketConnection.handshakeError(request) { return queue(.text(problem + "\n", status: 400), on: connection) }
+        // Browsers open WebSockets across origins without CORS: a page's origin must be allowed.
+        if let origin = request.headers["origin"], corsHeaders(origin: origin).isEmpty {
+            return queue(.text("websocket origin \(origin) not allowed\n", status: 403), on: connection)
+        }
+        guard reserveWebSocket() else {
+            return queue(.text("too many websocket connections: limit \(configuration.maxWebSocketConnections)\n", status: 503), on: connection)
+        }
+        let context = Unmanaged.passRetained(UpgradeContext(server: self, accept: accept)).toOpaque()
+        guard let native = MHD_create_response_for_upgrade(upgradeHandler, context) else {
+            Unmanaged<UpgradeContext>.fromOpaque(context).release()
+            sockets.withLock { upgrading -= 1; sockets.broadcast() }
+            return .NO
+        }
+        defer { MHD_destroy_response(native) }
+        MHD_add_response_header(native, "Upgrade", "websocket")
+        MHD_add_response_header(native, "Sec-WebSocket-Accept", WebSocketConnection.acceptKey(request.headers["sec-websocket-key"] ?? ""))
+        for (name, value) in corsHeaders(origin: request.headers["origin"]) { MHD_add_response_header(native, name, value) }
+        return MHD_queue_response(connection, 101, native)
     }
 
     /// CORS headers for a request from `origin`, if that origin is allowed.
@@ -264,6 +330,9 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         case .deferred(let pool, let work):
             if server.runDeferred(request, on: connection, to: pool, work: work) { return .YES }
             answer = .text("server is shutting down\n", status: 503)
+        case .webSocket(let accept):
+            if let result = server.upgradeResponse(message, accept: accept, on: connection) { return result }
+            answer = .text("server is shutting down\n", status: 503)
         }
     }
     answer.headers += server.corsHeaders(origin: request.headers["origin"])
@@ -281,6 +350,36 @@ private let completedHandler: MHD_RequestCompletedCallback = { cls, connection, 
     server.releaseBody(request.takeUnretainedValue().charged)
     request.release()
     connectionContext.pointee = nil
+}
+
+/// What the upgrade callback needs: the server and the route's `accept`.
+private final class UpgradeContext {
+    let server: HTTPServer
+    let accept: (WebSocketConnection) -> Void
+    init(server: HTTPServer, accept: @escaping (WebSocketConnection) -> Void) {
+        self.server = server
+        self.accept = accept
+    }
+}
+
+/// MHD hands over the socket after sending 101: the connection leaves `ConnectionGuard`'s
+/// request deadlines and becomes a `WebSocketConnection` with threads of its own.
+private let upgradeHandler: MHD_UpgradeHandler = { cls, connection, _, extraIn, extraSize, socket, handle in
+    guard let cls else { return }
+    let context = Unmanaged<UpgradeContext>.fromOpaque(cls).takeRetainedValue()
+    let server = context.server
+    guard let handle else { return }
+    if let connection { server.connections.upgraded(key(connection)) }
+    let extra = extraIn.map { pointer in
+        pointer.withMemoryRebound(to: UInt8.self, capacity: extraSize) { Array(UnsafeBufferPointer(start: $0, count: extraSize)) }
+    } ?? []
+    let webSocket = WebSocketConnection(fd: socket, upgrade: handle, extra: extra, maxMessageBytes: server.configuration.maxBodyBytes,
+                                        maxQueuedMessages: server.configuration.webSocketQueueMessages) { [weak server] in
+        server?.webSocketClosed($0)
+    }
+    server.webSocketOpened(webSocket)
+    context.accept(webSocket)
+    webSocket.run()
 }
 
 /// Tells `ConnectionGuard` about every connection opened and closed.

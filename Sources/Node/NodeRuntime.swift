@@ -8,8 +8,9 @@ import RPC
 import Storage
 
 /// A running single-validator node: the LevelDB-backed chain, the block producer and
-/// the HTTP server (JSON-RPC on POST `/`, `/health`, `/metrics`). `start` brings it up;
-/// `stop` finishes the block being built, stops serving and closes the database.
+/// the HTTP server (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`).
+/// `start` brings it up; `stop` finishes the block being built, stops serving and closes
+/// the database.
 public final class NodeRuntime {
     public let config: NodeConfig
     public let logger: Logger
@@ -73,6 +74,7 @@ public final class NodeRuntime {
         dispatcher.metrics = rpcMetrics
         let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics).register(on: router)
+        router.webSocket("/", SubscriptionHub(chain: chain, dispatcher: dispatcher).accept)
         let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server
