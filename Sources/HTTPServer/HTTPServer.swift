@@ -25,10 +25,11 @@ public final class HTTPServer {
     private let allowsAnyHost: Bool
     /// `virtualHosts`, lower-cased, as bytes.
     private let allowedHosts: Set<[UInt8]>
-    /// Live WebSocket connections, and upgrades answered but not yet live.
+    /// Live WebSocket connections, and the deadlines of upgrades answered but not yet
+    /// live (an upgrade whose 101 never reached the client is forgotten at its deadline).
     private let sockets = NSCondition()
     private var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
-    private var upgrading = 0
+    private var upgrading: [UInt64] = []
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
@@ -98,15 +99,22 @@ public final class HTTPServer {
         sockets.withLock {
             for connection in webSockets.values { connection.close(code: 1001, reason: "server is shutting down") }
             let deadline = Date().addingTimeInterval(15)
-            while !webSockets.isEmpty || upgrading > 0, sockets.wait(until: deadline) {}
+            while !webSockets.isEmpty || !liveUpgrades().isEmpty, sockets.wait(until: deadline) {}
         }
+    }
+
+    /// The deadlines of upgrades still expected; call under `sockets`.
+    private func liveUpgrades() -> [UInt64] {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return upgrading.filter { $0 > now }
     }
 
     /// Reserves a place for one more WebSocket connection; false at the cap.
     func reserveWebSocket() -> Bool {
         sockets.withLock {
-            guard webSockets.count + upgrading < configuration.maxWebSocketConnections else { return false }
-            upgrading += 1
+            upgrading = liveUpgrades()
+            guard webSockets.count + upgrading.count < configuration.maxWebSocketConnections else { return false }
+            upgrading.append(DispatchTime.now().uptimeNanoseconds + 10_000_000_000)
             return true
         }
     }
@@ -114,7 +122,7 @@ public final class HTTPServer {
     /// The upgrade reserved by `reserveWebSocket` happened: `connection` is live.
     func webSocketOpened(_ connection: WebSocketConnection) {
         sockets.withLock {
-            upgrading -= 1
+            if !upgrading.isEmpty { upgrading.removeFirst() }
             webSockets[ObjectIdentifier(connection)] = connection
         }
     }
@@ -140,7 +148,10 @@ public final class HTTPServer {
         let context = Unmanaged.passRetained(UpgradeContext(server: self, accept: accept)).toOpaque()
         guard let native = MHD_create_response_for_upgrade(upgradeHandler, context) else {
             Unmanaged<UpgradeContext>.fromOpaque(context).release()
-            sockets.withLock { upgrading -= 1; sockets.broadcast() }
+            sockets.withLock {
+                if !upgrading.isEmpty { upgrading.removeLast() }
+                sockets.broadcast()
+            }
             return .NO
         }
         defer { MHD_destroy_response(native) }

@@ -10,14 +10,17 @@ import RPC
 final class NodeEndpoints {
     private let chain: ChainService
     private let rpcMetrics: RPCMetrics
+    private let subscriptions: SubscriptionHub
     private let lock = NSLock()
     private var blocksProduced: UInt64 = 0
     private var transactionsIncluded: UInt64 = 0
 
-    /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher.
-    init(chain: ChainService, rpcMetrics: RPCMetrics) {
+    /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher and the
+    /// WebSocket `subscriptions`.
+    init(chain: ChainService, rpcMetrics: RPCMetrics, subscriptions: SubscriptionHub) {
         self.chain = chain
         self.rpcMetrics = rpcMetrics
+        self.subscriptions = subscriptions
         chain.onBlock { [weak self] executed in
             self?.lock.withLock {
                 self?.blocksProduced += 1
@@ -58,6 +61,7 @@ final class NodeEndpoints {
         page.gauge("opg_txpool_pending", help: "Pool transactions executable now.", UInt64(pool.pending))
         page.gauge("opg_txpool_queued", help: "Pool transactions waiting for a nonce gap to close.", UInt64(pool.queued))
         page.gauge("opg_peers", help: "Connected peers (a single-validator node has none).", 0)
+        page.gauge("opg_rpc_subscriptions", help: "eth_subscribe subscriptions open over WebSocket.", UInt64(subscriptions.count))
         rpcMetrics.write(to: &page)
         return page
     }

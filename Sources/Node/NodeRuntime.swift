@@ -73,8 +73,9 @@ public final class NodeRuntime {
         let rpcMetrics = RPCMetrics()
         dispatcher.metrics = rpcMetrics
         let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
-        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics).register(on: router)
-        router.webSocket("/", SubscriptionHub(chain: chain, dispatcher: dispatcher).accept)
+        let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes)
+        router.webSocket("/", subscriptions.accept)
+        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions).register(on: router)
         let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import urllib.request
 
 import pytest
 from web3 import AsyncWeb3, WebSocketProvider
@@ -45,6 +46,8 @@ def test_web3_receives_new_heads(ws_node):
             sub = await w3.eth.subscribe("newHeads")
             heads = await next_messages(w3, 3)
             assert all(m["subscription"] == sub for m in heads)
+            metrics = urllib.request.urlopen(ws_node.url + "/metrics", timeout=10).read().decode().splitlines()
+            assert int(next(line for line in metrics if line.startswith("opg_rpc_subscriptions ")).split()[1]) >= 1
             numbers = [m["result"]["number"] for m in heads]
             assert numbers == list(range(numbers[0], numbers[0] + 3)), "every block, in order"
             block = ws_node.web3().eth.get_block(numbers[-1])
@@ -145,6 +148,10 @@ def test_ping_pong_fragments_and_close(ws_node):
     assert read_frame(s) == (10, b"")
     opcode, payload = read_frame(s)
     assert opcode == 1 and json.loads(payload)["id"] == 5
+    heavy = {"jsonrpc": "2.0", "id": 7, "method": "eth_getLogs", "params": [{"fromBlock": "0x0", "toBlock": "latest"}]}
+    s.sendall(frame(1, json.dumps(heavy).encode()))
+    opcode, payload = read_frame(s)
+    assert json.loads(payload)["id"] == 7 and isinstance(json.loads(payload)["result"], list), "heavy-lane methods answer too"
     for params, message in [(["syncing"], "0: unsupported subscription kind syncing"),
                             (["logs", {"address": NOTARY, "fromBlock": "0x1"}],
                              "1: a logs subscription sends new logs only: fromBlock must be absent or latest")]:

@@ -28,13 +28,16 @@ public final class SubscriptionHub {
     }
 
     private let dispatcher: RPCDispatcher
+    private let lanes: RPCLanes
     private let lock = NSLock()
     /// Subscriptions by id, in id order when notifying (ids are random).
     private var subscriptions: [String: Subscription] = [:]
 
-    /// A hub fed by `chain`'s block and pending-transaction events; other methods go to `dispatcher`.
-    public init(chain: ChainService, dispatcher: RPCDispatcher, maxPerConnection: Int = 100) {
+    /// A hub fed by `chain`'s block and pending-transaction events; other methods go to
+    /// `dispatcher`, those `lanes` classes heavy on its heavy lane.
+    public init(chain: ChainService, dispatcher: RPCDispatcher, lanes: RPCLanes, maxPerConnection: Int = 100) {
         self.dispatcher = dispatcher
+        self.lanes = lanes
         self.maxPerConnection = maxPerConnection
         chain.onBlock { [weak self] executed in self?.blockAdded(executed) }
         chain.onPendingTransaction { [weak self] hash in self?.transactionAdded(hash) }
@@ -53,9 +56,10 @@ public final class SubscriptionHub {
     public var count: Int { lock.withLock { subscriptions.count } }
 
     private func answer(_ text: [UInt8], on connection: WebSocketConnection) {
-        guard case .success(let request) = RPCDispatcher.parse(text), case .object(let object) = request,
+        let parsed = RPCDispatcher.parse(text)
+        guard case .success(let request) = parsed, case .object(let object) = request,
               case .string(let method)? = object["method"], method == "eth_subscribe" || method == "eth_unsubscribe" else {
-            if let reply = dispatcher.reply(to: RPCDispatcher.parse(text)) { connection.send(reply) }
+            relay(parsed, on: connection)
             return
         }
         let id = object["id"] ?? .null
@@ -77,6 +81,22 @@ public final class SubscriptionHub {
             case .failure(let error): connection.send(RPCDispatcher.errorResponse(id: id, error).serializedBytes())
             }
         }
+    }
+
+    /// Answers any other request as HTTP does: light ones on the connection's reader
+    /// thread, heavy ones on the heavy lane while the reader waits, so that one
+    /// connection has at most one heavy request running, as over HTTP.
+    private func relay(_ parsed: Result<JSONValue, RPCError>, on connection: WebSocketConnection) {
+        guard case .success(let value) = parsed, lanes.isHeavy(value) else {
+            if let reply = dispatcher.reply(to: parsed) { connection.send(reply) }
+            return
+        }
+        let done = DispatchSemaphore(value: 0)
+        lanes.heavy.submit { [dispatcher] in
+            if let reply = dispatcher.reply(to: parsed) { connection.send(reply) }
+            done.signal()
+        }
+        done.wait()
     }
 
     /// `eth_subscribe(kind, filter?)`; called under the lock.
