@@ -30,6 +30,9 @@ public enum HTTPRoute {
     /// `maxWebSocketConnections`) and hand the live connection to `accept`, which sets
     /// its callbacks.
     case webSocket(accept: (WebSocketConnection) -> Void)
+    /// Answer 200 `text/event-stream` and keep sending what `stream` is given until it
+    /// ends (503 over `maxEventStreams`).
+    case events(EventStream)
 }
 
 /// An HTTP response.
@@ -105,6 +108,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxWebSocketConnections = 256
     /// Messages queued for one WebSocket client before it is closed as too slow (1008).
     public var webSocketQueueMessages = 1024
+    /// Simultaneous server-sent event streams; one more gets 503.
+    public var maxEventStreams = 256
 
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],

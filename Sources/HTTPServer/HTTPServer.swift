@@ -30,6 +30,8 @@ public final class HTTPServer {
     private let sockets = NSCondition()
     private var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
     private var upgrading: [UInt64] = []
+    /// Open server-sent event streams.
+    private var eventStreams: [ObjectIdentifier: EventStream] = [:]
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
@@ -85,6 +87,7 @@ public final class HTTPServer {
             while inFlightCount > 0 { inFlight.wait() }
         }
         closeWebSockets()
+        endEventStreams()
         MHD_stop_daemon(d)
         daemon = nil
         connections.stop()
@@ -101,6 +104,45 @@ public final class HTTPServer {
             let deadline = Date().addingTimeInterval(15)
             while !webSockets.isEmpty || !liveUpgrades().isEmpty, sockets.wait(until: deadline) {}
         }
+    }
+
+    /// Ends every event stream and waits until MHD has released them.
+    private func endEventStreams() {
+        let streams = sockets.withLock { Array(eventStreams.values) }
+        streams.forEach { $0.end() }
+        sockets.withLock {
+            let deadline = Date().addingTimeInterval(15)
+            while !eventStreams.isEmpty, sockets.wait(until: deadline) {}
+        }
+    }
+
+    /// Answers with `stream`: 200 `text/event-stream`, no request deadline while it lasts.
+    func startEventStream(_ stream: EventStream, origin: String?, on connection: OpaquePointer) -> MHD_Result {
+        let admitted = sockets.withLock { () -> Bool in
+            guard eventStreams.count < configuration.maxEventStreams else { return false }
+            eventStreams[ObjectIdentifier(stream)] = stream
+            return true
+        }
+        guard admitted else { return queue(.text("too many event streams: limit \(configuration.maxEventStreams)\n", status: 503), on: connection) }
+        stream.onFinished { [weak self] in
+            guard let self else { return }
+            self.sockets.withLock {
+                self.eventStreams[ObjectIdentifier(stream)] = nil
+                self.sockets.broadcast()
+            }
+        }
+        stream.attach(connection)
+        connections.requestRead(key(connection))
+        let context = Unmanaged.passRetained(stream).toOpaque()
+        guard let native = MHD_create_response_from_callback(UInt64.max, 16384, eventReader, context, eventReaderFree) else {
+            Unmanaged<EventStream>.fromOpaque(context).takeRetainedValue().finished()
+            return .NO
+        }
+        defer { MHD_destroy_response(native) }
+        for (name, value) in [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")] + corsHeaders(origin: origin) {
+            MHD_add_response_header(native, name, value)
+        }
+        return MHD_queue_response(connection, 200, native)
     }
 
     /// The deadlines of upgrades still expected; call under `sockets`.
@@ -341,6 +383,8 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         case .deferred(let pool, let work):
             if server.runDeferred(request, on: connection, to: pool, work: work) { return .YES }
             answer = .text("server is shutting down\n", status: 503)
+        case .events(let stream):
+            return server.startEventStream(stream, origin: request.headers["origin"], on: connection)
         case .webSocket(let accept):
             if let result = server.upgradeResponse(message, accept: accept, on: connection) { return result }
             answer = .text("server is shutting down\n", status: 503)
@@ -391,6 +435,18 @@ private let upgradeHandler: MHD_UpgradeHandler = { cls, connection, _, extraIn, 
     server.webSocketOpened(webSocket)
     context.accept(webSocket)
     webSocket.run()
+}
+
+/// MHD pulls an event stream's bytes (`MHD_ContentReaderCallback`).
+private let eventReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
+    guard let cls, let buffer else { return -2 }
+    return Unmanaged<EventStream>.fromOpaque(cls).takeUnretainedValue().read(into: buffer, max: max)
+}
+
+/// MHD released an event stream's response.
+private let eventReaderFree: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<EventStream>.fromOpaque(cls).takeRetainedValue().finished()
 }
 
 /// Tells `ConnectionGuard` about every connection opened and closed.

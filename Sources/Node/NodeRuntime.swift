@@ -8,9 +8,9 @@ import RPC
 import Storage
 
 /// A running single-validator node: the LevelDB-backed chain, the block producer and
-/// the HTTP server (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`).
-/// `start` brings it up; `stop` finishes the block being built, stops serving and closes
-/// the database.
+/// the HTTP server (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`,
+/// `/events`; docs/rpc.md, "HTTP routes"). `start` brings it up; `stop` finishes the
+/// block being built, stops serving and closes the database.
 public final class NodeRuntime {
     public let config: NodeConfig
     public let logger: Logger
@@ -76,6 +76,7 @@ public final class NodeRuntime {
         let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes)
         router.webSocket("/", subscriptions.accept)
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions).register(on: router)
+        NodeEvents(chain: chain).register(on: router)
         let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server

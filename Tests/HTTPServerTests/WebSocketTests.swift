@@ -73,22 +73,29 @@ final class WebSocketReaderTests: XCTestCase {
     }
 }
 
+/// A socket connected to `127.0.0.1:port` with a 4 KiB receive buffer (a client that
+/// reads slowly fills it soon) and a 20 s receive timeout; nil if it cannot connect.
+private func slowReader(_ port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var size: Int32 = 4096
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    var timeout = timeval(tv_sec: 20, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { close(fd); return nil }
+    return fd
+}
+
 /// WebSocket connections over a real server.
 final class WebSocketServerTests: XCTestCase {
     private func connect(_ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        XCTAssertEqual(connected, 0)
+        let fd = try XCTUnwrap(slowReader(port))
         let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         _ = Array(request.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
@@ -191,4 +198,67 @@ final class WebSocketServerTests: XCTestCase {
 
 extension Array where Element == UInt8 {
     fileprivate func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
+
+/// Server-sent event streams over a real server.
+final class EventStreamTests: XCTestCase {
+    private func openStream(_ port: Int) -> Int32 {
+        let fd = slowReader(port) ?? -1
+        let request = Array("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    /// Everything the server sends until it closes or `stop` is seen.
+    private func readUntil(_ fd: Int32, _ stop: String) -> String {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            received += chunk[..<n]
+            if String(decoding: received.suffix(4096), as: UTF8.self).contains(stop) { break }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func testEventsFlowAndASlowClientIsDroppedWithoutStallingTheSender() throws {
+        let router = HTTPRouter { _ in .answer(HTTPResponse(status: 405)) }
+        let opened = DispatchSemaphore(value: 0)
+        let lock = NSLock()
+        var streams: [EventStream] = []
+        router.get("/events") { _ in
+            let stream = EventStream(maxBufferedBytes: 65536)
+            lock.withLock { streams.append(stream) }
+            opened.signal()
+            return .events(stream)
+        }
+        let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), router: router.route)
+        try server.start()
+        defer { server.stop() }
+
+        let reader = openStream(server.port)
+        defer { close(reader) }
+        XCTAssertEqual(opened.wait(timeout: .now() + 10), .success)
+        let first = try XCTUnwrap(lock.withLock { streams.first })
+        XCTAssertTrue(first.send(event: "block", data: "{\"number\":1}\n{\"more\":2}"))
+        let head = readUntil(reader, "more")
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"), head)
+        XCTAssertTrue(head.contains("Content-Type: text/event-stream"), head)
+        XCTAssertTrue(head.contains("event: block\ndata: {\"number\":1}\ndata: {\"more\":2}\n"), head)
+
+        let slow = openStream(server.port)
+        defer { close(slow) }
+        XCTAssertEqual(opened.wait(timeout: .now() + 10), .success)
+        let second = try XCTUnwrap(lock.withLock { streams.last })
+        let start = Date()
+        var accepted = 0
+        for _ in 0..<2000 where second.send(event: "big", data: String(repeating: "x", count: 4096)) { accepted += 1 }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "sending never waits for the client")
+        XCTAssertLessThan(accepted, 2000)
+        XCTAssertFalse(second.send(event: "late", data: "1"))
+        XCTAssertTrue(readUntil(slow, "client too slow").contains("event: dropped\ndata: {\"reason\":\"client too slow: 65536 bytes waiting\"}"))
+        XCTAssertTrue(first.send(event: "block", data: "2"), "the other stream goes on")
+        XCTAssertTrue(readUntil(reader, "data: 2").contains("data: 2"))
+    }
 }
