@@ -32,6 +32,8 @@ public final class HTTPServer {
     private var upgrading: [UInt64] = []
     /// Open server-sent event streams.
     private var eventStreams: [ObjectIdentifier: EventStream] = [:]
+    /// Set when `stop()` begins: no WebSocket or event stream may start after it.
+    private var closingLongLived = false
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
@@ -61,6 +63,7 @@ public final class HTTPServer {
             throw HTTPServerError(message: "port \(configuration.port) is outside 0…65535")
         }
         inFlight.withLock { stopping = false }
+        sockets.withLock { closingLongLived = false }
         let context = Unmanaged.passUnretained(self).toOpaque()
         // The pool holds the request line and headers; MHD answers 431 itself when they
         // overflow it. MHD clears the pool for every request, so it stays as small as the
@@ -77,9 +80,10 @@ public final class HTTPServer {
         connections.start()
     }
 
-    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503), then
-    /// stops serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
-    /// suspended connections then).
+    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503),
+    /// closes WebSockets (1001) and ends event streams (new ones get 503), then stops
+    /// serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
+    /// suspended or upgraded connections then).
     public func stop() {
         guard let d = daemon else { return }
         inFlight.withLock {
@@ -100,6 +104,7 @@ public final class HTTPServer {
     /// MHD must not hold upgraded connections when it stops.
     private func closeWebSockets() {
         sockets.withLock {
+            closingLongLived = true
             for connection in webSockets.values { connection.close(code: 1001, reason: "server is shutting down") }
             let deadline = Date().addingTimeInterval(15)
             while !webSockets.isEmpty || !liveUpgrades().isEmpty, sockets.wait(until: deadline) {}
@@ -119,7 +124,7 @@ public final class HTTPServer {
     /// Answers with `stream`: 200 `text/event-stream`, no request deadline while it lasts.
     func startEventStream(_ stream: EventStream, origin: String?, on connection: OpaquePointer) -> MHD_Result {
         let admitted = sockets.withLock { () -> Bool in
-            guard eventStreams.count < configuration.maxEventStreams else { return false }
+            guard !closingLongLived, eventStreams.count < configuration.maxEventStreams else { return false }
             eventStreams[ObjectIdentifier(stream)] = stream
             return true
         }
@@ -155,7 +160,7 @@ public final class HTTPServer {
     func reserveWebSocket() -> Bool {
         sockets.withLock {
             upgrading = liveUpgrades()
-            guard webSockets.count + upgrading.count < configuration.maxWebSocketConnections else { return false }
+            guard !closingLongLived, webSockets.count + upgrading.count < configuration.maxWebSocketConnections else { return false }
             upgrading.append(DispatchTime.now().uptimeNanoseconds + 10_000_000_000)
             return true
         }
