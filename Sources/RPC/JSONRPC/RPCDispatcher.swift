@@ -103,7 +103,8 @@ public final class RPCDispatcher {
         }
         let outcome: Result<JSONValue, RPCError>
         let started = metrics == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-        if let method = methods[name] {
+        let method = methods[name]
+        if let method {
             do {
                 outcome = .success(try method(RPCParams(params)))
             } catch let error as RPCError {
@@ -114,7 +115,7 @@ public final class RPCDispatcher {
         } else {
             outcome = .failure(.methodNotFound(name))
         }
-        metrics?.record(methods[name] == nil ? "unknown" : name, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started)
+        metrics?.record(method == nil ? "unknown" : name, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started)
         guard let id else { return nil }
         switch outcome {
         case .success(let result): return .object(["jsonrpc": "2.0", "id": id, "result": result])

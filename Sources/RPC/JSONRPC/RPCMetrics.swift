@@ -13,8 +13,9 @@ public final class RPCMetrics {
         50_000_000, 100_000_000, 250_000_000, 500_000_000, 1_000_000_000, 2_500_000_000, 10_000_000_000,
     ]
 
-    /// One method's tallies: `buckets[i]` counts calls no slower than `bucketBounds[i]` (not cumulative).
-    private struct Tally {
+    /// One method's tallies, changed in place under the lock: `buckets[i]` counts calls no
+    /// slower than `bucketBounds[i]` (not cumulative).
+    private final class Tally {
         var calls: UInt64 = 0
         var nanoseconds: UInt64 = 0
         var buckets = [UInt64](repeating: 0, count: RPCMetrics.bucketBounds.count)
@@ -30,11 +31,16 @@ public final class RPCMetrics {
     func record(_ method: String, nanoseconds: UInt64) {
         let bucket = Self.bucketBounds.firstIndex { nanoseconds <= $0 }
         lock.withLock {
-            var tally = tallies[method] ?? Tally()
+            let tally: Tally
+            if let known = tallies[method] {
+                tally = known
+            } else {
+                tally = Tally()
+                tallies[method] = tally
+            }
             tally.calls += 1
             tally.nanoseconds &+= nanoseconds
             if let bucket { tally.buckets[bucket] += 1 }
-            tallies[method] = tally
         }
     }
 
@@ -43,12 +49,15 @@ public final class RPCMetrics {
 
     /// Writes both families, methods in name order.
     public func write(to page: inout PrometheusText) {
-        let snapshot = lock.withLock { tallies.sorted { $0.key < $1.key } }
+        let snapshot = lock.withLock {
+            tallies.sorted { $0.key < $1.key }.map { (key: $0.key, calls: $0.value.calls, nanoseconds: $0.value.nanoseconds, buckets: $0.value.buckets) }
+        }
         page.family("opg_rpc_requests_total", type: "counter", help: "JSON-RPC requests answered, by method.")
-        for (method, tally) in snapshot { page.sample("opg_rpc_requests_total", labels: [("method", method)], String(tally.calls)) }
+        for tally in snapshot { page.sample("opg_rpc_requests_total", labels: [("method", tally.key)], String(tally.calls)) }
         let name = "opg_rpc_request_duration_seconds"
         page.family(name, type: "histogram", help: "Time a JSON-RPC method ran, by method.")
-        for (method, tally) in snapshot {
+        for tally in snapshot {
+            let method = tally.key
             var cumulative: UInt64 = 0
             for (bound, count) in zip(Self.bucketBounds, tally.buckets) {
                 cumulative += count
