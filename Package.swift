@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["Primitives", "JSON", "CSecp256k1", "COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
         .target(name: "JSON", swiftSettings: swiftSettings),
-        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
+        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "Network", dependencies: ["Primitives", "Crypto", "COpenSSL"], swiftSettings: swiftSettings),

@@ -17,7 +17,8 @@
  * handler never stalls the connections of the I/O thread it was read on.
  * `per_ip_limit` 0 means no per-IP cap. `memory_limit` is each connection's pool (it
  * holds the request line and headers; bodies are handed to us in chunks). `notify`
- * sees every connection open and close (the whole-request deadline is kept there). */
+ * sees every connection open and close (the whole-request deadline is kept there).
+ * Upgrades (WebSocket) are allowed: the socket is then handed to the application. */
 static inline struct MHD_Daemon *opg_mhd_start(const char *host, uint16_t port, unsigned int io_threads,
                                                unsigned int connection_limit, unsigned int per_ip_limit,
                                                unsigned int timeout_seconds, size_t memory_limit,
@@ -29,7 +30,7 @@ static inline struct MHD_Daemon *opg_mhd_start(const char *host, uint16_t port, 
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return NULL;
-    return MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, port, NULL, NULL,
+    return MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, port, NULL, NULL,
                             handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_THREAD_POOL_SIZE, io_threads,
@@ -75,4 +76,9 @@ static inline int opg_socket_peer_closed(int fd) {
 /* Sets the calling thread's nice value (Linux threads have their own); 0 on success. */
 static inline int opg_set_thread_niceness(int niceness) {
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), niceness);
+}
+
+/* Closes an upgraded (WebSocket) connection's socket: MHD_upgrade_action is variadic. */
+static inline int opg_mhd_upgrade_close(struct MHD_UpgradeResponseHandle *urh) {
+    return MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE) == MHD_YES;
 }

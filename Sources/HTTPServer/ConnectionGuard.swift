@@ -110,6 +110,10 @@ final class ConnectionGuard {
         }
     }
 
+    /// The connection was upgraded to another protocol (WebSocket): it leaves the
+    /// guard, whose deadlines are for HTTP requests, and is never shut down by it.
+    func upgraded(_ id: UInt) { closed(id) }
+
     /// The connection is closing (MHD's close notification, before its socket is closed).
     func closed(_ id: UInt) {
         lock.withLock {

@@ -26,6 +26,13 @@ public enum HTTPRoute {
     case answer(HTTPResponse)
     /// Run `work` on `pool` and send what it returns.
     case deferred(to: WorkerPool, work: () -> HTTPResponse)
+    /// Upgrade to WebSocket (the server checks the handshake: 400 if invalid, 503 over
+    /// `maxWebSocketConnections`) and hand the live connection to `accept`, which sets
+    /// its callbacks.
+    case webSocket(accept: (WebSocketConnection) -> Void)
+    /// Answer 200 `text/event-stream` and keep sending what `stream` is given until it
+    /// ends (503 over `maxEventStreams`).
+    case events(EventStream)
 }
 
 /// An HTTP response.
@@ -97,6 +104,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// answered); a body that would pass it gets 503. With the per-IP pending cap this
     /// bounds what slow uploads can make the server hold.
     public var maxBufferedBodyBytes: Int
+    /// Simultaneous WebSocket connections; one more gets 503.
+    public var maxWebSocketConnections = 256
+    /// Messages queued for one WebSocket client before it is closed as too slow (1008).
+    public var webSocketQueueMessages = 1024
+    /// Simultaneous server-sent event streams; one more gets 503.
+    public var maxEventStreams = 256
 
     /// Creates a configuration with safe defaults.
     public init(host: String = "127.0.0.1", port: Int = 8545, maxBodyBytes: Int = 5 << 20, corsOrigins: [String] = [],

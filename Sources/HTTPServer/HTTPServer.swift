@@ -25,6 +25,15 @@ public final class HTTPServer {
     private let allowsAnyHost: Bool
     /// `virtualHosts`, lower-cased, as bytes.
     private let allowedHosts: Set<[UInt8]>
+    /// Live WebSocket connections, and the deadlines of upgrades answered but not yet
+    /// live (an upgrade whose 101 never reached the client is forgotten at its deadline).
+    private let sockets = NSCondition()
+    private var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
+    private var upgrading: [UInt64] = []
+    /// Open server-sent event streams.
+    private var eventStreams: [ObjectIdentifier: EventStream] = [:]
+    /// Set when `stop()` begins: no WebSocket or event stream may start after it.
+    private var closingLongLived = false
 
     /// Creates a server whose `router` is called on an I/O thread with each complete
     /// request; it must return quickly (deferring slow work).
@@ -54,6 +63,7 @@ public final class HTTPServer {
             throw HTTPServerError(message: "port \(configuration.port) is outside 0…65535")
         }
         inFlight.withLock { stopping = false }
+        sockets.withLock { closingLongLived = false }
         let context = Unmanaged.passUnretained(self).toOpaque()
         // The pool holds the request line and headers; MHD answers 431 itself when they
         // overflow it. MHD clears the pool for every request, so it stays as small as the
@@ -70,18 +80,132 @@ public final class HTTPServer {
         connections.start()
     }
 
-    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503), then
-    /// stops serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
-    /// suspended connections then).
+    /// Waits for the deferred answers in progress (requests deferred meanwhile get 503),
+    /// closes WebSockets (1001) and ends event streams (new ones get 503), then stops
+    /// serving and closes every connection (`MHD_stop_daemon`; MHD must not hold
+    /// suspended or upgraded connections then).
     public func stop() {
         guard let d = daemon else { return }
         inFlight.withLock {
             stopping = true
             while inFlightCount > 0 { inFlight.wait() }
         }
+        closeWebSockets()
+        endEventStreams()
         MHD_stop_daemon(d)
         daemon = nil
         connections.stop()
+    }
+
+    /// Open WebSocket connections.
+    public var webSocketCount: Int { sockets.withLock { webSockets.count } }
+
+    /// Closes every WebSocket connection (1001, going away) and waits until they are gone:
+    /// MHD must not hold upgraded connections when it stops.
+    private func closeWebSockets() {
+        sockets.withLock {
+            closingLongLived = true
+            for connection in webSockets.values { connection.close(code: 1001, reason: "server is shutting down") }
+            let deadline = Date().addingTimeInterval(15)
+            while !webSockets.isEmpty || !liveUpgrades().isEmpty, sockets.wait(until: deadline) {}
+        }
+    }
+
+    /// Ends every event stream and waits until MHD has released them.
+    private func endEventStreams() {
+        let streams = sockets.withLock { Array(eventStreams.values) }
+        streams.forEach { $0.end() }
+        sockets.withLock {
+            let deadline = Date().addingTimeInterval(15)
+            while !eventStreams.isEmpty, sockets.wait(until: deadline) {}
+        }
+    }
+
+    /// Answers with `stream`: 200 `text/event-stream`, no request deadline while it lasts.
+    func startEventStream(_ stream: EventStream, origin: String?, on connection: OpaquePointer) -> MHD_Result {
+        let admitted = sockets.withLock { () -> Bool in
+            guard !closingLongLived, eventStreams.count < configuration.maxEventStreams else { return false }
+            eventStreams[ObjectIdentifier(stream)] = stream
+            return true
+        }
+        guard admitted else { return queue(.text("too many event streams: limit \(configuration.maxEventStreams)\n", status: 503), on: connection) }
+        stream.onFinished { [weak self] in
+            guard let self else { return }
+            self.sockets.withLock {
+                self.eventStreams[ObjectIdentifier(stream)] = nil
+                self.sockets.broadcast()
+            }
+        }
+        stream.attach(connection)
+        connections.requestRead(key(connection))
+        let context = Unmanaged.passRetained(stream).toOpaque()
+        guard let native = MHD_create_response_from_callback(UInt64.max, 16384, eventReader, context, eventReaderFree) else {
+            Unmanaged<EventStream>.fromOpaque(context).takeRetainedValue().finished()
+            return .NO
+        }
+        defer { MHD_destroy_response(native) }
+        for (name, value) in [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")] + corsHeaders(origin: origin) {
+            MHD_add_response_header(native, name, value)
+        }
+        return MHD_queue_response(connection, 200, native)
+    }
+
+    /// The deadlines of upgrades still expected; call under `sockets`.
+    private func liveUpgrades() -> [UInt64] {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return upgrading.filter { $0 > now }
+    }
+
+    /// Reserves a place for one more WebSocket connection; false at the cap.
+    func reserveWebSocket() -> Bool {
+        sockets.withLock {
+            upgrading = liveUpgrades()
+            guard !closingLongLived, webSockets.count + upgrading.count < configuration.maxWebSocketConnections else { return false }
+            upgrading.append(DispatchTime.now().uptimeNanoseconds + 10_000_000_000)
+            return true
+        }
+    }
+
+    /// The upgrade reserved by `reserveWebSocket` happened: `connection` is live.
+    func webSocketOpened(_ connection: WebSocketConnection) {
+        sockets.withLock {
+            if !upgrading.isEmpty { upgrading.removeFirst() }
+            webSockets[ObjectIdentifier(connection)] = connection
+        }
+    }
+
+    /// `connection` closed (its socket is given back to MHD).
+    func webSocketClosed(_ connection: WebSocketConnection) {
+        sockets.withLock {
+            webSockets[ObjectIdentifier(connection)] = nil
+            sockets.broadcast()
+        }
+    }
+
+    /// The answer to a request the router upgrades: 101 with the upgrade callback, or why not.
+    func upgradeResponse(_ request: HTTPRequest, accept: @escaping (WebSocketConnection) -> Void, on connection: OpaquePointer) -> MHD_Result? {
+        if let problem = WebSocketConnection.handshakeError(request) { return queue(.text(problem + "\n", status: 400), on: connection) }
+        // Browsers open WebSockets across origins without CORS: a page's origin must be allowed.
+        if let origin = request.headers["origin"], corsHeaders(origin: origin).isEmpty {
+            return queue(.text("websocket origin \(origin) not allowed\n", status: 403), on: connection)
+        }
+        guard reserveWebSocket() else {
+            return queue(.text("too many websocket connections: limit \(configuration.maxWebSocketConnections)\n", status: 503), on: connection)
+        }
+        let context = Unmanaged.passRetained(UpgradeContext(server: self, accept: accept)).toOpaque()
+        guard let native = MHD_create_response_for_upgrade(upgradeHandler, context) else {
+            Unmanaged<UpgradeContext>.fromOpaque(context).release()
+            sockets.withLock {
+                if !upgrading.isEmpty { upgrading.removeLast() }
+                sockets.broadcast()
+            }
+            return .NO
+        }
+        defer { MHD_destroy_response(native) }
+        MHD_add_response_header(native, "Upgrade", "websocket")
+        MHD_add_response_header(native, "Sec-WebSocket-Accept", WebSocketConnection.acceptKey(request.headers["sec-websocket-key"] ?? ""))
+        for (name, value) in corsHeaders(origin: request.headers["origin"]) { MHD_add_response_header(native, name, value) }
+        return MHD_queue_response(connection, 101, native)
     }
 
     /// CORS headers for a request from `origin`, if that origin is allowed.
@@ -264,6 +388,11 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         case .deferred(let pool, let work):
             if server.runDeferred(request, on: connection, to: pool, work: work) { return .YES }
             answer = .text("server is shutting down\n", status: 503)
+        case .events(let stream):
+            return server.startEventStream(stream, origin: request.headers["origin"], on: connection)
+        case .webSocket(let accept):
+            if let result = server.upgradeResponse(message, accept: accept, on: connection) { return result }
+            answer = .text("server is shutting down\n", status: 503)
         }
     }
     answer.headers += server.corsHeaders(origin: request.headers["origin"])
@@ -281,6 +410,48 @@ private let completedHandler: MHD_RequestCompletedCallback = { cls, connection, 
     server.releaseBody(request.takeUnretainedValue().charged)
     request.release()
     connectionContext.pointee = nil
+}
+
+/// What the upgrade callback needs: the server and the route's `accept`.
+private final class UpgradeContext {
+    let server: HTTPServer
+    let accept: (WebSocketConnection) -> Void
+    init(server: HTTPServer, accept: @escaping (WebSocketConnection) -> Void) {
+        self.server = server
+        self.accept = accept
+    }
+}
+
+/// MHD hands over the socket after sending 101: the connection leaves `ConnectionGuard`'s
+/// request deadlines and becomes a `WebSocketConnection` with threads of its own.
+private let upgradeHandler: MHD_UpgradeHandler = { cls, connection, _, extraIn, extraSize, socket, handle in
+    guard let cls else { return }
+    let context = Unmanaged<UpgradeContext>.fromOpaque(cls).takeRetainedValue()
+    let server = context.server
+    guard let handle else { return }
+    if let connection { server.connections.upgraded(key(connection)) }
+    let extra = extraIn.map { pointer in
+        pointer.withMemoryRebound(to: UInt8.self, capacity: extraSize) { Array(UnsafeBufferPointer(start: $0, count: extraSize)) }
+    } ?? []
+    let webSocket = WebSocketConnection(fd: socket, upgrade: handle, extra: extra, maxMessageBytes: server.configuration.maxBodyBytes,
+                                        maxQueuedMessages: server.configuration.webSocketQueueMessages) { [weak server] in
+        server?.webSocketClosed($0)
+    }
+    server.webSocketOpened(webSocket)
+    context.accept(webSocket)
+    webSocket.run()
+}
+
+/// MHD pulls an event stream's bytes (`MHD_ContentReaderCallback`).
+private let eventReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
+    guard let cls, let buffer else { return -2 }
+    return Unmanaged<EventStream>.fromOpaque(cls).takeUnretainedValue().read(into: buffer, max: max)
+}
+
+/// MHD released an event stream's response.
+private let eventReaderFree: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<EventStream>.fromOpaque(cls).takeRetainedValue().finished()
 }
 
 /// Tells `ConnectionGuard` about every connection opened and closed.

@@ -8,9 +8,10 @@ import RPC
 import Storage
 
 /// A running single-validator node: the LevelDB-backed chain, the block producer (which
-/// stores `DevNet.commitRecord` as each block's commit certificate) and the JSON-RPC
-/// server. `start` brings it up; `stop` finishes the block being built,
-/// stops serving and closes the database.
+/// stores `DevNet.commitRecord` as each block's commit certificate) and the HTTP server
+/// (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`, `/events`; docs/rpc.md,
+/// "HTTP routes"). `start` brings it up; `stop` finishes the block being built, stops
+/// serving and closes the database.
 public final class NodeRuntime {
     public let config: NodeConfig
     public let logger: Logger
@@ -71,7 +72,14 @@ public final class NodeRuntime {
         var transport = config.rpc
         let files = Self.raiseFileLimit()
         transport.connectionLimit = min(transport.connectionLimit, max(16, files - 256))
-        let server = HTTPServer(configuration: transport) { request in dispatcher.route(request, lanes: lanes) }
+        let rpcMetrics = RPCMetrics()
+        dispatcher.metrics = rpcMetrics
+        let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
+        let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes)
+        router.webSocket("/", subscriptions.accept)
+        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions).register(on: router)
+        NodeEvents(chain: chain).register(on: router)
+        let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server
         let head = chain.head

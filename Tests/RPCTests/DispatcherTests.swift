@@ -119,3 +119,26 @@ final class DispatcherTests: XCTestCase {
         lanes.shutdown()
     }
 }
+
+final class RPCMetricsTests: XCTestCase {
+    func testCallsAreCountedByMethodAndUnknownNamesShareOneLabel() throws {
+        let dispatcher = RPCDispatcher()
+        dispatcher.register("add") { params in .int(try params.uint64(0, "a") + params.uint64(1, "b")) }
+        let metrics = RPCMetrics()
+        dispatcher.metrics = metrics
+        _ = dispatcher.handle(body: Array(#"{"jsonrpc":"2.0","id":1,"method":"add","params":["0x1","0x2"]}"#.utf8))
+        _ = dispatcher.handle(body: Array(#"[{"jsonrpc":"2.0","id":1,"method":"add","params":["0x1"]},{"jsonrpc":"2.0","id":2,"method":"x1"},{"jsonrpc":"2.0","id":3,"method":"x2"}]"#.utf8))
+        XCTAssertEqual(metrics.calls("add"), 2, "failed calls count too")
+        XCTAssertEqual(metrics.calls("unknown"), 2)
+        XCTAssertEqual(metrics.calls("x1"), 0)
+        var page = PrometheusText()
+        metrics.write(to: &page)
+        let lines = page.text.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains(#"opg_rpc_requests_total{method="add"} 2"#))
+        XCTAssertTrue(lines.contains(#"opg_rpc_request_duration_seconds_bucket{method="add",le="+Inf"} 2"#))
+        XCTAssertTrue(lines.contains(#"opg_rpc_request_duration_seconds_count{method="unknown"} 2"#))
+        XCTAssertTrue(lines.contains("# TYPE opg_rpc_request_duration_seconds histogram"))
+        XCTAssertEqual(lines.filter { $0.hasPrefix(#"opg_rpc_request_duration_seconds_bucket{method="add""#) }.count,
+                       RPCMetrics.bucketBounds.count + 1)
+    }
+}

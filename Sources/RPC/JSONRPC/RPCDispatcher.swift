@@ -20,6 +20,8 @@ public final class RPCDispatcher {
     public let maxBatchSize: Int
     /// Largest total size of a batch's answers.
     public let maxBatchResponseBytes: Int
+    /// Where each call's method and running time are counted (`/metrics`); set before serving.
+    public var metrics: RPCMetrics?
 
     /// Creates a dispatcher with no methods.
     public init(maxBatchSize: Int = 1000, maxBatchResponseBytes: Int = 25_000_000) {
@@ -100,7 +102,9 @@ public final class RPCDispatcher {
         default: return Self.errorResponse(id: id ?? .null, .invalidParams("params must be an array"))
         }
         let outcome: Result<JSONValue, RPCError>
-        if let method = methods[name] {
+        let started = metrics == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        let method = methods[name]
+        if let method {
             do {
                 outcome = .success(try method(RPCParams(params)))
             } catch let error as RPCError {
@@ -111,6 +115,7 @@ public final class RPCDispatcher {
         } else {
             outcome = .failure(.methodNotFound(name))
         }
+        metrics?.record(method == nil ? "unknown" : name, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started)
         guard let id else { return nil }
         switch outcome {
         case .success(let result): return .object(["jsonrpc": "2.0", "id": id, "result": result])

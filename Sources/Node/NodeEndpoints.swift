@@ -1,0 +1,68 @@
+import Chain
+import Foundation
+import HTTPServer
+import JSON
+import RPC
+
+/// The node's GET endpoints beside JSON-RPC: `/health` (JSON) and `/metrics` (Prometheus
+/// text). Both read the head and the pool only, answer on the I/O thread and never
+/// wait for the block producer. docs/rpc.md, "HTTP routes", lists every field and metric.
+final class NodeEndpoints {
+    private let chain: ChainService
+    private let rpcMetrics: RPCMetrics
+    private let subscriptions: SubscriptionHub
+    private let lock = NSLock()
+    private var blocksProduced: UInt64 = 0
+    private var transactionsIncluded: UInt64 = 0
+
+    /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher and the
+    /// WebSocket `subscriptions`.
+    init(chain: ChainService, rpcMetrics: RPCMetrics, subscriptions: SubscriptionHub) {
+        self.chain = chain
+        self.rpcMetrics = rpcMetrics
+        self.subscriptions = subscriptions
+        chain.onBlock { [weak self] executed in
+            self?.lock.withLock {
+                self?.blocksProduced += 1
+                self?.transactionsIncluded += UInt64(executed.block.transactions.count)
+            }
+        }
+    }
+
+    /// Adds `/health` and `/metrics` to `router`.
+    func register(on router: HTTPRouter) {
+        router.get("/health") { [self] _ in .answer(.json(health().serializedBytes())) }
+        router.get("/metrics") { [self] _ in .answer(metrics().response) }
+    }
+
+    /// Seconds from the head block's timestamp to now (0 when the head is in the future).
+    private func headAge(_ head: Header) -> UInt64 {
+        let now = UInt64(max(0, Date().timeIntervalSince1970))
+        return now > head.timestamp ? now - head.timestamp : 0
+    }
+
+    /// `/health`: the node runs and how far its head is.
+    func health() -> JSONValue {
+        let head = chain.head
+        return .object(["status": "ok", "headNumber": .int(head.number), "headHash": .string(head.hash.hex),
+                        "headAgeSeconds": .int(headAge(head)), "peers": 0, "syncing": false])
+    }
+
+    /// `/metrics`: the chain, the pool, the RPC counters.
+    func metrics() -> PrometheusText {
+        let head = chain.head
+        let pool = chain.mempool.status(state: chain.database.state(at: head))
+        let (blocks, transactions) = lock.withLock { (blocksProduced, transactionsIncluded) }
+        var page = PrometheusText()
+        page.gauge("opg_chain_height", help: "Number of the head block.", head.number)
+        page.gauge("opg_chain_head_age_seconds", help: "Seconds since the head block's timestamp.", headAge(head))
+        page.counter("opg_blocks_produced_total", help: "Blocks this process added to the chain.", blocks)
+        page.counter("opg_transactions_included_total", help: "Transactions in the blocks this process added.", transactions)
+        page.gauge("opg_txpool_pending", help: "Pool transactions executable now.", UInt64(pool.pending))
+        page.gauge("opg_txpool_queued", help: "Pool transactions waiting for a nonce gap to close.", UInt64(pool.queued))
+        page.gauge("opg_peers", help: "Connected peers (a single-validator node has none).", 0)
+        page.gauge("opg_rpc_subscriptions", help: "eth_subscribe subscriptions open over WebSocket.", UInt64(subscriptions.count))
+        rpcMetrics.write(to: &page)
+        return page
+    }
+}
