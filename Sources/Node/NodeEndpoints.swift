@@ -21,10 +21,10 @@ final class NodeEndpoints {
         self.chain = chain
         self.rpcMetrics = rpcMetrics
         self.subscriptions = subscriptions
-        chain.onBlock { [weak self] executed in
+        chain.onBlock { [weak self] block in
             self?.lock.withLock {
                 self?.blocksProduced += 1
-                self?.transactionsIncluded += UInt64(executed.block.transactions.count)
+                self?.transactionsIncluded += UInt64(block.transactions.count)
             }
         }
     }

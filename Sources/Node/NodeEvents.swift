@@ -17,10 +17,10 @@ final class NodeEvents {
 
     /// Events from `chain`.
     init(chain: ChainService, heartbeatSeconds: Int = 15) {
-        chain.onBlock { [weak self] executed in
-            let header = executed.block.header
+        chain.onBlock { [weak self] block in
+            let header = block.header
             let data: JSONValue = .object(["number": .int(header.number), "hash": .string(header.hash.hex),
-                                           "timestamp": .int(header.timestamp), "transactions": .int(executed.block.transactions.count)])
+                                           "timestamp": .int(header.timestamp), "transactions": .int(block.transactions.count)])
             self?.broadcast { $0.send(event: "block", data: data.serialized()) }
         }
         chain.onPendingTransaction { [weak self] hash in

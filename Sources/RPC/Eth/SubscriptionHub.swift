@@ -29,6 +29,7 @@ public final class SubscriptionHub {
 
     private let dispatcher: RPCDispatcher
     private let lanes: RPCLanes
+    private let database: ChainDatabase
     private let lock = NSLock()
     /// Subscriptions by id, in id order when notifying (ids are random).
     private var subscriptions: [String: Subscription] = [:]
@@ -39,7 +40,8 @@ public final class SubscriptionHub {
         self.dispatcher = dispatcher
         self.lanes = lanes
         self.maxPerConnection = maxPerConnection
-        chain.onBlock { [weak self] executed in self?.blockAdded(executed) }
+        self.database = chain.database
+        chain.onBlock { [weak self] block in self?.blockAdded(block) }
         chain.onPendingTransaction { [weak self] hash in self?.transactionAdded(hash) }
     }
 
@@ -137,20 +139,20 @@ public final class SubscriptionHub {
         return true
     }
 
-    private func blockAdded(_ executed: ExecutedBlock) {
+    private func blockAdded(_ block: Block) {
         let active = lock.withLock { subscriptions.sorted { $0.key < $1.key } }
         guard !active.isEmpty else { return }
-        let header = executed.block.header, hash = header.hash
+        let header = block.header, hash = header.hash
         var head: JSONValue?
         var logs: [(Log, JSONValue)]?
         for (id, subscription) in active {
             switch subscription.kind {
             case .pendingTransactions: continue
             case .newHeads:
-                if head == nil { head = Self.head(executed) }
+                if head == nil { head = Self.head(block) }
                 notify(subscription.connection, id, head!)
             case .logs(let query):
-                if logs == nil { logs = Self.logs(executed, hash: hash) }
+                if logs == nil { logs = Self.logs(block, receipts: (try? database.receipts(number: header.number)) ?? nil, hash: hash) }
                 for (log, formatted) in logs! where query.matches(log) { notify(subscription.connection, id, formatted) }
             }
         }
@@ -170,8 +172,8 @@ public final class SubscriptionHub {
     }
 
     /// The header fields of `eth_getBlockByNumber` (no transactions, uncles or size), as geth sends them.
-    private static func head(_ executed: ExecutedBlock) -> JSONValue {
-        guard case .object(var o) = EthFormat.block(executed.block.header, transactions: executed.block.transactions, full: false) else {
+    private static func head(_ block: Block) -> JSONValue {
+        guard case .object(var o) = EthFormat.block(block.header, transactions: block.transactions, full: false) else {
             return .null
         }
         o["transactions"] = nil
@@ -180,12 +182,13 @@ public final class SubscriptionHub {
         return .object(o)
     }
 
-    /// Every log of the block, formatted as `eth_getLogs` formats it.
-    private static func logs(_ executed: ExecutedBlock, hash: Hash32) -> [(Log, JSONValue)] {
+    /// Every log of the block (its `receipts`, read from the database once it is committed),
+    /// formatted as `eth_getLogs` formats it.
+    private static func logs(_ block: Block, receipts: [Receipt]?, hash: Hash32) -> [(Log, JSONValue)] {
         var out: [(Log, JSONValue)] = []
-        for (index, (tx, receipt)) in zip(executed.block.transactions, executed.receipts).enumerated() {
+        for (index, (tx, receipt)) in zip(block.transactions, receipts ?? []).enumerated() {
             for log in receipt.logs {
-                out.append((log, EthFormat.log(log, header: executed.block.header, blockHash: hash, txHash: tx.hash,
+                out.append((log, EthFormat.log(log, header: block.header, blockHash: hash, txHash: tx.hash,
                                                txIndex: index, logIndex: out.count)))
             }
         }
