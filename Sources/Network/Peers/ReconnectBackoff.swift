@@ -1,3 +1,5 @@
+import Primitives
+
 /// The delay before each redial of a persistent peer: exponential from `initialMilliseconds`,
 /// doubling up to `maximumMilliseconds`, each delay moved by a uniform jitter of up to
 /// ±`jitterPercent` % drawn from a seeded generator (so a run is reproducible and peers that lost
@@ -33,19 +35,4 @@ public struct ReconnectBackoff: Sendable {
 
     /// Back to the first delay (after a successful connection).
     public mutating func reset() { current = initialMilliseconds }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator for jitter; not for secrets.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
