@@ -49,7 +49,8 @@ public final class EventStream: @unchecked Sendable {
         lock.withLock {
             guard !ending else { return false }
             if buffer.count - sent + bytes.count > maxBufferedBytes {
-                buffer = Array("event: dropped\ndata: {\"reason\":\"client too slow: \(maxBufferedBytes) bytes waiting\"}\n\n".utf8)
+                buffer = unsentRestOfCurrentEvent()
+                    + Array("event: dropped\ndata: {\"reason\":\"client too slow: \(maxBufferedBytes) bytes waiting\"}\n\n".utf8)
                 sent = 0
                 ending = true
             } else {
@@ -62,6 +63,17 @@ public final class EventStream: @unchecked Sendable {
             wake()
             return !ending
         }
+    }
+
+    /// The bytes not yet handed to the connection of the event it is in the middle of (none
+    /// at an event boundary), so that the `dropped` notice after them arrives as an event of
+    /// its own. Events end with a blank line ("\n\n"), which no event holds inside; call under `lock`.
+    private func unsentRestOfCurrentEvent() -> [UInt8] {
+        guard sent > 0, sent < buffer.count else { return [] }
+        if sent >= 2 && buffer[sent - 2] == 0x0A && buffer[sent - 1] == 0x0A { return [] }
+        var end = sent
+        while end < buffer.count && !(buffer[end - 1] == 0x0A && buffer[end] == 0x0A) { end += 1 }
+        return Array(buffer[sent..<min(end + 1, buffer.count)])
     }
 
     /// Resumes the connection if it waits for bytes; call under `lock`.
