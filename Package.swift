@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Chat", dependencies: ["JSON"], swiftSettings: swiftSettings),
-        .target(name: "Node", dependencies: ["Chain", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
+        .target(name: "Node", dependencies: ["Chain", "Consensus", "Network", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 swiftSettings: swiftSettings),
 
         // Executables.
