@@ -27,12 +27,17 @@ public enum ChainSetup {
                                                               sessions: SessionCache(capacityBytes: inference.cacheBytes)))
     }
 
-    /// A chain service over `database` with the standard handlers and the genesis
-    /// validator set; warnings go to `logger` when given.
+    /// A chain service over `database` with the standard handlers and the validator sets of
+    /// `spec`: staking's when its genesis bonds validators in staking
+    /// (`validatorsFromStaking`), the genesis set otherwise; warnings go to `logger` when given.
     public static func service(spec: GenesisSpec, database: ChainDatabase, poolLimits: MempoolLimits = MempoolLimits(),
                                inference: InferenceConfig = InferenceConfig(), logger: Logger? = nil) -> ChainService {
-        ChainService(config: spec.config, database: database, handlers: handlers(spec.config, inference: inference),
-                     encodeRevert: ABI.encodeRevert, poolLimits: poolLimits, validatorSets: GenesisValidatorSets(spec.config.validators),
+        let handlers = handlers(spec.config, inference: inference)
+        let validatorSets: ValidatorSetProvider = spec.validatorsFromStaking
+            ? StakingValidatorSets(config: spec.config, database: database, handlers: handlers)
+            : GenesisValidatorSets(spec.config.validators)
+        return ChainService(config: spec.config, database: database, handlers: handlers,
+                     encodeRevert: ABI.encodeRevert, poolLimits: poolLimits, validatorSets: validatorSets,
                      notice: { message in logger?.warn(message) ?? FileHandle.standardError.write(Data("\(message)\n".utf8)) })
     }
 

@@ -40,7 +40,7 @@ public enum GenesisFile {
             do { extra = try Hex.decode(text) } catch { throw ConfigError("extraData: \(error)") }
             guard extra.count <= 32 else { throw ConfigError("extraData: at most 32 bytes, got \(extra.count)") }
         }
-        let validators = try validatorSet(try r.array("validators"))
+        let listedValidators = try validatorList(try r.array("validators"))
         var alloc: [(address: Address, balance: UInt256)] = []
         if let allocReader = try r.object("alloc") {
             for key in allocReader.object.keys {
@@ -62,20 +62,21 @@ public enum GenesisFile {
             blobs.uploadExpiryBlocks = try b.integer("uploadExpiryBlocks", in: 1...(UInt64(1) << 32)) ?? blobs.uploadExpiryBlocks
         }
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
-        let staking = try stakingGenesis(try r.object("staking"))
+        let staking = try stakingGenesis(try r.object("staking"), listedValidators: listedValidators)
+        let validators = try validatorSet(staking.validators ?? listedValidators ?? [DevNet.validator])
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
                                                    kernelSpecSchedule: schedule, inferenceGasPerBlock: inferenceGas),
                                timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc,
-                               moduleStorage: staking.words, staked: staking.staked)
+                               moduleStorage: staking.words, staked: staking.staked, validatorsFromStaking: staking.validators != nil)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances and genesis stakes sum to more than 2^256 - 1 wei") }
         return spec
     }
 
-    /// `validators`: `[{"address", "consensusKey", "power"}]` (power default 1); absent,
-    /// the devnet's single validator (`DevNet.validator`).
-    static func validatorSet(_ items: [JSONValue]?) throws -> ValidatorSet {
-        guard let items else { return try ValidatorSet([DevNet.validator]) }
+    /// `validators`: `[{"address", "consensusKey", "power"}]` (power default 1), in file
+    /// order; nil when the field is absent.
+    static func validatorList(_ items: [JSONValue]?) throws -> [Validator]? {
+        guard let items else { return nil }
         guard !items.isEmpty else { throw ConfigError("validators: at least one validator is required") }
         var validators: [Validator] = []
         for (i, item) in items.enumerated() {
@@ -92,13 +93,25 @@ public enum GenesisFile {
                 throw ConfigError("validators[\(i)].consensusKey: \(e.message)")
             }
         }
+        return validators
+    }
+
+    /// The validator set of `validators`, or a ConfigError naming the rule it breaks.
+    static func validatorSet(_ validators: [Validator]) throws -> ValidatorSet {
         do { return try ValidatorSet(validators) } catch let e as ValidatorSetError { throw ConfigError("validators: \(e.message)") }
     }
 
     /// `staking` (docs/staking.md, "Genesis"): the staking module's parameters, defaults for
     /// those left out, and `operators` bonded from block 0. Every genesis writes the
     /// parameters, so staking is enabled on every chain made from a genesis file.
-    static func stakingGenesis(_ reader: FieldReader?) throws -> (words: [GenesisStorageWord], staked: UInt256) {
+    ///
+    /// When the operators include a validator, staking supplies the chain's validator set:
+    /// each entry of the top-level `listedValidators` not among the operators is bonded as
+    /// a validator with `power` whole OPG of stake, an entry among them must agree with it
+    /// (same consensus key, power = stake in whole OPG), and `validators` is staking's set of
+    /// height 0. Otherwise `validators` is nil and the genesis set signs every block.
+    static func stakingGenesis(_ reader: FieldReader?, listedValidators: [Validator]?) throws
+        -> (words: [GenesisStorageWord], staked: UInt256, validators: [Validator]?) {
         var params = StakingParameters.default
         var operators: [GenesisOperator] = []
         if let s = reader {
@@ -135,9 +148,35 @@ public enum GenesisFile {
                                                  hardwareClass: try o.string("hardwareClass") ?? "", consensusKey: key))
             }
         }
-        do { return try Staking.genesisStorage(parameters: params, operators: operators) } catch let revert as NativeRevert {
-            throw ConfigError("staking: \(revert.reason)")
+        func storage(_ operators: [GenesisOperator]) throws -> (words: [GenesisStorageWord], staked: UInt256) {
+            do { return try Staking.genesisStorage(parameters: params, operators: operators) } catch let revert as NativeRevert {
+                throw ConfigError("staking: \(revert.reason)")
+            }
         }
+        var laid = try storage(operators)
+        guard operators.contains(where: { $0.role == .validator }) else { return (laid.words, laid.staked, nil) }
+        let bonded = operators.count
+        for (i, listed) in (listedValidators ?? []).enumerated() {
+            let stake = UInt256(listed.power) * StakingParameters.opg
+            if let j = operators.firstIndex(where: { $0.address == listed.address }) {
+                let op = operators[j]
+                guard op.role == .validator, op.consensusKey == listed.consensusKey, Staking.power(ofStake: op.stake) == listed.power else {
+                    throw ConfigError("validators[\(i)]: \(listed.address) is also staking.operators[\(j)], which differs (role, consensus key, or power \(listed.power) vs a stake of \(Staking.power(ofStake: op.stake)) OPG); list it once, or the same in both")
+                }
+            } else {
+                guard stake >= params.validatorMinStake else {
+                    throw ConfigError("validators[\(i)].power: \(listed.power) would bond \(listed.power) OPG in staking, below staking.validatorMinStake (\(params.validatorMinStake) wei); raise its power or list it in staking.operators")
+                }
+                operators.append(GenesisOperator(address: listed.address, role: .validator, stake: stake, consensusKey: listed.consensusKey))
+            }
+        }
+        if operators.count > bonded { laid = try storage(operators) }
+        var validators: [Validator] = []
+        for op in operators where op.role == .validator {
+            do { validators.append(try Validator(address: op.address, consensusKey: op.consensusKey, power: Staking.power(ofStake: op.stake))) }
+            catch let e as ValidatorSetError { throw ConfigError("staking.operators: \(e.message)") }
+        }
+        return (laid.words, laid.staked, validators)
     }
 
     /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).

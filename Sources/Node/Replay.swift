@@ -38,7 +38,8 @@ public enum Replay {
                 guard try disk.hash(number: n) == header.hash else { throw CommandError("block \(n): canonical hash does not match the header") }
                 let executed: ExecutedBlock
                 guard try disk.certificate(number: n) != nil else { throw CommandError("block \(n) has no commit certificate") }
-                do { executed = try replayer.importBlock(Block(header: header, transactions: txs), sync: false) } catch {
+                let block = Block(header: header, transactions: txs, evidence: try disk.evidence(number: n))
+                do { executed = try replayer.importBlock(block, sync: false) } catch {
                     throw CommandError("block \(n): \(error)")
                 }
                 guard executed.receipts == receipts else { throw CommandError("block \(n): stored receipts differ from re-execution") }

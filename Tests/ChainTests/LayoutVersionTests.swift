@@ -80,13 +80,36 @@ final class LayoutVersionTests: XCTestCase {
             do {
                 let store = try open()
                 try commitBlockZero(try ChainDatabase(store: store), genesis: Array("{}".utf8))
-                try setLayoutRecord(Schema.be(3), in: store)
+                try setLayoutRecord(Schema.be(4), in: store)
             }
             let reopened = try open()
             XCTAssertThrowsError(try ChainDatabase(store: reopened)) { error in
-                XCTAssertEqual("\(error)", "database layout version 3 is newer than this node's (2): run a newer opgd, or start from an empty --datadir")
+                XCTAssertEqual("\(error)", "database layout version 4 is newer than this node's (3): run a newer opgd, or start from an empty --datadir")
             }
-            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 3, "a refused database is not touched")
+            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 4, "a refused database is not touched")
+        }
+    }
+
+    /// Layout 3 lets a block carry evidence (a 19th header field and an `e` entry); a
+    /// layout-2 database has none and keeps its 18-field headers and hashes, so it is
+    /// migrated by writing the new record only.
+    func testALayoutTwoDatabaseIsMigratedWithItsHashesUnchanged() throws {
+        try forEachStore { open in
+            let head: Header?
+            do {
+                let store = try open()
+                let db = try ChainDatabase(store: store)
+                try commitBlockZero(db, genesis: Array("{}".utf8))
+                head = db.head
+                try setLayoutRecord(Schema.be(2), in: store)
+                XCTAssertEqual(try ChainDatabase.storedLayoutVersion(store), 2)
+            }
+            let reopened = try open()
+            let db = try ChainDatabase(store: reopened)
+            XCTAssertEqual(try ChainDatabase.storedLayoutVersion(reopened), 3)
+            XCTAssertEqual(db.head, head)
+            XCTAssertEqual(try db.hash(number: 0), head?.hash)
+            XCTAssertEqual(try db.evidence(number: 0), [])
         }
     }
 

@@ -161,6 +161,7 @@ final class ConfigTests: XCTestCase {
                                            "stake": .string("10000000000000000000000"), "models": .array([.string("QmA")]), "hardwareClass": .string("gpu")])
         guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
         o["staking"] = .object(["epochBlocks": .int(7), "operators": .array([validator, provider])])
+        o["validators"] = nil  // devnet.json lists the same account with another key and power (testGenesisValidatorsFromStaking)
         let staked = try GenesisFile.parse(JSONValue.object(o).serializedBytes())
         XCTAssertEqual(staked.staked, StakingParameters.opg * 20_000)
         XCTAssertEqual(staked.totalAlloc, plain.totalAlloc! + StakingParameters.opg * 20_000, "the genesis supply counts the stake")
@@ -185,6 +186,58 @@ final class ConfigTests: XCTestCase {
                                         ("models", .array([.string("QmA")])), ("hardwareClass", .string("gpu"))]).contains("below the provider minimum"))
         XCTAssertEqual(try withOperator([("address", .string(DevNet.validatorKey.address.hex)), ("role", .string("provider")), ("stake", .string("1")),
                                          ("models", .array([.int(1)]))]), "staking.operators[0].models[0]: must be a string")
+    }
+
+    /// A genesis that bonds validators in `staking.operators` takes the validator set from
+    /// staking (docs/chain.md, "Validators"); top-level `validators` are bootstrapped into
+    /// staking or must agree with it; without staking validators the genesis set signs.
+    func testGenesisValidatorsFromStaking() throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        XCTAssertFalse(try GenesisFile.parse(bytes).validatorsFromStaking, "no staking section: the genesis set")
+        let key = "0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"  // secp256k1's generator
+        let stakedValidator: JSONValue = .object(["address": .string(DevNet.validatorKey.address.hex), "role": .string("validator"),
+                                                  "stake": .string("10000000000000000000000"), "consensusKey": .string(key)])
+        let provider: JSONValue = .object(["address": .string("0x" + String(repeating: "22", count: 20)), "role": .string("provider"),
+                                           "stake": .string("10000000000000000000000"), "models": .array([.string("QmA")]), "hardwareClass": .string("gpu")])
+        let other = try PrivateKey(Keccak256.digest(Array("bootstrapped validator".utf8)))
+        let listed: JSONValue = .object(["address": .string(other.address.hex), "consensusKey": .string(Hex.encode(other.publicKey.compressed)),
+                                         "power": .int(20_000)])
+        func parse(_ mutate: (inout JSONObject) -> Void) throws -> GenesisSpec {
+            guard case .object(var o) = try JSONParser.parse(bytes) else { throw ConfigError("not an object") }
+            mutate(&o)
+            return try GenesisFile.parse(JSONValue.object(o).serializedBytes())
+        }
+        let providersOnly = try parse { $0["staking"] = .object(["operators": .array([provider])]) }
+        XCTAssertFalse(providersOnly.validatorsFromStaking, "staking bonds no validator: the genesis set")
+        XCTAssertEqual(providersOnly.config.validators.validators.map(\.address), [DevNet.validatorKey.address])
+
+        let fromStaking = try parse {
+            $0["validators"] = .array([listed])
+            $0["staking"] = .object(["operators": .array([stakedValidator, provider])])
+        }
+        XCTAssertTrue(fromStaking.validatorsFromStaking)
+        let want = try ValidatorSet([Validator(address: DevNet.validatorKey.address, consensusKey: try Hex.decode(key), power: 10_000),
+                                     Validator(address: other.address, consensusSigner: other, power: 20_000)])
+        XCTAssertEqual(fromStaking.config.validators, want, "the staking operator and the bootstrapped top-level validator")
+        XCTAssertEqual(fromStaking.staked, StakingParameters.opg * 40_000, "the bootstrapped validator bonds its power in whole OPG")
+        let database = try ChainDatabase(store: MemoryStore())
+        let genesis = try ChainSetup.initialise(database, spec: fromStaking, genesisBytes: [])
+        XCTAssertEqual(genesis.validatorsHash, want.hash)
+        let chain = ChainSetup.service(spec: fromStaking, database: database)
+        XCTAssertTrue(chain.builder.validatorSets is StakingValidatorSets)
+        let sets = try chain.builder.validatorSets.validatorSets(forChildOf: genesis)
+        XCTAssertEqual(sets.current, want, "staking agrees with the genesis header at height 1")
+        XCTAssertEqual(sets.next, want)
+        XCTAssertTrue(ChainSetup.service(spec: providersOnly, database: try ChainDatabase(store: MemoryStore())).builder.validatorSets
+            is GenesisValidatorSets)
+
+        XCTAssertEqual(try genesisError { $0["staking"] = .object(["operators": .array([stakedValidator])]) },
+                       "validators[0]: \(DevNet.validatorKey.address) is also staking.operators[0], which differs (role, consensus key, or power 1 vs a stake of 10000 OPG); list it once, or the same in both")
+        XCTAssertEqual(try genesisError {
+            $0["validators"] = .array([.object(["address": .string(other.address.hex), "consensusKey": .string(Hex.encode(other.publicKey.compressed)),
+                                                "power": .int(5)])])
+            $0["staking"] = .object(["operators": .array([stakedValidator])])
+        }, "validators[0].power: 5 would bond 5 OPG in staking, below staking.validatorMinStake (10000000000000000000000 wei); raise its power or list it in staking.operators")
     }
 
     func configError(_ text: String) -> String {

@@ -58,6 +58,8 @@ public struct ExecutedBlock {
     public let bodyEntries: WriteBatch
     /// Candidates a proposal left out, with the reason.
     public let excluded: [(hash: Hash32, reason: InvalidTransaction)]
+    /// Evidence a proposal left out, with the reason its handler refused it.
+    public var excludedEvidence: [(evidence: [UInt8], reason: String)] = []
 }
 
 /// Why a block was refused.
@@ -94,13 +96,27 @@ public final class BlockBuilder {
 
     /// Executes `candidates` in order on top of `parent`, leaving out those that cannot be
     /// included (wrong nonce, fee cap below base fee, no gas left, …), and returns the
-    /// sealed proposal.
-    public func propose(parent: Header, candidates: [SignedTransaction], timestamp: UInt64, coinbase: Address) throws -> ExecutedBlock {
+    /// sealed proposal. `evidence` (at most `Block.maxEvidence` are taken) is applied
+    /// first; an item its handler refuses is left out, with the reason, in
+    /// `excludedEvidence`.
+    public func propose(parent: Header, candidates: [SignedTransaction], timestamp: UInt64, coinbase: Address,
+                        evidence: [[UInt8]] = []) throws -> ExecutedBlock {
         let sets = try validatorSets.validatorSets(forChildOf: parent)
         guard sets.current.contains(coinbase) else { throw InvalidBlock("proposer \(coinbase) is not a validator") }
         let env = environment(parent: parent, timestamp: Swift.max(timestamp, parent.timestamp), coinbase: coinbase)
         let state = database.state(at: parent)
         executor.beginBlock(env, state: state)
+        var includedEvidence: [[UInt8]] = []
+        var excludedEvidence: [(evidence: [UInt8], reason: String)] = []
+        if !evidence.isEmpty {
+            let genesisHash = try self.genesisHash()
+            for item in evidence where includedEvidence.count < Block.maxEvidence {
+                let reason = item.count > Block.maxEvidenceBytes
+                    ? "evidence of \(item.count) bytes is over the limit of \(Block.maxEvidenceBytes)"
+                    : executor.applyEvidence(item, genesisHash: genesisHash, block: env, state: state)
+                if let reason { excludedEvidence.append((item, reason)) } else { includedEvidence.append(item) }
+            }
+        }
         var included: [SignedTransaction] = []
         var excluded: [(hash: Hash32, reason: InvalidTransaction)] = []
         var results: [TransactionResult] = []
@@ -114,14 +130,17 @@ public final class BlockBuilder {
                 excluded.append((tx.hash, reason))
             }
         }
-        return try seal(parent: parent, env: env, validators: sets, transactions: included, results: results, state: state, excluded: excluded)
+        var executed = try seal(parent: parent, env: env, validators: sets, transactions: included, results: results, state: state,
+                                excluded: excluded, evidence: includedEvidence)
+        executed.excludedEvidence = excludedEvidence
+        return executed
     }
 
     /// Re-executes `block` on top of `parent` and checks every header field against the
     /// result (`HeaderRules`, with `proposer` as the round's proposer; nil accepts any
     /// validator of the set).
     public func validate(_ block: Block, parent: Header, proposer: Address? = nil) throws -> ExecutedBlock {
-        try validate(header: block.header, parent: parent, proposer: proposer, count: block.transactions.count,
+        try validate(header: block.header, evidence: block.evidence, parent: parent, proposer: proposer, count: block.transactions.count,
                      transactionsRoot: nil) { block.transactions[$0] }
     }
 
@@ -129,10 +148,11 @@ public final class BlockBuilder {
     /// senders are recovered on every core while this thread executes the transactions
     /// in order as their senders become known, and the transactions root is computed
     /// from the raw bytes by a recovery worker once its chunks run out.
-    public func validate(header: Header, rawTransactions raws: [[UInt8]], parent: Header, proposer: Address? = nil) throws -> ExecutedBlock {
+    public func validate(header: Header, rawTransactions raws: [[UInt8]], evidence: [[UInt8]] = [], parent: Header,
+                         proposer: Address? = nil) throws -> ExecutedBlock {
         let recovery = SenderRecovery(raws)
         defer { recovery.finish() }
-        return try validate(header: header, parent: parent, proposer: proposer, count: raws.count,
+        return try validate(header: header, evidence: evidence, parent: parent, proposer: proposer, count: raws.count,
                             transactionsRoot: { recovery.transactionsRoot }) { i in
             do {
                 return try recovery.transaction(i)
@@ -142,13 +162,22 @@ public final class BlockBuilder {
         }
     }
 
-    private func validate(header h: Header, parent: Header, proposer: Address?, count: Int, transactionsRoot: (() -> Hash32)?,
-                          transaction: (Int) throws -> SignedTransaction) throws -> ExecutedBlock {
+    private func validate(header h: Header, evidence: [[UInt8]], parent: Header, proposer: Address?, count: Int,
+                          transactionsRoot: (() -> Hash32)?, transaction: (Int) throws -> SignedTransaction) throws -> ExecutedBlock {
         let sets = try validatorSets.validatorSets(forChildOf: parent)
         try HeaderRules.check(h, parent: parent, proposer: proposer, validators: sets)
+        try Self.checkEvidenceShape(evidence, header: h)
         let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
         let state = database.state(at: parent)
         executor.beginBlock(env, state: state)
+        if !evidence.isEmpty {
+            let genesisHash = try self.genesisHash()
+            for (i, item) in evidence.enumerated() {
+                if let reason = executor.applyEvidence(item, genesisHash: genesisHash, block: env, state: state) {
+                    throw InvalidBlock("evidence \(i) is invalid: \(reason)")
+                }
+            }
+        }
         var results: [TransactionResult] = []
         var transactions: [SignedTransaction] = []
         results.reserveCapacity(count)
@@ -164,15 +193,40 @@ public final class BlockBuilder {
             transactions.append(tx)
         }
         let executed = try seal(parent: parent, env: env, validators: sets, transactions: transactions, results: results, state: state,
-                                excluded: [], transactionsRoot: transactionsRoot)
+                                excluded: [], evidence: evidence, transactionsRoot: transactionsRoot)
         let want = executed.block.header
         for (name, ok) in [("stateRoot", want.stateRoot == h.stateRoot), ("transactionsRoot", want.transactionsRoot == h.transactionsRoot),
                            ("receiptsRoot", want.receiptsRoot == h.receiptsRoot), ("logsBloom", want.logsBloom == h.logsBloom),
                            ("gasUsed", want.gasUsed == h.gasUsed)] where !ok {
             throw InvalidBlock("\(name) does not match the executed block")
         }
-        return ExecutedBlock(block: Block(header: h, transactions: transactions), receipts: executed.receipts, results: results,
-                             stateBatch: executed.stateBatch, bodyEntries: executed.bodyEntries, excluded: [])
+        return ExecutedBlock(block: Block(header: h, transactions: transactions, evidence: evidence), receipts: executed.receipts,
+                             results: results, stateBatch: executed.stateBatch, bodyEntries: executed.bodyEntries, excluded: [])
+    }
+
+    /// The evidence rules that need no execution: at most `Block.maxEvidence` items of at
+    /// most `Block.maxEvidenceBytes` each, no item twice, and the header's `evidenceHash`
+    /// present exactly when there is evidence and equal to its hash.
+    static func checkEvidenceShape(_ evidence: [[UInt8]], header h: Header) throws {
+        guard evidence.count <= Block.maxEvidence else {
+            throw InvalidBlock("the block carries \(evidence.count) evidence items, over the limit of \(Block.maxEvidence)")
+        }
+        for (i, item) in evidence.enumerated() {
+            guard item.count <= Block.maxEvidenceBytes else {
+                throw InvalidBlock("evidence \(i) is \(item.count) bytes, over the limit of \(Block.maxEvidenceBytes)")
+            }
+            guard !evidence[..<i].contains(item) else { throw InvalidBlock("evidence \(i) repeats an earlier item") }
+        }
+        let want = Block.evidenceHash(evidence)
+        guard h.evidenceHash == want else {
+            throw InvalidBlock("evidenceHash \(h.evidenceHash.map { "\($0)" } ?? "(absent)") is not the hash of the block's evidence \(want.map { "\($0)" } ?? "(absent: the block carries none)")")
+        }
+    }
+
+    /// Block 0's hash: with the chain id, the domain of the consensus signatures evidence carries.
+    private func genesisHash() throws -> Hash32 {
+        guard let hash = try database.hash(number: 0) else { throw InvalidBlock("the database has no block 0 to take the genesis hash from") }
+        return hash
     }
 
     /// Writes an executed block with its commit certificate and makes it the head (one
@@ -183,7 +237,7 @@ public final class BlockBuilder {
     }
 
     private func seal(parent: Header, env: BlockEnvironment, validators: (current: ValidatorSet, next: ValidatorSet), transactions: [SignedTransaction], results: [TransactionResult],
-                      state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)],
+                      state: StateDB, excluded: [(hash: Hash32, reason: InvalidTransaction)], evidence: [[UInt8]],
                       transactionsRoot: (() -> Hash32)? = nil) throws -> ExecutedBlock {
         executor.endBlock(env, state: state)
         executor.finalize(block: env, reward: config.blockReward, state: state)
@@ -205,14 +259,14 @@ public final class BlockBuilder {
         var batch = WriteBatch()
         let stateRoot: Hash32
         do { stateRoot = try state.commit(into: &batch) } catch { _ = roots.wait(); throw error }
-        let body = ChainDatabase.bodyEntries(number: env.number, transactions: transactions, receipts: receipts)
+        let body = ChainDatabase.bodyEntries(number: env.number, transactions: transactions, receipts: receipts, evidence: evidence)
         let (txRoot, receiptsRoot) = roots.wait()
         let header = Header(parentHash: parent.hash, coinbase: env.coinbase, stateRoot: stateRoot,
                             transactionsRoot: txRoot, receiptsRoot: receiptsRoot,
                             logsBloom: bloom, number: env.number, gasLimit: env.gasLimit, gasUsed: cumulative,
                             timestamp: env.timestamp, baseFeePerGas: env.baseFee, validatorsHash: validators.current.hash,
-                            nextValidatorsHash: validators.next.hash)
-        return ExecutedBlock(block: Block(header: header, transactions: transactions), receipts: receipts, results: results,
+                            nextValidatorsHash: validators.next.hash, evidenceHash: Block.evidenceHash(evidence))
+        return ExecutedBlock(block: Block(header: header, transactions: transactions, evidence: evidence), receipts: receipts, results: results,
                              stateBatch: batch, bodyEntries: body, excluded: excluded)
     }
 

@@ -16,11 +16,17 @@ public struct GenesisSpec: Equatable, Sendable {
     public var moduleStorage: [GenesisStorageWord]
     /// $OPG bonded as stake at genesis: part of the genesis supply, in no balance.
     public var staked: UInt256
+    /// True when the staking module supplies the validator set of every height (the
+    /// genesis bonds validators in staking; `config.validators` is then staking's set of
+    /// height 0), false when the genesis set signs every block (docs/chain.md, "Validators").
+    public var validatorsFromStaking: Bool
 
     /// Creates a spec; `alloc` is sorted so that the genesis root is independent of file order.
     public init(config: ChainConfig, timestamp: UInt64, gasLimit: UInt64, initialBaseFee: UInt256, extraData: [UInt8],
-                alloc: [(address: Address, balance: UInt256)], moduleStorage: [GenesisStorageWord] = [], staked: UInt256 = .zero) {
+                alloc: [(address: Address, balance: UInt256)], moduleStorage: [GenesisStorageWord] = [], staked: UInt256 = .zero,
+                validatorsFromStaking: Bool = false) {
         self.moduleStorage = moduleStorage
+        self.validatorsFromStaking = validatorsFromStaking
         self.staked = staked
         self.config = config
         self.timestamp = timestamp
@@ -33,7 +39,7 @@ public struct GenesisSpec: Equatable, Sendable {
     public static func == (a: GenesisSpec, b: GenesisSpec) -> Bool {
         a.config == b.config && a.timestamp == b.timestamp && a.gasLimit == b.gasLimit && a.initialBaseFee == b.initialBaseFee
             && a.extraData == b.extraData && a.alloc.map(\.address) == b.alloc.map(\.address) && a.alloc.map(\.balance) == b.alloc.map(\.balance)
-            && a.moduleStorage == b.moduleStorage && a.staked == b.staked
+            && a.moduleStorage == b.moduleStorage && a.staked == b.staked && a.validatorsFromStaking == b.validatorsFromStaking
     }
 
     /// Sum of the allocated balances and the genesis stake (the genesis supply); nil on overflow.

@@ -1,8 +1,9 @@
 import Primitives
 
 /// A block header: Ethereum's London fields, then this chain's two validator-set hashes
-/// appended at the end of the RLP list; the block hash is keccak256(rlp(header)) over
-/// all 18 fields. Fields with no meaning on this chain (ommers, difficulty, mixHash,
+/// appended at the end of the RLP list, then — only in a block that carries evidence —
+/// the evidence hash; the block hash is keccak256(rlp(header)) over all its fields (18,
+/// or 19 with evidence). Fields with no meaning on this chain (ommers, difficulty, mixHash,
 /// nonce) hold Ethereum's post-merge constants (`HeaderRules` enforces them); no
 /// consensus data goes into `extraData`.
 public struct Header: Equatable, Sendable {
@@ -30,14 +31,20 @@ public struct Header: Equatable, Sendable {
     public var validatorsHash: Hash32
     /// `ValidatorSet.hash` of the validators that sign the next block.
     public var nextValidatorsHash: Hash32
+    /// `Block.evidenceHash` of the block's evidence; nil — and absent from the RLP list —
+    /// when the block carries none, so a block without evidence encodes exactly as before
+    /// evidence existed (docs/chain.md, "Evidence").
+    public var evidenceHash: Hash32?
 
     /// The number of RLP fields: Ethereum's 16 (London) and the two validator-set hashes.
     public static let fieldCount = 18
+    /// The number of RLP fields of a block that carries evidence: one more, the evidence hash.
+    public static let fieldCountWithEvidence = 19
 
     /// Creates a header; the post-merge constant fields take their defaults.
     public init(parentHash: Hash32, coinbase: Address, stateRoot: Hash32, transactionsRoot: Hash32, receiptsRoot: Hash32,
                 logsBloom: Bloom, number: UInt64, gasLimit: UInt64, gasUsed: UInt64, timestamp: UInt64, baseFeePerGas: UInt256,
-                validatorsHash: Hash32, nextValidatorsHash: Hash32, extraData: [UInt8] = []) {
+                validatorsHash: Hash32, nextValidatorsHash: Hash32, extraData: [UInt8] = [], evidenceHash: Hash32? = nil) {
         self.parentHash = parentHash
         self.coinbase = coinbase
         self.stateRoot = stateRoot
@@ -52,16 +59,19 @@ public struct Header: Equatable, Sendable {
         self.validatorsHash = validatorsHash
         self.nextValidatorsHash = nextValidatorsHash
         self.extraData = extraData
+        self.evidenceHash = evidenceHash
     }
 
     /// The RLP encoding.
     public var rlp: [UInt8] {
-        RLP.encode(.list([
+        var fields: [RLPItem] = [
             .bytes(parentHash.bytes), .bytes(ommersHash.bytes), .bytes(coinbase.bytes), .bytes(stateRoot.bytes),
             .bytes(transactionsRoot.bytes), .bytes(receiptsRoot.bytes), .bytes(logsBloom.bytes), .uint(difficulty),
             .uint(number), .uint(gasLimit), .uint(gasUsed), .uint(timestamp), .bytes(extraData), .bytes(mixHash.bytes),
             .bytes(nonce), .uint(baseFeePerGas), .bytes(validatorsHash.bytes), .bytes(nextValidatorsHash.bytes),
-        ]))
+        ]
+        if let evidenceHash { fields.append(.bytes(evidenceHash.bytes)) }
+        return RLP.encode(.list(fields))
     }
 
     /// keccak256(rlp(header)).
@@ -70,7 +80,9 @@ public struct Header: Equatable, Sendable {
     /// Decodes a header; errors name the field.
     public init(rlp bytes: [UInt8]) throws {
         let f = try RLP.decode(bytes).list("header")
-        guard f.count == Self.fieldCount else { throw PrimitivesError(.rlp, "header must have \(Self.fieldCount) fields, got \(f.count)") }
+        guard f.count == Self.fieldCount || f.count == Self.fieldCountWithEvidence else {
+            throw PrimitivesError(.rlp, "header must have \(Self.fieldCount) fields (\(Self.fieldCountWithEvidence) with evidence), got \(f.count)")
+        }
         parentHash = try Hash32(f[0].bytes("parentHash"))
         ommersHash = try Hash32(f[1].bytes("ommersHash"))
         coinbase = try Address(f[2].bytes("miner"))
@@ -89,6 +101,7 @@ public struct Header: Equatable, Sendable {
         baseFeePerGas = try f[15].uint256("baseFeePerGas")
         validatorsHash = try Hash32(f[16].bytes("validatorsHash"))
         nextValidatorsHash = try Hash32(f[17].bytes("nextValidatorsHash"))
+        evidenceHash = f.count == Self.fieldCountWithEvidence ? try Hash32(f[18].bytes("evidenceHash")) : nil
     }
 
     /// EIP-1559: the base fee of the block after `self`. The target is half the gas

@@ -112,15 +112,31 @@ public struct Receipt: Equatable, Sendable {
     }
 }
 
-/// A block: header and transactions (no ommers, no withdrawals).
+/// A block: header, transactions and evidence (no ommers, no withdrawals).
 public struct Block: Equatable, Sendable {
+    /// Most evidence items one block carries.
+    public static let maxEvidence = 32
+    /// Longest evidence item, in bytes (a duplicate-vote proof is 270).
+    public static let maxEvidenceBytes = 1_024
+
     public var header: Header
     public var transactions: [SignedTransaction]
+    /// Proofs of validator misbehaviour the proposer included (docs/chain.md, "Evidence"):
+    /// opaque bytes to the chain, checked and applied by the block's `BlockEvidenceHandler`
+    /// before the first transaction. The header's `evidenceHash` commits to them.
+    public var evidence: [[UInt8]]
 
     /// Creates a block.
-    public init(header: Header, transactions: [SignedTransaction]) {
+    public init(header: Header, transactions: [SignedTransaction], evidence: [[UInt8]] = []) {
         self.header = header
         self.transactions = transactions
+        self.evidence = evidence
+    }
+
+    /// The header's `evidenceHash` for `evidence`: keccak256(rlp([item, …])), or nil when
+    /// there is none (the field is then left out of the header).
+    public static func evidenceHash(_ evidence: [[UInt8]]) -> Hash32? {
+        evidence.isEmpty ? nil : Keccak256.hash(RLP.encode(.list(evidence.map { .bytes($0) })))
     }
 
     /// The block hash.

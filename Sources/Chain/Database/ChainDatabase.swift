@@ -29,7 +29,7 @@ public final class ChainDatabase {
     /// The layout of keys and values this node reads and writes (docs/storage.md, "Layout
     /// versions"). A database written by a newer layout is refused; an older one is
     /// migrated when opened.
-    public static let layoutVersion: UInt64 = 2
+    public static let layoutVersion: UInt64 = 3
 
     /// Opens the chain in `store` (initialised or not: see `head`). A database whose
     /// layout is newer than `layoutVersion` is refused with `LayoutVersionError`; an
@@ -67,6 +67,11 @@ public final class ChainDatabase {
         { _ in
             throw LayoutVersionError("the database was written with layout version 1 or older, whose headers lack validatorsHash and nextValidatorsHash (layout 2 adds them to every header, which changes every block hash): it cannot be migrated; start from an empty --datadir and run opgd init again")
         },
+        // 2 → 3: a block may carry evidence (its header then has a 19th field, evidenceHash,
+        // and its items are stored under `Schema.evidence`). A layout-2 chain has none, and
+        // its 18-field headers and hashes are unchanged: only the record is new, so that a
+        // layout-2 node refuses a database that may hold headers it cannot decode.
+        { _ in WriteBatch() },
     ]
 
     private static func migrateLayout(_ store: KeyValueStore) throws {
@@ -130,6 +135,18 @@ public final class ChainDatabase {
         }
     }
 
+    /// The evidence block `number` carries (empty when it has none).
+    public func evidence(number: UInt64) throws -> [[UInt8]] {
+        guard let bytes = try store.get(Schema.evidence(number)) else { return [] }
+        return try RLP.decode(bytes).list("block evidence").map { try $0.bytes("evidence item") }
+    }
+
+    /// The block `number` as committed: header, transactions and evidence.
+    public func block(number: UInt64) throws -> Block? {
+        guard let header = try header(number: number), let transactions = try transactions(number: number) else { return nil }
+        return Block(header: header, transactions: transactions, evidence: try evidence(number: number))
+    }
+
     /// The consensus receipts of block `number`.
     public func receipts(number: UInt64) throws -> [Receipt]? {
         if let r = lock.withLock({ recentReceipts[number] }) { return r }
@@ -146,11 +163,13 @@ public final class ChainDatabase {
     }
 
     /// The entries a block adds besides its header, hash and the head pointer: the body
-    /// (raw transactions with their senders), the stored receipts and one lookup per
-    /// transaction (hash → block number ‖ index). Encoded in place: a 10,000-transaction
-    /// block has 10,000 of each.
-    public static func bodyEntries(number n: UInt64, transactions: [SignedTransaction], receipts: [Receipt]) -> WriteBatch {
+    /// (raw transactions with their senders), the stored receipts, one lookup per
+    /// transaction (hash → block number ‖ index) and the evidence, if any. Encoded in
+    /// place: a 10,000-transaction block has 10,000 of each.
+    public static func bodyEntries(number n: UInt64, transactions: [SignedTransaction], receipts: [Receipt],
+                                   evidence: [[UInt8]] = []) -> WriteBatch {
         var batch = WriteBatch()
+        if !evidence.isEmpty { batch.put(Schema.evidence(n), RLP.encode(.list(evidence.map { .bytes($0) }))) }
         batch.reserveCapacity(transactions.count + 2)
         let entrySizes = transactions.map { tx in RLP.bytesSize(tx.raw) + 21 }
         var body: [UInt8] = []
@@ -220,7 +239,7 @@ public final class ChainDatabase {
         batch.put(Schema.header(n), block.header.rlp)
         batch.put(Schema.canonicalHash(n), hash.bytes)
         batch.put(Schema.blockNumber(hash), Schema.be(n))
-        batch.append(bodyEntries ?? Self.bodyEntries(number: n, transactions: block.transactions, receipts: receipts))
+        batch.append(bodyEntries ?? Self.bodyEntries(number: n, transactions: block.transactions, receipts: receipts, evidence: block.evidence))
         if let genesis {
             batch.put(Schema.genesis, genesis)
             batch.put(Schema.layoutVersion, Schema.be(Self.layoutVersion))

@@ -16,6 +16,7 @@ import Primitives
 /// | `r`    | number (8)                  | RLP list of stored receipts (no bloom; see Receipt) |
 /// | `t`    | transaction hash (32)       | block number (8) + index in block (4)              |
 /// | `c`    | number (8)                  | commit certificate (opaque bytes; none for block 0) |
+/// | `e`    | number (8)                  | RLP list of the block's evidence items (only when it has some) |
 /// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`, `layout` (version 8) |
 /// | `x`    | address (20) + key (32)     | module blob: bytes outside the trie, at the head   |
 public enum Schema {
@@ -44,6 +45,8 @@ public enum Schema {
     /// The commit certificate of block `number` (opaque to the chain: the consensus
     /// engine's encoding, or the single-validator devnet's record).
     public static func commitCertificate(_ number: UInt64) -> [UInt8] { [0x63] + be(number) }
+    /// The evidence block `number` carries (absent when it carries none).
+    public static func evidence(_ number: UInt64) -> [UInt8] { [0x65] + be(number) }
     /// Where a transaction was included.
     public static func transactionLookup(_ hash: Hash32) -> [UInt8] { [0x74] + hash.bytes }
     /// The head pointer: number (8) + hash (32) of the last committed block.

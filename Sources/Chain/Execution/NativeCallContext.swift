@@ -383,9 +383,11 @@ final class NativeCallRunner {
     }
 
     /// Runs a block hook of `handler` with `gas`; a failed hook's changes are undone.
-    func runHook(_ handler: NativeHandler, gas: UInt64, _ hook: (NativeHandler, NativeCallContext) throws -> Void) -> Outcome {
+    /// Events revert unless `eventsAllowed` (evidence, whose events the caller drops).
+    func runHook(_ handler: NativeHandler, gas: UInt64, eventsAllowed: Bool = false,
+                 _ hook: (NativeHandler, NativeCallContext) throws -> Void) -> Outcome {
         let context = NativeCallContext(address: handler.address, caller: .zero, value: .zero, input: [], isStatic: false, depth: 0,
-                                        gas: gas, eventsAllowed: false, runner: self)
+                                        gas: gas, eventsAllowed: eventsAllowed, runner: self)
         return guarded(handler, context, gas: gas, snapshot: state.snapshot()) {
             try hook(handler, context)
             return []

@@ -18,6 +18,9 @@ public final class ChainService {
     public let database: ChainDatabase
     public let builder: BlockBuilder
     public let mempool: Mempool<SignedTransaction>
+    /// Evidence this node includes in the blocks it proposes (the consensus wiring adds
+    /// what the engine reports; docs/chain.md, "Evidence").
+    public let pendingEvidence = EvidencePool()
 
     /// Committed blocks that may wait for the block listeners before the oldest is dropped.
     public static let listenerBacklog = 256
@@ -88,8 +91,9 @@ public final class ChainService {
         return mempool.pendingNonce(of: address, accountNonce: accountNonce)
     }
 
-    /// Builds a block from the pool on the current head, proposed by `proposer`, without
-    /// committing it: what a consensus engine proposes on its turn.
+    /// Builds a block from the pool and the pending evidence on the current head, proposed
+    /// by `proposer`, without committing it: what a consensus engine proposes on its turn.
+    /// Evidence the chain refuses leaves `pendingEvidence`.
     public func propose(timestamp: UInt64, proposer: Address) throws -> ExecutedBlock {
         try seamLock.withLock { try proposeOnHead(timestamp: timestamp, proposer: proposer) }
     }
@@ -101,10 +105,12 @@ public final class ChainService {
         try seamLock.withLock { try builder.validate(block, parent: head, proposer: proposer) }
     }
 
-    /// `verify` for a block that arrived as a header and raw transactions, recovering
-    /// senders on every core while executing (BlockBuilder.validate).
-    public func verify(header: Header, rawTransactions: [[UInt8]], proposer: Address? = nil) throws -> ExecutedBlock {
-        try seamLock.withLock { try builder.validate(header: header, rawTransactions: rawTransactions, parent: head, proposer: proposer) }
+    /// `verify` for a block that arrived as a header, raw transactions and evidence,
+    /// recovering senders on every core while executing (BlockBuilder.validate).
+    public func verify(header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]] = [], proposer: Address? = nil) throws -> ExecutedBlock {
+        try seamLock.withLock {
+            try builder.validate(header: header, rawTransactions: rawTransactions, evidence: evidence, parent: head, proposer: proposer)
+        }
     }
 
     /// Writes `executed` with its commit `certificate` (opaque bytes, stored beside the
@@ -134,10 +140,13 @@ public final class ChainService {
         try verifyAndCommit(certificate: certificate, sync: sync) { try builder.validate(block, parent: $0) }
     }
 
-    /// `importBlock` for a block that arrived as a header and raw transactions.
+    /// `importBlock` for a block that arrived as a header, raw transactions and evidence.
     @discardableResult
-    public func importBlock(header: Header, rawTransactions: [[UInt8]], certificate: [UInt8] = [], sync: Bool = true) throws -> ExecutedBlock {
-        try verifyAndCommit(certificate: certificate, sync: sync) { try builder.validate(header: header, rawTransactions: rawTransactions, parent: $0) }
+    public func importBlock(header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]] = [], certificate: [UInt8] = [],
+                            sync: Bool = true) throws -> ExecutedBlock {
+        try verifyAndCommit(certificate: certificate, sync: sync) {
+            try builder.validate(header: header, rawTransactions: rawTransactions, evidence: evidence, parent: $0)
+        }
     }
 
     private func verifyAndCommit(certificate: [UInt8], sync: Bool, _ validate: (Header) throws -> ExecutedBlock) throws -> ExecutedBlock {
@@ -152,7 +161,10 @@ public final class ChainService {
     private func proposeOnHead(timestamp: UInt64, proposer: Address) throws -> ExecutedBlock {
         let parent = head
         let candidates = mempool.select(state: database.state(at: parent), baseFee: parent.nextBaseFee, gasLimit: parent.gasLimit)
-        return try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: proposer)
+        let executed = try builder.propose(parent: parent, candidates: candidates, timestamp: timestamp, coinbase: proposer,
+                                           evidence: pendingEvidence.take())
+        pendingEvidence.remove(executed.excludedEvidence.map(\.evidence))
+        return executed
     }
 
     /// Called with `seamLock` held, so blocks reach the listener queue in commit order
@@ -160,6 +172,7 @@ public final class ChainService {
     private func commitOnHead(_ executed: ExecutedBlock, certificate: [UInt8], sync: Bool) throws {
         try builder.commit(executed, certificate: certificate, sync: sync)
         _ = mempool.prune(state: database.state(at: executed.block.header))
+        pendingEvidence.remove(executed.block.evidence)
         notifications.enqueue(executed.block)
     }
 }

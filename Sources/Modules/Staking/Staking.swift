@@ -248,7 +248,7 @@ public final class Staking: SelectorDispatchedModule {
     }
 
     /// A validator's voting power: its stake in whole $OPG (at most Int64.max, as CometBFT's).
-    static func power(ofStake stake: UInt256) -> UInt64 {
+    public static func power(ofStake stake: UInt256) -> UInt64 {
         let whole = stake / StakingParameters.opg
         return min(whole.uint64 ?? UInt64(Int64.max), UInt64(Int64.max))
     }
@@ -384,6 +384,12 @@ public final class Staking: SelectorDispatchedModule {
 
     private func slash(_ target: Address, bps: UInt64, reason: String, beneficiary: Address, _ context: NativeCallContext) throws -> [UInt8] {
         try requireAuthorized(context, "slash")
+        return try applySlash(target, bps: bps, reason: reason, beneficiary: beneficiary, context).bigEndianBytes32
+    }
+
+    /// `slash` once the caller is known to be allowed (an authorized module, or this
+    /// module's own evidence handling); returns the amount slashed.
+    func applySlash(_ target: Address, bps: UInt64, reason: String, beneficiary: Address, _ context: NativeCallContext) throws -> UInt256 {
         guard (1...10_000).contains(bps) else { throw NativeRevert("slash fraction \(bps) basis points is not in 1…10000") }
         try Self.checkReason(reason)
         let (base, role) = try registered(target, context)
@@ -401,7 +407,7 @@ public final class Staking: SelectorDispatchedModule {
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
         try context.emit(topics: [ABI.eventTopic(Event.slashed), Hash32(word: target), Hash32(word: beneficiary)],
                          data: try ABI.encode([.uint(256), .uint(256), .string], [.uint(amount - reward), .uint(reward), .string(reason)]))
-        return amount.bigEndianBytes32
+        return amount
     }
 
     private func jail(_ target: Address, reason: String, _ context: NativeCallContext) throws -> [UInt8] {
@@ -422,6 +428,12 @@ public final class Staking: SelectorDispatchedModule {
 
     private func tombstone(_ target: Address, reason: String, _ context: NativeCallContext) throws -> [UInt8] {
         try requireAuthorized(context, "tombstone")
+        try applyTombstone(target, reason: reason, context)
+        return []
+    }
+
+    /// `tombstone` once the caller is known to be allowed.
+    func applyTombstone(_ target: Address, reason: String, _ context: NativeCallContext) throws {
         try Self.checkReason(reason)
         let (base, role) = try registered(target, context)
         guard try context.loadWord(field(base, .tombstoned)).isZero else { throw NativeRevert("\(target.checksummed) is already tombstoned") }
@@ -430,7 +442,6 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(UInt256(UInt64.max), at: field(base, .jailReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
         try context.emit(topics: [ABI.eventTopic(Event.tombstoned), Hash32(word: target)], data: try ABI.encode([.string], [.string(reason)]))
-        return []
     }
 
     private func recordAttestations(_ target: Address, count: UInt64, _ context: NativeCallContext) throws -> [UInt8] {
@@ -456,11 +467,11 @@ public final class Staking: SelectorDispatchedModule {
         return params
     }
 
-    private func operatorSlot(_ account: Address, _ context: NativeCallContext) throws -> Hash32 {
+    func operatorSlot(_ account: Address, _ context: NativeCallContext) throws -> Hash32 {
         try context.mappingSlot(Slot.operators, key: Hash32(word: account))
     }
 
-    private func field(_ base: Hash32, _ field: Field) -> Hash32 { SolidityStorage.offset(base, by: UInt256(field.rawValue)) }
+    func field(_ base: Hash32, _ field: Field) -> Hash32 { SolidityStorage.offset(base, by: UInt256(field.rawValue)) }
 
     private func registered(_ account: Address, _ context: NativeCallContext) throws -> (base: Hash32, role: OperatorRole) {
         let base = try operatorSlot(account, context)
@@ -534,7 +545,7 @@ public final class Staking: SelectorDispatchedModule {
 
     /// The validator set that applies at `height`: the latest set made for a height at or
     /// below it, members in registration order.
-    private func validators(at height: UInt64, _ context: NativeCallContext) throws -> [Validator] {
+    func validators(at height: UInt64, _ context: NativeCallContext) throws -> [Validator] {
         let count = try context.loadWord(Slot.setHeights).uint64 ?? 0
         var low: UInt64 = 0, high = count  // first index whose height is above `height`
         while low < high {
