@@ -89,9 +89,9 @@ public struct ValidatorSetError: Error, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Where the chain learns which validators sign a block. Today the set comes from
-/// genesis (`GenesisValidatorSets`); a staking module supplies it later by conforming
-/// to this protocol, so that swap is one change in the node's wiring.
+/// Where the chain learns which validators sign a block: the genesis set
+/// (`GenesisValidatorSets`) or the staking module's (`StakingValidatorSets` in Modules);
+/// `ChainSetup.service` picks one by the genesis.
 public protocol ValidatorSetProvider: Sendable {
     /// The set that signs the child of `parent` and the one that signs the block after
     /// it (the child's `validatorsHash` and `nextValidatorsHash`).
