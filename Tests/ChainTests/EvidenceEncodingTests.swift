@@ -40,7 +40,7 @@ final class EvidenceEncodingTests: XCTestCase {
 
     func testTheShapeRulesNameWhatIsWrong() throws {
         let item: [UInt8] = [7, 7, 7]
-        XCTAssertNoThrow(try BlockBuilder.checkEvidenceShape([item], header: Self.header(evidenceHash: Block.evidenceHash([item]))))
+        XCTAssertNoThrow(try HeaderRules.checkEvidence([item], header: Self.header(evidenceHash: Block.evidenceHash([item]))))
         let cases: [([[UInt8]], Hash32?, String)] = [
             ([], Block.evidenceHash([item]), "is not the hash of the block's evidence (absent: the block carries none)"),
             ([item], nil, "evidenceHash (absent) is not the hash"),
@@ -49,7 +49,7 @@ final class EvidenceEncodingTests: XCTestCase {
             ((0...Block.maxEvidence).map { [UInt8(truncatingIfNeeded: $0)] }, nil, "carries 33 evidence items, over the limit of 32"),
         ]
         for (evidence, hash, fragment) in cases {
-            XCTAssertThrowsError(try BlockBuilder.checkEvidenceShape(evidence, header: Self.header(evidenceHash: hash))) { error in
+            XCTAssertThrowsError(try HeaderRules.checkEvidence(evidence, header: Self.header(evidenceHash: hash))) { error in
                 XCTAssertTrue("\(error)".contains(fragment), "\(error)")
             }
         }

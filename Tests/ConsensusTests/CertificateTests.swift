@@ -40,6 +40,11 @@ final class CertificateTests: XCTestCase {
         XCTAssertEqual(evidence.validator, key.address)
         XCTAssertNoThrow(try evidence.verify(TestChain.domain, validators: TestChain.validators))
         XCTAssertEqual(try DuplicateVoteEvidence(decoding: evidence.encoded), evidence)
+        // Two signatures over one block (found by FuzzEvidence): still one canonical order.
+        let resigned = SignedVote(vote: a.vote, signature: RecoverableSignature(r: a.signature.r, s: a.signature.s,
+                                                                                 recoveryID: a.signature.recoveryID ^ 1))
+        XCTAssertEqual(DuplicateVoteEvidence(a, resigned), DuplicateVoteEvidence(resigned, a))
+        XCTAssertEqual(try DuplicateVoteEvidence(decoding: DuplicateVoteEvidence(a, resigned).encoded), DuplicateVoteEvidence(a, resigned))
 
         XCTAssertThrowsError(try DuplicateVoteEvidence(a, a).verify(TestChain.domain, validators: TestChain.validators)) {
             XCTAssertEqual($0 as? EvidenceError, .sameBlock)

@@ -166,7 +166,7 @@ public final class BlockBuilder {
                           transactionsRoot: (() -> Hash32)?, transaction: (Int) throws -> SignedTransaction) throws -> ExecutedBlock {
         let sets = try validatorSets.validatorSets(forChildOf: parent)
         try HeaderRules.check(h, parent: parent, proposer: proposer, validators: sets)
-        try Self.checkEvidenceShape(evidence, header: h)
+        try HeaderRules.checkEvidence(evidence, header: h)
         let env = environment(parent: parent, timestamp: h.timestamp, coinbase: h.coinbase)
         let state = database.state(at: parent)
         executor.beginBlock(env, state: state)
@@ -202,25 +202,6 @@ public final class BlockBuilder {
         }
         return ExecutedBlock(block: Block(header: h, transactions: transactions, evidence: evidence), receipts: executed.receipts,
                              results: results, stateBatch: executed.stateBatch, bodyEntries: executed.bodyEntries, excluded: [])
-    }
-
-    /// The evidence rules that need no execution: at most `Block.maxEvidence` items of at
-    /// most `Block.maxEvidenceBytes` each, no item twice, and the header's `evidenceHash`
-    /// present exactly when there is evidence and equal to its hash.
-    static func checkEvidenceShape(_ evidence: [[UInt8]], header h: Header) throws {
-        guard evidence.count <= Block.maxEvidence else {
-            throw InvalidBlock("the block carries \(evidence.count) evidence items, over the limit of \(Block.maxEvidence)")
-        }
-        for (i, item) in evidence.enumerated() {
-            guard item.count <= Block.maxEvidenceBytes else {
-                throw InvalidBlock("evidence \(i) is \(item.count) bytes, over the limit of \(Block.maxEvidenceBytes)")
-            }
-            guard !evidence[..<i].contains(item) else { throw InvalidBlock("evidence \(i) repeats an earlier item") }
-        }
-        let want = Block.evidenceHash(evidence)
-        guard h.evidenceHash == want else {
-            throw InvalidBlock("evidenceHash \(h.evidenceHash.map { "\($0)" } ?? "(absent)") is not the hash of the block's evidence \(want.map { "\($0)" } ?? "(absent: the block carries none)")")
-        }
     }
 
     /// Block 0's hash: with the chain id, the domain of the consensus signatures evidence carries.

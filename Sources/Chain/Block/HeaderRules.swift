@@ -38,4 +38,23 @@ public enum HeaderRules {
             throw InvalidBlock("nextValidatorsHash \(h.nextValidatorsHash) is not the next validator set's hash \(validators.next.hash)")
         }
     }
+
+    /// The evidence rules that need no execution: at most `Block.maxEvidence` items of at
+    /// most `Block.maxEvidenceBytes` each, no item twice, and the header's `evidenceHash`
+    /// present exactly when there is evidence and equal to its hash.
+    public static func checkEvidence(_ evidence: [[UInt8]], header h: Header) throws {
+        guard evidence.count <= Block.maxEvidence else {
+            throw InvalidBlock("the block carries \(evidence.count) evidence items, over the limit of \(Block.maxEvidence)")
+        }
+        for (i, item) in evidence.enumerated() {
+            guard item.count <= Block.maxEvidenceBytes else {
+                throw InvalidBlock("evidence \(i) is \(item.count) bytes, over the limit of \(Block.maxEvidenceBytes)")
+            }
+            guard !evidence[..<i].contains(item) else { throw InvalidBlock("evidence \(i) repeats an earlier item") }
+        }
+        let want = Block.evidenceHash(evidence)
+        guard h.evidenceHash == want else {
+            throw InvalidBlock("evidenceHash \(h.evidenceHash.map { "\($0)" } ?? "(absent)") is not the hash of the block's evidence \(want.map { "\($0)" } ?? "(absent: the block carries none)")")
+        }
+    }
 }

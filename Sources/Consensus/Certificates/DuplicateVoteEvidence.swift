@@ -3,7 +3,8 @@ import Primitives
 
 /// Proof that a validator equivocated: two votes it signed at the same height, round and type
 /// for different blocks (nil counts as a block). The pair is stored in a canonical order (nil first,
-/// then by block hash) so that the same equivocation always gives the same evidence.
+/// then by block hash; two votes for one block — invalid evidence — by their encodings) so that the
+/// same pair always gives the same evidence, whichever order it arrives in or is decoded from.
 public struct DuplicateVoteEvidence: Hashable, Sendable {
     /// The vote whose block hash sorts first (nil before any hash).
     public let first: SignedVote
@@ -12,7 +13,8 @@ public struct DuplicateVoteEvidence: Hashable, Sendable {
 
     /// Creates evidence from two votes in either order.
     public init(_ a: SignedVote, _ b: SignedVote) {
-        let ka = a.vote.blockHash?.bytes ?? [], kb = b.vote.blockHash?.bytes ?? []
+        var ka = a.vote.blockHash?.bytes ?? [], kb = b.vote.blockHash?.bytes ?? []
+        if ka == kb { (ka, kb) = (ConsensusMessage.vote(a).encoded, ConsensusMessage.vote(b).encoded) }
         (first, second) = ka.lexicographicallyPrecedes(kb) ? (a, b) : (b, a)
     }
 
