@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "Modules", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Crypto", "Primitives", "Storage", "JSON", "Inference"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Chain", "Crypto", "JSON", "Modules", "Primitives", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Chain", "Consensus", "Network", "Crypto", "JSON", "Modules", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Crypto", "Primitives"], swiftSettings: swiftSettings),

@@ -15,7 +15,8 @@ import Primitives
 ///
 /// The commit pause is counted from the start of the height, not from the decision: the engine's
 /// commit timeout (the config's `blockIntervalMs`) is shortened by the time the height took, so
-/// blocks follow each other every `blockIntervalMs` when agreeing takes less than that.
+/// blocks follow each other every `blockIntervalMs` when agreeing takes less than that. A height
+/// decided through a peer's certificate (catching up) has no pause at all.
 final class ConsensusService: @unchecked Sendable {
     /// How long before asking again for the same height's decision.
     static let catchUpRetryMillis: UInt64 = 250
@@ -26,6 +27,7 @@ final class ConsensusService: @unchecked Sendable {
     private var stopped = false
     private var lastCatchUp: (height: UInt64, at: UInt64)?
     private var heightStarted: (height: UInt64, at: UInt64)?
+    private var certifiedByPeer: UInt64?
     private let statusLock = NSLock()
     private var currentHeight: UInt64 = 0
     private var currentRound: UInt32 = 0
@@ -65,6 +67,7 @@ final class ConsensusService: @unchecked Sendable {
     func receiveDecision(value: ProposalValue, certificate: CommitCertificate) {
         queue.async { [self] in
             guard let driver = running else { return }
+            certifiedByPeer = certificate.height
             perform("certified decision") { try driver.receiveCertifiedDecision(value: value, certificate: certificate) }
         }
     }
@@ -76,6 +79,8 @@ final class ConsensusService: @unchecked Sendable {
         if timeout.kind == .rebroadcast, timeout.round == 0, heightStarted?.height != timeout.height {
             // The engine schedules the first re-broadcast when it starts a height.
             heightStarted = (timeout.height, now)
+        } else if timeout.kind == .commit, certifiedByPeer == timeout.height {
+            delay = 0
         } else if timeout.kind == .commit, let started = heightStarted, started.height == timeout.height {
             delay = millis > now - started.at ? millis - (now - started.at) : 0
         }
