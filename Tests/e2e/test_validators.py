@@ -70,6 +70,29 @@ def test_transfers_finalize_on_every_node(net):
     assert_identical_chains(net.nodes, last)
 
 
+def test_block_larger_than_an_envelope_travels_in_parts(net):
+    """A transaction with 100 KB of calldata makes a block whose proposal exceeds one 65,516-byte
+    envelope: it must reach every validator in parts and be decided."""
+    sender = DEV_ACCOUNTS[5]
+    nonce = int(net.nodes[0].result("eth_getTransactionCount", [sender.address, "latest"]), 16)
+    tx = Account.sign_transaction({"chainId": CHAIN_ID, "nonce": nonce, "to": DEV_ACCOUNTS[6].address, "value": 1, "gas": 1_700_000,
+                                   "data": bytes(range(256)) * 400, "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9},
+                                  sender.key)
+    raw = "0x" + bytes(tx.raw_transaction).hex()
+    tx_hash = [v.result("eth_sendRawTransaction", [raw]) for v in net.nodes][0]
+    deadline = time.time() + 30
+    receipt = None
+    while time.time() < deadline and not receipt:
+        receipt = net.nodes[1].result("eth_getTransactionReceipt", [tx_hash])
+        time.sleep(0.1)
+    assert receipt and receipt["status"] == "0x1"
+    number = int(receipt["blockNumber"], 16)
+    net.wait_all(number)
+    block = net.nodes[3].result("eth_getBlockByNumber", [hex(number), False])
+    assert int(block["size"], 16) > 65_516
+    assert_identical_chains(net.nodes, number)
+
+
 def test_killed_validator_rejoins(net):
     victim = net.nodes[3]
     victim.kill9()
