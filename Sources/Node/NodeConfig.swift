@@ -197,12 +197,18 @@ public struct NodeConfig: Equatable {
 /// The engine's step timeouts in milliseconds (config `consensus.timeouts`): a named profile
 /// or explicit values; `NodeConfig.consensusTimeouts()` adds the commit pause and checks them.
 public struct TimeoutProfile: Equatable, Sendable {
+    /// timeoutPropose(0).
     public var proposeMs: UInt64
+    /// timeoutPrevote(0).
     public var prevoteMs: UInt64
+    /// timeoutPrecommit(0).
     public var precommitMs: UInt64
+    /// Added to each step timeout per round.
     public var roundIncrementMs: UInt64
+    /// How often a validator re-sends its latest messages.
     public var rebroadcastMs: UInt64
 
+    /// A profile from explicit values (checked by `NodeConfig.consensusTimeouts()`).
     public init(proposeMs: UInt64, prevoteMs: UInt64, precommitMs: UInt64, roundIncrementMs: UInt64, rebroadcastMs: UInt64) {
         self.proposeMs = proposeMs
         self.prevoteMs = prevoteMs

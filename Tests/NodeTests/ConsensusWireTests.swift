@@ -126,7 +126,7 @@ final class ConsensusWireTests: XCTestCase {
         let dispatcher = PeerDispatcher(log: { logged.append($0) })
         dispatcher.disconnect = { peer, _ in disconnected.append(peer) }
         let pool = EvidencePool()
-        dispatcher.register(EvidenceChannel(pool: pool, verify: { _ in }, peers: { nil }, logger: Logger(level: .error)))
+        dispatcher.register(EvidenceChannel(pool: pool, verify: { _ in true }, peers: { nil }, logger: Logger(level: .error)))
         let peer = PeerID(key.address)
         dispatcher.handle(.message(peer, try Envelope(channel: .evidence, messageType: 1, body: [1, 2, 3])))
         XCTAssertEqual(disconnected, [peer])
@@ -135,5 +135,30 @@ final class ConsensusWireTests: XCTestCase {
         dispatcher.handle(.message(peer, try Envelope(channel: .mempool, messageType: 1, body: [])))
         XCTAssertEqual(dispatcher.unroutedEnvelopes, 1, "a channel nobody registered is dropped, not a reason to disconnect")
         XCTAssertEqual(disconnected.count, 1)
+    }
+
+    func testEvidenceFromPeersIsPooledOnceAndUnknownHeightsAreIgnored() throws {
+        let domain = SignDomain(chainID: 1, genesisHash: .zero)
+        func vote(_ block: Hash32?) -> SignedVote {
+            let v = Vote(type: .prevote, height: 3, round: 0, blockHash: block, validator: key.address)
+            return SignedVote(vote: v, signature: key.sign(Keccak256.hash(v.signBytes(domain))))
+        }
+        let evidence = DuplicateVoteEvidence(vote(nil), vote(Keccak256.hash([1])))
+        let envelope = try Envelope(channel: .evidence, messageType: 1, body: evidence.encoded)
+        let peer = PeerID(key.address)
+        let pool = EvidencePool()
+        var known = false
+        let channel = EvidenceChannel(pool: pool, verify: { _ in known }, peers: { nil }, logger: Logger(level: .error))
+        try channel.receive(envelope, from: peer)
+        XCTAssertTrue(pool.pending.isEmpty, "a height whose validators are unknown is neither pooled nor a reason to disconnect")
+        known = true
+        try channel.receive(envelope, from: peer)
+        try channel.receive(envelope, from: peer)
+        XCTAssertEqual(pool.pending, [evidence])
+        pool.removeIncluded([evidence])
+        XCTAssertTrue(pool.pending.isEmpty)
+        let refusing = EvidenceChannel(pool: pool, verify: { _ in throw EvidenceError.sameBlock }, peers: { nil }, logger: Logger(level: .error))
+        XCTAssertThrowsError(try refusing.receive(envelope, from: peer))
+        XCTAssertThrowsError(try channel.receive(try Envelope(channel: .evidence, messageType: 2, body: evidence.encoded), from: peer))
     }
 }

@@ -41,7 +41,8 @@ public final class EvidencePool: @unchecked Sendable {
 
 /// The evidence channel: one message type, `1` = a ``DuplicateVoteEvidence`` in its encoding.
 /// Evidence from a peer is verified against the validator set of its height; evidence that does
-/// not decode or verify disconnects the peer. New evidence goes into the pool and on to the
+/// not decode or verify disconnects the peer, evidence of a height this node does not know yet
+/// (it is behind) is ignored. New evidence goes into the pool and on to the
 /// other peers; a newly connected peer gets the whole pool.
 final class EvidenceChannel: PeerChannelHandler {
     /// The message type of evidence.
@@ -49,11 +50,12 @@ final class EvidenceChannel: PeerChannelHandler {
 
     let channel = Channel.evidence
     private let pool: EvidencePool
-    private let verify: (DuplicateVoteEvidence) throws -> Void
+    /// Throws when the evidence is invalid; false when its height's validators are not known yet.
+    private let verify: (DuplicateVoteEvidence) throws -> Bool
     private let peers: () -> PeerTransport?
     private let logger: Logger
 
-    init(pool: EvidencePool, verify: @escaping (DuplicateVoteEvidence) throws -> Void, peers: @escaping () -> PeerTransport?, logger: Logger) {
+    init(pool: EvidencePool, verify: @escaping (DuplicateVoteEvidence) throws -> Bool, peers: @escaping () -> PeerTransport?, logger: Logger) {
         self.pool = pool
         self.verify = verify
         self.peers = peers
@@ -85,7 +87,7 @@ final class EvidenceChannel: PeerChannelHandler {
     func receive(_ envelope: Envelope, from peer: PeerID) throws {
         guard envelope.messageType == Self.evidenceType else { throw ConsensusWireError.unknownMessageType(envelope.messageType) }
         let evidence = try DuplicateVoteEvidence(decoding: envelope.body)
-        try verify(evidence)
+        guard try verify(evidence) else { return }
         submit(evidence, except: peer)
     }
 }

@@ -23,15 +23,22 @@ import Primitives
 public enum Testnet {
     /// What to write.
     public struct Options: Sendable {
+        /// How many validators (power 1 each).
         public var validators: Int
+        /// Where the files go (must not hold a genesis yet).
         public var directory: String
+        /// The address every node binds, RPC and P2P.
         public var host = "127.0.0.1"
+        /// Node i serves JSON-RPC on `rpcPort + i`.
         public var rpcPort = 8545
+        /// Node i listens for peers on `p2pPort + i`.
         public var p2pPort = 26656
-        /// `production` or `test`.
+        /// The timeout profile in every config: `production` or `test`.
         public var timeouts = "production"
+        /// The commit pause in every config, when set.
         public var blockIntervalMs: UInt64?
 
+        /// Options with the defaults above.
         public init(validators: Int, directory: String) {
             self.validators = validators
             self.directory = directory

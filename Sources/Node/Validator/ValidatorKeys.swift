@@ -12,8 +12,8 @@ enum ValidatorKeys {
     static func openSigner(settings: ValidatorSettings, chain: ChainService, domain: SignDomain, logger: Logger) throws -> DurableSigner {
         let directory = settings.consensusDirectory
         let keyPath = directory + "/" + DurableSigner.keyFileName
-        let genesisSet = try chain.builder.validatorSets.validatorSets(forChildOf: chain.head)
-        let mine = settings.account.flatMap { genesisSet.current.validator($0) ?? genesisSet.next.validator($0) }
+        let sets = try chain.builder.validatorSets.validatorSets(forChildOf: chain.head)
+        let mine = settings.account.flatMap { sets.current.validator($0) ?? sets.next.validator($0) }
         if !FileManager.default.fileExists(atPath: keyPath) {
             guard let mine, mine.consensusKey == DevNet.consensusKey.publicKey.compressed else {
                 throw ConfigError("consensus key \(keyPath): missing; copy the validator's consensus_key (and its signer_state) there, or make one with `opgd testnet`")

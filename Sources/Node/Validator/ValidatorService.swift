@@ -68,8 +68,10 @@ public final class ValidatorService: @unchecked Sendable {
         let peers: () -> PeerTransport? = { transport }
         dispatcher.disconnect = { peer, reason in transport?.disconnect(peer, reason: reason) }
         let domain = self.domain, validators = self.validators
-        let evidenceChannel = EvidenceChannel(pool: evidence, verify: { evidence in
+        let evidenceChannel = EvidenceChannel(pool: evidence, verify: { [chain] evidence in
+            guard evidence.height >= 1, evidence.height <= chain.head.number + 2 else { return false }
             try evidence.verify(domain, validators: try validators.consensusSet(height: evidence.height))
+            return true
         }, peers: peers, logger: logger)
         consensusTransport = P2PConsensusTransport(service: service, peers: peers, evidence: evidenceChannel, logger: logger)
         consensusChannel = ConsensusChannel(service: service, chain: chain, peers: peers, logger: logger)
@@ -124,6 +126,7 @@ public struct ValidatorSettings: Sendable {
     /// The operator's account, when the config names its key file: its consensus key must be the one in the directory.
     public var account: Address?
 
+    /// Settings from their parts (NodeConfig's `validatorSettings(account:)` fills them from a config).
     public init(consensusDirectory: String, nodeKeyFile: String, listenAddress: String?, persistentPeers: [PersistentPeer],
                 timeouts: TimeoutConfig, account: Address?) {
         self.consensusDirectory = consensusDirectory
