@@ -12,10 +12,12 @@ import requests
 from opgnode import BIN, run
 
 
-def free_port_range(count: int) -> int:
-    """A base port such that base … base + count - 1 are free now."""
+def free_port_range(count: int, avoid: range = range(0)) -> int:
+    """A base port such that base … base + count - 1 are free now and outside `avoid`."""
     for _ in range(200):
         base = random.randrange(20000, 60000 - count)
+        if base + count > avoid.start and base < avoid.stop:
+            continue
         try:
             for p in range(base, base + count):
                 with socket.socket() as s:
@@ -87,7 +89,8 @@ class Network:
     """`opgd testnet --validators n` in `workdir`, each validator started by `start()`."""
 
     def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100):
-        rpc, p2p = free_port_range(n), free_port_range(n)
+        rpc = free_port_range(n)
+        p2p = free_port_range(n, avoid=range(rpc, rpc + n))
         run([str(BIN / "opgd"), "testnet", "--validators", str(n), "--dir", str(workdir), "--rpc-port", str(rpc),
              "--p2p-port", str(p2p), "--timeouts", "test", "--block-interval-ms", str(block_interval_ms)], check=True)
         self.genesis = json.loads((workdir / "genesis.json").read_text())
