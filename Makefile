@@ -8,11 +8,22 @@ FUZZ_LONG_SECS ?= 1800
 SIM_SEEDS  ?= 5000
 CHAT       := .build/chat
 
-.PHONY: dev test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
+.PHONY: dev devnet4 test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build chat-model
 	$(RELEASE)/opgd dev
+
+## devnet4: four validators on this machine from a fresh devnet4/ (`opgd testnet --validators 4`): JSON-RPC on
+## 127.0.0.1:8545–8548, P2P on 26656–26659, logs in devnet4/node*/opgd.log; Ctrl-C (or SIGTERM) stops all four cleanly
+devnet4: deps build
+	rm -rf devnet4
+	$(RELEASE)/opgd testnet --validators 4 --dir devnet4 2> devnet4.log || (cat devnet4.log; exit 1)
+	@mv devnet4.log devnet4/testnet.log
+	@pids=""; for i in 0 1 2 3; do $(RELEASE)/opgd start --config devnet4/node$$i/config.json 2> devnet4/node$$i/opgd.log & pids="$$pids $$!"; done; \
+	trap 'kill -TERM $$pids 2> /dev/null; wait $$pids; echo "devnet4 stopped"; exit 0' INT TERM; \
+	echo "devnet4: 4 validators, JSON-RPC http://127.0.0.1:8545 … 8548, logs in devnet4/node*/opgd.log; Ctrl-C stops them"; \
+	wait $$pids
 
 ## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
 test: deps venv build unit e2e conformance crosscheck chat-check fuzz-smoke

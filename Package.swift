@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Chain", "Modules", "JSON", "HTTPServer", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Consensus", "Crypto", "Primitives", "Storage", "JSON", "Inference"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Chain", "Consensus", "Crypto", "JSON", "Modules", "Primitives", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Chain", "Consensus", "Network", "Crypto", "JSON", "Modules", "Primitives", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Crypto", "Primitives"], swiftSettings: swiftSettings),
@@ -106,6 +106,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzNoiseHandshake", dependencies: ["Network", "Crypto"], path: "Fuzz/FuzzNoiseHandshake", exclude: ["corpus"]),
         .executableTarget(name: "FuzzEvidence", dependencies: ["Chain", "Consensus", "Crypto", "Modules", "Primitives", "Storage"],
                           path: "Fuzz/FuzzEvidence", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzConsensusWire", dependencies: ["Node", "Consensus", "Network", "Primitives"], path: "Fuzz/FuzzConsensusWire", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -119,5 +120,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzP2PFrame", targets: ["FuzzP2PFrame"]),
         .executable(name: "FuzzNoiseHandshake", targets: ["FuzzNoiseHandshake"]),
         .executable(name: "FuzzEvidence", targets: ["FuzzEvidence"]),
+        .executable(name: "FuzzConsensusWire", targets: ["FuzzConsensusWire"]),
     ]
 }

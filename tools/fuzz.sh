@@ -23,12 +23,14 @@ declare -A min_counters=(
     [FuzzTransaction]=16900 [FuzzInferenceCall]=73500
     [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100
     [FuzzEvidence]=104000
+    [FuzzConsensusWire]=130700
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
     [FuzzTransaction]=620 [FuzzInferenceCall]=3180
     [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500
     [FuzzEvidence]=1370
+    [FuzzConsensusWire]=735
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
 # 132 KiB) are read whole.

@@ -22,23 +22,6 @@ public enum DevNet {
     /// (account `validatorKey`, consensus key `consensusKey`), power 1.
     public static let validator = Validator(address: validatorKey.address, consensusSigner: consensusKey, power: 1)
 
-    /// The tag that opens a devnet commit record.
-    public static let commitRecordTag = Array("opg/devnet-commit/1".utf8)
-
-    /// The commit record the single-validator devnet stores beside each block in place of
-    /// a consensus certificate: RLP `[tag, number, blockHash, [[address, power], …],
-    /// totalPower]` with `tag` = "opg/devnet-commit/1" and every validator of the set that
-    /// signs the block (the devnet's one validator, all the power). It carries no
-    /// signature: with one validator there are no votes to collect, and the record only
-    /// says who committed the block. The consensus engine's certificate (> 2/3 signed
-    /// precommits) takes its place.
-    public static func commitRecord(for block: Block, validators: ValidatorSet) -> [UInt8] {
-        RLP.encode(.list([
-            .bytes(commitRecordTag), .uint(block.number), .bytes(block.hash.bytes),
-            .list(validators.validators.map { .list([.bytes($0.address.bytes), .uint($0.power)]) }), .uint(validators.totalPower),
-        ]))
-    }
-
     /// The ten funded dev accounts.
     public static let accounts: [PrivateKey] = (0..<10).map(accountKey)
 

@@ -1,7 +1,9 @@
 import Chain
+import Consensus
 import HTTPServer
 import JSON
 import Modules
+import Network
 import Primitives
 import RPC
 
@@ -22,6 +24,17 @@ public struct NodeConfig: Equatable {
     public var rpcMaxBatchResponseBytes = 25_000_000
     /// How the node runs models in calls (`inference`).
     public var inference = InferenceConfig()
+    /// The P2P listen address (`p2p.listen`); nil: no inbound connections.
+    public var p2pListen: String?
+    /// Peers kept connected (`p2p.persistentPeers`, `0xID@host:port`).
+    public var persistentPeers: [PersistentPeer] = []
+    /// The node key file (`p2p.nodeKeyFile`); default `node_key` in the data directory.
+    public var nodeKeyFile: String?
+    /// The consensus directory (`consensus.directory`) with the consensus key, the signer
+    /// state and the WAL; default `consensus` in the data directory.
+    public var consensusDirectory: String?
+    /// The engine's step timeouts (`consensus.timeouts`); the commit pause is `blockIntervalMs`.
+    public var timeoutProfile = TimeoutProfile.production
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -37,7 +50,22 @@ public struct NodeConfig: Equatable {
             && a.rpc.maxPendingPerIP == b.rpc.maxPendingPerIP && a.rpc.requestTimeoutSeconds == b.rpc.requestTimeoutSeconds
             && a.rpc.idleTimeoutSeconds == b.rpc.idleTimeoutSeconds && a.rpc.maxHeaderBytes == b.rpc.maxHeaderBytes
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
-            && a.inference == b.inference
+            && a.inference == b.inference && a.p2pListen == b.p2pListen && a.persistentPeers == b.persistentPeers
+            && a.nodeKeyFile == b.nodeKeyFile && a.consensusDirectory == b.consensusDirectory && a.timeoutProfile == b.timeoutProfile
+    }
+
+    /// The engine's timeouts: the profile's step timeouts and `blockIntervalMs` as the commit
+    /// pause, checked against the timing conditions (`TimeoutConfigError` names the one broken).
+    public func consensusTimeouts() throws -> TimeoutConfig {
+        let p = timeoutProfile
+        return try TimeoutConfig(proposeMillis: p.proposeMs, prevoteMillis: p.prevoteMs, precommitMillis: p.precommitMs,
+                                 roundIncrementMillis: p.roundIncrementMs, commitMillis: blockIntervalMs, rebroadcastMillis: p.rebroadcastMs)
+    }
+
+    /// The validator's settings: keys and WAL in the data directory unless the config moves them.
+    public func validatorSettings(account: Address?) throws -> ValidatorSettings {
+        ValidatorSettings(consensusDirectory: consensusDirectory ?? dataDir + "/consensus", nodeKeyFile: nodeKeyFile ?? dataDir + "/node_key",
+                          listenAddress: p2pListen, persistentPeers: persistentPeers, timeouts: try consensusTimeouts(), account: account)
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -49,7 +77,8 @@ public struct NodeConfig: Equatable {
     /// Checks a parsed config document.
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
-        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference"])
+        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference",
+                             "p2p", "consensus"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
@@ -65,7 +94,9 @@ public struct NodeConfig: Equatable {
             if let threads = try rpc.integer("threads", in: 1...256) { c.rpc.threads = Int(threads) }
             try parseRPCLimits(rpc, into: &c)
         }
-        if let ms = try r.integer("blockIntervalMs", in: 10...3_600_000) { c.blockIntervalMs = ms }
+        let blockInterval = try r.integer("blockIntervalMs", in: 10...3_600_000)
+        if let ms = blockInterval { c.blockIntervalMs = ms }
+        try parseValidator(r, blockInterval: blockInterval, into: &c)
         if let level = try r.string("logLevel") {
             guard let l = Logger.Level(name: level) else { throw ConfigError("logLevel: must be one of debug, info, warn, error (got \"\(level)\")") }
             c.logLevel = l
@@ -95,6 +126,48 @@ public struct NodeConfig: Equatable {
         return c
     }
 
+    /// `p2p` and `consensus` (Config/README.md). The timeouts are checked here, so a config that
+    /// breaks a timing condition never starts; the `test` profile's commit pause is 10 ms unless
+    /// `blockIntervalMs` says otherwise.
+    static func parseValidator(_ r: FieldReader, blockInterval: UInt64?, into c: inout NodeConfig) throws {
+        if let p2p = try r.object("p2p") {
+            try p2p.rejectUnknown(["listen", "persistentPeers", "nodeKeyFile"])
+            if let listen = try p2p.string("listen") {
+                guard (try? PersistentPeer.hostAndPort(listen)) != nil else { throw ConfigError("p2p.listen: \"\(listen)\" is not host:port") }
+                c.p2pListen = listen
+            }
+            for (i, text) in try strings(try p2p.array("persistentPeers") ?? [], "p2p.persistentPeers").enumerated() {
+                do { c.persistentPeers.append(try PersistentPeer(parsing: text)) } catch {
+                    throw ConfigError("p2p.persistentPeers[\(i)]: \"\(text)\" is not 0x<40 hex peer id>@host:port")
+                }
+            }
+            c.nodeKeyFile = try p2p.string("nodeKeyFile")
+        }
+        if let consensus = try r.object("consensus") {
+            try consensus.rejectUnknown(["directory", "timeouts"])
+            c.consensusDirectory = try consensus.string("directory")
+            if let value = try consensus.value("timeouts", required: false) {
+                if case .string(let name) = value {
+                    guard let profile = TimeoutProfile.named(name) else {
+                        throw ConfigError("consensus.timeouts: must be \"production\", \"test\" or an object (got \"\(name)\")")
+                    }
+                    c.timeoutProfile = profile
+                    if name == "test" && blockInterval == nil { c.blockIntervalMs = TimeoutConfig.testProfile.commitMillis }
+                } else {
+                    let t = try FieldReader(value, path: "consensus.timeouts")
+                    try t.rejectUnknown(["proposeMs", "prevoteMs", "precommitMs", "roundIncrementMs", "rebroadcastMs"])
+                    let any = UInt64(0)...UInt64(1 << 40), base = TimeoutProfile.production
+                    c.timeoutProfile = TimeoutProfile(proposeMs: try t.integer("proposeMs", in: any) ?? base.proposeMs,
+                                                      prevoteMs: try t.integer("prevoteMs", in: any) ?? base.prevoteMs,
+                                                      precommitMs: try t.integer("precommitMs", in: any) ?? base.precommitMs,
+                                                      roundIncrementMs: try t.integer("roundIncrementMs", in: any) ?? base.roundIncrementMs,
+                                                      rebroadcastMs: try t.integer("rebroadcastMs", in: any) ?? base.rebroadcastMs)
+                }
+            }
+        }
+        do { _ = try c.consensusTimeouts() } catch let e as TimeoutConfigError { throw ConfigError("consensus.timeouts: \(e)") }
+    }
+
     /// The transport's defences (Config/README.md, docs/rpc.md "Limits").
     static let rpcLimitFields = ["vhosts", "corsHeaders", "heavyThreads", "maxConnections", "maxConnectionsPerIP",
                                  "maxPendingPerIP", "requestTimeoutSeconds", "idleTimeoutSeconds", "maxHeaderBytes",
@@ -117,6 +190,49 @@ public struct NodeConfig: Equatable {
         try values.enumerated().map { i, v in
             guard case .string(let s) = v else { throw ConfigError("\(field)[\(i)]: must be a string") }
             return s
+        }
+    }
+}
+
+/// The engine's step timeouts in milliseconds (config `consensus.timeouts`): a named profile
+/// or explicit values; `NodeConfig.consensusTimeouts()` adds the commit pause and checks them.
+public struct TimeoutProfile: Equatable, Sendable {
+    /// timeoutPropose(0).
+    public var proposeMs: UInt64
+    /// timeoutPrevote(0).
+    public var prevoteMs: UInt64
+    /// timeoutPrecommit(0).
+    public var precommitMs: UInt64
+    /// Added to each step timeout per round.
+    public var roundIncrementMs: UInt64
+    /// How often a validator re-sends its latest messages.
+    public var rebroadcastMs: UInt64
+
+    /// A profile from explicit values (checked by `NodeConfig.consensusTimeouts()`).
+    public init(proposeMs: UInt64, prevoteMs: UInt64, precommitMs: UInt64, roundIncrementMs: UInt64, rebroadcastMs: UInt64) {
+        self.proposeMs = proposeMs
+        self.prevoteMs = prevoteMs
+        self.precommitMs = precommitMs
+        self.roundIncrementMs = roundIncrementMs
+        self.rebroadcastMs = rebroadcastMs
+    }
+
+    init(_ t: TimeoutConfig) {
+        self.init(proposeMs: t.proposeMillis, prevoteMs: t.prevoteMillis, precommitMs: t.precommitMillis,
+                  roundIncrementMs: t.roundIncrementMillis, rebroadcastMs: t.rebroadcastMillis)
+    }
+
+    /// CometBFT's defaults (propose 3 s, prevote and precommit 1 s, +0.5 s per round; re-broadcast 2 s).
+    public static let production = TimeoutProfile(TimeoutConfig.production)
+    /// The same shape in milliseconds, for local networks and tests.
+    public static let test = TimeoutProfile(TimeoutConfig.testProfile)
+
+    /// The profile called `name` (`production` or `test`).
+    public static func named(_ name: String) -> TimeoutProfile? {
+        switch name {
+        case "production": return .production
+        case "test": return .test
+        default: return nil
         }
     }
 }

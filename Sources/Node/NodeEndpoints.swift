@@ -14,10 +14,12 @@ final class NodeEndpoints {
     private let lock = NSLock()
     private var blocksProduced: UInt64 = 0
     private var transactionsIncluded: UInt64 = 0
+    private let peers: () -> Int
 
     /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher and the
-    /// WebSocket `subscriptions`.
-    init(chain: ChainService, rpcMetrics: RPCMetrics, subscriptions: SubscriptionHub) {
+    /// WebSocket `subscriptions`; `peers` counts the connected P2P peers.
+    init(chain: ChainService, rpcMetrics: RPCMetrics, subscriptions: SubscriptionHub, peers: @escaping () -> Int) {
+        self.peers = peers
         self.chain = chain
         self.rpcMetrics = rpcMetrics
         self.subscriptions = subscriptions
@@ -45,7 +47,7 @@ final class NodeEndpoints {
     func health() -> JSONValue {
         let head = chain.head
         return .object(["status": "ok", "headNumber": .int(head.number), "headHash": .string(head.hash.hex),
-                        "headAgeSeconds": .int(headAge(head)), "peers": 0, "syncing": false])
+                        "headAgeSeconds": .int(headAge(head)), "peers": .int(UInt64(peers())), "syncing": false])
     }
 
     /// `/metrics`: the chain, the pool, the RPC counters.
@@ -60,7 +62,7 @@ final class NodeEndpoints {
         page.counter("opg_transactions_included_total", help: "Transactions in the blocks this process added.", transactions)
         page.gauge("opg_txpool_pending", help: "Pool transactions executable now.", UInt64(pool.pending))
         page.gauge("opg_txpool_queued", help: "Pool transactions waiting for a nonce gap to close.", UInt64(pool.queued))
-        page.gauge("opg_peers", help: "Connected peers (a single-validator node has none).", 0)
+        page.gauge("opg_peers", help: "Connected P2P peers.", UInt64(peers()))
         page.gauge("opg_rpc_subscriptions", help: "eth_subscribe subscriptions open over WebSocket.", UInt64(subscriptions.count))
         rpcMetrics.write(to: &page)
         return page

@@ -7,24 +7,23 @@ import Primitives
 import RPC
 import Storage
 
-/// A running single-validator node: the LevelDB-backed chain, the block producer (which
-/// stores `DevNet.commitRecord` as each block's commit certificate) and the HTTP server
-/// (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`, `/events`; docs/rpc.md,
-/// "HTTP routes"). `start` brings it up; `stop` finishes the block being built, stops
-/// serving and closes the database.
+/// A running node: the LevelDB-backed chain, the validator (the Tendermint engine with its
+/// signer, WAL and P2P transport, `ValidatorService`; a lone validator without peers too) and
+/// the HTTP server (JSON-RPC on POST `/` and over WebSocket, `/health`, `/metrics`, `/events`;
+/// docs/rpc.md, "HTTP routes"). `start` brings it up; `stop` stops the transport and the
+/// engine, stops serving and closes the database.
 public final class NodeRuntime {
     public let config: NodeConfig
     public let logger: Logger
     public let chain: ChainService
-    public let validator: PrivateKey
+    /// The operator account named by `validatorKeyFile`, if the config names one.
+    public let validator: PrivateKey?
+    /// The engine, its keys and the P2P transport.
+    public let consensus: ValidatorService
     private let store: LevelDBStore
     private var server: HTTPServer?
     private var api: EthAPI?
     private var lanes: RPCLanes?
-    private var producer: Thread?
-    private let stopLock = NSCondition()
-    private var stopping = false
-    private var producerDone = false
 
     /// Opens the data directory named by `config`; fails when it was never initialised,
     /// when the config's genesis differs from the stored one, or when the validator key
@@ -32,8 +31,7 @@ public final class NodeRuntime {
     public init(config: NodeConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        guard let keyFile = config.validatorKeyFile else { throw ConfigError("validatorKeyFile: missing required field") }
-        validator = try ChainSetup.loadKey(keyFile)
+        validator = try config.validatorKeyFile.map(ChainSetup.loadKey)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: config.dataDir, isDirectory: &isDir), isDir.boolValue else {
             throw CommandError("data directory \(config.dataDir) does not exist; run `opgd init --genesis FILE --datadir \(config.dataDir)` first")
@@ -51,17 +49,19 @@ public final class NodeRuntime {
                 throw CommandError("genesis \(path) (block 0 \(fileHash.hex)) does not match the chain in \(config.dataDir)")
             }
         }
-        guard spec.config.validators.contains(validator.address) else {
+        if let validator, !spec.config.validators.contains(validator.address) {
             throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
         }
         chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference, logger: logger)
+        consensus = try ValidatorService(settings: try config.validatorSettings(account: validator?.address), chain: chain, logger: logger)
     }
 
-    /// Starts the RPC server and the block producer.
+    /// Starts the RPC server, then the validator (WAL replay, engine, P2P).
     public func start() throws {
         let dispatcher = RPCDispatcher(maxBatchResponseBytes: config.rpcMaxBatchResponseBytes)
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
+        NetworkRPC(consensus).register(on: dispatcher)
         let models = ModelRPC(chain: chain)
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
@@ -77,18 +77,16 @@ public final class NodeRuntime {
         let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
         let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes)
         router.webSocket("/", subscriptions.accept)
-        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions).register(on: router)
+        NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions, peers: { [consensus] in consensus.peerCount })
+            .register(on: router)
         NodeEvents(chain: chain).register(on: router)
         let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server
         let head = chain.head
         logger.info("node started", ["chainId": chain.config.chainId, "head": head.number, "hash": head.hash.hex,
-                                     "validator": validator.address, "rpc": "http://\(config.rpc.host):\(server.port)"])
-        let thread = Thread { [weak self] in self?.produceLoop() }
-        thread.name = "producer"
-        producer = thread
-        thread.start()
+                                     "validator": validator?.address.hex ?? "-", "rpc": "http://\(config.rpc.host):\(server.port)"])
+        try consensus.start()
     }
 
     /// Raises the open-file limit to the hard limit (as geth does) so that thousands of
@@ -107,45 +105,9 @@ public final class NodeRuntime {
     /// The port the RPC server listens on.
     public var rpcPort: Int { server?.port ?? 0 }
 
-    private func produceLoop() {
-        let interval = Double(config.blockIntervalMs) / 1000
-        var next = Date().addingTimeInterval(interval)
-        while true {
-            stopLock.lock()
-            while !stopping && Date() < next { _ = stopLock.wait(until: next) }
-            let stop = stopping
-            stopLock.unlock()
-            if stop { break }
-            next = next.addingTimeInterval(interval)
-            if next < Date() { next = Date().addingTimeInterval(interval) }
-            let parent = chain.head
-            let now = UInt64(max(0, Date().timeIntervalSince1970))
-            do {
-                let validators = try chain.builder.validatorSets.validatorSets(forChildOf: parent).current
-                let executed = try chain.produceBlock(timestamp: max(now, parent.timestamp), coinbase: validator.address) { block in
-                    DevNet.commitRecord(for: block, validators: validators)
-                }
-                let h = executed.block.header
-                logger.debug("block produced", ["number": h.number, "txs": executed.block.transactions.count, "gasUsed": h.gasUsed,
-                                                "baseFee": h.baseFeePerGas.hexQuantity, "hash": h.hash.hex])
-                for (hash, reason) in executed.excluded { logger.debug("transaction left out", ["hash": hash.hex, "reason": reason]) }
-            } catch {
-                logger.error("block production failed", ["error": error])
-            }
-        }
-        stopLock.lock()
-        producerDone = true
-        stopLock.broadcast()
-        stopLock.unlock()
-    }
-
-    /// Stops producing (after the block in progress), stops serving, and returns.
+    /// Stops the validator (the transport, then the engine after its current input), stops serving, and returns.
     public func stop() {
-        stopLock.lock()
-        stopping = true
-        stopLock.broadcast()
-        while producer != nil && !producerDone { stopLock.wait() }
-        stopLock.unlock()
+        consensus.stop()
         server?.stop()
         server = nil
         lanes?.shutdown()

@@ -5,13 +5,14 @@ import Node
 let usage = """
 usage: opgd <command> [options]
 
-The opg node: LevelDB state, JSON-RPC on HTTP, and a single-validator block producer.
+The opg node: LevelDB state, JSON-RPC on HTTP, and a Tendermint validator over encrypted P2P.
 
 commands:
   init     --genesis FILE --datadir DIR   create a data directory from a genesis file
   start    --config FILE                  run a node from a config file (Config/README.md)
   dev      [--datadir DIR] [--genesis FILE] [--port N]
                                           fresh devnet on 127.0.0.1:8545 with funded dev keys
+  testnet  --validators N --dir DIR       genesis, keys and configs of a local N-validator network
   replay   --datadir DIR                  re-execute the chain and check the stored state
   bench    [--transactions N] [--rounds N]
                                           sender-recovery and block-import benchmarks
@@ -30,8 +31,19 @@ let commandUsage: [String: String] = [
     "start": """
     usage: opgd start --config FILE
 
-    Runs the node described by FILE (Config/README.md): opens the data directory, serves
-    JSON-RPC and produces a block every blockIntervalMs. SIGTERM or SIGINT stops it cleanly.
+    Runs the node described by FILE (Config/README.md): opens the data directory, replays the
+    consensus WAL, serves JSON-RPC and runs the validator (the Tendermint engine, with the P2P
+    transport when the config names a listen address or peers). SIGTERM or SIGINT stops it cleanly.
+    """,
+    "testnet": """
+    usage: opgd testnet --validators N --dir DIR [--host IP] [--rpc-port N] [--p2p-port N]
+                        [--timeouts production|test] [--block-interval-ms N]
+
+    Writes DIR/genesis.json (N validators, each with an account and a consensus key, fresh from
+    the CSPRNG; the dev accounts funded) and DIR/node<i>/ for each: an initialised data directory
+    holding its consensus key and node key, its account key, and config.json with JSON-RPC on
+    --rpc-port + i (default 8545), P2P on --p2p-port + i (default 26656) and every other node as a
+    persistent peer. Start each with `opgd start --config DIR/node<i>/config.json`.
     """,
     "dev": """
     usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N]
@@ -103,6 +115,12 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
         if args.wantsHelp { return help(command) }
         try args.expectPositionals([])
         return try runDev(args)
+    case "testnet":
+        let args = try Arguments(rest, options: ["--validators", "--dir", "--host", "--rpc-port", "--p2p-port", "--timeouts", "--block-interval-ms"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        try writeTestnet(args)
+        return 0
     case "replay":
         let args = try Arguments(rest, options: ["--datadir"])
         if args.wantsHelp { return help(command) }
@@ -177,4 +195,23 @@ func runDev(_ args: Arguments) throws -> Int32 {
     fflush(stdout)
     node.runUntilSignalled()
     return 0
+}
+
+func writeTestnet(_ args: Arguments) throws {
+    func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let text = args.option(name) else { return nil }
+        guard let v = Int(text), range.contains(v) else { throw UsageError("\(name): \"\(text)\" must be an integer in \(range.lowerBound)…\(range.upperBound)") }
+        return v
+    }
+    let count = try integer("--validators", 1...100) ?? { throw UsageError("--validators: missing required option") }()
+    var options = Testnet.Options(validators: count, directory: try args.required("--dir"))
+    options.host = args.option("--host") ?? options.host
+    options.rpcPort = try integer("--rpc-port", 1...(65535 - count)) ?? options.rpcPort
+    options.p2pPort = try integer("--p2p-port", 1...(65535 - count)) ?? options.p2pPort
+    if let t = args.option("--timeouts") {
+        guard TimeoutProfile.named(t) != nil else { throw UsageError("--timeouts: \"\(t)\" must be production or test") }
+        options.timeouts = t
+    }
+    options.blockIntervalMs = try integer("--block-interval-ms", 10...3_600_000).map(UInt64.init)
+    try Testnet.write(options, logger: Logger(level: .info))
 }

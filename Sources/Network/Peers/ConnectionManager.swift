@@ -120,6 +120,15 @@ public final class ConnectionManager: PeerTransport, @unchecked Sendable {
         return connections.filter { $0.enqueue(envelope) == .queued }.count
     }
 
+    /// Closes the connection to `peer` (a peer whose message a channel protocol found
+    /// malformed); its `.disconnected` event follows. A persistent peer is redialled later.
+    public func disconnect(_ peer: PeerID, reason: String) {
+        state.lock()
+        let connection = peers[peer]
+        state.unlock()
+        connection?.close(reason: reason)
+    }
+
     /// Dials `host:port` once, runs the handshake and, when the peer is admitted, serves the
     /// connection on a new thread. Returns the authenticated peer id.
     @discardableResult

@@ -1,0 +1,81 @@
+import Chain
+import Consensus
+import Foundation
+import Network
+import Primitives
+
+/// The consensus channel's protocol (docs/consensus.md, "On the wire"): proposals and votes to
+/// the engine, parts reassembled per peer, decision requests answered from the chain (the block
+/// and its stored certificate) and decisions handed to the engine as certified.
+///
+/// Decoding runs on the peer's connection thread; a malformed message throws, and the dispatcher
+/// disconnects the peer. Authentication (signatures, validator sets) is the driver's, on the
+/// consensus queue.
+final class ConsensusChannel: PeerChannelHandler {
+    let channel = Channel.consensus
+    private let service: ConsensusService
+    private let chain: ChainService
+    private let peers: () -> PeerTransport?
+    private let logger: Logger
+    private let lock = NSLock()
+    private var assemblers: [PeerID: PartAssembler] = [:]
+
+    init(service: ConsensusService, chain: ChainService, peers: @escaping () -> PeerTransport?, logger: Logger) {
+        self.service = service
+        self.chain = chain
+        self.peers = peers
+        self.logger = logger
+    }
+
+    func peerConnected(_ peer: PeerID) {}
+
+    func peerDisconnected(_ peer: PeerID) {
+        lock.withLock { assemblers[peer] = nil }
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerID) throws {
+        var kind = envelope.messageType
+        var body = envelope.body
+        if kind == ConsensusWireMessage.Kind.part.rawValue {
+            let part = try MessagePart(decoding: body)
+            let complete = try lock.withLock { () throws -> (kind: UInt16, body: [UInt8])? in
+                var assembler = assemblers[peer] ?? PartAssembler()
+                defer { assemblers[peer] = assembler }
+                return try assembler.add(part)
+            }
+            guard let complete else { return }
+            (kind, body) = complete
+        }
+        switch try ConsensusWireMessage(kind: kind, body: body) {
+        case .message(let message):
+            service.receive(message, from: peer)
+        case .decisionRequest(let height):
+            answer(height, to: peer)
+        case .decision(let value, let certificate):
+            service.receiveDecision(value: value, certificate: certificate)
+        }
+    }
+
+    /// Asks `peer` for the block decided at `height`.
+    func requestDecision(_ height: UInt64, from peer: PeerID) {
+        guard let transport = peers(), let envelope = try? ConsensusWireMessage.decisionRequest(height: height).envelopes().first else { return }
+        _ = transport.send(envelope, to: peer)
+    }
+
+    /// Sends `peer` our block at `height` with its certificate, when we have both.
+    private func answer(_ height: UInt64, to peer: PeerID) {
+        guard height >= 1, height <= chain.head.number, let transport = peers() else { return }
+        do {
+            guard let header = try chain.database.header(number: height), let transactions = try chain.database.transactions(number: height),
+                  let stored = try chain.database.certificate(number: height) else { return }
+            let certificate = try CommitCertificate(decoding: stored)
+            let block = Block(header: header, transactions: transactions)
+            let value = ProposalValue(blockHash: block.hash, payload: BlockPayload.encode(block))
+            for envelope in try ConsensusWireMessage.decision(value: value, certificate: certificate).envelopes() {
+                _ = transport.send(envelope, to: peer)
+            }
+        } catch {
+            logger.debug("decision request not answered", ["height": height, "peer": peer, "error": error])
+        }
+    }
+}

@@ -1,0 +1,115 @@
+"""A local network of real opgd validators written by `opgd testnet` (test timeouts, loopback ports)."""
+import json
+import random
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from opgnode import BIN, run
+
+
+def free_port_range(count: int, avoid: range = range(0)) -> int:
+    """A base port such that base … base + count - 1 are free now and outside `avoid`."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count)
+        if base + count > avoid.start and base < avoid.stop:
+            continue
+        try:
+            for p in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
+class Validator:
+    """One `opgd start` process of the network."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.config = json.loads((home / "config.json").read_text())
+        self.url = f"http://127.0.0.1:{self.config['rpc']['port']}"
+        self.log_file = home / "opgd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        log = open(self.log_file, "ab")
+        self.proc = subprocess.Popen([str(BIN / "opgd"), "start", "--config", str(self.home / "config.json")], stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"opgd exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                self.result("eth_blockNumber")
+                return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.url} did not answer:\n{self.log_tail()}")
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(timeout=15) == 0, self.log_tail()
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"opgd did not stop on SIGTERM:\n{self.log_tail()}")
+
+    def result(self, method: str, params=None):
+        r = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10)
+        r.raise_for_status()
+        body = r.json()
+        if "error" in body:
+            raise RuntimeError(f"{method}: {body['error']}")
+        return body["result"]
+
+    def head(self) -> int:
+        return int(self.result("eth_blockNumber"), 16)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+class Network:
+    """`opgd testnet --validators n` in `workdir`, each validator started by `start()`."""
+
+    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100):
+        rpc = free_port_range(n)
+        p2p = free_port_range(n, avoid=range(rpc, rpc + n))
+        run([str(BIN / "opgd"), "testnet", "--validators", str(n), "--dir", str(workdir), "--rpc-port", str(rpc),
+             "--p2p-port", str(p2p), "--timeouts", "test", "--block-interval-ms", str(block_interval_ms)], check=True)
+        self.genesis = json.loads((workdir / "genesis.json").read_text())
+        self.nodes = [Validator(workdir / f"node{i}") for i in range(n)]
+
+    def start(self):
+        for v in self.nodes:
+            v.start()
+        return self
+
+    def stop(self):
+        for v in self.nodes:
+            v.kill9() if v.proc and v.proc.poll() is not None else v.stop()
+
+    def wait_all(self, height: int, nodes=None, timeout: float = 60):
+        nodes = nodes or self.nodes
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(v.head() >= height for v in nodes):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"height {height} not reached: heads {[v.head() for v in nodes]}\n" + "\n---\n".join(v.log_tail(15) for v in nodes))
