@@ -8,7 +8,7 @@ import Primitives
 
 let modelTraceUsage = """
 usage: opg model trace FILE.onnx --input NAME=FILE.pb|FILE.json … [--threads N] [--reference]
-                       [--proof POSITION]
+                       [--proof POSITION] [--output-dir DIR]
        opg model ref FILE.onnx --uri URI … [--name NAME] [--description TEXT]
                      [--submit --from ADDRESS [--keystore DIR] [--password-file FILE] [--rpc URL]]
 
@@ -18,6 +18,8 @@ JSON: "traceRoot", the Merkle root over the Keccak-256 of every node's outputs i
 canonical encoding, in execution order; "nodes", one entry per node (position, node index in
 the file, name, operator, outputHash); "hash", the outputs' hash as `run` prints it.
 --proof POSITION adds the Merkle proof of that step (siblings from the leaf level up).
+--output-dir DIR writes every node's outputs as DIR/<position>.<k>.pb (TensorProto; k counts
+the node's named outputs), what a dispute brings on chain as a node's inputs.
 
 ref:
 Prints the record that registers FILE.onnx by reference (docs/models.md, "Models registered
@@ -29,16 +31,29 @@ to the model registry as registerReference, signed by the keystore key of --from
 
 /// `opg model trace`: the execution trace of one run.
 func modelTrace(_ argv: [String]) throws -> Int32 {
-    let args = try Arguments(argv, options: ["--threads", "--proof"], flags: ["--reference"], repeatable: ["--input"])
+    let args = try Arguments(argv, options: ["--threads", "--proof", "--output-dir"], flags: ["--reference"], repeatable: ["--input"])
     if args.wantsHelp { print(modelTraceUsage); return 0 }
     let loaded: LoadedRun
     switch try loadRun(args) {
     case .ready(let run): loaded = run
     case .failed(let status): return status
     }
+    let directory = args.option("--output-dir").map { URL(fileURLWithPath: $0) }
+    if let directory {
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw CommandFailure("--output-dir \(directory.path): \(error.localizedDescription)")
+        }
+    }
+    var position = 0
     let trace: ExecutionTrace
     do {
-        trace = try loaded.session.trace(loaded.feeds, options: loaded.options)
+        trace = try loaded.session.trace(loaded.feeds, options: loaded.options) { _, tensors in
+            defer { position += 1 }
+            guard let directory else { return }
+            for (k, t) in tensors.enumerated() {
+                try Data(TensorEncoding.protobuf(t)).write(to: directory.appendingPathComponent("\(position).\(k).pb"))
+            }
+        }
     } catch {
         return failure("\(loaded.path): \(error)", unsupported: isUnsupported(error))
     }

@@ -43,12 +43,15 @@ extension InferenceSession {
     /// Runs the model as `run` does and records its trace. The arithmetic is the normal
     /// run's (the fast kernels, on `options.threads`); only Relu fusion is off, so the
     /// Conv or Gemm before a Relu is seen on its own (the fused kernel gives the bits of
-    /// the two nodes run in turn). The outputs equal `run`'s bit for bit.
-    public func trace(_ feeds: [String: Tensor], options: RunOptions = RunOptions()) throws -> ExecutionTrace {
+    /// the two nodes run in turn). The outputs equal `run`'s bit for bit. `observe`, when
+    /// given, also sees each node's index and named outputs (to keep or write them).
+    public func trace(_ feeds: [String: Tensor], options: RunOptions = RunOptions(),
+                      observe: ((Int, [Tensor]) throws -> Void)? = nil) throws -> ExecutionTrace {
         var steps: [ExecutionTrace.Step] = []
         steps.reserveCapacity(model.graph.nodes.count)
         let outputs = try execute(feeds, options: options) { index, tensors in
             steps.append(ExecutionTrace.Step(nodeIndex: index, outputHash: ExecutionTrace.outputHash(tensors)))
+            try observe?(index, tensors)
         }
         return ExecutionTrace(steps: steps, outputs: outputs)
     }
