@@ -141,6 +141,21 @@ final class TraceTests: XCTestCase {
         XCTAssertNil(commitment.tensors[2].layout.chunks(holdingRows: 999..<1_001))
         XCTAssertNil(commitment.tensors[5].layout.chunks(holdingRows: 0..<1))
         XCTAssertEqual(commitment.root, MerkleTree(leaves: commitment.tensors.map(\.root.bytes)).root)
+        // The rows decode from those chunks alone; every tensor decodes whole from its value chunks.
+        XCTAssertEqual(try layout.tensor(rows: 500..<510, from: [commitment.tensors[2].chunks[4]]),
+                       Tensor.float((50_000..<51_000).map { Float($0) }, shape: [10, 100], name: "table"))
+        let wideRow = try XCTUnwrap(commitment.tensors[1].layout.chunks(holdingRows: 2..<3))
+        XCTAssertEqual(try commitment.tensors[1].layout.tensor(rows: 2..<3, from: Array(commitment.tensors[1].chunks[wideRow.chunks])),
+                       Tensor.float((40_000..<60_000).map { Float($0) }, shape: [1, 20_000], name: "wide"))
+        for (original, tensor) in zip(graph.initializers, commitment.tensors) {
+            XCTAssertEqual(try tensor.layout.tensor(rows: 0..<tensor.layout.rows, from: Array(tensor.chunks.dropFirst())), original)
+        }
+        XCTAssertThrowsError(try layout.tensor(rows: 500..<700, from: [commitment.tensors[2].chunks[4]])) {
+            XCTAssertEqual(($0 as? ONNXError)?.message, "initializer 'table': the chunks hold 65200 bytes, rows 500..<700 need 80000 from byte 4400")
+        }
+        XCTAssertThrowsError(try commitment.tensors[5].layout.tensor(rows: 0..<1, from: [])) {
+            XCTAssertEqual(($0 as? ONNXError)?.message, "initializer 'labels': the rows of a string tensor are brought whole (rows 0..<2)")
+        }
         // A chunk of another tensor, or proven at another index, is refused by name.
         let proof = try XCTUnwrap(commitment.proof(tensor: 2, chunk: 4))
         XCTAssertThrowsError(try proof.verify(chunk: commitment.tensors[2].chunks[5], initializerRoot: commitment.root)) {
@@ -171,7 +186,9 @@ final class TraceTests: XCTestCase {
             let (session, _) = try load(name)
             let commitment = try InitializerCommitment(graph: session.model.graph)
             XCTAssertEqual(commitment.tensors.map(\.name), session.model.graph.initializers.map(\.name), name)
-            XCTAssertEqual(try InitializerCommitment(graph: session.model.graph).root, commitment.root)
+            for (original, tensor) in zip(session.model.graph.initializers, commitment.tensors) {
+                XCTAssertEqual(try tensor.layout.tensor(rows: 0..<tensor.layout.rows, from: Array(tensor.chunks.dropFirst())), original, name)
+            }
         }
     }
 }

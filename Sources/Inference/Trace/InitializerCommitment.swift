@@ -107,6 +107,8 @@ public struct InitializerCommitment: Sendable {
 public struct ChunkLayout: Equatable, Sendable {
     /// Chunk 0.
     public let header: [UInt8]
+    /// The initializer's name (from the header).
+    public let name: String
     /// Element type and shape (from the header).
     public let elementType: ElementType
     public let shape: [Int]
@@ -131,7 +133,7 @@ public struct ChunkLayout: Equatable, Sendable {
         guard header.count <= InitializerCommitment.chunkBytes else {
             throw ONNXError("initializer '\(t.name)': its header of \(header.count) bytes does not fit in one chunk of \(InitializerCommitment.chunkBytes) bytes")
         }
-        try self.init(header: header, elementType: t.elementType, shape: t.shape)
+        try self.init(header: header, name: t.name, elementType: t.elementType, shape: t.shape)
     }
 
     /// The layout a header chunk describes (what a verifier holds after proving chunk 0).
@@ -147,6 +149,7 @@ public struct ChunkLayout: Equatable, Sendable {
         }
         let nameLength = try read(8)
         guard nameLength <= UInt64(header.count - at) else { throw fail("name length \(nameLength) runs past the header") }
+        let name = String(decoding: header[at..<(at + Int(nameLength))], as: UTF8.self)
         at += Int(nameLength)
         let code = try read(4)
         let type = ElementType(rawValue: Int32(truncatingIfNeeded: code))
@@ -162,11 +165,12 @@ public struct ChunkLayout: Equatable, Sendable {
             shape.append(Int(d))
         }
         guard at == header.count else { throw fail("\(header.count - at) bytes after the last dimension") }
-        try self.init(header: header, elementType: type, shape: shape)
+        try self.init(header: header, name: name, elementType: type, shape: shape)
     }
 
-    private init(header: [UInt8], elementType: ElementType, shape: [Int]) throws {
+    private init(header: [UInt8], name: String, elementType: ElementType, shape: [Int]) throws {
         self.header = header
+        self.name = name
         self.elementType = elementType
         self.shape = shape
         rows = shape.first ?? 1
@@ -193,6 +197,40 @@ public struct ChunkLayout: Equatable, Sendable {
             return (1 + first ..< 2 + last, (range.lowerBound % rowsPerChunk) * rowBytes)
         }
         return (1 + range.lowerBound * chunksPerRow ..< 1 + range.upperBound * chunksPerRow, 0)
+    }
+
+    /// The tensor of rows `range` (a scalar's only row is 0..<1) from the value chunks that
+    /// hold them, in order — the chunks `chunks(holdingRows:)` names, or for a string
+    /// tensor every value chunk and the whole range. The result has `range.count` rows (a
+    /// scalar stays a scalar) and the header's name. Throws, naming the rule, when the
+    /// chunks do not hold those rows.
+    public func tensor(rows range: Range<Int>, from chunks: [[UInt8]]) throws -> Tensor {
+        func fail(_ rule: String) -> ONNXError { ONNXError("initializer '\(name)': \(rule)") }
+        guard range.lowerBound >= 0, range.upperBound <= rows else { throw fail("rows \(range) are outside its \(rows) rows") }
+        let shape = self.shape.isEmpty ? [] : [range.count] + self.shape.dropFirst()
+        let bytes = chunks.flatMap { $0 }
+        if elementType == .string {
+            guard range == 0..<rows else { throw fail("the rows of a string tensor are brought whole (rows 0..<\(rows))") }
+            var values: [[UInt8]] = [], at = 0
+            while at < bytes.count {
+                guard at + 8 <= bytes.count else { throw fail("a string's length is cut off at byte \(at)") }
+                let length = bytes[at..<(at + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                guard length <= UInt64(bytes.count - at - 8) else { throw fail("a string of \(length) bytes runs past the chunks") }
+                values.append(Array(bytes[(at + 8)..<(at + 8 + Int(length))]))
+                at += 8 + Int(length)
+            }
+            let count = shape.reduce(1, *)
+            guard values.count == count else { throw fail("the chunks hold \(values.count) strings, the shape \(shape) needs \(count)") }
+            return Tensor(name: name, elementType: .string, shape: shape, storage: .string(values))
+        }
+        let offset = range.isEmpty ? 0 : (self.chunks(holdingRows: range)?.offset ?? 0)
+        let needed = range.count * rowBytes
+        guard bytes.count >= offset + needed else {
+            throw fail("the chunks hold \(bytes.count) bytes, rows \(range) need \(needed) from byte \(offset)")
+        }
+        let count = shape.reduce(1, *)
+        return Tensor(name: name, elementType: elementType, shape: shape,
+                      storage: ModelReader.fromRaw(Array(bytes[offset..<(offset + needed)]), elementType, count: count))
     }
 
     /// The number of chunks of a fixed-width tensor, header included.
