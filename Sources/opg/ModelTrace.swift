@@ -24,7 +24,7 @@ the node's named outputs), what a dispute brings on chain as a node's inputs.
 ref:
 Prints the record that registers FILE.onnx by reference (docs/models.md, "Models registered
 by reference"): SHA-256, CIDs, size, the initializer root with each initializer's root and
-chunk count, the node count, the operators, and the URIs (--uri, at least one; https://,
+chunk count, the nodes root, the node count, the operators, and the URIs (--uri, at least one; https://,
 http:// or ipfs://) where the bytes are served. The model must compile. --submit sends it
 to the model registry as registerReference, signed by the keystore key of --from.
 """
@@ -105,7 +105,8 @@ func modelReference(_ argv: [String]) throws -> Int32 {
     var fields: [(String, JSONValue)] = [
         ("fileSha256", .string(claim.fileHash.hex)), ("cidV0", .string(claim.cid.v0)), ("cidV1", .string(claim.cid.v1)),
         ("size", .int(Int(claim.size))), ("initializerRoot", .string(claim.initializerRoot.hex)),
-        ("initializerCount", .int(Int(claim.initializerCount))), ("nodeCount", .int(Int(claim.nodeCount))),
+        ("initializerCount", .int(Int(claim.initializerCount))), ("nodesRoot", .string(claim.nodesRoot.hex)),
+        ("nodeCount", .int(Int(claim.nodeCount))),
         ("operators", .array(claim.operators.map { .string($0) })), ("uris", .array(claim.uris.map { .string($0) })),
         ("name", .string(claim.name)), ("description", .string(claim.description)),
         ("chunkBytes", .int(InitializerCommitment.chunkBytes)),

@@ -108,6 +108,36 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(message { try session.runNode(999, inputs: [:]) }, "node index 999 out of range: the model has \(session.model.graph.nodes.count) nodes")
     }
 
+    /// What a dispute over a model registered by reference does: the disputed node comes
+    /// from a leaf proven against the nodes root, and runs alone to the trace's entry.
+    func testNodesFromProvenLeavesReproduceTheTrace() throws {
+        for name in Self.names {
+            let file = Array(try Data(contentsOf: Self.models.appendingPathComponent("\(name).onnx")))
+            let (session, input) = try load(name)
+            let commitment = try NodeCommitment(file: file)
+            XCTAssertEqual(commitment.leaves.count, session.model.graph.nodes.count)
+            var values: [String: Tensor] = [input.name: input]
+            for t in session.model.graph.initializers { values[t.name] = t }
+            let trace = try session.trace([input.name: input]) { _, tensors in for t in tensors { values[t.name] = t } }
+            for step in trace.steps {
+                let leaf = commitment.leaves[step.nodeIndex]
+                XCTAssertNoThrow(try XCTUnwrap(commitment.tree.proof(ofLeaf: step.nodeIndex)).verify(leaf: leaf, root: commitment.root))
+                let (node, opset) = try NodeCommitment.node(fromLeaf: leaf)
+                XCTAssertEqual(node, session.model.graph.nodes[step.nodeIndex])
+                XCTAssertEqual(opset, session.opset(ofNode: step.nodeIndex))
+                let outputs = try NodeExecution.run(node: node, index: step.nodeIndex, opset: opset,
+                                                    inputs: node.inputs.map { $0.isEmpty ? nil : values[$0] })
+                XCTAssertEqual(ExecutionTrace.outputHash(outputs), step.outputHash, "\(name) node \(step.nodeIndex)")
+            }
+        }
+        XCTAssertThrowsError(try NodeCommitment.node(fromLeaf: [1, 2, 3])) {
+            XCTAssertEqual(($0 as? ONNXError)?.message, "malformed node leaf: 3 bytes, an opset takes 8")
+        }
+        XCTAssertThrowsError(try NodeCommitment.node(fromLeaf: [17, 0, 0, 0, 0, 0, 0, 0, 0x0A, 0x01, 0x78])) {
+            XCTAssertEqual(($0 as? ONNXError)?.message.hasSuffix("node has no op_type"), true)
+        }
+    }
+
     // MARK: - Initializer commitment
 
     func testInitializerChunksProveAgainstTheRootAndRowsMapToChunks() throws {

@@ -24,6 +24,7 @@ final class ModelReferenceTests: XCTestCase {
         let session = try InferenceSession(bytes: file)
         XCTAssertEqual(claim.nodeCount, UInt64(session.model.graph.nodes.count))
         XCTAssertEqual(claim.initializerRoot, try InitializerCommitment(graph: session.model.graph).root)
+        XCTAssertEqual(claim.nodesRoot, try NodeCommitment(file: file).root)
         XCTAssertTrue(claim.operators.contains("MatMul"))
         let r = try h.block([(Self.register, claim.abiArguments)])
         XCTAssertTrue(r[0].success, r[0].revertReason ?? "")
@@ -36,7 +37,7 @@ final class ModelReferenceTests: XCTestCase {
                 .string(claim.cid.v0), .string(claim.cid.v1), .fixedBytes(claim.fileHash.bytes), .uint(UInt256(claim.size)),
                 .address(TestSigner.alice.address), .string("enc"), .string(""), .uint(UInt256(UInt64(h.producer.head.number))),
                 .uint(UInt256(UInt64(KernelSpec.version))), .fixedBytes(claim.initializerRoot.bytes), .uint(UInt256(claim.initializerCount)),
-                .uint(UInt256(claim.nodeCount)), .array(claim.operators.map { .string($0) }), .array([.string("https://models.example/encoder_block.onnx")]),
+                .fixedBytes(claim.nodesRoot.bytes), .uint(UInt256(claim.nodeCount)), .array(claim.operators.map { .string($0) }), .array([.string("https://models.example/encoder_block.onnx")]),
             ]))
         }
         // Another module (a jobs module) reads the record through its own context.
@@ -48,7 +49,7 @@ final class ModelReferenceTests: XCTestCase {
                                         gas: 1_000_000, eventsAllowed: false, runner: runner)
         XCTAssertEqual(try registry.reference(claim.cid.v1, context: context),
                        ModelReference(id: claim.cid.v0, fileHash: claim.fileHash, size: claim.size, initializerRoot: claim.initializerRoot,
-                                      initializerCount: claim.initializerCount, nodeCount: claim.nodeCount, kernelSpecVersion: KernelSpec.version))
+                                      initializerCount: claim.initializerCount, nodesRoot: claim.nodesRoot, nodeCount: claim.nodeCount, kernelSpecVersion: KernelSpec.version))
         let refusal = "model \(claim.cid.v0) is registered by reference: its bytes are not on chain, so jobs can run it but the in-block inference precompile cannot (getModelReference reads its record)"
         XCTAssertThrowsError(try registry.model(claim.cid.v0, context: context)) { XCTAssertEqual(($0 as? NativeRevert)?.reason, refusal) }
         XCTAssertThrowsError(try h.view("getModel(string)", [.string(claim.fileHash.hex)], [ModelRegistry.modelInfoType])) {
@@ -74,6 +75,7 @@ final class ModelReferenceTests: XCTestCase {
         }
         XCTAssertEqual(try reason { $0.size = 0 }, "model size must be at least 1 byte")
         XCTAssertEqual(try reason { $0.nodeCount = 0 }, "node count must be at least 1")
+        XCTAssertEqual(try reason { $0.nodesRoot = .zero }, "nodes root must not be zero: a model has nodes")
         XCTAssertEqual(try reason { $0.initializerRoot = .zero },
                        "initializer root must be zero exactly when the model has no initializers (count \(good.initializerCount), root \(Hash32.zero))")
         XCTAssertEqual(try reason { $0.operators = [] }, "a reference lists 1 to 256 operators, got 0")

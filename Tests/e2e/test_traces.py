@@ -136,10 +136,13 @@ def reference_record(path: Path):
     model = onnx.load(str(path))
     tensors = [tensor_chunks(t) for t in model.graph.initializer]
     roots = [merkle_root(c) for c in tensors]
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
+    node_leaves = [opsets["" if n.domain == "ai.onnx" else n.domain].to_bytes(8, "little") + n.SerializeToString()
+                   for n in model.graph.node]
     ops = sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}:{n.op_type}" for n in model.graph.node})
     data = path.read_bytes()
     return {"fileSha256": "0x" + hashlib.sha256(data).hexdigest(), "size": len(data), "nodeCount": len(model.graph.node),
-            "initializerCount": len(tensors), "initializerRoot": "0x" + merkle_root(roots).hex(), "operators": ops,
+            "initializerCount": len(tensors), "nodesRoot": "0x" + merkle_root(node_leaves).hex(), "initializerRoot": "0x" + merkle_root(roots).hex(), "operators": ops,
             "initializers": [{"name": t.name, "root": "0x" + r.hex(), "chunks": len(c)}
                              for t, r, c in zip(model.graph.initializer, roots, tensors)]}
 

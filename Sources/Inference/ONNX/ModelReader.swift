@@ -88,7 +88,7 @@ public enum ModelReader {
         return g
     }
 
-    private static func node(_ r: inout ProtobufReader, depth: Int) throws -> Node {
+    static func node(_ r: inout ProtobufReader, depth: Int) throws -> Node {
         var n = Node(name: "", opType: "", domain: "", inputs: [], outputs: [], attributes: [])
         while let (field, type) = try r.nextField() {
             switch field {

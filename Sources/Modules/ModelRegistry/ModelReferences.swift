@@ -6,8 +6,8 @@ import Primitives
 /// A model registered by reference (docs/models.md, "Models registered by reference"):
 /// too large to store on chain, so the registry records what identifies and commits to
 /// it — the file's SHA-256 and CID, its size, the Merkle root over its initializers
-/// (`InitializerCommitment`), its node count (the leaf count of every trace of it), its
-/// operators and where its bytes are served. Jobs may name it; the in-block inference
+/// (`InitializerCommitment`), the Merkle root over its nodes (`NodeCommitment`), its node
+/// count (the leaf count of every trace of it), its operators and where its bytes are served. Jobs may name it; the in-block inference
 /// precompile refuses it.
 public struct ModelReference: Equatable, Sendable {
     /// The file's CIDv0.
@@ -20,7 +20,9 @@ public struct ModelReference: Equatable, Sendable {
     public let initializerRoot: Hash32
     /// How many initializers the root commits to (the leaf count of its tree).
     public let initializerCount: UInt64
-    /// How many nodes the graph has (the leaf count of every execution trace of it).
+    /// `NodeCommitment.root` of the file: proves one node and its opset to a dispute.
+    public let nodesRoot: Hash32
+    /// How many nodes the graph has (the leaf count of every execution trace of it, and of the nodes root).
     public let nodeCount: UInt64
     /// The kernel spec version in force when it was registered.
     public let kernelSpecVersion: Int
@@ -34,6 +36,7 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     public var size: UInt64
     public var initializerRoot: Hash32
     public var initializerCount: UInt64
+    public var nodesRoot: Hash32
     public var nodeCount: UInt64
     /// The graph's operators, `op` for ai.onnx and `domain:op` otherwise, sorted, distinct.
     public var operators: [String]
@@ -48,16 +51,17 @@ public struct ModelReferenceClaim: Equatable, Sendable {
         let session = try InferenceSession(model: try ModelReader.read(file))
         let graph = session.model.graph
         let commitment = try InitializerCommitment(graph: graph)
+        let nodes = try NodeCommitment(file: file)
         let operators = Set(graph.nodes.map { $0.domain.isEmpty || $0.domain == "ai.onnx" ? $0.opType : "\($0.domain):\($0.opType)" }).sorted()
         return ModelReferenceClaim(fileHash: try Hash32(SHA256.hash(file)), cid: ContentID.of(file: file), size: UInt64(file.count),
                                    initializerRoot: commitment.root, initializerCount: UInt64(graph.initializers.count),
-                                   nodeCount: UInt64(graph.nodes.count), operators: operators, uris: uris, name: name, description: description)
+                                   nodesRoot: nodes.root, nodeCount: UInt64(graph.nodes.count), operators: operators, uris: uris, name: name, description: description)
     }
 
     /// The arguments of `registerReference` for this claim.
     public var abiArguments: [ABIValue] {
         [.fixedBytes(fileHash.bytes), .string(cid.v0), .uint(UInt256(size)), .fixedBytes(initializerRoot.bytes),
-         .uint(UInt256(initializerCount)), .uint(UInt256(nodeCount)), .array(operators.map { .string($0) }),
+         .uint(UInt256(initializerCount)), .fixedBytes(nodesRoot.bytes), .uint(UInt256(nodeCount)), .array(operators.map { .string($0) }),
          .array(uris.map { .string($0) }), .string(name), .string(description)]
     }
 
@@ -70,6 +74,7 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     func check() throws {
         guard size > 0 else { throw NativeRevert("model size must be at least 1 byte") }
         guard nodeCount > 0 else { throw NativeRevert("node count must be at least 1") }
+        guard nodesRoot != .zero else { throw NativeRevert("nodes root must not be zero: a model has nodes") }
         guard (initializerCount == 0) == (initializerRoot == .zero) else {
             throw NativeRevert("initializer root must be zero exactly when the model has no initializers (count \(initializerCount), root \(initializerRoot))")
         }
@@ -98,24 +103,24 @@ public struct ModelReferenceClaim: Equatable, Sendable {
 }
 
 extension ModelRegistry {
-    public static let registerReference = ModuleFunction("registerReference(bytes32,string,uint64,bytes32,uint64,uint64,string[],string[],string,string)", .nonpayable)
+    public static let registerReference = ModuleFunction("registerReference(bytes32,string,uint64,bytes32,uint64,bytes32,uint64,string[],string[],string,string)", .nonpayable)
     static let getReference = ModuleFunction("getModelReference(string)", .view)
 
     /// Topic 0 of `ModelReferenced(bytes32 indexed fileSha256, address indexed owner, string cidV0, bytes32 initializerRoot)`.
     public static let modelReferencedTopic = ABI.eventTopic("ModelReferenced(bytes32,address,string,bytes32)")
 
-    static let registerReferenceArguments: [ABIType] = [.fixedBytes(32), .string, .uint(64), .fixedBytes(32), .uint(64), .uint(64),
-                                                        .array(.string), .array(.string), .string, .string]
+    static let registerReferenceArguments: [ABIType] = [.fixedBytes(32), .string, .uint(64), .fixedBytes(32), .uint(64), .fixedBytes(32),
+                                                        .uint(64), .array(.string), .array(.string), .string, .string]
 
     /// `getModelReference`'s return type: (cidV0, cidV1, fileSha256, size, owner, name,
     /// description, registeredAt, kernelSpecVersion, initializerRoot, initializerCount,
-    /// nodeCount, operators, uris).
+    /// nodesRoot, nodeCount, operators, uris).
     public static let referenceInfoType: ABIType = .tuple([.string, .string, .fixedBytes(32), .uint(64), .address, .string, .string,
-                                                           .uint(64), .uint(32), .fixedBytes(32), .uint(64), .uint(64),
-                                                           .array(.string), .array(.string)])
+                                                           .uint(64), .uint(32), .fixedBytes(32), .uint(64), .fixedBytes(32),
+                                                           .uint(64), .array(.string), .array(.string)])
 
     enum ReferenceField: UInt64 {
-        case cidDigest, owner, size, registeredAt, kernelSpecVersion, initializerRoot, initializerCount, nodeCount, name, description, operators, uris
+        case cidDigest, owner, size, registeredAt, kernelSpecVersion, initializerRoot, initializerCount, nodesRoot, nodeCount, name, description, operators, uris
     }
 
     /// Slot of `field` of `references[fileHash]`.
@@ -141,8 +146,8 @@ extension ModelRegistry {
         }
         let claim = ModelReferenceClaim(fileHash: try Hash32(v[0].bytesValue ?? []), cid: cid, size: v[2].uintValue?.uint64 ?? 0,
                                    initializerRoot: try Hash32(v[3].bytesValue ?? []), initializerCount: v[4].uintValue?.uint64 ?? 0,
-                                   nodeCount: v[5].uintValue?.uint64 ?? 0, operators: strings(v[6]), uris: strings(v[7]),
-                                   name: v[8].stringValue ?? "", description: v[9].stringValue ?? "")
+                                   nodesRoot: try Hash32(v[5].bytesValue ?? []), nodeCount: v[6].uintValue?.uint64 ?? 0,
+                                   operators: strings(v[7]), uris: strings(v[8]), name: v[9].stringValue ?? "", description: v[10].stringValue ?? "")
         try claim.check()
         let fileHash = claim.fileHash
         let stored = try context.load(modelField(fileHash, .cidDigest, context))
@@ -159,6 +164,7 @@ extension ModelRegistry {
         try context.storeWord(UInt256(UInt64(context.block.kernelSpecVersion)), at: referenceField(fileHash, .kernelSpecVersion))
         try context.store(claim.initializerRoot, at: referenceField(fileHash, .initializerRoot))
         try context.storeWord(UInt256(claim.initializerCount), at: referenceField(fileHash, .initializerCount))
+        try context.store(claim.nodesRoot, at: referenceField(fileHash, .nodesRoot))
         try context.storeWord(UInt256(claim.nodeCount), at: referenceField(fileHash, .nodeCount))
         try context.storeBytes(Array(claim.name.utf8), at: referenceField(fileHash, .name))
         try context.storeBytes(Array(claim.description.utf8), at: referenceField(fileHash, .description))
@@ -197,7 +203,8 @@ extension ModelRegistry {
         }
         return ModelReference(id: ContentID(rootDigest: digest).v0, fileHash: fileHash, size: try word(.size),
                               initializerRoot: try context.load(referenceField(fileHash, .initializerRoot), of: address),
-                              initializerCount: try word(.initializerCount), nodeCount: try word(.nodeCount),
+                              initializerCount: try word(.initializerCount),
+                              nodesRoot: try context.load(referenceField(fileHash, .nodesRoot), of: address), nodeCount: try word(.nodeCount),
                               kernelSpecVersion: Int(try word(.kernelSpecVersion)))
     }
 
@@ -216,7 +223,8 @@ extension ModelRegistry {
             .string(cid.v0), .string(cid.v1), .fixedBytes(fileHash.bytes), .uint(UInt256(record.size)),
             .address(try context.loadAddress(referenceField(fileHash, .owner))), try text(.name), try text(.description),
             .uint(try context.loadWord(referenceField(fileHash, .registeredAt))), .uint(UInt256(UInt64(record.kernelSpecVersion))),
-            .fixedBytes(record.initializerRoot.bytes), .uint(UInt256(record.initializerCount)), .uint(UInt256(record.nodeCount)),
+            .fixedBytes(record.initializerRoot.bytes), .uint(UInt256(record.initializerCount)),
+            .fixedBytes(record.nodesRoot.bytes), .uint(UInt256(record.nodeCount)),
             try strings(.operators), try strings(.uris),
         ])])
     }
