@@ -255,11 +255,11 @@ public struct ChunkProof: Equatable, Sendable {
         self.tensor = tensor
     }
 
-    /// Throws (`MerkleProofError`, naming the rule) unless `data` is chunk
+    /// Throws (`PrimitivesError` of kind `merkleProof`, naming the rule) unless `data` is chunk
     /// `chunk.leafIndex` of initializer `tensor.leafIndex` under `root`.
     public func verify(chunk data: [UInt8], initializerRoot root: Hash32) throws {
         guard data.count <= InitializerCommitment.chunkBytes else {
-            throw MerkleProofError(.leafSize, "chunk of \(data.count) bytes exceeds \(InitializerCommitment.chunkBytes) bytes")
+            throw PrimitivesError(.merkleProof, "chunk of \(data.count) bytes exceeds \(InitializerCommitment.chunkBytes) bytes")
         }
         let tensorRoot = try chunk.root(ofLeafHash: MerkleTree.leafHash(data))
         try tensor.verify(leaf: tensorRoot.bytes, root: root)

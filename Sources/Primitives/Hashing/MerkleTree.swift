@@ -108,20 +108,19 @@ public struct MerkleProof: Equatable, Sendable {
         return siblings
     }
 
-    /// The root this proof leads to from a leaf hash; throws, naming the rule, when the
-    /// proof is malformed.
+    /// The root this proof leads to from a leaf hash; throws `PrimitivesError` of kind
+    /// `merkleProof`, naming the rule, when the proof is malformed.
     public func root(ofLeafHash leaf: Hash32) throws -> Hash32 {
-        guard leafCount > 0 else { throw MerkleProofError(.emptyTree, "leaf count is zero: an empty tree has no proofs") }
+        guard leafCount > 0 else { throw PrimitivesError(.merkleProof, "leaf count is zero: an empty tree has no proofs") }
         guard leafCount <= Self.maxLeafCount else {
-            throw MerkleProofError(.leafCount, "leaf count \(leafCount) exceeds the limit of \(Self.maxLeafCount)")
+            throw PrimitivesError(.merkleProof, "leaf count \(leafCount) exceeds the limit of \(Self.maxLeafCount)")
         }
         guard leafIndex >= 0, leafIndex < leafCount else {
-            throw MerkleProofError(.leafIndex, "leaf index \(leafIndex) is out of range for \(leafCount) leaves")
+            throw PrimitivesError(.merkleProof, "leaf index \(leafIndex) is out of range for \(leafCount) leaves")
         }
         let needed = Self.siblingCount(leafIndex: leafIndex, leafCount: leafCount)!
         guard siblings.count == needed else {
-            throw MerkleProofError(.siblingCount,
-                                   "proof has \(siblings.count) siblings, leaf \(leafIndex) of \(leafCount) needs \(needed)")
+            throw PrimitivesError(.merkleProof, "proof has \(siblings.count) siblings, leaf \(leafIndex) of \(leafCount) needs \(needed)")
         }
         var node = leaf, position = leafIndex, width = leafCount, next = 0
         while width > 1 {
@@ -139,7 +138,7 @@ public struct MerkleProof: Equatable, Sendable {
     public func verify(leafHash: Hash32, root expected: Hash32) throws {
         let computed = try root(ofLeafHash: leafHash)
         guard computed == expected else {
-            throw MerkleProofError(.rootMismatch, "proof leads to root \(computed), expected \(expected)")
+            throw PrimitivesError(.merkleProof, "proof leads to root \(computed), expected \(expected)")
         }
     }
 
@@ -147,36 +146,4 @@ public struct MerkleProof: Equatable, Sendable {
     public func verify(leaf data: [UInt8], root expected: Hash32) throws {
         try verify(leafHash: MerkleTree.leafHash(data), root: expected)
     }
-}
-
-/// Why a Merkle proof was refused.
-public struct MerkleProofError: Error, Equatable, CustomStringConvertible {
-    /// The rule broken.
-    public enum Kind: String, Sendable {
-        /// The proof claims a tree of no leaves.
-        case emptyTree
-        /// The claimed leaf count is beyond `MerkleProof.maxLeafCount`.
-        case leafCount
-        /// The leaf index is negative or not below the leaf count.
-        case leafIndex
-        /// The number of siblings does not fit the leaf's position in the tree.
-        case siblingCount
-        /// The leaf is longer than the tree's leaves may be.
-        case leafSize
-        /// The proof is well formed but leads to another root.
-        case rootMismatch
-    }
-
-    /// The rule broken.
-    public let kind: Kind
-    /// The rule, stated with the proof's numbers.
-    public let message: String
-
-    /// An error of `kind` described by `message`.
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { message }
 }
