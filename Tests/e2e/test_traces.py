@@ -15,8 +15,10 @@ import onnxruntime as ort
 import pytest
 from eth_utils import keccak
 from onnx import TensorProto, helper, numpy_helper
+from web3 import Web3
 
-from opgnode import BIN
+from models import REGISTRY
+from opgnode import BIN, DEV_ACCOUNTS, ROOT, run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "InferenceTests" / "Fixtures" / "models"
 MODELS = sorted(FIXTURES.glob("*.onnx"))
@@ -249,3 +251,37 @@ def test_trace_hashes_recomputed_and_close_to_onnxruntime(model, tmp_path):
             np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4, err_msg=name)
         else:
             np.testing.assert_array_equal(ours, theirs, err_msg=name)
+
+
+def test_reference_submitted_by_the_cli_is_read_back_and_refused_by_the_precompile(fresh_node, tmp_path):
+    chain = fresh_node.start()
+    account = DEV_ACCOUNTS[0]
+    keystore, password = tmp_path / "keys", tmp_path / "pw"
+    password.write_text("pw")
+    (tmp_path / "key.hex").write_text(account.key.hex())
+    assert run([str(BIN / "opg"), "account", "import", "--keystore", str(keystore), "--password-file", str(password),
+                str(tmp_path / "key.hex")]).returncode == 0
+    model = FIXTURES / "encoder_block.onnx"
+    record = opg("ref", model, "--uri", "https://models.example/encoder_block.onnx", "--name", "enc", "--submit", "--rpc", chain.url,
+                 "--keystore", keystore, "--password-file", password, "--from", account.address)
+    assert record["transaction"].startswith("0x")
+    expected = reference_record(model)
+    w3 = chain.web3()
+    abi = json.loads((ROOT / "docs" / "abi" / "ModelRegistry.json").read_text())
+    registry = w3.eth.contract(address=REGISTRY, abi=abi)
+    for model_id in (record["cidV0"], record["cidV1"], expected["fileSha256"]):
+        ref = registry.functions.getModelReference(model_id).call()
+        assert ref[0] == record["cidV0"] and ref[2].hex().removeprefix("0x") == expected["fileSha256"][2:]
+        assert ref[3] == expected["size"] and ref[4] == account.address and ref[5] == "enc"
+        assert "0x" + ref[9].hex().removeprefix("0x") == expected["initializerRoot"] and ref[10] == expected["initializerCount"]
+        assert "0x" + ref[11].hex().removeprefix("0x") == expected["nodesRoot"] and ref[12] == expected["nodeCount"]
+        assert ref[13] == expected["operators"] and ref[14] == ["https://models.example/encoder_block.onnx"]
+    precompile_abi = json.loads((ROOT / "docs" / "abi" / "InferencePrecompile.json").read_text())
+    precompile = w3.eth.contract(address=Web3.to_checksum_address("0x" + "00" * 19 + "f4"), abi=precompile_abi)
+    with pytest.raises(Exception) as refused:
+        precompile.functions.runModelInference((0, record["cidV0"], ([], []))).call({"from": account.address})
+    assert f"model {record['cidV0']} is registered by reference" in str(refused.value)
+    again = subprocess.run([str(BIN / "opg"), "model", "ref", str(model), "--uri", "ipfs://x", "--submit", "--rpc", chain.url,
+                            "--keystore", str(keystore), "--password-file", str(password), "--from", account.address],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and f"model already registered: {record['cidV0']}" in again.stderr
