@@ -8,7 +8,7 @@ let modelUsage = """
 usage: opg model inspect [--json] [--batch N] FILE.onnx
        opg model run FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                      [--reference] [--quiet]
-       opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--min-time SECONDS]
+       opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--trace] [--min-time SECONDS]
        opg model trace FILE.onnx --input NAME=FILE … [--proof POSITION]   (opg model trace --help)
        opg model ref FILE.onnx --uri URI … [--submit --from ADDRESS]      (opg model ref --help)
 
@@ -41,7 +41,8 @@ opg does not support.
 bench:
 Loads the model once and runs it repeatedly on the inputs for at least --min-time seconds
 (default 1) after one warm-up run; prints {"runs", "secondsPerRun", "cpuSecondsPerRun"} as
-JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run).
+JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run). --trace times the
+traced run (`opg model trace`: every node's outputs hashed, no Relu fused) instead.
 """
 
 func modelCommand(_ argv: [String]) throws -> Int32 {

@@ -9,7 +9,7 @@ import Primitives
 /// TensorProto files.
 func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
     let args = try Arguments(argv, options: bench ? ["--threads", "--min-time"] : ["--output-dir", "--threads"],
-                             flags: bench ? ["--reference", "--json"] : ["--quiet", "--reference"], repeatable: ["--input"])
+                             flags: bench ? ["--reference", "--json", "--trace"] : ["--quiet", "--reference"], repeatable: ["--input"])
     if args.wantsHelp { print(modelUsage); return 0 }
     let loaded: LoadedRun
     switch try loadRun(args) {
@@ -23,13 +23,16 @@ func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
             guard let v = Double(t), v > 0, v <= 3600 else { throw UsageError("--min-time: \"\(t)\" is not a number of seconds (0 < t <= 3600)") }
             minTime = v
         }
+        // --trace times the traced run (docs/traces.md) instead of the plain one.
+        let once: () throws -> Void = args.flag("--trace") ? { _ = try session.trace(feeds, options: options) }
+            : { _ = try session.run(feeds, options: options) }
         do {
-            _ = try session.run(feeds, options: options)
+            try once()
             let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
             var runs = 0
             var elapsed = 0.0
             repeat {
-                _ = try session.run(feeds, options: options)
+                try once()
                 runs += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < minTime
