@@ -211,6 +211,26 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(message([0xFF, 0, 0, 0, 0, 0, 0, 0]), "malformed initializer header: name length 255 runs past the header")
     }
 
+    /// The decoders a dispute feeds with submitted bytes end in a value or a named error on
+    /// any input: random bytes, and every truncation and one-byte change of real leaves.
+    func testDecodersOfSubmittedBytesNeverCrash() throws {
+        var random = SplitMix64(seed: 10)
+        let file = Array(try Data(contentsOf: Self.models.appendingPathComponent("digits_cnn.onnx")))
+        let leaf = try NodeCommitment(file: file).leaves[0]
+        let header = try ChunkLayout(Tensor.float([1, 2], shape: [1, 2], name: "w")).header
+        var inputs: [[UInt8]] = (0..<2_000).map { _ in (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
+        for original in [leaf, header] {
+            inputs += (0..<original.count).map { Array(original[..<$0]) }
+            inputs += (0..<original.count).map { i in var b = original; b[i] ^= UInt8(truncatingIfNeeded: random.next() | 1); return b }
+        }
+        var decoded = 0
+        for bytes in inputs {
+            if (try? ChunkLayout(header: bytes)) != nil { decoded += 1 }
+            if (try? NodeCommitment.node(fromLeaf: bytes)) != nil { decoded += 1 }
+        }
+        XCTAssertGreaterThan(decoded, 0)
+    }
+
     func testFixtureModelsCommitToTheirInitializers() throws {
         for name in Self.names {
             let (session, _) = try load(name)
