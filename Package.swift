@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CLevelDB"], swiftSettings: swiftSettings),
         .target(name: "JSON", swiftSettings: swiftSettings),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "COpenSSL"], swiftSettings: swiftSettings),
-        .target(name: "Inference", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Inference", dependencies: ["CKernels", "Primitives"], swiftSettings: swiftSettings),
         .target(name: "Chain", dependencies: ["Primitives", "Crypto", "Storage"], swiftSettings: swiftSettings),
         .target(name: "Network", dependencies: ["Primitives", "Crypto", "COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "Consensus", dependencies: ["Primitives", "Crypto"], swiftSettings: swiftSettings),

@@ -14,6 +14,8 @@ public struct PrimitivesError: Error, Equatable, CustomStringConvertible {
         case rlp
         /// ABI bytes or values break a Solidity ABI rule.
         case abi
+        /// A Merkle proof is malformed or leads to another root (docs/traces.md).
+        case merkleProof
     }
 
     /// The rule family.

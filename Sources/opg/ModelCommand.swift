@@ -8,7 +8,9 @@ let modelUsage = """
 usage: opg model inspect [--json] [--batch N] FILE.onnx
        opg model run FILE.onnx --input NAME=FILE.pb|FILE.json … [--output-dir DIR] [--threads N]
                      [--reference] [--quiet]
-       opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--min-time SECONDS]
+       opg model bench FILE.onnx --input NAME=FILE … [--threads N] [--reference] [--trace] [--min-time SECONDS]
+       opg model trace FILE.onnx --input NAME=FILE … [--proof POSITION]   (opg model trace --help)
+       opg model ref FILE.onnx --uri URI … [--submit --from ADDRESS]      (opg model ref --help)
 
 inspect:
 
@@ -39,18 +41,21 @@ opg does not support.
 bench:
 Loads the model once and runs it repeatedly on the inputs for at least --min-time seconds
 (default 1) after one warm-up run; prints {"runs", "secondsPerRun", "cpuSecondsPerRun"} as
-JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run).
+JSON (cpuSecondsPerRun: the process's CPU time, all threads, per run). --trace times the
+traced run (`opg model trace`: every node's outputs hashed, no Relu fused) instead.
 """
 
 func modelCommand(_ argv: [String]) throws -> Int32 {
     guard let sub = argv.first, !sub.hasPrefix("-") else {
         if argv.contains("--help") || argv.contains("-h") { print(modelUsage); return 0 }
-        throw UsageError("model: missing subcommand (inspect, run, bench, upload, list, info)")
+        throw UsageError("model: missing subcommand (inspect, run, bench, trace, ref, upload, list, info)")
     }
     if sub == "run" { return try modelRun(Array(argv.dropFirst())) }
+    if sub == "trace" { return try modelTrace(Array(argv.dropFirst())) }
+    if sub == "ref" { return try modelReference(Array(argv.dropFirst())) }
     if ["upload", "list", "info"].contains(sub) { return try modelChainCommand(sub, Array(argv.dropFirst())) }
     if sub == "bench" { return try modelRun(Array(argv.dropFirst()), bench: true) }
-    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench, upload, list, info)") }
+    guard sub == "inspect" else { throw UsageError("model: unknown subcommand \"\(sub)\" (inspect, run, bench, trace, ref, upload, list, info)") }
     let args = try Arguments(Array(argv.dropFirst()), options: ["--batch"], flags: ["--json"])
     if args.wantsHelp { print(modelUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])

@@ -9,59 +9,30 @@ import Primitives
 /// TensorProto files.
 func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
     let args = try Arguments(argv, options: bench ? ["--threads", "--min-time"] : ["--output-dir", "--threads"],
-                             flags: bench ? ["--reference", "--json"] : ["--quiet", "--reference"], repeatable: ["--input"])
+                             flags: bench ? ["--reference", "--json", "--trace"] : ["--quiet", "--reference"], repeatable: ["--input"])
     if args.wantsHelp { print(modelUsage); return 0 }
-    try args.expectPositionals(["FILE.onnx"])
-    let path = args.positionals[0]
-    var threads = 1
-    if let t = args.option("--threads") {
-        guard let n = Int(t), n >= 1, n <= 256 else { throw UsageError("--threads: \"\(t)\" is not a thread count (1…256)") }
-        threads = n
+    let loaded: LoadedRun
+    switch try loadRun(args) {
+    case .ready(let run): loaded = run
+    case .failed(let status): return status
     }
-    var specs: [(name: String, file: String)] = []
-    for spec in args.values("--input") {
-        guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex else {
-            throw UsageError("--input: \"\(spec)\" is not NAME=FILE")
-        }
-        let name = String(spec[..<eq])
-        guard !specs.contains(where: { $0.name == name }) else { throw UsageError("--input: \(name) given more than once") }
-        specs.append((name, String(spec[spec.index(after: eq)...])))
-    }
-    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
-
-    InferenceSession.keepFreedMemoryInProcess()
-    let session: InferenceSession
-    do {
-        session = try InferenceSession(bytes: Array(data))
-    } catch {
-        return failure("\(path): \(error)", unsupported: isUnsupported(error))
-    }
-    var feeds: [String: Tensor] = [:]
-    for (name, file) in specs {
-        guard let info = session.model.graph.inputs.first(where: { $0.name == name }) else {
-            throw UsageError("--input: the model has no input \"\(name)\" (inputs: \(session.inputs.map(\.name).joined(separator: ", ")))")
-        }
-        guard let bytes = FileManager.default.contents(atPath: file) else { throw UsageError("--input \(name): cannot read \(file)") }
-        do {
-            feeds[name] = try file.hasSuffix(".json") ? tensorFromJSON(Array(bytes), info: info) : ModelReader.readTensor(Array(bytes))
-        } catch {
-            return failure("--input \(name) (\(file)): \(error)", unsupported: isUnsupported(error))
-        }
-    }
-    let options = RunOptions(threads: threads, path: args.flag("--reference") ? .reference : .fast)
+    let (path, session, feeds, options) = (loaded.path, loaded.session, loaded.feeds, loaded.options)
     if bench {
         var minTime = 1.0
         if let t = args.option("--min-time") {
             guard let v = Double(t), v > 0, v <= 3600 else { throw UsageError("--min-time: \"\(t)\" is not a number of seconds (0 < t <= 3600)") }
             minTime = v
         }
+        // --trace times the traced run (docs/traces.md) instead of the plain one.
+        let once: () throws -> Void = args.flag("--trace") ? { _ = try session.trace(feeds, options: options) }
+            : { _ = try session.run(feeds, options: options) }
         do {
-            _ = try session.run(feeds, options: options)
+            try once()
             let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
             var runs = 0
             var elapsed = 0.0
             repeat {
-                _ = try session.run(feeds, options: options)
+                try once()
                 runs += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < minTime
@@ -106,15 +77,73 @@ func modelRun(_ argv: [String], bench: Bool = false) throws -> Int32 {
     return 0
 }
 
+/// A model compiled and its inputs read: what `run`, `bench` and `trace` start from.
+struct LoadedRun {
+    let path: String
+    let session: InferenceSession
+    let feeds: [String: Tensor]
+    let options: RunOptions
+}
+
+/// What `loadRun` gives: a run ready to start, or the exit status of a failure it printed.
+enum LoadOutcome {
+    case ready(LoadedRun)
+    case failed(Int32)
+}
+
+/// Reads FILE.onnx (the one positional), compiles it and reads every `--input NAME=FILE`
+/// (.pb or .json); `--threads N` and `--reference` set the run's options.
+func loadRun(_ args: Arguments) throws -> LoadOutcome {
+    try args.expectPositionals(["FILE.onnx"])
+    let path = args.positionals[0]
+    var threads = 1
+    if let t = args.option("--threads") {
+        guard let n = Int(t), n >= 1, n <= 256 else { throw UsageError("--threads: \"\(t)\" is not a thread count (1…256)") }
+        threads = n
+    }
+    var specs: [(name: String, file: String)] = []
+    for spec in args.values("--input") {
+        guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex else {
+            throw UsageError("--input: \"\(spec)\" is not NAME=FILE")
+        }
+        let name = String(spec[..<eq])
+        guard !specs.contains(where: { $0.name == name }) else { throw UsageError("--input: \(name) given more than once") }
+        specs.append((name, String(spec[spec.index(after: eq)...])))
+    }
+    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("FILE.onnx: cannot read \(path)") }
+
+    InferenceSession.keepFreedMemoryInProcess()
+    let session: InferenceSession
+    do {
+        session = try InferenceSession(bytes: Array(data))
+    } catch {
+        return .failed(failure("\(path): \(error)", unsupported: isUnsupported(error)))
+    }
+    var feeds: [String: Tensor] = [:]
+    for (name, file) in specs {
+        guard let info = session.model.graph.inputs.first(where: { $0.name == name }) else {
+            throw UsageError("--input: the model has no input \"\(name)\" (inputs: \(session.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        guard let bytes = FileManager.default.contents(atPath: file) else { throw UsageError("--input \(name): cannot read \(file)") }
+        do {
+            feeds[name] = try file.hasSuffix(".json") ? tensorFromJSON(Array(bytes), info: info) : ModelReader.readTensor(Array(bytes))
+        } catch {
+            return .failed(failure("--input \(name) (\(file)): \(error)", unsupported: isUnsupported(error)))
+        }
+    }
+    return .ready(LoadedRun(path: path, session: session, feeds: feeds,
+                            options: RunOptions(threads: threads, path: args.flag("--reference") ? .reference : .fast)))
+}
+
 /// True for errors about features opg does not support (operators, element types,
 /// optional and sparse values), as opposed to malformed input.
-private func isUnsupported(_ error: Error) -> Bool {
+func isUnsupported(_ error: Error) -> Bool {
     let text = "\(error)"
     return text.hasPrefix("unsupported") || text.contains("not supported")
 }
 
 /// Prints an error; exit status 3 for what opg does not support, 1 otherwise.
-private func failure(_ message: String, unsupported: Bool) -> Int32 {
+func failure(_ message: String, unsupported: Bool) -> Int32 {
     printError("opg: \(message)")
     return unsupported ? 3 : 1
 }

@@ -28,6 +28,9 @@ echo
 echo "## Inference on the chain"
 $PY tools/bench/inference_chain_bench.py "$work/models"
 echo
+echo "## Execution traces"
+$PY tools/bench/trace_bench.py
+echo
 echo "## Chat tokenizer"
 $PY tools/chat/extract_tokenizer.py >/dev/null
 $PY tools/chat/make_tokenizer_cases.py .build/chat/smollm2-tokenizer.json .build/chat/tokenizer-cases.json

@@ -88,7 +88,7 @@ public enum ModelReader {
         return g
     }
 
-    private static func node(_ r: inout ProtobufReader, depth: Int) throws -> Node {
+    static func node(_ r: inout ProtobufReader, depth: Int) throws -> Node {
         var n = Node(name: "", opType: "", domain: "", inputs: [], outputs: [], attributes: [])
         while let (field, type) = try r.nextField() {
             switch field {
@@ -347,8 +347,8 @@ public enum ModelReader {
         }
     }
 
-    /// Little-endian `raw_data` to values.
-    private static func fromRaw(_ raw: [UInt8], _ element: ElementType, count: Int) -> TensorStorage {
+    /// Little-endian `raw_data` (or canonical-encoding values) to values.
+    static func fromRaw(_ raw: [UInt8], _ element: ElementType, count: Int) -> TensorStorage {
         func word(_ i: Int, _ width: Int) -> UInt64 {
             var v: UInt64 = 0
             for b in 0..<width { v |= UInt64(raw[i * width + b]) << (8 * UInt64(b)) }

@@ -109,6 +109,13 @@ public final class InferenceSession: @unchecked Sendable {
     /// order, NaNs canonicalised. Every feed is checked against the declared element
     /// type and fixed dimensions. No option changes the result.
     public func run(_ feeds: [String: Tensor], options: RunOptions = RunOptions()) throws -> [Tensor] {
+        try execute(feeds, options: options, observe: nil)
+    }
+
+    /// What `run` does; with `observe`, also hands every node's named outputs (node index,
+    /// outputs in the node's order) to it in execution order, folded nodes included, and
+    /// fuses no Relu, so every node of the model as uploaded is seen (docs/traces.md).
+    func execute(_ feeds: [String: Tensor], options: RunOptions, observe: ((Int, [Tensor]) throws -> Void)?) throws -> [Tensor] {
         var values = plan.initialValues
         for (info, slot) in plan.fedInputs {
             guard let t = feeds[info.name] else { throw ONNXError("input '\(info.name)' is not given") }
@@ -152,9 +159,11 @@ public final class InferenceSession: @unchecked Sendable {
         // How many pending readers each value has, so intermediates are freed early.
         var readers = plan.readerCounts
         var fusedStepDone = false
+        var orderCursor = 0
         for step in plan.steps {
             // The Relu a fast run has fused into the step before.
             if fusedStepDone { fusedStepDone = false; continue }
+            if let observe { try observeFolded(upTo: step.context.index, cursor: &orderCursor, observe) }
             var args: [Tensor?] = []
             args.reserveCapacity(step.inputs.count)
             for (k, slot) in step.inputs.enumerated() {
@@ -165,7 +174,7 @@ public final class InferenceSession: @unchecked Sendable {
             var context = step.context
             context.options = options
             context.workspace = workspace
-            let fused = options.path == .fast ? step.fusedRelu : nil
+            let fused = options.path == .fast && observe == nil ? step.fusedRelu : nil
             context.fusedRelu = fused != nil
             let results = try kernels[step.context.index](context, args)
             for slot in step.inputs where slot >= 0 {
@@ -182,7 +191,9 @@ public final class InferenceSession: @unchecked Sendable {
                 }
                 values[slot] = results[k]
             }
+            if let observe { try observe(step.context.index, try NodeExecution.namedOutputs(of: step.context, results)) }
         }
+        if let observe { try observeFolded(upTo: nil, cursor: &orderCursor, observe) }
         return try zip(model.graph.outputs, plan.outputSlots).map { out, slot in
             guard var t = values[slot] else { throw ONNXError("output '\(out.name)' has no value") }
             t.name = out.name

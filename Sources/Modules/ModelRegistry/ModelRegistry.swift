@@ -22,6 +22,8 @@ import Primitives
 /// mapping(bytes32 uploadId => Upload) uploads;         // slot 3, uploadId = keccak256(abi.encode(owner, fileSha256))
 /// Expiry[] expiryQueue;                                // slot 4, Expiry = (bytes32 uploadId, uint64 expiresAt)
 /// uint256 expiryHead;                                  // slot 5
+/// mapping(bytes32 fileSha256 => Reference) references; // slot 6 (models registered by reference, ModelReferences.swift)
+/// bytes32[] referenceList;                             // slot 7
 /// struct Model { bytes32 cidDigest; address owner; uint64 size; uint64 registeredAt;
 ///                uint32 kernelSpecVersion; string name; string description; bytes interface; }
 /// struct Upload { address owner; bytes32 fileSha256; uint64 size; uint64 expiresAt; uint32 received;
@@ -69,8 +71,9 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
     public init() {}
 
     public var abiJSON: String { embeddedABI(PackageResources.ModelRegistry_json) }
-    public let functions = [begin, put, finalize, cancel, status, get, count, at]
-    public let events = ["UploadStarted(address,bytes32,uint64,uint32,uint64)", "ModelRegistered(bytes32,address,string,string)"]
+    public let functions = [begin, put, finalize, cancel, status, get, count, at, registerReference, getReference]
+    public let events = ["UploadStarted(address,bytes32,uint64,uint32,uint64)", "ModelRegistered(bytes32,address,string,string)",
+                         "ModelReferenced(bytes32,address,string,bytes32)"]
 
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.selector {
@@ -99,6 +102,11 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
             let v = try decodeArguments([.string], arguments)
             let fileHash = try resolve(v[0].stringValue ?? "", context)
             return try ABI.encode([Self.modelInfoType], [try modelInfo(fileHash, context)])
+        case Self.registerReference.selector:
+            return try registerReference(arguments, context)
+        case Self.getReference.selector:
+            let v = try decodeArguments([.string], arguments)
+            return try referenceInfo(v[0].stringValue ?? "", context)
         case Self.count.selector:
             return try ABI.encode([.uint(256)], [.uint(try context.loadWord(Slot.modelList))])
         default:  // modelAt
@@ -291,16 +299,12 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
     /// The file SHA-256 of the model registered under `modelID` (CIDv0, CIDv1 or
     /// `0x` + SHA-256); reverts `unknown model ID` or `malformed model id: …`.
     func resolve(_ modelID: String, _ context: NativeCallContext) throws -> Hash32 {
-        let form: ModelIDForm
-        do { form = try ModelIDForm.parse(modelID) } catch let e as ContentIDError { throw NativeRevert(e.message) }
-        let fileHash: Hash32
-        switch form {
-        case .content(let cid):
-            fileHash = try context.load(SolidityStorage.mappingSlot(Slot.byContent, key: cid.rootDigest), of: address)
-        case .fileSHA256(let hash):
-            fileHash = hash
-        }
+        let fileHash = try fileHash(named: modelID, context)
         guard fileHash != .zero, try context.load(modelField(fileHash, .cidDigest, context), of: address) != .zero else {
+            let reference = try referenceDigest(fileHash, context)
+            guard reference == .zero else {
+                throw NativeRevert("model \(ContentID(rootDigest: reference).v0) is registered by reference: its bytes are not on chain, so jobs can run it but the in-block inference precompile cannot (getModelReference reads its record)")
+            }
             throw NativeRevert("unknown model ID \(modelID)")
         }
         return fileHash
@@ -361,6 +365,8 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
         static let uploads = Hash32(word: UInt256(3))
         static let expiryQueue = Hash32(word: UInt256(4))
         static let expiryHead = Hash32(word: UInt256(5))
+        static let references = Hash32(word: UInt256(6))
+        static let referenceList = Hash32(word: UInt256(7))
     }
 
     enum ModelField: UInt64 { case cidDigest, owner, size, registeredAt, kernelSpecVersion, name, description, interface }
