@@ -52,7 +52,7 @@ final class InferenceEngine {
     /// gas-estimation run writes the record too, with placeholder hashes for what it does
     /// not know (the transaction, the output), so it pays the same storage gas; a plain
     /// call writes none.
-    func run(modelID: String, input: ABIValue, caller: Address, context: NativeCallContext) throws -> Result {
+    func run(modelID: String, input: ModelInput, caller: Address, context: NativeCallContext) throws -> Result {
         let model = try models.model(modelID, context: context)
         let session: InferenceSession
         do {
