@@ -66,7 +66,7 @@ final class InferenceEngine {
         }
         let feeds = try TensorConversion.feeds(input, for: session)
         let inputShapes = feeds.mapValues(\.shape)
-        let (cost, gas) = InferenceGas.gas(session, inputShapes: inputShapes)
+        let (cost, gas) = settings.sessions.gas(model.fileHash, session: session, inputShapes: inputShapes)
         guard cost.isStatic else {
             throw NativeRevert("model \(model.id): its cost depends on input values (\(cost.dynamicReason ?? "a shape is not fixed")), so its gas cannot be known before it runs")
         }
