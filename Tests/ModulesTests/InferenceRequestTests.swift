@@ -80,6 +80,32 @@ final class InferenceRequestTests: XCTestCase {
         XCTAssertGreaterThan(refused, 150)
     }
 
+    /// The hub's call to the precompile is the same bytes, or the same refusal, whether its
+    /// arguments are moved into place or decoded and encoded again.
+    func testHubCallIsTheGenericReEncodingOfItsArguments() throws {
+        var rng = SplitMix64(seed: 77)
+        let caller = Address(lowByte: 0xCA)
+        func generic(_ arguments: [UInt8]) -> String {
+            do {
+                let values = try decodeArguments([.string, .uint(8), InferenceABI.modelInput], arguments)
+                return "\(try ABI.encodeCall(InferenceABI.runModelInference, [.tuple([values[1], values[0], values[2]])]) + caller.bytes)"
+            } catch {
+                return "refused: \(error)"
+            }
+        }
+        var read = 0
+        for round in 0..<600 {
+            guard case .tuple(let f) = Self.request(&rng, numbers: round % 3, strings: round % 2) else { return XCTFail() }
+            var arguments = try ABI.encode([.string, .uint(8), InferenceABI.modelInput], [f[1], f[0], f[2]])
+            if round % 4 != 0 { arguments[Int(rng.next() % UInt64(arguments.count))] ^= UInt8(1 << (rng.next() % 8)) }
+            let fast: String
+            do { fast = "\(try ModelInferenceRequest.hubCall(arguments, caller: caller))" } catch { fast = "refused: \(error)" }
+            XCTAssertEqual(fast, generic(arguments), "round \(round)")
+            if CanonicalRequestReader.hubCall(arguments, caller: caller) != nil { read += 1 }
+        }
+        XCTAssertGreaterThan(read, 150)
+    }
+
     func testEventDataIsTheGenericEncodingOfIdRequestAndOutput() throws {
         var rng = SplitMix64(seed: 5)
         let value = Self.request(&rng, numbers: 2, strings: 1)

@@ -87,6 +87,19 @@ struct ModelInferenceRequest {
         return ModelInferenceRequest(mode: mode, modelID: modelID, input: try ModelInput(fields[2]), encoding: encoding.dropFirst(32))
     }
 
+    /// The precompile call the hub makes for `run(modelId, mode, input)` with `arguments`
+    /// (after the selector): `runModelInference((mode, modelId, input))` followed by
+    /// `caller`. Canonical arguments are moved into place as they are; others are decoded
+    /// (malformed ones revert with the codec's reason) and encoded again.
+    static func hubCall(_ arguments: [UInt8], caller: Address) throws -> [UInt8] {
+        if let call = CanonicalRequestReader.hubCall(arguments, caller: caller) { return call }
+        let values = try decodeArguments([.string, .uint(8), InferenceABI.modelInput], arguments)
+        return runSelector + (try ABI.encode([InferenceABI.modelInferenceRequest], [.tuple([values[1], values[0], values[2]])])) + caller.bytes
+    }
+
+    /// `runModelInference`'s selector.
+    static let runSelector = ABI.selector(InferenceABI.runModelInference)
+
     /// `ModelInferenceEvent`'s data, `abi.encode(inferenceID, request, response)`, from the
     /// request's encoding and `response` (`abi.encode(ModelOutput)`, as returned), written
     /// into one buffer of the final size.
@@ -127,6 +140,25 @@ struct CanonicalRequestReader {
                   let (modelID, idEnd) = reader.string(at: start + 96), reader.offset(at: start + 64, from: start, to: idEnd),
                   let (input, end) = reader.modelInput(at: idEnd), end == buffer.count else { return nil }
             return ModelInferenceRequest(mode: UInt8(raw), modelID: modelID, input: input, encoding: arguments[start...])
+        }
+    }
+
+    /// `ModelInferenceRequest.hubCall` for canonical hub arguments `(string modelId, uint8
+    /// mode, ModelInput input)`: the request's head written anew, the model id's and the
+    /// input's encodings copied as they are; nil when the arguments are not canonical.
+    static func hubCall(_ arguments: [UInt8], caller: Address) -> [UInt8]? {
+        arguments.withUnsafeBufferPointer { buffer -> [UInt8]? in
+            let reader = CanonicalRequestReader(buffer)
+            guard reader.offset(at: 0, from: 0, to: 96), let mode = reader.small(at: 32, bits: 8), let (_, idEnd) = reader.string(at: 96),
+                  reader.offset(at: 64, from: 0, to: idEnd), let (_, end) = reader.modelInput(at: idEnd), end == buffer.count else { return nil }
+            // The request's head: mode, then the model id right after the head (0x60), then
+            // the input right after the id, which is where it already is in `arguments`.
+            var call = ModelInferenceRequest.runSelector
+            call.reserveCapacity(4 + 32 + end + 20)
+            for word in [32, mode, 96, UInt64(idEnd)] as [UInt64] { call += UInt256(word).bigEndianBytes32 }
+            call += arguments[96...]
+            call += caller.bytes
+            return call
         }
     }
 
