@@ -107,6 +107,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzEvidence", dependencies: ["Chain", "Consensus", "Crypto", "Modules", "Primitives", "Storage"],
                           path: "Fuzz/FuzzEvidence", exclude: ["corpus"]),
         .executableTarget(name: "FuzzConsensusWire", dependencies: ["Node", "Consensus", "Network", "Primitives"], path: "Fuzz/FuzzConsensusWire", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzTokenizer", dependencies: ["Chat", "JSON"], path: "Fuzz/FuzzTokenizer", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -121,5 +122,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzNoiseHandshake", targets: ["FuzzNoiseHandshake"]),
         .executable(name: "FuzzEvidence", targets: ["FuzzEvidence"]),
         .executable(name: "FuzzConsensusWire", targets: ["FuzzConsensusWire"]),
+        .executable(name: "FuzzTokenizer", targets: ["FuzzTokenizer"]),
     ]
 }

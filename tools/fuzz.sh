@@ -24,6 +24,7 @@ declare -A min_counters=(
     [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100
     [FuzzEvidence]=104000
     [FuzzConsensusWire]=130700
+    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100 [FuzzTokenizer]=8000
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
@@ -31,6 +32,7 @@ declare -A min_seed_cov=(
     [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500
     [FuzzEvidence]=1370
     [FuzzConsensusWire]=735
+    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500 [FuzzTokenizer]=2080
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
 # 132 KiB) are read whole.

@@ -203,6 +203,20 @@ final class InferenceModuleTests: XCTestCase {
         }
     }
 
+    func testRememberedGasIsTheScheduleAtEachShape() throws {
+        let bytes = try FixtureModels.bytes("digits_mlp")
+        let hash = try Hash32(SHA256.hash(bytes))
+        let cache = SessionCache()
+        let session = try cache.session(hash, fileSize: bytes.count) { try InferenceSession(bytes: bytes) }
+        let width = try XCTUnwrap(try inputTensor("digits_mlp").shape.last)
+        for batch in [1, 1, 3, 1, 3, 3] {
+            let shapes = [session.inputs[0].name: [batch, width]]
+            let remembered = cache.gas(hash, session: session, inputShapes: shapes), direct = InferenceGas.gas(session, inputShapes: shapes)
+            XCTAssertEqual(remembered.gas, direct.gas, "batch \(batch)")
+            XCTAssertEqual(remembered.cost, direct.cost, "batch \(batch)")
+        }
+    }
+
     func testConcurrentCallsShareTheCacheAndAgree() throws {
         let models = FixtureModels()
         let executor = executor(models)

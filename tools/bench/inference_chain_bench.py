@@ -10,7 +10,9 @@
    is COUNT × the kernel's in-process time per run. Overhead = import / peer − 1, the median
    of the per-round figures with their range, by wall clock and by CPU time (the children's
    rusage; leaves out time other processes held the cores). The order of the three
-   measurements alternates between rounds.
+   measurements alternates between rounds. With --against-opgd PATH, each round also
+   replays both copies with that other build of opgd (e.g. main's), and a second table
+   gives this build's import CPU time over the other's, paired by round.
 2. Inference transactions per second end to end (signed, submitted, included, receipt
    fetched), against the same number of plain transfers from the same senders on the same
    node, alternating.
@@ -21,7 +23,7 @@
 
 This is a Python driver around `opgd replay`, not an import mode of `opgd bench`.
 
-  inference_chain_bench.py MODELS_DIR [--rounds R] [--upload-rounds U]
+  inference_chain_bench.py MODELS_DIR [--rounds R] [--upload-rounds U] [--against-opgd PATH]
 """
 import argparse
 import hashlib
@@ -115,8 +117,10 @@ def snapshot(node: Node, to: Path) -> Path:
     return to
 
 
-def block_import(models: Path, work: Path, name: str, count: int, rounds: int) -> tuple[list[str], list[str]]:
-    """Rows of the block-import table and of the transactions-per-second table."""
+def block_import(models: Path, work: Path, name: str, count: int, rounds: int,
+                 against: Path | None) -> tuple[list[str], list[str], list[str]]:
+    """Rows of the block-import table, of the transactions-per-second table and of the
+    table against another opgd build (empty without one)."""
     model = models / f"{name}.onnx"
     input_name, x, input_arg = batch1_input(models, name, work)
     node = start_node(work / f"{name}-node")
@@ -145,10 +149,16 @@ def block_import(models: Path, work: Path, name: str, count: int, rounds: int) -
             rates[kind].append(count / seconds)
     node.stop()
 
-    replay_full, replay_base, kernel = [], [], []
+    replay_full, replay_base, kernel, other = [], [], [], []
     for r in range(rounds):
         steps = ["full", "base", "kernel"] if r % 2 == 0 else ["kernel", "base", "full"]
+        if against:
+            steps = steps + ["other"] if r % 2 == 0 else ["other"] + steps
         for step in steps:
+            if step == "other":
+                f, b = (timed([str(against), "replay", "--datadir", str(d)]) for d in (full, base))
+                other.append((f[0] - b[0], f[1] - b[1]))
+                continue
             if step == "kernel":
                 out = run([str(BIN / "opg"), "model", "bench", str(model), "--input", input_arg, "--min-time", "1"], check=True).stdout
                 result = json.loads(out)
@@ -169,7 +179,9 @@ def block_import(models: Path, work: Path, name: str, count: int, rounds: int) -
     ratio = [i / t for i, t in zip(rates["inference"][1:], rates["transfer"])]
     tps_row = (f"| {name}, batch 1 | {count} | {spread(rates['inference'], 0)} | {spread(rates['transfer'], 0)} | "
                f"{spread(ratio)} |")
-    return [import_row], [tps_row]
+    against_rows = [f"| {name}, batch 1 | {spread([i[1] * 1e6 / count for i in imports], 0)} | "
+                    f"{spread([o[1] * 1e6 / count for o in other], 0)} | {spread([i[1] / o[1] for i, o in zip(imports, other)])} |"] if against else []
+    return [import_row], [tps_row], against_rows
 
 
 def big_mlp(path: Path, seed: int) -> Path:
@@ -233,11 +245,12 @@ def upload(work: Path, rounds: int) -> list[str]:
 def measure(args: argparse.Namespace, work: Path) -> None:
     """Prints the tables for the parts `args` asks for."""
     if args.only != "upload":
-        import_rows, tps_rows = [], []
+        import_rows, tps_rows, against_rows = [], [], []
         for name, count in CASES:
-            a, b = block_import(args.models, work, name, count, args.rounds)
+            a, b, c = block_import(args.models, work, name, count, args.rounds, args.against_opgd)
             import_rows += a
             tps_rows += b
+            against_rows += c
         print(f"Block import of inference transactions (precompile), {args.rounds} alternating rounds; "
               "import = replay(with the inference blocks) − replay(up to the upload); peer = the same "
               "inferences by `opg model bench` in-process; median (range). Goal: overhead ≤ 15%.")
@@ -247,6 +260,14 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
         print("\n".join(import_rows))
         print()
+        if args.against_opgd:
+            print(f"The same import by {args.against_opgd}, replaying the same copies in the same rounds; CPU µs per "
+                  "inference transaction, median (range); ratio = this build / that one, paired by round.")
+            print()
+            print("| model | this build | that build | ratio |")
+            print("| --- | ---: | ---: | ---: |")
+            print("\n".join(against_rows))
+            print()
         print("Inference transactions per second end to end (sign, submit, included, receipt), against as many "
               "plain transfers from the same 8 senders on the same node; median (range).")
         print()
@@ -269,6 +290,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--upload-rounds", type=int, default=3)
     parser.add_argument("--only", choices=["import", "upload"], help="run one part")
+    parser.add_argument("--against-opgd", type=Path, help="another opgd build to replay the same blocks with (e.g. main's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="opg-chain-bench-") as tmp:
         try:

@@ -58,11 +58,10 @@ enum InferenceABI {
 enum InferenceMode: UInt8 {
     case vanilla = 0, zkml = 1, tee = 2
 
-    /// Decodes the mode; ZKML and TEE revert saying what is offered instead, as does any
+    /// Checks the mode: ZKML and TEE revert saying what is offered instead, as does any
     /// other number.
-    static func requireVanilla(_ value: ABIValue) throws {
-        guard let raw = value.uintValue?.uint64, raw <= UInt64(UInt8.max) else { throw NativeRevert("invalid arguments: mode is not a uint8") }
-        switch InferenceMode(rawValue: UInt8(raw)) {
+    static func requireVanilla(_ raw: UInt8) throws {
+        switch InferenceMode(rawValue: raw) {
         case .vanilla: return
         case .zkml:
             throw NativeRevert("ZKML mode is not offered: opg runs VANILLA (0) only; every validator re-executes the model with the deterministic kernel, so the result needs no proof")

@@ -52,7 +52,7 @@ final class InferenceEngine {
     /// gas-estimation run writes the record too, with placeholder hashes for what it does
     /// not know (the transaction, the output), so it pays the same storage gas; a plain
     /// call writes none.
-    func run(modelID: String, input: ABIValue, caller: Address, context: NativeCallContext) throws -> Result {
+    func run(modelID: String, input: ModelInput, caller: Address, context: NativeCallContext) throws -> Result {
         let model = try models.model(modelID, context: context)
         let session: InferenceSession
         do {
@@ -66,7 +66,7 @@ final class InferenceEngine {
         }
         let feeds = try TensorConversion.feeds(input, for: session)
         let inputShapes = feeds.mapValues(\.shape)
-        let (cost, gas) = InferenceGas.gas(session, inputShapes: inputShapes)
+        let (cost, gas) = settings.sessions.gas(model.fileHash, session: session, inputShapes: inputShapes)
         guard cost.isStatic else {
             throw NativeRevert("model \(model.id): its cost depends on input values (\(cost.dynamicReason ?? "a shape is not fixed")), so its gas cannot be known before it runs")
         }

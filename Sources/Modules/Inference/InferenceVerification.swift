@@ -54,7 +54,7 @@ public enum InferenceVerification {
     /// `rerun`, with the hashes a trust record holds.
     public static func rerunWithHashes(_ record: Record, modelBytes: [UInt8], threads: Int = 1) throws -> Rerun {
         let session = try InferenceSession(bytes: modelBytes)
-        let feeds = try TensorConversion.feeds(record.input, for: session)
+        let feeds = try TensorConversion.feeds(try ModelInput(record.input), for: session)
         let tensors = try session.run(feeds, options: RunOptions(threads: threads))
         let output = try TensorConversion.modelOutput(tensors)
         return Rerun(encoding: try ABI.encode([InferenceABI.modelOutput], [output]),

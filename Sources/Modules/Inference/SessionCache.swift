@@ -8,6 +8,10 @@ import Primitives
 /// model compiles (two threads missing the same model may both compile it; the first
 /// stored is kept). Sessions are immutable and safe to run concurrently. What a call
 /// costs never depends on the cache: a miss compiles, a hit does not, the gas is the same.
+/// Each entry also remembers the gas of the last input shapes it was asked for
+/// (`InferenceGas.gas` is a pure function of the session and the shapes, and working it
+/// out walks the whole graph: a block of inferences of one model asks for the same shapes
+/// every time).
 public final class SessionCache: @unchecked Sendable {
     /// The default cap: 512 MiB of model weight.
     public static let defaultCapacityBytes = 512 << 20
@@ -16,6 +20,7 @@ public final class SessionCache: @unchecked Sendable {
     public let capacityBytes: Int
     private let lock = NSLock()
     private var entries: [Hash32: (session: InferenceSession, weight: Int, lastUse: UInt64)] = [:]
+    private var lastGas: [Hash32: (inputShapes: [String: [Int]], cost: ModelCost, gas: UInt64)] = [:]
     private var clock: UInt64 = 0
     private var totalWeight = 0
 
@@ -52,10 +57,27 @@ public final class SessionCache: @unchecked Sendable {
         while totalWeight + weight > capacityBytes, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
             totalWeight -= oldest.value.weight
             entries[oldest.key] = nil
+            lastGas[oldest.key] = nil
         }
         entries[fileHash] = (session, weight, clock)
         totalWeight += weight
         return session
+    }
+
+    /// `InferenceGas.gas(session, inputShapes:)` for the session cached as `fileHash`,
+    /// remembered for the last shapes asked; a session not in the cache is worked out each time.
+    public func gas(_ fileHash: Hash32, session: InferenceSession, inputShapes: [String: [Int]]) -> (cost: ModelCost, gas: UInt64) {
+        lock.lock()
+        if entries[fileHash]?.session === session, let last = lastGas[fileHash], last.inputShapes == inputShapes {
+            lock.unlock()
+            return (last.cost, last.gas)
+        }
+        lock.unlock()
+        let (cost, gas) = InferenceGas.gas(session, inputShapes: inputShapes)
+        lock.lock()
+        if entries[fileHash]?.session === session { lastGas[fileHash] = (inputShapes, cost, gas) }
+        lock.unlock()
+        return (cost, gas)
     }
 
     /// The file hashes held, most recently used first.

@@ -18,12 +18,9 @@ import Primitives
 enum TensorConversion {
     // MARK: - Inputs
 
-    /// The feeds of `input` (a decoded `ModelInput`) for `session`, each checked against
-    /// the model's declared input (name, element type, shape), every input given once.
-    static func feeds(_ input: ABIValue, for session: InferenceSession) throws -> [String: Tensor] {
-        guard case .tuple(let parts) = input, parts.count == 2, case .array(let numbers) = parts[0], case .array(let strings) = parts[1] else {
-            throw NativeRevert("invalid arguments: ModelInput is not (numbers, strings)")
-        }
+    /// The feeds of `input` for `session`, each checked against the model's declared input
+    /// (name, element type, shape), every input given once.
+    static func feeds(_ input: ModelInput, for session: InferenceSession) throws -> [String: Tensor] {
         let declared = session.inputs
         let names = declared.map(\.name).joined(separator: ", ")
         var feeds: [String: Tensor] = [:]
@@ -34,31 +31,18 @@ enum TensorConversion {
             guard feeds[name] == nil else { throw NativeRevert("input '\(name)' is given more than once") }
             return info
         }
-        for item in numbers {
-            guard case .tuple(let f) = item, f.count == 3, let name = f[0].stringValue, case .array(let values) = f[1],
-                  case .array(let dims) = f[2] else { throw NativeRevert("invalid arguments: a number tensor is not (name, values, shape)") }
-            let target = try info(name)
-            let shape = try dims.map { d -> UInt32 in
-                guard let v = d.uintValue?.uint64, v <= UInt64(UInt32.max) else { throw NativeRevert("input '\(name)': shape is not uint32[]") }
-                return UInt32(v)
-            }
-            let tensor = try numberTensor(name: name, values: values.map(fixedPoint), shape: shape, info: target)
+        for item in input.numbers {
+            let target = try info(item.name)
+            let tensor = try numberTensor(name: item.name, values: item.values, shape: item.shape, info: target)
             try check(tensor, against: target)
-            feeds[name] = tensor
+            feeds[item.name] = tensor
         }
-        for item in strings {
-            guard case .tuple(let f) = item, f.count == 2, let name = f[0].stringValue, case .array(let values) = f[1] else {
-                throw NativeRevert("invalid arguments: a string tensor is not (name, values)")
-            }
-            let target = try info(name)
-            let texts = try values.map { v -> [UInt8] in
-                guard let s = v.stringValue else { throw NativeRevert("input '\(name)': values are not strings") }
-                return Array(s.utf8)
-            }
-            let tensor = Tensor(name: name, elementType: .string, shape: try stringShape(name, count: texts.count, info: target),
-                                storage: .string(texts))
+        for item in input.strings {
+            let target = try info(item.name)
+            let tensor = Tensor(name: item.name, elementType: .string, shape: try stringShape(item.name, count: item.values.count, info: target),
+                                storage: .string(item.values.map { Array($0.utf8) }))
             try check(tensor, against: target)
-            feeds[name] = tensor
+            feeds[item.name] = tensor
         }
         for info in declared where feeds[info.name] == nil {
             throw NativeRevert("input '\(info.name)' is not given (inputs: \(names))")

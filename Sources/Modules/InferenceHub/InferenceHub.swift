@@ -31,8 +31,7 @@ public final class InferenceHub: SelectorDispatchedModule {
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.signature {
         case InferenceABI.hubRun:
-            let values = try decodeArguments([.string, .uint(8), InferenceABI.modelInput], arguments)
-            let call = try ABI.encodeCall(InferenceABI.runModelInference, [.tuple([values[1], values[0], values[2]])]) + context.caller.bytes
+            let call = try ModelInferenceRequest.hubCall(arguments, caller: context.caller)
             let outcome = try context.call(InferencePrecompile.reservedAddress, input: call)
             guard outcome.success else {
                 if outcome.revertReason == "out of gas" { throw NativeCallContext.OutOfGas() }

@@ -45,14 +45,12 @@ public final class InferencePrecompile: SelectorDispatchedModule {
                 caller = try Address(Array(arguments.suffix(20)))
                 arguments.removeLast(20)
             }
-            let request = try decodeArguments([InferenceABI.modelInferenceRequest], arguments)[0]
-            guard case .tuple(let fields) = request, let modelID = fields[1].stringValue else { throw NativeRevert("invalid arguments") }
-            try InferenceMode.requireVanilla(fields[0])
-            let result = try engine.run(modelID: modelID, input: fields[2], caller: caller, context: context)
-            let data = try ABI.encode(InferenceABI.modelInferenceEventFields,
-                                      [.string(result.inferenceID), request, result.output])
-            try context.emit(topics: [Self.modelInferenceTopic], data: data)
-            return try ABI.encode([InferenceABI.modelOutput], [result.output])
+            let request = try ModelInferenceRequest.decode(arguments)
+            try InferenceMode.requireVanilla(request.mode)
+            let result = try engine.run(modelID: request.modelID, input: request.input, caller: caller, context: context)
+            let response = try ABI.encode([InferenceABI.modelOutput], [result.output])
+            try context.emit(topics: [Self.modelInferenceTopic], data: try request.eventData(inferenceID: result.inferenceID, response: response))
+            return response
         default:
             try InferenceABI.refuseLLM(function.signature, arguments)
         }
