@@ -22,6 +22,9 @@ public struct NodeConfig: Equatable {
     public var rpcMaxBatchResponseBytes = 25_000_000
     /// How the node runs models in calls (`inference`).
     public var inference = InferenceConfig()
+    /// Where the explorer's JavaScript libraries are read from (`explorer.javascriptDir`:
+    /// Debian's libjs-* packages install under `/usr/share/javascript`).
+    public var explorerJavaScriptDir = "/usr/share/javascript"
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -37,7 +40,7 @@ public struct NodeConfig: Equatable {
             && a.rpc.maxPendingPerIP == b.rpc.maxPendingPerIP && a.rpc.requestTimeoutSeconds == b.rpc.requestTimeoutSeconds
             && a.rpc.idleTimeoutSeconds == b.rpc.idleTimeoutSeconds && a.rpc.maxHeaderBytes == b.rpc.maxHeaderBytes
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
-            && a.inference == b.inference
+            && a.inference == b.inference && a.explorerJavaScriptDir == b.explorerJavaScriptDir
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -49,7 +52,7 @@ public struct NodeConfig: Equatable {
     /// Checks a parsed config document.
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
-        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference"])
+        try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference", "explorer"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
@@ -91,6 +94,13 @@ public struct NodeConfig: Equatable {
             try inference.rejectUnknown(["cacheBytes", "threads"])
             if let v = try inference.integer("cacheBytes", in: 0...(UInt64(1) << 40)) { c.inference.cacheBytes = Int(v) }
             if let v = try inference.integer("threads", in: 1...256) { c.inference.threads = Int(v) }
+        }
+        if let explorer = try r.object("explorer") {
+            try explorer.rejectUnknown(["javascriptDir"])
+            if let dir = try explorer.string("javascriptDir") {
+                guard !dir.isEmpty else { throw ConfigError("explorer.javascriptDir: must not be empty") }
+                c.explorerJavaScriptDir = dir
+            }
         }
         return c
     }
