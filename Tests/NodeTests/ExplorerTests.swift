@@ -46,7 +46,7 @@ final class ExplorerTests: XCTestCase {
 
     func testSignedIntegersTuplesAndArraysFromTheInferenceABI() throws {
         let precompile = try XCTUnwrap(StandardModules.all().first { $0.name == "InferencePrecompile" })
-        let tensor = ABIValue.tuple([.string("x"), .array([.tuple([.int(-15), .uint(UInt256(1))])]), .array([.uint(UInt256(1))])])
+        let tensor = ABIValue.tuple([.string("x"), .array([.tuple([ABIValue.int(Int64(-15)), ABIValue.int(Int64(1))])]), .array([.uint(UInt256(1))])])
         let input = try ABI.encodeCall("runModelInference((uint8,string,((string,(int128,int128)[],uint32[])[],(string,string[])[])))",
                                        [.tuple([.uint(.zero), .string("QmModel"), .tuple([.array([tensor]), .array([])])])])
         let call = try XCTUnwrap(decoder.call(to: precompile.address, input: input))
