@@ -337,6 +337,7 @@ def test_vital_signs(page, explorer_node):
     stats = result(explorer_node, "opg_inferenceStats", hex(first), hex(last))
     assert calls == str(stats["calls"]) and stats["calls"] >= 2
     assert sum(int(r[3]) for r in rows) == stats["calls"]
+    assert max(int(r[5]) for r in rows) <= stats["uniqueCallers"] == 2
     assert sum(int(r[1]) for r in rows) == last - first + 1
 
 

@@ -358,12 +358,18 @@ async function vitals() {
     ["opg_inferenceStats", hex(from), hex(headNumber)], logQuery("Slashed"), logQuery("Jailed"), logQuery("AttestationsRecorded"),
     ["opg_listOperators", { role: "verifier", limit: hex(100) }], ["opg_listOperators", { role: "provider", limit: hex(100) }],
     ["opg_verificationStats", hex(from), hex(headNumber)]]);
-  const counts = await batch(numbers.map(n => ["eth_getBlockTransactionCountByNumber", hex(n)]));
-  const labels = [], txs = [], calls = [], blocksIn = [], slashed = [], jailed = [], attested = [];
-  for (let e = firstEpoch; e <= lastEpoch; e++) { labels.push("epoch " + e); txs.push(0); calls.push(0); blocksIn.push(0); slashed.push(0); jailed.push(0); attested.push(0); }
+  const epochList = [];
+  for (let e = firstEpoch; e <= lastEpoch; e++) epochList.push(e);
+  const [counts, perEpoch] = await Promise.all([
+    batch(numbers.map(n => ["eth_getBlockTransactionCountByNumber", hex(n)])),
+    batch(epochList.map(e => ["opg_inferenceStats", hex(Math.max(from, e * size)), hex(Math.min(headNumber, (e + 1) * size - 1))]))]);
+  const labels = epochList.map(e => "epoch " + e);
+  const zeros = () => epochList.map(() => 0);
+  const txs = zeros(), blocksIn = zeros(), slashed = zeros(), jailed = zeros(), attested = zeros();
+  const calls = perEpoch.map(p => (p instanceof Error ? 0 : p.calls));
+  const callers = perEpoch.map(p => (p instanceof Error ? 0 : p.uniqueCallers));
   const slot = n => Math.floor(n / size) - firstEpoch;
   numbers.forEach((n, i) => { blocksIn[slot(n)] += 1; if (!(counts[i] instanceof Error)) txs[slot(n)] += num(counts[i]); });
-  if (!(stats instanceof Error)) stats.blocks.forEach(b => { calls[slot(b.block)] += b.calls; });
   const tally = (logs, into, weight) => { if (!(logs instanceof Error)) logs.forEach(l => { into[slot(num(l.blockNumber))] += weight(l); }); };
   tally(slashes, slashed, () => 1);
   tally(jails, jailed, () => 1);
@@ -378,18 +384,20 @@ async function vitals() {
       h("div", { class: "card" }, "Active verifiers", h("b", { "data-field": "activeVerifiers" }, active(verifiers))),
       h("div", { class: "card" }, "Active providers", h("b", { "data-field": "activeProviders" }, active(providers)))),
     window.Chart ? null : note("Charts need Chart.js from the Debian package libjs-chart.js, which this node does not serve (see its log); the tables below hold the same figures."),
-    h("h2", {}, "Inference calls per epoch"),
-    chart("chart-calls", "Inference calls per epoch", labels, [{ label: "calls", data: calls, backgroundColor: "#2a6fdb" }]),
+    h("h2", {}, "Inference calls and unique callers per epoch"),
+    chart("chart-calls", "Inference calls and unique callers per epoch", labels, [{ label: "calls", data: calls, backgroundColor: "#2a6fdb" },
+      { label: "unique callers", data: callers, backgroundColor: "#0a6b2d" }]),
     h("h2", {}, "Blocks and transactions per epoch"),
     chart("chart-activity", "Transactions per epoch", labels, [{ label: "transactions", data: txs, backgroundColor: "#5b8c3a" }]),
     h("h2", {}, "Attestations, slashes and jailings per epoch"),
     chart("chart-faults", "Attestations, slashes and jailings per epoch", labels, [{ label: "attestations", data: attested, backgroundColor: "#7a4fb0" },
       { label: "slashes", data: slashed, backgroundColor: "#a3141c" }, { label: "jailings", data: jailed, backgroundColor: "#b07d00" }]),
-    table(["Epoch", "Blocks", "Transactions", "Inference calls", "Growth", "Attestations", "Slashes", "Jailings"],
-      labels.map((l, i) => [l, String(blocksIn[i]), String(txs[i]), String(calls[i]), growth[i], String(attested[i]), String(slashed[i]), String(jailed[i])]), "epochs"),
+    table(["Epoch", "Blocks", "Transactions", "Inference calls", "Growth", "Unique callers", "Attestations", "Slashes", "Jailings"],
+      labels.map((l, i) => [l, String(blocksIn[i]), String(txs[i]), String(calls[i]), growth[i], String(callers[i]), String(attested[i]),
+        String(slashed[i]), String(jailed[i])]), "epochs"),
     h("h2", {}, "Verification"),
     missingMethod(progress)
-      ? note("Coverage (attested share of calls), unique callers per epoch, time to finality and disputes come from the Jobs module's opg_verificationStats, which this node does not have yet.")
+      ? note("Coverage (attested share of calls), time to finality and disputes come from the Jobs module's opg_verificationStats, which this node does not have yet.")
       : progress instanceof Error ? h("p", { class: "error" }, progress.message)
         : facts(Object.entries(progress).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k, valueText(v), k])));
 }
