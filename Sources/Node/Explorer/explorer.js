@@ -130,7 +130,7 @@ async function overview() {
       h("div", { class: "card" }, "Models", h("b", { "data-field": "models" }, String(models.items.length) + (models.nextCursor ? "+" : ""))),
       h("div", { class: "card" }, "Operators", h("b", { "data-field": "operators" }, String(operators.items.length) + (operators.nextCursor ? "+" : "")))),
     h("h2", {}, "Latest blocks"),
-    table(["Block", "Age (UTC)", "Transactions", "Gas used"], blocks.filter(b => !(b instanceof Error)).map(b =>
+    table(["Block", "Time (UTC)", "Transactions", "Gas used"], blocks.filter(b => !(b instanceof Error)).map(b =>
       [blockLink(b.number), time(b.timestamp), String(b.transactions.length), String(num(b.gasUsed))]), "latest-blocks"),
     h("h2", {}, "Latest transactions"),
     table(["Hash", "Block", "From", "To", "Value"], txs.map(t =>
