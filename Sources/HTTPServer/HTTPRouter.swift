@@ -36,9 +36,13 @@ public final class HTTPRouter {
 }
 
 /// A file served from memory: its bytes, media type and entity tag (a 64-bit FNV-1a
-/// digest of the bytes, so it changes whenever the bytes do). Responses carry
-/// `Cache-Control: no-cache`: browsers keep the file but ask again with `If-None-Match`,
-/// and get 304 without a body while it is unchanged.
+/// digest of the bytes, so it changes whenever the bytes do), and optionally the same
+/// file gzip-compressed ahead of time (the node links no zlib: `make` writes the `.gz`
+/// beside each explorer file). Responses carry `Cache-Control: no-cache`: browsers keep
+/// the file but ask again with `If-None-Match`, and get 304 without a body while it is
+/// unchanged. An asset with a gzip variant answers with `Vary: Accept-Encoding`, and the
+/// compressed bytes (`Content-Encoding: gzip`, their own tag) to a request whose
+/// `Accept-Encoding` allows gzip.
 public struct StaticAsset: Sendable {
     /// The bytes.
     public let body: [UInt8]
@@ -46,25 +50,53 @@ public struct StaticAsset: Sendable {
     public let contentType: String
     /// The strong entity tag, quoted (`"9a3c…"`).
     public let etag: String
+    /// The gzip-compressed bytes, when the asset has them.
+    public let gzipBody: [UInt8]?
+    /// The strong entity tag of `gzipBody` (a representation of its own, RFC 9110 §8.8.3).
+    public let gzipETag: String?
 
-    /// An asset of `body` served as `contentType`.
-    public init(body: [UInt8], contentType: String) {
+    /// An asset of `body` served as `contentType`, and as `gzipBody` (the same file
+    /// compressed) to clients that accept gzip.
+    public init(body: [UInt8], contentType: String, gzipBody: [UInt8]? = nil) {
         self.body = body
         self.contentType = contentType
-        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in body { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let hex = String(digest, radix: 16)
-        etag = "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
+        self.gzipBody = gzipBody
+        etag = Self.tag(body)
+        gzipETag = gzipBody.map(Self.tag)
     }
 
-    /// 304 when `request`'s `If-None-Match` lists this asset's tag (or is `*`), else 200
-    /// with the bytes.
+    /// The quoted 64-bit FNV-1a digest of `bytes` in hex.
+    static func tag(_ bytes: [UInt8]) -> String {
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(digest, radix: 16)
+        return "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
+    }
+
+    /// 304 when `request`'s `If-None-Match` lists the tag of the representation it would
+    /// get (or is `*`), else 200 with that representation's bytes.
     public func response(to request: HTTPRequest) -> HTTPResponse {
-        let headers = [("ETag", etag), ("Cache-Control", "no-cache")]
-        if let tags = request.headers["if-none-match"], Self.matches(tags, etag) {
+        let compressed = gzipBody.flatMap { gzip in Self.acceptsGzip(request.headers["accept-encoding"]) ? gzip : nil }
+        let tag = compressed == nil ? etag : gzipETag ?? etag
+        var headers = [("ETag", tag), ("Cache-Control", "no-cache")]
+        if gzipBody != nil { headers.append(("Vary", "Accept-Encoding")) }
+        if let tags = request.headers["if-none-match"], Self.matches(tags, tag) {
             return HTTPResponse(status: 304, headers: headers)
         }
-        return HTTPResponse(status: 200, headers: [("Content-Type", contentType)] + headers, body: body)
+        if compressed != nil { headers.append(("Content-Encoding", "gzip")) }
+        return HTTPResponse(status: 200, headers: [("Content-Type", contentType)] + headers, body: compressed ?? body)
+    }
+
+    /// True when the `Accept-Encoding` value `list` names `gzip`, `x-gzip` or `*` with a
+    /// non-zero quality (RFC 9110 §12.5.3).
+    static func acceptsGzip(_ list: String?) -> Bool {
+        guard let list else { return false }
+        return list.split(separator: ",").contains { item in
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let coding = parts.first, ["gzip", "x-gzip", "*"].contains(coding) else { return false }
+            let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return quality > 0
+        }
     }
 
     /// True when the `If-None-Match` value `list` names `etag` by weak comparison

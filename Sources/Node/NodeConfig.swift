@@ -35,6 +35,9 @@ public struct NodeConfig: Equatable {
     public var consensusDirectory: String?
     /// The engine's step timeouts (`consensus.timeouts`); the commit pause is `blockIntervalMs`.
     public var timeoutProfile = TimeoutProfile.production
+    /// Where the explorer's JavaScript libraries are read from (`explorer.javascriptDir`:
+    /// Debian's libjs-* packages install under `/usr/share/javascript`).
+    public var explorerJavaScriptDir = "/usr/share/javascript"
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -52,6 +55,7 @@ public struct NodeConfig: Equatable {
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
             && a.inference == b.inference && a.p2pListen == b.p2pListen && a.persistentPeers == b.persistentPeers
             && a.nodeKeyFile == b.nodeKeyFile && a.consensusDirectory == b.consensusDirectory && a.timeoutProfile == b.timeoutProfile
+            && a.explorerJavaScriptDir == b.explorerJavaScriptDir
     }
 
     /// The engine's timeouts: the profile's step timeouts and `blockIntervalMs` as the commit
@@ -78,7 +82,7 @@ public struct NodeConfig: Equatable {
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
         try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference",
-                             "p2p", "consensus"])
+                             "p2p", "consensus", "explorer"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
         guard !c.dataDir.isEmpty else { throw ConfigError("dataDir: must not be empty") }
         c.genesis = try r.string("genesis")
@@ -122,6 +126,13 @@ public struct NodeConfig: Equatable {
             try inference.rejectUnknown(["cacheBytes", "threads"])
             if let v = try inference.integer("cacheBytes", in: 0...(UInt64(1) << 40)) { c.inference.cacheBytes = Int(v) }
             if let v = try inference.integer("threads", in: 1...256) { c.inference.threads = Int(v) }
+        }
+        if let explorer = try r.object("explorer") {
+            try explorer.rejectUnknown(["javascriptDir"])
+            if let dir = try explorer.string("javascriptDir") {
+                guard !dir.isEmpty else { throw ConfigError("explorer.javascriptDir: must not be empty") }
+                c.explorerJavaScriptDir = dir
+            }
         }
         return c
     }

@@ -2,6 +2,8 @@ import Chain
 import Foundation
 import HTTPServer
 import JSON
+import Modules
+import Primitives
 import RPC
 
 /// The node's GET endpoints beside JSON-RPC: `/health` (JSON) and `/metrics` (Prometheus
@@ -15,6 +17,8 @@ final class NodeEndpoints {
     private var blocksProduced: UInt64 = 0
     private var transactionsIncluded: UInt64 = 0
     private let peers: () -> Int
+    private var inferenceCalls: UInt64 = 0
+    private var inferenceGas: UInt64 = 0
 
     /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher and the
     /// WebSocket `subscriptions`; `peers` counts the connected P2P peers.
@@ -24,11 +28,30 @@ final class NodeEndpoints {
         self.rpcMetrics = rpcMetrics
         self.subscriptions = subscriptions
         chain.onBlock { [weak self] block in
+            let (calls, gas) = Self.inferences(in: block, chain: chain)
             self?.lock.withLock {
                 self?.blocksProduced += 1
                 self?.transactionsIncluded += UInt64(block.transactions.count)
+                self?.inferenceCalls += calls
+                self?.inferenceGas += gas
             }
         }
+    }
+
+    /// The inferences `block` ran (the precompile's `ModelInferenceEvent`s in its receipts)
+    /// and the gas their trust records charged.
+    private static func inferences(in block: Block, chain: ChainService) -> (calls: UInt64, gas: UInt64) {
+        guard let receipts = try? chain.database.receipts(number: block.number) else { return (0, 0) }
+        let state = chain.database.state(at: block.header)
+        var calls: UInt64 = 0, gas: UInt64 = 0
+        for log in receipts.flatMap(\.logs)
+        where log.address == InferencePrecompile.reservedAddress && log.topics.first == InferencePrecompile.modelInferenceTopic {
+            calls += 1
+            guard let event = try? InferenceVerification.record(eventData: log.data), let id = try? Hash32(hex: event.inferenceID),
+                  let record = InferenceRecord.read(id, load: { state.storage(of: InferencePrecompile.reservedAddress, slot: $0) }) else { continue }
+            gas += record.gas
+        }
+        return (calls, gas)
     }
 
     /// Adds `/health` and `/metrics` to `router`.
@@ -54,12 +77,14 @@ final class NodeEndpoints {
     func metrics() -> PrometheusText {
         let head = chain.head
         let pool = chain.mempool.status(state: chain.database.state(at: head))
-        let (blocks, transactions) = lock.withLock { (blocksProduced, transactionsIncluded) }
+        let (blocks, transactions, calls, gas) = lock.withLock { (blocksProduced, transactionsIncluded, inferenceCalls, inferenceGas) }
         var page = PrometheusText()
         page.gauge("opg_chain_height", help: "Number of the head block.", head.number)
         page.gauge("opg_chain_head_age_seconds", help: "Seconds since the head block's timestamp.", headAge(head))
         page.counter("opg_blocks_produced_total", help: "Blocks this process added to the chain.", blocks)
         page.counter("opg_transactions_included_total", help: "Transactions in the blocks this process added.", transactions)
+        page.counter("opg_inference_calls_total", help: "Inferences run by transactions in the blocks this process added.", calls)
+        page.counter("opg_inference_gas_total", help: "Gas the trust records of those inferences charged.", gas)
         page.gauge("opg_txpool_pending", help: "Pool transactions executable now.", UInt64(pool.pending))
         page.gauge("opg_txpool_queued", help: "Pool transactions waiting for a nonce gap to close.", UInt64(pool.queued))
         page.gauge("opg_peers", help: "Connected P2P peers.", UInt64(peers()))

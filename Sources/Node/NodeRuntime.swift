@@ -66,6 +66,7 @@ public final class NodeRuntime {
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         StakingRPC(models: models).register(on: dispatcher)
+        try ExplorerRPC(chain: chain).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes
@@ -80,6 +81,10 @@ public final class NodeRuntime {
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions, peers: { [consensus] in consensus.peerCount })
             .register(on: router)
         NodeEvents(chain: chain).register(on: router)
+        let network = try Explorer.network(chainId: chain.config.chainId, epochBlocks: Explorer.epochBlocks(models.reader()))
+        for library in Explorer(javascriptDirectory: config.explorerJavaScriptDir, network: network).register(on: router) {
+            logger.warn("explorer library missing", ["route": library.route, "package": library.package, "dir": config.explorerJavaScriptDir])
+        }
         let server = HTTPServer(configuration: transport, router: router.route)
         try server.start()
         self.server = server

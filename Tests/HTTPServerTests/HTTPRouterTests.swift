@@ -54,6 +54,31 @@ final class HTTPRouterTests: XCTestCase {
         XCTAssertEqual(try send("GET", "/page", [("If-None-Match", "\"other\"")]).status, 200)
     }
 
+    func testGzipVariantWhenAcceptedWithItsOwnTagAndVary() throws {
+        let asset = StaticAsset(body: Array("plain".utf8), contentType: "text/plain", gzipBody: [0x1f, 0x8b, 1, 2])
+        func get(_ headers: [String: String]) -> HTTPResponse { asset.response(to: HTTPRequest(method: "GET", path: "/", headers: headers, body: [])) }
+        func header(_ r: HTTPResponse, _ name: String) -> String? { r.headers.first { $0.0 == name }?.1 }
+        let packed = get(["accept-encoding": "deflate, gzip"])
+        XCTAssertEqual(packed.body, [0x1f, 0x8b, 1, 2])
+        XCTAssertEqual(header(packed, "Content-Encoding"), "gzip")
+        XCTAssertEqual(header(packed, "ETag"), asset.gzipETag)
+        XCTAssertNotEqual(asset.gzipETag, asset.etag)
+        for refused in [[:], ["accept-encoding": "identity"], ["accept-encoding": "gzip;q=0"], ["accept-encoding": "br, GZIP ; q=0.0"]] {
+            let plain = get(refused)
+            XCTAssertEqual(plain.body, Array("plain".utf8), "\(refused)")
+            XCTAssertNil(header(plain, "Content-Encoding"))
+            XCTAssertEqual(header(plain, "Vary"), "Accept-Encoding")
+        }
+        for accepted in ["x-gzip", "*", "GZip;q=0.5", "br;q=1, gzip;q=0.001"] {
+            XCTAssertEqual(header(get(["accept-encoding": accepted]), "Content-Encoding"), "gzip", accepted)
+        }
+        XCTAssertEqual(get(["accept-encoding": "gzip", "if-none-match": asset.gzipETag!]).status, 304)
+        XCTAssertEqual(get(["accept-encoding": "gzip", "if-none-match": asset.etag]).status, 200, "the other representation's tag")
+        XCTAssertEqual(get(["if-none-match": asset.etag]).status, 304)
+        XCTAssertNil(header(StaticAsset(body: [1], contentType: "x").response(to: HTTPRequest(method: "GET", path: "/", headers: [:], body: [])), "Vary"),
+                     "an asset without a gzip variant does not vary")
+    }
+
     func testETagFollowsTheBytes() {
         XCTAssertEqual(StaticAsset(body: [1, 2, 3], contentType: "x").etag, StaticAsset(body: [1, 2, 3], contentType: "y").etag)
         XCTAssertNotEqual(StaticAsset(body: [1, 2, 3], contentType: "x").etag, StaticAsset(body: [1, 2, 4], contentType: "x").etag)

@@ -157,7 +157,8 @@ def test_unknown_methods_share_one_label(own_node):
 def test_unknown_paths_get_404_and_json_rpc_is_unchanged(own_node):
     status, _, body = get(own_node, "/no/such/page")
     assert status == 404 and b"no route for /no/such/page" in body
-    assert get(own_node, "/")[0] == 405, "GET / stays JSON-RPC's answer"
+    status, headers, body = get(own_node, "/")
+    assert status == 200 and b"opg explorer" in body, "GET / is the explorer (docs/explorer.md)"
     assert own_node.result("eth_chainId") == hex(own_node.web3().eth.chain_id)
 
 

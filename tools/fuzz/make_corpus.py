@@ -125,6 +125,7 @@ def rpc_seeds():
         request("opg_inferenceStats", "0x0", "0x2"),
         request("opg_getOperator", user), request("opg_listOperators", {"role": "provider", "model": "QmA", "limit": "0x2"}),
         request("opg_getValidators", "latest"),
+        request("opg_getTransactionsByAddress", user, None, "0x2"), request("opg_decodeTransaction", tx_hash),
         request("eth_getBlockByNumber", "latest", False), request("eth_getBlockByNumber", "earliest", True),
         request("eth_getBlockTransactionCountByNumber", "0x1"), request("eth_getBlockByHash", block_hash, True),
         request("eth_getBlockTransactionCountByHash", block_hash), request("eth_getBlockReceipts", block_hash),

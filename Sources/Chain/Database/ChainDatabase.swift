@@ -190,10 +190,48 @@ public final class ChainDatabase {
         batch.put(Schema.receipts(n), encodedReceipts)
         let number = Schema.be(n)
         for (i, tx) in transactions.enumerated() {
-            batch.put(Schema.transactionLookup(tx.hash), number + [UInt8(truncatingIfNeeded: i >> 24), UInt8(truncatingIfNeeded: i >> 16),
-                                                                   UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)])
+            batch.put(Schema.transactionLookup(tx.hash), number + Schema.be32(UInt32(i)))
+            batch.put(Schema.addressTransaction(tx.sender, number: n, index: UInt32(i)), tx.hash.bytes)
+            if let to = tx.to, to != tx.sender { batch.put(Schema.addressTransaction(to, number: n, index: UInt32(i)), tx.hash.bytes) }
         }
         return batch
+    }
+
+    /// A transaction of an address, as the address index holds it.
+    public struct AddressTransaction: Equatable, Sendable {
+        /// The transaction's hash.
+        public let hash: Hash32
+        /// The block that included it.
+        public let blockNumber: UInt64
+        /// Its index in that block.
+        public let index: UInt32
+    }
+
+    /// Up to `limit` transactions that `address` sent or that were addressed to it, newest
+    /// first, starting at the position (`blockNumber`, `index`) `from` or before it (nil:
+    /// from the newest); and the position of the next one, nil when there is none. Entries
+    /// before `from` are skipped one by one: a page costs the entries it skips plus the
+    /// ones it returns.
+    public func transactions(of address: Address, from: (blockNumber: UInt64, index: UInt32)? = nil,
+                             limit: Int) throws -> (items: [AddressTransaction], next: (blockNumber: UInt64, index: UInt32)?) {
+        let prefix = Schema.addressTransactionPrefix(address)
+        let start = from.map { prefix + Schema.be(~$0.blockNumber) + Schema.be32(~$0.index) }
+        var items: [AddressTransaction] = []
+        var next: (blockNumber: UInt64, index: UInt32)?
+        try store.scan(prefix: prefix) { key, value in
+            if let start, key.lexicographicallyPrecedes(start) { return true }
+            guard key.count == prefix.count + 12, value.count == 32, let inverted = Schema.readBE(key, at: prefix.count) else {
+                throw StorageError("scan", "address index entry \(Hex.encode(key)) is malformed: the database is damaged")
+            }
+            let index = ~key[(prefix.count + 8)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            guard items.count < limit else {
+                next = (~inverted, index)
+                return false
+            }
+            items.append(AddressTransaction(hash: try Hash32(value), blockNumber: ~inverted, index: index))
+            return true
+        }
+        return (items, next)
     }
 
     /// State as of `header`, and of that block only: a reader never mixes it with a

@@ -19,6 +19,7 @@ import Primitives
 /// | `e`    | number (8)                  | RLP list of the block's evidence items (only when it has some) |
 /// | `m`    | name (ASCII)                | metadata: `head` (number 8 + hash 32), `genesis`, `layout` (version 8) |
 /// | `x`    | address (20) + key (32)     | module blob: bytes outside the trie, at the head   |
+/// | `A`    | address (20) + ~number (8) + ~index (4) | transaction hash (32): the address sent it or is its `to`; newest first |
 public enum Schema {
     /// A trie node by hash.
     public static func trieNode(_ hash: Hash32) -> [UInt8] { [0x6E] + hash.bytes }
@@ -49,6 +50,13 @@ public enum Schema {
     public static func evidence(_ number: UInt64) -> [UInt8] { [0x65] + be(number) }
     /// Where a transaction was included.
     public static func transactionLookup(_ hash: Hash32) -> [UInt8] { [0x74] + hash.bytes }
+    /// An address's transaction at block `number`, index `index`: the bitwise complements
+    /// of both, so that a scan of `addressTransactionPrefix` visits the newest first.
+    public static func addressTransaction(_ address: Address, number: UInt64, index: UInt32) -> [UInt8] {
+        addressTransactionPrefix(address) + be(~number) + be32(~index)
+    }
+    /// Prefix of every `addressTransaction` entry of `address`.
+    public static func addressTransactionPrefix(_ address: Address) -> [UInt8] { [0x41] + address.bytes }
     /// The head pointer: number (8) + hash (32) of the last committed block.
     public static let head: [UInt8] = [0x6D] + Array("head".utf8)
     /// The genesis file the database was initialised with (JSON bytes).
@@ -58,6 +66,9 @@ public enum Schema {
 
     /// 8-byte big-endian encoding of `n`.
     public static func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) } }
+
+    /// 4-byte big-endian encoding of `n`.
+    public static func be32(_ n: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: n >> (24 - 8 * UInt32($0))) } }
 
     /// Decodes 8 big-endian bytes at `offset`.
     public static func readBE(_ bytes: [UInt8], at offset: Int = 0) -> UInt64? {
