@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Crypto", "Primitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "SyncTests", dependencies: ["Node", "Chain", "Consensus", "Network", "RPC", "JSON", "Modules", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )
