@@ -10,7 +10,7 @@ final class InProcessNetwork {
     /// One node's end: its handlers by channel and its transport.
     final class Node: PeerTransport {
         let id: PeerID
-        unowned let network: InProcessNetwork
+        private weak var network: InProcessNetwork?
         var handlers: [Channel: PeerChannelHandler] = [:]
 
         init(id: PeerID, network: InProcessNetwork) {
@@ -20,11 +20,11 @@ final class InProcessNetwork {
 
         func register(_ handler: PeerChannelHandler) { handlers[handler.channel] = handler }
 
-        func send(_ envelope: Envelope, to peer: PeerID) -> SendOutcome { network.deliver(envelope, from: id, to: peer) }
+        func send(_ envelope: Envelope, to peer: PeerID) -> SendOutcome { network?.deliver(envelope, from: id, to: peer) ?? .notConnected }
 
         func broadcast(_ envelope: Envelope) -> Int { connectedPeers.filter { send(envelope, to: $0) == .queued }.count }
 
-        var connectedPeers: [PeerID] { network.peers(of: id) }
+        var connectedPeers: [PeerID] { network?.peers(of: id) ?? [] }
         var peerCount: Int { connectedPeers.count }
         var isListening: Bool { true }
     }
@@ -37,8 +37,12 @@ final class InProcessNetwork {
     private let lock = NSLock()
     private var nodes: [PeerID: Node] = [:]
     private var links: [Link: DispatchQueue] = [:]
-    private(set) var disconnects: [(peer: PeerID, by: PeerID, reason: String)] = []
-    private(set) var envelopesSent = 0
+    private var disconnectLog: [(peer: PeerID, by: PeerID, reason: String)] = []
+    private var sentCount = 0
+    /// Each disconnect: the peer dropped, the node that dropped it, why.
+    var disconnects: [(peer: PeerID, by: PeerID, reason: String)] { lock.withLock { disconnectLog } }
+    /// Envelopes sent so far.
+    var envelopesSent: Int { lock.withLock { sentCount } }
     /// Rewrites (or drops, returning nil) what `from` sends to `to`.
     var tamper: ((PeerID, PeerID, Envelope) -> Envelope?)?
 
@@ -62,7 +66,7 @@ final class InProcessNetwork {
     /// Closes the link between `a` and `b` (what a node's dispatcher does to a peer that sent garbage).
     func disconnect(_ a: PeerID, _ b: PeerID, reason: String) {
         let existed = lock.withLock {
-            disconnects.append((b, a, reason))
+            disconnectLog.append((b, a, reason))
             let forward = links.removeValue(forKey: Link(from: a, to: b)) != nil
             let backward = links.removeValue(forKey: Link(from: b, to: a)) != nil
             return forward || backward
@@ -83,7 +87,7 @@ final class InProcessNetwork {
 
     fileprivate func deliver(_ envelope: Envelope, from: PeerID, to: PeerID) -> SendOutcome {
         guard let queue = lock.withLock({ links[Link(from: from, to: to)] }), let target = node(to) else { return .notConnected }
-        lock.withLock { envelopesSent += 1 }
+        lock.withLock { sentCount += 1 }
         guard let envelope = tamper.map({ $0(from, to, envelope) }) ?? envelope else { return .queued }
         queue.async { [self] in
             guard lock.withLock({ links[Link(from: from, to: to)] }) != nil, let handler = target.handlers[envelope.channel] else { return }
