@@ -22,15 +22,17 @@ declare -A min_counters=(
     [FuzzABI]=3650 [FuzzChainData]=17000 [FuzzJSON]=1750 [FuzzJSONRPC]=21900 [FuzzONNX]=21700 [FuzzRLP]=3600
     [FuzzTransaction]=16900 [FuzzInferenceCall]=73500
     [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100
+    [FuzzSyncMessages]=129300
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
     [FuzzTransaction]=620 [FuzzInferenceCall]=3180
     [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500
+    [FuzzSyncMessages]=590
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
-# 132 KiB) are read whole.
-declare -A max_len=([FuzzONNX]=196608)
+# 132 KiB) are read whole, and for the sync messages so a block in parts (over 64 KiB) fits.
+declare -A max_len=([FuzzONNX]=196608 [FuzzSyncMessages]=196608)
 
 # SwiftPM turns `--sanitize=fuzzer --sanitize=address` into two `-sanitize=` options in the
 # order of a Swift Set (hash order, random per `swift build` process), and the Swift driver
