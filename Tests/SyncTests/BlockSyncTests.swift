@@ -202,6 +202,28 @@ final class BlockSyncTests: XCTestCase {
         XCTAssertEqual(syncing(), .bool(false))
     }
 
+    /// Once caught up, the last few heights are left to consensus; falling further behind resumes sync.
+    func testSyncResumesOnlyWhenTheNodeFallsFurtherBehind() throws {
+        let source = try SyncFixture.chain()
+        try SyncFixture.produce(5, on: source)
+        let network = InProcessNetwork()
+        let a = try node(1, source, on: network)
+        let late = try node(2, try SyncFixture.chain(), on: network)
+        network.connect(late.transport, a.transport)
+        XCTAssertTrue(SyncFixture.wait { late.chain.head.number == 5 && late.sync.isCaughtUp })
+
+        try SyncFixture.produce(3, on: source)
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(late.chain.head.number, 5, "3 blocks behind: consensus's to cover")
+        XCTAssertTrue(late.sync.isCaughtUp)
+        XCTAssertNil(late.sync.syncProgress)
+
+        try SyncFixture.produce(7, on: source)
+        XCTAssertTrue(SyncFixture.wait { late.chain.head.number == 15 && late.sync.isCaughtUp }, "head \(late.chain.head.number)")
+        try assertSameChain(late.chain, source)
+        XCTAssertEqual(caughtUp.all.filter { $0.hasPrefix("2@") }, ["2@5", "2@15"])
+    }
+
     /// A node whose peers are no higher is caught up at once; a peer on another chain is dropped.
     func testCaughtUpAtOnceAndAPeerOnAnotherChainIsDropped() throws {
         let source = try SyncFixture.chain()

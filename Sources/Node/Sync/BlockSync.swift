@@ -20,7 +20,8 @@ import RPC
 /// that fails is dropped (logged, disconnected, its later messages refused) and its ranges go
 /// to other peers; a range not delivered within `requestTimeoutMilliseconds` is asked of another
 /// peer. Once the head is within `caughtUpMargin` blocks of the highest peer, `onCaughtUp` fires
-/// (consensus takes over); sync starts fetching again only if the node falls further behind.
+/// (consensus takes over); sync starts fetching again only if the node falls more than
+/// `resumeBehindBlocks` behind.
 ///
 /// Threads: `receive` decodes on the caller's thread and throws on a malformed message; all other
 /// work runs on the handler's own queues (one for syncing, one for serving).
@@ -41,12 +42,16 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
         public var statusIntervalMilliseconds: UInt64
         /// The node counts as caught up when its head is at most this many blocks below the highest peer's.
         public var caughtUpMargin: UInt64
+        /// Once caught up (consensus running), sync starts fetching again only when the head falls
+        /// more than this many blocks below the highest peer's: consensus covers the last few.
+        public var resumeBehindBlocks: UInt64
 
         /// The defaults: 16 blocks a request, 4 requests a peer, a 256-block window, 5 s timeout,
         /// 200 ms tick, 1 s status, caught up at the highest peer's height (certificates are stored
-        /// beside blocks, so even the tip's block can be synced).
+        /// beside blocks, so even the tip's block can be synced), fetching again 8 blocks behind.
         public init(batchSize: Int = 16, requestsPerPeer: Int = 4, windowBlocks: UInt64 = 256, requestTimeoutMilliseconds: UInt64 = 5_000,
-                    tickMilliseconds: UInt64 = 200, statusIntervalMilliseconds: UInt64 = 1_000, caughtUpMargin: UInt64 = 0) {
+                    tickMilliseconds: UInt64 = 200, statusIntervalMilliseconds: UInt64 = 1_000, caughtUpMargin: UInt64 = 0,
+                    resumeBehindBlocks: UInt64 = 8) {
             self.batchSize = max(1, min(batchSize, BlockSyncMessage.maximumRequestCount))
             self.requestsPerPeer = max(1, requestsPerPeer)
             self.windowBlocks = max(1, windowBlocks)
@@ -54,6 +59,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
             self.tickMilliseconds = max(1, tickMilliseconds)
             self.statusIntervalMilliseconds = statusIntervalMilliseconds
             self.caughtUpMargin = caughtUpMargin
+            self.resumeBehindBlocks = max(caughtUpMargin, resumeBehindBlocks)
         }
     }
 
@@ -100,6 +106,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
     private var dropped: [PeerID: String] = [:]
     private var assemblers: [PeerID: PartAssembler] = [:]
     private var progress: SyncProgress?
+    private var caughtUpMirror = false
 
     /// Sync for `chain`, whose certificates are signed in `domain`, over `transport`. `log` gets
     /// one line per dropped peer, timeout and hand-over; `disconnect` closes a dropped peer's
@@ -146,10 +153,11 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
     /// The catch-up under way (`eth_syncing`), nil when caught up or before any peer's status.
     public var syncProgress: SyncProgress? { lock.withLock { progress } }
 
-    /// Whether the node is within `caughtUpMargin` of its highest peer.
-    public var isCaughtUp: Bool { queue.sync { caughtUp } }
+    /// Whether the node has caught up with its highest peer (and not fallen behind again).
+    public var isCaughtUp: Bool { lock.withLock { caughtUpMirror } }
 
-    /// Blocks each peer delivered that were applied or are waiting to be (tests, logs).
+    /// Blocks each peer delivered that were applied or are waiting to be (tests, logs); not to be
+    /// called from `onCaughtUp` (it waits for the sync queue).
     public var blocksDelivered: [PeerID: Int] { queue.sync { peers.mapValues(\.blocksDelivered) } }
 
     // MARK: PeerChannelHandler
@@ -255,6 +263,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
             for peer in transport.connectedPeers { send(.status(height: head.number, headHash: head.hash), to: peer) }
         }
         for (peer, state) in peers.sorted(by: { $0.key < $1.key }) where state.height == nil { send(.statusRequest, to: peer) }
+        apply()
         schedule()
     }
 
@@ -263,7 +272,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
     private func schedule() {
         let head = chain.head.number
         updateProgress(head: head)
-        guard let target = highestPeerHeight, target > head, !(caughtUp && target <= head + settings.caughtUpMargin) else { return }
+        guard let target = highestPeerHeight, target > head, !caughtUp else { return }
         let limit = min(target, head + settings.windowBlocks)
         var covered = Set(downloaded.keys)
         for request in requests.values { covered.formUnion(request.next..<request.end) }
@@ -366,17 +375,23 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
     /// from behind to caught up.
     private func updateProgress(head: UInt64) {
         guard let target = highestPeerHeight else { return }
-        if head + settings.caughtUpMargin >= target {
-            lock.withLock { progress = nil }
+        if head + (caughtUp ? settings.resumeBehindBlocks : settings.caughtUpMargin) >= target {
             guard !caughtUp else { return }
             caughtUp = true
+            lock.withLock {
+                progress = nil
+                caughtUpMirror = true
+            }
             log("sync: caught up at block \(head) (highest peer \(target)); consensus takes over")
             onCaughtUp(head)
         } else {
             if caughtUp || lock.withLock({ progress == nil }) { startingBlock = head }
             caughtUp = false
             let update = SyncProgress(startingBlock: startingBlock, currentBlock: head, highestBlock: target)
-            lock.withLock { progress = update }
+            lock.withLock {
+                progress = update
+                caughtUpMirror = false
+            }
         }
     }
 
