@@ -16,7 +16,7 @@ commands:
   bench    [--transactions N] [--rounds N]
                                           sender-recovery and block-import benchmarks
   bench-sync [--blocks N] [--transfers N] [--rounds N]
-                                          block sync over loopback against a local import
+                                          block sync over loopback against importing the same blocks
   version                                 print the client version
 
 Run `opgd <command> --help` for a command's options.
@@ -63,8 +63,8 @@ let commandUsage: [String: String] = [
 
     Builds a chain of N blocks (default 200) of T transfers each (default 50), certified by
     3 of 4 validators, then measures block sync from a node serving it to a fresh node over
-    loopback P2P against importing the same blocks from the local database, alternately for
-    R rounds (default 5). Prints a Markdown table (docs/p2p.md "Block sync").
+    loopback P2P against importing the same blocks read into memory beforehand (as from a
+    file), alternately for R rounds (default 5). Prints a Markdown table (docs/p2p.md "Block sync").
     """,
 ]
 

@@ -8,9 +8,8 @@ import Storage
 
 /// `opgd bench-sync`: block sync over real loopback P2P connections (Noise, frames, the blocks
 /// channel, certificate checks, execution, commit) against its named peer, importing the same
-/// blocks from a local database (header and raw transactions read back, senders recovered,
-/// executed, committed: what replaying a file does), alternating in the same process for each
-/// round. Both write to a fresh LevelDB chain without per-block fsync. Prints a Markdown table of
+/// blocks already read into memory as from a file (headers and raw transactions: senders
+/// recovered, executed, checked, committed), alternating in the same process for each round. Both write to a fresh LevelDB chain without per-block fsync. Prints a Markdown table of
 /// median blocks per second and the median per-round ratio with its range (issue 11 §6: goal ≥ 0.8).
 public enum SyncBench {
     /// Builds a chain of `blocks` blocks of `transfers` transfers each, certified by 3 of 4
@@ -20,9 +19,13 @@ public enum SyncBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = try SourceChain(directory: directory + "/source", blocks: blocks, transfers: transfers)
+        let exported = try source.exportAll()
         var imports: [Double] = [], syncs: [Double] = []
         for round in 0..<rounds {
-            let importing = { imports.append(Double(blocks) / (try Bench.seconds { try source.importAll(into: directory + "/import-\(round)") })) }
+            let importing = {
+                let target = try SourceChain.open(directory + "/import-\(round)", spec: source.spec)
+                imports.append(Double(blocks) / (try Bench.seconds { try SourceChain.importAll(exported, into: target) }))
+            }
             let syncing = { syncs.append(Double(blocks) / (try source.syncAll(into: directory + "/sync-\(round)"))) }
             if round % 2 == 0 { try importing(); try syncing() } else { try syncing(); try importing() }
         }
@@ -33,7 +36,7 @@ public enum SyncBench {
         print("| measurement | blocks per second | peer | peer blocks per second | ratio |")
         print("|---|---:|---|---:|---:|")
         print("| block sync from one peer over loopback P2P (certificates checked, executed, committed) | "
-              + String(format: "%.1f", median(syncs)) + " | import of the same blocks from a local database | "
+              + String(format: "%.1f", median(syncs)) + " | import of the same blocks, read into memory beforehand | "
               + String(format: "%.1f", median(imports)) + " | "
               + String(format: "%.2f [%.2f–%.2f]", median(ratios), ratios.first ?? 0, ratios.last ?? 0) + " |")
     }
@@ -79,14 +82,20 @@ public enum SyncBench {
             return ChainSetup.service(spec: spec, database: database, poolLimits: MempoolLimits(maxPerAccount: 1_000, pendingSlots: 1_000_000))
         }
 
-        /// The peer: every block read back from the source database and imported.
-        func importAll(into directory: String) throws {
-            let target = try Self.open(directory, spec: spec)
+        /// Every block as it would be read from a file: header, raw transactions, certificate.
+        func exportAll() throws -> [(header: Header, transactions: [[UInt8]], certificate: [UInt8])] {
             let database = chain.database
-            for number in 1...chain.head.number {
+            return try (1...chain.head.number).map { number in
                 guard let header = try database.header(number: number), let transactions = try database.transactions(number: number),
                       let certificate = try database.certificate(number: number) else { throw CommandError("block \(number) is missing") }
-                try target.importBlock(header: header, rawTransactions: transactions.map(\.raw), certificate: certificate, sync: false)
+                return (header, transactions.map(\.raw), certificate)
+            }
+        }
+
+        /// The peer: the exported blocks imported in order (senders recovered, executed, checked, committed).
+        static func importAll(_ blocks: [(header: Header, transactions: [[UInt8]], certificate: [UInt8])], into target: ChainService) throws {
+            for block in blocks {
+                try target.importBlock(header: block.header, rawTransactions: block.transactions, certificate: block.certificate, sync: false)
             }
         }
 
