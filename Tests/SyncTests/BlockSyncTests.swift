@@ -107,7 +107,9 @@ final class BlockSyncTests: XCTestCase {
         let network = InProcessNetwork()
         let honest = try node(1, source, on: network)
         let evil = try node(2, try SyncFixture.copy(of: source), on: network)
-        network.tamper = { from, _, envelope in
+        let asked = LogLines()
+        network.tamper = { from, to, envelope in
+            if to == evil.transport.id && envelope.messageType == BlockSyncMessage.getBlocksType { asked.append("\(from)") }
             guard from == evil.transport.id, envelope.channel == .blocks, envelope.messageType == BlockSyncMessage.blockType,
                   case .block(let block)? = try? BlockSyncMessage(type: envelope.messageType, body: envelope.body) else { return envelope }
             var certificate = block.certificateBytes, transactions = block.rawTransactions, header = block.header
@@ -122,6 +124,7 @@ final class BlockSyncTests: XCTestCase {
         let log = LogLines()
         let late = try node(3, try SyncFixture.chain(), on: network, log: log)
         network.connect(late.transport, evil.transport)
+        XCTAssertTrue(SyncFixture.wait { !asked.all.isEmpty }, "the tampering peer is asked first")
         network.connect(late.transport, honest.transport)
         XCTAssertTrue(SyncFixture.wait { late.chain.head.number == 20 }, "head \(late.chain.head.number)")
         try assertSameChain(late.chain, source)
