@@ -66,6 +66,20 @@ final class MempoolGossipTests: XCTestCase {
         XCTAssertTrue(network.disconnects.isEmpty, "\(network.disconnects)")
     }
 
+    /// A peer that connects late gets the pool's transactions announced before it came.
+    func testAPeerThatConnectsLateGetsThePool() throws {
+        let network = InProcessNetwork()
+        let nodes = try (1...2).map { try GossipNode(UInt8($0), on: network) }
+        for nonce in 0..<5 { try nodes[0].chain.submit(SyncFixture.transfer(SyncFixture.users[3], nonce: UInt64(nonce))) }
+        settle(network, nodes)
+        XCTAssertEqual(nodes[1].chain.mempool.count, 0)
+        network.connect(nodes[0].transport, nodes[1].transport)
+        settle(network, nodes)
+        XCTAssertEqual(nodes[1].chain.mempool.count, 5)
+        XCTAssertEqual(nodes[0].gossip.counters.sent, 5)
+        XCTAssertEqual(nodes[1].gossip.counters.sent, 0, "nothing echoed back")
+    }
+
     /// A transaction larger than one envelope travels alone in parts.
     func testALargeTransactionIsGossipedInParts() throws {
         let network = InProcessNetwork()

@@ -89,8 +89,11 @@ public final class MempoolGossip: PeerChannelHandler {
     /// Returns once every transaction received or admitted so far has been checked and sent.
     public func waitUntilIdle() { queue.sync {} }
 
+    /// A new peer gets the whole pool (by sender, then nonce), so a node that joins late or
+    /// reconnects has what was announced while it was away.
     public func peerConnected(_ peer: PeerID) {
         lock.withLock { _ = state(of: peer) }
+        queue.async { [self] in send(chain.mempool.all(), to: peer) }
     }
 
     public func peerDisconnected(_ peer: PeerID) {
@@ -183,15 +186,18 @@ public final class MempoolGossip: PeerChannelHandler {
         }
         let transactions = hashes.compactMap { chain.mempool.transaction($0) }
         guard !transactions.isEmpty else { return }
-        for peer in transport.connectedPeers {
-            let fresh: [[UInt8]] = lock.withLock {
-                var peerState = state(of: peer)
-                defer { peers[peer] = peerState }
-                return transactions.filter { peerState.known.insert($0.hash) }.map(\.raw)
-            }
-            guard !fresh.isEmpty else { continue }
-            for envelope in MempoolMessage.envelopes(for: fresh) { _ = transport.send(envelope, to: peer) }
-            lock.withLock { counts.sent += fresh.count }
+        for peer in transport.connectedPeers { send(transactions, to: peer) }
+    }
+
+    /// Runs on `queue`: sends `peer` those of `transactions` it is not known to have.
+    private func send(_ transactions: [SignedTransaction], to peer: PeerID) {
+        let fresh: [[UInt8]] = lock.withLock {
+            var peerState = state(of: peer)
+            defer { peers[peer] = peerState }
+            return transactions.filter { peerState.known.insert($0.hash) }.map(\.raw)
         }
+        guard !fresh.isEmpty else { return }
+        for envelope in MempoolMessage.envelopes(for: fresh) { _ = transport.send(envelope, to: peer) }
+        lock.withLock { counts.sent += fresh.count }
     }
 }
