@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Crypto", "Primitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "SyncTests", dependencies: ["Node", "Chain", "Consensus", "Network", "RPC", "JSON", "Modules", "Crypto", "Primitives", "Storage"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )
@@ -110,6 +111,7 @@ if Context.environment["OPG_FUZZ"] != nil {
                           path: "Fuzz/FuzzEvidence", exclude: ["corpus"]),
         .executableTarget(name: "FuzzConsensusWire", dependencies: ["Node", "Consensus", "Network", "Primitives"], path: "Fuzz/FuzzConsensusWire", exclude: ["corpus"]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["Chat", "JSON"], path: "Fuzz/FuzzTokenizer", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzSyncMessages", dependencies: ["Node", "Network"], path: "Fuzz/FuzzSyncMessages", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -125,5 +127,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzEvidence", targets: ["FuzzEvidence"]),
         .executable(name: "FuzzConsensusWire", targets: ["FuzzConsensusWire"]),
         .executable(name: "FuzzTokenizer", targets: ["FuzzTokenizer"]),
+        .executable(name: "FuzzSyncMessages", targets: ["FuzzSyncMessages"]),
     ]
 }

@@ -25,6 +25,7 @@ declare -A min_counters=(
     [FuzzEvidence]=104000
     [FuzzConsensusWire]=130700
     [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100 [FuzzTokenizer]=8000
+    [FuzzSyncMessages]=129300
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
@@ -33,10 +34,11 @@ declare -A min_seed_cov=(
     [FuzzEvidence]=1370
     [FuzzConsensusWire]=735
     [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500 [FuzzTokenizer]=2080
+    [FuzzSyncMessages]=590
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
-# 132 KiB) are read whole.
-declare -A max_len=([FuzzONNX]=196608)
+# 132 KiB) are read whole, and for the sync messages so a block in parts (over 64 KiB) fits.
+declare -A max_len=([FuzzONNX]=196608 [FuzzSyncMessages]=196608)
 
 # SwiftPM turns `--sanitize=fuzzer --sanitize=address` into two `-sanitize=` options in the
 # order of a Swift Set (hash order, random per `swift build` process), and the Swift driver

@@ -16,6 +16,8 @@ commands:
   replay   --datadir DIR                  re-execute the chain and check the stored state
   bench    [--transactions N] [--rounds N]
                                           sender-recovery and block-import benchmarks
+  bench-sync [--blocks N] [--transfers N] [--rounds N]
+                                          block sync over loopback against importing the same blocks
   version                                 print the client version
 
 Run `opgd <command> --help` for a command's options.
@@ -67,6 +69,14 @@ let commandUsage: [String: String] = [
     recover in a tight C loop on 1 thread and on every core, measured alternately in the
     same process for R rounds (default 5). Prints a Markdown table of median rates and
     median per-round ratios (tools/bench/run.sh, README benchmark table).
+    """,
+    "bench-sync": """
+    usage: opgd bench-sync [--blocks N] [--transfers N] [--rounds R]
+
+    Builds a chain of N blocks (default 200) of T transfers each (default 50), certified by
+    3 of 4 validators, then measures block sync from a node serving it to a fresh node over
+    loopback P2P against importing the same blocks read into memory beforehand (as from a
+    file), alternately for R rounds (default 5). Prints a Markdown table (docs/p2p.md "Block sync").
     """,
 ]
 
@@ -143,6 +153,18 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
             count = v
         }
         try Bench.run(transactions: count, rounds: rounds)
+        return 0
+    case "bench-sync":
+        let args = try Arguments(rest, options: ["--blocks", "--transfers", "--rounds"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        func count(_ option: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let text = args.option(option) else { return fallback }
+            guard let v = Int(text), range.contains(v) else { throw UsageError("\(option): \"\(text)\" must be an integer in \(range.lowerBound)…\(range.upperBound)") }
+            return v
+        }
+        try SyncBench.run(blocks: try count("--blocks", 200, 1...100_000), transfers: try count("--transfers", 50, 1...10_000),
+                          rounds: try count("--rounds", 5, 1...100))
         return 0
     default:
         throw UsageError("unknown command \"\(command)\"")

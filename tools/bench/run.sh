@@ -15,6 +15,9 @@ echo
 echo "## Sender recovery and block import"
 "$BIN/opgd" bench --rounds 7
 echo
+echo "## Block sync"
+"$BIN/opgd" bench-sync --rounds 7
+echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
 echo

@@ -14,6 +14,9 @@ public final class EthAPI {
     let filters: FilterManager
     /// Cap on the gas an `eth_call` or estimate may use (geth's RPCGasCap).
     public var callGasCap: UInt64 = 50_000_000
+    /// Where `eth_syncing` reads the catch-up progress (block sync); without one it answers false.
+    /// Set before the server starts.
+    public weak var syncProgressSource: SyncProgressSource?
 
     private var db: ChainDatabase { chain.database }
 
@@ -35,7 +38,12 @@ public final class EthAPI {
         d.register("net_listening") { p in try p.expect(atMost: 0); return .bool(true) }
         d.register("net_peerCount") { p in try p.expect(atMost: 0); return .string("0x0") }
         d.register("eth_chainId") { p in try p.expect(atMost: 0); return EthFormat.quantity(chainId) }
-        d.register("eth_syncing") { p in try p.expect(atMost: 0); return .bool(false) }
+        d.register("eth_syncing") { [unowned self] p in
+            try p.expect(atMost: 0)
+            guard let progress = syncProgressSource?.syncProgress else { return .bool(false) }
+            return .object(["startingBlock": EthFormat.quantity(progress.startingBlock), "currentBlock": EthFormat.quantity(progress.currentBlock),
+                            "highestBlock": EthFormat.quantity(progress.highestBlock)])
+        }
         d.register("eth_accounts") { p in try p.expect(atMost: 0); return .array([]) }
         d.register("eth_blockNumber") { [unowned self] p in try p.expect(atMost: 0); return EthFormat.quantity(chain.head.number) }
         d.register("eth_gasPrice") { [unowned self] p in
