@@ -22,7 +22,7 @@ public func fuzzSyncMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
             guard message.encoded == input else { fatalError("mempool message re-encodes differently") }
         }
     default:
-        var assembler = PartAssembler(channel: BlockSyncMessage.channelName, maximumBytes: BlockSyncMessage.maximumBlockBytes,
+        var assembler = SyncPartAssembler(channel: BlockSyncMessage.channelName, maximumBytes: BlockSyncMessage.maximumBlockBytes,
                                       splittableKinds: [BlockSyncMessage.blockType])
         var offset = 0
         while offset + 2 <= input.count {

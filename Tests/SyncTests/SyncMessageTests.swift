@@ -92,7 +92,7 @@ final class SyncMessageTests: XCTestCase {
 
     /// Parts out of sequence (a dropped part) discard the message in progress without blaming the peer.
     func testPartsOutOfSequenceAreDiscarded() throws {
-        var assembler = PartAssembler(channel: "blocks", maximumBytes: 1 << 20, splittableKinds: [4])
+        var assembler = SyncPartAssembler(channel: "blocks", maximumBytes: 1 << 20, splittableKinds: [4])
         let body = [UInt8](repeating: 3, count: MessageParts.chunkLength + 10)
         let parts = MessageParts.envelopes(channel: .blocks, kind: 4, body: body).map(\.body)
         XCTAssertEqual(parts.count, 2)

@@ -104,7 +104,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
     private let serveQueue = DispatchQueue(label: "opg.block-serve")
     private let lock = NSLock()
     private var dropped: [PeerID: String] = [:]
-    private var assemblers: [PeerID: PartAssembler] = [:]
+    private var assemblers: [PeerID: SyncPartAssembler] = [:]
     private var progress: SyncProgress?
     private var caughtUpMirror = false
 
@@ -179,7 +179,7 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
         let message: BlockSyncMessage
         if envelope.messageType == MessageParts.partType {
             let part: (kind: UInt16, body: [UInt8])? = try lock.withLock {
-                var assembler = assemblers[peer] ?? PartAssembler(channel: BlockSyncMessage.channelName,
+                var assembler = assemblers[peer] ?? SyncPartAssembler(channel: BlockSyncMessage.channelName,
                                                                   maximumBytes: BlockSyncMessage.maximumBlockBytes,
                                                                   splittableKinds: [BlockSyncMessage.blockType])
                 defer { assemblers[peer] = assembler }

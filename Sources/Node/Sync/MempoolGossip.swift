@@ -57,7 +57,7 @@ public final class MempoolGossip: PeerChannelHandler {
         var known: KnownHashes
         var transactions: TokenBucket
         var bytes: TokenBucket
-        var parts = PartAssembler(channel: MempoolMessage.channelName, maximumBytes: MempoolMessage.maximumBytes,
+        var parts = SyncPartAssembler(channel: MempoolMessage.channelName, maximumBytes: MempoolMessage.maximumBytes,
                                   splittableKinds: [MempoolMessage.transactionsType])
     }
 

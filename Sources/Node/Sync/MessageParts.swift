@@ -37,7 +37,7 @@ enum MessageParts {
 
 /// Reassembles the split messages one peer sends on one channel, holding at most one message of
 /// at most `maximumBytes` at a time.
-struct PartAssembler {
+struct SyncPartAssembler {
     private let channel: String
     private let maximumBytes: Int
     private let splittableKinds: [UInt16]
