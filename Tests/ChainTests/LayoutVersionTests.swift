@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Primitives
 import Storage
@@ -110,6 +111,33 @@ final class LayoutVersionTests: XCTestCase {
             XCTAssertEqual(db.head, head)
             XCTAssertEqual(try db.hash(number: 0), head?.hash)
             XCTAssertEqual(try db.evidence(number: 0), [])
+        }
+    }
+
+    /// Layout 3 also indexes transactions by address: migrating a layout-2 database builds
+    /// the index for the blocks it already holds, in the same batch as the new record.
+    func testMigratingToLayoutThreeIndexesTheStoredTransactionsByAddress() throws {
+        let key = try PrivateKey(Keccak256.digest(Array("layout test".utf8)))
+        let recipient = Address(lowByte: 0x42)
+        let tx = try Transaction(type: .dynamicFee, chainId: 1, nonce: 0, maxPriorityFeePerGas: UInt256(1), maxFeePerGas: UInt256(2),
+                                 gasLimit: 21_000, to: recipient, value: UInt256(5), data: [], accessList: []).signed(with: key)
+        try forEachStore { open in
+            do {
+                let store = try open()
+                let db = try ChainDatabase(store: store)
+                try commitBlockZero(db, genesis: Array("{}".utf8))
+                var header = db.head!
+                header.parentHash = header.hash
+                header.number = 1
+                try db.commit(block: Block(header: header, transactions: [tx]), receipts: [], stateBatch: WriteBatch(), sync: false)
+                for address in [tx.sender, recipient] { try store.delete(Schema.addressTransaction(address, number: 1, index: 0)) }
+                XCTAssertEqual(try db.transactions(of: recipient, limit: 10).items, [], "a layout-2 database has no address index")
+                try setLayoutRecord(Schema.be(2), in: store)
+            }
+            let db = try ChainDatabase(store: try open())
+            for address in [tx.sender, recipient] {
+                XCTAssertEqual(try db.transactions(of: address, limit: 10).items.map(\.hash), [tx.hash], "\(address)")
+            }
         }
     }
 

@@ -70,8 +70,22 @@ public final class ChainDatabase {
         // 2 → 3: a block may carry evidence (its header then has a 19th field, evidenceHash,
         // and its items are stored under `Schema.evidence`). A layout-2 chain has none, and
         // its 18-field headers and hashes are unchanged: only the record is new, so that a
-        // layout-2 node refuses a database that may hold headers it cannot decode.
-        { _ in WriteBatch() },
+        // layout-2 node refuses a database that may hold headers it cannot decode. Layout 3 also
+        // indexes every transaction by address (`Schema.addressTransaction`), so the stored
+        // blocks are indexed here, in the same batch.
+        { store in
+            var batch = WriteBatch()
+            guard let pointer = try store.get(Schema.head), let head = Schema.readBE(pointer) else { return batch }
+            for n in 0...head {
+                guard let body = try store.get(Schema.body(n)) else { continue }
+                let transactions: [SignedTransaction]
+                do { transactions = try decodeBody(body) } catch {
+                    throw LayoutVersionError("block \(n)'s stored body does not decode (\(error)): the database is damaged")
+                }
+                addressIndexEntries(number: n, transactions: transactions, into: &batch)
+            }
+            return batch
+        },
     ]
 
     private static func migrateLayout(_ store: KeyValueStore) throws {
@@ -128,7 +142,12 @@ public final class ChainDatabase {
     public func transactions(number: UInt64) throws -> [SignedTransaction]? {
         if let b = lock.withLock({ recentBodies[number] }) { return b }
         guard let bytes = try store.get(Schema.body(number)) else { return nil }
-        return try RLP.decode(bytes).list("block body").map { entry in
+        return try Self.decodeBody(bytes)
+    }
+
+    /// The transactions of a stored body (`[[raw, sender], …]`).
+    static func decodeBody(_ bytes: [UInt8]) throws -> [SignedTransaction] {
+        try RLP.decode(bytes).list("block body").map { entry in
             let pair = try entry.list("body entry")
             guard pair.count == 2 else { throw PrimitivesError(.rlp, "body entry must be [raw, sender]") }
             return try SignedTransaction(stored: pair[0].bytes("raw transaction"), sender: Address(pair[1].bytes("sender")))
@@ -191,10 +210,18 @@ public final class ChainDatabase {
         let number = Schema.be(n)
         for (i, tx) in transactions.enumerated() {
             batch.put(Schema.transactionLookup(tx.hash), number + Schema.be32(UInt32(i)))
+        }
+        addressIndexEntries(number: n, transactions: transactions, into: &batch)
+        return batch
+    }
+
+    /// The address index entries of block `n`: one per transaction under its sender and one
+    /// under its recipient when that is another address.
+    static func addressIndexEntries(number n: UInt64, transactions: [SignedTransaction], into batch: inout WriteBatch) {
+        for (i, tx) in transactions.enumerated() {
             batch.put(Schema.addressTransaction(tx.sender, number: n, index: UInt32(i)), tx.hash.bytes)
             if let to = tx.to, to != tx.sender { batch.put(Schema.addressTransaction(to, number: n, index: UInt32(i)), tx.hash.bytes) }
         }
-        return batch
     }
 
     /// A transaction of an address, as the address index holds it.

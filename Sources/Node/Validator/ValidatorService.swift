@@ -8,8 +8,8 @@ import Primitives
 /// The validator inside `opgd`: the Tendermint engine (through ``ConsensusDriver``) over the
 /// node's chain, with its durable signer and WAL in the consensus directory, and — when the
 /// config names a listen address or peers — the P2P transport with a ``PeerDispatcher`` routing
-/// each channel to its protocol (consensus and evidence here; block sync and mempool gossip
-/// register theirs on ``dispatcher``).
+/// each channel to its protocol: consensus and evidence, block sync (``BlockSync``, which also
+/// answers `eth_syncing`) and mempool gossip (``MempoolGossip``).
 ///
 /// `start` replays the WAL before the transport starts, so no network input reaches an engine
 /// whose state is not rebuilt; `stop` closes the transport, then stops the engine's queue.
@@ -27,6 +27,10 @@ public final class ValidatorService: @unchecked Sendable {
     public let consensusAddress: Address
     /// The chain's sign domain (chain id and genesis hash).
     public let domain: SignDomain
+    /// Block sync on the blocks channel (nil without a transport); its progress is `eth_syncing`'s answer.
+    public let blockSync: BlockSync?
+    /// Transaction gossip on the mempool channel (nil without a transport).
+    public let mempoolGossip: MempoolGossip?
 
     private let chain: ChainService
     private let logger: Logger
@@ -79,6 +83,19 @@ public final class ValidatorService: @unchecked Sendable {
         service.requestDecision = { height, peer in channel.requestDecision(height, from: peer) }
         dispatcher.register(consensusChannel)
         dispatcher.register(evidenceChannel)
+        if let transport {
+            let sync = BlockSync(chain: chain, domain: domain, transport: transport, log: { logger.info($0) },
+                                 disconnect: { peer, reason in transport.disconnect(peer, reason: reason) },
+                                 onCaughtUp: { head in logger.info("block sync caught up; consensus continues", ["head": head]) })
+            let gossip = MempoolGossip(chain: chain, transport: transport)
+            dispatcher.register(sync)
+            dispatcher.register(gossip)
+            blockSync = sync
+            mempoolGossip = gossip
+        } else {
+            blockSync = nil
+            mempoolGossip = nil
+        }
     }
 
     /// Replays the WAL, starts the engine, then the P2P transport.
@@ -91,6 +108,7 @@ public final class ValidatorService: @unchecked Sendable {
             return driver
         }
         try transport?.start()
+        blockSync?.start()
         let set = try validators.consensusSet(height: chain.head.number + 1)
         logger.info("consensus started", ["height": chain.head.number + 1, "consensusAddress": consensusAddress,
                                           "validators": set.count, "inSet": set.index(of: consensusAddress) != nil,
@@ -99,6 +117,7 @@ public final class ValidatorService: @unchecked Sendable {
 
     /// Stops the transport (waiting for its threads), then the engine.
     public func stop() {
+        blockSync?.stop()
         transport?.stop()
         service.stop()
     }
