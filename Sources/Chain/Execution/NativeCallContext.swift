@@ -286,6 +286,38 @@ public final class NativeCallContext {
         ledger.recordBurn(amount)
     }
 
+    /// Moves `amount` from the module's own account into the escrowed total of the supply
+    /// ledger (job fees, collateral, bonds: in no balance until released or burned).
+    public func escrow(_ amount: UInt256) throws {
+        try requireWritable("escrow")
+        try useGas(GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard !ledger.escrowed.addingReportingOverflow(amount).overflow else { throw NativeRevert("escrow overflows the escrowed total") }
+        try debitOwnAccount(amount)
+        ledger.recordEscrow(amount)
+    }
+
+    /// Pays `amount` out of the escrowed total to `recipient`'s balance.
+    public func releaseEscrow(_ amount: UInt256, to recipient: Address) throws {
+        try requireWritable("escrow release")
+        try useGas(GasSchedule.valueTransfer + GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard ledger.escrowed >= amount else { throw NativeRevert("release of \(amount) exceeds the escrowed total \(ledger.escrowed)") }
+        try credit(amount, to: recipient)
+        ledger.recordEscrowRelease(amount)
+    }
+
+    /// Destroys `amount` of the escrowed total and records it as burned.
+    public func burnEscrow(_ amount: UInt256) throws {
+        try requireWritable("burn")
+        try useGas(2 * GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard ledger.escrowed >= amount else { throw NativeRevert("burn of \(amount) exceeds the escrowed total \(ledger.escrowed)") }
+        guard !ledger.burned.addingReportingOverflow(amount).overflow else { throw NativeRevert("burn overflows the burned total") }
+        ledger.recordEscrowRelease(amount)
+        ledger.recordBurn(amount)
+    }
+
     private func debitOwnAccount(_ amount: UInt256) throws {
         let have = state.balance(of: address)
         guard have >= amount else { throw NativeRevert("insufficient module balance: have \(have) want \(amount)") }

@@ -4,8 +4,10 @@ import Primitives
 /// of the Supply module at `0x…00FF` holds the genesis supply, the total minted (block
 /// rewards, modules' `NativeCallContext.mint`), the total burned (base fees,
 /// `NativeCallContext.burn`) and the $OPG bonded as stake (`NativeCallContext.bond`),
-/// which no account's balance holds. Total supply = genesis + minted − burned, and
-/// sum(balances) + staked == total supply after every block (docs/staking.md).
+/// which no account's balance holds, and the $OPG the jobs module holds in escrow
+/// (`NativeCallContext.escrow`), likewise in no balance. Total supply = genesis + minted −
+/// burned, and sum(balances) + staked + escrowed == total supply after every block
+/// (docs/staking.md, docs/verification.md).
 public struct SupplyLedger {
     /// The Supply module's address.
     public static let address = Address(lowByte: 0xFF)
@@ -17,6 +19,9 @@ public struct SupplyLedger {
     public static let burnedSlot = Hash32.slot(2)
     /// Slot of the total bonded as stake (held by the staking module, in no balance).
     public static let stakedSlot = Hash32.slot(3)
+    /// Slot of the total held in escrow (job fees, collateral and challenge bonds the jobs
+    /// module holds, in no balance).
+    public static let escrowedSlot = Hash32.slot(4)
 
     private let state: ExecutionState
 
@@ -31,6 +36,8 @@ public struct SupplyLedger {
     public var burned: UInt256 { read(Self.burnedSlot) }
     /// $OPG bonded as stake now.
     public var staked: UInt256 { read(Self.stakedSlot) }
+    /// $OPG held in escrow now.
+    public var escrowed: UInt256 { read(Self.escrowedSlot) }
     /// genesis + minted − burned.
     public var totalSupply: UInt256 { genesisSupply + minted - burned }
 
@@ -45,6 +52,12 @@ public struct SupplyLedger {
 
     /// Takes `amount` off the bonded total (paid back or burned by the caller).
     public func recordRelease(_ amount: UInt256) { write(Self.stakedSlot, staked - amount) }
+
+    /// Adds `amount` to the escrowed total (taken out of an account's balance by the caller).
+    public func recordEscrow(_ amount: UInt256) { write(Self.escrowedSlot, escrowed + amount) }
+
+    /// Takes `amount` off the escrowed total (paid out or burned by the caller).
+    public func recordEscrowRelease(_ amount: UInt256) { write(Self.escrowedSlot, escrowed - amount) }
 
     /// Adds `amount` to the minted total.
     public func recordMint(_ amount: UInt256) { write(Self.mintedSlot, minted + amount) }
