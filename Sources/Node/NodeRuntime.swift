@@ -66,6 +66,7 @@ public final class NodeRuntime {
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         StakingRPC(models: models).register(on: dispatcher)
+        JobsRPC(models: models).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes
