@@ -209,7 +209,7 @@ final class JobsTests: XCTestCase {
             "0xd8fe39d4bcc5349dd5159a33df809d3c00efc7ea213736ae7e081cb18dc5596e7611da4ce4035ee1f7df57e241ed3daa880ef7b988540032c77ad9209dccb6421b"))
         XCTAssertEqual(Attestation.commitment(digest: digest, salt: Keccak256.hash(Array("salt".utf8)), verifier: key.address).bytes,
                        try Hex.decode("0xd5d1036d7c633c4e2871911e0171d7c8d2931809bcf56b9d8a86fa5fb70263f2"))
-        XCTAssertEqual(try Attestation.recover(a.signature(key: key, chainId: 1337), digest: digest), key.address)
+        XCTAssertEqual(try Attestation.recoverSigner(a.signature(key: key, chainId: 1337), digest: digest), key.address)
     }
 
     func testDrawsAreStakeWeightedWithoutReplacementAndVotesCapped() throws {

@@ -87,7 +87,7 @@ public struct Attestation: Equatable, Sendable {
 
     /// The address whose key signed `digest` with `signature` (r ‖ s ‖ v, v = 27, 28, 0 or 1,
     /// s in the lower half); a `NativeRevert` naming the rule broken otherwise.
-    static func recover(_ signature: [UInt8], digest: Hash32) throws -> Address {
+    public static func recoverSigner(_ signature: [UInt8], digest: Hash32) throws -> Address {
         guard signature.count == 65 else { throw NativeRevert("signature must be 65 bytes r ‖ s ‖ v, got \(signature.count)") }
         let v = signature[64]
         guard v == 27 || v == 28 || v <= 1 else { throw NativeRevert("signature v must be 27, 28, 0 or 1, got \(v)") }

@@ -263,7 +263,7 @@ extension Jobs {
         guard !weight.isZero else { throw NativeRevert("not on the job's committee") }
         let digest = try attestation(item.jobId, base, verdict: item.verdict, context).digest(chainId: context.block.chainId)
         try context.useGas(Self.signatureCheckGas)
-        let signer = try Attestation.recover(item.signature, digest: digest)
+        let signer = try Attestation.recoverSigner(item.signature, digest: digest)
         guard signer == item.verifier else {
             throw NativeRevert("the signature recovers to \(signer.checksummed), not the verifier: it was signed over another domain or message (chain id, module, job, result, verdict or epoch)")
         }
