@@ -367,6 +367,17 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(try h.status(id), .refunded)
     }
 
+    func testAFullAgendaMovesToTheNextBlockWithRoom() throws {
+        let h = try Harness()
+        let ids = try (0..<(Int(Jobs.agendaCapacity) + 8)).map { _ in try h.request(maxFee: JobsTests.opg, verificationFee: .zero) }
+        let requestBlock = h.number
+        h.advance(to: requestBlock + 3)
+        let assigned = try ids.filter { try h.status($0) == .assigned }.count
+        XCTAssertEqual(assigned, Int(Jobs.agendaCapacity), "one block's agenda holds \(Jobs.agendaCapacity) draws")
+        h.advance(to: requestBlock + 4)
+        for id in ids { XCTAssertEqual(try h.status(id), .assigned, "the rest are drawn in the next block") }
+    }
+
     // MARK: Attestation rejections
 
     func testAttestationRejectionsAreNamed() throws {

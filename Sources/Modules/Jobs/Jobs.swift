@@ -27,6 +27,9 @@ public final class Jobs: SelectorDispatchedModule {
     /// Most agenda items (draws, timeouts) the end-block hook handles in one block; an item
     /// that finds its block full goes to the next block with room.
     public static let agendaCapacity: UInt64 = 32
+    /// Hook gas kept in hand before handling one more agenda item (a draw among a few
+    /// dozen operators and the settlement take well under it; docs/verification.md).
+    static let itemGasReserve: UInt64 = 1_500_000
     /// Gas charged per attestation signature recovered (the ecrecover precompile's price).
     public static let signatureCheckGas: UInt64 = 3_000
     /// Domain tag of the provider draw's seed.

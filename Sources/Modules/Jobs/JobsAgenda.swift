@@ -22,7 +22,9 @@ extension Jobs {
     }
 
     /// Handles this block's agenda in the order the items were scheduled. An item whose
-    /// job has moved on (its `agendaBlock` is another block) is skipped.
+    /// job has moved on (its `agendaBlock` is another block) is skipped. When less than
+    /// `itemGasReserve` of the hook's gas is left, the remaining items move to the next
+    /// blocks' agendas instead, so a hook never runs out of gas and loses its agenda.
     public func endBlock(_ context: NativeCallContext) throws {
         let list = try context.mappingSlot(Slot.agenda, key: Hash32(word: UInt256(context.block.number)))
         let count = try context.loadWord(list).uint64 ?? 0
@@ -34,7 +36,11 @@ extension Jobs {
             try context.store(.zero, at: slot)
             let base = try jobSlot(id, context)
             guard try number(base, .agendaBlock, context) == context.block.number else { continue }
-            try act(id, base, params, context)
+            if context.gasLeft < Self.itemGasReserve {
+                try schedule(id, base, at: context.block.number + 1, context)
+            } else {
+                try act(id, base, params, context)
+            }
         }
         try context.storeWord(.zero, at: list)
     }
@@ -107,7 +113,7 @@ extension Jobs {
     private func drawProvider(_ id: Hash32, _ base: Hash32, _ params: JobsParameters, _ context: NativeCallContext) throws {
         let model = String(decoding: try context.loadBytes(field(base, .modelId)), as: UTF8.self)
         let epoch = try currentEpoch(context)
-        let candidates = (try? Staking.eligibleOperators(model: model, role: .provider, epoch: epoch, context: context)) ?? []
+        let candidates = try eligible(model, .provider, epoch, context)
         let seed = Self.seed(Self.providerTag, chainId: context.block.chainId, jobId: id, blockHash: context.block.parentHash)
         guard let provider = Self.weightedDraw(candidates, count: 1, seed: seed).first else {
             try refund(id, base, penaltyBps: 0, context)
@@ -123,8 +129,7 @@ extension Jobs {
         let model = String(decoding: try context.loadBytes(field(base, .modelId)), as: UTF8.self)
         let epoch = try currentEpoch(context)
         let provider = try context.loadAddress(field(base, .provider))
-        let candidates = ((try? Staking.eligibleOperators(model: model, role: .verifier, epoch: epoch, context: context)) ?? [])
-            .filter { $0.address != provider }
+        let candidates = try eligible(model, .verifier, epoch, context).filter { $0.address != provider }
         let seed = Self.seed(Self.committeeTag, chainId: context.block.chainId, jobId: id, blockHash: context.block.parentHash)
         let drawn = Self.weightedDraw(candidates, count: Int(params.committeeSize), seed: seed)
         guard !drawn.isEmpty else {
@@ -149,8 +154,22 @@ extension Jobs {
         try schedule(id, base, at: commitEnd + params.attestRevealBlocks, context)
     }
 
+    /// The staking module's eligible operators; none when staking refuses (a chain without
+    /// staking parameters). Running out of gas is not a refusal: it propagates.
+    private func eligible(_ model: String, _ role: OperatorRole, _ epoch: UInt64,
+                          _ context: NativeCallContext) throws -> [(address: Address, stake: UInt256)] {
+        do { return try Staking.eligibleOperators(model: model, role: role, epoch: epoch, context: context) } catch is NativeRevert {
+            if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
+            return []
+        }
+    }
+
+    /// The staking epoch of this block (0 on a chain without staking, where nobody is eligible).
     private func currentEpoch(_ context: NativeCallContext) throws -> UInt64 {
-        context.block.number / (try Staking.parameters(context: context)).epochBlocks
+        do { return context.block.number / (try Staking.parameters(context: context)).epochBlocks } catch is NativeRevert {
+            if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
+            return 0
+        }
     }
 
     // MARK: Quorum
