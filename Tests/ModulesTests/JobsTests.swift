@@ -41,14 +41,7 @@ final class JobsTests: XCTestCase {
                                                  hardwareClass: "cpu"))
             }
             let (words, staked) = try Staking.genesisStorage(parameters: StakingTests.params, operators: operators)
-            for w in words + (try jobs.genesisStorage()) { state.setStorage(w.value, of: w.address, slot: w.slot) }
-            var supply = staked
-            for key in JobsTests.keys {
-                state.setBalance(JobsTests.opg * 1_000, of: key.address)
-                supply += JobsTests.opg * 1_000
-            }
-            SupplyLedger(state).setGenesisSupply(supply)
-            SupplyLedger(state).setGenesisStake(staked)
+            StakingTests.writeGenesis(state, words: words + (try jobs.genesisStorage()), staked: staked, funding: JobsTests.keys)
         }
 
         var env: BlockEnvironment {

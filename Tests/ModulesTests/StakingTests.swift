@@ -27,14 +27,7 @@ final class StakingTests: XCTestCase {
 
         init(params: StakingParameters = StakingTests.params, operators: [GenesisOperator] = []) throws {
             let (words, staked) = try Staking.genesisStorage(parameters: params, operators: operators)
-            for w in words { state.setStorage(w.value, of: w.address, slot: w.slot) }
-            var supply = staked
-            for key in StakingTests.keys {
-                state.setBalance(StakingTests.opg * 1_000, of: key.address)
-                supply += StakingTests.opg * 1_000
-            }
-            SupplyLedger(state).setGenesisSupply(supply)
-            SupplyLedger(state).setGenesisStake(staked)
+            StakingTests.writeGenesis(state, words: words, staked: staked, funding: StakingTests.keys)
         }
 
         var env: BlockEnvironment {
@@ -105,6 +98,19 @@ final class StakingTests: XCTestCase {
     }
 
     static func address(_ k: Int) -> Address { keys[k].address }
+
+    /// Writes genesis module storage, gives each of `funding` 1,000 OPG, and records the
+    /// genesis supply (balances and `staked`) and stake in the ledger.
+    static func writeGenesis(_ state: StateDB, words: [GenesisStorageWord], staked: UInt256, funding: [PrivateKey]) {
+        for w in words { state.setStorage(w.value, of: w.address, slot: w.slot) }
+        var supply = staked
+        for key in funding {
+            state.setBalance(opg * 1_000, of: key.address)
+            supply += opg * 1_000
+        }
+        SupplyLedger(state).setGenesisSupply(supply)
+        SupplyLedger(state).setGenesisStake(staked)
+    }
 
     static func consensusKey(_ k: Int) -> [UInt8] {
         Staking.compressed(try! PrivateKey(Keccak256.digest(Array("consensus \(k)".utf8))).publicKey)

@@ -47,17 +47,25 @@ public struct SupplyLedger {
     /// Records the stake bonded at genesis (block 0 only).
     public func setGenesisStake(_ amount: UInt256) { write(Self.stakedSlot, amount) }
 
-    /// Adds `amount` to the bonded total (taken out of an account's balance by the caller).
-    public func recordBond(_ amount: UInt256) { write(Self.stakedSlot, staked + amount) }
+    /// A total of $OPG held outside every balance.
+    public enum HeldTotal {
+        /// Stake bonded in the staking module.
+        case staked
+        /// Fees, collateral and bonds the jobs module holds.
+        case escrowed
 
-    /// Takes `amount` off the bonded total (paid back or burned by the caller).
-    public func recordRelease(_ amount: UInt256) { write(Self.stakedSlot, staked - amount) }
+        var slot: Hash32 { self == .staked ? SupplyLedger.stakedSlot : SupplyLedger.escrowedSlot }
+        /// The total's name in revert reasons.
+        var name: String { self == .staked ? "staked" : "escrowed" }
+        /// What moving value into it is called in revert reasons.
+        var holdVerb: String { self == .staked ? "bond" : "escrow" }
+    }
 
-    /// Adds `amount` to the escrowed total (taken out of an account's balance by the caller).
-    public func recordEscrow(_ amount: UInt256) { write(Self.escrowedSlot, escrowed + amount) }
-
-    /// Takes `amount` off the escrowed total (paid out or burned by the caller).
-    public func recordEscrowRelease(_ amount: UInt256) { write(Self.escrowedSlot, escrowed - amount) }
+    /// The held total `total`; setting it records a move the caller made in balances.
+    public subscript(total: HeldTotal) -> UInt256 {
+        get { read(total.slot) }
+        nonmutating set { write(total.slot, newValue) }
+    }
 
     /// Adds `amount` to the minted total.
     public func recordMint(_ amount: UInt256) { write(Self.mintedSlot, minted + amount) }
