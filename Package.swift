@@ -105,6 +105,7 @@ if Context.environment["OPG_FUZZ"] != nil {
                           path: "Fuzz/FuzzJSONRPC", exclude: ["corpus"]),
         .executableTarget(name: "FuzzP2PFrame", dependencies: ["Network"], path: "Fuzz/FuzzP2PFrame", exclude: ["corpus"]),
         .executableTarget(name: "FuzzNoiseHandshake", dependencies: ["Network", "Crypto"], path: "Fuzz/FuzzNoiseHandshake", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzJobDecoders", dependencies: ["Modules", "Chain", "Primitives"], path: "Fuzz/FuzzJobDecoders", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -117,5 +118,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzInferenceCall", targets: ["FuzzInferenceCall"]),
         .executable(name: "FuzzP2PFrame", targets: ["FuzzP2PFrame"]),
         .executable(name: "FuzzNoiseHandshake", targets: ["FuzzNoiseHandshake"]),
+        .executable(name: "FuzzJobDecoders", targets: ["FuzzJobDecoders"]),
     ]
 }

@@ -21,12 +21,12 @@ export SWIFT_BACKTRACE=enable=no
 declare -A min_counters=(
     [FuzzABI]=3650 [FuzzChainData]=17000 [FuzzJSON]=1750 [FuzzJSONRPC]=21900 [FuzzONNX]=21700 [FuzzRLP]=3600
     [FuzzTransaction]=16900 [FuzzInferenceCall]=73500
-    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100
+    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100 [FuzzJobDecoders]=99200
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
     [FuzzTransaction]=620 [FuzzInferenceCall]=3180
-    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500
+    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500 [FuzzJobDecoders]=750
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to
 # 132 KiB) are read whole.

@@ -53,7 +53,7 @@ def chain(tmp_path_factory):
         assert receipt.status == 1
         last = max(last, receipt.blockNumber)
     node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
-    yield {"node": node, "w3": w3, "jobs": jobs, "supply": supply, "genesis": genesis, "model": model}
+    yield {"node": node, "w3": w3, "jobs": jobs, "supply": supply, "genesis": genesis, "model": model, "work": work}
     node.stop()
 
 
@@ -156,6 +156,28 @@ def test_a_job_nobody_accepts_is_refunded(chain):
     page = node.result("opg_listJobs", [{"provider": PROVIDER.address, "limit": "0x1"}])
     assert len(page["items"]) <= 1
     assert_supply_holds(chain)
+
+
+def test_opg_job_submit_and_show(chain):
+    node, work = chain["node"], chain["work"]
+    keystore, password, key_file = work / "keystore", work / "password", work / "requester.key"
+    password.write_text("jobs e2e\n")
+    key_file.write_text(DEV_ACCOUNTS[8].key.hex())
+    run([OPG, "account", "import", "--keystore", str(keystore), "--password-file", str(password), str(key_file)], check=True)
+    (work / "input.bin").write_bytes(b"pixels")
+    common = ["--rpc", node.url, "--keystore", str(keystore), "--password-file", str(password), "--from", DEV_ACCOUNTS[8].address]
+    out = run([OPG, "job", "submit", *common, chain["model"], "--input-file", str(work / "input.bin"), "--max-fee", "2", "--wait"])
+    assert out.returncode == 1, out.stderr  # nobody accepts: refunded
+    lines = out.stdout.splitlines()
+    jid = lines[0].split()[1]
+    assert lines[0].startswith("job 0x") and "assigned" in lines and "refunded" in lines
+    assert lines[-1].endswith("class exact, label none")
+    shown = json.loads(run([OPG, "job", "show", "--rpc", node.url, jid], check=True).stdout)
+    assert shown["status"] == "refunded" and shown["requester"] == DEV_ACCOUNTS[8].address
+    bad = run([OPG, "job", "submit", *common, chain["model"], "--input-hash", "0x12", "--input-uri", "u", "--max-fee", "1"])
+    assert bad.returncode != 0 and "--input-hash" in bad.stderr
+    bad = run([OPG, "job", "submit", *common, "no_such_model", "--input-file", str(work / "input.bin"), "--max-fee", "1"])
+    assert bad.returncode != 0 and "malformed model id" in bad.stderr
 
 
 def test_bad_rpc_parameters_get_clear_errors(chain):

@@ -5,7 +5,7 @@ import Primitives
 public struct JobRequest: Equatable, Sendable {
     /// The function's canonical signature.
     public static let signature = "requestJob(string,bytes,bytes32,string,uint8,uint256,uint256,uint64)"
-    static let types: [ABIType] = [.string, .bytes, .fixedBytes(32), .string, .uint(8), .uint(256), .uint(256), .uint(64)]
+    static var types: [ABIType] { [.string, .bytes, .fixedBytes(32), .string, .uint(8), .uint(256), .uint(256), .uint(64)] }
 
     public var modelId: String
     /// The input inline (then `inputHash` is zero and `inputURI` empty), or empty.
@@ -65,7 +65,7 @@ public struct JobRequest: Equatable, Sendable {
 public struct JobResult: Equatable, Sendable {
     /// The function's canonical signature.
     public static let signature = "commitResult(bytes32,bytes,bytes32,string,bytes32)"
-    static let types: [ABIType] = [.fixedBytes(32), .bytes, .fixedBytes(32), .string, .fixedBytes(32)]
+    static var types: [ABIType] { [.fixedBytes(32), .bytes, .fixedBytes(32), .string, .fixedBytes(32)] }
 
     public var jobId: Hash32
     /// The output inline (then `outputHash` is zero and `outputURI` empty), or empty.
