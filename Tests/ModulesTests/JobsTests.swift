@@ -364,7 +364,16 @@ final class JobsTests: XCTestCase {
         let h = try Harness()
         let ids = try (0..<(Int(Jobs.agendaCapacity) + 8)).map { _ in try h.request(maxFee: JobsTests.opg, verificationFee: .zero) }
         let requestBlock = h.number
-        h.advance(to: requestBlock + 3)
+        h.advance(to: requestBlock + 2)
+        // The draw block's hook, run by hand to read its gas.
+        let runner = NativeCallRunner(handlers: h.executor.handlers, encodeRevert: ABI.encodeRevert, state: h.state, block: h.env, transaction: nil)
+        let jobs = try XCTUnwrap(h.executor.handlers.handler(at: Jobs.address))
+        let outcome = runner.runHook(jobs, gas: GasSchedule.blockHook) { try $0.endBlock($1) }
+        XCTAssertNil(outcome.revertReason)
+        let perDraw = outcome.gasUsed / Jobs.agendaCapacity
+        print("jobs hook: \(Jobs.agendaCapacity) provider draws among 2 providers used \(outcome.gasUsed) gas, \(perDraw) per draw")
+        XCTAssertLessThan(perDraw, Jobs.itemGasReserve / 4)
+        h.number += 1
         let assigned = try ids.filter { try h.status($0) == .assigned }.count
         XCTAssertEqual(assigned, Int(Jobs.agendaCapacity), "one block's agenda holds \(Jobs.agendaCapacity) draws")
         h.advance(to: requestBlock + 4)
