@@ -57,10 +57,8 @@ final class JobsTests: XCTestCase {
 
         @discardableResult
         func sendRaw(_ k: Int, data: [UInt8], value: UInt256 = .zero, to: Address = Jobs.address) throws -> TransactionResult {
-            let tx = try TestSigner.transaction(nonce: nonces[k], to: to, data: data, value: value, gas: 8_000_000, key: JobsTests.keys[k])
-            nonces[k] += 1
-            var gas = env.gasLimit
-            return try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+            try StakingTests.apply(executor, state: state, block: env, key: JobsTests.keys[k], nonce: &nonces[k], to: to, data: data,
+                                   value: value, gas: 8_000_000)
         }
 
         /// Ends the block (hooks run) and checks the supply invariant.
@@ -68,13 +66,7 @@ final class JobsTests: XCTestCase {
             executor.endBlock(env, state: state)
             number += 1
             executor.beginBlock(env, state: state)
-            let ledger = SupplyLedger(state)
-            var held = UInt256.zero
-            for account in JobsTests.keys.map(\.address) + [Staking.address, Jobs.address, SupplyLedger.address, .zero] {
-                held += state.balance(of: account)
-            }
-            XCTAssertEqual(held + ledger.staked + ledger.escrowed, ledger.totalSupply,
-                           "sum(balances) + staked + escrowed == genesis + minted − burned", file: file, line: line)
+            StakingTests.assertSupplyHolds(state, JobsTests.keys.map(\.address) + [Staking.address, Jobs.address], file: file, line: line)
         }
 
         func advance(to target: UInt64) { while number < target { endBlock() } }

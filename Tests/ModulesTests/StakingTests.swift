@@ -48,22 +48,15 @@ final class StakingTests: XCTestCase {
         }
 
         func sendRaw(_ k: Int, to: Address, data: [UInt8], value: UInt256 = .zero) throws -> TransactionResult {
-            let tx = try TestSigner.transaction(nonce: nonces[k], to: to, data: data, value: value, gas: 5_000_000, key: StakingTests.keys[k])
-            nonces[k] += 1
-            var gas = env.gasLimit
-            return try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+            try StakingTests.apply(executor, state: state, block: env, key: StakingTests.keys[k], nonce: &nonces[k], to: to, data: data,
+                                   value: value, gas: 5_000_000)
         }
 
         /// Ends the block (hooks run) and checks the supply invariant.
         func endBlock(file: StaticString = #filePath, line: UInt = #line) {
             executor.endBlock(env, state: state)
             number += 1
-            let ledger = SupplyLedger(state)
-            var held = UInt256.zero
-            for account in StakingTests.keys.map(\.address) + [Staking.address, StakingTests.jobs, SupplyLedger.address, .zero] {
-                held += state.balance(of: account)
-            }
-            XCTAssertEqual(held + ledger.staked, ledger.totalSupply, "sum(balances) + staked == genesis + minted − burned", file: file, line: line)
+            StakingTests.assertSupplyHolds(state, StakingTests.keys.map(\.address) + [Staking.address, StakingTests.jobs], file: file, line: line)
         }
 
         /// Runs blocks until `number` is `target`.
@@ -98,6 +91,25 @@ final class StakingTests: XCTestCase {
     }
 
     static func address(_ k: Int) -> Address { keys[k].address }
+
+    /// Signs a transaction from `key` with nonce `nonce` (then incremented) and applies it in `block`.
+    static func apply(_ executor: TransactionExecutor, state: StateDB, block: BlockEnvironment, key: PrivateKey, nonce: inout UInt64,
+                      to: Address, data: [UInt8], value: UInt256, gas: UInt64) throws -> TransactionResult {
+        let tx = try TestSigner.transaction(nonce: nonce, to: to, data: data, value: value, gas: gas, key: key)
+        nonce += 1
+        var gasLeft = block.gasLimit
+        return try executor.apply(tx, index: 0, state: state, block: block, gasLeft: &gasLeft)
+    }
+
+    /// `sum(balances) + staked + escrowed == genesis + minted − burned`, the balances those
+    /// of `accounts`, the Supply module and the zero address.
+    static func assertSupplyHolds(_ state: StateDB, _ accounts: [Address], file: StaticString, line: UInt) {
+        let ledger = SupplyLedger(state)
+        var held = UInt256.zero
+        for account in accounts + [SupplyLedger.address, .zero] { held += state.balance(of: account) }
+        XCTAssertEqual(held + ledger.staked + ledger.escrowed, ledger.totalSupply,
+                       "sum(balances) + staked + escrowed == genesis + minted − burned", file: file, line: line)
+    }
 
     /// Writes genesis module storage, gives each of `funding` 1,000 OPG, and records the
     /// genesis supply (balances and `staked`) and stake in the ledger.
