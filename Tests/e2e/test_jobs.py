@@ -11,6 +11,7 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
 
 from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, VALIDATOR, Node, run
 from test_verification_vectors import attestation, commitment, digest_of, job_id
@@ -129,7 +130,7 @@ def test_an_honest_exact_job_is_verified(chain):
         reveals.append((jid, member, 1, salt, bytes(signature)))
     receipt = send(w3, OUTSIDER, jobs.functions.revealAttestations(reveals))
     assert receipt.status == 1, "one transaction carries every attestation"
-    assert len(jobs.events.AttestationRevealed().process_receipt(receipt)) == 3
+    assert len(jobs.events.AttestationRevealed().process_receipt(receipt, errors=DISCARD)) == 3, "the staking module's counter events are skipped"
     with pytest.raises(ContractLogicError, match="already revealed"):
         jobs.functions.revealAttestations(reveals[:1]).call({"from": OUTSIDER.address})
     wait_status(node, jid, ["challengeWindow"])
