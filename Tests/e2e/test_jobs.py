@@ -2,7 +2,8 @@
 the registry; a provider and four verifiers, simulated by Python accounts, stake for it with
 web3.py; an exact job goes request → draw → accept → commit → committee draw → commit and
 reveal of EIP-712 attestations signed with eth-account → quorum → finalize, and is labelled
-verified; a job nobody accepts is refunded by the end-block hook; opg_getJob, opg_listJobs
+verified; a job nobody accepts is refunded by the end-block hook, and one whose result never
+comes is refunded with half the collateral as penalty; opg job submit/show; opg_getJob, opg_listJobs
 and `opg abi jobs`; `sum(balances) + staked + escrowed == genesis + minted − burned`."""
 import json
 import time
@@ -156,6 +157,23 @@ def test_a_job_nobody_accepts_is_refunded(chain):
     assert "0x" + jid.hex() in [j["jobId"] for j in page["items"]]
     page = node.result("opg_listJobs", [{"provider": PROVIDER.address, "limit": "0x1"}])
     assert len(page["items"]) <= 1
+    assert_supply_holds(chain)
+
+
+def test_a_result_never_committed_is_refunded_with_a_penalty(chain):
+    node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
+    nonce = jobs.functions.nonceOf(REQUESTER.address).call()
+    jid = job_id(w3.eth.chain_id, REQUESTER.address, nonce)
+    deadline = w3.eth.block_number + 14
+    fn = jobs.functions.requestJob(chain["model"], b"pixels", ZERO, "", 1, 3 * ETHER, ETHER, deadline)
+    assert send(w3, REQUESTER, fn, value=4 * ETHER).status == 1
+    wait_status(node, jid, ["assigned"])
+    assert send(w3, PROVIDER, jobs.functions.acceptJob(jid, ETHER), value=2 * ETHER).status == 1
+    requester_before, provider_before = w3.eth.get_balance(REQUESTER.address), w3.eth.get_balance(PROVIDER.address)
+    job = wait_status(node, jid, ["refunded"], timeout=60)
+    assert job["settledAt"] == deadline
+    assert w3.eth.get_balance(REQUESTER.address) - requester_before == 4 * ETHER + ETHER, "fees back plus half the collateral"
+    assert w3.eth.get_balance(PROVIDER.address) - provider_before == ETHER, "the other half of the collateral back"
     assert_supply_holds(chain)
 
 
