@@ -51,7 +51,8 @@ let package = Package(
         .target(name: "Modules", dependencies: ["Chain", "Consensus", "Primitives", "Crypto", "Inference", "JSON"],
                 resources: [.embedInCode("Notary/Notary.json"), .embedInCode("Supply/Supply.json"), .embedInCode("ModelRegistry/ModelRegistry.json"),
                             .embedInCode("InferencePrecompile/InferencePrecompile.json"), .embedInCode("InferenceHub/InferenceHub.json"),
-                            .embedInCode("Staking/Staking.json")],
+                            .embedInCode("Staking/Staking.json"),
+                            .embedInCode("Jobs/Jobs.json")],
                 swiftSettings: swiftSettings),
         .target(name: "RPC", dependencies: ["Chain", "Primitives", "Crypto", "JSON", "HTTPServer"], swiftSettings: swiftSettings),
         .target(name: "CLIKit", swiftSettings: swiftSettings),
@@ -112,6 +113,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzConsensusWire", dependencies: ["Node", "Consensus", "Network", "Primitives"], path: "Fuzz/FuzzConsensusWire", exclude: ["corpus"]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["Chat", "JSON"], path: "Fuzz/FuzzTokenizer", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSyncMessages", dependencies: ["Node", "Network"], path: "Fuzz/FuzzSyncMessages", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzJobDecoders", dependencies: ["Modules", "Chain", "Primitives"], path: "Fuzz/FuzzJobDecoders", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),
@@ -128,5 +130,6 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executable(name: "FuzzConsensusWire", targets: ["FuzzConsensusWire"]),
         .executable(name: "FuzzTokenizer", targets: ["FuzzTokenizer"]),
         .executable(name: "FuzzSyncMessages", targets: ["FuzzSyncMessages"]),
+        .executable(name: "FuzzJobDecoders", targets: ["FuzzJobDecoders"]),
     ]
 }

@@ -21,19 +21,17 @@ export SWIFT_BACKTRACE=enable=no
 declare -A min_counters=(
     [FuzzABI]=3650 [FuzzChainData]=17000 [FuzzJSON]=1750 [FuzzJSONRPC]=21900 [FuzzONNX]=21700 [FuzzRLP]=3600
     [FuzzTransaction]=16900 [FuzzInferenceCall]=73500
-    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100
     [FuzzEvidence]=104000
     [FuzzConsensusWire]=130700
-    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100 [FuzzTokenizer]=8000
+    [FuzzP2PFrame]=11150 [FuzzNoiseHandshake]=11100 [FuzzTokenizer]=8000 [FuzzJobDecoders]=99200
     [FuzzSyncMessages]=129300
 )
 declare -A min_seed_cov=(
     [FuzzABI]=360 [FuzzChainData]=495 [FuzzJSON]=295 [FuzzJSONRPC]=2650 [FuzzONNX]=4050 [FuzzRLP]=95
     [FuzzTransaction]=620 [FuzzInferenceCall]=3180
-    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500
     [FuzzEvidence]=1370
     [FuzzConsensusWire]=735
-    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500 [FuzzTokenizer]=2080
+    [FuzzP2PFrame]=176 [FuzzNoiseHandshake]=500 [FuzzTokenizer]=2080 [FuzzJobDecoders]=750
     [FuzzSyncMessages]=590
 )
 # Longest input libFuzzer makes: 64 KiB, more for ONNX so the committed real models (up to

@@ -10,7 +10,8 @@ public enum GenesisFile {
     public static let minGasLimit: UInt64 = 21_000
 
     static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
-                         "blobs", "kernelSpecVersions", "inferenceGasPerBlock", "staking"]
+                         "blobs", "kernelSpecVersions", "inferenceGasPerBlock", "staking",
+                         "jobs"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -64,11 +65,12 @@ public enum GenesisFile {
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
         let staking = try stakingGenesis(try r.object("staking"), listedValidators: listedValidators)
         let validators = try validatorSet(staking.validators ?? listedValidators ?? [DevNet.validator])
+        let jobs = try jobsGenesis(try r.object("jobs"))
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
                                                    kernelSpecSchedule: schedule, inferenceGasPerBlock: inferenceGas),
                                timestamp: timestamp,
                                gasLimit: gasLimit, initialBaseFee: baseFee, extraData: extra, alloc: alloc,
-                               moduleStorage: staking.words, staked: staking.staked, validatorsFromStaking: staking.validators != nil)
+                               moduleStorage: staking.words + jobs, staked: staking.staked, validatorsFromStaking: staking.validators != nil)
         guard spec.totalAlloc != nil else { throw ConfigError("alloc: the balances and genesis stakes sum to more than 2^256 - 1 wei") }
         return spec
     }
@@ -177,6 +179,31 @@ public enum GenesisFile {
             catch let e as ValidatorSetError { throw ConfigError("staking.operators: \(e.message)") }
         }
         return (laid.words, laid.staked, validators)
+    }
+
+    /// `jobs` (docs/verification.md, "Parameters"): the jobs module's parameters, defaults
+    /// for those left out. Every genesis writes them, so jobs are enabled on every chain
+    /// made from a genesis file.
+    static func jobsGenesis(_ reader: FieldReader?) throws -> [GenesisStorageWord] {
+        var params = JobsParameters.default
+        if let j = reader {
+            try j.rejectUnknown(["acceptBlocks", "attestCommitBlocks", "attestRevealBlocks", "challengeBlocks", "committeeSize", "voteCapBps",
+                                 "collateralBps", "timeoutPenaltyBps", "providerShareBps", "verifierShareBps", "burnShareBps", "challengeBond"])
+            let window = UInt64(1)...100_000
+            params.acceptBlocks = try j.integer("acceptBlocks", in: window) ?? params.acceptBlocks
+            params.attestCommitBlocks = try j.integer("attestCommitBlocks", in: window) ?? params.attestCommitBlocks
+            params.attestRevealBlocks = try j.integer("attestRevealBlocks", in: window) ?? params.attestRevealBlocks
+            params.challengeBlocks = try j.integer("challengeBlocks", in: 0...1_000_000) ?? params.challengeBlocks
+            params.committeeSize = try j.integer("committeeSize", in: 1...Jobs.maxCommitteeSize) ?? params.committeeSize
+            params.voteCapBps = try j.integer("voteCapBps", in: 1...10_000) ?? params.voteCapBps
+            params.collateralBps = try j.integer("collateralBps", in: 0...1_000_000) ?? params.collateralBps
+            params.timeoutPenaltyBps = try j.integer("timeoutPenaltyBps", in: 0...10_000) ?? params.timeoutPenaltyBps
+            params.providerShareBps = try j.integer("providerShareBps", in: 0...10_000) ?? params.providerShareBps
+            params.verifierShareBps = try j.integer("verifierShareBps", in: 0...10_000) ?? params.verifierShareBps
+            params.burnShareBps = try j.integer("burnShareBps", in: 0...10_000) ?? params.burnShareBps
+            params.challengeBond = try j.amount("challengeBond") ?? params.challengeBond
+        }
+        do { return try params.genesisStorage() } catch let revert as NativeRevert { throw ConfigError("jobs: \(revert.reason)") }
     }
 
     /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).

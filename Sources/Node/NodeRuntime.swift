@@ -68,6 +68,7 @@ public final class NodeRuntime {
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
         StakingRPC(models: models).register(on: dispatcher)
         try ExplorerRPC(chain: chain).register(on: dispatcher)
+        JobsRPC(models: models).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes

@@ -44,6 +44,9 @@ commands:
   withdraw       [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS
                                                               pay out stake whose unbonding period has passed
   operators      [--rpc URL] [--role ROLE] [--model ID]       the staking module's operators, as a table
+  job submit     [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS MODEL --input-file FILE --max-fee OPG [--wait]
+                                                              request an inference job; prints its id (and progress with --wait)
+  job show       [--rpc URL] JOBID                            one job as JSON
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -370,6 +373,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "chat": return try chatCommand(rest)
     case "inference": return try inferenceCommand(rest)
     case "stake", "unstake", "withdraw", "operators": return try stakingCommand(command, rest)
+    case "job": return try jobCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

@@ -27,14 +27,7 @@ final class StakingTests: XCTestCase {
 
         init(params: StakingParameters = StakingTests.params, operators: [GenesisOperator] = []) throws {
             let (words, staked) = try Staking.genesisStorage(parameters: params, operators: operators)
-            for w in words { state.setStorage(w.value, of: w.address, slot: w.slot) }
-            var supply = staked
-            for key in StakingTests.keys {
-                state.setBalance(StakingTests.opg * 1_000, of: key.address)
-                supply += StakingTests.opg * 1_000
-            }
-            SupplyLedger(state).setGenesisSupply(supply)
-            SupplyLedger(state).setGenesisStake(staked)
+            StakingTests.writeGenesis(state, words: words, staked: staked, funding: StakingTests.keys)
         }
 
         var env: BlockEnvironment {
@@ -55,22 +48,15 @@ final class StakingTests: XCTestCase {
         }
 
         func sendRaw(_ k: Int, to: Address, data: [UInt8], value: UInt256 = .zero) throws -> TransactionResult {
-            let tx = try TestSigner.transaction(nonce: nonces[k], to: to, data: data, value: value, gas: 5_000_000, key: StakingTests.keys[k])
-            nonces[k] += 1
-            var gas = env.gasLimit
-            return try executor.apply(tx, index: 0, state: state, block: env, gasLeft: &gas)
+            try StakingTests.apply(executor, state: state, block: env, key: StakingTests.keys[k], nonce: &nonces[k], to: to, data: data,
+                                   value: value, gas: 5_000_000)
         }
 
         /// Ends the block (hooks run) and checks the supply invariant.
         func endBlock(file: StaticString = #filePath, line: UInt = #line) {
             executor.endBlock(env, state: state)
             number += 1
-            let ledger = SupplyLedger(state)
-            var held = UInt256.zero
-            for account in StakingTests.keys.map(\.address) + [Staking.address, StakingTests.jobs, SupplyLedger.address, .zero] {
-                held += state.balance(of: account)
-            }
-            XCTAssertEqual(held + ledger.staked, ledger.totalSupply, "sum(balances) + staked == genesis + minted − burned", file: file, line: line)
+            StakingTests.assertSupplyHolds(state, StakingTests.keys.map(\.address) + [Staking.address, StakingTests.jobs], file: file, line: line)
         }
 
         /// Runs blocks until `number` is `target`.
@@ -105,6 +91,38 @@ final class StakingTests: XCTestCase {
     }
 
     static func address(_ k: Int) -> Address { keys[k].address }
+
+    /// Signs a transaction from `key` with nonce `nonce` (then incremented) and applies it in `block`.
+    static func apply(_ executor: TransactionExecutor, state: StateDB, block: BlockEnvironment, key: PrivateKey, nonce: inout UInt64,
+                      to: Address, data: [UInt8], value: UInt256, gas: UInt64) throws -> TransactionResult {
+        let tx = try TestSigner.transaction(nonce: nonce, to: to, data: data, value: value, gas: gas, key: key)
+        nonce += 1
+        var gasLeft = block.gasLimit
+        return try executor.apply(tx, index: 0, state: state, block: block, gasLeft: &gasLeft)
+    }
+
+    /// `sum(balances) + staked + escrowed == genesis + minted − burned`, the balances those
+    /// of `accounts`, the Supply module and the zero address.
+    static func assertSupplyHolds(_ state: StateDB, _ accounts: [Address], file: StaticString, line: UInt) {
+        let ledger = SupplyLedger(state)
+        var held = UInt256.zero
+        for account in accounts + [SupplyLedger.address, .zero] { held += state.balance(of: account) }
+        XCTAssertEqual(held + ledger.staked + ledger.escrowed, ledger.totalSupply,
+                       "sum(balances) + staked + escrowed == genesis + minted − burned", file: file, line: line)
+    }
+
+    /// Writes genesis module storage, gives each of `funding` 1,000 OPG, and records the
+    /// genesis supply (balances and `staked`) and stake in the ledger.
+    static func writeGenesis(_ state: StateDB, words: [GenesisStorageWord], staked: UInt256, funding: [PrivateKey]) {
+        for w in words { state.setStorage(w.value, of: w.address, slot: w.slot) }
+        var supply = staked
+        for key in funding {
+            state.setBalance(opg * 1_000, of: key.address)
+            supply += opg * 1_000
+        }
+        SupplyLedger(state).setGenesisSupply(supply)
+        SupplyLedger(state).setGenesisStake(staked)
+    }
 
     static func consensusKey(_ k: Int) -> [UInt8] {
         Staking.compressed(try! PrivateKey(Keccak256.digest(Array("consensus \(k)".utf8))).publicKey)

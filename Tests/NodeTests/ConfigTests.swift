@@ -146,13 +146,30 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(try genesisError { $0["blobs"] = .int(5) }.hasPrefix("blobs"))
     }
 
+    /// `jobs` is optional: every genesis writes the jobs module's parameters, defaults for
+    /// what it leaves out (docs/verification.md, "Parameters").
+    func testGenesisJobs() throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
+        let plain = try GenesisFile.parse(bytes).moduleStorage.filter { $0.address == Jobs.address }
+        XCTAssertEqual(plain.map(\.value), JobsParameters.default.words.map { Hash32(word: $0) }, "the twelve default parameters")
+        guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
+        o["jobs"] = .object(["challengeBlocks": .int(0), "committeeSize": .int(4)])
+        let set = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
+        XCTAssertEqual(set[3].value, .zero, "a challenge window of 0 is allowed")
+        XCTAssertEqual(set[4].value, Hash32(word: UInt256(4)))
+        XCTAssertEqual(try genesisError { $0["jobs"] = .object(["committeeSize": .int(0)]) }, "jobs.committeeSize: must be an integer in 1…16")
+        XCTAssertEqual(try genesisError { $0["jobs"] = .object(["burnShareBps": .int(600)]) },
+                       "jobs: providerShareBps + verifierShareBps + burnShareBps must be 10000, got 10100")
+        XCTAssertEqual(try genesisError { $0["jobs"] = .object(["quorum": .int(1)]) }, "jobs.quorum: unknown field")
+    }
+
     /// `staking` is optional: every genesis writes the staking parameters, defaults for what
     /// it leaves out, and bonds its operators (docs/staking.md, "Genesis").
     func testGenesisStaking() throws {
         let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
         let plain = try GenesisFile.parse(bytes)
         XCTAssertEqual(plain.staked, .zero)
-        XCTAssertEqual(plain.moduleStorage.count, 11, "the eleven default parameters")
+        XCTAssertEqual(plain.moduleStorage.filter { $0.address == Staking.address }.count, 11, "the eleven default parameters")
         XCTAssertEqual(plain.moduleStorage[3].value, Hash32(word: UInt256(100)), "epochBlocks defaults to 100")
         let key = "0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"  // secp256k1's generator
         let validator: JSONValue = .object(["address": .string(DevNet.validatorKey.address.hex), "role": .string("validator"),

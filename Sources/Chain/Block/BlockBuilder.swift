@@ -90,8 +90,10 @@ public final class BlockBuilder {
 
     /// The environment of the child of `parent`.
     public func environment(parent: Header, timestamp: UInt64, coinbase: Address) -> BlockEnvironment {
-        config.environment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
-                           gasLimit: parent.gasLimit)
+        var env = config.environment(number: parent.number + 1, timestamp: timestamp, coinbase: coinbase, baseFee: parent.nextBaseFee,
+                                     gasLimit: parent.gasLimit)
+        env.parentHash = parent.hash
+        return env
     }
 
     /// Executes `candidates` in order on top of `parent`, leaving out those that cannot be

@@ -19,6 +19,9 @@ public struct BlockEnvironment: Sendable {
     /// The inference kernel's spec version at this height (`KernelSpecSchedule`): the
     /// arithmetic every model run in this block follows.
     public var kernelSpecVersion: Int
+    /// The hash of the parent block (zero where no parent is known: `eth_call` on a
+    /// reconstructed environment, tests). The jobs module seeds its draws with it.
+    public var parentHash: Hash32 = .zero
 
     /// Creates an environment (the node's come from `ChainConfig.environment`, which takes
     /// the blob parameters and the kernel spec version from the chain's config).

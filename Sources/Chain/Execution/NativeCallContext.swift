@@ -256,33 +256,51 @@ public final class NativeCallContext {
 
     /// Moves `amount` from the module's own account into the bonded total of the supply
     /// ledger (stake: in no balance, so `sum(balances) + staked` is still the supply).
-    public func bond(_ amount: UInt256) throws {
-        try requireWritable("bond")
-        try useGas(GasSchedule.storageUpdate)
-        let ledger = SupplyLedger(state)
-        guard !ledger.staked.addingReportingOverflow(amount).overflow else { throw NativeRevert("bond overflows the staked total") }
-        try debitOwnAccount(amount)
-        ledger.recordBond(amount)
-    }
+    public func bond(_ amount: UInt256) throws { try hold(amount, in: .staked) }
 
     /// Pays `amount` out of the bonded total to `recipient`'s balance.
-    public func releaseBond(_ amount: UInt256, to recipient: Address) throws {
-        try requireWritable("bond release")
-        try useGas(GasSchedule.valueTransfer + GasSchedule.storageUpdate)
-        let ledger = SupplyLedger(state)
-        guard ledger.staked >= amount else { throw NativeRevert("release of \(amount) exceeds the staked total \(ledger.staked)") }
-        try credit(amount, to: recipient)
-        ledger.recordRelease(amount)
-    }
+    public func releaseBond(_ amount: UInt256, to recipient: Address) throws { try release(amount, from: .staked, to: recipient) }
 
     /// Destroys `amount` of the bonded total and records it as burned (slashing).
-    public func burnBond(_ amount: UInt256) throws {
+    public func burnBond(_ amount: UInt256) throws { try burnHeld(amount, from: .staked) }
+
+    /// Moves `amount` from the module's own account into the escrowed total of the supply
+    /// ledger (job fees, collateral, bonds: in no balance until released or burned).
+    public func escrow(_ amount: UInt256) throws { try hold(amount, in: .escrowed) }
+
+    /// Pays `amount` out of the escrowed total to `recipient`'s balance.
+    public func releaseEscrow(_ amount: UInt256, to recipient: Address) throws { try release(amount, from: .escrowed, to: recipient) }
+
+    /// Destroys `amount` of the escrowed total and records it as burned.
+    public func burnEscrow(_ amount: UInt256) throws { try burnHeld(amount, from: .escrowed) }
+
+    private func hold(_ amount: UInt256, in total: SupplyLedger.HeldTotal) throws {
+        try requireWritable(total.holdVerb)
+        try useGas(GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard !ledger[total].addingReportingOverflow(amount).overflow else {
+            throw NativeRevert("\(total.holdVerb) overflows the \(total.name) total")
+        }
+        try debitOwnAccount(amount)
+        ledger[total] = ledger[total] + amount
+    }
+
+    private func release(_ amount: UInt256, from total: SupplyLedger.HeldTotal, to recipient: Address) throws {
+        try requireWritable("\(total.holdVerb) release")
+        try useGas(GasSchedule.valueTransfer + GasSchedule.storageUpdate)
+        let ledger = SupplyLedger(state)
+        guard ledger[total] >= amount else { throw NativeRevert("release of \(amount) exceeds the \(total.name) total \(ledger[total])") }
+        try credit(amount, to: recipient)
+        ledger[total] = ledger[total] - amount
+    }
+
+    private func burnHeld(_ amount: UInt256, from total: SupplyLedger.HeldTotal) throws {
         try requireWritable("burn")
         try useGas(2 * GasSchedule.storageUpdate)
         let ledger = SupplyLedger(state)
-        guard ledger.staked >= amount else { throw NativeRevert("burn of \(amount) exceeds the staked total \(ledger.staked)") }
+        guard ledger[total] >= amount else { throw NativeRevert("burn of \(amount) exceeds the \(total.name) total \(ledger[total])") }
         guard !ledger.burned.addingReportingOverflow(amount).overflow else { throw NativeRevert("burn overflows the burned total") }
-        ledger.recordRelease(amount)
+        ledger[total] = ledger[total] - amount
         ledger.recordBurn(amount)
     }
 

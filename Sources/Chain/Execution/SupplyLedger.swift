@@ -4,8 +4,10 @@ import Primitives
 /// of the Supply module at `0x…00FF` holds the genesis supply, the total minted (block
 /// rewards, modules' `NativeCallContext.mint`), the total burned (base fees,
 /// `NativeCallContext.burn`) and the $OPG bonded as stake (`NativeCallContext.bond`),
-/// which no account's balance holds. Total supply = genesis + minted − burned, and
-/// sum(balances) + staked == total supply after every block (docs/staking.md).
+/// which no account's balance holds, and the $OPG the jobs module holds in escrow
+/// (`NativeCallContext.escrow`), likewise in no balance. Total supply = genesis + minted −
+/// burned, and sum(balances) + staked + escrowed == total supply after every block
+/// (docs/staking.md, docs/verification.md).
 public struct SupplyLedger {
     /// The Supply module's address.
     public static let address = Address(lowByte: 0xFF)
@@ -17,6 +19,9 @@ public struct SupplyLedger {
     public static let burnedSlot = Hash32.slot(2)
     /// Slot of the total bonded as stake (held by the staking module, in no balance).
     public static let stakedSlot = Hash32.slot(3)
+    /// Slot of the total held in escrow (job fees, collateral and challenge bonds the jobs
+    /// module holds, in no balance).
+    public static let escrowedSlot = Hash32.slot(4)
 
     private let state: ExecutionState
 
@@ -31,6 +36,8 @@ public struct SupplyLedger {
     public var burned: UInt256 { read(Self.burnedSlot) }
     /// $OPG bonded as stake now.
     public var staked: UInt256 { read(Self.stakedSlot) }
+    /// $OPG held in escrow now.
+    public var escrowed: UInt256 { read(Self.escrowedSlot) }
     /// genesis + minted − burned.
     public var totalSupply: UInt256 { genesisSupply + minted - burned }
 
@@ -40,11 +47,25 @@ public struct SupplyLedger {
     /// Records the stake bonded at genesis (block 0 only).
     public func setGenesisStake(_ amount: UInt256) { write(Self.stakedSlot, amount) }
 
-    /// Adds `amount` to the bonded total (taken out of an account's balance by the caller).
-    public func recordBond(_ amount: UInt256) { write(Self.stakedSlot, staked + amount) }
+    /// A total of $OPG held outside every balance.
+    public enum HeldTotal {
+        /// Stake bonded in the staking module.
+        case staked
+        /// Fees, collateral and bonds the jobs module holds.
+        case escrowed
 
-    /// Takes `amount` off the bonded total (paid back or burned by the caller).
-    public func recordRelease(_ amount: UInt256) { write(Self.stakedSlot, staked - amount) }
+        var slot: Hash32 { self == .staked ? SupplyLedger.stakedSlot : SupplyLedger.escrowedSlot }
+        /// The total's name in revert reasons.
+        var name: String { self == .staked ? "staked" : "escrowed" }
+        /// What moving value into it is called in revert reasons.
+        var holdVerb: String { self == .staked ? "bond" : "escrow" }
+    }
+
+    /// The held total `total`; setting it records a move the caller made in balances.
+    public subscript(total: HeldTotal) -> UInt256 {
+        get { read(total.slot) }
+        nonmutating set { write(total.slot, newValue) }
+    }
 
     /// Adds `amount` to the minted total.
     public func recordMint(_ amount: UInt256) { write(Self.mintedSlot, minted + amount) }

@@ -44,6 +44,16 @@ extension Staking {
         return zip(accounts, stakes).map { ($0.addressValue ?? .zero, $1.uintValue ?? .zero) }
     }
 
+    /// The parameters written at genesis (`parameters()`).
+    public static func parameters(context: NativeCallContext) throws -> StakingParameters {
+        let output = try invoke("parameters()", [], context, isStatic: true)
+        guard case .tuple(let words) = try ABI.decode([parametersType], output)[0],
+              let params = StakingParameters(words: words.compactMap(\.uintValue)) else {
+            throw NativeRevert("staking: parameters() returned malformed words")
+        }
+        return params
+    }
+
     /// The validator set at `height` (address, consensus key, power), in registration order.
     public static func validators(at height: UInt64, context: NativeCallContext) throws -> [Validator] {
         try decodeValidators(try invoke("validatorsAt(uint64)", [.uint(UInt256(height))], context, isStatic: true))

@@ -5,7 +5,8 @@ import Primitives
 /// execution keeps in this address's storage (`SupplyLedger`).
 ///
 /// - `totalSupply() view returns (uint256)`, `genesisSupply()`, `minted()`, `burned()`,
-///   `staked()` (the stake bonded in the staking module: in no balance, part of the supply).
+///   `staked()` (the stake bonded in the staking module: in no balance, part of the supply),
+///   `escrowed()` (what the jobs module holds in escrow: likewise).
 public final class Supply: NativeModule {
     public let address = SupplyLedger.address
     public let name = "Supply"
@@ -13,7 +14,7 @@ public final class Supply: NativeModule {
     public init() {}
 
     public var abiJSON: String { embeddedABI(PackageResources.Supply_json) }
-    public let functions = ["totalSupply()", "genesisSupply()", "minted()", "burned()", "staked()"].map { ModuleFunction($0, .view) }
+    public let functions = ["totalSupply()", "genesisSupply()", "minted()", "burned()", "staked()", "escrowed()"].map { ModuleFunction($0, .view) }
     public let events: [String] = []
 
     /// Supply checks the calldata length and value before it reads the ledger and reads
@@ -25,6 +26,10 @@ public final class Supply: NativeModule {
         // staked() came later: it reads only its own word, so the others' gas is unchanged.
         if Array(context.input) == ABI.selector("staked()") {
             return try context.withStaticScope { try context.load(SupplyLedger.stakedSlot).bytes }
+        }
+        // escrowed() came with the jobs module, on the same terms.
+        if Array(context.input) == ABI.selector("escrowed()") {
+            return try context.withStaticScope { try context.load(SupplyLedger.escrowedSlot).bytes }
         }
         return try context.withStaticScope {
             let genesis = try context.loadWord(SupplyLedger.genesisSlot)
