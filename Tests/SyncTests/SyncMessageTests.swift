@@ -59,7 +59,7 @@ final class SyncMessageTests: XCTestCase {
         assertRefused(sync, BlockSyncMessage.getBlocksType, u64(UInt64.max) + u16(1), "blocks: invalid block request: heights past 2^64")
         assertRefused(sync, BlockSyncMessage.noBlockType, [1, 2, 3], "blocks: height needs 8 bytes, 3 left")
         assertRefused(sync, BlockSyncMessage.blockType, u32(5_000_000), "blocks: commit certificate length is 5000000, above the limit of 4194304")
-        assertRefused(sync, BlockSyncMessage.blockType, u32(0) + u32(1) + [0xC0], "blocks: invalid header: header must have 18 fields, got 0")
+        assertRefused(sync, BlockSyncMessage.blockType, u32(0) + u32(1) + [0xC0], "blocks: invalid header: header must have 18 fields (19 with evidence), got 0")
         assertRefused(sync, MessageParts.partType, u16(BlockSyncMessage.blockType) + u16(0) + u16(1) + [1],
                       "blocks: invalid message part: a message in 1 part(s) fits one envelope")
         assertRefused(sync, MessageParts.partType, u16(BlockSyncMessage.statusType) + u16(0) + u16(2) + [1],

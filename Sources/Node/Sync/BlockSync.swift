@@ -207,8 +207,9 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
         let database = chain.database
         for number in from..<from + UInt64(count) {
             guard let header = try? database.header(number: number), let transactions = try? database.transactions(number: number),
-                  let certificate = try? database.certificate(number: number),
-                  let block = try? SyncedBlock(header: header, rawTransactions: transactions.map(\.raw), certificateBytes: certificate) else {
+                  let certificate = try? database.certificate(number: number), let evidence = try? database.evidence(number: number),
+                  let block = try? SyncedBlock(header: header, rawTransactions: transactions.map(\.raw), evidence: evidence,
+                                               certificateBytes: certificate) else {
                 _ = transport.send(BlockSyncMessage.noBlock(height: number).envelopes[0], to: peer)
                 return
             }
@@ -332,7 +333,8 @@ public final class BlockSync: PeerChannelHandler, SyncProgressSource {
                 continue
             }
             do {
-                try chain.importBlock(header: block.header, rawTransactions: block.rawTransactions, certificate: block.certificateBytes, sync: false)
+                try chain.importBlock(header: block.header, rawTransactions: block.rawTransactions, evidence: block.evidence,
+                                     certificate: block.certificateBytes, sync: false)
             } catch {
                 // Consensus may have committed this height meanwhile: then the block is only late.
                 guard chain.head.number < number else { continue }

@@ -10,7 +10,7 @@ import Primitives
 /// | `0x0001` | status | height (8) ‖ head hash (32) |
 /// | `0x0002` | status request | empty |
 /// | `0x0003` | get blocks | first height (8) ‖ count (2), 1…`maximumRequestCount` |
-/// | `0x0004` | block | certificate (4 + n) ‖ header RLP (4 + n) ‖ count (4) ‖ count × transaction (4 + n) |
+/// | `0x0004` | block | certificate (4 + n) ‖ header RLP (4 + n) ‖ count (4) ‖ count × transaction (4 + n) ‖ count (4) ‖ count × evidence item (4 + n) |
 /// | `0x0005` | no block | height (8): the first requested block the sender does not hold |
 /// | `0x00FF` | part | a block longer than one envelope, split (`MessageParts`) |
 enum BlockSyncMessage: Equatable {
@@ -88,20 +88,23 @@ enum BlockSyncMessage: Equatable {
     }
 }
 
-/// A block as block sync carries it: header, raw transactions and the commit certificate that
-/// decided it. Decoding checks the encoding and that the certificate names this block; the
+/// A block as block sync carries it: header, raw transactions, evidence items and the commit
+/// certificate that decided it. Decoding checks the encoding and that the certificate names this block; the
 /// signatures and the transactions are checked when the block is applied.
 struct SyncedBlock: Equatable {
     let header: Header
     let rawTransactions: [[UInt8]]
+    /// The evidence the block carries (docs/chain.md, "Evidence"); empty for most blocks.
+    let evidence: [[UInt8]]
     let certificate: CommitCertificate
     /// The certificate as received (what the chain stores).
     let certificateBytes: [UInt8]
 
     /// A block with its certificate.
-    init(header: Header, rawTransactions: [[UInt8]], certificateBytes: [UInt8]) throws {
+    init(header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]] = [], certificateBytes: [UInt8]) throws {
         self.header = header
         self.rawTransactions = rawTransactions
+        self.evidence = evidence
         self.certificateBytes = certificateBytes
         do {
             certificate = try CommitCertificate(decoding: certificateBytes)
@@ -114,16 +117,18 @@ struct SyncedBlock: Equatable {
         }
     }
 
-    var encoded: [UInt8] { Self.encode(header: header, rawTransactions: rawTransactions, certificateBytes: certificateBytes) }
+    var encoded: [UInt8] { Self.encode(header: header, rawTransactions: rawTransactions, evidence: evidence, certificateBytes: certificateBytes) }
 
     /// The body of a block message with these parts (whether or not they belong together).
-    static func encode(header: Header, rawTransactions: [[UInt8]], certificateBytes: [UInt8]) -> [UInt8] {
+    static func encode(header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]] = [], certificateBytes: [UInt8]) -> [UInt8] {
         let headerRLP = header.rlp
-        var w = SyncWriter(capacity: 12 + certificateBytes.count + headerRLP.count + rawTransactions.reduce(0) { $0 + 4 + $1.count })
+        var w = SyncWriter(capacity: 16 + certificateBytes.count + headerRLP.count + (rawTransactions + evidence).reduce(0) { $0 + 4 + $1.count })
         w.lengthPrefixed(certificateBytes)
         w.lengthPrefixed(headerRLP)
         w.u32(UInt32(rawTransactions.count))
         for raw in rawTransactions { w.lengthPrefixed(raw) }
+        w.u32(UInt32(evidence.count))
+        for item in evidence { w.lengthPrefixed(item) }
         return w.bytes
     }
 
@@ -144,7 +149,17 @@ struct SyncedBlock: Equatable {
             guard !raw.isEmpty else { throw SyncMessageError.empty(channel, field: "transaction") }
             raws.append(raw)
         }
+        let evidenceCount = Int(try r.u32("evidence count"))
+        guard evidenceCount <= Block.maxEvidence else {
+            throw SyncMessageError.tooLarge(channel, field: "evidence count", got: evidenceCount, max: Block.maxEvidence)
+        }
+        var evidence: [[UInt8]] = []
+        for _ in 0..<evidenceCount {
+            let item = try r.lengthPrefixed("evidence item", max: Block.maxEvidenceBytes)
+            guard !item.isEmpty else { throw SyncMessageError.empty(channel, field: "evidence item") }
+            evidence.append(item)
+        }
         try r.finish()
-        try self.init(header: header, rawTransactions: raws, certificateBytes: certificateBytes)
+        try self.init(header: header, rawTransactions: raws, evidence: evidence, certificateBytes: certificateBytes)
     }
 }
