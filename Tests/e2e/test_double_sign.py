@@ -1,0 +1,116 @@
+"""One validator key run by two processes (issue 11 §5): four real opgd validators bonded in
+staking (`opgd testnet --staking`), then a fifth process with node 0's consensus key (copied,
+no signer state, its own node key) joins them. Transactions sent to the copy alone make its
+proposals differ from node 0's, so the two sign conflicting votes. The chain stays safe (every
+node, the two halves of node 0 included, reports the same block at every height), the double
+sign is detected and committed as block evidence (`evidenceHash`), node 0's operator is slashed
+`doubleSignSlashBps` (5%) and tombstoned, it leaves the validator set two heights later, the
+three others go on deciding, and `sum(balances) + staked == genesis + minted − burned`."""
+import json
+import shutil
+import time
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+
+from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, run
+from validators import Network, Validator, free_port_range
+
+ETHER = 10**18
+STAKE = 10_000 * ETHER
+SUPPLY = Web3.to_checksum_address("0x" + "00" * 19 + "ff")
+MODULES = [Web3.to_checksum_address("0x" + "00" * 19 + f"{b:02x}") for b in (0x01, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xFF)]
+SENDER, RECEIVER = DEV_ACCOUNTS[7], DEV_ACCOUNTS[8]
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    n = Network(tmp_path_factory.mktemp("double_sign"), staking=True).start()
+    copy = None
+    try:
+        n.wait_all(3)
+        copy = start_copy_of_node0(n)
+        yield n, copy
+    finally:
+        if copy:
+            copy.stop()
+        n.stop()
+
+
+def start_copy_of_node0(n: Network) -> Validator:
+    """A fifth process with node 0's consensus key and a node key of its own, peered with all four."""
+    home = n.workdir / "node0-copy"
+    home.mkdir()
+    data = home / "data"
+    run([str(BIN / "opgd"), "init", "--genesis", str(n.workdir / "genesis.json"), "--datadir", str(data)], check=True)
+    (data / "consensus").mkdir()
+    shutil.copy(n.workdir / "node0" / "data" / "consensus" / "consensus_key", data / "consensus" / "consensus_key")
+    config = json.loads((n.workdir / "node0" / "config.json").read_text())
+    base = free_port_range(2)
+    config["dataDir"] = str(data)
+    config["rpc"]["port"] = base
+    config["p2p"]["listen"] = f"127.0.0.1:{base + 1}"
+    node0_peer = n.nodes[1].config["p2p"]["persistentPeers"][0]
+    config["p2p"]["persistentPeers"] = [node0_peer] + n.nodes[0].config["p2p"]["persistentPeers"]
+    (home / "config.json").write_text(json.dumps(config))
+    return Validator(home).start()
+
+
+def call(node: Validator, signature: str, block: int) -> int:
+    return int(node.result("eth_call", [{"to": SUPPLY, "data": "0x" + keccak(text=signature)[:4].hex()}, hex(block)]), 16)
+
+
+def test_double_sign_is_committed_slashed_and_tombstoned(net):
+    n, copy = net
+    honest = n.nodes[1:]
+    node0 = n.genesis["validators"][0]["address"]
+    assert {v["address"].lower() for v in honest[0].result("opg_getValidators", ["latest"])["validators"]} == \
+        {v["address"].lower() for v in n.genesis["validators"]}, "the set comes from staking"
+    # Transactions only the copy knows: when node 0 proposes, its two processes propose different blocks.
+    found, checked, deadline = None, 0, time.time() + 90
+    while found is None and time.time() < deadline:
+        nonce = int(copy.result("eth_getTransactionCount", [SENDER.address, "pending"]), 16)
+        tx = Account.sign_transaction({"chainId": CHAIN_ID, "nonce": nonce, "to": RECEIVER.address, "value": 1, "gas": 21000,
+                                       "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9}, SENDER.key)
+        try:
+            copy.result("eth_sendRawTransaction", ["0x" + bytes(tx.raw_transaction).hex()])
+        except RuntimeError:
+            pass  # nonce taken by a block the copy has not committed yet
+        head = honest[0].head()
+        for number in range(checked + 1, head + 1):
+            block = honest[0].result("eth_getBlockByNumber", [hex(number), False])
+            if "evidenceHash" in block:
+                found = block
+                break
+        checked = head if found is None else checked
+        time.sleep(0.1)
+    assert found is not None, "no evidence committed:\n" + "\n---\n".join(v.log_tail(20) for v in n.nodes + [copy])
+    e = int(found["number"], 16)
+    n.wait_all(e + 3, nodes=honest)
+    copy_head = copy.head()
+    for number in range(0, e + 3):
+        blocks = [v.result("eth_getBlockByNumber", [hex(number), False]) for v in n.nodes + ([copy] if number <= copy_head else [])]
+        assert len({(b["hash"], b["stateRoot"]) for b in blocks}) == 1, f"nodes disagree at height {number}: {blocks}"
+
+    operator = honest[1].result("opg_getOperator", [node0])
+    assert operator["tombstoned"] is True and operator["faults"] >= 1
+    assert int(operator["stake"], 16) == STAKE * 95 // 100, "doubleSignSlashBps: 5% of the bonded stake"
+    before = {v["address"].lower() for v in honest[2].result("opg_getValidators", [hex(e + 1)])["validators"]}
+    after = {v["address"].lower(): v["power"] for v in honest[2].result("opg_getValidators", [hex(e + 2)])["validators"]}
+    assert node0.lower() in before
+    assert after.get(node0.lower(), 0) == 0 and len([p for p in after.values() if p > 0]) == 3, "it leaves the set at E + 2"
+    later = honest[0].head() + 3
+    n.wait_all(later, nodes=honest)
+    miners = {honest[0].result("eth_getBlockByNumber", [hex(m), False])["miner"].lower() for m in range(e + 2, later + 1)}
+    assert node0.lower() not in miners, "a tombstoned validator proposes no block"
+
+    head = honest[0].head()
+    w3 = Web3(Web3.HTTPProvider(honest[0].url))
+    accounts = {Web3.to_checksum_address(a) for a in n.genesis["alloc"]} | set(MODULES) | {a.address for a in DEV_ACCOUNTS}
+    accounts |= {Web3.to_checksum_address(v["address"]) for v in n.genesis["validators"]}
+    held = sum(w3.eth.get_balance(a, head) for a in sorted(accounts))
+    staked, genesis_supply, minted, burned = (call(honest[0], f, head) for f in ("staked()", "genesisSupply()", "minted()", "burned()"))
+    assert staked == 4 * STAKE - STAKE * 5 // 100
+    assert held + staked == genesis_supply + minted - burned
