@@ -27,7 +27,7 @@ public final class NodeRuntime {
 
     /// Opens the data directory named by `config`; fails when it was never initialised,
     /// when the config's genesis differs from the stored one, or when the validator key
-    /// is not in the validator set.
+    /// is not in the genesis validator set of a chain whose set does not come from staking.
     public init(config: NodeConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
@@ -49,7 +49,9 @@ public final class NodeRuntime {
                 throw CommandError("genesis \(path) (block 0 \(fileHash.hex)) does not match the chain in \(config.dataDir)")
             }
         }
-        if let validator, !spec.config.validators.contains(validator.address) {
+        // With sets from staking, a validator may bond (or be tombstoned) after genesis: the engine
+        // signs only at heights whose set holds its consensus key, and follows the chain otherwise.
+        if let validator, !spec.validatorsFromStaking, !spec.config.validators.contains(validator.address) {
             throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
         }
         chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference, logger: logger)

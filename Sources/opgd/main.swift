@@ -39,13 +39,16 @@ let commandUsage: [String: String] = [
     """,
     "testnet": """
     usage: opgd testnet --validators N --dir DIR [--host IP] [--rpc-port N] [--p2p-port N]
-                        [--timeouts production|test] [--block-interval-ms N]
+                        [--timeouts production|test] [--block-interval-ms N] [--staking]
 
     Writes DIR/genesis.json (N validators, each with an account and a consensus key, fresh from
     the CSPRNG; the dev accounts funded) and DIR/node<i>/ for each: an initialised data directory
     holding its consensus key and node key, its account key, and config.json with JSON-RPC on
     --rpc-port + i (default 8545), P2P on --p2p-port + i (default 26656) and every other node as a
     persistent peer. Start each with `opgd start --config DIR/node<i>/config.json`.
+    --staking bonds every validator in staking at genesis (10,000 OPG, power 10,000 each), so the
+    validator set comes from staking: double signs are slashed and tombstoned, and bonding
+    changes the set.
     """,
     "dev": """
     usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N]
@@ -126,7 +129,8 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
         try args.expectPositionals([])
         return try runDev(args)
     case "testnet":
-        let args = try Arguments(rest, options: ["--validators", "--dir", "--host", "--rpc-port", "--p2p-port", "--timeouts", "--block-interval-ms"])
+        let args = try Arguments(rest, options: ["--validators", "--dir", "--host", "--rpc-port", "--p2p-port", "--timeouts", "--block-interval-ms"],
+                                 flags: ["--staking"])
         if args.wantsHelp { return help(command) }
         try args.expectPositionals([])
         try writeTestnet(args)
@@ -235,5 +239,6 @@ func writeTestnet(_ args: Arguments) throws {
         options.timeouts = t
     }
     options.blockIntervalMs = try integer("--block-interval-ms", 10...3_600_000).map(UInt64.init)
+    options.staking = args.flag("--staking")
     try Testnet.write(options, logger: Logger(level: .info))
 }

@@ -1,3 +1,4 @@
+import Chain
 import Consensus
 import Crypto
 import Network
@@ -125,8 +126,7 @@ final class ConsensusWireTests: XCTestCase {
         var disconnected: [PeerID] = []
         let dispatcher = PeerDispatcher(log: { logged.append($0) })
         dispatcher.disconnect = { peer, _ in disconnected.append(peer) }
-        let pool = EvidencePool()
-        dispatcher.register(EvidenceChannel(pool: pool, verify: { _ in true }, peers: { nil }, logger: Logger(level: .error)))
+        dispatcher.register(EvidenceChannel(pool: Chain.EvidencePool(), verify: { _ in true }, peers: { nil }, logger: Logger(level: .error)))
         let peer = PeerID(key.address)
         dispatcher.handle(.message(peer, try Envelope(channel: .evidence, messageType: 1, body: [1, 2, 3])))
         XCTAssertEqual(disconnected, [peer])
@@ -137,7 +137,7 @@ final class ConsensusWireTests: XCTestCase {
         XCTAssertEqual(disconnected.count, 1)
     }
 
-    func testEvidenceFromPeersIsPooledOnceAndUnknownHeightsAreIgnored() throws {
+    func testEvidenceFromPeersGoesToTheChainsPoolOnceAndUnknownHeightsAreIgnored() throws {
         let domain = SignDomain(chainID: 1, genesisHash: .zero)
         func vote(_ block: Hash32?) -> SignedVote {
             let v = Vote(type: .prevote, height: 3, round: 0, blockHash: block, validator: key.address)
@@ -146,19 +146,55 @@ final class ConsensusWireTests: XCTestCase {
         let evidence = DuplicateVoteEvidence(vote(nil), vote(Keccak256.hash([1])))
         let envelope = try Envelope(channel: .evidence, messageType: 1, body: evidence.encoded)
         let peer = PeerID(key.address)
-        let pool = EvidencePool()
+        let pool = Chain.EvidencePool()
         var known = false
         let channel = EvidenceChannel(pool: pool, verify: { _ in known }, peers: { nil }, logger: Logger(level: .error))
         try channel.receive(envelope, from: peer)
-        XCTAssertTrue(pool.pending.isEmpty, "a height whose validators are unknown is neither pooled nor a reason to disconnect")
+        XCTAssertEqual(pool.count, 0, "a height whose validators are unknown is neither pooled nor a reason to disconnect")
         known = true
         try channel.receive(envelope, from: peer)
         try channel.receive(envelope, from: peer)
-        XCTAssertEqual(pool.pending, [evidence])
-        pool.removeIncluded([evidence])
-        XCTAssertTrue(pool.pending.isEmpty)
+        XCTAssertEqual(pool.take(), [evidence.encoded])
+        pool.remove([evidence.encoded])
+        try channel.receive(envelope, from: peer)
+        channel.submit(evidence)
+        XCTAssertEqual(pool.count, 0, "evidence a block already carried (it left the pool) is not pooled again")
         let refusing = EvidenceChannel(pool: pool, verify: { _ in throw EvidenceError.sameBlock }, peers: { nil }, logger: Logger(level: .error))
         XCTAssertThrowsError(try refusing.receive(envelope, from: peer))
         XCTAssertThrowsError(try channel.receive(try Envelope(channel: .evidence, messageType: 2, body: evidence.encoded), from: peer))
+    }
+
+    private func block(evidence: [[UInt8]]) throws -> Block {
+        let header = Header(parentHash: .zero, coinbase: key.address, stateRoot: .zero, transactionsRoot: .zero, receiptsRoot: .zero,
+                            logsBloom: Bloom(), number: 1, gasLimit: 30_000_000, gasUsed: 0, timestamp: 1, baseFeePerGas: UInt256(7),
+                            validatorsHash: .zero, nextValidatorsHash: .zero, evidenceHash: Block.evidenceHash(evidence))
+        return Block(header: header, transactions: [], evidence: evidence)
+    }
+
+    func testBlockPayloadCarriesTheBlocksEvidence() throws {
+        for evidence in [[], [[0xC1, 0x80], [1, 2, 3]]] as [[[UInt8]]] {
+            let b = try block(evidence: evidence)
+            let decoded = try BlockPayload.decode(BlockPayload.encode(b), expectedHash: b.hash)
+            XCTAssertEqual(decoded.header, b.header)
+            XCTAssertEqual(decoded.rawTransactions, [])
+            XCTAssertEqual(decoded.evidence, evidence)
+        }
+    }
+
+    func testMalformedBlockPayloadsAreRefusedByName() throws {
+        let b = try block(evidence: [[1, 2]])
+        let header = try RLP.decode(b.header.rlp)
+        func refused(_ payload: [UInt8], _ expected: String, line: UInt = #line) {
+            XCTAssertThrowsError(try BlockPayload.decode(payload, expectedHash: b.hash), line: line) {
+                XCTAssertTrue("\($0)".contains(expected), "\($0)", line: line)
+            }
+        }
+        refused(RLP.encode(.list([header, .list([])])), "invalid block payload: block must have 3 parts (header, transactions, evidence), got 2")
+        refused(RLP.encode(.list([header, .list([]), .bytes([1])])), "evidence must be an RLP list")
+        refused(RLP.encode(.list([header, .list([]), .list([.list([])])])), "evidence[0] must be an RLP string")
+        refused(RLP.encode(.list([header, .list([]), .list([]), .list([])])), "invalid block payload: block must have 3 parts")
+        XCTAssertThrowsError(try BlockPayload.decode(BlockPayload.encode(try block(evidence: [])), expectedHash: b.hash)) {
+            XCTAssertEqual($0 as? BlockPayloadError, .hashMismatch(got: try! block(evidence: []).hash, expected: b.hash))
+        }
     }
 }

@@ -76,6 +76,23 @@ final class EthAPITests: XCTestCase {
         XCTAssertEqual(try errorCode("opg_getCommit", [.string("0x01")]), -32602)
     }
 
+    /// A block with evidence shows `evidenceHash` and counts the evidence list in `size`
+    /// (appended to the block's RLP as Ethereum appends withdrawals); one without shows neither.
+    func testBlockJSONShowsEvidenceHashAndCountsEvidenceInSize() throws {
+        let evidence: [[UInt8]] = [Array(repeating: 0xEE, count: 300), [1, 2, 3]]
+        var header = chain.head
+        XCTAssertNil(EthFormat.block(header, transactions: [], full: false)["evidenceHash"])
+        let plainSize = RLP.encodeList(encodedItems: [header.rlp, RLP.encodeList(encodedItems: []), RLP.encodeList(encodedItems: [])]).count
+        XCTAssertEqual(EthFormat.block(header, transactions: [], full: false)["size"], EthFormat.quantity(UInt64(plainSize)))
+        header.evidenceHash = Block.evidenceHash(evidence)
+        let json = EthFormat.block(header, transactions: [], evidence: evidence, full: false)
+        XCTAssertEqual(json["evidenceHash"], EthFormat.hash(header.evidenceHash!))
+        let size = RLP.encodeList(encodedItems: [header.rlp, RLP.encodeList(encodedItems: []), RLP.encodeList(encodedItems: []),
+                                                 RLP.encode(.list(evidence.map { .bytes($0) }))]).count
+        XCTAssertEqual(json["size"], EthFormat.quantity(UInt64(size)))
+        XCTAssertGreaterThan(size, plainSize + 300)
+    }
+
     func testTagsAndHexRules() throws {
         try chain.produceBlock(timestamp: 1, coinbase: validator.address)
         XCTAssertEqual(try result("eth_blockNumber"), .string("0x1"))

@@ -86,13 +86,16 @@ class Validator:
 
 
 class Network:
-    """`opgd testnet --validators n` in `workdir`, each validator started by `start()`."""
+    """`opgd testnet --validators n` in `workdir` (with `--staking`: validators bonded in staking),
+    each validator started by `start()`."""
 
-    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100):
+    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False):
         rpc = free_port_range(n)
         p2p = free_port_range(n, avoid=range(rpc, rpc + n))
         run([str(BIN / "opgd"), "testnet", "--validators", str(n), "--dir", str(workdir), "--rpc-port", str(rpc),
-             "--p2p-port", str(p2p), "--timeouts", "test", "--block-interval-ms", str(block_interval_ms)], check=True)
+             "--p2p-port", str(p2p), "--timeouts", "test", "--block-interval-ms", str(block_interval_ms)]
+            + (["--staking"] if staking else []), check=True)
+        self.workdir = workdir
         self.genesis = json.loads((workdir / "genesis.json").read_text())
         self.nodes = [Validator(workdir / f"node{i}") for i in range(n)]
 

@@ -81,8 +81,8 @@ final class ChainApplication: ConsensusApplication {
     /// Decodes and executes a value on the head (any validator of the set may be its coinbase:
     /// a value re-proposed in a later round keeps the coinbase of the round that built it).
     private func execute(_ value: ProposalValue) throws -> ExecutedBlock {
-        let (header, raws) = try BlockPayload.decode(value.payload, expectedHash: value.blockHash)
-        return try chain.verify(header: header, rawTransactions: raws, proposer: nil)
+        let (header, raws, evidence) = try BlockPayload.decode(value.payload, expectedHash: value.blockHash)
+        return try chain.verify(header: header, rawTransactions: raws, evidence: evidence, proposer: nil)
     }
 
     private func keep(_ block: ExecutedBlock) {

@@ -66,10 +66,8 @@ final class ConsensusChannel: PeerChannelHandler {
     private func answer(_ height: UInt64, to peer: PeerID) {
         guard height >= 1, height <= chain.head.number, let transport = peers() else { return }
         do {
-            guard let header = try chain.database.header(number: height), let transactions = try chain.database.transactions(number: height),
-                  let stored = try chain.database.certificate(number: height) else { return }
+            guard let block = try chain.database.block(number: height), let stored = try chain.database.certificate(number: height) else { return }
             let certificate = try CommitCertificate(decoding: stored)
-            let block = Block(header: header, transactions: transactions)
             let value = ProposalValue(blockHash: block.hash, payload: BlockPayload.encode(block))
             for envelope in try ConsensusWireMessage.decision(value: value, certificate: certificate).envelopes() {
                 _ = transport.send(envelope, to: peer)

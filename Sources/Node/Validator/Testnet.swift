@@ -3,6 +3,7 @@ import Consensus
 import Crypto
 import Foundation
 import JSON
+import Modules
 import Network
 import Primitives
 
@@ -37,6 +38,9 @@ public enum Testnet {
         public var timeouts = "production"
         /// The commit pause in every config, when set.
         public var blockIntervalMs: UInt64?
+        /// Bond every validator in staking at genesis (``stakedPower`` each), so staking supplies
+        /// the validator set: bonding, slashing and tombstoning change it (docs/staking.md).
+        public var staking = false
 
         /// Options with the defaults above.
         public init(validators: Int, directory: String) {
@@ -54,7 +58,7 @@ public enum Testnet {
         let accounts = try (0..<options.validators).map { _ in try PrivateKey.generate() }
         let consensusKeys = try (0..<options.validators).map { _ in try PrivateKey.generate() }
         let nodeKeys = try (0..<options.validators).map { _ in try PrivateKey.generate() }
-        let genesisBytes = genesis(accounts: accounts, consensusKeys: consensusKeys)
+        let genesisBytes = genesis(accounts: accounts, consensusKeys: consensusKeys, staking: options.staking)
         try Data(genesisBytes).write(to: URL(fileURLWithPath: genesisPath))
         let spec = try GenesisFile.parse(genesisBytes)
         for i in 0..<options.validators {
@@ -82,13 +86,27 @@ public enum Testnet {
         }
     }
 
-    /// The devnet genesis with these validators (power 1 each) and network name `opg-testnet`.
-    static func genesis(accounts: [PrivateKey], consensusKeys: [PrivateKey]) -> [UInt8] {
+    /// The power of a validator bonded in staking by a `staking` testnet: the default
+    /// `validatorMinStake` in whole OPG.
+    public static let stakedPower: UInt64 = 10_000
+
+    /// The devnet genesis with these validators and network name `opg-testnet`: power 1 each from
+    /// the genesis list, or, with `staking`, each bonded in `staking.operators` with ``stakedPower``
+    /// OPG of stake (the same validators listed at that power).
+    static func genesis(accounts: [PrivateKey], consensusKeys: [PrivateKey], staking: Bool = false) -> [UInt8] {
         guard case .object(var g)? = try? JSONParser.parse(Array(DevNet.genesisJSON.utf8)) else { preconditionFailure("built-in genesis") }
         g["networkName"] = "opg-testnet"
+        let power = staking ? stakedPower : 1
         g["validators"] = .array(zip(accounts, consensusKeys).map { account, consensus in
-            ["address": .string(account.address.hex), "consensusKey": .string(Hex.encode(consensus.publicKey.compressed)), "power": 1]
+            ["address": .string(account.address.hex), "consensusKey": .string(Hex.encode(consensus.publicKey.compressed)), "power": .int(Int(power))]
         })
+        if staking {
+            let stake = UInt256(power) * StakingParameters.opg
+            g["staking"] = ["operators": .array(zip(accounts, consensusKeys).map { account, consensus in
+                ["address": .string(account.address.hex), "role": "validator", "stake": .string(stake.hexQuantity),
+                 "consensusKey": .string(Hex.encode(consensus.publicKey.compressed))]
+            })]
+        }
         return JSONValue.object(g).serializedBytes() + [0x0A]
     }
 }

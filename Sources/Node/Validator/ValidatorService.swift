@@ -19,8 +19,6 @@ public final class ValidatorService: @unchecked Sendable {
 
     /// Routes P2P events by channel; register further channel protocols before `start`.
     public let dispatcher: PeerDispatcher
-    /// Evidence of double signing seen by this node (the seam for blocks and slashing).
-    public let evidence: EvidencePool
     /// The P2P transport, nil when the node has no listen address and no peers (a lone validator).
     public let transport: ConnectionManager?
     /// The consensus address this node signs with.
@@ -57,7 +55,6 @@ public final class ValidatorService: @unchecked Sendable {
         validators = ConsensusValidatorSets(chain: chain)
         application = ChainApplication(chain: chain, validators: validators, me: signer.address, logger: logger)
         service = ConsensusService(logger: logger)
-        evidence = EvidencePool()
         dispatcher = PeerDispatcher(log: { logger.warn($0) })
         if settings.listenAddress != nil || !settings.persistentPeers.isEmpty {
             let nodeKey = try ValidatorKeys.nodeKey(path: settings.nodeKeyFile, logger: logger)
@@ -72,7 +69,7 @@ public final class ValidatorService: @unchecked Sendable {
         let peers: () -> PeerTransport? = { transport }
         dispatcher.disconnect = { peer, reason in transport?.disconnect(peer, reason: reason) }
         let domain = self.domain, validators = self.validators
-        let evidenceChannel = EvidenceChannel(pool: evidence, verify: { [chain] evidence in
+        let evidenceChannel = EvidenceChannel(pool: chain.pendingEvidence, verify: { [chain] evidence in
             guard evidence.height >= 1, evidence.height <= chain.head.number + 2 else { return false }
             try evidence.verify(domain, validators: try validators.consensusSet(height: evidence.height))
             return true

@@ -230,7 +230,7 @@ public final class EthAPI {
 
     private func block(_ number: UInt64?, full: Bool) throws -> JSONValue {
         guard let number, let h = try db.header(number: number), let txs = try db.transactions(number: number) else { return .null }
-        return EthFormat.block(h, transactions: txs, full: full)
+        return EthFormat.block(h, transactions: txs, evidence: h.evidenceHash == nil ? [] : try db.evidence(number: number), full: full)
     }
 
     private func transaction(_ number: UInt64, _ index: Int) throws -> JSONValue {

@@ -19,17 +19,22 @@ enum EthFormat {
         let index: Int
     }
 
-    /// The RLP size of the whole block (header, transactions, empty ommers), as geth reports `size`.
-    static func blockSize(header: Header, transactions: [SignedTransaction]) -> Int {
+    /// The RLP size of the whole block (header, transactions, empty ommers, and — only when there
+    /// is some — the evidence list, as Ethereum appends withdrawals), as geth reports `size`.
+    static func blockSize(header: Header, transactions: [SignedTransaction], evidence: [[UInt8]] = []) -> Int {
         let txs = transactions.map { tx in tx.raw.first.map { $0 >= 0xC0 } == true ? tx.raw : RLP.encode(.bytes(tx.raw)) }
-        return RLP.encodeList(encodedItems: [header.rlp, RLP.encodeList(encodedItems: txs), RLP.encodeList(encodedItems: [])]).count
+        var parts = [header.rlp, RLP.encodeList(encodedItems: txs), RLP.encodeList(encodedItems: [])]
+        if !evidence.isEmpty { parts.append(RLP.encode(.list(evidence.map { .bytes($0) }))) }
+        return RLP.encodeList(encodedItems: parts).count
     }
 
-    static func block(_ header: Header, transactions: [SignedTransaction], full: Bool) -> JSONValue {
+    /// A block; `evidenceHash` appears only for a block that carries evidence (docs/chain.md, "Evidence").
+    static func block(_ header: Header, transactions: [SignedTransaction], evidence: [[UInt8]] = [], full: Bool) -> JSONValue {
         let hash = header.hash
         var o = JSONObject()
         o["baseFeePerGas"] = quantity(header.baseFeePerGas)
         o["difficulty"] = quantity(header.difficulty)
+        if let evidenceHash = header.evidenceHash { o["evidenceHash"] = self.hash(evidenceHash) }
         o["extraData"] = data(header.extraData)
         o["gasLimit"] = quantity(header.gasLimit)
         o["gasUsed"] = quantity(header.gasUsed)
@@ -42,7 +47,7 @@ enum EthFormat {
         o["parentHash"] = self.hash(header.parentHash)
         o["receiptsRoot"] = self.hash(header.receiptsRoot)
         o["sha3Uncles"] = self.hash(header.ommersHash)
-        o["size"] = quantity(UInt64(blockSize(header: header, transactions: transactions)))
+        o["size"] = quantity(UInt64(blockSize(header: header, transactions: transactions, evidence: evidence)))
         o["stateRoot"] = self.hash(header.stateRoot)
         o["timestamp"] = quantity(header.timestamp)
         o["transactions"] = .array(transactions.enumerated().map { i, tx in

@@ -181,8 +181,9 @@ public final class SubscriptionHub {
         o["size"] = nil
         // Ethereum's header fields only: web3.py recognises a head by how many of its keys it
         // knows (90%), and our two validator-set hashes would tip it below that; they are in
-        // eth_getBlockByHash.
+        // eth_getBlockByHash, as is evidenceHash.
         o["validatorsHash"] = nil
+        o["evidenceHash"] = nil
         o["nextValidatorsHash"] = nil
         return .object(o)
     }
