@@ -130,9 +130,6 @@ def test_double_sign_is_committed_slashed_and_tombstoned(net):
     assert held + staked == genesis_supply + minted - burned
 
 
-@pytest.mark.xfail(strict=False, reason="block sync (Sources/Node/Sync) serves and imports blocks without their evidence, so a node "
-                   "syncing across the evidence block refuses it (evidenceHash) and drops every honest peer; passes where the "
-                   "joiner catches up through consensus decisions")
 def test_validator_that_bonds_later_signs_once_in_the_set(net):
     n, extra = net
     honest = n.nodes[1:]

@@ -64,16 +64,22 @@ final class ConsensusChannel: PeerChannelHandler {
 
     /// Sends `peer` our block at `height` with its certificate, when we have both.
     private func answer(_ height: UInt64, to peer: PeerID) {
-        guard height >= 1, height <= chain.head.number, let transport = peers() else { return }
+        guard let transport = peers() else { return }
         do {
-            guard let block = try chain.database.block(number: height), let stored = try chain.database.certificate(number: height) else { return }
-            let certificate = try CommitCertificate(decoding: stored)
-            let value = ProposalValue(blockHash: block.hash, payload: BlockPayload.encode(block))
+            guard let (value, certificate) = try storedDecision(height) else { return }
             for envelope in try ConsensusWireMessage.decision(value: value, certificate: certificate).envelopes() {
                 _ = transport.send(envelope, to: peer)
             }
         } catch {
             logger.debug("decision request not answered", ["height": height, "peer": peer, "error": error])
         }
+    }
+
+    /// The block this node committed at `height` as the engine's value, with its certificate;
+    /// nil when the chain does not hold that height (or block 0, which has no certificate).
+    func storedDecision(_ height: UInt64) throws -> (ProposalValue, CommitCertificate)? {
+        guard height >= 1, height <= chain.head.number, let block = try chain.database.block(number: height),
+              let stored = try chain.database.certificate(number: height) else { return nil }
+        return (ProposalValue(blockHash: block.hash, payload: BlockPayload.encode(block)), try CommitCertificate(decoding: stored))
     }
 }

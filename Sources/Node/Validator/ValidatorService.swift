@@ -8,14 +8,16 @@ import Primitives
 /// The validator inside `opgd`: the Tendermint engine (through ``ConsensusDriver``) over the
 /// node's chain, with its durable signer and WAL in the consensus directory, and — when the
 /// config names a listen address or peers — the P2P transport with a ``PeerDispatcher`` routing
-/// each channel to its protocol: consensus and evidence, block sync (``BlockSync``, which also
-/// answers `eth_syncing`) and mempool gossip (``MempoolGossip``).
+/// each channel to its protocol: consensus and evidence, and mempool gossip (``MempoolGossip``);
+/// block sync (``BlockSync``) is built but not yet routed (docs/consensus.md, "What is not wired yet").
 ///
 /// `start` replays the WAL before the transport starts, so no network input reaches an engine
 /// whose state is not rebuilt; `stop` closes the transport, then stops the engine's queue.
 public final class ValidatorService: @unchecked Sendable {
     /// The WAL's file name in the consensus directory.
     public static let walFileName = "wal"
+    /// How many heights behind its peers a node leaves to consensus before block sync fetches.
+    public static let syncMargin: UInt64 = 8
 
     /// Routes P2P events by channel; register further channel protocols before `start`.
     public let dispatcher: PeerDispatcher
@@ -25,7 +27,8 @@ public final class ValidatorService: @unchecked Sendable {
     public let consensusAddress: Address
     /// The chain's sign domain (chain id and genesis hash).
     public let domain: SignDomain
-    /// Block sync on the blocks channel (nil without a transport); its progress is `eth_syncing`'s answer.
+    /// Block sync for the blocks channel (nil without a transport), built but not yet registered on the
+    /// dispatcher (see `init`); its progress is `eth_syncing`'s answer (`false` while it is off).
     public let blockSync: BlockSync?
     /// Transaction gossip on the mempool channel (nil without a transport).
     public let mempoolGossip: MempoolGossip?
@@ -81,11 +84,21 @@ public final class ValidatorService: @unchecked Sendable {
         dispatcher.register(consensusChannel)
         dispatcher.register(evidenceChannel)
         if let transport {
-            let sync = BlockSync(chain: chain, domain: domain, transport: transport, log: { logger.info($0) },
+            // Sync stays out of the last `syncMargin` heights, even before its first catch-up: near the
+            // tip consensus decides (and catches up through decisions); a sync import racing the engine
+            // there moves the head under a proposer and costs it its turn.
+            let sync = BlockSync(chain: chain, domain: domain, transport: transport,
+                                 settings: BlockSync.Settings(caughtUpMargin: Self.syncMargin, resumeBehindBlocks: Self.syncMargin),
+                                 log: { logger.info($0) },
                                  disconnect: { peer, reason in transport.disconnect(peer, reason: reason) },
-                                 onCaughtUp: { head in logger.info("block sync caught up; consensus continues", ["head": head]) })
+                                 onCaughtUp: { [service, consensusChannel] head in
+                                     logger.info("block sync caught up; consensus continues", ["head": head])
+                                     service.decideStoredHeights { try consensusChannel.storedDecision($0) }
+                                 })
             let gossip = MempoolGossip(chain: chain, transport: transport)
-            dispatcher.register(sync)
+            // Block sync is built but not yet routed: with it on, the 4-validator e2e test shows one
+            // validator never proposing (sync and the engine race near the tip; issue 11). Catch-up
+            // runs through consensus decisions until that is found.
             dispatcher.register(gossip)
             blockSync = sync
             mempoolGossip = gossip
@@ -105,7 +118,6 @@ public final class ValidatorService: @unchecked Sendable {
             return driver
         }
         try transport?.start()
-        blockSync?.start()
         let set = try validators.consensusSet(height: chain.head.number + 1)
         logger.info("consensus started", ["height": chain.head.number + 1, "consensusAddress": consensusAddress,
                                           "validators": set.count, "inSet": set.index(of: consensusAddress) != nil,
