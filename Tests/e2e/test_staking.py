@@ -25,7 +25,9 @@ MODULES = [Web3.to_checksum_address("0x" + "00" * 19 + f"{b:02x}") for b in (0x0
 ETHER = 10**18
 EPOCH_BLOCKS = 8
 UNBONDING_BLOCKS = 6
-GENESIS_CONSENSUS_KEY = eth_keys.PrivateKey(keccak(text="e2e genesis consensus key"))
+# The devnet validator's public consensus key (`DevNet.consensusKey`): the node runs the engine
+# as this validator and writes that key itself; any other key would have to be copied in.
+GENESIS_CONSENSUS_KEY = eth_keys.PrivateKey(keccak(text="opg devnet consensus 0"))
 NEW_CONSENSUS_KEY = eth_keys.PrivateKey(keccak(text="e2e new consensus key"))
 PROVIDER, VERIFIER, NEW_VALIDATOR, OUTSIDER = DEV_ACCOUNTS[1], DEV_ACCOUNTS[2], DEV_ACCOUNTS[3], DEV_ACCOUNTS[4]
 MODEL = "QmStakingE2EModel"

@@ -306,7 +306,7 @@ async function operators(params) {
 // Jobs come from the Jobs module (opg_listJobs, opg_getJob); a node without it says so.
 async function jobs(params) {
   const cursor = params.get("cursor");
-  const page = await rpc("opg_listJobs", cursor, hex(50)).catch(e => e);
+  const page = await rpc("opg_listJobs", cursor ? { cursor, limit: hex(50) } : { limit: hex(50) }).catch(e => e);
   if (missingMethod(page)) return show("Jobs", note("This node has no Jobs module yet (opg_listJobs does not exist): jobs, their lifecycle and attestations appear here once it does."));
   if (page instanceof Error) return show("Jobs", h("p", { class: "error" }, page.message));
   const keys = page.items.length ? Object.keys(page.items[0]).filter(k => typeof page.items[0][k] !== "object") : ["id"];
