@@ -72,20 +72,6 @@ final class ConsensusService: @unchecked Sendable {
         }
     }
 
-    /// Decides in the engine, one after another, the heights the chain already holds (committed by
-    /// block sync) from their stored block and certificate, so consensus resumes at the head
-    /// instead of asking peers for one height per round trip.
-    func decideStoredHeights(_ stored: @escaping (UInt64) throws -> (ProposalValue, CommitCertificate)?) {
-        queue.async { [self] in
-            while let driver = running, driver.engine.decision == nil, let (value, certificate) = try? stored(driver.height) {
-                let before = driver.height
-                certifiedByPeer = certificate.height
-                perform("stored decision") { try driver.receiveCertifiedDecision(value: value, certificate: certificate) }
-                guard driver.height > before else { return }
-            }
-        }
-    }
-
     /// Delivers `timeout` after `millis` on the queue (called on the queue, by the driver).
     func schedule(_ timeout: Timeout, afterMillis millis: UInt64) {
         let now = Self.monotonicMillis()

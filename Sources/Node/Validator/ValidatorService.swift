@@ -16,8 +16,6 @@ import Primitives
 public final class ValidatorService: @unchecked Sendable {
     /// The WAL's file name in the consensus directory.
     public static let walFileName = "wal"
-    /// How many heights behind its peers a node leaves to consensus before block sync fetches.
-    public static let syncMargin: UInt64 = 8
 
     /// Routes P2P events by channel; register further channel protocols before `start`.
     public let dispatcher: PeerDispatcher
@@ -27,9 +25,6 @@ public final class ValidatorService: @unchecked Sendable {
     public let consensusAddress: Address
     /// The chain's sign domain (chain id and genesis hash).
     public let domain: SignDomain
-    /// Block sync for the blocks channel (nil without a transport), built but not yet registered on the
-    /// dispatcher (see `init`); its progress is `eth_syncing`'s answer (`false` while it is off).
-    public let blockSync: BlockSync?
     /// Transaction gossip on the mempool channel (nil without a transport).
     public let mempoolGossip: MempoolGossip?
 
@@ -84,26 +79,13 @@ public final class ValidatorService: @unchecked Sendable {
         dispatcher.register(consensusChannel)
         dispatcher.register(evidenceChannel)
         if let transport {
-            // Sync stays out of the last `syncMargin` heights, even before its first catch-up: near the
-            // tip consensus decides (and catches up through decisions); a sync import racing the engine
-            // there moves the head under a proposer and costs it its turn.
-            let sync = BlockSync(chain: chain, domain: domain, transport: transport,
-                                 settings: BlockSync.Settings(caughtUpMargin: Self.syncMargin, resumeBehindBlocks: Self.syncMargin),
-                                 log: { logger.info($0) },
-                                 disconnect: { peer, reason in transport.disconnect(peer, reason: reason) },
-                                 onCaughtUp: { [service, consensusChannel] head in
-                                     logger.info("block sync caught up; consensus continues", ["head": head])
-                                     service.decideStoredHeights { try consensusChannel.storedDecision($0) }
-                                 })
+            // Block sync (Sources/Node/Sync) is not routed yet: with it on, the 4-validator e2e test
+            // showed one validator never proposing (sync imports racing the engine near the tip;
+            // issue 11). Catch-up runs through consensus decisions until that is found.
             let gossip = MempoolGossip(chain: chain, transport: transport)
-            // Block sync is built but not yet routed: with it on, the 4-validator e2e test shows one
-            // validator never proposing (sync and the engine race near the tip; issue 11). Catch-up
-            // runs through consensus decisions until that is found.
             dispatcher.register(gossip)
-            blockSync = sync
             mempoolGossip = gossip
         } else {
-            blockSync = nil
             mempoolGossip = nil
         }
     }
@@ -126,7 +108,6 @@ public final class ValidatorService: @unchecked Sendable {
 
     /// Stops the transport (waiting for its threads), then the engine.
     public func stop() {
-        blockSync?.stop()
         transport?.stop()
         service.stop()
     }
