@@ -113,7 +113,7 @@ if Context.environment["OPG_FUZZ"] != nil {
         .executableTarget(name: "FuzzConsensusWire", dependencies: ["Node", "Consensus", "Network", "Primitives"], path: "Fuzz/FuzzConsensusWire", exclude: ["corpus"]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["Chat", "JSON"], path: "Fuzz/FuzzTokenizer", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSyncMessages", dependencies: ["Node", "Network"], path: "Fuzz/FuzzSyncMessages", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzJobDecoders", dependencies: ["Modules", "Chain", "Primitives"], path: "Fuzz/FuzzJobDecoders", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzJobDecoders", dependencies: ["Modules", "Chain", "Primitives", "Inference"], path: "Fuzz/FuzzJobDecoders", exclude: ["corpus"]),
     ]
     package.products += [
         .executable(name: "FuzzRLP", targets: ["FuzzRLP"]),

@@ -32,11 +32,13 @@ public final class JobsRPC {
 
     /// What a job's result is called: `verified` (an exact job finalized after a quorum),
     /// `attested` (an attested-only job finalized: never called verified), `unverified`
-    /// (settled without a quorum), or null while there is no settled result.
+    /// (settled without a quorum), `overturned` (a dispute proved it wrong), or null while
+    /// there is no settled result.
     public static func label(_ status: JobStatus, _ verificationClass: VerificationClass?) -> String? {
         switch status {
         case .finalized: return verificationClass == .exact ? "verified" : "attested"
         case .unverified: return "unverified"
+        case .overturned: return "overturned"
         default: return nil
         }
     }
@@ -122,9 +124,14 @@ public final class JobsRPC {
         }
         let dispute = try ABI.decode(Jobs.disputeTypes, reader.view(at: Jobs.address, "getDispute(bytes32)", [.fixedBytes(id.bytes)]))
         if dispute[3].uintValue?.uint64 ?? 0 != 0 {
+            let state = DisputeState(rawValue: UInt8(truncatingIfNeeded: dispute[3].uintValue?.uint64 ?? 0)) ?? .none
+            let resolvedAt = dispute[5].uintValue?.uint64 ?? 0
             o["dispute"] = .object(["challenger": dispute[0].addressValue.map { $0 == .zero ? .null : .string($0.checksummed) } ?? .null,
                                     "bond": .string((dispute[1].uintValue ?? .zero).hexQuantity),
-                                    "openedAt": .int(dispute[2].uintValue?.uint64 ?? 0), "state": .string("open")])
+                                    "openedAt": .int(dispute[2].uintValue?.uint64 ?? 0), "state": .string(state.name),
+                                    "resolveBy": .int(dispute[4].uintValue?.uint64 ?? 0), "resolvedAt": resolvedAt == 0 ? .null : .int(resolvedAt),
+                                    "outputHash": resolvedAt == 0 ? .null : .string(Hex.encode(dispute[6].bytesValue ?? [])),
+                                    "traceRoot": resolvedAt == 0 ? .null : .string(Hex.encode(dispute[7].bytesValue ?? []))])
         } else {
             o["dispute"] = .null
         }

@@ -105,10 +105,12 @@ final class JobsTests: XCTestCase {
 
         /// Requests a job from the requester; returns its id.
         func request(maxFee: UInt256 = JobsTests.opg * 10, verificationFee: UInt256 = JobsTests.opg * 2, deadlineIn: UInt64 = 30,
-                     verificationClass: VerificationClass = .exact) throws -> Hash32 {
+                     verificationClass: VerificationClass = .exact, input: [UInt8] = Array("pixels".utf8), inputHash: Hash32 = .zero,
+                     inputURI: String = "") throws -> Hash32 {
             let nonce = try view("nonceOf(address)", [.address(JobsTests.address(JobsTests.requester))], [.uint(256)])[0].uintValue ?? .zero
-            let request = JobRequest(modelId: JobsTests.model, input: Array("pixels".utf8), verificationClass: verificationClass,
-                                     maxFee: maxFee, verificationFee: verificationFee, deadline: number + deadlineIn)
+            let request = JobRequest(modelId: JobsTests.model, input: input, inputHash: inputHash, inputURI: inputURI,
+                                     verificationClass: verificationClass, maxFee: maxFee, verificationFee: verificationFee,
+                                     deadline: number + deadlineIn)
             let r = try sendRaw(JobsTests.requester, data: try request.calldata(), value: maxFee + verificationFee)
             XCTAssertTrue(r.success, r.revertReason ?? "")
             let id = Jobs.jobId(chainId: JobsTests.chainId, requester: JobsTests.address(JobsTests.requester), nonce: nonce)
@@ -122,16 +124,21 @@ final class JobsTests: XCTestCase {
             return try XCTUnwrap(JobsTests.providers.first { JobsTests.address($0) == address })
         }
 
-        /// Requests, lets the draw happen, accepts with `fee` and commits an output: the job is committed.
-        func committedJob(fee: UInt256 = JobsTests.opg * 4, verificationClass: VerificationClass = .exact) throws -> (Hash32, Int) {
-            let id = try request(verificationClass: verificationClass)
+        /// Requests, lets the draw happen, accepts with `fee` and commits an output (inline
+        /// "seven", or by reference when `outputHash` is given): the job is committed.
+        func committedJob(fee: UInt256 = JobsTests.opg * 4, verificationClass: VerificationClass = .exact, input: [UInt8] = Array("pixels".utf8),
+                          inputHash: Hash32 = .zero, inputURI: String = "", outputHash: Hash32? = nil,
+                          traceRoot: Hash32? = nil) throws -> (Hash32, Int) {
+            let id = try request(verificationClass: verificationClass, input: input, inputHash: inputHash, inputURI: inputURI)
             advance(to: number + 3)
             XCTAssertEqual(try status(id), .assigned)
             let p = try provider(id)
             let accepted = try send(p, "acceptJob(bytes32,uint256)", [.fixedBytes(id.bytes), .uint(fee)], value: fee * 2)
             XCTAssertTrue(accepted.success, accepted.revertReason ?? "")
-            let trace = verificationClass == .exact ? Keccak256.hash(Array("trace".utf8)) : .zero
-            let committed = try sendRaw(p, data: try JobResult(jobId: id, output: Array("seven".utf8), traceRoot: trace).calldata())
+            let trace = traceRoot ?? (verificationClass == .exact ? Keccak256.hash(Array("trace".utf8)) : .zero)
+            let result = outputHash.map { JobResult(jobId: id, output: [], outputHash: $0, outputURI: "https://provider.example/out", traceRoot: trace) }
+                ?? JobResult(jobId: id, output: Array("seven".utf8), traceRoot: trace)
+            let committed = try sendRaw(p, data: try result.calldata())
             XCTAssertTrue(committed.success, committed.revertReason ?? "")
             return (id, p)
         }

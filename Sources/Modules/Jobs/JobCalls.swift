@@ -336,15 +336,18 @@ extension Jobs {
         try context.emit(topics: [ABI.eventTopic(Event.challenged), id, Hash32(word: context.caller)], data: bond.bigEndianBytes32)
     }
 
-    /// Records a dispute and stops the job's settlement; the dispute game that resolves it
-    /// is not implemented yet (docs/verification.md, "Disputes").
+    /// Records a dispute and stops the job's settlement until `resolveDispute`, or the
+    /// end-block hook at `resolveBy`, settles it (docs/verification.md, "Disputes").
     func openDispute(_ id: Hash32, _ base: Hash32, challenger: Address, bond: UInt256, _ context: NativeCallContext) throws {
         let dispute = try context.mappingSlot(Slot.disputes, key: id)
         try context.storeAddress(challenger, at: dispute)
         try context.storeWord(bond, at: offset(dispute, DisputeField.bond.rawValue))
         try context.storeWord(UInt256(context.block.number), at: offset(dispute, DisputeField.openedAt.rawValue))
         try context.storeWord(UInt256(UInt64(DisputeState.open.rawValue)), at: offset(dispute, DisputeField.state.rawValue))
+        let resolveBy = context.block.number + Self.disputeBlocks
+        try context.storeWord(UInt256(resolveBy), at: offset(dispute, DisputeField.resolveBy.rawValue))
         try setStatus(base, .disputed, context)
+        try schedule(id, base, at: resolveBy, context)
     }
 
     func finalize(_ id: Hash32, _ context: NativeCallContext) throws {
@@ -366,9 +369,27 @@ extension Jobs {
     }
 }
 
-/// Where a dispute stands. Only `open` exists until the dispute game lands.
-public enum DisputeState: UInt8, Sendable {
+/// Where a dispute stands (`getDispute().state`).
+public enum DisputeState: UInt8, Sendable, CaseIterable {
     case none = 0
-    /// Recorded; the job's settlement waits for the dispute game.
+    /// Recorded; the job's settlement waits for `resolveDispute` or `resolveBy`.
     case open = 1
+    /// Re-execution gave another output hash or trace root: the provider was slashed, the requester refunded.
+    case providerWrong = 2
+    /// Re-execution reproduced the provider's commitment: the job was finalized, the invalid voters slashed.
+    case providerRight = 3
+    /// Nobody could be proven wrong (the job cannot be run, or nobody resolved it and the
+    /// chain could not alone): everyone's escrow returned, nobody slashed.
+    case undecided = 4
+
+    /// The state's name in RPC and the CLI.
+    public var name: String {
+        switch self {
+        case .none: return "none"
+        case .open: return "open"
+        case .providerWrong: return "providerWrong"
+        case .providerRight: return "providerRight"
+        case .undecided: return "undecided"
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Chain
 import Crypto
+import Inference
 import Primitives
 
 /// The jobs module at `0x…00F7`: inference jobs as transactions. A requester escrows the
@@ -40,9 +41,15 @@ public final class Jobs: SelectorDispatchedModule {
     public let address: Address = Jobs.address
     public let name = "Jobs"
     let models: ModelResolver
+    /// The block's inference budget, threads and compiled sessions a dispute re-executes with.
+    let inference: InferenceSettings
 
-    /// A jobs module that looks up model ids in `models` (the model registry).
-    public init(models: ModelResolver) { self.models = models }
+    /// A jobs module that looks up model ids in `models` (the model registry) and
+    /// re-executes disputed jobs with `inference`'s budget, threads and session cache.
+    public init(models: ModelResolver, inference: InferenceSettings = InferenceSettings()) {
+        self.models = models
+        self.inference = inference
+    }
 
     // MARK: Storage layout (Solidity order; docs/verification.md, "Storage")
 
@@ -75,7 +82,7 @@ public final class Jobs: SelectorDispatchedModule {
 
     /// Fields of a dispute record.
     enum DisputeField: UInt64 {
-        case challenger = 0, bond, openedAt, state
+        case challenger = 0, bond, openedAt, state, resolveBy, resolvedAt, outputHash, traceRoot
     }
 
     // MARK: ABI
@@ -96,8 +103,9 @@ public final class Jobs: SelectorDispatchedModule {
     public static let jobFieldNames = jobFields.map { "\($0.0)" }
     /// The `getCommittee` return types: members, weights, commitments, verdicts (0 = not revealed).
     public static let committeeTypes: [ABIType] = [.array(.address), .array(.uint(256)), .array(.fixedBytes(32)), .array(.uint(8))]
-    /// The `getDispute` return types: challenger, bond, openedAt, state.
-    public static let disputeTypes: [ABIType] = [.address, .uint(256), .uint(64), .uint(8)]
+    /// The `getDispute` return types: challenger, bond, openedAt, state, resolveBy,
+    /// resolvedAt, and the output hash and trace root re-execution found (zero until then).
+    public static let disputeTypes: [ABIType] = [.address, .uint(256), .uint(64), .uint(8), .uint(64), .uint(64), .fixedBytes(32), .fixedBytes(32)]
     /// The `parameters()` return tuple.
     public static let parametersType = ABIType.tuple([ABIType](repeating: .uint(256), count: JobsParameters.wordCount))
 
@@ -110,6 +118,7 @@ public final class Jobs: SelectorDispatchedModule {
         ModuleFunction("revealAttestations((bytes32,address,uint8,bytes32,bytes)[])", .nonpayable),
         ModuleFunction("challenge(bytes32)", .payable),
         ModuleFunction("finalize(bytes32)", .nonpayable),
+        ModuleFunction("resolveDispute(bytes32,bytes)", .nonpayable),
         ModuleFunction("getJob(bytes32)", .view),
         ModuleFunction("getCommittee(bytes32)", .view),
         ModuleFunction("getDispute(bytes32)", .view),
@@ -135,10 +144,11 @@ public final class Jobs: SelectorDispatchedModule {
         static let quorumReached = "QuorumReached(bytes32,uint64)"
         static let challenged = "Challenged(bytes32,address,uint256)"
         static let finalized = "JobFinalized(bytes32,uint256,uint256,uint256,uint256)"
+        static let disputeResolved = "DisputeResolved(bytes32,uint8)"
     }
 
     public let events = [Event.requested, Event.accepted, Event.resultCommitted, Event.attestationCommitted, Event.attestationRevealed,
-                         Event.equivocation, Event.quorumReached, Event.challenged, Event.finalized]
+                         Event.equivocation, Event.quorumReached, Event.challenged, Event.finalized, Event.disputeResolved]
 
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.name {
@@ -163,6 +173,11 @@ public final class Jobs: SelectorDispatchedModule {
         case "finalize":
             try finalize(try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0]), context)
             return []
+        case "resolveDispute":
+            let values = try decodeArguments([.fixedBytes(32), .bytes], arguments)
+            guard let input = values[1].bytesValue else { throw NativeRevert("invalid calldata: expected bytes") }
+            try resolveDispute(try Self.hashArgument(values[0]), input: input, context)
+            return []
         case "getJob":
             let base = try existingJob(try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0]), context)
             return try ABI.encode([Self.jobType], [try jobTuple(base, context)])
@@ -174,7 +189,8 @@ public final class Jobs: SelectorDispatchedModule {
             _ = try existingJob(id, context)
             let base = try context.mappingSlot(Slot.disputes, key: id)
             var values: [ABIValue] = [.address(try context.loadAddress(base))]
-            for f in [DisputeField.bond, .openedAt, .state] { values.append(.uint(try context.loadWord(offset(base, f.rawValue)))) }
+            for f in [DisputeField.bond, .openedAt, .state, .resolveBy, .resolvedAt] { values.append(.uint(try context.loadWord(offset(base, f.rawValue)))) }
+            for f in [DisputeField.outputHash, .traceRoot] { values.append(.fixedBytes(try context.load(offset(base, f.rawValue)).bytes)) }
             return try ABI.encode(Self.disputeTypes, values)
         case "jobInput", "jobOutput":
             let id = try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0])
@@ -329,7 +345,7 @@ public enum JobStatus: UInt8, Sendable, CaseIterable {
     case attesting
     /// A quorum found the result valid; anyone may challenge until `challengeEnd`, then finalize.
     case challengeable
-    /// Challenged (or a quorum found it invalid): waiting for the dispute game, which is not implemented yet.
+    /// Challenged (or a quorum found it invalid): waiting for the dispute to be resolved.
     case disputed
     /// Settled after a quorum: the provider and the majority verifiers are paid.
     case finalized
@@ -337,6 +353,8 @@ public enum JobStatus: UInt8, Sendable, CaseIterable {
     case refunded
     /// Settled without a quorum after a redraw: the provider is paid, the verification fee refunded, the result unverified.
     case unverified
+    /// A dispute proved the result wrong: the requester is refunded, the provider slashed.
+    case overturned
 
     /// The status's name in RPC and the CLI.
     public var name: String {
@@ -352,6 +370,7 @@ public enum JobStatus: UInt8, Sendable, CaseIterable {
         case .finalized: return "finalized"
         case .refunded: return "refunded"
         case .unverified: return "unverified"
+        case .overturned: return "overturned"
         }
     }
 

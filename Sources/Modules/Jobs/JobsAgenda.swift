@@ -52,6 +52,7 @@ extension Jobs {
         case .accepted: try refund(id, base, penaltyBps: params.timeoutPenaltyBps, context)  // no result by the deadline
         case .committed: try drawCommittee(id, base, params, context)
         case .attesting: try decide(id, base, params, atRevealEnd: true, context)
+        case .disputed: try resolveDisputeAtDeadline(id, base, context)
         default: break
         }
     }
@@ -265,7 +266,7 @@ extension Jobs {
         return pay
     }
 
-    private func finish(_ base: Hash32, _ status: JobStatus, _ context: NativeCallContext) throws {
+    func finish(_ base: Hash32, _ status: JobStatus, _ context: NativeCallContext) throws {
         try setStatus(base, status, context)
         try set(base, .agendaBlock, UInt64(0), context)
         try set(base, .settledAt, context.block.number, context)

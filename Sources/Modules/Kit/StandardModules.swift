@@ -9,7 +9,7 @@ public enum StandardModules {
     /// and session cache).
     public static func all(inference: InferenceSettings = InferenceSettings()) -> [NativeModule] {
         let registry = ModelRegistry()
-        return [Notary(), registry, InferencePrecompile(models: registry, settings: inference), InferenceHub(), Staking(), Jobs(models: registry), Supply()]
+        return [Notary(), registry, InferencePrecompile(models: registry, settings: inference), InferenceHub(), Staking(), Jobs(models: registry, inference: inference), Supply()]
     }
 
     /// The registry of `all(inference:)`.
