@@ -1,0 +1,154 @@
+"""Disputes in the jobs module (docs/verification.md, "Disputes") against a real opgd: Python
+plays the requester, a provider, four verifiers and a challenger. The job's input is the
+canonical tensor encoding of the fixture's input, written here from the ONNX file with
+numpy; the honest output hash and trace root come from `opg model trace` (the kernel is the
+spec). An honest provider voted invalid by its committee wins the dispute and the
+committee is slashed; a wrong provider voted valid is challenged, loses its collateral and
+5% of its stake, is jailed, and the requester is refunded. The chain re-executes the job
+itself in `resolveDispute` and reports the output hash and trace root it found; the supply
+invariant holds after each."""
+import json
+import struct
+
+import numpy as np
+import pytest
+from eth_utils import keccak
+from onnx import load_tensor, numpy_helper
+from web3.logs import DISCARD
+
+from opgnode import DEV_ACCOUNTS, GENESIS, Node, run
+from test_jobs import FIXTURES, JOBS, OPG, STAKING, SUPPLY, ZERO, abi, assert_supply_holds, send, wait_status
+from test_verification_vectors import attestation, commitment, digest_of, job_id
+
+ETHER = 10**18
+EPOCH_BLOCKS = 4
+PROVIDER, VERIFIERS, REQUESTER, CHALLENGER = DEV_ACCOUNTS[1], DEV_ACCOUNTS[2:6], DEV_ACCOUNTS[6], DEV_ACCOUNTS[7]
+MODEL_FILE, INPUT_FILE = FIXTURES / "digits_logreg.onnx", FIXTURES / "digits_logreg.input.pb"
+FEE, MAX_FEE, VERIFICATION_FEE, BOND = 4 * ETHER, 10 * ETHER, 2 * ETHER, ETHER
+VALID, INVALID = 1, 2
+STATES = {"open": 1, "providerWrong": 2, "providerRight": 3, "undecided": 4}
+
+
+def canonical(arrays: list[np.ndarray]) -> bytes:
+    """TensorEncoding.canonical (docs/traces.md) of float32 tensors: u32 count, then per
+    tensor u32 element type (1), u32 rank, u64 dimensions, the values little-endian."""
+    out = struct.pack("<I", len(arrays))
+    for a in arrays:
+        assert a.dtype == np.float32
+        out += struct.pack("<II", 1, a.ndim) + b"".join(struct.pack("<Q", d) for d in a.shape)
+        out += a.astype("<f4").tobytes()
+    return out
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
+    work = tmp_path_factory.mktemp("disputes")
+    genesis = json.loads(GENESIS.read_text())
+    genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
+    genesis["jobs"] = {"acceptBlocks": 8, "attestCommitBlocks": 10, "attestRevealBlocks": 10, "challengeBlocks": 30, "committeeSize": 3,
+                       "challengeBond": str(BOND)}
+    path = work / "genesis.json"
+    path.write_text(json.dumps(genesis, indent=2))
+    node = Node(workdir=work / "node", extra_config={"genesis": str(path)}).init().start()
+    w3 = node.web3()
+    jobs = w3.eth.contract(address=JOBS, abi=abi("Jobs"))
+    staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
+    model = models.upload_model(w3, DEV_ACCOUNTS[9], MODEL_FILE, name="digits_logreg")["cid_v0"]
+    last = send(w3, PROVIDER, staking.functions.registerProvider([model], "cpu"), value=20 * ETHER).blockNumber
+    for i, verifier in enumerate(VERIFIERS):
+        receipt = send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=(10 + i) * ETHER)
+        assert receipt.status == 1
+        last = max(last, receipt.blockNumber)
+    node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
+    array = numpy_helper.to_array(load_tensor(str(INPUT_FILE)))
+    traced = json.loads(run([OPG, "model", "trace", str(MODEL_FILE), "--input", f"X={INPUT_FILE}"], check=True).stdout)
+    honest = {"input": canonical([array]), "outputHash": bytes.fromhex(traced["hash"][2:]),
+              "traceRoot": bytes.fromhex(traced["traceRoot"][2:])}
+    yield {"node": node, "w3": w3, "jobs": jobs, "staking": staking, "supply": w3.eth.contract(address=SUPPLY, abi=abi("Supply")),
+           "genesis": genesis, "model": model, "honest": honest}
+    node.stop()
+
+
+def stake_of(chain, account) -> int:
+    return chain["staking"].functions.getOperator(account.address).call()[1]
+
+
+def committed_job(chain, output_hash: bytes) -> bytes:
+    """Requests a job on the honest input, accepts it and commits `output_hash` (by
+    reference) with the honest trace root; returns the job id once its committee is drawn."""
+    node, w3, jobs, honest = chain["node"], chain["w3"], chain["jobs"], chain["honest"]
+    jid = job_id(w3.eth.chain_id, REQUESTER.address, jobs.functions.nonceOf(REQUESTER.address).call())
+    fn = jobs.functions.requestJob(chain["model"], honest["input"], ZERO, "", 1, MAX_FEE, VERIFICATION_FEE, w3.eth.block_number + 200)
+    assert send(w3, REQUESTER, fn, value=MAX_FEE + VERIFICATION_FEE).status == 1
+    assert wait_status(node, jid, ["assigned"])["provider"] == PROVIDER.address
+    assert send(w3, PROVIDER, jobs.functions.acceptJob(jid, FEE), value=2 * FEE).status == 1
+    fn = jobs.functions.commitResult(jid, b"", output_hash, "http://127.0.0.1:1/out", honest["traceRoot"])
+    assert send(w3, PROVIDER, fn).status == 1
+    return jid
+
+
+def vote(chain, jid: bytes, output_hash: bytes, verdict: int) -> list[str]:
+    """Every committee member commits and reveals `verdict`; returns the members."""
+    node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
+    job = wait_status(node, jid, ["attesting"])
+    members = [m["address"] for m in job["committee"]]
+    by_address = {v.address: v for v in VERIFIERS}
+    message = attestation(jid, chain["model"], bytes.fromhex(job["inputHash"][2:]), output_hash, chain["honest"]["traceRoot"], verdict,
+                          job["epoch"], w3.eth.chain_id)
+    digest = digest_of(message)
+    reveals = []
+    for member in members:
+        salt = keccak(text=f"dispute salt {member}")
+        assert send(w3, by_address[member], jobs.functions.commitAttestation(jid, commitment(digest, salt, member))).status == 1
+        reveals.append((jid, member, verdict, salt, bytes(by_address[member].sign_message(message).signature)))
+    assert send(w3, CHALLENGER, jobs.functions.revealAttestations(reveals)).status == 1
+    return members
+
+
+def resolve(chain, jid: bytes) -> int:
+    """Sends resolveDispute from the challenger's account; returns the state it emitted."""
+    receipt = send(chain["w3"], CHALLENGER, chain["jobs"].functions.resolveDispute(jid, b""), gas=5_000_000)
+    assert receipt.status == 1
+    (event,) = chain["jobs"].events.DisputeResolved().process_receipt(receipt, errors=DISCARD)
+    return event.args.state
+
+
+def test_an_honest_provider_voted_invalid_wins_and_the_committee_is_slashed(chain):
+    node, honest = chain["node"], chain["honest"]
+    jid = committed_job(chain, honest["outputHash"])
+    members = vote(chain, jid, honest["outputHash"], INVALID)
+    job = wait_status(node, jid, ["disputed"])
+    assert job["dispute"]["state"] == "open" and job["dispute"]["challenger"] is None, "opened by the committee"
+    assert job["dispute"]["resolveBy"] == job["dispute"]["openedAt"] + 100
+    stakes = {m: chain["staking"].functions.getOperator(m).call()[1] for m in members}
+    assert resolve(chain, jid) == STATES["providerRight"]
+    job = node.result("opg_getJob", ["0x" + jid.hex()])
+    assert job["status"] == "finalized" and job["label"] == "verified"
+    assert job["dispute"]["state"] == "providerRight"
+    assert job["dispute"]["outputHash"] == "0x" + honest["outputHash"].hex(), "the chain's run agrees with opg model trace"
+    assert job["dispute"]["traceRoot"] == "0x" + honest["traceRoot"].hex()
+    for m in members:
+        assert chain["staking"].functions.getOperator(m).call()[1] == stakes[m] - stakes[m] // 10, "10% of each invalid voter's stake"
+    assert assert_supply_holds(chain) == 0
+
+
+def test_a_wrong_provider_is_challenged_slashed_and_jailed_and_the_requester_refunded(chain):
+    node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
+    corrupted = keccak(b"a corrupted output")
+    jid = committed_job(chain, corrupted)
+    vote(chain, jid, corrupted, VALID)
+    wait_status(node, jid, ["challengeWindow"])
+    requester_before = w3.eth.get_balance(REQUESTER.address)
+    provider_stake = stake_of(chain, PROVIDER)
+    receipt = send(w3, CHALLENGER, jobs.functions.challenge(jid), value=BOND)
+    assert receipt.status == 1
+    assert wait_status(node, jid, ["disputed"])["dispute"]["challenger"] == CHALLENGER.address
+    assert resolve(chain, jid) == STATES["providerWrong"]
+    job = node.result("opg_getJob", ["0x" + jid.hex()])
+    assert job["status"] == "overturned" and job["label"] == "overturned"
+    assert job["dispute"]["state"] == "providerWrong" and job["dispute"]["outputHash"] == "0x" + chain["honest"]["outputHash"].hex()
+    assert w3.eth.get_balance(REQUESTER.address) - requester_before == MAX_FEE + VERIFICATION_FEE, "max fee and verification fee back"
+    operator = chain["staking"].functions.getOperator(PROVIDER.address).call()
+    assert operator[1] == provider_stake - provider_stake * 5 // 100 and operator[5] is True, "5% of its stake, jailed"
+    assert assert_supply_holds(chain) == 0
