@@ -17,11 +17,12 @@ final class JobDisputeTests: XCTestCase {
 
     /// The job's input (one 1 × 64 float tensor, canonical) and what an honest provider
     /// commits for it: the output hash and trace root of the kernel's run.
-    static let honest: (input: [UInt8], outputHash: Hash32, traceRoot: Hash32) = {
+    static let honest: (input: [UInt8], outputHash: Hash32, traceRoot: Hash32, trace: ExecutionTrace, nodeOutputs: [[UInt8]]) = {
         let x = Tensor(name: "X", elementType: .float, shape: [1, 64], storage: .float((0..<64).map { Float($0 % 17) }))
         let session = try! InferenceSession(bytes: try! FixtureModels.bytes(JobsTests.model))
-        let trace = try! session.trace(["X": x])
-        return (TensorEncoding.canonical([x]), ExecutionTrace.outputHash(trace.outputs), trace.root)
+        var nodeOutputs: [[UInt8]] = []
+        let trace = try! session.trace(["X": x]) { _, outputs in nodeOutputs.append(TensorEncoding.canonical(outputs)) }
+        return (TensorEncoding.canonical([x]), ExecutionTrace.outputHash(trace.outputs), trace.root, trace, nodeOutputs)
     }()
 
     func resolve(_ h: Harness, _ id: Hash32, input: [UInt8] = [], from k: Int = JobsTests.outsider) throws -> TransactionResult {
@@ -246,11 +247,150 @@ final class JobDisputeTests: XCTestCase {
     func testTheDisputeABIIsTheDocumentedOne() {
         XCTAssertEqual(ABI.eventTopic("DisputeResolved(bytes32,uint8)").bytes,
                        Keccak256.hash(Array("DisputeResolved(bytes32,uint8)".utf8)).bytes)
-        XCTAssertEqual(Jobs.disputeTypes, [.address, .uint(256), .uint(64), .uint(8), .uint(64), .uint(64), .fixedBytes(32), .fixedBytes(32)])
+        XCTAssertEqual(Jobs.disputeTypes, [.address, .uint(256), .uint(64), .uint(8), .uint(64), .uint(64), .fixedBytes(32), .fixedBytes(32),
+                                           .uint(64), .uint(64), .uint(64)])
+        XCTAssertEqual(ABI.eventTopic("TraceRevealed(bytes32,uint64,bytes32[])").bytes,
+                       Keccak256.hash(Array("TraceRevealed(bytes32,uint64,bytes32[])".utf8)).bytes)
+        XCTAssertEqual(Jobs.pieceLeaves, 1024)
+        XCTAssertEqual(Jobs.traceRevealBlocks, 50)
         XCTAssertEqual(DisputeState.allCases.map(\.name), ["none", "open", "providerWrong", "providerRight", "undecided"])
         XCTAssertEqual(JobStatus.overturned.rawValue, 11)
         XCTAssertEqual(Jobs.disputeBlocks, 100)
         XCTAssertEqual(Jobs.disputeRewardBps, 5_000)
+    }
+
+    // MARK: The node path
+
+    static let revealSignature = "revealTrace(bytes32,uint64,bytes32[],bytes32[])"
+    static let proveNodeSignature = "proveNode(bytes32,uint64,bytes32,bytes32[],bytes,(uint64,bytes,bytes32[])[])"
+    static let proveOutputSignature = "proveOutput(bytes32,(uint64,bytes,bytes32[])[])"
+
+    static func hashes(_ list: [Hash32]) -> ABIValue { .array(list.map { .fixedBytes($0.bytes) }) }
+
+    /// Node `position`'s honest outputs with their proof in `tree`.
+    static func producer(_ position: Int, in tree: MerkleTree) -> Jobs.ProducerOutputs {
+        Jobs.ProducerOutputs(position: UInt64(position), outputs: honest.nodeOutputs[position], proof: tree.proof(ofLeaf: position)!.siblings)
+    }
+
+    func reveal(_ h: Harness, _ id: Hash32, from k: Int, piece: UInt64 = 0, leaves: [Hash32], proof: [Hash32] = []) throws -> TransactionResult {
+        try h.send(k, Self.revealSignature, [.fixedBytes(id.bytes), .uint(UInt256(piece)), Self.hashes(leaves), Self.hashes(proof)])
+    }
+
+    func proveNode(_ h: Harness, _ id: Hash32, position: Int, leaf: Hash32, tree: MerkleTree, input: [UInt8] = [],
+                   producers: [Jobs.ProducerOutputs]) throws -> TransactionResult {
+        try h.send(JobsTests.outsider, Self.proveNodeSignature,
+                   [.fixedBytes(id.bytes), .uint(UInt256(UInt64(position))), .fixedBytes(leaf.bytes),
+                    Self.hashes(tree.proof(ofLeaf: position)?.siblings ?? []), .bytes(input), .array(producers.map(\.abiValue))])
+    }
+
+    func proveOutput(_ h: Harness, _ id: Hash32, producers: [Jobs.ProducerOutputs]) throws -> TransactionResult {
+        try h.send(JobsTests.outsider, Self.proveOutputSignature, [.fixedBytes(id.bytes), .array(producers.map(\.abiValue))])
+    }
+
+    /// A job whose input is given by reference (so the hook cannot re-execute it whole),
+    /// committed with `leaves`' root and `outputHash`, and voted `verdict` by its committee.
+    func referencedJob(_ h: Harness, leaves: [Hash32], outputHash: Hash32, verdict: Verdict) throws -> (Hash32, Int, [Int]) {
+        let (id, p) = try h.committedJob(fee: Self.fee, input: [], inputHash: Keccak256.hash(Self.honest.input),
+                                         inputURI: "https://requester.example/in", outputHash: outputHash,
+                                         traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root)
+        let members = try h.drawnCommittee(id)
+        XCTAssertTrue(try h.reveal(try members.map { try h.commit(id, $0, verdict) }).success)
+        if verdict == .valid { try challenge(h, id) }
+        XCTAssertEqual(try h.status(id), .disputed)
+        return (id, p, members)
+    }
+
+    var honestLeaves: [Hash32] { Self.honest.trace.steps.map(\.outputHash) }
+
+    func testTheProviderRevealsItsTraceAndWinsWhenNoNodeIsProvenWrong() throws {
+        let h = try Harness()
+        let leaves = honestLeaves
+        XCTAssertEqual(leaves.count, 2)
+        let (id, p, members) = try referencedJob(h, leaves: leaves, outputHash: Self.honest.outputHash, verdict: .invalid)
+        assertReverts(try reveal(h, id, from: JobsTests.outsider, leaves: leaves), "only the job's provider")
+        assertReverts(try reveal(h, id, from: p, piece: 1, leaves: leaves), "piece 1 is out of order: piece 0 of 1 is next")
+        assertReverts(try reveal(h, id, from: p, leaves: [leaves[0]]), "holds 2 leaves, got 1")
+        assertReverts(try reveal(h, id, from: p, leaves: [leaves[1], leaves[0]]), "piece 0 is not in the provider's trace")
+        let r = try reveal(h, id, from: p, leaves: leaves)
+        XCTAssertTrue(r.success, r.revertReason ?? "")
+        XCTAssertEqual(r.logs.last?.topics.first, ABI.eventTopic("TraceRevealed(bytes32,uint64,bytes32[])"))
+        assertReverts(try reveal(h, id, from: p, leaves: leaves), "the whole trace of job")
+        XCTAssertEqual(try dispute(h, id)[9], .uint(1), "revealedPieces")
+        let tree = Self.honest.trace.tree
+        assertReverts(try proveNode(h, id, position: 1, leaf: leaves[1], tree: tree, input: Self.honest.input,
+                                    producers: [Self.producer(0, in: tree)]), "reproduces the provider's trace entry")
+        assertReverts(try proveOutput(h, id, producers: [Self.producer(0, in: tree), Self.producer(1, in: tree)]),
+                      "hash to the committed output hash")
+        let stakes = try (0..<6).map { try h.operatorStake($0).stake }
+        h.advance(to: try XCTUnwrap(try dispute(h, id)[4].uintValue?.uint64) + 1)
+        XCTAssertEqual(try h.status(id), .finalized, "revealed, and nobody proved a node wrong by resolveBy")
+        XCTAssertEqual(try state(h, id), .providerRight)
+        for m in members { XCTAssertEqual(try h.operatorStake(m).stake, stakes[m] - bps(stakes[m], 1_000)) }
+    }
+
+    func testANodeProofOverturnsAWrongTraceEntry() throws {
+        let h = try Harness()
+        let leaves = [honestLeaves[0], Keccak256.hash(Array("a wrong Normalizer output".utf8))]
+        let tree = MerkleTree(leaves: leaves.map(\.bytes))
+        let (id, p, _) = try referencedJob(h, leaves: leaves, outputHash: Self.honest.outputHash, verdict: .valid)
+        XCTAssertTrue(try reveal(h, id, from: p, leaves: leaves).success)
+        let stake = try h.operatorStake(p).stake
+        let r = try proveNode(h, id, position: 1, leaf: leaves[1], tree: tree, input: Self.honest.input, producers: [Self.producer(0, in: tree)])
+        XCTAssertTrue(r.success, r.revertReason ?? "")
+        h.endBlock()
+        XCTAssertEqual(try h.status(id), .overturned)
+        let d = try dispute(h, id)
+        XCTAssertEqual(d[10], .uint(2), "faultPosition = position + 1")
+        XCTAssertEqual(d[6], .fixedBytes(honestLeaves[1].bytes), "the node's output hash the chain computed")
+        XCTAssertEqual(try h.operatorStake(p).stake, stake - bps(stake, 500))
+    }
+
+    func testAnOutputProofOverturnsAnOutputItsOwnTraceContradicts() throws {
+        let h = try Harness()
+        let tree = Self.honest.trace.tree
+        let (id, _, _) = try referencedJob(h, leaves: honestLeaves, outputHash: Keccak256.hash([7]), verdict: .invalid)
+        assertReverts(try proveOutput(h, id, producers: [Self.producer(0, in: tree)]), "'probabilities' is output 0 of the node at position 1")
+        let r = try proveOutput(h, id, producers: [Self.producer(0, in: tree), Self.producer(1, in: tree)])
+        XCTAssertTrue(r.success, r.revertReason ?? "")
+        h.endBlock()
+        XCTAssertEqual(try h.status(id), .overturned)
+        XCTAssertEqual(try dispute(h, id)[6], .fixedBytes(Self.honest.outputHash.bytes))
+    }
+
+    func testAProviderThatDoesNotRevealItsTraceLosesAtTheDeadline() throws {
+        let h = try Harness()
+        let (id, p, _) = try referencedJob(h, leaves: honestLeaves, outputHash: Self.honest.outputHash, verdict: .invalid)
+        let revealBy = try XCTUnwrap(try dispute(h, id)[8].uintValue?.uint64)
+        h.advance(to: revealBy + 1)
+        assertReverts(try reveal(h, id, from: p, leaves: honestLeaves), "the trace reveal of job")
+        h.advance(to: try XCTUnwrap(try dispute(h, id)[4].uintValue?.uint64) + 1)
+        XCTAssertEqual(try h.status(id), .overturned, "a provider that withholds its trace loses, right or not")
+        XCTAssertEqual(try state(h, id), .providerWrong)
+    }
+
+    func testNodeProofRejectionsAreNamed() throws {
+        let h = try Harness()
+        let tree = Self.honest.trace.tree
+        let leaves = honestLeaves
+        let (id, _, _) = try referencedJob(h, leaves: leaves, outputHash: Self.honest.outputHash, verdict: .invalid)
+        let good = Self.producer(0, in: tree)
+        var forged = good
+        forged.outputs[forged.outputs.count - 1] ^= 1
+        let cases: [(Int, Hash32, [UInt8], [Jobs.ProducerOutputs], String)] = [
+            (2, leaves[1], Self.honest.input, [good], "position 2 is out of range: the trace has 2 nodes"),
+            (1, leaves[0], Self.honest.input, [good], "the leaf at position 1 is not in the provider's trace"),
+            (1, leaves[1], [], [good], "the input sent hashes to"),
+            (1, leaves[1], Self.honest.input, [], "'probability_tensor' is output 1 of the node at position 0: send that producer's outputs"),
+            (1, leaves[1], Self.honest.input, [good, good], "producer 1 (position 0) is given twice"),
+            (1, leaves[1], Self.honest.input, [forged], "producer 0 (position 0) is not in the provider's trace"),
+            (1, leaves[1], Self.honest.input, [Jobs.ProducerOutputs](repeating: good, count: 65), "65 producers is over the limit of 64"),
+        ]
+        for (position, leaf, input, producers, reason) in cases {
+            assertReverts(try proveNode(h, id, position: position, leaf: leaf, tree: tree, input: input, producers: producers), reason)
+        }
+        for signature in [Self.revealSignature, Self.proveNodeSignature, Self.proveOutputSignature] {
+            assertReverts(try h.sendRaw(JobsTests.outsider, data: Array(ABI.selector(signature)) + [1, 2]), "invalid calldata")
+        }
     }
 
     func assertReverts(_ result: TransactionResult, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -73,3 +73,14 @@ extension InferenceSession {
         return try NodeExecution.run(node: node, index: index, opset: opsets[index], inputs: given, limits: limits, options: options)
     }
 }
+
+extension InferenceSession {
+    /// The compile-time cost of node `index` alone at the graph's `inputShapes` (the entry
+    /// `cost(inputShapes:)` lists for it; the first with its label), or nil when the node
+    /// is folded at load or out of range: what a dispute charges for re-executing one node.
+    public func cost(ofNode index: Int, inputShapes: [String: [Int]]) -> OperatorCost? {
+        guard index >= 0, index < model.graph.nodes.count else { return nil }
+        let label = model.graph.nodes[index].label(index: index)
+        return cost(inputShapes: inputShapes).operators.first { $0.node == label }
+    }
+}

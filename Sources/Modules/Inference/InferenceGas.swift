@@ -43,6 +43,15 @@ public enum InferenceGas {
             .saturatingSum(ceilDiv(tensorBytes, 32).saturatingProduct(tensorWord))
     }
 
+    /// The gas of re-executing one node alone (a dispute's node proof): the same schedule
+    /// applied to the node's own cost, its bytes moved counted as its tensor bytes.
+    public static func gas(node cost: OperatorCost) -> UInt64 {
+        base.saturatingSum(ceilDiv(cost.macs, macsPerGas))
+            .saturatingSum(ceilDiv(cost.bytesMoved, bytesMovedPerGas))
+            .saturatingSum(ceilDiv(cost.peakBytes, peakBytesPerGas))
+            .saturatingSum(ceilDiv(cost.bytesMoved, 32).saturatingProduct(tensorWord))
+    }
+
     private static func ceilDiv(_ n: Int, _ d: UInt64) -> UInt64 {
         let v = UInt64(max(0, n))
         return v / d + (v % d == 0 ? 0 : 1)

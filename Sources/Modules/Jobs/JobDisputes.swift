@@ -42,22 +42,31 @@ extension Jobs {
     }
 
     /// At `resolveBy`, in the end-block hook: resolves by re-execution when the job's input
-    /// is on chain and the run fits the hook's gas; otherwise settles undecided.
+    /// is on chain and the run fits the hook's gas; otherwise, for an exact job over a
+    /// stored model, by the node path (a provider that did not reveal its whole trace by
+    /// `revealBy` loses, one that did wins: nobody proved a node wrong); otherwise undecided.
     func resolveDisputeAtDeadline(_ id: Hash32, _ base: Hash32, _ context: NativeCallContext) throws {
-        var outcome: Reexecution = .unrunnable("nobody resolved the dispute and the chain cannot re-execute the job alone")
-        if try number(base, .verificationClass, context) == UInt64(VerificationClass.exact.rawValue),
-           let input = try context.blob(Self.blobKey(id, output: false)) {
+        guard try number(base, .verificationClass, context) == UInt64(VerificationClass.exact.rawValue) else {
+            return try settleDispute(id, base, .undecided, context)
+        }
+        if let input = try context.blob(Self.blobKey(id, output: false)) {
             let cap = context.gasLeft > Self.itemGasReserve ? context.gasLeft - Self.itemGasReserve : 0
-            do { outcome = try reexecute(base, input: input, gasCap: cap, context) } catch is NativeRevert {
+            do { return try settleDispute(id, base, try reexecute(base, input: input, gasCap: cap, context), context) } catch is NativeRevert {
                 if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
             }
         }
-        try settleDispute(id, base, outcome, context)
+        let session: InferenceSession
+        do { session = try storedSession(base, context).session } catch is NativeRevert {
+            if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
+            return try settleDispute(id, base, .undecided, context)
+        }
+        let revealed = try disputeField(id, .revealedPieces, context) == Self.pieceCount(nodes: session.model.graph.nodes.count)
+        try settleDispute(id, base, revealed ? .providerRight : .providerWrong, context)
     }
 
     /// The input bytes to run: the inline input, or the given bytes when the job's input is
     /// by reference (they must hash to its input hash).
-    private func disputeInput(_ id: Hash32, _ base: Hash32, given: [UInt8], _ context: NativeCallContext) throws -> [UInt8] {
+    func disputeInput(_ id: Hash32, _ base: Hash32, given: [UInt8], _ context: NativeCallContext) throws -> [UInt8] {
         if let inline = try context.blob(Self.blobKey(id, output: false)) {
             guard given.isEmpty else { throw NativeRevert("job \(id)'s input is on chain: send empty input") }
             return inline
@@ -75,31 +84,9 @@ extension Jobs {
     /// (deciding nothing) when the model is not stored on chain, its cost depends on input
     /// values, or its gas is over the block's inference budget or `gasCap`.
     private func reexecute(_ base: Hash32, input: [UInt8], gasCap: UInt64, _ context: NativeCallContext) throws -> Reexecution {
-        let model = try models.model(String(decoding: try context.loadBytes(field(base, .modelId)), as: UTF8.self), context: context)
-        let session: InferenceSession
-        do {
-            session = try inference.sessions.session(model.fileHash, fileSize: model.size) {
-                try InferenceSession(bytes: models.modelBytes(model, context: context))
-            }
-        } catch let revert as NativeRevert {
-            throw NativeRevert("model \(model.id) cannot be re-executed whole: \(revert.reason)")
-        } catch {
-            return .unrunnable("model \(model.id) does not compile: \(error)")
-        }
-        let tensors: [Tensor]
-        do { tensors = try TensorEncoding.tensors(canonical: input, maxElements: session.limits.maxTensorElements) } catch {
-            return .unrunnable("the job's input: \(error)")
-        }
-        let declared = session.inputs
-        guard tensors.count == declared.count else {
-            return .unrunnable("the job's input holds \(tensors.count) tensors, the model takes \(declared.count)")
-        }
-        var feeds: [String: Tensor] = [:]
-        for (info, tensor) in zip(declared, tensors) {
-            var named = tensor
-            named.name = info.name
-            feeds[info.name] = named
-        }
+        let (model, session) = try storedSession(base, context)
+        let feeds: [String: Tensor]
+        do { feeds = try Self.feeds(input, session) } catch let revert as NativeRevert { return .unrunnable(revert.reason) }
         let (cost, gas) = inference.sessions.gas(model.fileHash, session: session, inputShapes: feeds.mapValues(\.shape))
         guard cost.isStatic else {
             throw NativeRevert("model \(model.id): its cost depends on input values (\(cost.dynamicReason ?? "a shape is not fixed")), so it cannot be re-executed whole")
@@ -122,19 +109,26 @@ extension Jobs {
     /// Settles a dispute by what re-execution found: the provider's commitment matches
     /// (provider right), differs (provider wrong), or the job cannot be run (undecided).
     private func settleDispute(_ id: Hash32, _ base: Hash32, _ outcome: Reexecution, _ context: NativeCallContext) throws {
-        let dispute = try context.mappingSlot(Slot.disputes, key: id)
-        let state: DisputeState
         switch outcome {
         case .result(let outputHash, let traceRoot):
+            let dispute = try context.mappingSlot(Slot.disputes, key: id)
             try context.store(outputHash, at: offset(dispute, DisputeField.outputHash.rawValue))
             try context.store(traceRoot, at: offset(dispute, DisputeField.traceRoot.rawValue))
             let committedOutput = try context.load(field(base, .outputHash)), committedTrace = try context.load(field(base, .traceRoot))
-            let right = outputHash == committedOutput && traceRoot == committedTrace
-            state = right ? .providerRight : .providerWrong
-            if right { try providerWasRight(id, base, dispute, context) } else { try providerWasWrong(id, base, dispute, context) }
+            try settleDispute(id, base, outputHash == committedOutput && traceRoot == committedTrace ? .providerRight : .providerWrong, context)
         case .unrunnable:
-            state = .undecided
-            try undecided(id, base, dispute, context)
+            try settleDispute(id, base, .undecided, context)
+        }
+    }
+
+    /// Settles a dispute as `state` (providerWrong, providerRight or undecided), records
+    /// when, and emits `DisputeResolved` in a transaction.
+    func settleDispute(_ id: Hash32, _ base: Hash32, _ state: DisputeState, _ context: NativeCallContext) throws {
+        let dispute = try context.mappingSlot(Slot.disputes, key: id)
+        switch state {
+        case .providerWrong: try providerWasWrong(id, base, dispute, context)
+        case .providerRight: try providerWasRight(id, base, dispute, context)
+        default: try undecided(id, base, dispute, context)
         }
         try context.storeWord(UInt256(UInt64(state.rawValue)), at: offset(dispute, DisputeField.state.rawValue))
         try context.storeWord(UInt256(context.block.number), at: offset(dispute, DisputeField.resolvedAt.rawValue))
@@ -229,6 +223,42 @@ extension Jobs {
         let bond = try context.loadWord(offset(dispute, DisputeField.bond.rawValue))
         if !bond.isZero { try context.releaseEscrow(bond, to: try context.loadAddress(dispute)) }
         try finish(base, .refunded, context)
+    }
+
+    /// The job's model and its compiled session; reverts `model M is not stored on chain: …`
+    /// for a model whose bytes the registry does not hold (registered by reference) or that
+    /// does not compile.
+    func storedSession(_ base: Hash32, _ context: NativeCallContext) throws -> (model: RegisteredModel, session: InferenceSession) {
+        let model = try models.model(String(decoding: try context.loadBytes(field(base, .modelId)), as: UTF8.self), context: context)
+        do {
+            return (model, try inference.sessions.session(model.fileHash, fileSize: model.size) {
+                try InferenceSession(bytes: models.modelBytes(model, context: context))
+            })
+        } catch let revert as NativeRevert {
+            throw NativeRevert("model \(model.id) is not stored on chain, so it cannot be re-executed: \(revert.reason)")
+        } catch {
+            throw NativeRevert("model \(model.id) does not compile: \(error)")
+        }
+    }
+
+    /// The feeds an exact job's input bytes hold (its graph inputs, canonical, in the
+    /// model's input order); a `NativeRevert` names why they are not.
+    static func feeds(_ input: [UInt8], _ session: InferenceSession) throws -> [String: Tensor] {
+        let tensors: [Tensor]
+        do { tensors = try TensorEncoding.tensors(canonical: input, maxElements: session.limits.maxTensorElements) } catch {
+            throw NativeRevert("the job's input: \(error)")
+        }
+        let declared = session.inputs
+        guard tensors.count == declared.count else {
+            throw NativeRevert("the job's input holds \(tensors.count) tensors, the model takes \(declared.count)")
+        }
+        var feeds: [String: Tensor] = [:]
+        for (info, tensor) in zip(declared, tensors) {
+            var named = tensor
+            named.name = info.name
+            feeds[info.name] = named
+        }
+        return feeds
     }
 
     /// A dispute field as a number.

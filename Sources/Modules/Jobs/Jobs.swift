@@ -82,7 +82,7 @@ public final class Jobs: SelectorDispatchedModule {
 
     /// Fields of a dispute record.
     enum DisputeField: UInt64 {
-        case challenger = 0, bond, openedAt, state, resolveBy, resolvedAt, outputHash, traceRoot
+        case challenger = 0, bond, openedAt, state, resolveBy, resolvedAt, outputHash, traceRoot, revealedPieces, faultPosition
     }
 
     // MARK: ABI
@@ -104,8 +104,11 @@ public final class Jobs: SelectorDispatchedModule {
     /// The `getCommittee` return types: members, weights, commitments, verdicts (0 = not revealed).
     public static let committeeTypes: [ABIType] = [.array(.address), .array(.uint(256)), .array(.fixedBytes(32)), .array(.uint(8))]
     /// The `getDispute` return types: challenger, bond, openedAt, state, resolveBy,
-    /// resolvedAt, and the output hash and trace root re-execution found (zero until then).
-    public static let disputeTypes: [ABIType] = [.address, .uint(256), .uint(64), .uint(8), .uint(64), .uint(64), .fixedBytes(32), .fixedBytes(32)]
+    /// resolvedAt, the output hash and trace root re-execution found (zero until then),
+    /// revealBy, the trace pieces revealed, and the fault position a node proof found (its
+    /// position + 1; 0 for none or for the outputs).
+    public static let disputeTypes: [ABIType] = [.address, .uint(256), .uint(64), .uint(8), .uint(64), .uint(64), .fixedBytes(32), .fixedBytes(32),
+                                                 .uint(64), .uint(64), .uint(64)]
     /// The `parameters()` return tuple.
     public static let parametersType = ABIType.tuple([ABIType](repeating: .uint(256), count: JobsParameters.wordCount))
 
@@ -119,6 +122,9 @@ public final class Jobs: SelectorDispatchedModule {
         ModuleFunction("challenge(bytes32)", .payable),
         ModuleFunction("finalize(bytes32)", .nonpayable),
         ModuleFunction("resolveDispute(bytes32,bytes)", .nonpayable),
+        ModuleFunction("revealTrace(bytes32,uint64,bytes32[],bytes32[])", .nonpayable),
+        ModuleFunction("proveNode(bytes32,uint64,bytes32,bytes32[],bytes,(uint64,bytes,bytes32[])[])", .nonpayable),
+        ModuleFunction("proveOutput(bytes32,(uint64,bytes,bytes32[])[])", .nonpayable),
         ModuleFunction("getJob(bytes32)", .view),
         ModuleFunction("getCommittee(bytes32)", .view),
         ModuleFunction("getDispute(bytes32)", .view),
@@ -145,10 +151,11 @@ public final class Jobs: SelectorDispatchedModule {
         static let challenged = "Challenged(bytes32,address,uint256)"
         static let finalized = "JobFinalized(bytes32,uint256,uint256,uint256,uint256)"
         static let disputeResolved = "DisputeResolved(bytes32,uint8)"
+        static let traceRevealed = "TraceRevealed(bytes32,uint64,bytes32[])"
     }
 
     public let events = [Event.requested, Event.accepted, Event.resultCommitted, Event.attestationCommitted, Event.attestationRevealed,
-                         Event.equivocation, Event.quorumReached, Event.challenged, Event.finalized, Event.disputeResolved]
+                         Event.equivocation, Event.quorumReached, Event.challenged, Event.finalized, Event.disputeResolved, Event.traceRevealed]
 
     public func perform(_ function: ModuleFunction, arguments: [UInt8], context: NativeCallContext) throws -> [UInt8] {
         switch function.name {
@@ -178,6 +185,22 @@ public final class Jobs: SelectorDispatchedModule {
             guard let input = values[1].bytesValue else { throw NativeRevert("invalid calldata: expected bytes") }
             try resolveDispute(try Self.hashArgument(values[0]), input: input, context)
             return []
+        case "revealTrace":
+            let values = try decodeArguments([.fixedBytes(32), .uint(64), .array(.fixedBytes(32)), .array(.fixedBytes(32))], arguments)
+            try revealTrace(try Self.hashArgument(values[0]), piece: values[1].uintValue?.uint64 ?? 0, leaves: try Self.hashList(values[2]),
+                            proof: try Self.hashList(values[3]), context)
+            return []
+        case "proveNode":
+            let values = try decodeArguments([.fixedBytes(32), .uint(64), .fixedBytes(32), .array(.fixedBytes(32)), .bytes,
+                                              .array(ProducerOutputs.abiType)], arguments)
+            try proveNode(try Self.hashArgument(values[0]), position: values[1].uintValue?.uint64 ?? 0, leaf: try Self.hashArgument(values[2]),
+                          leafProof: try Self.hashList(values[3]), input: values[4].bytesValue ?? [],
+                          producers: try ProducerOutputs.decodeList(values[5]), context)
+            return []
+        case "proveOutput":
+            let values = try decodeArguments([.fixedBytes(32), .array(ProducerOutputs.abiType)], arguments)
+            try proveOutput(try Self.hashArgument(values[0]), producers: try ProducerOutputs.decodeList(values[1]), context)
+            return []
         case "getJob":
             let base = try existingJob(try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0]), context)
             return try ABI.encode([Self.jobType], [try jobTuple(base, context)])
@@ -191,6 +214,9 @@ public final class Jobs: SelectorDispatchedModule {
             var values: [ABIValue] = [.address(try context.loadAddress(base))]
             for f in [DisputeField.bond, .openedAt, .state, .resolveBy, .resolvedAt] { values.append(.uint(try context.loadWord(offset(base, f.rawValue)))) }
             for f in [DisputeField.outputHash, .traceRoot] { values.append(.fixedBytes(try context.load(offset(base, f.rawValue)).bytes)) }
+            let openedAt = try context.loadWord(offset(base, DisputeField.openedAt.rawValue))
+            values.append(.uint(openedAt.isZero ? .zero : openedAt + UInt256(Self.traceRevealBlocks)))
+            for f in [DisputeField.revealedPieces, .faultPosition] { values.append(.uint(try context.loadWord(offset(base, f.rawValue)))) }
             return try ABI.encode(Self.disputeTypes, values)
         case "jobInput", "jobOutput":
             let id = try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0])
@@ -235,6 +261,11 @@ public final class Jobs: SelectorDispatchedModule {
 
     /// The blob key of a job's inline input or output: keccak256(jobId ‖ "input" or "output").
     static func blobKey(_ id: Hash32, output: Bool) -> Hash32 { Keccak256.hash(id.bytes + Array((output ? "output" : "input").utf8)) }
+
+    static func hashList(_ value: ABIValue) throws -> [Hash32] {
+        guard case .array(let items) = value else { throw NativeRevert("invalid calldata: expected bytes32[]") }
+        return try items.map(hashArgument)
+    }
 
     static func hashArgument(_ value: ABIValue) throws -> Hash32 {
         guard let bytes = value.bytesValue, bytes.count == 32 else { throw NativeRevert("invalid calldata: expected bytes32") }
