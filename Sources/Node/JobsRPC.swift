@@ -131,7 +131,9 @@ public final class JobsRPC {
                                     "openedAt": .int(dispute[2].uintValue?.uint64 ?? 0), "state": .string(state.name),
                                     "resolveBy": .int(dispute[4].uintValue?.uint64 ?? 0), "resolvedAt": resolvedAt == 0 ? .null : .int(resolvedAt),
                                     "outputHash": resolvedAt == 0 ? .null : .string(Hex.encode(dispute[6].bytesValue ?? [])),
-                                    "traceRoot": resolvedAt == 0 ? .null : .string(Hex.encode(dispute[7].bytesValue ?? []))])
+                                    "traceRoot": resolvedAt == 0 ? .null : .string(Hex.encode(dispute[7].bytesValue ?? [])),
+                                    "revealBy": .int(dispute[8].uintValue?.uint64 ?? 0), "revealedPieces": .int(dispute[9].uintValue?.uint64 ?? 0),
+                                    "faultPosition": (dispute[10].uintValue?.uint64 ?? 0) == 0 ? .null : .int((dispute[10].uintValue?.uint64 ?? 1) - 1)])
         } else {
             o["dispute"] = .null
         }
