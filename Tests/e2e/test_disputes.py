@@ -9,21 +9,18 @@ itself in `resolveDispute` and reports the output hash and trace root it found. 
 whose trace has a wrong node reveals it (dispute_calldata.reveal_pieces) and a challenger
 proves that one node wrong (dispute_calldata.producers). The supply invariant holds after
 each."""
-import json
-
 import pytest
 from eth_utils import keccak
 from onnx import load_tensor, numpy_helper
 from web3.logs import DISCARD
 
 from dispute_calldata import first_difference, local_trace, merkle_proof, producers, reveal_pieces
-from opgnode import BIN, DEV_ACCOUNTS, GENESIS, Node
+from opgnode import BIN, DEV_ACCOUNTS
 from test_traces import canonical, merkle_root
-from test_jobs import FIXTURES, JOBS, STAKING, SUPPLY, ZERO, abi, assert_supply_holds, send, wait_status
+from test_jobs import FIXTURES, ZERO, assert_supply_holds, send, staked_chain, wait_status
 from test_verification_vectors import attestation, commitment, digest_of, job_id
 
 ETHER = 10**18
-EPOCH_BLOCKS = 4
 PROVIDERS, VERIFIERS, REQUESTER, CHALLENGER = [DEV_ACCOUNTS[1], DEV_ACCOUNTS[8]], DEV_ACCOUNTS[2:6], DEV_ACCOUNTS[6], DEV_ACCOUNTS[7]
 MODEL_FILE, INPUT_FILE = FIXTURES / "digits_logreg.onnx", FIXTURES / "digits_logreg.input.pb"
 FEE, MAX_FEE, VERIFICATION_FEE, BOND = 4 * ETHER, 10 * ETHER, 2 * ETHER, ETHER
@@ -33,34 +30,16 @@ STATES = {"open": 1, "providerWrong": 2, "providerRight": 3, "undecided": 4}
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
     work = tmp_path_factory.mktemp("disputes")
-    genesis = json.loads(GENESIS.read_text())
-    genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
-    genesis["jobs"] = {"acceptBlocks": 8, "attestCommitBlocks": 10, "attestRevealBlocks": 10, "challengeBlocks": 30, "committeeSize": 3,
-                       "challengeBond": str(BOND)}
-    path = work / "genesis.json"
-    path.write_text(json.dumps(genesis, indent=2))
-    node = Node(workdir=work / "node", extra_config={"genesis": str(path)}).init().start()
-    w3 = node.web3()
-    jobs = w3.eth.contract(address=JOBS, abi=abi("Jobs"))
-    staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
-    model = models.upload_model(w3, DEV_ACCOUNTS[9], MODEL_FILE, name="digits_logreg")["cid_v0"]
-    last = 0
-    for provider in PROVIDERS:
-        last = max(last, send(w3, provider, staking.functions.registerProvider([model], "cpu"), value=20 * ETHER).blockNumber)
-    for i, verifier in enumerate(VERIFIERS):
-        receipt = send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=(10 + i) * ETHER)
-        assert receipt.status == 1
-        last = max(last, receipt.blockNumber)
-    node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
+    jobs = {"acceptBlocks": 8, "attestCommitBlocks": 10, "attestRevealBlocks": 10, "challengeBlocks": 30, "committeeSize": 3,
+            "challengeBond": str(BOND)}
+    state = staked_chain(work, jobs, {p: 20 * ETHER for p in PROVIDERS}, {v: (10 + i) * ETHER for i, v in enumerate(VERIFIERS)})
     tensor = load_tensor(str(INPUT_FILE))
     trace = local_trace(BIN / "opg", MODEL_FILE, {"X": INPUT_FILE}, work / "trace")
-    honest = {"input": canonical([(tensor.data_type, numpy_helper.to_array(tensor))]), "outputHash": trace.output_hash,
-              "traceRoot": trace.root, "trace": trace}
-    yield {"node": node, "w3": w3, "jobs": jobs, "staking": staking, "supply": w3.eth.contract(address=SUPPLY, abi=abi("Supply")),
-           "genesis": genesis, "model": model, "honest": honest}
-    node.stop()
+    state["honest"] = {"input": canonical([(tensor.data_type, numpy_helper.to_array(tensor))]), "outputHash": trace.output_hash,
+                       "traceRoot": trace.root, "trace": trace}
+    yield state
+    state["node"].stop()
 
 
 def stake_of(chain, account) -> int:

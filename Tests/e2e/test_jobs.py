@@ -33,30 +33,38 @@ def abi(name: str):
     return json.loads((ROOT / "docs" / "abi" / f"{name}.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
+def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict) -> dict:
+    """A node whose genesis has `jobs_genesis` and 4-block epochs, digits_logreg uploaded,
+    and `providers` and `verifiers` ({account: stake in wei}) staked for it and eligible."""
     models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
-    work = tmp_path_factory.mktemp("jobs")
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
-    genesis["jobs"] = {"acceptBlocks": 8, "attestCommitBlocks": 8, "attestRevealBlocks": 8, "challengeBlocks": 0, "committeeSize": 3,
-                       "challengeBond": str(ETHER)}
+    genesis["jobs"] = jobs_genesis
     path = work / "genesis.json"
     path.write_text(json.dumps(genesis, indent=2))
     node = Node(workdir=work / "node", extra_config={"genesis": str(path)}).init().start()
     w3 = node.web3()
-    jobs = w3.eth.contract(address=JOBS, abi=abi("Jobs"))
     staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
-    supply = w3.eth.contract(address=SUPPLY, abi=abi("Supply"))
     model = models.upload_model(w3, DEV_ACCOUNTS[9], FIXTURES / "digits_logreg.onnx", name="digits_logreg")["cid_v0"]
-    last = send(w3, PROVIDER, staking.functions.registerProvider([model], "cpu"), value=10 * ETHER).blockNumber
-    for i, verifier in enumerate(VERIFIERS):
-        receipt = send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=(5 + i) * ETHER)
-        assert receipt.status == 1
-        last = max(last, receipt.blockNumber)
+    last = 0
+    for register, accounts in ((staking.functions.registerProvider, providers), (staking.functions.registerVerifier, verifiers)):
+        for account, stake in accounts.items():
+            receipt = send(w3, account, register([model], "cpu"), value=stake)
+            assert receipt.status == 1
+            last = max(last, receipt.blockNumber)
     node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
-    yield {"node": node, "w3": w3, "jobs": jobs, "supply": supply, "genesis": genesis, "model": model, "work": work}
-    node.stop()
+    return {"node": node, "w3": w3, "jobs": w3.eth.contract(address=JOBS, abi=abi("Jobs")), "staking": staking,
+            "supply": w3.eth.contract(address=SUPPLY, abi=abi("Supply")), "genesis": genesis, "model": model, "work": work}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    jobs = {"acceptBlocks": 8, "attestCommitBlocks": 8, "attestRevealBlocks": 8, "challengeBlocks": 0, "committeeSize": 3,
+            "challengeBond": str(ETHER)}
+    state = staked_chain(tmp_path_factory.mktemp("jobs"), jobs, {PROVIDER: 10 * ETHER},
+                         {v: (5 + i) * ETHER for i, v in enumerate(VERIFIERS)})
+    yield state
+    state["node"].stop()
 
 
 def send(w3, account, fn, value=0, gas=3_000_000):
