@@ -186,6 +186,8 @@ final class JobDisputeTests: XCTestCase {
         XCTAssertTrue(try h.reveal(try members.map { try h.commit(id, $0, .valid) }).success)
         try challenge(h, id)
         assertReverts(try resolve(h, id), "is attested-only: the chain cannot re-execute it")
+        assertReverts(try reveal(h, id, from: p, leaves: [.zero]), "is attested-only: it has no trace")
+        assertReverts(try proveOutput(h, id, producers: []), "is attested-only: it has no trace")
         h.advance(to: h.number + Jobs.disputeBlocks + 1)
         XCTAssertEqual(try h.status(id), .refunded)
         XCTAssertEqual(try state(h, id), .undecided)
