@@ -54,6 +54,7 @@ public final class VerificationStatsRPC {
 
     private func stats(from: UInt64, to: UInt64, _ reader: ModelRPC.Reader) throws -> JSONValue {
         let epochBlocks = try Explorer.epochBlocks(reader)
+        guard epochBlocks > 0 else { throw RPCError.internalError("the staking module's epochBlocks is 0") }
         let load = { reader.state.storage(of: InferencePrecompile.reservedAddress, slot: $0) }
         var epochs: [(epoch: UInt64, from: UInt64, to: UInt64, tally: VerificationTally)] = []
         var challengeBlocks: UInt64?
@@ -103,7 +104,25 @@ public final class VerificationStatsRPC {
         totalJSON["callsGrowthBps"] = nil  // growth is between epochs
         totalJSON["jobsGrowthBps"] = nil
         return .object(["fromBlock": .int(from), "toBlock": .int(to), "epochBlocks": .int(epochBlocks),
-                        "total": .object(totalJSON), "epochs": .array(epochJSON)])
+                        "total": .object(totalJSON), "epochs": .array(epochJSON), "verifierStake": try verifierStake(reader)])
+    }
+
+    /// `{verifiers, stake, largestShareBps, nakamotoCoefficient}` of the stake of the operators
+    /// registered as verifiers at `reader`'s block, neither jailed nor tombstoned, with stake:
+    /// the power behind the votes, beside the weight actually cast.
+    private func verifierStake(_ reader: ModelRPC.Reader) throws -> JSONValue {
+        let count = try ABI.decode([.uint(256)], reader.view(at: Staking.address, "operatorCount()", []))[0].uintValue?.uint64 ?? 0
+        var stakes: [UInt256] = []
+        for index in 0..<count {
+            let output = try reader.view(at: Staking.address, "operatorAt(uint256)", [.uint(UInt256(index))])
+            let record = try StakingRPC.operatorJSON(try ABI.decode([.address], output)[0].addressValue ?? .zero, reader)
+            guard record["role"] == .string(OperatorRole.verifier.name), record["jailed"] == .bool(false), record["tombstoned"] == .bool(false),
+                  let stake = try record["stake"]?.stringValue.map({ try UInt256(hexQuantity: $0) }), !stake.isZero else { continue }
+            stakes.append(stake)
+        }
+        return .object(["verifiers": .int(stakes.count), "stake": .string(stakes.reduce(UInt256.zero, +).hexQuantity),
+                        "largestShareBps": StatsMath.largestShareBps(stakes).map { .int($0) } ?? .null,
+                        "nakamotoCoefficient": StatsMath.nakamotoCoefficient(stakes).map { .int($0) } ?? .null])
     }
 
     /// A job's record (`opg_getJob`'s JSON at the range's last block) as the statistics see it.

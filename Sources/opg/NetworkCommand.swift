@@ -66,20 +66,26 @@ func networkView(_ rpc: RPCClient, epochs: UInt64) throws -> String {
         }.joined(separator: "  ") + "\n"
         if i == 0 { out += widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ") + "\n" }
     }
+    let staked = stats["verifierStake"] ?? .null
+    out += "\nverifier stake at block \(head): \(staked["verifiers"]?.numberValue?.text ?? "?") verifiers, largest share "
+        + "\(percentFigure("largestShareBps")(staked)), Nakamoto coefficient \(staked["nakamotoCoefficient"]?.numberValue?.text ?? "—")\n"
     return out + "\nrates are shares of decided jobs (coverage, refunds, timeouts), of verdicts (disputes) and of resolved disputes (overturns); — = undefined\n"
+}
+
+/// How a slice shows the basis points under `key`: a percentage with two decimals (a sign
+/// when `signed`), or — when undefined.
+private func percentFigure(_ key: String, signed: Bool = false) -> (JSONValue) -> String {
+    { slice in
+        guard let bps = Int64(slice[key]?.numberValue?.text ?? "") else { return "—" }
+        let magnitude = bps.magnitude
+        let sign = bps < 0 ? "-" : signed && bps > 0 ? "+" : ""
+        return "\(sign)\(magnitude / 100).\(String(format: "%02d", Int(magnitude % 100)))%"
+    }
 }
 
 /// Each row of the table: its label and how a slice's JSON shows it.
 private func networkFigures() -> [(String, (JSONValue) -> String)] {
     func count(_ key: String) -> (JSONValue) -> String { { $0[key]?.numberValue?.text ?? "—" } }
-    func percent(_ key: String, signed: Bool = false) -> (JSONValue) -> String {
-        { slice in
-            guard let bps = Int64(slice[key]?.numberValue?.text ?? "") else { return "—" }
-            let magnitude = bps.magnitude
-            let sign = bps < 0 ? "-" : signed && bps > 0 ? "+" : ""
-            return "\(sign)\(magnitude / 100).\(String(format: "%02d", Int(magnitude % 100)))%"
-        }
-    }
     func blocks(_ key: String) -> (JSONValue) -> String {
         { slice in
             guard let figure = slice[key], let median = figure["median"]?.numberValue?.text, let p90 = figure["p90"]?.numberValue?.text else { return "—" }
@@ -87,13 +93,13 @@ private func networkFigures() -> [(String, (JSONValue) -> String)] {
         }
     }
     return [
-        ("calls (jobs + in-block)", count("calls")), ("calls growth", percent("callsGrowthBps", signed: true)),
+        ("calls (jobs + in-block)", count("calls")), ("calls growth", percentFigure("callsGrowthBps", signed: true)),
         ("unique callers", count("uniqueCallers")), ("jobs", count("jobs")), ("in-block inference calls", count("inferenceCalls")),
-        ("unique requesters", count("uniqueRequesters")), ("attestations", count("attestations")), ("coverage", percent("coverageBps")),
+        ("unique requesters", count("uniqueRequesters")), ("attestations", count("attestations")), ("coverage", percentFigure("coverageBps")),
         ("active providers", count("activeProviders")), ("active verifiers", count("activeVerifiers")),
-        ("largest vote share", percent("largestVoteShareBps")), ("Nakamoto coefficient", count("nakamotoCoefficient")),
+        ("largest vote share", percentFigure("largestVoteShareBps")), ("Nakamoto coefficient", count("nakamotoCoefficient")),
         ("time to quorum (med / p90)", blocks("timeToQuorum")), ("time to finality (med / p90)", blocks("timeToFinality")),
-        ("pending jobs", count("pending")), ("dispute rate", percent("disputeRateBps")), ("overturn rate", percent("overturnRateBps")),
-        ("timeout rate", percent("timeoutRateBps")), ("refund rate", percent("refundRateBps")), ("slashes", count("slashes")),
+        ("pending jobs", count("pending")), ("dispute rate", percentFigure("disputeRateBps")), ("overturn rate", percentFigure("overturnRateBps")),
+        ("timeout rate", percentFigure("timeoutRateBps")), ("refund rate", percentFigure("refundRateBps")), ("slashes", count("slashes")),
     ]
 }

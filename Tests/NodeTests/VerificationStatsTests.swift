@@ -168,6 +168,8 @@ final class VerificationStatsTests: XCTestCase {
             XCTAssertEqual(total[key], .null, key)
         }
         XCTAssertEqual(try call(dispatcher, #"["0x2","0x2"]"#)["result"]?["epochs"]?.arrayValue?.count, 1, "a one-block range")
+        XCTAssertEqual(result["verifierStake"], .object(["verifiers": .int(0), "stake": "0x0", "largestShareBps": .null, "nakamotoCoefficient": .null]),
+                       "the devnet stakes no verifier")
     }
 
     func testEpochsSplitTheRange() throws {

@@ -190,6 +190,10 @@ def test_figures_match_an_independent_count(chain, workload):
     del total["callsGrowthBps"], total["jobsGrowthBps"]  # growth is between epochs
     assert stats["total"] == total
     assert stats["epochs"] == epochs
+    verifiers = node.result("opg_listOperators", [{"role": "verifier"}])["items"]
+    stakes = [int(v["stake"], 16) for v in verifiers if not v["jailed"] and not v["tombstoned"] and int(v["stake"], 16)]
+    assert stats["verifierStake"] == {"verifiers": len(VERIFIERS), "stake": hex(sum(stakes)), "nakamotoCoefficient": nakamoto(stakes),
+                                      "largestShareBps": max(stakes) * 10_000 // sum(stakes)}
     t = stats["total"]
     # The workload's shape, so the comparison above compares something.
     assert (t["jobs"], t["inferenceCalls"], t["attestations"], t["verdicts"], t["disputes"], t["timeouts"]) == (3, 1, 6, 2, 1, 1)
@@ -234,6 +238,7 @@ def test_opg_network_once_prints_the_figures(chain, workload):
     assert rows["jobs"][-1] == str(stats["total"]["jobs"]), out
     assert rows["attestations"][-1] == str(stats["total"]["attestations"]), out
     assert len(rows["figure"]) == len(stats["epochs"]) * 2 + 2, "a column per epoch and the total"
+    assert f"verifier stake at block {head}: 4 verifiers, largest share " in out
     bad = run([OPG, "network", "--rpc", node.url, "--once", "--interval", "0"])
     assert bad.returncode != 0 and "--interval" in bad.stderr
 
@@ -286,6 +291,8 @@ def test_explorer_shows_the_timeline_and_the_charts(browser, chain, workload):  
     assert cards["coverage"] == ("—" if t["coverageBps"] is None else f"{t['coverageBps'] / 100:.2f}%")
     assert cards["overturnRate"] == "— (no dispute resolved)"
     assert t["jobs"] == 3 and cards["nakamotoCoefficient"] == str(t["nakamotoCoefficient"])
+    staked = node.result("opg_verificationStats", [hex(first), hex(last)])["verifierStake"]
+    assert cards["stakedVerifiers"] == "4" and cards["stakeNakamotoCoefficient"] == str(staked["nakamotoCoefficient"])
     rows = page.rows("epochs")
     assert sum(int(r[5]) for r in rows) == 3 and sum(int(r[7]) for r in rows) == t["attestations"] == 6
     page.driver.set_window_size(390, 844)

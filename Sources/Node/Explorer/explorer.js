@@ -451,7 +451,10 @@ async function vitals(params) {
       ["Pending jobs", String(t.pending), "pending"], ["Dispute rate", percent(t.disputeRateBps), "disputeRate"],
       ["Overturn rate", t.overturnRateBps === null ? "— (no dispute resolved)" : percent(t.overturnRateBps), "overturnRate"],
       ["Timeout rate", percent(t.timeoutRateBps), "timeoutRate"], ["Refund rate", percent(t.refundRateBps), "refundRate"],
-      ["Unverified", String(t.unverified), "unverified"], ["Slashes", String(t.slashes), "slashes"]]));
+      ["Unverified", String(t.unverified), "unverified"], ["Slashes", String(t.slashes), "slashes"],
+      ["Verifiers with stake at block " + headNumber, String(stats.verifierStake.verifiers), "stakedVerifiers"],
+      ["Largest verifier stake share", percent(stats.verifierStake.largestShareBps), "largestStakeShare"],
+      ["Nakamoto coefficient of verifier stake", stats.verifierStake.nakamotoCoefficient === null ? "—" : String(stats.verifierStake.nakamotoCoefficient), "stakeNakamotoCoefficient"]]));
 }
 
 // ---- search ---------------------------------------------------------------------------
