@@ -14,7 +14,7 @@ from eth_utils import event_abi_to_log_topic, keccak
 from web3 import Web3
 
 from opgnode import DEV_ACCOUNTS, run
-from test_explorer import Page, browser  # noqa: F401 (a fixture)
+from test_explorer import ARTIFACTS, Page, browser  # noqa: F401 (a fixture)
 from test_inference import fixture, model_input, precompile
 from test_jobs import JOBS, OPG, PROVIDER, REQUESTER, STAKING, VERIFIERS, chain, request, send, wait_status  # noqa: F401 (chain: a fixture)
 from test_verification_vectors import attestation, commitment, digest_of
@@ -281,6 +281,9 @@ def test_explorer_shows_the_timeline_and_the_charts(browser, chain, workload):  
     assert {f"#/job/0x{workload[k].hex()}" for k in ("valid", "invalid", "timeout")} <= set(page.links("jobs"))
     page.open("#/vitals?epochs=1000", "vitals-jobs")  # epochs of 4 blocks: all of them
     assert page.driver.execute_script("return document.querySelectorAll('canvas').length") == 5
+    for chart in ("chart-attestations", "chart-finality"):
+        page.driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", chart)
+        page.driver.save_screenshot(str(ARTIFACTS / f"vitals-{chart}.png"))
     text, cards = page.driver.execute_script(
         "return [document.getElementById('main').textContent,"
         " Object.fromEntries([...document.querySelectorAll('[data-field]')].map(e => [e.dataset.field, e.textContent]))]")

@@ -370,23 +370,32 @@ async function job(id) {
 // ---- vital signs ----------------------------------------------------------------------
 
 const charts = [];
+const pendingCharts = [];
 const palette = ["#1f5fbf", "#0a6b2d", "#7a4fb0", "#a3141c", "#8a5a00", "#006b75"];
 
 // A chart of `datasets` ({label, data, type?, axis?}) over `labels`; bars unless a dataset says "line".
+// It is drawn by drawCharts() once its canvas is in the page (a detached canvas has no size,
+// and Chart.js would draw it only later, leaving the box blank meanwhile).
 function chart(id, label, labels, datasets, percentAxis) {
   const canvas = h("canvas", { id, role: "img", "aria-label": label + " (the table below has the same figures)" });
   const box = h("div", { class: "chart" }, canvas);
   if (window.Chart) {
     const scales = { y: { beginAtZero: true, ticks: { color: "#1a1a1a" } }, x: { ticks: { color: "#1a1a1a" } } };
     if (percentAxis) scales.y1 = { position: "right", beginAtZero: true, max: 100, grid: { drawOnChartArea: false }, ticks: { color: "#1a1a1a", callback: v => v + "%" } };
-    charts.push(new window.Chart(canvas, {
+    pendingCharts.push([canvas, {
       type: "bar",
       data: { labels, datasets: datasets.map((d, i) => ({ type: d.type || "bar", label: d.label, data: d.data, yAxisID: d.axis || "y",
         backgroundColor: palette[i % palette.length], borderColor: palette[i % palette.length], spanGaps: true })) },
       options: { animation: false, maintainAspectRatio: false, scales, plugins: { legend: { labels: { color: "#1a1a1a" } } } },
-    }));
+    }]);
   }
   return box;
+}
+
+// Replaces the drawn charts (whose canvases show() has just taken out of the page) with the pending ones.
+function drawCharts() {
+  charts.splice(0).forEach(c => c.destroy());
+  for (const [canvas, config] of pendingCharts.splice(0)) charts.push(new window.Chart(canvas, config));
 }
 
 const topicOf = (module, event) => (network.modules.find(m => m.name === module) || { eventTopics: {} }).eventTopics[event];
@@ -397,7 +406,7 @@ const medianP90 = t => (t && t.median !== null ? t.median + " / " + t.p90 : "—
 const orNull = v => (v === null || v === undefined ? null : v);
 
 async function vitals(params) {
-  charts.splice(0).forEach(c => c.destroy());
+  pendingCharts.length = 0;
   const headNumber = num(await rpc("eth_blockNumber"));
   const size = network.epochBlocks;
   const count = Math.min(1000, Math.max(1, Number(params.get("epochs")) || 10));
@@ -455,6 +464,7 @@ async function vitals(params) {
       ["Verifiers with stake at block " + headNumber, String(stats.verifierStake.verifiers), "stakedVerifiers"],
       ["Largest verifier stake share", percent(stats.verifierStake.largestShareBps), "largestStakeShare"],
       ["Nakamoto coefficient of verifier stake", stats.verifierStake.nakamotoCoefficient === null ? "—" : String(stats.verifierStake.nakamotoCoefficient), "stakeNakamotoCoefficient"]]));
+  drawCharts();
 }
 
 // ---- search ---------------------------------------------------------------------------
