@@ -70,10 +70,13 @@ public struct JobOutcome: Sendable, Equatable {
     public var settledAt: UInt64
     /// A dispute record exists (a challenge, or an invalid quorum).
     public var disputed: Bool
+    /// What the dispute game decided about the provider's result: true = it was right, false
+    /// = it was wrong; nil while the dispute is open or when it settled undecided.
+    public var providerRight: Bool?
 
     /// An outcome; see the fields.
     public init(status: JobStatus, requestedAt: UInt64, providerDrawn: Bool, round: UInt64 = 0, verdictBlock: UInt64? = nil,
-                verdictValid: Bool = false, settledAt: UInt64 = 0, disputed: Bool = false) {
+                verdictValid: Bool = false, settledAt: UInt64 = 0, disputed: Bool = false, providerRight: Bool? = nil) {
         self.status = status
         self.requestedAt = requestedAt
         self.providerDrawn = providerDrawn
@@ -82,15 +85,16 @@ public struct JobOutcome: Sendable, Equatable {
         self.verdictValid = verdictValid
         self.settledAt = settledAt
         self.disputed = disputed
+        self.providerRight = providerRight
     }
 
     /// Still on its way to a verdict or a settlement.
     public var isPending: Bool { [.requested, .assigned, .accepted, .committed, .attesting].contains(status) }
-    /// The dispute left the `disputed` status (the dispute game settled it).
-    public var disputeResolved: Bool { disputed && status != .disputed }
-    /// A resolved dispute whose settlement contradicts the committee: a valid verdict that did
-    /// not end finalized, or an invalid one that did.
-    public var overturned: Bool { disputeResolved && verdictBlock != nil && verdictValid != (status == .finalized) }
+    /// The dispute game decided the dispute (the provider was right or wrong).
+    public var disputeResolved: Bool { disputed && providerRight != nil }
+    /// A decided dispute that went against the committee: its verdict was valid and the
+    /// provider was wrong, or invalid and the provider was right.
+    public var overturned: Bool { disputeResolved && verdictBlock != nil && verdictValid != providerRight }
     /// Refunded after the drawn provider missed its accept window or its deadline.
     public var isTimeout: Bool { status == .refunded && providerDrawn }
 }

@@ -139,6 +139,11 @@ public final class VerificationStatsRPC {
         } else if let dispute = job["dispute"], dispute != .null, dispute["challenger"] == .null {
             outcome.verdictBlock = number("openedAt", in: dispute)
         }
+        switch job["dispute"]?["state"]?.stringValue {
+        case "providerRight": outcome.providerRight = true
+        case "providerWrong": outcome.providerRight = false
+        default: break  // open, undecided, or no dispute
+        }
         return outcome
     }
 

@@ -68,13 +68,18 @@ final class VerificationStatsTests: XCTestCase {
         XCTAssertFalse(open.overturned, "an open dispute overturns nothing yet")
         var upheld = open
         upheld.status = .finalized
+        XCTAssertFalse(upheld.disputeResolved, "the job's status alone decides nothing: the dispute's state does")
+        upheld.providerRight = true
         XCTAssertTrue(upheld.disputeResolved)
-        XCTAssertFalse(upheld.overturned, "a valid verdict that ends finalized stood")
+        XCTAssertFalse(upheld.overturned, "a valid verdict on a result found right stood")
         var reversed = open
-        reversed.status = .refunded
-        XCTAssertTrue(reversed.overturned)
-        let invalidThenFinal = JobOutcome(status: .finalized, requestedAt: 1, providerDrawn: true, verdictBlock: 8, disputed: true)
-        XCTAssertTrue(invalidThenFinal.overturned, "an invalid verdict whose job was finalized anyway was overturned")
+        reversed.providerRight = false
+        XCTAssertTrue(reversed.overturned, "a valid verdict on a result found wrong was overturned")
+        let invalidButRight = JobOutcome(status: .finalized, requestedAt: 1, providerDrawn: true, verdictBlock: 8, disputed: true, providerRight: true)
+        XCTAssertTrue(invalidButRight.overturned, "an invalid verdict on a result found right was overturned")
+        var invalidAndWrong = invalidButRight
+        invalidAndWrong.providerRight = false
+        XCTAssertFalse(invalidAndWrong.overturned)
     }
 
     func testTallyFigures() throws {
