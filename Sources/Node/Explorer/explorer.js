@@ -325,7 +325,7 @@ function lifecycle(j, logs) {
   const eventBlock = name => { const l = logs.filter(l => l.topics[0] === topic(name)); return l.length ? num(l[l.length - 1].blockNumber) : null; };
   const eventTx = name => { const l = logs.find(l => l.topics[0] === topic(name)); return l ? l.transactionHash : null; };
   const n = (j.committee || []).length;
-  const settled = ["finalized", "refunded", "unverified"].includes(j.status);
+  const settled = ["finalized", "refunded", "unverified", "overturned"].includes(j.status);
   const steps = [];
   const add = (step, label, block, detail, tx) => steps.push({ step, label, block, detail, tx, done: block !== null && block !== undefined });
   add("requested", "Requested", j.requestedAt, "by " + short(j.requester) + ", max fee " + opg(j.maxFee) + ", verification fee " + opg(j.verificationFee), eventTx("JobRequested"));
@@ -339,7 +339,8 @@ function lifecycle(j, logs) {
     (j.committee || []).map(m => short(m.address) + ": " + (m.verdict || (m.committed ? "committed" : "—"))).join(", "));
   add("challengeWindow", "Challenge window", j.challengeEnd && p.challengeBlocks !== undefined ? j.challengeEnd - p.challengeBlocks : null,
     j.challengeEnd ? "open until block " + j.challengeEnd : "");
-  if (j.dispute) add("disputed", "Disputed", j.dispute.openedAt, j.dispute.challenger ? "challenged by " + short(j.dispute.challenger) : "the committee found the result invalid");
+  if (j.dispute) add("disputed", "Disputed", j.dispute.openedAt, (j.dispute.challenger ? "challenged by " + short(j.dispute.challenger)
+    : "the committee found the result invalid") + "; dispute " + j.dispute.state);
   if (settled) add(j.status, j.status[0].toUpperCase() + j.status.slice(1), j.settledAt, j.label ? "label " + j.label : "", j.status === "finalized" ? eventTx("JobFinalized") : null);
   else if (!j.dispute) add("finalized", "Finalized", null, "");
   return steps;
