@@ -48,6 +48,7 @@ enum Node {
         let models = ModelRPC(chain: chain)
         models.register(on: dispatcher)
         InferenceRPC(chain: chain, models: models).register(on: dispatcher)
+        VerificationStatsRPC(chain: chain, models: models).register(on: dispatcher)
         StakingRPC(models: models).register(on: dispatcher)
         try! ExplorerRPC(chain: chain).register(on: dispatcher)
         return dispatcher

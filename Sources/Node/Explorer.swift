@@ -41,10 +41,22 @@ final class Explorer {
         return epochBlocks
     }
 
-    /// `network.json`: the chain id, blocks per epoch and each module's name, address, ABI
-    /// and event topics (keccak256 of each event's signature, which the page cannot compute).
-    static func network(chainId: UInt64, epochBlocks: UInt64, modules: [NativeModule] = StandardModules.all()) throws -> JSONValue {
+    /// The jobs module's block counts (`parameters()` words 0…3 in the order of
+    /// docs/verification.md "Parameters"): the page places the hook's transitions, which emit
+    /// no event, with them. Nil on a chain whose genesis wrote no jobs parameters.
+    static func jobsBlockParameters(_ reader: ModelRPC.Reader) -> [(name: String, blocks: UInt64)]? {
+        guard let output = try? reader.view(at: Jobs.address, "parameters()", []),
+              case .tuple(let words)? = try? ABI.decode([Jobs.parametersType], output).first else { return nil }
+        return zip(["acceptBlocks", "attestCommitBlocks", "attestRevealBlocks", "challengeBlocks"], words).map { ($0, $1.uintValue?.uint64 ?? 0) }
+    }
+
+    /// `network.json`: the chain id, blocks per epoch, the jobs module's block counts (null
+    /// without jobs) and each module's name, address, ABI and event topics (keccak256 of each
+    /// event's signature, which the page cannot compute).
+    static func network(chainId: UInt64, epochBlocks: UInt64, jobs: [(name: String, blocks: UInt64)]? = nil,
+                        modules: [NativeModule] = StandardModules.all()) throws -> JSONValue {
         .object(["chainId": .int(chainId), "epochBlocks": .int(epochBlocks),
+                 "jobs": jobs.map { .object(JSONObject($0.map { ($0.name, .int($0.blocks)) })) } ?? .null,
                  "modules": .array(try modules.map { module in
                      .object(["name": .string(module.name), "address": .string(module.address.checksummed),
                               "abi": try JSONParser.parse(module.abiJSON),

@@ -81,10 +81,7 @@ public final class InferenceRPC {
             var calls = 0
             for receipt in try chain.database.receipts(number: number) ?? [] {
                 for log in receipt.logs where log.address == InferencePrecompile.reservedAddress && log.topics.first == InferencePrecompile.modelInferenceTopic {
-                    let event = try InferenceVerification.record(eventData: log.data)
-                    guard let record = InferenceRecord.read(try Hash32(hex: event.inferenceID), load: load) else {
-                        throw RPCError.internalError("inference \(event.inferenceID) of block \(number) has no record")
-                    }
+                    let record = try Self.record(of: log, block: number, load: load)
                     calls += 1
                     callers.insert(record.caller)
                     perModel[record.modelFileHash, default: (0, [])].calls += 1
@@ -101,6 +98,15 @@ public final class InferenceRPC {
         let calls = perModel.values.reduce(0) { $0 + $1.calls }
         return .object(["fromBlock": .int(from), "toBlock": .int(to), "calls": .int(UInt64(calls)), "uniqueCallers": .int(UInt64(callers.count)),
                         "models": .array(models.sorted { $0.id < $1.id }.map(\.value)), "blocks": .array(perBlock)])
+    }
+
+    /// The trust record a `ModelInferenceEvent` log of block `number` names, read with `load`.
+    static func record(of log: Log, block number: UInt64, load: (Hash32) -> Hash32) throws -> InferenceRecord {
+        let event = try InferenceVerification.record(eventData: log.data)
+        guard let record = InferenceRecord.read(try Hash32(hex: event.inferenceID), load: load) else {
+            throw RPCError.internalError("inference \(event.inferenceID) of block \(number) has no record")
+        }
+        return record
     }
 
     private func cidV0(_ fileHash: Hash32, _ reader: ModelRPC.Reader) throws -> String {

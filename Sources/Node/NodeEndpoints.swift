@@ -19,6 +19,10 @@ final class NodeEndpoints {
     private let peers: () -> Int
     private var inferenceCalls: UInt64 = 0
     private var inferenceGas: UInt64 = 0
+    /// The jobs module's event names and topics, in the module's order.
+    private let jobEvents: [(name: String, topic: Hash32)] = Jobs(models: ModelRegistry()).events.map { (String($0.prefix { $0 != "(" }), ABI.eventTopic($0)) }
+    /// How many of each `jobEvents` entry the blocks this process added emitted.
+    private var jobEventCounts: [UInt64] = []
 
     /// Endpoints over `chain`, with `rpcMetrics` counted by the dispatcher and the
     /// WebSocket `subscriptions`; `peers` counts the connected P2P peers.
@@ -27,9 +31,14 @@ final class NodeEndpoints {
         self.chain = chain
         self.rpcMetrics = rpcMetrics
         self.subscriptions = subscriptions
+        jobEventCounts = Array(repeating: 0, count: jobEvents.count)
+        let topics = jobEvents.map(\.topic)
         chain.onBlock { [weak self] block in
             let (calls, gas) = Self.inferences(in: block, chain: chain)
+            let logs = (try? chain.database.receipts(number: block.number))?.flatMap(\.logs).filter { $0.address == Jobs.address } ?? []
+            let counts = topics.map { topic in UInt64(logs.filter { $0.topics.first == topic }.count) }
             self?.lock.withLock {
+                for (i, n) in counts.enumerated() { self?.jobEventCounts[i] += n }
                 self?.blocksProduced += 1
                 self?.transactionsIncluded += UInt64(block.transactions.count)
                 self?.inferenceCalls += calls
@@ -77,7 +86,9 @@ final class NodeEndpoints {
     func metrics() -> PrometheusText {
         let head = chain.head
         let pool = chain.mempool.status(state: chain.database.state(at: head))
-        let (blocks, transactions, calls, gas) = lock.withLock { (blocksProduced, transactionsIncluded, inferenceCalls, inferenceGas) }
+        let (blocks, transactions, calls, gas, jobCounts) = lock.withLock {
+            (blocksProduced, transactionsIncluded, inferenceCalls, inferenceGas, jobEventCounts)
+        }
         var page = PrometheusText()
         page.gauge("opg_chain_height", help: "Number of the head block.", head.number)
         page.gauge("opg_chain_head_age_seconds", help: "Seconds since the head block's timestamp.", headAge(head))
@@ -85,6 +96,10 @@ final class NodeEndpoints {
         page.counter("opg_transactions_included_total", help: "Transactions in the blocks this process added.", transactions)
         page.counter("opg_inference_calls_total", help: "Inferences run by transactions in the blocks this process added.", calls)
         page.counter("opg_inference_gas_total", help: "Gas the trust records of those inferences charged.", gas)
+        page.family("opg_job_events_total", type: "counter", help: "Events of the jobs module in the blocks this process added, by event.")
+        for (event, count) in zip(jobEvents, jobCounts) { page.sample("opg_job_events_total", labels: [("event", event.name)], String(count)) }
+        let revealed = zip(jobEvents, jobCounts).first { $0.0.name == "AttestationRevealed" }?.1 ?? 0
+        page.counter("opg_attestations_total", help: "Attestations revealed in the blocks this process added.", revealed)
         page.gauge("opg_txpool_pending", help: "Pool transactions executable now.", UInt64(pool.pending))
         page.gauge("opg_txpool_queued", help: "Pool transactions waiting for a nonce gap to close.", UInt64(pool.queued))
         page.gauge("opg_peers", help: "Connected P2P peers.", UInt64(peers()))

@@ -70,6 +70,7 @@ public final class NodeRuntime {
         StakingRPC(models: models).register(on: dispatcher)
         try ExplorerRPC(chain: chain).register(on: dispatcher)
         JobsRPC(models: models).register(on: dispatcher)
+        VerificationStatsRPC(chain: chain, models: models).register(on: dispatcher)
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes
@@ -84,7 +85,8 @@ public final class NodeRuntime {
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions, peers: { [consensus] in consensus.peerCount })
             .register(on: router)
         NodeEvents(chain: chain).register(on: router)
-        let network = try Explorer.network(chainId: chain.config.chainId, epochBlocks: Explorer.epochBlocks(models.reader()))
+        let network = try Explorer.network(chainId: chain.config.chainId, epochBlocks: Explorer.epochBlocks(models.reader()),
+                                           jobs: Explorer.jobsBlockParameters(models.reader()))
         for library in Explorer(javascriptDirectory: config.explorerJavaScriptDir, network: network).register(on: router) {
             logger.warn("explorer library missing", ["route": library.route, "package": library.package, "dir": config.explorerJavaScriptDir])
         }

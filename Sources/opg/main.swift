@@ -47,6 +47,8 @@ commands:
   job submit     [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS MODEL --input-file FILE --max-fee OPG [--wait]
                                                               request an inference job; prints its id (and progress with --wait)
   job show       [--rpc URL] JOBID                            one job as JSON
+  network        [--rpc URL] [--epochs N] [--interval S] [--once]
+                                                              the verification network's vital signs, refreshing
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -374,6 +376,7 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "inference": return try inferenceCommand(rest)
     case "stake", "unstake", "withdraw", "operators": return try stakingCommand(command, rest)
     case "job": return try jobCommand(rest)
+    case "network": return try networkCommand(rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

@@ -122,7 +122,7 @@ def rpc_seeds():
         request("opg_getModel", "0x" + "ab" * 32), request("opg_listModels", None, "0x2"),
         request("opg_getModelBytes", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "0x0", "0x10"),
         request("opg_getInference", "0x" + "ab" * 32), request("opg_getInferencesByModel", "0x" + "ab" * 32, None, "0x2"),
-        request("opg_inferenceStats", "0x0", "0x2"),
+        request("opg_inferenceStats", "0x0", "0x2"), request("opg_verificationStats", "0x0", "0x2"),
         request("opg_getOperator", user), request("opg_listOperators", {"role": "provider", "model": "QmA", "limit": "0x2"}),
         request("opg_getValidators", "latest"),
         request("opg_getTransactionsByAddress", user, None, "0x2"), request("opg_decodeTransaction", tx_hash),

@@ -309,97 +309,163 @@ async function jobs(params) {
   const page = await rpc("opg_listJobs", cursor ? { cursor, limit: hex(50) } : { limit: hex(50) }).catch(e => e);
   if (missingMethod(page)) return show("Jobs", note("This node has no Jobs module yet (opg_listJobs does not exist): jobs, their lifecycle and attestations appear here once it does."));
   if (page instanceof Error) return show("Jobs", h("p", { class: "error" }, page.message));
-  const keys = page.items.length ? Object.keys(page.items[0]).filter(k => typeof page.items[0][k] !== "object") : ["id"];
   show("Jobs",
-    table(keys, page.items.map(job => keys.map(k => k === "id" ? link("#/job/" + job.id, short(String(job.id))) : valueText(job[k]))), "jobs"),
+    table(["Job", "Status", "Label", "Class", "Model", "Requester", "Provider", "Requested at"], page.items.map(j =>
+      [link("#/job/" + j.jobId, short(j.jobId)), j.status, j.label || "—", j.verificationClass, modelLink(j.modelId),
+        addressLink(j.requester), addressLink(j.provider), blockLink(j.requestedAt)]), "jobs"),
     pager(cursor ? "#/jobs" : null, page.nextCursor ? "#/jobs?cursor=" + page.nextCursor : null));
+}
+
+// The lifecycle of job `j` as steps {step, label, block, detail, done}: the blocks come from
+// the job record (a transition made by the end-block hook has no event; its block follows
+// from the record and the module's parameters in network.json) and from the job's events.
+function lifecycle(j, logs) {
+  const p = network.jobs || {};
+  const topic = name => topicOf("Jobs", name);
+  const eventBlock = name => { const l = logs.filter(l => l.topics[0] === topic(name)); return l.length ? num(l[l.length - 1].blockNumber) : null; };
+  const eventTx = name => { const l = logs.find(l => l.topics[0] === topic(name)); return l ? l.transactionHash : null; };
+  const n = (j.committee || []).length;
+  const settled = ["finalized", "refunded", "unverified", "overturned"].includes(j.status);
+  const steps = [];
+  const add = (step, label, block, detail, tx) => steps.push({ step, label, block, detail, tx, done: block !== null && block !== undefined });
+  add("requested", "Requested", j.requestedAt, "by " + short(j.requester) + ", max fee " + opg(j.maxFee) + ", verification fee " + opg(j.verificationFee), eventTx("JobRequested"));
+  add("assigned", "Assigned", j.provider && j.acceptBy && p.acceptBlocks !== undefined ? j.acceptBy - p.acceptBlocks : null,
+    j.provider ? "provider " + short(j.provider) + ", accept by block " + j.acceptBy : "no provider drawn yet");
+  add("accepted", "Accepted", eventBlock("JobAccepted"), num(j.fee) ? "fee " + opg(j.fee) + ", collateral " + opg(j.collateral) : "", eventTx("JobAccepted"));
+  add("committed", "Result committed", j.committedAt || null, j.committedAt ? "output " + short(j.outputHash) : "deadline block " + j.deadline, eventTx("ResultCommitted"));
+  add("attesting", "Committee drawn", j.commitEnd && p.attestCommitBlocks !== undefined ? j.commitEnd - p.attestCommitBlocks : null,
+    n ? n + " verifiers, round " + j.round + (j.round > 0 ? " (redrawn)" : "") + ", reveals until block " + j.revealEnd : "");
+  add("attested", "Attested " + j.revealedCount + "/" + n, j.revealedCount ? eventBlock("AttestationRevealed") : null,
+    (j.committee || []).map(m => short(m.address) + ": " + (m.verdict || (m.committed ? "committed" : "—"))).join(", "));
+  add("challengeWindow", "Challenge window", j.challengeEnd && p.challengeBlocks !== undefined ? j.challengeEnd - p.challengeBlocks : null,
+    j.challengeEnd ? "open until block " + j.challengeEnd : "");
+  if (j.dispute) add("disputed", "Disputed", j.dispute.openedAt, (j.dispute.challenger ? "challenged by " + short(j.dispute.challenger)
+    : "the committee found the result invalid") + "; dispute " + j.dispute.state);
+  if (settled) add(j.status, j.status[0].toUpperCase() + j.status.slice(1), j.settledAt, j.label ? "label " + j.label : "", j.status === "finalized" ? eventTx("JobFinalized") : null);
+  else if (!j.dispute) add("finalized", "Finalized", null, "");
+  return steps;
 }
 
 async function job(id) {
   const j = await rpc("opg_getJob", id).catch(e => e);
   if (missingMethod(j)) return show("Job", note("This node has no Jobs module yet (opg_getJob does not exist)."));
   if (j instanceof Error) return show("Job", h("p", { class: "error" }, j.message));
-  const timeline = Array.isArray(j.timeline) ? j.timeline : Array.isArray(j.events) ? j.events : [];
+  const headNumber = num(await rpc("eth_blockNumber"));
+  const logs = await rpc("eth_getLogs", { fromBlock: hex(j.requestedAt), toBlock: hex(Math.min(headNumber, j.requestedAt + 9999)),
+    address: addressOf("Jobs"), topics: [null, j.jobId] }).catch(() => []);
+  const steps = lifecycle(j, logs);
   show("Job " + short(String(id)),
-    facts(Object.entries(j).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k, valueText(v), k])),
+    facts([["Job id", j.jobId, "jobId"], ["Status", j.status, "status"], ["Label", j.label || "— (no settled result)", "label"],
+      ["Class", j.verificationClass + (j.verificationClass === "attestedOnly" ? " (checked for form and availability only, never called verified)" : ""), "verificationClass"],
+      ["Model", modelLink(j.modelId), "modelId"], ["Requester", addressLink(j.requester), "requester"], ["Provider", addressLink(j.provider), "provider"],
+      ["Input hash", j.inputHash, "inputHash"], ["Output hash", j.outputHash, "outputHash"], ["Trace root", j.traceRoot, "traceRoot"]]),
     h("h2", {}, "Lifecycle"),
-    timeline.length ? h("ol", { id: "timeline" }, timeline.map(step => h("li", {}, valueText(step)))) : h("p", {}, "No steps recorded."));
+    h("ol", { id: "timeline", class: "timeline" }, steps.map(s => h("li", { "data-step": s.step, class: s.done ? "done" : "todo" },
+      h("b", {}, s.label), " ", s.done ? ["block ", blockLink(s.block)] : h("span", { class: "muted" }, "not yet"),
+      s.tx ? [" · ", txLink(s.tx)] : null, s.detail ? h("div", { class: "muted" }, s.detail) : null))),
+    h("h2", {}, "Committee"),
+    table(["Verifier", "Weight", "Committed", "Verdict"], (j.committee || []).map(m =>
+      [addressLink(m.address), String(BigInt(m.weight)), m.committed ? "yes" : "no", m.verdict || "—"]), "committee"));
 }
 
 // ---- vital signs ----------------------------------------------------------------------
 
 const charts = [];
+const pendingCharts = [];
+const palette = ["#1f5fbf", "#0a6b2d", "#7a4fb0", "#a3141c", "#8a5a00", "#006b75"];
 
-function chart(id, label, labels, datasets) {
-  const canvas = h("canvas", { id, role: "img", "aria-label": label });
+// A chart of `datasets` ({label, data, type?, axis?}) over `labels`; bars unless a dataset says "line".
+// It is drawn by drawCharts() once its canvas is in the page (a detached canvas has no size,
+// and Chart.js would draw it only later, leaving the box blank meanwhile).
+function chart(id, label, labels, datasets, percentAxis) {
+  const canvas = h("canvas", { id, role: "img", "aria-label": label + " (the table below has the same figures)" });
   const box = h("div", { class: "chart" }, canvas);
   if (window.Chart) {
-    charts.push(new window.Chart(canvas, { type: "bar", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } } }));
+    const scales = { y: { beginAtZero: true, ticks: { color: "#1a1a1a" } }, x: { ticks: { color: "#1a1a1a" } } };
+    if (percentAxis) scales.y1 = { position: "right", beginAtZero: true, max: 100, grid: { drawOnChartArea: false }, ticks: { color: "#1a1a1a", callback: v => v + "%" } };
+    pendingCharts.push([canvas, {
+      type: "bar",
+      data: { labels, datasets: datasets.map((d, i) => ({ type: d.type || "bar", label: d.label, data: d.data, yAxisID: d.axis || "y",
+        backgroundColor: palette[i % palette.length], borderColor: palette[i % palette.length], spanGaps: true })) },
+      options: { animation: false, maintainAspectRatio: false, scales, plugins: { legend: { labels: { color: "#1a1a1a" } } } },
+    }]);
   }
   return box;
 }
 
+// Replaces the drawn charts (whose canvases show() has just taken out of the page) with the pending ones.
+function drawCharts() {
+  charts.splice(0).forEach(c => c.destroy());
+  for (const [canvas, config] of pendingCharts.splice(0)) charts.push(new window.Chart(canvas, config));
+}
+
 const topicOf = (module, event) => (network.modules.find(m => m.name === module) || { eventTopics: {} }).eventTopics[event];
 const addressOf = module => (network.modules.find(m => m.name === module) || {}).address;
+const percent = bps => (bps === null || bps === undefined ? "—" : (bps / 100).toFixed(2) + "%");
+const signedPercent = bps => (bps === null || bps === undefined ? "—" : (bps > 0 ? "+" : "") + percent(bps));
+const medianP90 = t => (t && t.median !== null ? t.median + " / " + t.p90 : "—");
+const orNull = v => (v === null || v === undefined ? null : v);
 
-async function vitals() {
-  charts.splice(0).forEach(c => c.destroy());
+async function vitals(params) {
+  pendingCharts.length = 0;
   const headNumber = num(await rpc("eth_blockNumber"));
-  const epochs = 10, size = network.epochBlocks;
-  const lastEpoch = Math.floor(headNumber / size);
-  const firstEpoch = Math.max(0, lastEpoch - epochs + 1);
-  // opg_inferenceStats spans at most 10,000 blocks; the counts below span the same range.
+  const size = network.epochBlocks;
+  const count = Math.min(1000, Math.max(1, Number(params.get("epochs")) || 10));
+  const firstEpoch = Math.max(0, Math.floor(headNumber / size) - (count - 1));
+  // opg_verificationStats spans at most 10,000 blocks: the last `count` epochs, cut to that.
   const from = Math.max(firstEpoch * size, headNumber - 9999);
-  const numbers = [];
-  for (let n = from; n <= headNumber; n++) numbers.push(n);
-  const staking = addressOf("Staking");
-  const logQuery = event => ["eth_getLogs", { fromBlock: hex(from), toBlock: hex(headNumber), address: staking, topics: [topicOf("Staking", event)] }];
-  const [stats, slashes, jails, attestations, verifiers, providers, progress] = await batch([
-    ["opg_inferenceStats", hex(from), hex(headNumber)], logQuery("Slashed"), logQuery("Jailed"), logQuery("AttestationsRecorded"),
-    ["opg_listOperators", { role: "verifier", limit: hex(100) }], ["opg_listOperators", { role: "provider", limit: hex(100) }],
-    ["opg_verificationStats", hex(from), hex(headNumber)]]);
-  const epochList = [];
-  for (let e = firstEpoch; e <= lastEpoch; e++) epochList.push(e);
-  const [counts, perEpoch] = await Promise.all([
-    batch(numbers.map(n => ["eth_getBlockTransactionCountByNumber", hex(n)])),
-    batch(epochList.map(e => ["opg_inferenceStats", hex(Math.max(from, e * size)), hex(Math.min(headNumber, (e + 1) * size - 1))]))]);
-  const labels = epochList.map(e => "epoch " + e);
-  const zeros = () => epochList.map(() => 0);
-  const txs = zeros(), blocksIn = zeros(), slashed = zeros(), jailed = zeros(), attested = zeros();
-  const calls = perEpoch.map(p => (p instanceof Error ? 0 : p.calls));
-  const callers = perEpoch.map(p => (p instanceof Error ? 0 : p.uniqueCallers));
-  const slot = n => Math.floor(n / size) - firstEpoch;
-  numbers.forEach((n, i) => { blocksIn[slot(n)] += 1; if (!(counts[i] instanceof Error)) txs[slot(n)] += num(counts[i]); });
-  const tally = (logs, into, weight) => { if (!(logs instanceof Error)) logs.forEach(l => { into[slot(num(l.blockNumber))] += weight(l); }); };
-  tally(slashes, slashed, () => 1);
-  tally(jails, jailed, () => 1);
-  tally(attestations, attested, l => Number(BigInt("0x" + l.data.slice(2, 66))));
-  const growth = calls.map((c, i) => (i === 0 || calls[i - 1] === 0 ? "—" : (((c - calls[i - 1]) / calls[i - 1]) * 100).toFixed(0) + "%"));
-  const active = page => (page instanceof Error ? "—" : String(page.items.filter(o => !o.jailed && !o.tombstoned).length) + (page.nextCursor ? "+" : ""));
+  const stats = await rpc("opg_verificationStats", hex(from), hex(headNumber)).catch(e => e);
+  if (missingMethod(stats)) return show("Vital signs", note("This node has no opg_verificationStats: the vital signs need it."));
+  if (stats instanceof Error) return show("Vital signs", h("p", { class: "error" }, stats.message));
+  const epochs = stats.epochs, t = stats.total;
+  const labels = epochs.map(e => "epoch " + e.epoch);
+  const series = key => epochs.map(e => e[key]);
   show("Vital signs",
-    h("p", {}, "Epochs of " + size + " blocks, from block " + from + " to the head (" + headNumber + "); refreshed with every new block."),
+    h("p", {}, "Epochs of " + size + " blocks, from block " + from + " to the head (" + headNumber + "); refreshed with every new block. ",
+      "Job outcomes count in the epoch the job was requested in; definitions in docs/rpc.md (Verification statistics)."),
     h("div", { class: "cards" },
-      h("div", { class: "card" }, "Inference calls", h("b", { "data-field": "calls" }, stats instanceof Error ? "—" : String(stats.calls))),
-      h("div", { class: "card" }, "Unique callers", h("b", { "data-field": "uniqueCallers" }, stats instanceof Error ? "—" : String(stats.uniqueCallers))),
-      h("div", { class: "card" }, "Active verifiers", h("b", { "data-field": "activeVerifiers" }, active(verifiers))),
-      h("div", { class: "card" }, "Active providers", h("b", { "data-field": "activeProviders" }, active(providers)))),
+      h("div", { class: "card" }, "Calls (jobs + in-block)", h("b", { "data-field": "calls" }, String(t.calls))),
+      h("div", { class: "card" }, "Unique callers", h("b", { "data-field": "uniqueCallers" }, String(t.uniqueCallers))),
+      h("div", { class: "card" }, "Jobs", h("b", { "data-field": "jobs" }, String(t.jobs))),
+      h("div", { class: "card" }, "Attestations", h("b", { "data-field": "attestations" }, String(t.attestations))),
+      h("div", { class: "card" }, "Coverage", h("b", { "data-field": "coverage" }, percent(t.coverageBps))),
+      h("div", { class: "card" }, "Active verifiers", h("b", { "data-field": "activeVerifiers" }, String(t.activeVerifiers))),
+      h("div", { class: "card" }, "Active providers", h("b", { "data-field": "activeProviders" }, String(t.activeProviders))),
+      h("div", { class: "card" }, "Time to finality (median)", h("b", { "data-field": "timeToFinality" }, t.timeToFinality.median === null ? "—" : t.timeToFinality.median + " blocks"))),
     window.Chart ? null : note("Charts need Chart.js from the Debian package libjs-chart.js, which this node does not serve (see its log); the tables below hold the same figures."),
-    h("h2", {}, "Inference calls and unique callers per epoch"),
-    chart("chart-calls", "Inference calls and unique callers per epoch", labels, [{ label: "calls", data: calls, backgroundColor: "#2a6fdb" },
-      { label: "unique callers", data: callers, backgroundColor: "#0a6b2d" }]),
-    h("h2", {}, "Blocks and transactions per epoch"),
-    chart("chart-activity", "Transactions per epoch", labels, [{ label: "transactions", data: txs, backgroundColor: "#5b8c3a" }]),
-    h("h2", {}, "Attestations, slashes and jailings per epoch"),
-    chart("chart-faults", "Attestations, slashes and jailings per epoch", labels, [{ label: "attestations", data: attested, backgroundColor: "#7a4fb0" },
-      { label: "slashes", data: slashed, backgroundColor: "#a3141c" }, { label: "jailings", data: jailed, backgroundColor: "#b07d00" }]),
-    table(["Epoch", "Blocks", "Transactions", "Inference calls", "Growth", "Unique callers", "Attestations", "Slashes", "Jailings"],
-      labels.map((l, i) => [l, String(blocksIn[i]), String(txs[i]), String(calls[i]), growth[i], String(callers[i]), String(attested[i]),
-        String(slashed[i]), String(jailed[i])]), "epochs"),
-    h("h2", {}, "Verification"),
-    missingMethod(progress)
-      ? note("Coverage (attested share of calls), time to finality and disputes come from the Jobs module's opg_verificationStats, which this node does not have yet.")
-      : progress instanceof Error ? h("p", { class: "error" }, progress.message)
-        : facts(Object.entries(progress).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k, valueText(v), k])));
+    h("h2", {}, "Calls and unique callers per epoch"),
+    chart("chart-calls", "Calls and unique callers per epoch", labels, [{ label: "calls", data: series("calls") },
+      { label: "unique callers", data: series("uniqueCallers") }, { label: "jobs", data: series("jobs") }]),
+    h("h2", {}, "Attestations and coverage per epoch"),
+    chart("chart-attestations", "Attestations and coverage per epoch", labels, [{ label: "attestations", data: series("attestations") },
+      { label: "coverage %", type: "line", axis: "y1", data: epochs.map(e => (e.coverageBps === null ? null : e.coverageBps / 100)) }], true),
+    h("h2", {}, "Active verifiers and providers per epoch"),
+    chart("chart-operators", "Active verifiers and providers per epoch", labels, [{ label: "verifiers", data: series("activeVerifiers") },
+      { label: "providers", data: series("activeProviders") }]),
+    h("h2", {}, "Time to quorum and to finality (blocks)"),
+    chart("chart-finality", "Time to quorum and to finality per epoch, in blocks", labels, [
+      { label: "quorum, median", type: "line", data: epochs.map(e => orNull(e.timeToQuorum.median)) },
+      { label: "finality, median", type: "line", data: epochs.map(e => orNull(e.timeToFinality.median)) },
+      { label: "finality, p90", type: "line", data: epochs.map(e => orNull(e.timeToFinality.p90)) }]),
+    h("h2", {}, "Disputes and slashes per epoch"),
+    chart("chart-faults", "Disputes, slashes and jailings per epoch", labels, [{ label: "disputes", data: series("disputes") },
+      { label: "slashes", data: series("slashes") }, { label: "jailings", data: series("jailings") }]),
+    table(["Epoch", "Blocks", "Calls", "Growth", "Unique callers", "Jobs", "In-block calls", "Attestations", "Coverage", "Active verifiers",
+      "Active providers", "To quorum (med / p90)", "To finality (med / p90)", "Disputes", "Slashes"],
+      epochs.map((e, i) => [labels[i], String(e.toBlock - e.fromBlock + 1), String(e.calls), signedPercent(e.callsGrowthBps), String(e.uniqueCallers),
+        String(e.jobs), String(e.inferenceCalls), String(e.attestations), percent(e.coverageBps), String(e.activeVerifiers),
+        String(e.activeProviders), medianP90(e.timeToQuorum), medianP90(e.timeToFinality), String(e.disputes), String(e.slashes)]), "epochs"),
+    h("h2", {}, "Over the range"),
+    facts([["Largest vote share", percent(t.largestVoteShareBps), "largestVoteShare"], ["Nakamoto coefficient", t.nakamotoCoefficient === null ? "—" : String(t.nakamotoCoefficient), "nakamotoCoefficient"],
+      ["Time to quorum (median / p90)", medianP90(t.timeToQuorum), "timeToQuorumTotal"], ["Time to finality (median / p90)", medianP90(t.timeToFinality), "timeToFinalityTotal"],
+      ["Pending jobs", String(t.pending), "pending"], ["Dispute rate", percent(t.disputeRateBps), "disputeRate"],
+      ["Overturn rate", t.overturnRateBps === null ? "— (no dispute resolved)" : percent(t.overturnRateBps), "overturnRate"],
+      ["Timeout rate", percent(t.timeoutRateBps), "timeoutRate"], ["Refund rate", percent(t.refundRateBps), "refundRate"],
+      ["Unverified", String(t.unverified), "unverified"], ["Slashes", String(t.slashes), "slashes"],
+      ["Verifiers with stake at block " + headNumber, String(stats.verifierStake.verifiers), "stakedVerifiers"],
+      ["Largest verifier stake share", percent(stats.verifierStake.largestShareBps), "largestStakeShare"],
+      ["Nakamoto coefficient of verifier stake", stats.verifierStake.nakamotoCoefficient === null ? "—" : String(stats.verifierStake.nakamotoCoefficient), "stakeNakamotoCoefficient"]]));
+  drawCharts();
 }
 
 // ---- search ---------------------------------------------------------------------------
@@ -443,10 +509,10 @@ const routes = [
   [/^\/operators$/, (m, p) => operators(p)],
   [/^\/jobs$/, (m, p) => jobs(p)],
   [/^\/job\/([^/]+)$/, m => job(decodeURIComponent(m[1]))],
-  [/^\/vitals$/, () => vitals()],
+  [/^\/vitals$/, (m, p) => vitals(p)],
 ];
 // Pages that follow the head: re-rendered on each new block (at most once a second).
-const livePages = [/^\/?$/, /^\/blocks$/, /^\/vitals$/];
+const livePages = [/^\/?$/, /^\/blocks$/, /^\/vitals$/, /^\/jobs$/, /^\/job\//];
 let rendering = null;
 
 async function render() {

@@ -13,6 +13,7 @@ public final class RPCLanes {
         "eth_getLogs", "eth_getFilterLogs", "eth_getProof", "eth_call", "eth_estimateGas",
         "eth_getBlockReceipts", "eth_feeHistory", "opg_getModel", "opg_listModels", "opg_getModelBytes",
         "opg_getInference", "opg_getInferencesByModel", "opg_inferenceStats",
+        "opg_verificationStats",
     ]
     /// Methods that run on the heavy lane when asked for full transactions (second parameter `true`).
     public static let fullBlockMethods: Set<String> = ["eth_getBlockByNumber", "eth_getBlockByHash"]
