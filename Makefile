@@ -10,9 +10,12 @@ CHAT       := .build/chat
 
 .PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
 
-## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545
+## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545 and register
+## the chat model on it by reference (tools/chat/register_dev_model.py; docs/chat.md, "The devnet's chat model")
 dev: deps build chat-model
-	$(RELEASE)/opgd dev
+	@$(RELEASE)/opgd dev & pid=$$!; trap 'kill -TERM $$pid 2> /dev/null; wait $$pid; exit 0' INT TERM; \
+	$(PYTHON) tools/chat/register_dev_model.py $(CHAT)/smollm2-135m.onnx || echo "dev: the chat model is not registered (see above)"; \
+	wait $$pid
 
 ## devnet4: four validators on this machine from a fresh devnet4/ (`opgd testnet --validators 4`): JSON-RPC on
 ## 127.0.0.1:8545–8548, P2P on 26656–26659, logs in devnet4/node*/opgd.log; Ctrl-C (or SIGTERM) stops all four cleanly

@@ -1,13 +1,38 @@
 import Chat
+import ChatRuntime
 import CLIKit
 import Foundation
 
 let chatUsage = """
-usage: opg chat tokenize [--tokenizer FILE] TEXT
+usage: opg chat [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS [--model ID] [--message TEXT]
+                [--system TEXT] [--max-tokens N] [--max-fee OPG] [--verification-fee OPG] [--class exact|attestedOnly]
+                [--deadline-blocks N] [--until answered|attested|final]
+       opg chat generate [--model-file FILE] [--tokenizer FILE] [--threads N] [--json] [--output-file FILE]
+                         (--input-file FILE | [--max-tokens N] --message ROLE=CONTENT …)
+       opg chat input    [--max-tokens N] --message ROLE=CONTENT …
+       opg chat tokenize [--tokenizer FILE] TEXT
        opg chat decode   [--tokenizer FILE] ID …
        opg chat template [--tokenizer FILE] [--no-generation-prompt] [--ids] --message ROLE=CONTENT …
 
-The chat model's tokenizer and template (docs/chat.md); deterministic, no node needed.
+The chat model is SmolLM2-135M-Instruct, a small model: its answers are fluent but often wrong
+on facts and arithmetic. Verification proves the network ran this model on this conversation
+bit for bit, not that the answer is true. docs/chat.md has the spec.
+
+(no subcommand)  a conversation on the chain: each message becomes a job of the jobs module
+          (the chat model, the conversation so far as input, class exact unless --class), with
+          its progress (submitted, answered, attested k/n, final), the answer and a badge with
+          the job id. Interactive unless --message TEXT, which sends one message and exits.
+          Messages and answers are public on chain. --model defaults to the chat model as
+          0x + its SHA-256 (0x\(ChatModel.modelSHA256));
+          --max-fee 1 and --verification-fee 0.1 OPG per message;
+          --until (default final) is the state each answer waits for.
+generate  runs a chat job locally on the model file (default .build/chat/smollm2-135m.onnx) as a
+          provider or verifier does: prints the answer as it streams, then its token ids, why it
+          stopped, the output hash (Keccak-256 of the output bytes) and the trace root. --json
+          prints one JSON object instead; --output-file writes the exact output bytes.
+          --threads never changes the result.
+input     prints a chat job's input bytes (canonical JSON) for the conversation, for
+          `opg job submit --input-file`.
 
 tokenize  prints the token ids of TEXT as a JSON array (TEXT "-" reads standard input);
           special tokens such as <|im_start|> in TEXT become their ids.
@@ -20,7 +45,8 @@ template  prints the conversation as the model sees it: each --message (ROLE is 
 
 --tokenizer FILE  the tokenizer data (default .build/chat/smollm2-tokenizer.json, which
                   `make chat-data` writes with tools/chat/extract_tokenizer.py).
-Exit status: 0 done, 1 unreadable tokenizer data or a token id out of range, 2 usage.
+Exit status: 0 done, 1 unreadable tokenizer or model data, a token id out of range, input the chat
+spec refuses or a job not answered, 2 usage.
 """
 
 let defaultTokenizerPath = ".build/chat/smollm2-tokenizer.json"
@@ -28,8 +54,13 @@ let defaultTokenizerPath = ".build/chat/smollm2-tokenizer.json"
 func chatCommand(_ argv: [String]) throws -> Int32 {
     guard let sub = argv.first, !sub.hasPrefix("-") else {
         if argv.contains("--help") || argv.contains("-h") { print(chatUsage); return 0 }
-        throw UsageError("chat: missing subcommand (tokenize, decode, template)")
+        guard !argv.isEmpty else {
+            throw UsageError("chat: missing subcommand (generate, input, tokenize, decode, template), or --from ADDRESS for a conversation")
+        }
+        return try chatConversation(argv)
     }
+    if sub == "generate" { return try chatGenerate(Array(argv.dropFirst())) }
+    if sub == "input" { return try chatInput(Array(argv.dropFirst())) }
     let args = try Arguments(Array(argv.dropFirst()), options: ["--tokenizer"], flags: ["--no-generation-prompt", "--ids"],
                              repeatable: ["--message"])
     if args.wantsHelp { print(chatUsage); return 0 }
@@ -53,21 +84,26 @@ func chatCommand(_ argv: [String]) throws -> Int32 {
         do { print(try tokenizer.decode(ids)) } catch { throw CommandFailure("\(error)") }
     case "template":
         try args.expectPositionals([])
-        let messages = try args.values("--message").map { spec in
-            guard let equals = spec.firstIndex(of: "=") else { throw UsageError("--message: \"\(spec)\" is not ROLE=CONTENT") }
-            do { return try ChatMessage(roleName: String(spec[..<equals]), content: String(spec[spec.index(after: equals)...])) } catch {
-                throw UsageError("--message: \(error)")
-            }
-        }
+        let messages = try parseMessages(args)
         let (tokenizer, data) = try loadTokenizer(args)
         let template: ChatTemplate
         do { template = try ChatTemplate(source: data.chatTemplate) } catch { throw CommandFailure("\(args.option("--tokenizer") ?? defaultTokenizerPath): \(error)") }
         let text = template.render(messages, addGenerationPrompt: !args.flag("--no-generation-prompt"))
         if args.flag("--ids") { print(jsonArray(tokenizer.encode(text))) } else { print(text, terminator: "") }
     default:
-        throw UsageError("chat: unknown subcommand \"\(sub)\" (tokenize, decode, template)")
+        throw UsageError("chat: unknown subcommand \"\(sub)\" (generate, input, tokenize, decode, template)")
     }
     return 0
+}
+
+/// The `--message ROLE=CONTENT` options, in order.
+func parseMessages(_ args: Arguments) throws -> [ChatMessage] {
+    try args.values("--message").map { spec in
+        guard let equals = spec.firstIndex(of: "=") else { throw UsageError("--message: \"\(spec)\" is not ROLE=CONTENT") }
+        do { return try ChatMessage(roleName: String(spec[..<equals]), content: String(spec[spec.index(after: equals)...])) } catch {
+            throw UsageError("--message: \(error)")
+        }
+    }
 }
 
 private func loadTokenizer(_ args: Arguments) throws -> (tokenizer: ByteLevelBPETokenizer, data: TokenizerData) {

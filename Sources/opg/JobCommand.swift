@@ -63,13 +63,8 @@ func jobCommand(_ argv: [String]) throws -> Int32 {
     let request = JobRequest(modelId: args.positionals[0], input: input, inputHash: inputHash, inputURI: inputURI,
                              verificationClass: verificationClass, maxFee: maxFee, verificationFee: verificationFee, deadline: head + blocks)
     let key = try unlockKey(args, from)
-    let sender = TransactionSender(rpc: rpc, key: key, chainId: try rpc.chainId())
-    let receipt = try sender.sendAndWait(try request.calldata(), to: Jobs.address, value: maxFee + verificationFee)
-    try sender.requireSuccess(receipt, "job submit")
-    let requested = ABI.eventTopic("JobRequested(bytes32,address,string,uint8,uint256,uint256,uint64)")
-    let log = receipt["logs"]?.arrayValue?.first { $0["topics"]?.arrayValue?.first?.stringValue == Hex.encode(requested.bytes) }
-    guard let id = log?["topics"]?.arrayValue?.dropFirst().first?.stringValue else { throw CommandFailure("job submit: no JobRequested event") }
-    print("job \(id) requested in block \(receipt["blockNumber"]?.stringValue ?? "?")")
+    let (id, block) = try submitJob(request, sender: TransactionSender(rpc: rpc, key: key, chainId: try rpc.chainId()))
+    print("job \(id) requested in block \(block)")
     guard args.flag("--wait") else { return 0 }
     var last = "requested"
     let settled = ["finalized", "refunded", "unverified", "disputed"]
@@ -87,4 +82,15 @@ func jobCommand(_ argv: [String]) throws -> Int32 {
         }
         Thread.sleep(forTimeInterval: 0.2)
     }
+}
+
+/// Sends `request` to the jobs module with its escrow (max fee + verification fee) and
+/// returns the new job's id and the block (hex) it was requested in.
+func submitJob(_ request: JobRequest, sender: TransactionSender) throws -> (id: String, block: String) {
+    let receipt = try sender.sendAndWait(try request.calldata(), to: Jobs.address, value: request.maxFee + request.verificationFee)
+    try sender.requireSuccess(receipt, "job submit")
+    let requested = ABI.eventTopic("JobRequested(bytes32,address,string,uint8,uint256,uint256,uint64)")
+    let log = receipt["logs"]?.arrayValue?.first { $0["topics"]?.arrayValue?.first?.stringValue == Hex.encode(requested.bytes) }
+    guard let id = log?["topics"]?.arrayValue?.dropFirst().first?.stringValue else { throw CommandFailure("job submit: no JobRequested event") }
+    return (id, receipt["blockNumber"]?.stringValue ?? "?")
 }
