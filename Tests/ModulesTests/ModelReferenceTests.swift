@@ -52,6 +52,13 @@ final class ModelReferenceTests: XCTestCase {
                                       initializerCount: claim.initializerCount, nodesRoot: claim.nodesRoot, nodeCount: claim.nodeCount, kernelSpecVersion: KernelSpec.version))
         let refusal = "model \(claim.cid.v0) is registered by reference: its bytes are not on chain, so jobs can run it but the in-block inference precompile cannot (getModelReference reads its record)"
         XCTAssertThrowsError(try registry.model(claim.cid.v0, context: context)) { XCTAssertEqual(($0 as? NativeRevert)?.reason, refusal) }
+        // Jobs name it (any id form gives its CIDv0); an id nobody registered is still refused.
+        for id in [claim.cid.v0, claim.cid.v1, claim.fileHash.hex] {
+            XCTAssertEqual(try registry.jobModelID(id, context: context), claim.cid.v0)
+        }
+        XCTAssertThrowsError(try registry.jobModelID("0x" + String(repeating: "ab", count: 32), context: context)) {
+            XCTAssertEqual(($0 as? NativeRevert)?.reason, "unknown model ID 0x" + String(repeating: "ab", count: 32))
+        }
         XCTAssertThrowsError(try h.view("getModel(string)", [.string(claim.fileHash.hex)], [ModelRegistry.modelInfoType])) {
             XCTAssertEqual(($0 as? NativeRevert)?.reason, refusal)
         }

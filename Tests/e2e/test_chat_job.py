@@ -97,9 +97,6 @@ def devnet(tmp_path_factory):
     node.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="requestJob refuses the chat model: the registry's resolve (Sources/Modules/ModelRegistry) reverts "
-                                       "'registered by reference … the in-block inference precompile cannot' for jobs too; "
-                                       "remove this mark when jobs can name a model registered by reference")
 def test_opg_chat_message_goes_through_the_jobs_module_to_a_verified_answer(devnet):
     node, w3, work = devnet["node"], devnet["w3"], devnet["work"]
     registered = run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "chat" / "register_dev_model.py"),

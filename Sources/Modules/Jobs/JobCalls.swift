@@ -131,7 +131,7 @@ extension Jobs {
         guard r.deadline >= earliest, r.deadline <= context.block.number + Self.maxDeadlineBlocks else {
             throw NativeRevert("deadline \(r.deadline) must be between block \(earliest) (after the draw and accept window) and block \(context.block.number + Self.maxDeadlineBlocks)")
         }
-        let model = try models.model(r.modelId, context: context)
+        let modelId = try models.jobModelID(r.modelId, context: context)
         let nonceSlot = try context.mappingSlot(Slot.nonces, key: Hash32(word: context.caller))
         let nonce = try context.loadWord(nonceSlot)
         try context.storeWord(nonce + .one, at: nonceSlot)
@@ -142,7 +142,7 @@ extension Jobs {
         try context.storeAddress(context.caller, at: field(base, .requester))
         try setStatus(base, .requested, context)
         try set(base, .verificationClass, UInt64(r.verificationClass.rawValue), context)
-        try context.storeBytes(Array(model.id.utf8), at: field(base, .modelId))
+        try context.storeBytes(Array(modelId.utf8), at: field(base, .modelId))
         var inputHash = r.inputHash
         if !r.input.isEmpty {
             try context.chargeHashing(byteCount: r.input.count)
@@ -160,7 +160,7 @@ extension Jobs {
         try schedule(id, base, at: context.block.number + 2, context)
         try context.emit(topics: [ABI.eventTopic(Event.requested), id, Hash32(word: context.caller)],
                          data: try ABI.encode([.string, .uint(8), .uint(256), .uint(256), .uint(64)],
-                                              [.string(model.id), .uint(UInt256(UInt64(r.verificationClass.rawValue))), .uint(r.maxFee),
+                                              [.string(modelId), .uint(UInt256(UInt64(r.verificationClass.rawValue))), .uint(r.maxFee),
                                                .uint(r.verificationFee), .uint(UInt256(r.deadline))]))
         return id
     }

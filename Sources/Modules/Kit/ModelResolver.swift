@@ -34,4 +34,16 @@ public protocol ModelResolver: AnyObject {
     /// The ONNX file of `model`. Callers read it only when they hold no compiled session
     /// for `model.fileHash`; it is charged no gas, so that gas never depends on a cache.
     func modelBytes(_ model: RegisteredModel, context: NativeCallContext) throws -> [UInt8]
+    /// The canonical id (CIDv0) of the model under `modelID` as the jobs module names it:
+    /// a model stored in the registry, or one registered by reference, whose bytes the chain
+    /// does not hold (docs/traces.md) — jobs can run it, the in-block precompile cannot.
+    /// Reverts like `model` for an id nobody registered.
+    func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String
+}
+
+extension ModelResolver {
+    /// Resolvers that know no models by reference name only stored ones.
+    public func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String {
+        try model(modelID, context: context).id
+    }
 }

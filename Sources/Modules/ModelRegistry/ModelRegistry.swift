@@ -341,6 +341,15 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
                                kernelSpecVersion: Int(UInt256(word: version).uint64 ?? 0))
     }
 
+    public func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String {
+        let fileHash = try fileHash(named: modelID, context)
+        if fileHash != .zero, try context.load(modelField(fileHash, .cidDigest, context), of: address) == .zero {
+            let reference = try referenceDigest(fileHash, context)
+            if reference != .zero { return ContentID(rootDigest: reference).v0 }
+        }
+        return try model(modelID, context: context).id
+    }
+
     public func modelBytes(_ model: RegisteredModel, context: NativeCallContext) throws -> [UInt8] {
         guard let bytes = context.uncheckedBlob(model.fileHash, of: address) else {
             throw NativeRevert("the bytes of model \(model.id) are missing from this node's store")
