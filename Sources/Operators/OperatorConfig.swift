@@ -5,7 +5,7 @@ import Node
 import Primitives
 
 /// Which daemon a config is for.
-public enum OperatorRole: String, Sendable {
+public enum DaemonRole: String, Sendable {
     case provider
     case verifier
 }
@@ -18,9 +18,15 @@ public struct OperatorConfig: Equatable, Sendable {
     public struct Listen: Equatable, Sendable {
         public var host: String
         public var port: Int
+
+        /// An address to listen on.
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
     }
 
-    public var role: OperatorRole
+    public var role: DaemonRole
     /// The node's JSON-RPC URL.
     public var rpc: String
     /// A file holding the operator's private key in hex (as opgd's `validatorKeyFile`).
@@ -53,20 +59,20 @@ public struct OperatorConfig: Equatable, Sendable {
     public var alwaysValid = false
 
     /// The fields each role accepts.
-    static func fields(_ role: OperatorRole) -> [String] {
+    static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "logLevel"]
         return common + (role == .provider ? ["fee", "corruptOutput"] : ["alwaysValid"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
-    public static func load(_ path: String, role: OperatorRole) throws -> OperatorConfig {
+    public static func load(_ path: String, role: DaemonRole) throws -> OperatorConfig {
         let (value, _) = try readJSONFile(path, what: "config")
         do { return try parse(value, role: role) } catch let e as ConfigError { throw ConfigError("config \(path): \(e.message)") }
     }
 
     /// Checks a parsed config document for `role`.
-    public static func parse(_ value: JSONValue, role: OperatorRole) throws -> OperatorConfig {
+    public static func parse(_ value: JSONValue, role: DaemonRole) throws -> OperatorConfig {
         let r = try FieldReader(value, path: "")
         try r.rejectUnknown(fields(role))
         let rpc = try r.string("rpc", required: true)!

@@ -22,7 +22,7 @@ stops them.
 """
 
 /// `opg provider` and `opg verifier`: the operator daemons (Sources/Operators).
-func operatorCommand(_ role: OperatorRole, _ argv: [String]) throws -> Int32 {
+func operatorCommand(_ role: DaemonRole, _ argv: [String]) throws -> Int32 {
     let args = try Arguments(argv, options: ["--config"])
     if args.wantsHelp { print(providerUsage); return 0 }
     try args.expectPositionals([])

@@ -10,11 +10,13 @@ import XCTest
 import Operators
 
 final class OperatorConfigTests: XCTestCase {
-    private func parse(_ text: String, _ role: OperatorRole = .provider) throws -> OperatorConfig {
+    private func parse(_ text: String, _ role: DaemonRole = .provider) throws -> OperatorConfig {
         try OperatorConfig.parse(try JSONParser.parse(Array(text.utf8)), role: role)
     }
 
-    private func assertRefused(_ text: String, _ role: OperatorRole = .provider, _ message: String, line: UInt = #line) {
+    private func assertRefused(_ text: String, _ message: String, line: UInt = #line) { assertRefused(text, .provider, message, line: line) }
+
+    private func assertRefused(_ text: String, _ role: DaemonRole, _ message: String, line: UInt = #line) {
         XCTAssertThrowsError(try parse(text, role), line: line) { error in
             XCTAssertEqual((error as? ConfigError)?.message, message, line: line)
         }
@@ -135,7 +137,7 @@ final class SigningRecordTests: XCTestCase {
             XCTAssertEqual("\(error)", "refusing to sign another accept transaction for job \(job): one is recorded")
         }
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(lines.count, 3, "one line per entry, no duplicate for the repeated attestation")
+        XCTAssertEqual(lines.count, 2, "one line per entry, no duplicate for the repeated attestation")
     }
 
     func testATornLastLineIsDroppedAndAMalformedOneNamed() throws {

@@ -83,7 +83,7 @@ def net(tmp_path_factory):
     work = tmp_path_factory.mktemp("daemons")
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
-    genesis["jobs"] = {"acceptBlocks": 10, "attestCommitBlocks": 8, "attestRevealBlocks": 8, "challengeBlocks": 2, "committeeSize": 3,
+    genesis["jobs"] = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 2, "committeeSize": 3,
                        "challengeBond": str(ETHER)}
     path = work / "genesis.json"
     path.write_text(json.dumps(genesis, indent=2))
