@@ -1,7 +1,8 @@
 """The operator daemons (docs/daemons.md) as real processes on loopback: one opgd, two
 `opg provider` and four `opg verifier` processes staked by transactions, jobs requested with
-`opg job submit --wait`. Honest flow → finalized and verified (and `opg job verify` agrees); no
-provider online → refunded; a verifier offline → the other members still make the quorum;
+`opg job submit --wait`. Honest flow → finalized and verified (and `opg job verify` agrees); an
+attested-only job → checked for form and availability, labelled attested; no provider online →
+refunded; a verifier offline → the other members still make the quorum;
 daemons SIGKILLed right after recording a signature and restarted → the same signature is
 reused, no second one exists and the job completes; a provider that corrupts its output →
 the verifiers vote invalid and the job is disputed (a lying `alwaysValid` verifier cannot
@@ -115,10 +116,10 @@ def net(tmp_path_factory):
     node.stop()
 
 
-def submit(net, wait=True, timeout=90):
+def submit(net, wait=True, timeout=90, extra=()):
     """`opg job submit` of the fixture input; returns (job id, stdout lines, exit status)."""
     argv = [OPG, "job", "submit", *net["submit"], net["model"], "--input-file", str(net["work"] / "input.bin"), "--max-fee", "10",
-            "--verification-fee", "2", "--deadline-blocks", "60"] + (["--wait"] if wait else [])
+            "--verification-fee", "2", "--deadline-blocks", "60", *extra] + (["--wait"] if wait else [])
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     lines = p.stdout.splitlines()
     assert lines and lines[0].startswith("job 0x"), p.stderr
@@ -253,6 +254,15 @@ def test_a_corrupted_output_is_voted_invalid_and_disputed(net):
         for d in net["providers"] + [liar]:
             d.stop()
             d.start(node)
+
+
+def test_an_attested_only_job_is_checked_for_form_and_labelled_attested(net):
+    jid, lines, status = submit(net, extra=["--class", "attestedOnly"])
+    assert status == 0 and lines[-1].endswith("class attestedOnly, label attested"), lines
+    job = job_of(net, jid)
+    assert job["traceRoot"] == "0x" + "00" * 32 and [m["verdict"] for m in job["committee"]] == ["valid"] * 3
+    refused = run([OPG, "job", "verify", "--rpc", net["node"].url, jid])
+    assert refused.returncode == 1 and "is attested-only" in refused.stderr, refused.stderr
 
 
 def test_bad_config_names_the_field(net):
