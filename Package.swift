@@ -58,6 +58,7 @@ let package = Package(
         .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Chat", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .target(name: "ChatRuntime", dependencies: ["Chat", "Inference", "JSON", "Primitives", "Crypto"], swiftSettings: swiftSettings),
+        .target(name: "Operators", dependencies: ["Node", "Modules", "Chain", "Inference", "Crypto", "Primitives", "JSON", "HTTPServer", "CLIKit"], swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "Consensus", "Network", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 resources: [.embedInCode("Explorer/index.html"), .embedInCode("Explorer/explorer.js"), .embedInCode("Explorer/explorer.css"),
                             .embedInCode("Explorer/index.html.gz"), .embedInCode("Explorer/explorer.js.gz"), .embedInCode("Explorer/explorer.css.gz")],
@@ -67,7 +68,7 @@ let package = Package(
         .executableTarget(name: "opgd", dependencies: ["Node", "CLIKit"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "opg",
-            dependencies: ["Node", "Chain", "Modules", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer", "Chat", "ChatRuntime"],
+            dependencies: ["Node", "Chain", "Modules", "RPC", "Crypto", "Primitives", "JSON", "Inference", "CLIKit", "HTTPServer", "Chat", "ChatRuntime", "Operators"],
             swiftSettings: swiftSettings
         ),
 
@@ -83,6 +84,7 @@ let package = Package(
         .testTarget(name: "ModulesTests", dependencies: ["Modules", "Chain", "Consensus", "Crypto", "Primitives", "Storage", "JSON", "Inference"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLIKitTests", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Chain", "Consensus", "Network", "Crypto", "JSON", "Modules", "Primitives", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Modules", "Inference", "Crypto", "Primitives", "JSON", "Node"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatRuntimeTests", dependencies: ["ChatRuntime", "Chat", "Inference", "Primitives"], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Crypto", "Primitives"], exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -11,19 +11,24 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
 
 /// Reads the members of one JSON object strictly: unknown members, wrong types and
 /// out-of-range values are `ConfigError`s naming the dotted path of the field.
-struct FieldReader {
-    let object: JSONObject
-    let path: String
+public struct FieldReader {
+    /// The object read.
+    public let object: JSONObject
+    /// The dotted path of the object in its document (empty at the top level).
+    public let path: String
 
-    init(_ value: JSONValue, path: String) throws {
+    /// A reader of `value`, which must be an object; `path` prefixes every field name in errors.
+    public init(_ value: JSONValue, path: String) throws {
         guard case .object(let o) = value else { throw ConfigError("\(path.isEmpty ? "top level" : path): must be a JSON object") }
         object = o
         self.path = path
     }
 
-    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// The dotted path of `key` in this object.
+    public func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func rejectUnknown(_ known: [String]) throws {
+    /// Refuses members not in `known`, and members given twice.
+    public func rejectUnknown(_ known: [String]) throws {
         for key in object.keys where !known.contains(key) { throw ConfigError("\(name(key)): unknown field") }
         var seen: [String] = []
         for key in object.keys {
@@ -32,7 +37,8 @@ struct FieldReader {
         }
     }
 
-    func value(_ key: String, required: Bool) throws -> JSONValue? {
+    /// The member `key`, nil when absent or null (an error when `required`).
+    public func value(_ key: String, required: Bool) throws -> JSONValue? {
         guard let v = object[key], v != .null else {
             if required { throw ConfigError("\(name(key)): missing required field") }
             return nil
@@ -40,13 +46,15 @@ struct FieldReader {
         return v
     }
 
-    func string(_ key: String, required: Bool = false) throws -> String? {
+    /// The string member `key`.
+    public func string(_ key: String, required: Bool = false) throws -> String? {
         guard let v = try value(key, required: required) else { return nil }
         guard case .string(let s) = v else { throw ConfigError("\(name(key)): must be a string") }
         return s
     }
 
-    func integer(_ key: String, in range: ClosedRange<UInt64>, required: Bool = false) throws -> UInt64? {
+    /// The integer member `key`, which must lie in `range`.
+    public func integer(_ key: String, in range: ClosedRange<UInt64>, required: Bool = false) throws -> UInt64? {
         guard let v = try value(key, required: required) else { return nil }
         guard case .number(let n) = v, n.isInteger, let u = n.uint64, range.contains(u) else {
             throw ConfigError("\(name(key)): must be an integer in \(range.lowerBound)…\(range.upperBound)")
@@ -55,7 +63,7 @@ struct FieldReader {
     }
 
     /// A 256-bit amount in wei: a decimal string, a `0x` hex string, or a JSON integer.
-    func amount(_ key: String, required: Bool = false) throws -> UInt256? {
+    public func amount(_ key: String, required: Bool = false) throws -> UInt256? {
         guard let v = try value(key, required: required) else { return nil }
         return try Self.amount(v, name(key))
     }
@@ -77,20 +85,22 @@ struct FieldReader {
         return u
     }
 
-    func array(_ key: String, required: Bool = false) throws -> [JSONValue]? {
+    /// The list member `key`.
+    public func array(_ key: String, required: Bool = false) throws -> [JSONValue]? {
         guard let v = try value(key, required: required) else { return nil }
         guard case .array(let a) = v else { throw ConfigError("\(name(key)): must be a list") }
         return a
     }
 
-    func object(_ key: String, required: Bool = false) throws -> FieldReader? {
+    /// A reader of the object member `key`.
+    public func object(_ key: String, required: Bool = false) throws -> FieldReader? {
         guard let v = try value(key, required: required) else { return nil }
         return try FieldReader(v, path: name(key))
     }
 }
 
 /// Reads and parses a JSON file, naming the file in every error.
-func readJSONFile(_ path: String, what: String) throws -> (JSONValue, [UInt8]) {
+public func readJSONFile(_ path: String, what: String) throws -> (JSONValue, [UInt8]) {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ConfigError("\(what) \(path): cannot read file (missing or unreadable)")
     }

@@ -4,6 +4,7 @@ import CLIKit
 import Foundation
 import JSON
 import Modules
+import Operators
 import Primitives
 
 /// `opg chat` with no subcommand: a conversation whose every message is a job of the jobs

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import JSON
 import Modules
+import Operators
 import Primitives
 
 let inferenceUsage = """

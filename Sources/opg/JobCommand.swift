@@ -1,7 +1,9 @@
 import CLIKit
 import Foundation
+import Inference
 import JSON
 import Modules
+import Operators
 import Primitives
 
 let jobUsage = """
@@ -9,6 +11,7 @@ usage: opg job submit [--rpc URL] [--keystore DIR] [--password-file FILE] --from
                       (--input-file FILE | --input-hash HASH --input-uri URI) --max-fee OPG
                       [--verification-fee OPG] [--class exact|attestedOnly] [--deadline-blocks N] [--wait]
        opg job show   [--rpc URL] JOBID
+       opg job verify [--rpc URL] [--model-file FILE] JOBID
 
 submit  requests a job from the jobs module (0x…00F7) for the registered model MODEL, escrowing
         --max-fee plus --verification-fee (default 0) OPG; the input is the bytes of --input-file
@@ -16,16 +19,22 @@ submit  requests a job from the jobs module (0x…00F7) for the registered model
         result within --deadline-blocks (default 200). Prints the job id; with --wait, prints each
         status change until the job is settled, then the output's hash, its class and its label.
 show    one job as JSON (opg_getJob).
+verify  re-runs an exact job locally from chain data: the input (inline, or fetched from its URI
+        and checked against its hash), the model (the registry's bytes, or --model-file for a
+        model registered by reference), then compares the output's hash and the trace root with
+        the committed ones. Prints `verified` (exit 0), or what differs (exit 1): the output
+        tensor and byte where the committed output first differs, and the trace root.
 
 docs/verification.md describes the lifecycle, fees and labels.
 """
 
-/// `opg job submit` and `opg job show`.
+/// `opg job submit`, `opg job show` and `opg job verify`.
 func jobCommand(_ argv: [String]) throws -> Int32 {
-    guard let sub = argv.first, sub == "submit" || sub == "show" else {
+    guard let sub = argv.first, ["submit", "show", "verify"].contains(sub) else {
         if argv.first == "--help" || argv.first == "-h" { print(jobUsage); return 0 }
-        throw UsageError("opg job needs submit or show (opg job --help)")
+        throw UsageError("opg job needs submit, show or verify (opg job --help)")
     }
+    if sub == "verify" { return try jobVerify(Array(argv.dropFirst())) }
     let options = sub == "show" ? ["--rpc"] : ["--rpc", "--keystore", "--password-file", "--from", "--input-file", "--input-hash", "--input-uri",
                                                "--max-fee", "--verification-fee", "--class", "--deadline-blocks"]
     let args = try Arguments(Array(argv.dropFirst()), options: options, flags: sub == "submit" ? ["--wait"] : [])
@@ -59,10 +68,10 @@ func jobCommand(_ argv: [String]) throws -> Int32 {
     guard let blocks = UInt64(args.option("--deadline-blocks") ?? "200"), blocks > 0 else {
         throw UsageError("--deadline-blocks: a positive whole number of blocks")
     }
+    let key = try unlockKey(args, from)  // first: scrypt takes seconds, and the deadline counts from the head
     let head = try Hex.decodeQuantity(try rpc.call("eth_blockNumber", []).stringValue ?? "")
     let request = JobRequest(modelId: args.positionals[0], input: input, inputHash: inputHash, inputURI: inputURI,
                              verificationClass: verificationClass, maxFee: maxFee, verificationFee: verificationFee, deadline: head + blocks)
-    let key = try unlockKey(args, from)
     let (id, block) = try submitJob(request, sender: TransactionSender(rpc: rpc, key: key, chainId: try rpc.chainId()))
     print("job \(id) requested in block \(block)")
     guard args.flag("--wait") else { return 0 }
@@ -93,4 +102,55 @@ func submitJob(_ request: JobRequest, sender: TransactionSender) throws -> (id: 
     let log = receipt["logs"]?.arrayValue?.first { $0["topics"]?.arrayValue?.first?.stringValue == Hex.encode(requested.bytes) }
     guard let id = log?["topics"]?.arrayValue?.dropFirst().first?.stringValue else { throw CommandFailure("job submit: no JobRequested event") }
     return (id, receipt["blockNumber"]?.stringValue ?? "?")
+}
+
+/// `opg job verify`: re-runs an exact job from chain data and compares with its commitment.
+func jobVerify(_ argv: [String]) throws -> Int32 {
+    let args = try Arguments(argv, options: ["--rpc", "--model-file"])
+    if args.wantsHelp { print(jobUsage); return 0 }
+    try args.expectPositionals(["JOBID"])
+    let id: Hash32
+    do { id = try Hash32(hex: args.positionals[0]) } catch { throw UsageError("JOBID: \"\(args.positionals[0])\" is not 32 bytes of hex") }
+    let reader = JobReader(rpc: try RPCClient(args.option("--rpc") ?? defaultRPC))
+    let job = try reader.job(id)
+    guard job.verificationClass == .exact else {
+        throw CommandFailure("job \(id) is attested-only: its result comes from a backend that cannot be re-run, so it cannot be verified")
+    }
+    guard job.outputHash != .zero else { throw CommandFailure("job \(id) is \(job.status): no result is committed yet") }
+    let modelFile = args.option("--model-file")
+    let runner = KernelRunner { try reader.modelBytes($0, localFile: modelFile) }
+    InferenceSession.keepFreedMemoryInProcess()
+    let (trace, _) = try runner.trace(modelId: job.modelId, input: try reader.input(of: job))
+    let output = TensorEncoding.canonical(trace.outputs)
+    let outputHash = Keccak256.hash(output)
+    if outputHash == job.outputHash && trace.root == job.traceRoot {
+        print("verified")
+        return 0
+    }
+    if outputHash != job.outputHash {
+        print("output differs: committed outputHash \(job.outputHash), re-run \(outputHash)")
+        if let committed = try? reader.output(of: job) { print(outputDifference(committed, output, trace.outputs)) }
+    } else {
+        print("output matches (\(outputHash))")
+    }
+    if trace.root != job.traceRoot {
+        print("trace root differs: committed \(job.traceRoot), re-run \(trace.root) over \(trace.steps.count) nodes")
+    } else {
+        print("trace root matches (\(trace.root))")
+    }
+    return 1
+}
+
+/// Where the committed output bytes first differ from the re-run's canonical encoding:
+/// the output tensor (by position and name) and the byte offset inside the encoding.
+func outputDifference(_ committed: [UInt8], _ rerun: [UInt8], _ tensors: [Tensor]) -> String {
+    let common = min(committed.count, rerun.count)
+    let offset = (0..<common).first { committed[$0] != rerun[$0] } ?? common
+    guard offset < max(committed.count, rerun.count) else { return "the committed output's bytes equal the re-run's" }
+    var end = 4  // the tensor count
+    for (i, t) in tensors.enumerated() {
+        end += TensorEncoding.canonical([t]).count - 4
+        if offset < end { return "first difference at byte \(offset) of the output encoding, in output \(i) (\"\(t.name)\")" }
+    }
+    return "first difference at byte \(offset) of the output encoding (committed \(committed.count) bytes, re-run \(rerun.count))"
 }

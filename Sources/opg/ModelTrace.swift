@@ -4,6 +4,7 @@ import Foundation
 import Inference
 import JSON
 import Modules
+import Operators
 import Primitives
 
 let modelTraceUsage = """

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import JSON
 import Modules
+import Operators
 import Primitives
 
 let modelChainUsage = """
@@ -126,66 +127,6 @@ struct ModelUploader {
         let v = try ABI.decode([.uint(64), .uint(32), .uint(32), .uint(64), .array(.uint(32))], bytes)
         guard case .array(let missing) = v[4] else { throw CommandFailure("uploadStatus: malformed answer") }
         return (v[0].uintValue?.uint64 ?? 0, v[3].uintValue?.uint64 ?? 0, missing.map { Int($0.uintValue?.uint64 ?? 0) })
-    }
-}
-
-/// Signs calls to a module (the registry unless told) with consecutive nonces and waits
-/// for their receipts.
-final class TransactionSender {
-    let rpc: RPCClient
-    let key: PrivateKey
-    let chainId: UInt64
-    private var nonce: UInt64?
-
-    init(rpc: RPCClient, key: PrivateKey, chainId: UInt64) {
-        self.rpc = rpc
-        self.key = key
-        self.chainId = chainId
-    }
-
-    /// Signs and submits a call with `data` and `value` to `to`; returns the transaction
-    /// hash. Gas is the estimate plus a margin for state that pending transactions change.
-    func send(_ data: [UInt8], to: Address = ModelUploader.registry, value: UInt256 = .zero) throws -> String {
-        let from = key.address
-        let nonce = try self.nonce ?? rpc.pendingNonce(from)
-        let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
-                                     "input": .string(Hex.encode(data))])
-        let estimate = try rpc.quantity("eth_estimateGas", [call]).uint64 ?? 0
-        let (tip, maxFee) = try rpc.feeCaps()
-        let tx = Transaction(type: .dynamicFee, chainId: chainId, nonce: nonce, maxPriorityFeePerGas: tip, maxFeePerGas: maxFee,
-                             gasLimit: estimate + estimate / 4 + 50_000, to: to, value: value, data: data, accessList: [])
-        let signed = try tx.signed(with: key)
-        let hash = try rpc.call("eth_sendRawTransaction", [.string(Hex.encode(signed.raw))]).stringValue ?? signed.hash.hex
-        self.nonce = nonce + 1
-        return hash
-    }
-
-    func sendAndWait(_ data: [UInt8], to: Address = ModelUploader.registry, value: UInt256 = .zero) throws -> JSONValue {
-        try waitForReceipt(try send(data, to: to, value: value))
-    }
-
-    /// Polls for the receipt of `hash` (two minutes at most).
-    func waitForReceipt(_ hash: String) throws -> JSONValue {
-        for _ in 0..<1200 {
-            let receipt = try rpc.call("eth_getTransactionReceipt", [.string(hash)])
-            if receipt != .null { return receipt }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        throw CommandFailure("transaction \(hash) was not included within two minutes; run the command again to resume")
-    }
-
-    /// Throws the revert reason (re-run as `eth_call` at the receipt's parent block) of a failed transaction.
-    func requireSuccess(_ receipt: JSONValue, _ what: String) throws {
-        guard receipt["status"]?.stringValue == "0x0" else { return }
-        let hash = receipt["transactionHash"]?.stringValue ?? "?"
-        let tx = try rpc.call("eth_getTransactionByHash", [.string(hash)])
-        var reason = "reverted"
-        if let number = receipt["blockNumber"]?.stringValue, let n = try? Hex.decodeQuantity(number), n > 0 {  // the state the transaction ran on
-            let call = JSONValue.object(["from": tx["from"] ?? .null, "to": tx["to"] ?? .null, "value": tx["value"] ?? .null,
-                                         "input": tx["input"] ?? .null])
-            do { _ = try rpc.call("eth_call", [call, .string(Hex.quantity(n - 1))]) } catch let e as CommandFailure { reason = e.message }
-        }
-        throw CommandFailure("\(what) failed (transaction \(hash)): \(reason)")
     }
 }
 

@@ -1,6 +1,7 @@
 import CLIKit
 import Foundation
 import JSON
+import Operators
 import Primitives
 
 let networkUsage = """

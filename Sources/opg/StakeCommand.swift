@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import Modules
 import Node
+import Operators
 import Primitives
 
 let stakeUsage = """

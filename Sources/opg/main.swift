@@ -6,6 +6,7 @@ import HTTPServer
 import JSON
 import Modules
 import Node
+import Operators
 import Primitives
 import RPC
 
@@ -49,6 +50,9 @@ commands:
   job show       [--rpc URL] JOBID                            one job as JSON
   network        [--rpc URL] [--epochs N] [--interval S] [--once]
                                                               the verification network's vital signs, refreshing
+  job verify     [--rpc URL] [--model-file FILE] JOBID        re-run an exact job locally; prints verified or where it differs
+  provider       --config FILE                                run the provider daemon (docs/daemons.md)
+  verifier       --config FILE                                run the verifier daemon (docs/daemons.md)
 
 Defaults: --rpc http://127.0.0.1:8545, --keystore ~/.opg/keystore. Without --password-file
 the password is read from standard input (first line).
@@ -75,63 +79,6 @@ func readPassword(_ args: Arguments) throws -> String {
     }
     return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-}
-
-// MARK: - JSON-RPC client
-
-struct RPCClient {
-    let client: HTTPClient
-    let url: String
-    init(_ url: String) throws {
-        do { client = try HTTPClient(url: url) } catch { throw UsageError("--rpc: \(error)") }
-        self.url = url
-    }
-
-    func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
-        let body = JSONValue.object(["jsonrpc": .string("2.0"), "id": .int(1), "method": .string(method), "params": .array(params)])
-        let response: HTTPResponse
-        do { response = try client.post(body.serializedBytes()) } catch { throw CommandFailure("cannot reach \(url): \(error)") }
-        guard response.status == 200 else { throw CommandFailure("\(url) answered HTTP \(response.status)") }
-        let reply: JSONValue
-        do { reply = try JSONParser.parse(response.body) } catch { throw CommandFailure("\(url) sent malformed JSON: \(error)") }
-        if let error = reply["error"] {
-            throw CommandFailure("\(method): \(error["message"]?.stringValue ?? "error") (code \(error["code"]?.numberValue?.text ?? "?"))")
-        }
-        guard let result = reply["result"] else { throw CommandFailure("\(method): reply has no result") }
-        return result
-    }
-
-    func quantity(_ method: String, _ params: [JSONValue]) throws -> UInt256 {
-        let r = try call(method, params)
-        guard let s = r.stringValue, let v = try? UInt256(hexQuantity: s) else { throw CommandFailure("\(method): expected a quantity, got \(r.serialized())") }
-        return v
-    }
-}
-
-extension RPCClient {
-    /// `eth_chainId`.
-    func chainId() throws -> UInt64 {
-        guard let id = try quantity("eth_chainId", []).uint64 else { throw CommandFailure("eth_chainId: chain id does not fit 64 bits") }
-        return id
-    }
-
-    /// The nonce `address`'s next transaction uses, pooled ones counted.
-    func pendingNonce(_ address: Address) throws -> UInt64 {
-        guard let nonce = try quantity("eth_getTransactionCount", [.string(address.hex), .string("pending")]).uint64 else {
-            throw CommandFailure("eth_getTransactionCount: nonce does not fit 64 bits")
-        }
-        return nonce
-    }
-
-    /// The tip (`eth_maxPriorityFeePerGas`) and a fee cap of twice the latest base fee plus the tip.
-    func feeCaps() throws -> (tip: UInt256, maxFee: UInt256) {
-        let tip = try quantity("eth_maxPriorityFeePerGas", [])
-        let latest = try call("eth_getBlockByNumber", [.string("latest"), .bool(false)])
-        guard let baseText = latest["baseFeePerGas"]?.stringValue, let baseFee = try? UInt256(hexQuantity: baseText) else {
-            throw CommandFailure("latest block has no baseFeePerGas")
-        }
-        return (tip, baseFee + baseFee + tip)
-    }
 }
 
 /// The key of `from` from the keystore (`--keystore`), unlocked with the password of
@@ -377,6 +324,8 @@ runMain(program: "opg", usageHint: "run `opg --help` for usage") {
     case "stake", "unstake", "withdraw", "operators": return try stakingCommand(command, rest)
     case "job": return try jobCommand(rest)
     case "network": return try networkCommand(rest)
+    case "provider": return try operatorCommand(.provider, rest)
+    case "verifier": return try operatorCommand(.verifier, rest)
     default: throw UsageError("unknown command \"\(command)\"")
     }
 }

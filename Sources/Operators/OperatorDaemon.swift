@@ -1,0 +1,194 @@
+import CLIKit
+import Crypto
+import Foundation
+import HTTPServer
+import JSON
+import Modules
+import Node
+import Primitives
+
+/// Inputs and outputs a daemon holds, as files `stateDir/artifacts/<jobId>.<part>`, served
+/// over HTTP at `/jobs/<jobId>/<part>` (part: `input` or `output`) so that URIs resolve.
+public final class ArtifactStore: @unchecked Sendable {
+    /// The directory.
+    public let directory: String
+
+    /// A store in `directory`, created if missing.
+    public init(directory: String) throws {
+        self.directory = directory
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw ConfigError("stateDir: cannot create \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    private func path(_ job: Hash32, _ part: String) -> String { directory + "/" + job.hex + "." + part }
+
+    /// Keeps `bytes` as `part` of `job` (written whole, then renamed into place).
+    public func save(_ bytes: [UInt8], job: Hash32, part: String) throws {
+        let final = path(job, part), temporary = final + ".tmp"
+        try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+        _ = rename(temporary, final)
+    }
+
+    /// The bytes of `part` of `job`, if held.
+    public func load(job: Hash32, part: String) -> [UInt8]? { FileManager.default.contents(atPath: path(job, part)).map(Array.init) }
+
+    /// The URI path of `part` of `job`.
+    public static func uriPath(_ job: Hash32, _ part: String) -> String { "/jobs/\(job.hex)/\(part)" }
+
+    /// The HTTP answer to `request`: GET `/jobs/<jobId>/input|output` → the bytes, else 404 or 405.
+    public func answer(_ request: HTTPRequest) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else { return HTTPResponse(status: 405, headers: [("Allow", "GET, HEAD")]) }
+        let parts = request.path.split(separator: "/")
+        guard parts.count == 3, parts[0] == "jobs", ["input", "output"].contains(parts[2]), let job = try? Hash32(hex: String(parts[1])),
+              let bytes = load(job: job, part: String(parts[2])) else {
+            return HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], body: Array("not found\n".utf8))
+        }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: request.method == "HEAD" ? [] : bytes)
+    }
+}
+
+/// What a daemon is: the provider or the verifier duty run at each new block.
+public protocol OperatorDuty: AnyObject {
+    /// Acts on the chain as of block `head`; errors about one job are logged by the duty itself.
+    func step(head: UInt64) throws
+    /// The counters the status line prints (name, value), in order.
+    var counters: [(String, Int)] { get }
+}
+
+/// What every duty shares: the node, the key, the signing record, the artifacts and the log.
+public final class OperatorContext {
+    public let config: OperatorConfig
+    public let logger: Logger
+    public let rpc: RPCClient
+    public let reader: JobReader
+    public let key: PrivateKey
+    public let address: Address
+    public let chainId: UInt64
+    public let sender: TransactionSender
+    public let record: SigningRecord
+    public let artifacts: ArtifactStore
+    /// The base URL of what the HTTP server serves (nil without `listen`).
+    public internal(set) var servedBase: String?
+    private var lastErrors: [String: String] = [:]
+
+    /// Connects to the node, unlocks the key and opens the signing record; bad config is a `ConfigError`.
+    public init(config: OperatorConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        rpc = try RPCClient(config.rpc)
+        reader = JobReader(rpc: rpc)
+        key = try config.loadKey()
+        address = key.address
+        chainId = try rpc.chainId()
+        sender = TransactionSender(rpc: rpc, key: key, chainId: chainId)
+        do { try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true) } catch {
+            throw ConfigError("stateDir: cannot create \(config.stateDir): \(error.localizedDescription)")
+        }
+        record = try SigningRecord(path: config.stateDir + "/signing-record.jsonl")
+        artifacts = try ArtifactStore(directory: config.stateDir + "/artifacts")
+    }
+
+    /// Sends again every recorded transaction the chain has no receipt for (after a crash
+    /// between recording and sending, or with the pool lost): the same bytes, so the same
+    /// nonce and hash, never a new signature.
+    public func rebroadcastUnconfirmed() {
+        for (job, step, raw) in record.transactionOrder {
+            let hash = Keccak256.hash(raw).hex
+            guard (try? rpc.call("eth_getTransactionReceipt", [.string(hash)])) == .some(.null) else { continue }
+            do {
+                _ = try sender.broadcast(raw)
+                logger.info("rebroadcast recorded \(step) transaction \(hash) for job \(job)")
+            } catch {
+                logger.debug("recorded \(step) transaction \(hash) for job \(job) not rebroadcast: \(error)")
+            }
+        }
+    }
+
+    /// Sends the transaction recorded for `step` of `job`, or signs one calling `to` with
+    /// `data` and `value`, records it (fsynced) and then sends it; waits for its receipt and
+    /// throws the revert reason of a failed one.
+    @discardableResult
+    public func sendRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero) throws -> JSONValue {
+        let raw: [UInt8]
+        if let stored = record.transaction(job, step: step) {
+            raw = stored
+        } else {
+            let signed = try sender.sign(data, to: to, value: value)
+            do { try record.record(job, step: step, raw: signed.raw) } catch {
+                sender.forgetNonce()
+                throw error
+            }
+            raw = signed.raw
+        }
+        let hash = Keccak256.hash(raw).hex
+        do { _ = try sender.broadcast(raw) } catch {
+            logger.debug("\(step) transaction \(hash) for job \(job): \(error) (already pooled or included)")
+        }
+        let receipt = try sender.waitForReceipt(hash, seconds: 30)
+        try sender.requireSuccess(receipt, "\(step) for job \(job)")
+        return receipt
+    }
+
+    /// Logs `error` about `subject` once until it changes (a poll loop would repeat it every block).
+    public func report(_ subject: String, _ error: Error) {
+        let text = "\(error)"
+        guard lastErrors[subject] != text else { return }
+        lastErrors[subject] = text
+        logger.warn("\(subject): \(text)")
+    }
+
+    /// Forgets the error logged about `subject` (it succeeded).
+    public func cleared(_ subject: String) { lastErrors[subject] = nil }
+}
+
+/// The daemon: starts the HTTP server, rebroadcasts what the record holds unconfirmed, then
+/// polls the node and runs its duty once per new block, printing a status line every
+/// `statusSeconds`.
+public final class OperatorDaemon {
+    public let context: OperatorContext
+    public let duty: OperatorDuty
+    private var server: HTTPServer?
+
+    /// A daemon running `duty` with `context`.
+    public init(context: OperatorContext, duty: OperatorDuty) {
+        self.context = context
+        self.duty = duty
+    }
+
+    /// Starts serving and catching up; then loops until the process is stopped.
+    public func run() throws -> Never {
+        let config = context.config, logger = context.logger
+        if let listen = config.listen {
+            let store = context.artifacts
+            let server = HTTPServer(configuration: HTTPServerConfiguration(host: listen.host, port: listen.port, virtualHosts: ["*"], threads: 1),
+                                    handler: { store.answer($0) })
+            do { try server.start() } catch { throw ConfigError("listen: cannot serve on \(listen.host):\(listen.port): \(error)") }
+            self.server = server
+            context.servedBase = config.servedBase(port: server.port)
+            logger.info("serving inputs and outputs at \(context.servedBase ?? "")/jobs/<jobId>/input|output")
+        }
+        logger.info("\(config.role.rawValue) \(context.address.checksummed) on chain \(context.chainId) via \(config.rpc), record \(context.record.path)")
+        context.rebroadcastUnconfirmed()
+        var lastHead: UInt64?
+        var lastStatus = Date.distantPast
+        while true {
+            do {
+                let head = try context.rpc.blockNumber()
+                context.cleared("node")
+                if head != lastHead {
+                    lastHead = head
+                    try duty.step(head: head)
+                }
+            } catch {
+                context.report("node", error)
+            }
+            if Date().timeIntervalSince(lastStatus) >= Double(config.statusSeconds) {
+                lastStatus = Date()
+                let figures = duty.counters.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                logger.info("status: \(config.role.rawValue) \(context.address.checksummed), block \(lastHead.map(String.init) ?? "?"), \(figures)")
+            }
+            Thread.sleep(forTimeInterval: Double(config.pollMs) / 1000)
+        }
+    }
+}

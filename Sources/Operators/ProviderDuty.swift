@@ -1,0 +1,107 @@
+import CLIKit
+import Foundation
+import JSON
+import Modules
+import Primitives
+
+/// `opg provider`'s duty (docs/daemons.md): for each job drawn to this operator, run it
+/// first (a job it cannot run is not accepted, so the requester is refunded without
+/// penalty), accept it with the configured fee and its collateral, commit the output
+/// (inline up to 96 KiB, else its hash and the URI this daemon serves it at) with the trace
+/// root, and finalize its jobs once their challenge window has passed.
+public final class ProviderDuty: OperatorDuty {
+    let context: OperatorContext
+    let runners: [JobRunner]
+    private var collateralBps: UInt256?
+    private var unrunnable: [Hash32] = []
+    private var accepted = 0, committed = 0, finalized = 0, refused = 0
+
+    /// A provider acting through `context`, asking `runners` (in order) for results.
+    public init(context: OperatorContext, runners: [JobRunner]) {
+        self.context = context
+        self.runners = runners
+    }
+
+    public var counters: [(String, Int)] { [("accepted", accepted), ("committed", committed), ("finalized", finalized), ("refused", refused)] }
+
+    public func step(head: UInt64) throws {
+        for job in try context.reader.jobs(["provider": .string(context.address.checksummed)]) {
+            let subject = "job \(job.id)"
+            do {
+                switch job.status {
+                case "assigned" where !unrunnable.contains(job.id): try accept(job)
+                case "accepted": try commit(job)
+                case "challengeWindow" where head >= job.challengeEnd: try finalize(job)
+                default: continue
+                }
+                context.cleared(subject)
+            } catch {
+                context.report(subject, error)
+            }
+        }
+    }
+
+    /// The job's result, computed once and kept with the artifacts (output and trace root).
+    func result(_ job: JobView) throws -> JobOutcome {
+        if let output = context.artifacts.load(job: job.id, part: "output"), let root = context.artifacts.load(job: job.id, part: "trace") {
+            return JobOutcome(output: output, traceRoot: try Hash32(root))
+        }
+        let input = try context.reader.input(of: job)
+        try context.artifacts.save(input, job: job.id, part: "input")
+        guard let runner = runners.first(where: { $0.serves(modelId: job.modelId, verificationClass: job.verificationClass) }) else {
+            throw JobRunError("no runner serves model \(job.modelId) for \(job.verificationClass.name) jobs")
+        }
+        var outcome = try runner.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass)
+        if context.config.corruptOutput, !outcome.output.isEmpty { outcome.output[outcome.output.count - 1] ^= 1 }  // test only
+        try context.artifacts.save(outcome.output, job: job.id, part: "output")
+        try context.artifacts.save(outcome.traceRoot.bytes, job: job.id, part: "trace")
+        return outcome
+    }
+
+    private func accept(_ job: JobView) throws {
+        do { _ = try result(job) } catch {
+            unrunnable.append(job.id)
+            refused += 1
+            context.logger.warn("job \(job.id): not accepting, cannot run it: \(error)")
+            return
+        }
+        let fee = min(context.config.fee, job.maxFee)
+        let collateral = fee * (try bps()) / UInt256(10_000)
+        let receipt = try context.sendRecorded(job.id, step: "accept", data: try ABI.encodeCall("acceptJob(bytes32,uint256)", [.fixedBytes(job.id.bytes), .uint(fee)]),
+                                               value: collateral)
+        accepted += 1
+        context.logger.info("job \(job.id): accepted, fee \(fee) wei, collateral \(collateral) wei (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+    }
+
+    private func commit(_ job: JobView) throws {
+        let outcome = try result(job)
+        let outputHash = Keccak256.hash(outcome.output)
+        var call = JobResult(jobId: job.id, output: outcome.output, traceRoot: outcome.traceRoot)
+        if outcome.output.count > Jobs.maxInlineBytes {
+            guard let base = context.servedBase else {
+                throw JobRunError("the output is \(outcome.output.count) bytes, over the inline limit of \(Jobs.maxInlineBytes), and nothing is served (set listen)")
+            }
+            call = JobResult(jobId: job.id, output: [], outputHash: outputHash, outputURI: base + ArtifactStore.uriPath(job.id, "output"),
+                             traceRoot: outcome.traceRoot)
+        }
+        let receipt = try context.sendRecorded(job.id, step: "commit", data: try call.calldata())
+        committed += 1
+        context.logger.info("job \(job.id): committed output \(outputHash) (\(outcome.output.count) bytes), trace root \(outcome.traceRoot) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+    }
+
+    private func finalize(_ job: JobView) throws {
+        let receipt = try context.sendRecorded(job.id, step: "finalize", data: try ABI.encodeCall("finalize(bytes32)", [.fixedBytes(job.id.bytes)]))
+        finalized += 1
+        context.logger.info("job \(job.id): finalized (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+    }
+
+    /// The collateral as a multiple of the fee, in basis points (`parameters()` word 6).
+    private func bps() throws -> UInt256 {
+        if let collateralBps { return collateralBps }
+        let words = try context.rpc.view(Jobs.address, "parameters()", [])
+        guard words.count >= 7 * 32 else { throw CommandFailure("parameters(): malformed answer") }
+        let value = try UInt256(bigEndian: Array(words[6 * 32..<7 * 32]))
+        collateralBps = value
+        return value
+    }
+}

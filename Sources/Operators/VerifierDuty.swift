@@ -1,0 +1,110 @@
+import CLIKit
+import Crypto
+import Foundation
+import JSON
+import Modules
+import Primitives
+
+/// `opg verifier`'s duty (docs/daemons.md): for each job in `attesting` whose current
+/// committee holds this operator, decide the verdict once per round (re-run an exact job and
+/// compare output hash and trace root; check an attested-only result's form and
+/// availability), record verdict, salt and EIP-712 signature, commit, and reveal once the
+/// module opens reveals.
+public final class VerifierDuty: OperatorDuty {
+    let context: OperatorContext
+    let runner: JobRunner
+    private var signed = 0, commits = 0, reveals = 0
+
+    /// A verifier acting through `context`, re-running exact jobs with `runner`.
+    public init(context: OperatorContext, runner: JobRunner) {
+        self.context = context
+        self.runner = runner
+    }
+
+    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals)] }
+
+    public func step(head: UInt64) throws {
+        for job in try context.reader.jobs(["status": .string("attesting")]) {
+            guard let me = job.committee.first(where: { $0.address == context.address }), me.verdict == nil else { continue }
+            let subject = "job \(job.id) round \(job.round)"
+            do {
+                let attestation = try signedAttestation(job)
+                let everyoneCommitted = job.committee.allSatisfy(\.committed)
+                if !me.committed, head < job.commitEnd {
+                    try commit(job, attestation)
+                } else if me.committed, head > job.commitEnd || everyoneCommitted, head < job.revealEnd {
+                    try reveal(job, attestation)
+                }
+                context.cleared(subject)
+            } catch {
+                context.report(subject, error)
+            }
+        }
+    }
+
+    /// The attestation recorded for this round, or a new one: verdict decided, salt drawn,
+    /// digest signed, and all of it fsynced to the record before anything leaves.
+    func signedAttestation(_ job: JobView) throws -> SigningRecord.SignedAttestation {
+        if let recorded = context.record.attestation(job.id, round: job.round) { return recorded }
+        let (verdict, reason) = verdict(job)
+        var generator = SystemRandomNumberGenerator()
+        let salt = try Hash32((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let typed = job.attestation(verdict)
+        let digest = typed.digest(chainId: context.chainId)
+        let attestation = SigningRecord.SignedAttestation(jobId: job.id, round: job.round, verdict: verdict, salt: salt,
+                                                          signature: typed.signature(key: context.key, chainId: context.chainId),
+                                                          commitment: Attestation.commitment(digest: digest, salt: salt, verifier: context.address))
+        try context.record.record(attestation)
+        signed += 1
+        context.logger.info("job \(job.id) round \(job.round): verdict \(verdict.name) (\(reason)), signed")
+        return attestation
+    }
+
+    /// The verdict on the job's committed result and why.
+    func verdict(_ job: JobView) -> (Verdict, String) {
+        if context.config.alwaysValid { return (.valid, "alwaysValid: not checked (test only)") }
+        switch job.verificationClass {
+        case .exact:
+            let input: [UInt8]
+            do { input = try context.reader.input(of: job) } catch { return (.inconclusive, "input unavailable: \(error)") }
+            try? context.artifacts.save(input, job: job.id, part: "input")
+            let outcome: JobOutcome
+            do { outcome = try runner.run(modelId: job.modelId, input: input, verificationClass: .exact) } catch {
+                return (.inconclusive, "cannot re-run: \(error)")
+            }
+            let outputHash = Keccak256.hash(outcome.output)
+            guard outputHash == job.outputHash else { return (.invalid, "re-run output hash \(outputHash) differs from the committed \(job.outputHash)") }
+            guard outcome.traceRoot == job.traceRoot else {
+                return (.invalid, "re-run trace root \(outcome.traceRoot) differs from the committed \(job.traceRoot)")
+            }
+            try? context.artifacts.save(outcome.output, job: job.id, part: "output")
+            return (.valid, "re-run matches output and trace root")
+        case .attestedOnly:
+            guard job.traceRoot == .zero else { return (.invalid, "an attested-only result carries a trace root") }
+            let output: [UInt8]
+            do { output = try context.reader.output(of: job) } catch let e as CommandFailure where e.message.contains("does not hash") {
+                return (.invalid, e.message)
+            } catch {
+                return (.inconclusive, "output unavailable: \(error)")
+            }
+            guard !output.isEmpty else { return (.invalid, "the output is empty") }
+            try? context.artifacts.save(output, job: job.id, part: "output")
+            return (.valid, "output available and matches its hash (form only: attested, never verified)")
+        }
+    }
+
+    private func commit(_ job: JobView, _ a: SigningRecord.SignedAttestation) throws {
+        let data = try ABI.encodeCall("commitAttestation(bytes32,bytes32)", [.fixedBytes(job.id.bytes), .fixedBytes(a.commitment.bytes)])
+        let receipt = try context.sendRecorded(job.id, step: "commit#\(job.round)", data: data)
+        commits += 1
+        context.logger.info("job \(job.id) round \(job.round): committed \(a.commitment) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+    }
+
+    private func reveal(_ job: JobView, _ a: SigningRecord.SignedAttestation) throws {
+        let item = AttestationReveal(jobId: job.id, verifier: context.address, verdict: a.verdict, salt: a.salt, signature: a.signature)
+        let data = try ABI.encodeCall("revealAttestations((bytes32,address,uint8,bytes32,bytes)[])", [.array([item.abiValue])])
+        let receipt = try context.sendRecorded(job.id, step: "reveal#\(job.round)", data: data)
+        reveals += 1
+        context.logger.info("job \(job.id) round \(job.round): revealed \(a.verdict.name) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+    }
+}
