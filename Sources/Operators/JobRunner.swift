@@ -35,48 +35,33 @@ public struct JobRunError: Error, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The input of a job for an ONNX model (docs/daemons.md, "Job input and output"): one or
-/// more ONNX `TensorProto`s, each preceded by its length as a little-endian u32, each named
-/// after a model input (a single unnamed tensor feeds a model with one input).
+/// The input of a job for an ONNX model (docs/daemons.md, "Job input and output"): the
+/// canonical tensor list (docs/traces.md, "Canonical tensor encoding") of the model's inputs
+/// in the order the model declares them. It is what the jobs module decodes when it
+/// re-executes a disputed job (docs/verification.md, "Disputes"), so the provider, the
+/// verifiers and the chain read one input the same way.
 public enum JobInputEncoding {
-    /// The bytes of `tensors` in this encoding.
-    public static func encode(_ tensors: [Tensor]) -> [UInt8] {
-        var out: [UInt8] = []
-        for t in tensors {
-            let proto = TensorEncoding.protobuf(t)
-            withUnsafeBytes(of: UInt32(proto.count).littleEndian) { out += $0 }
-            out += proto
-        }
-        return out
-    }
+    /// The bytes of `tensors` (the model's inputs, in its order) in this encoding.
+    public static func encode(_ tensors: [Tensor]) -> [UInt8] { TensorEncoding.canonical(tensors) }
 
-    /// The feeds of `bytes` for `session`, every model input given once.
+    /// The feeds of `bytes` for `session`: one tensor per model input, in its order, each of
+    /// the declared element type and shape.
     public static func feeds(_ bytes: [UInt8], for session: InferenceSession) throws -> [String: Tensor] {
-        var feeds: [String: Tensor] = [:]
-        var offset = 0, index = 0
-        let names = session.inputs.map(\.name)
-        while offset < bytes.count {
-            guard bytes.count - offset >= 4 else { throw JobRunError("input tensor \(index): truncated length (\(bytes.count - offset) bytes left)") }
-            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
-            offset += 4
-            guard length <= bytes.count - offset else { throw JobRunError("input tensor \(index): length \(length) runs past the end") }
-            var tensor: Tensor
-            do { tensor = try ModelReader.readTensor(Array(bytes[offset..<offset + length])) } catch {
-                throw JobRunError("input tensor \(index): \(error)")
-            }
-            offset += length
-            if tensor.name.isEmpty, names.count == 1 { tensor.name = names[0] }
-            guard names.contains(tensor.name) else {
-                throw JobRunError("input tensor \(index): \"\(tensor.name)\" is not an input of the model (inputs: \(names.joined(separator: ", ")))")
-            }
-            guard feeds[tensor.name] == nil else { throw JobRunError("input \"\(tensor.name)\" is given more than once") }
-            do { try InferenceSession.check(tensor, against: session.inputs.first { $0.name == tensor.name }!) } catch {
-                throw JobRunError("input \"\(tensor.name)\": \(error)")
-            }
-            feeds[tensor.name] = tensor
-            index += 1
+        let tensors: [Tensor]
+        do { tensors = try TensorEncoding.tensors(canonical: bytes, maxElements: session.limits.maxTensorElements) } catch {
+            throw JobRunError("the job's input: \(error)")
         }
-        for name in names where feeds[name] == nil { throw JobRunError("input \"\(name)\" is not given (inputs: \(names.joined(separator: ", ")))") }
+        let declared = session.inputs
+        guard tensors.count == declared.count else {
+            throw JobRunError("the job's input holds \(tensors.count) tensors, the model takes \(declared.count) (\(declared.map(\.name).joined(separator: ", ")))")
+        }
+        var feeds: [String: Tensor] = [:]
+        for (info, tensor) in zip(declared, tensors) {
+            var named = tensor
+            named.name = info.name
+            do { try InferenceSession.check(named, against: info) } catch { throw JobRunError("input \"\(info.name)\": \(error)") }
+            feeds[info.name] = named
+        }
         return feeds
     }
 }

@@ -9,21 +9,23 @@ the verifiers vote invalid and the job is disputed (a lying `alwaysValid` verifi
 save it). The supply invariant holds at the end."""
 import json
 import signal
-import struct
 import subprocess
 import time
 
 import pytest
 import requests
 from eth_account import Account
+from onnx import load_tensor_from_string, numpy_helper
 
 from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, Node, free_port, run
+from test_traces import canonical
 from test_jobs import EPOCH_BLOCKS, ETHER, FIXTURES, JOBS, STAKING, SUPPLY, abi, assert_supply_holds, send
 
 OPG = str(BIN / "opg")
 PROVIDERS, VERIFIERS, REQUESTER = DEV_ACCOUNTS[1:3], DEV_ACCOUNTS[3:7], DEV_ACCOUNTS[7]
-INPUT_PB = (FIXTURES / "digits_logreg.input.pb").read_bytes()
-JOB_INPUT = struct.pack("<I", len(INPUT_PB)) + INPUT_PB  # docs/daemons.md, "Job input and output"
+INPUT_PB = load_tensor_from_string((FIXTURES / "digits_logreg.input.pb").read_bytes())
+# docs/daemons.md, "Job input and output": the canonical list of the model's inputs, in its order
+JOB_INPUT = canonical([(INPUT_PB.data_type, numpy_helper.to_array(INPUT_PB))])
 SETTLED = {"finalized", "refunded", "unverified", "disputed"}
 
 
