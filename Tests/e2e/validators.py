@@ -4,6 +4,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -85,11 +86,79 @@ class Validator:
             return "(no log)"
 
 
+class LinkProxy:
+    """A TCP relay on loopback to `target_port` that can be cut (every connection through it
+    closed, new ones refused) and healed: a network partition with both processes still running."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2) if self.open else None
+            except OSError:
+                upstream = None
+            if upstream is None:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            self.open = False
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets = []
+
+    def heal(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
 class Network:
     """`opgd testnet --validators n` in `workdir` (with `--staking`: validators bonded in staking),
-    each validator started by `start()`."""
+    each validator started by `start()`. With `cuttable=k`, every P2P link of node k runs through
+    a `LinkProxy`, so `cut()` disconnects node k from all others while every process runs on."""
 
-    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False):
+    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False,
+                 cuttable: int | None = None):
         rpc = free_port_range(n)
         p2p = free_port_range(n, avoid=range(rpc, rpc + n))
         run([str(BIN / "opgd"), "testnet", "--validators", str(n), "--dir", str(workdir), "--rpc-port", str(rpc),
@@ -97,16 +166,49 @@ class Network:
             + (["--staking"] if staking else []), check=True)
         self.workdir = workdir
         self.genesis = json.loads((workdir / "genesis.json").read_text())
+        self.proxies: list[LinkProxy] = []
+        if cuttable is not None:
+            self._route_through_proxies(cuttable, p2p)
         self.nodes = [Validator(workdir / f"node{i}") for i in range(n)]
 
-    def start(self):
-        for v in self.nodes:
+    def _route_through_proxies(self, k: int, p2p_base: int):
+        """Rewrites the configs so every dial to or from node k goes through its own proxy."""
+        for i in range(len(self.genesis["validators"])):
+            path = self.workdir / f"node{i}" / "config.json"
+            config = json.loads(path.read_text())
+            peers = []
+            for peer in config["p2p"]["persistentPeers"]:
+                node_id, address = peer.split("@")
+                port = int(address.rsplit(":", 1)[1])
+                if i == k or port == p2p_base + k:
+                    proxy = LinkProxy(port)
+                    self.proxies.append(proxy)
+                    port = proxy.port
+                peers.append(f"{node_id}@127.0.0.1:{port}")
+            config["p2p"]["persistentPeers"] = peers
+            path.write_text(json.dumps(config, indent=2))
+
+    def cut(self):
+        """Closes every link of the cuttable node and refuses new ones."""
+        for proxy in self.proxies:
+            proxy.cut()
+
+    def heal(self):
+        for proxy in self.proxies:
+            proxy.heal()
+
+    def start(self, nodes=None):
+        for v in nodes or self.nodes:
             v.start()
         return self
 
     def stop(self):
         for v in self.nodes:
+            if v.proc and v.proc.poll() is None:
+                v.proc.send_signal(signal.SIGCONT)
             v.kill9() if v.proc and v.proc.poll() is not None else v.stop()
+        for proxy in self.proxies:
+            proxy.close()
 
     def wait_all(self, height: int, nodes=None, timeout: float = 60):
         nodes = nodes or self.nodes
