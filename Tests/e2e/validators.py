@@ -154,11 +154,10 @@ class LinkProxy:
 
 class Network:
     """`opgd testnet --validators n` in `workdir` (with `--staking`: validators bonded in staking),
-    each validator started by `start()`. With `cuttable=k`, every P2P link of node k runs through
-    a `LinkProxy`, so `cut()` disconnects node k from all others while every process runs on."""
+    each validator started by `start()`. `route_through_proxies(k)` puts every P2P link of node k
+    behind a `LinkProxy`, so `cut()` disconnects node k from all others while every process runs on."""
 
-    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False,
-                 cuttable: int | None = None):
+    def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False):
         rpc = free_port_range(n)
         p2p = free_port_range(n, avoid=range(rpc, rpc + n))
         run([str(BIN / "opgd"), "testnet", "--validators", str(n), "--dir", str(workdir), "--rpc-port", str(rpc),
@@ -167,26 +166,22 @@ class Network:
         self.workdir = workdir
         self.genesis = json.loads((workdir / "genesis.json").read_text())
         self.proxies: list[LinkProxy] = []
-        if cuttable is not None:
-            self._route_through_proxies(cuttable, p2p)
         self.nodes = [Validator(workdir / f"node{i}") for i in range(n)]
 
-    def _route_through_proxies(self, k: int, p2p_base: int):
-        """Rewrites the configs so every dial to or from node k goes through its own proxy."""
-        for i in range(len(self.genesis["validators"])):
-            path = self.workdir / f"node{i}" / "config.json"
-            config = json.loads(path.read_text())
-            peers = []
-            for peer in config["p2p"]["persistentPeers"]:
-                node_id, address = peer.split("@")
-                port = int(address.rsplit(":", 1)[1])
-                if i == k or port == p2p_base + k:
-                    proxy = LinkProxy(port)
-                    self.proxies.append(proxy)
-                    port = proxy.port
-                peers.append(f"{node_id}@127.0.0.1:{port}")
-            config["p2p"]["persistentPeers"] = peers
-            path.write_text(json.dumps(config, indent=2))
+    def route_through_proxies(self, k: int):
+        """Rewrites node k's config (it takes effect at its next start): it listens on a fresh port
+        no peer knows, and dials each peer through a proxy of its own; so once restarted every
+        link of node k is one of its dials through a proxy (the others' dials to its old port fail)."""
+        node = self.nodes[k]
+        node.config["p2p"]["listen"] = f"127.0.0.1:{free_port_range(1)}"
+        peers = []
+        for peer in node.config["p2p"]["persistentPeers"]:
+            node_id, address = peer.split("@")
+            proxy = LinkProxy(int(address.rsplit(":", 1)[1]))
+            self.proxies.append(proxy)
+            peers.append(f"{node_id}@127.0.0.1:{proxy.port}")
+        node.config["p2p"]["persistentPeers"] = peers
+        (node.home / "config.json").write_text(json.dumps(node.config, indent=2))
 
     def cut(self):
         """Closes every link of the cuttable node and refuses new ones."""
