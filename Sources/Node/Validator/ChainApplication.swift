@@ -41,6 +41,7 @@ final class ChainApplication: ConsensusApplication {
 
     func proposeValue(height: UInt64, round: UInt32) throws -> ProposalValue {
         let head = chain.head
+        if height <= head.number { throw HeightAlreadyCommitted(height: height, head: head.number) }
         guard height == head.number + 1 else { throw ValidatorAdapterError.unknownHeight(height) }
         guard let me, let coinbase = try validators.account(ofConsensusAddress: me, height: height) else {
             throw ValidatorAdapterError.unknownHeight(height)
@@ -106,6 +107,15 @@ final class ChainApplication: ConsensusApplication {
         if executed.count >= Self.executedCacheLimit { executed = [:] }
         executed[block.block.hash] = block
     }
+}
+
+/// The engine asked for a value at a height the chain already holds (block sync got there first):
+/// nothing to propose; the engine decides that height from the stored block on its next input.
+struct HeightAlreadyCommitted: Error, CustomStringConvertible {
+    let height: UInt64
+    let head: UInt64
+
+    var description: String { "height \(height) is already committed (head \(head), from block sync)" }
 }
 
 /// A proposal's timestamp is further ahead of this node's clock than validators accept.

@@ -122,7 +122,14 @@ final class ConsensusService: @unchecked Sendable {
     private var running: ConsensusDriver? { stopped ? nil : driver }
 
     private func perform(_ what: String, _ body: () throws -> Void) {
-        do { try body() } catch { logger.error("consensus input failed", ["input": what, "error": error]) }
+        do {
+            try body()
+        } catch let behind as HeightAlreadyCommitted {
+            // Block sync is ahead of the engine: fastForward decides the height from the chain.
+            logger.debug("consensus input skipped", ["input": what, "reason": behind])
+        } catch {
+            logger.error("consensus input failed", ["input": what, "error": error])
+        }
         if let driver { publishStatus(driver) }
     }
 
