@@ -6,9 +6,10 @@ RELEASE    := .build/release
 FUZZ_SECS  ?= 60
 FUZZ_LONG_SECS ?= 1800
 SIM_SEEDS  ?= 5000
+VALNET_ROUNDS ?= 5
 CHAT       := .build/chat
 
-.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench clean
+.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench valnet-soak clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545 and register
 ## the chat model on it by reference (tools/chat/register_dev_model.py; docs/chat.md, "The devnet's chat model")
@@ -79,6 +80,12 @@ unit: chat-data
 
 e2e: build build-debug venv chat-model
 	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
+
+## valnet-soak: the 4-validator e2e files (test_validators.py, test_double_sign.py) VALNET_ROUNDS times
+## (default 5) on fresh networks, stopping at the first failure: the soak behind make test's single run
+valnet-soak: build venv
+	@for i in $$(seq $(VALNET_ROUNDS)); do echo "valnet-soak round $$i of $(VALNET_ROUNDS)"; \
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q -s Tests/e2e/test_validators.py Tests/e2e/test_double_sign.py || exit 1; done
 
 ## conformance: ONNX's backend node cases through `opg model run` (release: fast kernels on
 ## 1 and 3 threads, reference kernels; and the debug build), byte-identical across all four;

@@ -63,6 +63,7 @@ public final class NodeRuntime {
         let dispatcher = RPCDispatcher(maxBatchResponseBytes: config.rpcMaxBatchResponseBytes)
         let api = EthAPI(chain: chain, clientVersion: ChainSetup.clientVersion, limits: config.queryLimits)
         api.register(on: dispatcher)
+        api.syncProgressSource = consensus.blockSync
         NetworkRPC(consensus).register(on: dispatcher)
         let models = ModelRPC(chain: chain)
         models.register(on: dispatcher)

@@ -4,6 +4,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -85,9 +86,76 @@ class Validator:
             return "(no log)"
 
 
+class LinkProxy:
+    """A TCP relay on loopback to `target_port` that can be cut (every connection through it
+    closed, new ones refused) and healed: a network partition with both processes still running."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2) if self.open else None
+            except OSError:
+                upstream = None
+            if upstream is None:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            self.open = False
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets = []
+
+    def heal(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
 class Network:
     """`opgd testnet --validators n` in `workdir` (with `--staking`: validators bonded in staking),
-    each validator started by `start()`."""
+    each validator started by `start()`. `route_through_proxies(k)` puts every P2P link of node k
+    behind a `LinkProxy`, so `cut()` disconnects node k from all others while every process runs on."""
 
     def __init__(self, workdir: Path, n: int = 4, block_interval_ms: int = 100, staking: bool = False):
         rpc = free_port_range(n)
@@ -97,16 +165,45 @@ class Network:
             + (["--staking"] if staking else []), check=True)
         self.workdir = workdir
         self.genesis = json.loads((workdir / "genesis.json").read_text())
+        self.proxies: list[LinkProxy] = []
         self.nodes = [Validator(workdir / f"node{i}") for i in range(n)]
 
-    def start(self):
-        for v in self.nodes:
+    def route_through_proxies(self, k: int):
+        """Rewrites node k's config (it takes effect at its next start): it listens on a fresh port
+        no peer knows, and dials each peer through a proxy of its own; so once restarted every
+        link of node k is one of its dials through a proxy (the others' dials to its old port fail)."""
+        node = self.nodes[k]
+        node.config["p2p"]["listen"] = f"127.0.0.1:{free_port_range(1)}"
+        peers = []
+        for peer in node.config["p2p"]["persistentPeers"]:
+            node_id, address = peer.split("@")
+            proxy = LinkProxy(int(address.rsplit(":", 1)[1]))
+            self.proxies.append(proxy)
+            peers.append(f"{node_id}@127.0.0.1:{proxy.port}")
+        node.config["p2p"]["persistentPeers"] = peers
+        (node.home / "config.json").write_text(json.dumps(node.config, indent=2))
+
+    def cut(self):
+        """Closes every link of the cuttable node and refuses new ones."""
+        for proxy in self.proxies:
+            proxy.cut()
+
+    def heal(self):
+        for proxy in self.proxies:
+            proxy.heal()
+
+    def start(self, nodes=None):
+        for v in nodes or self.nodes:
             v.start()
         return self
 
     def stop(self):
         for v in self.nodes:
+            if v.proc and v.proc.poll() is None:
+                v.proc.send_signal(signal.SIGCONT)
             v.kill9() if v.proc and v.proc.poll() is not None else v.stop()
+        for proxy in self.proxies:
+            proxy.close()
 
     def wait_all(self, height: int, nodes=None, timeout: float = 60):
         nodes = nodes or self.nodes

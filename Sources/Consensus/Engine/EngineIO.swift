@@ -47,6 +47,13 @@ public struct Decision: Hashable, Sendable {
     public let value: ProposalValue
     /// More than two thirds of precommits for it.
     public let certificate: CommitCertificate
+
+    /// A decision from its parts (a certified block learned elsewhere, tests).
+    public init(height: UInt64, value: ProposalValue, certificate: CommitCertificate) {
+        self.height = height
+        self.value = value
+        self.certificate = certificate
+    }
 }
 
 /// An effect the engine asks its driver to carry out, in order.

@@ -22,6 +22,9 @@ final class ChainApplication: ConsensusApplication {
 
     /// The most executed blocks kept for commit (proposals of several rounds).
     static let executedCacheLimit = 16
+    /// How far past this node's clock a proposal's timestamp may be (seconds) for it to prevote
+    /// the block (docs/consensus.md, "Block timestamps").
+    static let maximumFutureSeconds: UInt64 = 10
 
     init(chain: ChainService, validators: ConsensusValidatorSets, me: Address?, logger: Logger,
          now: @escaping () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970)) }) {
@@ -38,6 +41,7 @@ final class ChainApplication: ConsensusApplication {
 
     func proposeValue(height: UInt64, round: UInt32) throws -> ProposalValue {
         let head = chain.head
+        if height <= head.number { throw HeightAlreadyCommitted(height: height, head: head.number) }
         guard height == head.number + 1 else { throw ValidatorAdapterError.unknownHeight(height) }
         guard let me, let coinbase = try validators.account(ofConsensusAddress: me, height: height) else {
             throw ValidatorAdapterError.unknownHeight(height)
@@ -52,7 +56,12 @@ final class ChainApplication: ConsensusApplication {
         do {
             guard height == chain.head.number + 1 else { throw ValidatorAdapterError.unknownHeight(height) }
             if executed[value.blockHash]?.block.header.parentHash == chain.head.hash { return true }
-            keep(try execute(value))
+            let payload = try BlockPayload.decode(value.payload, expectedHash: value.blockHash)
+            let latest = now() + Self.maximumFutureSeconds
+            guard payload.header.timestamp <= latest else {
+                throw FutureTimestampError(timestamp: payload.header.timestamp, latest: latest, allowed: Self.maximumFutureSeconds)
+            }
+            keep(try execute(payload))
             return true
         } catch {
             logger.warn("proposal rejected", ["number": height, "hash": value.blockHash.hex, "error": error])
@@ -61,33 +70,62 @@ final class ChainApplication: ConsensusApplication {
     }
 
     func commit(_ decision: Decision) throws {
-        let head = chain.head
-        if decision.height <= head.number {
-            // A recovered height: accept only the block already committed.
-            let stored = try chain.database.hash(number: decision.height)
-            guard stored == decision.value.blockHash else {
-                throw CommitConflictError(height: decision.height, decided: decision.value.blockHash, stored: stored)
+        if try alreadyCommitted(decision) { return }
+        do {
+            var block = executed[decision.value.blockHash]
+            if block?.block.header.parentHash != chain.head.hash {
+                block = try execute(try BlockPayload.decode(decision.value.payload, expectedHash: decision.value.blockHash))
             }
-            return
+            try chain.commit(block!, certificate: decision.certificate.encoded)
+        } catch {
+            // Block sync may have committed this height between the check above and the commit.
+            guard try alreadyCommitted(decision) else { throw error }
         }
-        var block = executed[decision.value.blockHash]
-        if block?.block.header.parentHash != head.hash { block = try execute(decision.value) }
-        try chain.commit(block!, certificate: decision.certificate.encoded)
         executed = [:]
         logger.debug("block committed", ["number": decision.height, "round": decision.certificate.round,
                                          "signers": decision.certificate.signatures.count, "hash": decision.value.blockHash.hex])
     }
 
-    /// Decodes and executes a value on the head (any validator of the set may be its coinbase:
+    /// Whether the chain already holds the decided height (a recovered height, or one block sync
+    /// committed first); throws when it holds another block there.
+    private func alreadyCommitted(_ decision: Decision) throws -> Bool {
+        guard decision.height <= chain.head.number else { return false }
+        let stored = try chain.database.hash(number: decision.height)
+        guard stored == decision.value.blockHash else {
+            throw CommitConflictError(height: decision.height, decided: decision.value.blockHash, stored: stored)
+        }
+        return true
+    }
+
+    /// Executes a decoded value on the head (any validator of the set may be its coinbase:
     /// a value re-proposed in a later round keeps the coinbase of the round that built it).
-    private func execute(_ value: ProposalValue) throws -> ExecutedBlock {
-        let (header, raws, evidence) = try BlockPayload.decode(value.payload, expectedHash: value.blockHash)
-        return try chain.verify(header: header, rawTransactions: raws, evidence: evidence, proposer: nil)
+    private func execute(_ payload: (header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]])) throws -> ExecutedBlock {
+        try chain.verify(header: payload.header, rawTransactions: payload.rawTransactions, evidence: payload.evidence, proposer: nil)
     }
 
     private func keep(_ block: ExecutedBlock) {
         if executed.count >= Self.executedCacheLimit { executed = [:] }
         executed[block.block.hash] = block
+    }
+}
+
+/// The engine asked for a value at a height the chain already holds (block sync got there first):
+/// nothing to propose; the engine decides that height from the stored block on its next input.
+struct HeightAlreadyCommitted: Error, CustomStringConvertible {
+    let height: UInt64
+    let head: UInt64
+
+    var description: String { "height \(height) is already committed (head \(head), from block sync)" }
+}
+
+/// A proposal's timestamp is further ahead of this node's clock than validators accept.
+struct FutureTimestampError: Error, CustomStringConvertible {
+    let timestamp: UInt64
+    let latest: UInt64
+    let allowed: UInt64
+
+    var description: String {
+        "invalid block: timestamp \(timestamp) is more than \(allowed) s ahead of this node's clock (at most \(latest))"
     }
 }
 

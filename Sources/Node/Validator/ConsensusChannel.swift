@@ -11,26 +11,48 @@ import Primitives
 /// Decoding runs on the peer's connection thread; a malformed message throws, and the dispatcher
 /// disconnects the peer. Authentication (signatures, validator sets) is the driver's, on the
 /// consensus queue.
+///
+/// Each answer to a decision request is a whole block, so a peer may have at most
+/// ``decisionRequestsPerSecond`` answered a second (burst ``decisionRequestBurst``); requests
+/// beyond that are dropped unanswered and counted (`rateLimitedDecisionRequests`), the connection
+/// stays: an honest node asks again after 250 ms, and a long catch-up is block sync's.
 final class ConsensusChannel: PeerChannelHandler {
+    /// Decision requests answered per peer and second.
+    static let decisionRequestsPerSecond: UInt64 = 50
+    /// Decision requests a peer may have answered at once after a quiet spell.
+    static let decisionRequestBurst: UInt64 = 100
+
     let channel = Channel.consensus
     private let service: ConsensusService
     private let chain: ChainService
     private let peers: () -> PeerTransport?
     private let logger: Logger
+    private let clock: () -> UInt64
     private let lock = NSLock()
     private var assemblers: [PeerID: PartAssembler] = [:]
+    private var requestBuckets: [PeerID: TokenBucket] = [:]
+    private var rateLimited = 0
 
-    init(service: ConsensusService, chain: ChainService, peers: @escaping () -> PeerTransport?, logger: Logger) {
+    /// The channel for `service` over `chain`; `clock` (monotonic nanoseconds) paces decision requests.
+    init(service: ConsensusService, chain: ChainService, peers: @escaping () -> PeerTransport?, logger: Logger,
+         clock: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.service = service
         self.chain = chain
         self.peers = peers
         self.logger = logger
+        self.clock = clock
     }
+
+    /// Decision requests dropped because their peer exceeded its rate.
+    var rateLimitedDecisionRequests: Int { lock.withLock { rateLimited } }
 
     func peerConnected(_ peer: PeerID) {}
 
     func peerDisconnected(_ peer: PeerID) {
-        lock.withLock { assemblers[peer] = nil }
+        lock.withLock {
+            assemblers[peer] = nil
+            requestBuckets[peer] = nil
+        }
     }
 
     func receive(_ envelope: Envelope, from peer: PeerID) throws {
@@ -50,6 +72,7 @@ final class ConsensusChannel: PeerChannelHandler {
         case .message(let message):
             service.receive(message, from: peer)
         case .decisionRequest(let height):
+            guard admitDecisionRequest(from: peer) else { return }
             answer(height, to: peer)
         case .decision(let value, let certificate):
             service.receiveDecision(value: value, certificate: certificate)
@@ -60,6 +83,18 @@ final class ConsensusChannel: PeerChannelHandler {
     func requestDecision(_ height: UInt64, from peer: PeerID) {
         guard let transport = peers(), let envelope = try? ConsensusWireMessage.decisionRequest(height: height).envelopes().first else { return }
         _ = transport.send(envelope, to: peer)
+    }
+
+    /// Takes a token from `peer`'s decision-request bucket; false (counted) when it is empty.
+    private func admitDecisionRequest(from peer: PeerID) -> Bool {
+        let now = clock()
+        return lock.withLock {
+            var bucket = requestBuckets[peer] ?? TokenBucket(ratePerSecond: Self.decisionRequestsPerSecond, burst: Self.decisionRequestBurst, now: now)
+            let admitted = bucket.take(1, now: now)
+            requestBuckets[peer] = bucket
+            if !admitted { rateLimited += 1 }
+            return admitted
+        }
     }
 
     /// Sends `peer` our block at `height` with its certificate, when we have both.

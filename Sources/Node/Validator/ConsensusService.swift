@@ -17,6 +17,13 @@ import Primitives
 /// commit timeout (the config's `blockIntervalMs`) is shortened by the time the height took, so
 /// blocks follow each other every `blockIntervalMs` when agreeing takes less than that. A height
 /// decided through a peer's certificate (catching up) has no pause at all.
+///
+/// The start of a height is the earlier of this node's own start and the arrival of the first
+/// authenticated message of that height from a peer. Counting from its own start alone, a node
+/// that entered a height late (it restarted, caught up, or was paused) kept that lag at every
+/// later height, and once the lag exceeded the propose timeout the others timed out on each of its
+/// round-0 proposals: it never proposed. With the earlier of the two, a late node shortens its
+/// next pause by its lag and starts the following height with the others.
 final class ConsensusService: @unchecked Sendable {
     /// How long before asking again for the same height's decision.
     static let catchUpRetryMillis: UInt64 = 250
@@ -27,12 +34,16 @@ final class ConsensusService: @unchecked Sendable {
     private var stopped = false
     private var lastCatchUp: (height: UInt64, at: UInt64)?
     private var heightStarted: (height: UInt64, at: UInt64)?
+    private var firstHeard: (height: UInt64, at: UInt64)?
     private var certifiedByPeer: UInt64?
     private let statusLock = NSLock()
     private var currentHeight: UInt64 = 0
     private var currentRound: UInt32 = 0
     /// Sends a decision request to a peer (the consensus channel's).
     var requestDecision: (UInt64, PeerID) -> Void = { _, _ in }
+    /// The block the chain holds at a height with its certificate, nil beyond the head (the
+    /// consensus channel's `storedDecision`).
+    var storedDecision: (UInt64) throws -> (ProposalValue, CommitCertificate)? = { _ in nil }
 
     init(logger: Logger) { self.logger = logger }
 
@@ -56,10 +67,15 @@ final class ConsensusService: @unchecked Sendable {
     /// A message from `peer` (already decoded): to the driver, and a catch-up request when the
     /// peer is ahead.
     func receive(_ message: ConsensusMessage, from peer: PeerID?) {
+        let arrived = Self.monotonicMillis()
         queue.async { [self] in
             guard let driver = running else { return }
+            fastForward(driver)
             if let peer, message.height > driver.height, driver.engine.decision == nil { catchUp(driver.height, from: peer) }
+            let early = peer != nil && message.height == driver.height + 1 && firstHeard?.height != message.height
+            let rejected = driver.rejectedMessages
             perform("message") { try driver.receive(message) }
+            if early, driver.rejectedMessages == rejected { firstHeard = (message.height, arrived) }
         }
     }
 
@@ -69,6 +85,16 @@ final class ConsensusService: @unchecked Sendable {
             guard let driver = running else { return }
             certifiedByPeer = certificate.height
             perform("certified decision") { try driver.receiveCertifiedDecision(value: value, certificate: certificate) }
+        }
+    }
+
+    /// Decides the engine's height from the chain when block sync has committed it already (called
+    /// when sync catches up; every input does the same), so consensus resumes at the head instead
+    /// of asking peers for heights the node holds.
+    func decideStoredHeights() {
+        queue.async { [self] in
+            guard let driver = running else { return }
+            fastForward(driver)
         }
     }
 
@@ -82,18 +108,28 @@ final class ConsensusService: @unchecked Sendable {
         } else if timeout.kind == .commit, certifiedByPeer == timeout.height {
             delay = 0
         } else if timeout.kind == .commit, let started = heightStarted, started.height == timeout.height {
-            delay = millis > now - started.at ? millis - (now - started.at) : 0
+            let heard = firstHeard?.height == timeout.height ? firstHeard!.at : started.at
+            let elapsed = now - min(started.at, heard)
+            delay = millis > elapsed ? millis - elapsed : 0
         }
         queue.asyncAfter(deadline: .now() + .milliseconds(Int(min(delay, UInt64(Int32.max))))) { [self] in
             guard let driver = running else { return }
             perform("timeout") { try driver.timeoutFired(timeout) }
+            fastForward(driver)
         }
     }
 
     private var running: ConsensusDriver? { stopped ? nil : driver }
 
     private func perform(_ what: String, _ body: () throws -> Void) {
-        do { try body() } catch { logger.error("consensus input failed", ["input": what, "error": error]) }
+        do {
+            try body()
+        } catch let behind as HeightAlreadyCommitted {
+            // Block sync is ahead of the engine: fastForward decides the height from the chain.
+            logger.debug("consensus input skipped", ["input": what, "reason": behind])
+        } catch {
+            logger.error("consensus input failed", ["input": what, "error": error])
+        }
         if let driver { publishStatus(driver) }
     }
 
@@ -105,6 +141,22 @@ final class ConsensusService: @unchecked Sendable {
     }
 
     private static func monotonicMillis() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+
+    /// Feeds the engine the chain's block and certificate of its height when the chain holds it
+    /// (committed by block sync): one height per call, since the next starts after the (zero)
+    /// commit pause, whose timeout calls this again.
+    private func fastForward(_ driver: ConsensusDriver) {
+        guard driver.engine.decision == nil else { return }
+        let stored: (ProposalValue, CommitCertificate)?
+        do {
+            stored = try storedDecision(driver.height)
+        } catch {
+            return logger.error("stored decision unreadable", ["height": driver.height, "error": error])
+        }
+        guard let (value, certificate) = stored else { return }
+        certifiedByPeer = certificate.height
+        perform("stored decision") { try driver.receiveCertifiedDecision(value: value, certificate: certificate) }
+    }
 
     private func catchUp(_ height: UInt64, from peer: PeerID) {
         let now = Self.monotonicMillis()

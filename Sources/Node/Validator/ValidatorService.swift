@@ -8,8 +8,10 @@ import Primitives
 /// The validator inside `opgd`: the Tendermint engine (through ``ConsensusDriver``) over the
 /// node's chain, with its durable signer and WAL in the consensus directory, and — when the
 /// config names a listen address or peers — the P2P transport with a ``PeerDispatcher`` routing
-/// each channel to its protocol: consensus and evidence, and mempool gossip (``MempoolGossip``);
-/// block sync (``BlockSync``) is built but not yet routed (docs/consensus.md, "What is not wired yet").
+/// each channel to its protocol: consensus and evidence, mempool gossip (``MempoolGossip``) and
+/// block sync (``BlockSync``, whose progress is `eth_syncing`'s answer): a node that is behind
+/// syncs blocks with their certificates, and the engine decides each synced height from the chain
+/// (``ConsensusService/decideStoredHeights()``) until it reaches the tip.
 ///
 /// `start` replays the WAL before the transport starts, so no network input reaches an engine
 /// whose state is not rebuilt; `stop` closes the transport, then stops the engine's queue.
@@ -27,6 +29,8 @@ public final class ValidatorService: @unchecked Sendable {
     public let domain: SignDomain
     /// Transaction gossip on the mempool channel (nil without a transport).
     public let mempoolGossip: MempoolGossip?
+    /// Block sync on the blocks channel (nil without a transport).
+    public let blockSync: BlockSync?
 
     private let chain: ChainService
     private let logger: Logger
@@ -76,17 +80,22 @@ public final class ValidatorService: @unchecked Sendable {
         consensusChannel = ConsensusChannel(service: service, chain: chain, peers: peers, logger: logger)
         let channel = consensusChannel
         service.requestDecision = { height, peer in channel.requestDecision(height, from: peer) }
+        service.storedDecision = { height in try channel.storedDecision(height) }
         dispatcher.register(consensusChannel)
         dispatcher.register(evidenceChannel)
         if let transport {
-            // Block sync (Sources/Node/Sync) is not routed yet: with it on, the 4-validator e2e test
-            // showed one validator never proposing (sync imports racing the engine near the tip;
-            // issue 11). Catch-up runs through consensus decisions until that is found.
             let gossip = MempoolGossip(chain: chain, transport: transport)
             dispatcher.register(gossip)
             mempoolGossip = gossip
+            let service = self.service
+            let sync = BlockSync(chain: chain, domain: domain, transport: transport, log: { logger.info($0) },
+                                 disconnect: { peer, reason in transport.disconnect(peer, reason: reason) },
+                                 onCaughtUp: { _ in service.decideStoredHeights() })
+            dispatcher.register(sync)
+            blockSync = sync
         } else {
             mempoolGossip = nil
+            blockSync = nil
         }
     }
 
@@ -100,6 +109,7 @@ public final class ValidatorService: @unchecked Sendable {
             return driver
         }
         try transport?.start()
+        blockSync?.start()
         let set = try validators.consensusSet(height: chain.head.number + 1)
         logger.info("consensus started", ["height": chain.head.number + 1, "consensusAddress": consensusAddress,
                                           "validators": set.count, "inSet": set.index(of: consensusAddress) != nil,
@@ -108,6 +118,7 @@ public final class ValidatorService: @unchecked Sendable {
 
     /// Stops the transport (waiting for its threads), then the engine.
     public func stop() {
+        blockSync?.stop()
         transport?.stop()
         service.stop()
     }
