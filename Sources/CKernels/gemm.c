@@ -126,7 +126,7 @@ static inline void tile(const int rows, const int G, const int masked, const flo
 }
 
 // One 16-column panel for up to 6 rows; `cols` < 16 takes the masked form.
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx2,fma"), noinline))
 static void tile_panel(int rows, const float *A, size_t lda, const float *B, size_t bs, size_t kc, float *C,
                        size_t ldc, int cols, int resume, const opg_gemm_epilogue *e, size_t j) {
 #define TILE_ROWS(masked)                                                                          \
@@ -172,6 +172,11 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
     size_t blocks = K == 0 ? 1 : (K + KC - 1) / KC, block = K == 0 ? 0 : (K + blocks - 1) / blocks;
     for (size_t i0 = 0; i0 < M; i0 += MC) {
         size_t mc = M - i0 < MC ? M - i0 : MC;
+        // The block's rows in as few tiles as 6-row tiles need, of nearly equal height
+        // (37 rows: two of 6 and five of 5, not six of 6 and one of 1), so no tile is too
+        // short to keep the two fma pipes busy (a 1-row tile's 2 chains wait on the fma
+        // latency at every step).
+        size_t tiles = (mc + MR - 1) / MR;
         size_t k0 = 0;
         do {
             size_t kc = K - k0 < block ? K - k0 : block;
@@ -181,13 +186,10 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
                 int cols = j1 - j < NR ? (int)(j1 - j) : NR;
                 const float *b = B + j / NR * ps + k0 * bs;
                 size_t i = i0;
-                if (cols == NR) {
-                    for (; i + MR <= i0 + mc; i += MR)
-                        tile(MR, 1, 0, A + i * lda + k0, lda, b, bs, 0, kc, C + i * ldc + j, ldc, NR, resume, last, j);
-                }
-                for (; i < i0 + mc; i += MR) {
-                    int rows = i0 + mc - i < MR ? (int)(i0 + mc - i) : MR;
+                for (size_t t = 0; t < tiles; t++) {
+                    int rows = (int)(mc / tiles + (t < mc % tiles));
                     tile_panel(rows, A + i * lda + k0, lda, b, bs, kc, C + i * ldc + j, ldc, cols, resume, last, j);
+                    i += (size_t)rows;
                 }
             }
             k0 += kc;

@@ -1,6 +1,7 @@
-// Pooling kernels (contract in pool_kernels.h). The AVX2 paths put 8 outputs (or, for
-// global pooling, 8 planes) in the lanes and gather each window element with a mask for
-// padding; the selections and the sums are the portable loops' own, lane by lane.
+// Pooling kernels (contract in pool_kernels.h). The AVX2 paths put 8 outputs in the lanes
+// and gather each window element with a mask for padding (global pooling: 8 planes, read
+// with plain loads and a transpose); the selections and the sums are the portable loops'
+// own, lane by lane.
 #include "pool_kernels.h"
 #include <string.h>
 
@@ -127,25 +128,54 @@ static void average_pool_avx2(const float *x, const int32_t *offsets, size_t k_c
     average_pool_outputs(x, offsets, k_count, out_count, o, out_count, divisors, out);
 }
 
+// One step of a global pool's lane-wise fold: the running value `acc` of 8 planes and
+// their next elements v (the portable loop's step, lane by lane).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 global_step8(__m256 acc, __m256 v, int max) {
+    if (!max) return _mm256_add_ps(acc, v);
+    const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000));
+    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    __m256 keep = _mm256_cmp_ps(acc, v, _CMP_GE_OQ);
+    return _mm256_blendv_ps(_mm256_blendv_ps(v, acc, keep), qnan, nan);
+}
+
+// 8 planes in the lanes. Each block of 8 elements is read as 8 contiguous rows (one per
+// plane) and transposed in registers, so lane i gets plane i's elements in order with
+// plain loads instead of a gather per element; the elements past the last whole block
+// are gathered.
 __attribute__((target("avx2,fma")))
 static void global_pool_avx2(const float *x, size_t planes, size_t plane, int max, float *out) {
     size_t p = 0;
     const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)plane));
-    const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000));
     if (plane <= (size_t)INT32_MAX / 8) {
         for (; p + 8 <= planes; p += 8) {
             const float *base = x + p * plane;
             __m256 acc = max ? _mm256_set1_ps(-__builtin_inff()) : _mm256_setzero_ps();
-            for (size_t k = 0; k < plane; k++) {
-                __m256 v = _mm256_i32gather_ps(base + k, lane, 4);
-                if (max) {
-                    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-                    __m256 keep = _mm256_cmp_ps(acc, v, _CMP_GE_OQ);
-                    acc = _mm256_blendv_ps(_mm256_blendv_ps(v, acc, keep), qnan, nan);
-                } else {
-                    acc = _mm256_add_ps(acc, v);
+            size_t k = 0;
+            for (; k + 8 <= plane; k += 8) {
+                __m256 r[8], t[8], u[8];
+                for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(base + i * plane + k);
+                for (int i = 0; i < 8; i += 2) {
+                    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
                 }
+                for (int i = 0; i < 8; i += 4) {
+                    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+                }
+                // u[0..3] hold elements k+0..3 (planes 0,1 | 4,5 interleaved per half) for
+                // planes 0-3 in the low halves and k+4..7 in the high halves; u[4..7] the
+                // same for planes 4-7. Element k+j of all 8 planes: halves recombined.
+                __m256 column[8];
+                for (int j = 0; j < 4; j++) {
+                    column[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+                    column[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+                }
+                for (int j = 0; j < 8; j++) acc = global_step8(acc, column[j], max);
             }
+            for (; k < plane; k++) acc = global_step8(acc, _mm256_i32gather_ps(base + k, lane, 4), max);
             _mm256_storeu_ps(out + p, max ? acc : _mm256_div_ps(acc, _mm256_set1_ps((float)plane)));
         }
     }

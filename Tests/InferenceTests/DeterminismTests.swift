@@ -336,8 +336,33 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
-    /// Float Add/Sub/Mul/Div with one operand repeated along leading axes (the row loops)
-    /// give each element the operation on the pair that numpy broadcasting names.
+    /// The C Sigmoid equals the Swift reference bit for bit, through the operator and on
+    /// both C paths: random bit patterns (NaN, ±∞, subnormals), ±0, random values, and
+    /// around exp's cut-offs (−x beyond 709.78 and below −745.2) and the float limits.
+    func testSigmoidPathsAgreeBitForBit() throws {
+        var g = Generator(state: 13)
+        var x: [Float] = [0, -0.0, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                          .leastNormalMagnitude, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 88.7, -88.7, 103.9, -103.9]
+        for _ in 0..<100_000 { x.append(Float(bitPattern: UInt32(truncatingIfNeeded: g.next()))); x.append(g.float() * 30) }
+        for edge in [Float(709.78), 745.2] {
+            var v = edge
+            for _ in 0..<200 { v = v.nextDown }
+            for _ in 0..<400 { x.append(v); x.append(-v); v = v.nextUp }
+        }
+        let reference = x.map { DeterministicMath.sigmoid($0) }
+        let fast = try runOperator("Sigmoid", [.float(x, shape: [x.count])], options: RunOptions(path: .fast))
+        let slow = try runOperator("Sigmoid", [.float(x, shape: [x.count])], options: RunOptions(path: .reference))
+        XCTAssertEqual(bits(try fast[0].floats("")), bits(try slow[0].floats("")), "Sigmoid operator, fast against reference path")
+        for path in [Int32(0), MatrixProduct.hasAVX2FMA ? 1 : 0] {
+            var out = [Float](repeating: 0, count: x.count)
+            opg_sigmoid(x, x.count, &out, path)
+            XCTAssertEqual(bits(out), bits(reference), "C Sigmoid, use_avx2 = \(path)")
+        }
+    }
+
+    /// Float Add/Sub/Mul/Div with one operand repeated along leading axes (the row loops), or
+    /// one value per row, give each element the operation on the pair that numpy
+    /// broadcasting names.
     func testRowBroadcastArithmeticMatchesElementwise() throws {
         var g = Generator(state: 12)
         let ops: [(String, (Float, Float) -> Float)] = [("Add", { $0 + $1 }), ("Sub", { $0 - $1 }), ("Mul", { $0 * $1 }), ("Div", { $0 / $1 })]
@@ -347,6 +372,16 @@ final class DeterminismTests: XCTestCase {
             for (op, f) in ops {
                 let out = try runOperator(op, [.float(a, shape: aShape), .float(b, shape: bShape)])[0]
                 let expected = (0..<n).map { f(a[$0 % a.count], b[$0 % b.count]) }
+                XCTAssertEqual(bits(try out.floats("")), bits(expected), "\(op) \(aShape) \(bShape)")
+            }
+        }
+        // One value per row (the last axis 1), on either side: the value of the element's row.
+        for (aShape, bShape) in [([1, 5, 7], [1, 5, 1]), ([5, 1], [5, 7]), ([2, 3, 9], [2, 3, 1])] {
+            let a = (0..<aShape.reduce(1, *)).map { _ in g.float() }, b = (0..<bShape.reduce(1, *)).map { _ in g.float() }
+            let n = max(a.count, b.count), width = max(aShape.last!, bShape.last!)
+            for (op, f) in ops {
+                let out = try runOperator(op, [.float(a, shape: aShape), .float(b, shape: bShape)])[0]
+                let expected = (0..<n).map { f(a.count == n ? a[$0] : a[$0 / width], b.count == n ? b[$0] : b[$0 / width]) }
                 XCTAssertEqual(bits(try out.floats("")), bits(expected), "\(op) \(aShape) \(bShape)")
             }
         }

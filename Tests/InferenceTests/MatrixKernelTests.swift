@@ -115,6 +115,8 @@ final class MatrixKernelTests: XCTestCase {
         // K just over one block of 1024: two equal blocks, the second resuming from C.
         checkAllPaths(m: 13, k: 1100, n: 33, pad: 2, &g)
         checkAllPaths(m: 200, k: 300, n: 40, pad: 1, &g)
+        // The chat prompt's rows: tiles of 6, 6, 5, 5, 5, 5, 5 rather than six of 6 and one of 1.
+        checkAllPaths(m: 37, k: 576, n: 50, pad: 0, &g)
         // Fewer panels than threads: the threads split the rows (the MLP's last layer).
         checkAllPaths(m: 64, k: 784, n: 10, pad: 0, &g)
         checkAllPaths(m: 61, k: 700, n: 20, pad: 1, &g)

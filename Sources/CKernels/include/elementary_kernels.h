@@ -9,6 +9,12 @@
 /// lane keeping its own; the same IEEE operations), else one at a time.
 void opg_gelu_erf(const float *x, size_t n, float *out, int use_avx2);
 
+/// Sigmoid over n float32 values (docs/determinism.md §4): DeterministicMath.sigmoid's
+/// binary64 operations (1 ÷ (1 + exp(−x)), exp as DeterministicMath.exp) in the same order,
+/// rounded once to float32; a NaN is returned as it is. Same bits as the Swift reference.
+/// use_avx2 runs 4 values per instruction in binary64 lanes.
+void opg_sigmoid(const float *x, size_t n, float *out, int use_avx2);
+
 /// Softmax over `rows` contiguous rows of n values (docs/determinism.md §3): m = the
 /// NaN-propagating max of the row; e_k = exp(x_k − m) (DeterministicMath.exp in binary64,
 /// rounded to float32); s = Σ e_k left to right from +0; y_k = e_k ÷ s. The reference's

@@ -40,12 +40,28 @@ func broadcastBinary<T, R>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
 }
 
 /// `broadcastBinary` for float32 when one operand has the output's shape and the other
-/// repeats along leading axes (or has it too): the same operation on the same pairs in
-/// the same order, written through buffers so the loops vectorize.
+/// repeats along leading axes (or has it too), or is one value per row of the output (its
+/// shape the output's with the last axis 1, as a norm's [rows, 1] scale): the same
+/// operation on the same pairs in the same order, written through buffers so the loops
+/// vectorize.
 @inline(__always)
 func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int], _ f: (Float, Float) -> Float) -> [Float] {
     let n = Shape.count(out)
     let aFull = aShape == out, bFull = bShape == out
+    if n > 0, aFull != bFull, let width = out.last, width > 1, isRowVector(aFull ? bShape : aShape, of: out) {
+        return [Float](unsafeUninitializedCapacity: n) { r, count in
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    for row in 0..<(n / width) {
+                        let base = row * width
+                        if aFull { let v = b[row]; for j in 0..<width { r[base + j] = f(a[base + j], v) } }
+                        else { let v = a[row]; for j in 0..<width { r[base + j] = f(v, b[base + j]) } }
+                    }
+                }
+            }
+            count = n
+        }
+    }
     guard n > 0, aFull || bFull,
           let aPeriod = aFull ? n : Shape.trailingCount(aShape, of: out),
           let bPeriod = bFull ? n : Shape.trailingCount(bShape, of: out) else {
@@ -64,6 +80,11 @@ func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int
         }
         count = n
     }
+}
+
+/// True when `shape` is `out` with its last axis 1 (one value per row of `out`).
+func isRowVector(_ shape: [Int], of out: [Int]) -> Bool {
+    shape.count == out.count && shape.last == 1 && shape.dropLast().elementsEqual(out.dropLast())
 }
 
 /// One binary operator's functions per storage family; nil means the type is not supported.
@@ -412,7 +433,18 @@ let elementwiseKernels: [String: Kernel] = [
     "Log": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.log, double: M.log)] },
     "Erf": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.erf, double: M.erf)] },
     "Tanh": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.tanh, double: M.tanh)] },
-    "Sigmoid": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.sigmoid, double: M.sigmoid)] },
+    "Sigmoid": { ctx, i in
+        let x = try ctx.input(i, 0)
+        if ctx.options.path == .fast, case .float(let v) = x.storage {
+            // The C kernel runs the reference's binary64 operations in the same order.
+            let y = [Float](unsafeUninitializedCapacity: v.count) { out, count in
+                v.withUnsafeBufferPointer { opg_sigmoid($0.baseAddress, $0.count, out.baseAddress, MatrixProduct.hasAVX2FMA ? 1 : 0) }
+                count = v.count
+            }
+            return [.float(y, shape: x.shape)]
+        }
+        return [try unary(ctx, x, float: M.sigmoid, double: M.sigmoid)]
+    },
     "Softplus": { ctx, i in [try unary(ctx, ctx.input(i, 0), float: M.softplus, double: M.softplus)] },
     "Softsign": floatUnary { _ in { $0 / (1 + Swift.abs($0)) } },
     "LeakyRelu": floatUnary { ctx in
