@@ -26,12 +26,15 @@ final class JobsTests: XCTestCase {
 
     final class Harness {
         let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
-        let executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: FixtureModels()), Supply()]),
-                                           encodeRevert: ABI.encodeRevert)
+        let executor: TransactionExecutor
         var number: UInt64 = 1
         private var nonces = [UInt64](repeating: 0, count: JobsTests.keys.count)
 
-        init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 }) throws {
+        init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 },
+             recoversAttestationsAhead: Bool = true) throws {
+            executor = TransactionExecutor(handlers: NativeHandlerRegistry([
+                Staking(), Jobs(models: FixtureModels(), recoversAttestationsAhead: recoversAttestationsAhead), Supply(),
+            ]), encodeRevert: ABI.encodeRevert)
             var operators = JobsTests.providers.map {
                 GenesisOperator(address: JobsTests.address($0), role: .provider, stake: JobsTests.opg * 10, models: [JobsTests.model],
                                 hardwareClass: "cpu")

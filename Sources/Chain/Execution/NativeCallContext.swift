@@ -106,6 +106,17 @@ public final class NativeCallContext {
         return try body()
     }
 
+    /// Runs `body` as a read-only look-ahead: static (state changes and events in it revert)
+    /// and gas-neutral (whatever it charges is given back when it returns). For work whose
+    /// result counts only once the charged path has asked for the same thing again, such as
+    /// signatures recovered ahead on other cores; its reads are free, so a handler bounds
+    /// what it looks ahead on by what the call has paid for.
+    public func lookAhead<T>(_ body: () throws -> T) rethrows -> T {
+        let gas = gasLeft
+        defer { gasLeft = gas }
+        return try withStaticScope(body)
+    }
+
     /// Charges `amount` gas.
     public func useGas(_ amount: UInt64) throws {
         guard amount <= gasLeft else {

@@ -243,10 +243,13 @@ extension Jobs {
     /// different attestation for the job is equivocation: slashed and tombstoned, with
     /// the reward to the caller.
     func reveal(_ items: [AttestationReveal], _ context: NativeCallContext) throws {
+        let recovered = recoversAttestationsAhead
+            ? AttestationPreRecovery(items, context: context) { try revealTarget($0, context).digest } : .none
         var touched: [(Hash32, Hash32)] = []
         for (i, item) in items.enumerated() {
             do {
-                if let base = try revealOne(item, context), !touched.contains(where: { $0.0 == item.jobId }) { touched.append((item.jobId, base)) }
+                if let base = try revealOne(item, signer: { try recovered.signer(i, signature: item.signature, digest: $0) }, context),
+                   !touched.contains(where: { $0.0 == item.jobId }) { touched.append((item.jobId, base)) }
             } catch let revert as NativeRevert {
                 throw NativeRevert("attestation \(i) (job \(item.jobId), verifier \(item.verifier.checksummed)): \(revert.reason)")
             }
@@ -254,16 +257,24 @@ extension Jobs {
         for (id, base) in touched { try decideIfComplete(id, base, context) }
     }
 
-    /// Records one reveal; returns the job's base slot when a reveal was recorded (not for equivocation).
-    private func revealOne(_ item: AttestationReveal, _ context: NativeCallContext) throws -> Hash32? {
+    /// The job's base slot, the verifier's member record and weight, and the digest the
+    /// reveal's signature must sign; a `NativeRevert` when the verifier is not on the committee.
+    private func revealTarget(_ item: AttestationReveal, _ context: NativeCallContext) throws
+        -> (base: Hash32, record: Hash32, weight: UInt256, digest: Hash32) {
         let base = try existingJob(item.jobId, context)
         let round = try number(base, .round, context)
         let record = try memberSlot(item.jobId, round: round, item.verifier, context)
         let weight = try context.loadWord(offset(record, MemberField.weight.rawValue))
         guard !weight.isZero else { throw NativeRevert("not on the job's committee") }
-        let digest = try attestation(item.jobId, base, verdict: item.verdict, context).digest(chainId: context.block.chainId)
+        return (base, record, weight, try attestation(item.jobId, base, verdict: item.verdict, context).digest(chainId: context.block.chainId))
+    }
+
+    /// Records one reveal, its signature recovered by `signer` (the batch's pre-recovery);
+    /// returns the job's base slot when a reveal was recorded (not for equivocation).
+    private func revealOne(_ item: AttestationReveal, signer recover: (Hash32) throws -> Address, _ context: NativeCallContext) throws -> Hash32? {
+        let (base, record, weight, digest) = try revealTarget(item, context)
         try context.useGas(Self.signatureCheckGas)
-        let signer = try Attestation.recoverSigner(item.signature, digest: digest)
+        let signer = try recover(digest)
         guard signer == item.verifier else {
             throw NativeRevert("the signature recovers to \(signer.checksummed), not the verifier: it was signed over another domain or message (chain id, module, job, result, verdict or epoch)")
         }

@@ -40,9 +40,16 @@ public final class Jobs: SelectorDispatchedModule {
     public let address: Address = Jobs.address
     public let name = "Jobs"
     let models: ModelResolver
+    /// Whether `revealAttestations` recovers a batch's signatures ahead on every core
+    /// (`AttestationPreRecovery`; off only where a test or benchmark compares the two).
+    let recoversAttestationsAhead: Bool
 
-    /// A jobs module that looks up model ids in `models` (the model registry).
-    public init(models: ModelResolver) { self.models = models }
+    /// A jobs module that looks up model ids in `models` (the model registry) and recovers
+    /// reveal signatures ahead unless told not to (tests and `opgd bench-attestations` compare the two).
+    public init(models: ModelResolver, recoversAttestationsAhead: Bool = true) {
+        self.models = models
+        self.recoversAttestationsAhead = recoversAttestationsAhead
+    }
 
     // MARK: Storage layout (Solidity order; docs/verification.md, "Storage")
 
