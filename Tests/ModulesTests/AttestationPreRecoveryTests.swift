@@ -1,5 +1,6 @@
 import Crypto
 import Primitives
+import Storage
 import XCTest
 @testable import Chain
 @testable import Modules
@@ -66,7 +67,7 @@ final class AttestationPreRecoveryTests: XCTestCase {
         var second = all[0]
         second.verdict = .invalid
         second.signature = try h.attestation(all[0].jobId, .invalid).signature(key: try key(of: all[0].verifier), chainId: JobsTests.chainId)
-        record(try h.reveal([second, all[1]]))
+        record(try h.reveal([second]))
         h.endBlock()
         var batch = WriteBatch()
         return (lines, try h.state.commit(into: &batch))
