@@ -109,8 +109,8 @@ public enum AttestationBench {
         }
         try block()
         try waitFor(.assigned, ids)
-        // A few results per block: a block whose agenda held many committee draws left some of
-        // them in `committed` for good (seen with 344 results in one block; reported, not fixed here).
+        // A few results per block: with 344 results in one block some jobs were still `committed`
+        // 200 blocks later (their committee draws did not happen; reported, not looked into here).
         for (n, id) in ids.enumerated() {
             try send(provider, try ABI.encodeCall("acceptJob(bytes32,uint256)", [.fixedBytes(id.bytes), .uint(fee)]), value: fee * 2)
             try send(provider, try JobResult(jobId: id, output: Array("output".utf8), traceRoot: .zero).calldata())
