@@ -9,7 +9,7 @@ SIM_SEEDS  ?= 5000
 VALNET_ROUNDS ?= 5
 CHAT       := .build/chat
 
-.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench valnet-soak clean
+.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench bench-consensus valnet-soak clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545 and register
 ## the chat model on it by reference (tools/chat/register_dev_model.py; docs/chat.md, "The devnet's chat model")
@@ -124,6 +124,11 @@ fixedpoint-check:
 
 bench: deps venv build
 	tools/bench/run.sh
+
+## bench-consensus: four release opgd validators on loopback (empty blocks, transfers, a killed
+## validator rejoining) against their peers in the same run (~10 minutes; also part of `make bench`)
+bench-consensus: deps venv build
+	$(PYTHON) tools/bench/consensus_bench.py
 
 clean:
 	rm -rf .build .build-fuzz $(VENV)

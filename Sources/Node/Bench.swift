@@ -12,9 +12,21 @@ import Storage
 /// their range; absolute rates are medians too.
 public enum Bench {
     static func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        try measure(body).wall
+    }
+
+    /// Wall-clock seconds of `body` and the CPU seconds (user + system, every thread) the
+    /// process spent meanwhile: on a shared machine a phase with more runnable threads gets
+    /// more of the cores, which the wall clock shows and CPU time does not.
+    static func measure(_ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+        func cpu() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        }
+        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpu()
         try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, cpu() - cpuStart)
     }
 
     /// One round's rates, per second. The import is bracketed by the peer: its bound is

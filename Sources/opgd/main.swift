@@ -18,6 +18,8 @@ commands:
                                           sender-recovery and block-import benchmarks
   bench-sync [--blocks N] [--transfers N] [--rounds N]
                                           block sync over loopback against importing the same blocks
+  bench-attestations [--jobs N] [--committee N] [--per-transaction N] [--rounds N]
+                                          attestation signatures checked in block execution against ecrecover
   version                                 print the client version
 
 Run `opgd <command> --help` for a command's options.
@@ -81,7 +83,26 @@ let commandUsage: [String: String] = [
     loopback P2P against importing the same blocks read into memory beforehand (as from a
     file), alternately for R rounds (default 5). Prints a Markdown table (docs/p2p.md "Block sync").
     """,
+    "bench-attestations": """
+    usage: opgd bench-attestations [--jobs N] [--committee K] [--per-transaction P] [--rounds R]
+
+    Brings a chain to N attested-only jobs (default 344) in their reveal phase, each with a
+    committee of K of 16 verifiers (default 3) who all committed, then validates one block of
+    their reveals, P to a transaction (default 64), with the jobs module recovering each
+    batch's signatures ahead on every core and in order, against libsecp256k1's recover in a
+    C loop on every core, alternately for R rounds (default 5). Prints a Markdown table
+    (docs/verification.md, "Attestations").
+    """,
 ]
+
+extension Arguments {
+    /// The integer value of `option`, `fallback` when absent; a usage error naming the range otherwise.
+    func integer(_ option: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = self.option(option) else { return fallback }
+        guard let v = Int(text), range.contains(v) else { throw UsageError("\(option): \"\(text)\" must be an integer in \(range.lowerBound)…\(range.upperBound)") }
+        return v
+    }
+}
 
 func help(_ command: String) -> Int32 {
     print(commandUsage[command] ?? usage)
@@ -163,12 +184,21 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
         if args.wantsHelp { return help(command) }
         try args.expectPositionals([])
         func count(_ option: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
-            guard let text = args.option(option) else { return fallback }
-            guard let v = Int(text), range.contains(v) else { throw UsageError("\(option): \"\(text)\" must be an integer in \(range.lowerBound)…\(range.upperBound)") }
-            return v
+            try args.integer(option, default: fallback, in: range)
         }
         try SyncBench.run(blocks: try count("--blocks", 200, 1...100_000), transfers: try count("--transfers", 50, 1...10_000),
                           rounds: try count("--rounds", 5, 1...100))
+        return 0
+    case "bench-attestations":
+        let args = try Arguments(rest, options: ["--jobs", "--committee", "--per-transaction", "--rounds"])
+        if args.wantsHelp { return help(command) }
+        try args.expectPositionals([])
+        func count(_ option: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+            try args.integer(option, default: fallback, in: range)
+        }
+        try AttestationBench.run(jobs: try count("--jobs", 344, 1...2_000), committee: try count("--committee", 3, 1...15),
+                                 perTransaction: try count("--per-transaction", AttestationBench.maxPerTransaction, 1...AttestationBench.maxPerTransaction),
+                                 rounds: try count("--rounds", 5, 1...100))
         return 0
     default:
         throw UsageError("unknown command \"\(command)\"")

@@ -18,6 +18,12 @@ echo
 echo "## Block sync"
 "$BIN/opgd" bench-sync --rounds 7
 echo
+echo "## Attestation signatures in block execution"
+"$BIN/opgd" bench-attestations --rounds 7
+echo
+echo "## Four validators"
+$PY tools/bench/consensus_bench.py
+echo
 echo "## JSON-RPC"
 $PY tools/bench/rpc_bench.py
 echo

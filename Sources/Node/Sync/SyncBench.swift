@@ -20,25 +20,31 @@ public enum SyncBench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = try SourceChain(directory: directory + "/source", blocks: blocks, transfers: transfers)
         let exported = try source.exportAll()
-        var imports: [Double] = [], syncs: [Double] = []
+        var imports: [(wall: Double, cpu: Double)] = [], syncs: [(wall: Double, cpu: Double)] = []
+        func rates(_ time: (wall: Double, cpu: Double)) -> (wall: Double, cpu: Double) { (Double(blocks) / time.wall, Double(blocks) / time.cpu) }
         for round in 0..<rounds {
             let importing = {
                 let target = try SourceChain.open(directory + "/import-\(round)", spec: source.spec)
-                imports.append(Double(blocks) / (try Bench.seconds { try SourceChain.importAll(exported, into: target) }))
+                imports.append(rates(try Bench.measure { try SourceChain.importAll(exported, into: target) }))
             }
-            let syncing = { syncs.append(Double(blocks) / (try source.syncAll(into: directory + "/sync-\(round)"))) }
+            let syncing = { syncs.append(rates(try source.syncAll(into: directory + "/sync-\(round)"))) }
             if round % 2 == 0 { try importing(); try syncing() } else { try syncing(); try importing() }
         }
-        let ratios = zip(syncs, imports).map { $0 / $1 }.sorted()
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        func ratio(_ path: KeyPath<(wall: Double, cpu: Double), Double>) -> String {
+            let ratios = zip(syncs, imports).map { $0[keyPath: path] / $1[keyPath: path] }.sorted()
+            return String(format: "%.2f [%.2f–%.2f]", median(ratios), ratios.first ?? 0, ratios.last ?? 0)
+        }
         print("\(blocks) blocks of \(transfers) transfers, median of \(rounds) round\(rounds == 1 ? "" : "s") (ratio range in brackets)")
         print("")
         print("| measurement | blocks per second | peer | peer blocks per second | ratio |")
         print("|---|---:|---|---:|---:|")
         print("| block sync from one peer over loopback P2P (certificates checked, executed, committed) | "
-              + String(format: "%.1f", median(syncs)) + " | import of the same blocks, read into memory beforehand | "
-              + String(format: "%.1f", median(imports)) + " | "
-              + String(format: "%.2f [%.2f–%.2f]", median(ratios), ratios.first ?? 0, ratios.last ?? 0) + " |")
+              + String(format: "%.1f", median(syncs.map(\.wall))) + " | import of the same blocks, read into memory beforehand | "
+              + String(format: "%.1f", median(imports.map(\.wall))) + " | \(ratio(\.wall)) |")
+        print("| the same, per CPU-second of the process (for sync: the serving node's work too) | "
+              + String(format: "%.1f", median(syncs.map(\.cpu))) + " | the same import, per CPU-second | "
+              + String(format: "%.1f", median(imports.map(\.cpu))) + " | \(ratio(\.cpu)) |")
     }
 
     /// The chain both measurements read: four validators with real consensus keys.
@@ -99,9 +105,9 @@ public enum SyncBench {
             }
         }
 
-        /// Block sync from a node serving the source chain to a fresh node, over loopback; returns the seconds
-        /// from the dial until the fresh node's head is the source's.
-        func syncAll(into directory: String) throws -> Double {
+        /// Block sync from a node serving the source chain to a fresh node, over loopback; returns the wall
+        /// and process CPU seconds from the dial until the fresh node's head is the source's.
+        func syncAll(into directory: String) throws -> (wall: Double, cpu: Double) {
             let target = try Self.open(directory, spec: spec)
             let serving = try LoopbackNode(chain: chain, domain: domain, key: Self.accountKeys[0], listen: true)
             let syncing = try LoopbackNode(chain: target, domain: domain, key: Self.accountKeys[1], listen: false)
@@ -110,7 +116,7 @@ public enum SyncBench {
                 serving.stop()
             }
             let height = chain.head.number
-            return try Bench.seconds {
+            return try Bench.measure {
                 _ = try syncing.manager.dial(host: "127.0.0.1", port: serving.manager.listeningPort ?? 0)
                 while target.head.number < height { usleep(1_000) }
             }
