@@ -102,8 +102,10 @@ public final class TransactionSender {
     }
 
     /// Signs a call with `data` and `value` to `to` at the next nonce without sending it.
-    /// Gas is the estimate plus a margin for state that pending transactions change.
-    public func sign(_ data: [UInt8], to: Address = TransactionSender.registry, value: UInt256 = .zero) throws -> SignedTransaction {
+    /// Gas is the estimate plus a margin for state that pending transactions change, plus
+    /// `extraGas` for work the estimate cannot see (another transaction landing first).
+    public func sign(_ data: [UInt8], to: Address = TransactionSender.registry, value: UInt256 = .zero,
+                     extraGas: UInt64 = 0) throws -> SignedTransaction {
         let from = key.address
         let nonce = try self.nonce ?? rpc.pendingNonce(from)
         let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
@@ -111,7 +113,7 @@ public final class TransactionSender {
         let estimate = try rpc.quantity("eth_estimateGas", [call]).uint64 ?? 0
         let (tip, maxFee) = try rpc.feeCaps()
         let tx = Transaction(type: .dynamicFee, chainId: chainId, nonce: nonce, maxPriorityFeePerGas: tip, maxFeePerGas: maxFee,
-                             gasLimit: estimate + estimate / 4 + 50_000, to: to, value: value, data: data, accessList: [])
+                             gasLimit: estimate + estimate / 4 + 50_000 + extraGas, to: to, value: value, data: data, accessList: [])
         let signed = try tx.signed(with: key)
         self.nonce = nonce + 1
         return signed

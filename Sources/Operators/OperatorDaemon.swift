@@ -107,14 +107,16 @@ public final class OperatorContext {
 
     /// Sends the transaction recorded for `step` of `job`, or signs one calling `to` with
     /// `data` and `value`, records it (fsynced) and then sends it; waits for its receipt and
-    /// throws the revert reason of a failed one.
+    /// throws the revert reason of a failed one. `extraGas` is added to the estimate (see
+    /// `TransactionSender.sign`).
     @discardableResult
-    public func sendRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero) throws -> JSONValue {
+    public func sendRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero,
+                             extraGas: UInt64 = 0) throws -> JSONValue {
         let raw: [UInt8]
         if let stored = record.transaction(job, step: step) {
             raw = stored
         } else {
-            let signed = try sender.sign(data, to: to, value: value)
+            let signed = try sender.sign(data, to: to, value: value, extraGas: extraGas)
             do { try record.record(job, step: step, raw: signed.raw) } catch {
                 sender.forgetNonce()
                 throw error

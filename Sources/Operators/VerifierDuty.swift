@@ -11,6 +11,11 @@ import Primitives
 /// availability), record verdict, salt and EIP-712 signature, commit, and reveal once the
 /// module opens reveals.
 public final class VerifierDuty: OperatorDuty {
+    /// Gas a reveal carries beyond its estimate: the reveal that completes the committee
+    /// decides the round in the same call (opens a dispute, or redraws the committee), work
+    /// an estimate made before the other members' reveals landed does not include. Only gas
+    /// used is paid.
+    static let decisionGas: UInt64 = 1_000_000
     let context: OperatorContext
     let runner: JobRunner
     private var signed = 0, commits = 0, reveals = 0
@@ -103,7 +108,7 @@ public final class VerifierDuty: OperatorDuty {
     private func reveal(_ job: JobView, _ a: SigningRecord.SignedAttestation) throws {
         let item = AttestationReveal(jobId: job.id, verifier: context.address, verdict: a.verdict, salt: a.salt, signature: a.signature)
         let data = try ABI.encodeCall("revealAttestations((bytes32,address,uint8,bytes32,bytes)[])", [.array([item.abiValue])])
-        let receipt = try context.sendRecorded(job.id, step: "reveal#\(job.round)", data: data)
+        let receipt = try context.sendRecorded(job.id, step: "reveal#\(job.round)", data: data, extraGas: Self.decisionGas)
         reveals += 1
         context.logger.info("job \(job.id) round \(job.round): revealed \(a.verdict.name) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
     }
