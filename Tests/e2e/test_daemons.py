@@ -17,9 +17,9 @@ import requests
 from eth_account import Account
 from onnx import load_tensor_from_string, numpy_helper
 
-from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, Node, free_port, run
+from opgnode import BIN, DEV_ACCOUNTS, free_port, run
 from test_traces import canonical
-from test_jobs import EPOCH_BLOCKS, ETHER, FIXTURES, JOBS, STAKING, SUPPLY, abi, assert_supply_holds, send
+from test_jobs import ETHER, FIXTURES, assert_supply_holds, staked_chain
 
 OPG = str(BIN / "opg")
 PROVIDERS, VERIFIERS, REQUESTER = DEV_ACCOUNTS[1:3], DEV_ACCOUNTS[3:7], DEV_ACCOUNTS[7]
@@ -82,26 +82,12 @@ class Daemon:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
     work = tmp_path_factory.mktemp("daemons")
-    genesis = json.loads(GENESIS.read_text())
-    genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
-    genesis["jobs"] = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 2, "committeeSize": 3,
-                       "challengeBond": str(ETHER)}
-    path = work / "genesis.json"
-    path.write_text(json.dumps(genesis, indent=2))
-    node = Node(workdir=work / "node", extra_config={"genesis": str(path)}).init().start()
-    w3 = node.web3()
-    staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
-    model = models.upload_model(w3, DEV_ACCOUNTS[9], FIXTURES / "digits_logreg.onnx", name="digits_logreg")["cid_v0"]
-    last = 0
-    for provider in PROVIDERS:
-        last = max(last, send(w3, provider, staking.functions.registerProvider([model], "cpu"), value=10 * ETHER).blockNumber)
-    for verifier in VERIFIERS:  # equal stakes: any two of a committee of three make the 2/3 quorum
-        receipt = send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=5 * ETHER)
-        assert receipt.status == 1
-        last = max(last, receipt.blockNumber)
-    node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
+    jobs = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 2, "committeeSize": 3,
+            "challengeBond": str(ETHER)}
+    # equal verifier stakes: any two of a committee of three make the 2/3 quorum
+    chain = staked_chain(work, jobs, {p: 10 * ETHER for p in PROVIDERS}, {v: 5 * ETHER for v in VERIFIERS})
+    node, w3, model, genesis = chain["node"], chain["w3"], chain["model"], chain["genesis"]
     providers = [Daemon(work, "provider", a).start(node) for a in PROVIDERS]
     verifiers = [Daemon(work, "verifier", a).start(node) for a in VERIFIERS]
     keystore, password = work / "keystore", work / "password"
@@ -110,7 +96,7 @@ def net(tmp_path_factory):
     (keystore / "requester.json").write_text(json.dumps(Account.encrypt(REQUESTER.key, "daemons e2e", kdf="scrypt", iterations=2**10)))
     (work / "input.bin").write_bytes(JOB_INPUT)
     net = {"node": node, "w3": w3, "model": model, "work": work, "providers": providers, "verifiers": verifiers, "genesis": genesis,
-           "supply": w3.eth.contract(address=SUPPLY, abi=abi("Supply")), "jobs": w3.eth.contract(address=JOBS, abi=abi("Jobs")),
+           "supply": chain["supply"], "jobs": chain["jobs"],
            "submit": ["--rpc", node.url, "--keystore", str(keystore), "--password-file", str(password), "--from", REQUESTER.address]}
     yield net
     for d in providers + verifiers:
