@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "CLIKit", swiftSettings: swiftSettings),
         .target(name: "Chat", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .target(name: "ChatRuntime", dependencies: ["Chat", "Inference", "JSON", "Primitives", "Crypto"], swiftSettings: swiftSettings),
-        .target(name: "Operators", dependencies: ["Node", "Modules", "Chain", "Inference", "Crypto", "Primitives", "JSON", "HTTPServer", "CLIKit"], swiftSettings: swiftSettings),
+        .target(name: "Operators", dependencies: ["Node", "Modules", "Chain", "Inference", "Crypto", "Primitives", "JSON", "HTTPServer", "CLIKit", "ChatRuntime"], swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "Consensus", "Network", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 resources: [.embedInCode("Explorer/index.html"), .embedInCode("Explorer/explorer.js"), .embedInCode("Explorer/explorer.css"),
                             .embedInCode("Explorer/index.html.gz"), .embedInCode("Explorer/explorer.js.gz"), .embedInCode("Explorer/explorer.css.gz")],

@@ -14,6 +14,18 @@ public enum DaemonRole: String, Sendable {
 /// field). Parsing is strict: an unknown field, a wrong type or an out-of-range value is a
 /// `ConfigError` naming the field's dotted path.
 public struct OperatorConfig: Equatable, Sendable {
+    /// The converted chat model and its tokenizer data (`make chat-model chat-data` writes both).
+    public struct ChatFiles: Equatable, Sendable {
+        public var modelFile: String
+        public var tokenizerFile: String
+
+        /// The two files.
+        public init(modelFile: String, tokenizerFile: String) {
+            self.modelFile = modelFile
+            self.tokenizerFile = tokenizerFile
+        }
+    }
+
     /// Where the daemon's HTTP server listens (inputs and outputs it holds, for URIs).
     public struct Listen: Equatable, Sendable {
         public var host: String
@@ -49,6 +61,8 @@ public struct OperatorConfig: Equatable, Sendable {
     public var threads: Int = 1
     /// Local model files by model id (the id as the job names it), read before the registry.
     public var models: [String: String] = [:]
+    /// The chat model's files, when this operator runs chat jobs (docs/chat.md, "The chat job").
+    public var chat: ChatFiles?
     /// Log level.
     public var logLevel: Logger.Level = .info
     /// The provider's fee per job, in wei (capped at each job's max fee).
@@ -61,7 +75,7 @@ public struct OperatorConfig: Equatable, Sendable {
     /// The fields each role accepts.
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
-                      "models", "logLevel"]
+                      "models", "chat", "logLevel"]
         return common + (role == .provider ? ["fee", "corruptOutput"] : ["alwaysValid"])
     }
 
@@ -110,6 +124,13 @@ public struct OperatorConfig: Equatable, Sendable {
                 guard c.models[id] == nil else { throw ConfigError("\(models.name(id)): given more than once") }
                 c.models[id] = file
             }
+        }
+        if let chat = try r.object("chat") {
+            try chat.rejectUnknown(["modelFile", "tokenizerFile"])
+            let model = try chat.string("modelFile", required: true)!, tokenizer = try chat.string("tokenizerFile", required: true)!
+            guard !model.isEmpty else { throw ConfigError("chat.modelFile: must be the path of the chat model's ONNX file") }
+            guard !tokenizer.isEmpty else { throw ConfigError("chat.tokenizerFile: must be the path of the chat model's tokenizer data") }
+            c.chat = ChatFiles(modelFile: model, tokenizerFile: tokenizer)
         }
         if let level = try r.string("logLevel") {
             guard let l = Logger.Level(name: level) else { throw ConfigError("logLevel: must be one of debug, info, warn, error (got \"\(level)\")") }

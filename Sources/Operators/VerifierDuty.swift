@@ -17,13 +17,14 @@ public final class VerifierDuty: OperatorDuty {
     /// used is paid.
     static let decisionGas: UInt64 = 1_000_000
     let context: OperatorContext
-    let runner: JobRunner
+    let runners: [JobRunner]
     private var signed = 0, commits = 0, reveals = 0
 
-    /// A verifier acting through `context`, re-running exact jobs with `runner`.
-    public init(context: OperatorContext, runner: JobRunner) {
+    /// A verifier acting through `context`, re-running exact jobs with the first of `runners`
+    /// that serves the job's model.
+    public init(context: OperatorContext, runners: [JobRunner]) {
         self.context = context
-        self.runner = runner
+        self.runners = runners
     }
 
     public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals)] }
@@ -74,6 +75,9 @@ public final class VerifierDuty: OperatorDuty {
             do { input = try context.reader.input(of: job) } catch { return (.inconclusive, "input unavailable: \(error)") }
             try? context.artifacts.save(input, job: job.id, part: "input")
             let outcome: JobOutcome
+            guard let runner = runners.first(where: { $0.serves(modelId: job.modelId, verificationClass: .exact) }) else {
+                return (.inconclusive, "no runner here serves model \(job.modelId)")
+            }
             do { outcome = try runner.run(modelId: job.modelId, input: input, verificationClass: .exact) } catch {
                 return (.inconclusive, "cannot re-run: \(error)")
             }

@@ -32,7 +32,8 @@ func operatorCommand(_ role: DaemonRole, _ argv: [String]) throws -> Int32 {
     let logger = Logger(level: config.logLevel)
     let context: OperatorContext
     do { context = try OperatorContext(config: config, logger: logger) } catch let e as ConfigError { throw UsageError(e.message) }
-    let runner = KernelRunner(threads: config.threads) { [reader = context.reader] id in try reader.modelBytes(id, localFile: config.models[id]) }
-    let duty: OperatorDuty = role == .provider ? ProviderDuty(context: context, runners: [runner]) : VerifierDuty(context: context, runner: runner)
+    let kernel = KernelRunner(threads: config.threads) { [reader = context.reader] id in try reader.modelBytes(id, localFile: config.models[id]) }
+    let runners: [JobRunner] = (config.chat.map { [ChatRunner(files: $0, threads: config.threads)] } ?? []) + [kernel]
+    let duty: OperatorDuty = role == .provider ? ProviderDuty(context: context, runners: runners) : VerifierDuty(context: context, runners: runners)
     try OperatorDaemon(context: context, duty: duty).run()
 }

@@ -26,7 +26,8 @@ final class OperatorConfigTests: XCTestCase {
         let c = try parse(#"""
             {"rpc": "http://127.0.0.1:8545", "keyFile": "p.key", "stateDir": "state", "listen": {"host": "127.0.0.1", "port": 0},
              "publicURL": "http://provider.example:9000/", "pollMs": 100, "statusSeconds": 5, "threads": 2,
-             "models": {"QmModel": "/models/m.onnx"}, "logLevel": "debug", "fee": "4000000000000000000", "corruptOutput": true}
+             "models": {"QmModel": "/models/m.onnx"}, "chat": {"modelFile": "c.onnx", "tokenizerFile": "t.json"},
+             "logLevel": "debug", "fee": "4000000000000000000", "corruptOutput": true}
             """#)
         XCTAssertEqual(c.role, .provider)
         XCTAssertEqual(c.listen, OperatorConfig.Listen(host: "127.0.0.1", port: 0))
@@ -35,6 +36,7 @@ final class OperatorConfigTests: XCTestCase {
         XCTAssertEqual([c.pollMs, c.statusSeconds], [100, 5])
         XCTAssertEqual(c.threads, 2)
         XCTAssertEqual(c.models, ["QmModel": "/models/m.onnx"])
+        XCTAssertEqual(c.chat, OperatorConfig.ChatFiles(modelFile: "c.onnx", tokenizerFile: "t.json"))
         XCTAssertEqual(c.fee, try UInt256(decimal: "4000000000000000000"))
         XCTAssertTrue(c.corruptOutput)
         XCTAssertFalse(c.alwaysValid)
@@ -47,6 +49,7 @@ final class OperatorConfigTests: XCTestCase {
         XCTAssertEqual(c.pollMs, 250)
         XCTAssertEqual(c.logLevel, .info)
         XCTAssertTrue(c.alwaysValid)
+        XCTAssertNil(c.chat)
     }
 
     func testBadConfigsNameTheField() {
@@ -68,6 +71,9 @@ final class OperatorConfigTests: XCTestCase {
         assertRefused(#"{\#(base), "fee": "1", "listen": {"host": "h"}}"#, "listen.port: missing required field")
         assertRefused(#"{\#(base), "fee": "1", "publicURL": "http://x"}"#, "publicURL: needs listen (nothing is served without it)")
         assertRefused(#"{\#(base), "fee": "1", "models": {"Qm": 3}}"#, "models.Qm: must be the path of a model file")
+        assertRefused(#"{\#(base), "fee": "1", "chat": {"modelFile": "c.onnx"}}"#, "chat.tokenizerFile: missing required field")
+        assertRefused(#"{\#(base), "fee": "1", "chat": {"modelFile": "", "tokenizerFile": "t"}}"#, "chat.modelFile: must be the path of the chat model's ONNX file")
+        assertRefused(#"{\#(base), "fee": "1", "chat": {"modelFile": "c", "tokenizerFile": "t", "cap": 3}}"#, "chat.cap: unknown field")
         assertRefused(#"{\#(base), "fee": "1", "logLevel": "loud"}"#, "logLevel: must be one of debug, info, warn, error (got \"loud\")")
         assertRefused(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "", "fee": "1"}"#, "stateDir: must not be empty")
     }

@@ -17,15 +17,19 @@ import subprocess
 import time
 
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, Node, run
 from test_jobs import ETHER, JOBS, STAKING, ZERO, abi, send
+from test_daemons import Daemon
 from test_verification_vectors import attestation, commitment, digest_of
 
 OPG = str(BIN / "opg")
 MODEL = ROOT / ".build" / "chat" / "smollm2-135m.onnx"
 TOKENIZER = ROOT / ".build" / "chat" / "smollm2-tokenizer.json"
+# The chat model's CIDv0 (docs/chat.md; ChatRunner.modelCID, which the daemons serve).
+CHAT_MODEL_ID = "QmRKDnhryJNa55zSzdVGS6djodxMjULCekyAC7gkKZ4mCt"
 QUESTION = "What is the capital of France?"
 # Recorded from opg's own kernel; <|im_end|> (2) ends the answer.
 ANSWER_IDS = [504, 3575, 282, 4649, 314, 7042, 30, 2]
@@ -85,37 +89,55 @@ def test_a_content_holding_a_special_token_is_refused():
     assert out.returncode == 1 and "holds the special token <|im_end|>" in out.stderr, out.stderr
 
 
-@pytest.fixture(scope="module")
-def devnet(tmp_path_factory):
-    work = tmp_path_factory.mktemp("chat")
+def start_devnet(work):
+    """A node whose genesis enables staking (4-block epochs) and jobs (a committee of 3, no
+    challenge window)."""
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
     genesis["jobs"] = {"acceptBlocks": 100, "attestCommitBlocks": 100, "attestRevealBlocks": 100, "challengeBlocks": 0, "committeeSize": 3}
     (work / "genesis.json").write_text(json.dumps(genesis))
-    node = Node(workdir=work / "node", extra_config={"genesis": str(work / "genesis.json")}).init().start()
+    return Node(workdir=work / "node", extra_config={"genesis": str(work / "genesis.json")}).init().start()
+
+
+def register_and_stake(node, w3):
+    """Registers the chat model by reference as `make dev` does, stakes PROVIDER and VERIFIERS
+    for it and waits until they are eligible; returns the model's id."""
+    registered = run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "chat" / "register_dev_model.py"),
+                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True)
+    model = registered.stdout.split("by reference: ")[1].split()[0]
+    assert model == CHAT_MODEL_ID
+    staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
+    last = send(w3, PROVIDER, staking.functions.registerProvider([model], "cpu"), value=10 * ETHER).blockNumber
+    for verifier in VERIFIERS:
+        last = max(last, send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=5 * ETHER).blockNumber)
+    node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
+    return model
+
+
+def requester_keystore(work):
+    """The requester's keystore (light scrypt) and password file, for `opg chat --keystore`."""
+    keystore, password = work / "keystore", work / "password"
+    password.write_text("chat e2e\n")
+    keystore.mkdir(exist_ok=True)
+    (keystore / "requester.json").write_text(json.dumps(Account.encrypt(REQUESTER.key, "chat e2e", kdf="scrypt", iterations=2**10)))
+    return ["--keystore", str(keystore), "--password-file", str(password), "--from", REQUESTER.address]
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory):
+    work = tmp_path_factory.mktemp("chat")
+    node = start_devnet(work)
     yield {"node": node, "w3": node.web3(), "work": work}
     node.stop()
 
 
 def test_opg_chat_message_goes_through_the_jobs_module_to_a_verified_answer(devnet):
     node, w3, work = devnet["node"], devnet["w3"], devnet["work"]
-    registered = run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "chat" / "register_dev_model.py"),
-                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True)
-    model = registered.stdout.split("by reference: ")[1].split()[0]
-    assert model.startswith("Qm")
-    staking, jobs = w3.eth.contract(address=STAKING, abi=abi("Staking")), w3.eth.contract(address=JOBS, abi=abi("Jobs"))
-    last = send(w3, PROVIDER, staking.functions.registerProvider([model], "cpu"), value=10 * ETHER).blockNumber
-    for verifier in VERIFIERS:
-        last = max(last, send(w3, verifier, staking.functions.registerVerifier([model], "cpu"), value=5 * ETHER).blockNumber)
-    node.wait_block((last // EPOCH_BLOCKS + 1) * EPOCH_BLOCKS, timeout=60)
-
-    keystore, password, key_file = work / "keystore", work / "password", work / "requester.key"
-    password.write_text("chat e2e\n")
-    key_file.write_text(REQUESTER.key.hex())
-    run([OPG, "account", "import", "--keystore", str(keystore), "--password-file", str(password), str(key_file)], check=True)
-    chat = subprocess.Popen([OPG, "chat", "--rpc", node.url, "--keystore", str(keystore), "--password-file", str(password),
-                             "--from", REQUESTER.address, "--message", QUESTION, "--max-tokens", "8", "--max-fee", "2",
-                             "--verification-fee", "1", "--deadline-blocks", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    model = register_and_stake(node, w3)
+    jobs = w3.eth.contract(address=JOBS, abi=abi("Jobs"))
+    chat = subprocess.Popen([OPG, "chat", "--rpc", node.url, *requester_keystore(work), "--message", QUESTION, "--max-tokens", "8",
+                             "--max-fee", "2", "--verification-fee", "1", "--deadline-blocks", "2000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         job = wait_for(lambda: next(iter(node.result("opg_listJobs", [{"requester": REQUESTER.address, "status": "assigned"}])["items"]), None),
                        alive=chat)
@@ -151,6 +173,35 @@ def test_opg_chat_message_goes_through_the_jobs_module_to_a_verified_answer(devn
     assert "attested   3/3: quorum reached" in stdout
     assert lines[-1] == f"[final · verified (re-executed bit for bit) · job {job['jobId']}]"
     assert node.result("opg_getJob", [job["jobId"]])["label"] == "verified", "opg chat finalized the job itself"
+
+
+def test_the_daemons_answer_and_verify_a_chat_job(tmp_path):
+    """`opg provider` and three `opg verifier`s with the chat model's files in their config
+    (docs/daemons.md, `chat`) run the chat job themselves: `opg chat --message` on a fresh
+    devnet reaches a verified answer with nobody playing a role by hand."""
+    node = start_devnet(tmp_path)
+    daemons = []
+    try:
+        register_and_stake(node, node.web3())
+        files = {"chat": {"modelFile": str(MODEL), "tokenizerFile": str(TOKENIZER)}}
+        daemons = [Daemon(tmp_path, "provider", PROVIDER, **files).start(node)]
+        daemons += [Daemon(tmp_path, "verifier", v, **files).start(node) for v in VERIFIERS]
+        chat = subprocess.run([OPG, "chat", "--rpc", node.url, *requester_keystore(tmp_path), "--message", QUESTION, "--max-tokens", "8",
+                               "--max-fee", "2", "--verification-fee", "1", "--deadline-blocks", "2000"],
+                              capture_output=True, text=True, timeout=400)
+        logs = "\n".join(d.log_tail() for d in daemons)
+        assert chat.returncode == 0, chat.stderr + logs
+        lines = chat.stdout.splitlines()
+        assert ANSWER in lines, chat.stdout + logs
+        assert "attested   3/3: quorum reached" in chat.stdout
+        assert lines[-1].startswith("[final · verified (re-executed bit for bit) · job "), chat.stdout
+        job = node.result("opg_getJob", [lines[-1].split("job ")[1].rstrip("]")])
+        assert job["label"] == "verified" and job["provider"] == PROVIDER.address
+        assert {m["verdict"] for m in job["committee"]} == {"valid"}
+    finally:
+        for d in daemons:
+            d.stop()
+        node.stop()
 
 
 def wait_for(probe, timeout=90, alive=None):
