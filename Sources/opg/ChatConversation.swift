@@ -126,17 +126,11 @@ struct ChatSession {
         }
     }
 
-    /// Reads the committed output and prints the answer.
+    /// Reads the committed output (inline, or from its URI, checked against its hash) and
+    /// prints the answer.
     private func readAnswer(_ id: String, _ job: JSONValue) throws -> String {
         print("answered   in block \(job["committedAt"]?.serialized() ?? "?")")
-        let call = JSONValue.object(["to": .string(Jobs.address.hex),
-                                     "input": .string(Hex.encode(try ABI.encodeCall("jobOutput(bytes32)", [.fixedBytes(try Hash32(hex: id).bytes)])))])
-        let data = try Hex.decode(try rpc.call("eth_call", [call, .string("latest")]).stringValue ?? "0x")
-        guard case .bytes(let bytes)? = try ABI.decode([.bytes], data).first, !bytes.isEmpty else {
-            let text = "(the answer is by reference: \(job["outputURI"]?.stringValue ?? "?"), hash \(job["outputHash"]?.stringValue ?? "?"))"
-            print(text)
-            return text
-        }
+        let bytes = try JobReader(rpc: rpc).output(of: try JobView(job))
         do {
             let output = try ChatJobOutput(bytes: bytes)
             print("\n\(output.text)\(output.finish == .length ? " …(cut at \(maxTokens) tokens)" : "")\n")
