@@ -114,9 +114,9 @@ struct ChatSession {
                 _ = try? sender.sendAndWait(try ABI.encodeCall("finalize(bytes32)", [.fixedBytes(try Hash32(hex: id).bytes)]), to: Jobs.address)
             }
             switch status {
-            case "finalized", "unverified", "disputed":
+            case "finalized", "unverified", "disputed", "overturned":
                 print(badge(id, job, settled: true))
-                return status == "disputed" ? nil : answer
+                return ["disputed", "overturned"].contains(status) ? nil : answer
             case "refunded":
                 print("refunded   job \(id): no provider answered in time; the fees went back")
                 return nil
@@ -149,6 +149,7 @@ struct ChatSession {
         case "challengeWindow": state = attestedOnly ? "attested-only, at quorum" : "verified at quorum, final after block \(job["challengeEnd"]?.serialized() ?? "?")"
         case "unverified": state = "unverified (no committee quorum)"
         case "disputed": state = "disputed"
+        case "overturned": state = "overturned (a dispute proved the answer wrong; the fees went back)"
         default: state = attestedOnly ? "attested-only, not yet attested" : "not yet verified"
         }
         return "[\(settled ? "" : "so far: ")\(state) · job \(id)]"

@@ -17,7 +17,8 @@ submit  requests a job from the jobs module (0x…00F7) for the registered model
         --max-fee plus --verification-fee (default 0) OPG; the input is the bytes of --input-file
         (at most 96 KiB) or a hash and a URI where it is served. The provider must commit its
         result within --deadline-blocks (default 200). Prints the job id; with --wait, prints each
-        status change until the job is settled, then the output's hash, its class and its label.
+        status change until the job is settled or disputed, then the output's hash, its class and
+        its label (exit 0 for finalized or unverified, 1 for refunded, overturned or disputed).
 show    one job as JSON (opg_getJob).
 verify  re-runs an exact job locally from chain data: the input (inline, or fetched from its URI
         and checked against its hash), the model (the registry's bytes, or --model-file for a
@@ -76,16 +77,16 @@ func jobCommand(_ argv: [String]) throws -> Int32 {
     print("job \(id) requested in block \(block)")
     guard args.flag("--wait") else { return 0 }
     var last = "requested"
-    let settled = ["finalized", "refunded", "unverified", "disputed"]
     while true {
         let job = try rpc.call("opg_getJob", [.string(id)])
         let status = job["status"]?.stringValue ?? "?"
+        let known = JobStatus(name: status)
         if status != last {
             let progress = status == "attesting" ? " (\(job["revealedCount"]?.serialized() ?? "0")/\((job["committee"]?.arrayValue ?? []).count) revealed)" : ""
             print("\(status)\(progress)")
             last = status
         }
-        if settled.contains(status) {
+        if let known, known.isSettled || known == .disputed {  // a dispute takes blocks to resolve: report it at once
             print("output hash \(job["outputHash"]?.stringValue ?? "?"), class \(job["verificationClass"]?.stringValue ?? "?"), label \(job["label"]?.stringValue ?? "none")")
             return status == "finalized" || status == "unverified" ? 0 : 1
         }

@@ -405,6 +405,9 @@ public enum JobStatus: UInt8, Sendable, CaseIterable {
         }
     }
 
+    /// True once the job is settled for good: nothing moves its escrow any more.
+    public var isSettled: Bool { [.finalized, .refunded, .unverified, .overturned].contains(self) }
+
     /// The status called `name`.
     public init?(name: String) {
         guard let status = Self.allCases.first(where: { $0.name == name }) else { return nil }
