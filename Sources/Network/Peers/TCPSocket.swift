@@ -32,8 +32,11 @@ final class TCPSocket: @unchecked Sendable {
         throw lastError
     }
 
-    /// A socket listening on `host:port` (port 0: any free port; see `localPort`).
-    static func listen(host: String, port: UInt16, backlog: Int32 = 128) throws -> TCPSocket {
+    /// A socket listening on `host:port` (port 0: any free port; see `localPort`). A port
+    /// still held when the bind is tried — by the connections of a process killed a moment
+    /// ago, which the kernel closes only once their peers answer — is tried again every
+    /// 100 ms for up to `bindRetrySeconds` before the bind fails.
+    static func listen(host: String, port: UInt16, backlog: Int32 = 128, bindRetrySeconds: Double = 10) throws -> TCPSocket {
         guard let address = try resolve(host: host, port: port, passive: true).first else {
             throw NetworkError.invalidAddress("\(host):\(port)")
         }
@@ -42,10 +45,13 @@ final class TCPSocket: @unchecked Sendable {
         let socket = TCPSocket(descriptor: fd)
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        let bound = address.storage.withUnsafeBytes { raw in
-            bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), address.length)
+        var attempts = Int(bindRetrySeconds * 10)
+        while address.storage.withUnsafeBytes({ raw in bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), address.length) }) != 0 {
+            let error = errno
+            guard error == EADDRINUSE, attempts > 0 else { throw NetworkError.system("bind \(host):\(port)", error) }
+            attempts -= 1
+            usleep(100_000)
         }
-        guard bound == 0 else { throw NetworkError.system("bind \(host):\(port)", errno) }
         guard Glibc.listen(fd, backlog) == 0 else { throw NetworkError.system("listen", errno) }
         return socket
     }
