@@ -110,8 +110,17 @@ struct ModelUploader {
             progress.draw()
         }
         progress.finish()
-        let receipt = try sender.sendAndWait(try ABI.encodeCall("finalizeUpload(bytes32)", [.fixedBytes(sha)]))
-        try sender.requireSuccess(receipt, "finalizeUpload")
+        do {
+            let receipt = try sender.sendAndWait(try ABI.encodeCall("finalizeUpload(bytes32)", [.fixedBytes(sha)]))
+            try sender.requireSuccess(receipt, "finalizeUpload")
+        } catch {
+            // An earlier run of this command, stopped after it sent its finalizeUpload, may have
+            // registered the file meanwhile: that is the upload done, not a failure.
+            guard let existing = try? rpc.call("opg_getModel", [.string(shaHex)]) else { throw error }
+            FileHandle.standardError.write(Data("already registered\n".utf8))
+            print(ids(existing).serialized())
+            return 0
+        }
         print(ids(try rpc.call("opg_getModel", [.string(shaHex)])).serialized())
         return 0
     }
