@@ -1,6 +1,7 @@
 """A real opgd process for end-to-end tests: fresh data dir, free port, driven over HTTP."""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,38 @@ VALIDATOR = Account.from_key(keccak(text="opg devnet validator 0"))
 NOTARY = Web3.to_checksum_address("0x" + "00" * 19 + "01")
 
 
+def _ephemeral_ports() -> range:
+    """The kernel's range for the local port of outgoing connections."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+def free_port_range(count: int = 1, avoid: range = range(0)) -> int:
+    """A base port such that base … base + count - 1 are free now, outside `avoid`, and below the
+    kernel's ephemeral range: a port a node listens on later (a node started late or restarted)
+    must not be taken meanwhile as the local port of some outgoing connection (the tests' own HTTP
+    requests, another node's dials), which would make its bind fail with "address in use" — even
+    a connection closed a moment ago holds its port in TIME_WAIT for a minute."""
+    top = min(_ephemeral_ports().start, 65536) - count
+    for _ in range(200):
+        base = random.randrange(15000, top)
+        if base + count > avoid.start and base < avoid.stop:
+            continue
+        try:
+            for p in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port_range(1)
 
 
 class Node:

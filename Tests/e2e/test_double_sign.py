@@ -22,8 +22,8 @@ from eth_keys import keys as eth_keys
 from eth_utils import keccak
 from web3 import Web3
 
-from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, run
-from validators import Network, Validator, free_port_range
+from opgnode import BIN, CHAIN_ID, DEV_ACCOUNTS, free_port_range, run
+from validators import Network, Validator
 
 ETHER = 10**18
 STAKE = 10_000 * ETHER

@@ -82,8 +82,10 @@ def test_late_joiner_syncs_by_block_sync(net):
     finally:
         stop.set()
         watcher.join()
-    log = joiner.log_file.read_text(errors="replace")
-    synced = [int(n) for n in re.findall(r"sync: caught up at block (\d+)", log)]
+    deadline = time.time() + 10  # the sync logs its hand-over once it has seen the peers' newest status
+    while not (synced := [int(n) for n in re.findall(r"sync: caught up at block (\d+)", joiner.log_file.read_text(errors="replace"))]) \
+            and time.time() < deadline:
+        time.sleep(0.1)
     assert synced and max(synced) >= 50, f"the joiner caught up by block sync: {synced}\n{joiner.log_tail(20)}"
     for progress in (p for p in seen if p is not False):
         # geth's object while syncing (the window is short, so it may not have been sampled)

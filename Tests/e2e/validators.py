@@ -1,6 +1,5 @@
 """A local network of real opgd validators written by `opgd testnet` (test timeouts, loopback ports)."""
 import json
-import random
 import signal
 import socket
 import subprocess
@@ -10,23 +9,7 @@ from pathlib import Path
 
 import requests
 
-from opgnode import BIN, run
-
-
-def free_port_range(count: int, avoid: range = range(0)) -> int:
-    """A base port such that base … base + count - 1 are free now and outside `avoid`."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
-        if base + count > avoid.start and base < avoid.stop:
-            continue
-        try:
-            for p in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port range")
+from opgnode import BIN, free_port_range, run
 
 
 class Validator:
@@ -69,7 +52,12 @@ class Validator:
                 raise AssertionError(f"opgd did not stop on SIGTERM:\n{self.log_tail()}")
 
     def result(self, method: str, params=None):
-        r = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10)
+        try:
+            r = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10)
+        except requests.ConnectionError:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.home.name} ({self.url}) exited with {self.proc.returncode}:\n{self.log_tail()}") from None
+            raise
         r.raise_for_status()
         body = r.json()
         if "error" in body:
