@@ -9,11 +9,16 @@ public struct JobOutcome: Equatable, Sendable {
     public var output: [UInt8]
     /// The trace root (docs/traces.md); zero for attested-only results.
     public var traceRoot: Hash32
+    /// The trace's leaves (each node's output hash, in execution order) when the runner
+    /// has them (our kernel's exact runs): what a provider reveals in a dispute. Empty
+    /// otherwise.
+    public var leaves: [Hash32]
 
     /// Describes an outcome.
-    public init(output: [UInt8], traceRoot: Hash32) {
+    public init(output: [UInt8], traceRoot: Hash32, leaves: [Hash32] = []) {
         self.output = output
         self.traceRoot = traceRoot
+        self.leaves = leaves
     }
 }
 
@@ -92,13 +97,16 @@ public final class KernelRunner: JobRunner {
         let session = try session(modelId)
         let feeds = try JobInputEncoding.feeds(input, for: session)
         let trace = try session.trace(feeds, options: options)
-        return JobOutcome(output: TensorEncoding.canonical(trace.outputs), traceRoot: verificationClass == .exact ? trace.root : .zero)
+        guard verificationClass == .exact else { return JobOutcome(output: TensorEncoding.canonical(trace.outputs), traceRoot: .zero) }
+        return JobOutcome(output: TensorEncoding.canonical(trace.outputs), traceRoot: trace.root, leaves: trace.steps.map(\.outputHash))
     }
 
-    /// The trace of a run, for `opg job verify`'s report of the first differing node.
-    public func trace(modelId: String, input: [UInt8]) throws -> (trace: ExecutionTrace, session: InferenceSession) {
+    /// The trace of a run (for `opg job verify`'s report and a verifier's dispute proofs);
+    /// `observe` sees each node's index and named outputs, as `InferenceSession.trace` gives them.
+    public func trace(modelId: String, input: [UInt8],
+                      observe: ((Int, [Tensor]) throws -> Void)? = nil) throws -> (trace: ExecutionTrace, session: InferenceSession) {
         let session = try session(modelId)
-        return (try session.trace(try JobInputEncoding.feeds(input, for: session), options: options), session)
+        return (try session.trace(try JobInputEncoding.feeds(input, for: session), options: options, observe: observe), session)
     }
 
     private func session(_ modelId: String) throws -> InferenceSession {

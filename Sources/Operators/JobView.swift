@@ -33,6 +33,8 @@ public struct JobView: Equatable, Sendable {
     public var revealEnd: UInt64
     public var challengeEnd: UInt64
     public var committee: [Member]
+    /// The dispute record, once one is opened.
+    public var dispute: DisputeView?
 
     /// Reads the JSON of `opg_getJob`; a field missing or malformed is a `CommandFailure` naming it.
     public init(_ json: JSONValue) throws {
@@ -71,6 +73,7 @@ public struct JobView: Equatable, Sendable {
             guard let a = m["address"]?.stringValue else { throw CommandFailure("opg_getJob: a committee member has no address") }
             return Member(address: try Address(hex: a), committed: m["committed"]?.boolValue ?? false, verdict: m["verdict"]?.stringValue)
         }
+        dispute = try json["dispute"].flatMap { $0 == .null ? nil : try DisputeView($0) }
     }
 
     /// The typed data a committee member signs for `verdict` (docs/verification.md).

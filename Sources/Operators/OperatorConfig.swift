@@ -69,14 +69,18 @@ public struct OperatorConfig: Equatable, Sendable {
     public var fee: UInt256 = .zero
     /// Test only: the provider flips a bit of every output it commits.
     public var corruptOutput = false
+    /// Test only: the provider commits a trace whose middle leaf is wrong (its output right).
+    public var corruptTrace = false
     /// Test only: the verifier attests `valid` without checking.
     public var alwaysValid = false
+    /// Test only: the verifier attests `invalid` without checking (a wrong disputer).
+    public var alwaysInvalid = false
 
     /// The fields each role accepts.
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "chat", "logLevel"]
-        return common + (role == .provider ? ["fee", "corruptOutput"] : ["alwaysValid"])
+        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace"] : ["alwaysValid", "alwaysInvalid"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -140,8 +144,11 @@ public struct OperatorConfig: Equatable, Sendable {
             c.fee = try r.amount("fee", required: true)!
             guard c.fee > .zero else { throw ConfigError("fee: must be above zero") }
             c.corruptOutput = try flag(r, "corruptOutput")
+            c.corruptTrace = try flag(r, "corruptTrace")
         } else {
             c.alwaysValid = try flag(r, "alwaysValid")
+            c.alwaysInvalid = try flag(r, "alwaysInvalid")
+            guard !(c.alwaysValid && c.alwaysInvalid) else { throw ConfigError("alwaysInvalid: not with alwaysValid") }
         }
         return c
     }

@@ -30,6 +30,9 @@ public final class ArtifactStore: @unchecked Sendable {
         _ = rename(temporary, final)
     }
 
+    /// Deletes `part` of `job` (nothing when it is not held).
+    public func remove(job: Hash32, part: String) { _ = unlink(path(job, part)) }
+
     /// The bytes of `part` of `job`, if held.
     public func load(job: Hash32, part: String) -> [UInt8]? { FileManager.default.contents(atPath: path(job, part)).map(Array.init) }
 

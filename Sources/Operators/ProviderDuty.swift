@@ -8,10 +8,12 @@ import Primitives
 /// first (a job it cannot run is not accepted, so the requester is refunded without
 /// penalty), accept it with the configured fee and its collateral, commit the output
 /// (inline up to 96 KiB, else its hash and the URI this daemon serves it at) with the trace
-/// root, and finalize its jobs once their challenge window has passed.
+/// root, finalize its jobs once their challenge window has passed, and reveal its trace
+/// when one is disputed (`TraceDefense`).
 public final class ProviderDuty: OperatorDuty {
     let context: OperatorContext
     let runners: [JobRunner]
+    let defense: TraceDefense
     private var collateralBps: UInt256?
     private var unrunnable: [Hash32] = []
     private var accepted = 0, committed = 0, finalized = 0, refused = 0
@@ -20,9 +22,10 @@ public final class ProviderDuty: OperatorDuty {
     public init(context: OperatorContext, runners: [JobRunner]) {
         self.context = context
         self.runners = runners
+        defense = TraceDefense(context: context)
     }
 
-    public var counters: [(String, Int)] { [("accepted", accepted), ("committed", committed), ("finalized", finalized), ("refused", refused)] }
+    public var counters: [(String, Int)] { [("accepted", accepted), ("committed", committed), ("finalized", finalized), ("refused", refused), ("revealed", defense.revealed)] }
 
     public func step(head: UInt64) throws {
         for job in try context.reader.jobs(["provider": .string(context.address.checksummed)]) {
@@ -32,6 +35,8 @@ public final class ProviderDuty: OperatorDuty {
                 case "assigned" where !unrunnable.contains(job.id): try accept(job)
                 case "accepted": try commit(job)
                 case "challengeWindow" where head >= job.challengeEnd: try finalize(job)
+                case "disputed": try defense.defend(job, head: head)
+                case let status where JobStatus(name: status)?.isSettled == true: TraceDefense.forget(job.id, in: context.artifacts)
                 default: continue
                 }
                 context.cleared(subject)
@@ -41,7 +46,8 @@ public final class ProviderDuty: OperatorDuty {
         }
     }
 
-    /// The job's result, computed once and kept with the artifacts (output and trace root).
+    /// The job's result, computed once and kept with the artifacts (output, trace root and
+    /// the trace's leaves).
     func result(_ job: JobView) throws -> JobOutcome {
         if let output = context.artifacts.load(job: job.id, part: "output"), let root = context.artifacts.load(job: job.id, part: "trace") {
             return JobOutcome(output: output, traceRoot: try Hash32(root))
@@ -51,8 +57,8 @@ public final class ProviderDuty: OperatorDuty {
         guard let runner = runners.first(where: { $0.serves(modelId: job.modelId, verificationClass: job.verificationClass) }) else {
             throw JobRunError("no runner serves model \(job.modelId) for \(job.verificationClass.name) jobs")
         }
-        var outcome = try runner.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass)
-        if context.config.corruptOutput, !outcome.output.isEmpty { outcome.output[outcome.output.count - 1] ^= 1 }  // test only
+        let outcome = ProviderFaults.apply(context.config, to: try runner.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass))
+        try TraceDefense.keep(outcome, job: job.id, in: context.artifacts)
         try context.artifacts.save(outcome.output, job: job.id, part: "output")
         try context.artifacts.save(outcome.traceRoot.bytes, job: job.id, part: "trace")
         return outcome

@@ -9,7 +9,7 @@ import Primitives
 /// committee holds this operator, decide the verdict once per round (re-run an exact job and
 /// compare output hash and trace root; check an attested-only result's form and
 /// availability), record verdict, salt and EIP-712 signature, commit, and reveal once the
-/// module opens reveals.
+/// module opens reveals; then follow the disputes it voted for (`DisputeProver`).
 public final class VerifierDuty: OperatorDuty {
     /// Gas a reveal carries beyond its estimate: the reveal that completes the committee
     /// decides the round in the same call (opens a dispute, or redraws the committee), work
@@ -18,6 +18,7 @@ public final class VerifierDuty: OperatorDuty {
     static let decisionGas: UInt64 = 1_000_000
     let context: OperatorContext
     let runners: [JobRunner]
+    let prover: DisputeProver
     private var signed = 0, commits = 0, reveals = 0
 
     /// A verifier acting through `context`, re-running exact jobs with the first of `runners`
@@ -25,9 +26,10 @@ public final class VerifierDuty: OperatorDuty {
     public init(context: OperatorContext, runners: [JobRunner]) {
         self.context = context
         self.runners = runners
+        prover = DisputeProver(context: context, runners: runners)
     }
 
-    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals)] }
+    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals), ("proved", prover.proved)] }
 
     public func step(head: UInt64) throws {
         for job in try context.reader.jobs(["status": .string("attesting")]) {
@@ -46,6 +48,7 @@ public final class VerifierDuty: OperatorDuty {
                 context.report(subject, error)
             }
         }
+        try prover.step(head: head)
     }
 
     /// The attestation recorded for this round, or a new one: verdict decided, salt drawn,
@@ -69,6 +72,7 @@ public final class VerifierDuty: OperatorDuty {
     /// The verdict on the job's committed result and why.
     func verdict(_ job: JobView) -> (Verdict, String) {
         if context.config.alwaysValid { return (.valid, "alwaysValid: not checked (test only)") }
+        if context.config.alwaysInvalid { return (.invalid, "alwaysInvalid: not checked (test only)") }
         switch job.verificationClass {
         case .exact:
             let input: [UInt8]

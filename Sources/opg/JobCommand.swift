@@ -11,7 +11,7 @@ usage: opg job submit [--rpc URL] [--keystore DIR] [--password-file FILE] --from
                       (--input-file FILE | --input-hash HASH --input-uri URI) --max-fee OPG
                       [--verification-fee OPG] [--class exact|attestedOnly] [--deadline-blocks N] [--wait]
        opg job show   [--rpc URL] JOBID
-       opg job verify [--rpc URL] [--model-file FILE] JOBID
+       opg job verify [--rpc URL] [--model-file FILE] [--tokenizer FILE] JOBID
 
 submit  requests a job from the jobs module (0x…00F7) for the registered model MODEL, escrowing
         --max-fee plus --verification-fee (default 0) OPG; the input is the bytes of --input-file
@@ -24,7 +24,9 @@ verify  re-runs an exact job locally from chain data: the input (inline, or fetc
         and checked against its hash), the model (the registry's bytes, or --model-file for a
         model registered by reference), then compares the output's hash and the trace root with
         the committed ones. Prints `verified` (exit 0), or what differs (exit 1): the output
-        tensor and byte where the committed output first differs, and the trace root.
+        tensor and byte where the committed output first differs, and the trace root. A chat job
+        (docs/chat.md) is re-run as the daemons run it: --model-file and --tokenizer default to
+        the files `opg chat generate` reads (.build/chat/).
 
 docs/verification.md describes the lifecycle, fees and labels.
 """
@@ -107,7 +109,7 @@ func submitJob(_ request: JobRequest, sender: TransactionSender) throws -> (id: 
 
 /// `opg job verify`: re-runs an exact job from chain data and compares with its commitment.
 func jobVerify(_ argv: [String]) throws -> Int32 {
-    let args = try Arguments(argv, options: ["--rpc", "--model-file"])
+    let args = try Arguments(argv, options: ["--rpc", "--model-file", "--tokenizer"])
     if args.wantsHelp { print(jobUsage); return 0 }
     try args.expectPositionals(["JOBID"])
     let id: Hash32
@@ -119,8 +121,11 @@ func jobVerify(_ argv: [String]) throws -> Int32 {
     }
     guard job.outputHash != .zero else { throw CommandFailure("job \(id) is \(job.status): no result is committed yet") }
     let modelFile = args.option("--model-file")
-    let runner = KernelRunner { try reader.modelBytes($0, localFile: modelFile) }
     InferenceSession.keepFreedMemoryInProcess()
+    let chat = ChatRunner(files: OperatorConfig.ChatFiles(modelFile: modelFile ?? defaultChatModelPath,
+                                                          tokenizerFile: args.option("--tokenizer") ?? defaultTokenizerPath), threads: 1)
+    if chat.serves(modelId: job.modelId, verificationClass: .exact) { return try verifyChatJob(job, chat, reader) }
+    let runner = KernelRunner { try reader.modelBytes($0, localFile: modelFile) }
     let (trace, _) = try runner.trace(modelId: job.modelId, input: try reader.input(of: job))
     let output = TensorEncoding.canonical(trace.outputs)
     let outputHash = Keccak256.hash(output)
@@ -139,6 +144,30 @@ func jobVerify(_ argv: [String]) throws -> Int32 {
     } else {
         print("trace root matches (\(trace.root))")
     }
+    return 1
+}
+
+/// `opg job verify` of a chat job: the daemons' `ChatRunner` re-runs it; prints `verified`
+/// (0) or what differs (1).
+private func verifyChatJob(_ job: JobView, _ runner: ChatRunner, _ reader: JobReader) throws -> Int32 {
+    let outcome = try runner.run(modelId: job.modelId, input: try reader.input(of: job), verificationClass: .exact)
+    let outputHash = Keccak256.hash(outcome.output)
+    if outputHash == job.outputHash && outcome.traceRoot == job.traceRoot {
+        print("verified")
+        return 0
+    }
+    if outputHash != job.outputHash {
+        print("output differs: committed outputHash \(job.outputHash), re-run \(outputHash)")
+        if let committed = try? reader.output(of: job) {
+            let offset = (0..<min(committed.count, outcome.output.count)).first { committed[$0] != outcome.output[$0] } ?? min(committed.count, outcome.output.count)
+            print("first difference at byte \(offset) of the answer (committed \(committed.count) bytes, re-run \(outcome.output.count)): "
+                  + "re-run \(String(decoding: outcome.output, as: UTF8.self))")
+        }
+    } else {
+        print("output matches (\(outputHash))")
+    }
+    print(outcome.traceRoot == job.traceRoot ? "trace root matches (\(outcome.traceRoot))"
+                                             : "trace root differs: committed \(job.traceRoot), re-run \(outcome.traceRoot)")
     return 1
 }
 

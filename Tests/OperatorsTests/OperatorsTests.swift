@@ -49,7 +49,10 @@ final class OperatorConfigTests: XCTestCase {
         XCTAssertEqual(c.pollMs, 250)
         XCTAssertEqual(c.logLevel, .info)
         XCTAssertTrue(c.alwaysValid)
+        XCTAssertFalse(c.alwaysInvalid)
         XCTAssertNil(c.chat)
+        XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "alwaysInvalid": true}"#, .verifier).alwaysInvalid)
+        XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "fee": "1", "corruptTrace": true}"#).corruptTrace)
     }
 
     func testBadConfigsNameTheField() {
@@ -66,6 +69,9 @@ final class OperatorConfigTests: XCTestCase {
         assertRefused(#"{\#(base), "fee": "1", "alwaysValid": true}"#, "alwaysValid: unknown field")
         assertRefused(#"{\#(base), "corruptOutput": true}"#, .verifier, "corruptOutput: unknown field")
         assertRefused(#"{\#(base), "fee": "1", "corruptOutput": "yes"}"#, "corruptOutput: must be true or false")
+        assertRefused(#"{\#(base), "alwaysInvalid": true}"#, "alwaysInvalid: unknown field")
+        assertRefused(#"{\#(base), "corruptTrace": true}"#, .verifier, "corruptTrace: unknown field")
+        assertRefused(#"{\#(base), "alwaysValid": true, "alwaysInvalid": true}"#, .verifier, "alwaysInvalid: not with alwaysValid")
         assertRefused(#"{\#(base), "fee": "1", "pollMs": 5}"#, "pollMs: must be an integer in 10…60000")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"port": 70000}}"#, "listen.port: must be an integer in 0…65535")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"host": "h"}}"#, "listen.port: missing required field")

@@ -178,7 +178,8 @@ def test_opg_chat_message_goes_through_the_jobs_module_to_a_verified_answer(devn
 def test_the_daemons_answer_and_verify_a_chat_job(tmp_path):
     """`opg provider` and three `opg verifier`s with the chat model's files in their config
     (docs/daemons.md, `chat`) run the chat job themselves: `opg chat --message` on a fresh
-    devnet reaches a verified answer with nobody playing a role by hand."""
+    devnet reaches a verified answer with nobody playing a role by hand, and `opg job verify`
+    re-runs it to `verified`."""
     node = start_devnet(tmp_path)
     daemons = []
     try:
@@ -198,6 +199,9 @@ def test_the_daemons_answer_and_verify_a_chat_job(tmp_path):
         job = node.result("opg_getJob", [lines[-1].split("job ")[1].rstrip("]")])
         assert job["label"] == "verified" and job["provider"] == PROVIDER.address
         assert {m["verdict"] for m in job["committee"]} == {"valid"}
+        verify = subprocess.run([OPG, "job", "verify", "--rpc", node.url, "--model-file", str(MODEL), "--tokenizer", str(TOKENIZER), job["jobId"]],
+                                capture_output=True, text=True, timeout=300)
+        assert verify.returncode == 0 and verify.stdout.strip() == "verified", verify.stdout + verify.stderr
     finally:
         for d in daemons:
             d.stop()

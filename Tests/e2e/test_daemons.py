@@ -230,7 +230,8 @@ def test_a_corrupted_output_is_voted_invalid_and_disputed(net):
         jid, lines, status = submit(net)
         assert status == 1 and "disputed" in lines, lines
         job = job_of(net, jid)
-        assert job["status"] == "disputed" and job["dispute"]["challenger"] is None
+        # the daemons then play the dispute out (test_dispute_daemons.py): it may be overturned already
+        assert job["status"] in ("disputed", "overturned") and job["dispute"]["challenger"] is None
         verdicts = {m["address"]: m["verdict"] for m in job["committee"]}
         for address, verdict in verdicts.items():
             assert verdict == ("valid" if address == liar.account.address else "invalid"), verdicts

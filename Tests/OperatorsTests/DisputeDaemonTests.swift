@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+import Inference
+import Modules
+import Primitives
+import XCTest
+@testable import Operators
+
+/// The daemons' parts of the dispute game (docs/daemons.md, "Disputes"): the provider's
+/// trace pieces and the leaves it keeps across a restart, the verifier's choice of what to
+/// prove and the producers it sends.
+final class DisputeDaemonTests: XCTestCase {
+    private func hashes(_ n: Int) -> [Hash32] { (0..<n).map { Keccak256.hash(Array("leaf \($0)".utf8)) } }
+
+    private var directory: String!
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "dispute-daemon-\(UUID().uuidString)"
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func testEveryPieceIsProvenAgainstTheTraceRoot() throws {
+        for n in [1, 2, 1_023, 1_024, 1_025, 2_500, 4_096] {
+            let leaves = hashes(n)
+            let root = MerkleTree(leaves: leaves.map(\.bytes)).root
+            let pieces = TracePieces.pieces(leaves)
+            XCTAssertEqual(pieces.count, (n + 1_023) / 1_024, "n = \(n)")
+            XCTAssertEqual(pieces.flatMap(\.leaves), leaves, "pieces in order, all but the last full")
+            for piece in pieces {
+                XCTAssertEqual(piece.leaves.count, min(1_024, n - Int(piece.index) * 1_024))
+                let proof = MerkleProof(leafIndex: Int(piece.index), leafCount: pieces.count, siblings: piece.proof)
+                XCTAssertNoThrow(try proof.verify(leafHash: MerkleTree(leaves: piece.leaves.map(\.bytes)).root, root: root), "n = \(n), piece \(piece.index)")
+            }
+            if n <= 1_024 { XCTAssertEqual(pieces[0].proof, [], "one piece is the root itself") }
+        }
+        XCTAssertEqual(TracePieces.pieces([]), [])
+    }
+
+    func testTheKeptLeavesSurviveARestartAndGoOnceSettled() throws {
+        let job = Keccak256.hash(Array("job".utf8))
+        let leaves = hashes(1_500)
+        let outcome = JobOutcome(output: [1, 2], traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root, leaves: leaves)
+        try TraceDefense.keep(outcome, job: job, in: try ArtifactStore(directory: directory))
+        let restarted = try ArtifactStore(directory: directory)
+        XCTAssertEqual(TraceDefense.leaves(job, in: restarted), leaves)
+        XCTAssertEqual(TracePieces.pieces(TraceDefense.leaves(job, in: restarted) ?? []), TracePieces.pieces(leaves), "the same pieces after a restart")
+        TraceDefense.forget(job, in: restarted)
+        XCTAssertNil(TraceDefense.leaves(job, in: restarted))
+        try TraceDefense.keep(JobOutcome(output: [1], traceRoot: .zero), job: job, in: restarted)
+        XCTAssertNil(TraceDefense.leaves(job, in: restarted), "a runner without leaves keeps nothing")
+        XCTAssertNil(TracePieces.decode(Array(repeating: 0, count: 33)), "not whole hashes")
+    }
+
+    func testARevealPieceIsSignedOnceAcrossARestart() throws {
+        let job = Keccak256.hash(Array("job".utf8))
+        let path = directory + ".record"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SigningRecord(path: path).record(job, step: "trace#0", raw: [7, 7])
+        let reopened = try SigningRecord(path: path)
+        XCTAssertEqual(reopened.transaction(job, step: "trace#0"), [7, 7], "the recorded piece is resent as it is")
+        XCTAssertNil(reopened.transaction(job, step: "trace#1"), "the next piece is still to sign")
+        XCTAssertThrowsError(try reopened.record(job, step: "trace#0", raw: [8])) { error in
+            XCTAssertEqual("\(error)", "refusing to sign another trace#0 transaction for job \(job): one is recorded")
+        }
+    }
+
+    func testACorruptTraceChangesOneLeafAndItsRoot() throws {
+        let leaves = hashes(5)
+        var config = OperatorConfig(role: .provider, rpc: "http://127.0.0.1:1", stateDir: directory)
+        config.corruptTrace = true
+        let outcome = ProviderFaults.apply(config, to: JobOutcome(output: [1], traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root, leaves: leaves))
+        XCTAssertEqual(outcome.output, [1])
+        XCTAssertEqual((0..<5).filter { outcome.leaves[$0] != leaves[$0] }, [2])
+        XCTAssertEqual(outcome.traceRoot, MerkleTree(leaves: outcome.leaves.map(\.bytes)).root)
+    }
+
+    // MARK: What the verifier proves
+
+    private func mlp() throws -> (session: InferenceSession, input: Tensor) {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("InferenceTests/Fixtures/models")
+        let model = try Data(contentsOf: fixtures.appendingPathComponent("digits_mlp.onnx"))
+        let input = try ModelReader.readTensor(Array(try Data(contentsOf: fixtures.appendingPathComponent("digits_mlp.input.pb"))))
+        return (try InferenceSession(bytes: Array(model)), input)
+    }
+
+    /// Every node's canonical outputs of the honest run, by execution position.
+    private func outputs(_ session: InferenceSession, _ feeds: [String: Tensor]) throws -> (ExecutionTrace, [Int: [UInt8]]) {
+        var byIndex: [Int: [UInt8]] = [:]
+        let trace = try session.trace(feeds) { index, tensors in byIndex[index] = TensorEncoding.canonical(tensors) }
+        var byPosition: [Int: [UInt8]] = [:]
+        for (position, index) in session.executionOrder.enumerated() { byPosition[position] = byIndex[index] }
+        return (trace, byPosition)
+    }
+
+    func testTheFirstWrongLeafIsProvenWithProducersThatReproduceIt() throws {
+        let (session, input) = try mlp()
+        let feeds = [session.inputs[0].name: input]
+        let (trace, outputs) = try outputs(session, feeds)
+        let honest = trace.steps.map(\.outputHash), outputHash = ExecutionTrace.outputHash(trace.outputs)
+        for q in honest.indices {
+            var revealed = honest
+            for later in q..<honest.count { revealed[later] = Keccak256.hash(revealed[later].bytes) }  // wrong from q on
+            guard case .proveNode(let position, let producers) = DisputePlanner.move(session: session, honest: honest, revealed: revealed,
+                                                                                   honestOutputHash: outputHash, committedOutputHash: outputHash) else {
+                return XCTFail("position \(q): no node proof")
+            }
+            XCTAssertEqual(position, q)
+            XCTAssertTrue(producers.allSatisfy { $0 < q }, "producers come before the node")
+            // What the chain does with the proof: each input from a producer's proven outputs, a graph input, or an initializer.
+            let entries = try DisputePlanner.producerOutputs(producers, outputs: outputs, revealed: revealed)
+            let node = session.model.graph.nodes[session.executionOrder[q]]
+            var inputs = feeds
+            for entry in entries {
+                let producer = session.model.graph.nodes[session.executionOrder[Int(entry.position)]]
+                let tensors = try TensorEncoding.tensors(canonical: entry.outputs, maxElements: 1 << 24)
+                for (k, name) in producer.outputs.filter({ !$0.isEmpty }).enumerated() where node.inputs.contains(name) { inputs[name] = tensors[k] }
+                let proof = MerkleProof(leafIndex: Int(entry.position), leafCount: revealed.count, siblings: entry.proof)
+                XCTAssertNoThrow(try proof.verify(leaf: Keccak256.hash(entry.outputs).bytes, root: MerkleTree(leaves: revealed.map(\.bytes)).root))
+            }
+            let rerun = try session.runNode(session.executionOrder[q], inputs: inputs)
+            XCTAssertEqual(ExecutionTrace.outputHash(rerun), honest[q], "position \(q): the node re-run on the proven inputs gives the honest leaf")
+        }
+    }
+
+    func testAWrongOutputOverAnHonestTraceIsProvenFromTheOutputsProducers() throws {
+        let (session, input) = try mlp()
+        let (trace, outputs) = try outputs(session, [session.inputs[0].name: input])
+        let honest = trace.steps.map(\.outputHash), outputHash = ExecutionTrace.outputHash(trace.outputs)
+        let move = DisputePlanner.move(session: session, honest: honest, revealed: honest, honestOutputHash: outputHash,
+                                       committedOutputHash: Keccak256.hash(Array("corrupted".utf8)))
+        let graph = session.model.graph
+        let expected = graph.outputs.map { o in session.executionOrder.firstIndex(of: graph.nodes.firstIndex { $0.outputs.contains(o.name) }!)! }
+        XCTAssertEqual(move, .proveOutput(producers: expected))
+        XCTAssertEqual(DisputePlanner.move(session: session, honest: honest, revealed: honest, honestOutputHash: outputHash, committedOutputHash: outputHash),
+                       .nothing, "an honest provider: nothing to prove")
+        XCTAssertThrowsError(try DisputePlanner.producerOutputs([0], outputs: [0: [1, 2, 3]], revealed: honest)) { error in
+            XCTAssertTrue("\(error)".contains("do not hash to the provider's leaf"), "\(error)")
+        }
+        XCTAssertNotNil(outputs[0])
+    }
+}

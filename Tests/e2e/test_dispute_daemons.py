@@ -1,0 +1,139 @@
+"""The dispute game played by the operator daemons (docs/daemons.md, "Disputes") as real
+processes on loopback: one opgd, three `opg provider` and four `opg verifier` processes,
+jobs requested with `opg job submit`. A provider whose trace has a wrong node
+(`corruptTrace`) is voted invalid, reveals its trace, a verifier proves that node wrong with
+`proveNode`, and the job is overturned (provider slashed 5% and jailed, requester refunded).
+A provider whose output is wrong over an honest trace (`corruptOutput`) loses the same way
+to `proveOutput`, and a lying `alwaysValid` member is slashed 10%. Verifiers that wrongly
+vote invalid (`alwaysInvalid`) lose: the provider reveals its trace — SIGKILLed right after
+recording the reveal and restarted, without a second signature — nothing can be proven
+against it, and the job is finalized at `resolveBy`, the invalid voters slashed 10%. The
+supply invariant holds after each. Test order matters: each wrong provider is jailed."""
+import json
+
+import pytest
+from eth_account import Account
+
+from opgnode import DEV_ACCOUNTS, run
+from test_daemons import JOB_INPUT, OPG, Daemon, submit, wait_for
+from test_jobs import ETHER, assert_supply_holds, staked_chain
+
+PROVIDERS, VERIFIERS, REQUESTER = DEV_ACCOUNTS[1:4], DEV_ACCOUNTS[4:8], DEV_ACCOUNTS[8]
+PROVIDER_STAKE, VERIFIER_STAKE = 20 * ETHER, 10 * ETHER
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    work = tmp_path_factory.mktemp("dispute-daemons")
+    jobs = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 2, "committeeSize": 3,
+            "challengeBond": str(ETHER)}
+    chain = staked_chain(work, jobs, {p: PROVIDER_STAKE for p in PROVIDERS}, {v: VERIFIER_STAKE for v in VERIFIERS})
+    node = chain["node"]
+    keystore, password = work / "keystore", work / "password"
+    password.write_text("dispute daemons e2e\n")
+    keystore.mkdir()
+    (keystore / "requester.json").write_text(json.dumps(Account.encrypt(REQUESTER.key, "dispute daemons e2e", kdf="scrypt", iterations=2**10)))
+    (work / "input.bin").write_bytes(JOB_INPUT)
+    net = dict(chain, providers=[Daemon(work, "provider", a) for a in PROVIDERS], verifiers=[Daemon(work, "verifier", a) for a in VERIFIERS],
+               submit=["--rpc", node.url, "--keystore", str(keystore), "--password-file", str(password), "--from", REQUESTER.address])
+    yield net
+    for d in net["providers"] + net["verifiers"]:
+        d.stop()
+    node.stop()
+
+
+def start(net, provider_settings: dict, verifier_settings: dict | None = None, liar: dict | None = None):
+    """(Re)starts every daemon with the given test knobs (`liar` for the last verifier only)."""
+    for d in net["providers"]:
+        d.stop()
+        d.start(net["node"], **provider_settings)
+    for i, d in enumerate(net["verifiers"]):
+        d.stop()
+        d.start(net["node"], **(liar if liar is not None and i == len(net["verifiers"]) - 1 else verifier_settings or {}))
+
+
+def job_of(net, jid):
+    return net["node"].result("opg_getJob", [jid])
+
+
+def settled(net, jid, timeout):
+    everyone = net["providers"] + net["verifiers"]
+    final = {"finalized", "overturned", "refunded", "unverified"}
+    return wait_for(lambda: (lambda j: j if j["status"] in final else None)(job_of(net, jid)), f"job {jid} did not settle", timeout=timeout,
+                    daemons=everyone)
+
+
+def stake(net, account) -> int:
+    return net["staking"].functions.getOperator(account.address).call()[1]
+
+
+def steps(daemon, jid):
+    return [e["step"] for e in daemon.entries(jid) if e["kind"] == "transaction"]
+
+
+def assert_overturned(net, jid, job):
+    provider = next(d for d in net["providers"] if d.account.address == job["provider"])
+    assert job["status"] == "overturned" and job["label"] == "overturned", job
+    dispute = job["dispute"]
+    assert dispute["state"] == "providerWrong" and dispute["challenger"] is None, "opened by the committee's invalid quorum"
+    assert dispute["revealedPieces"] == 1 and dispute["resolvedAt"] < dispute["resolveBy"], "proven before the deadline, after the reveal"
+    assert steps(provider, jid) == ["accept", "commit", "trace#0"], provider.log_tail()
+    provers = [v for v in net["verifiers"] if "prove" in steps(v, jid)]
+    assert provers, "\n".join(v.log_tail() for v in net["verifiers"])
+    operator = net["staking"].functions.getOperator(provider.account.address).call()
+    assert operator[1] == PROVIDER_STAKE - PROVIDER_STAKE // 20 and operator[5] is True, "5% of the wrong provider's stake, jailed"
+    assert assert_supply_holds(net) == 0
+    return provider
+
+
+def test_a_wrong_trace_node_is_revealed_and_proven_by_the_daemons(net):
+    start(net, {"corruptTrace": True})
+    before = net["w3"].eth.get_balance(REQUESTER.address)
+    jid, lines, _ = submit(net, wait=False)
+    job = settled(net, jid, timeout=120)
+    assert_overturned(net, jid, job)
+    assert job["dispute"]["faultPosition"] == 1, "digits_logreg's second node (the middle of two) was corrupted"
+    assert [m["verdict"] for m in job["committee"]] == ["invalid"] * 3
+    spent = before - net["w3"].eth.get_balance(REQUESTER.address)
+    assert 0 < spent < ETHER // 100, "the requester got the max fee and verification fee back (it paid gas only)"
+    verify = run([OPG, "job", "verify", "--rpc", net["node"].url, jid])
+    assert verify.returncode == 1 and "trace root differs" in verify.stdout, verify.stdout + verify.stderr
+
+
+def test_a_wrong_output_over_an_honest_trace_is_proven_and_a_lying_member_slashed(net):
+    liar = net["verifiers"][-1]
+    start(net, {"corruptOutput": True}, liar={"alwaysValid": True})
+    liar_stake = stake(net, liar.account)
+    jid, _, _ = submit(net, wait=False)
+    job = settled(net, jid, timeout=120)
+    assert_overturned(net, jid, job)
+    assert job["dispute"]["faultPosition"] is None, "proveOutput: the output contradicts the trace"
+    verdicts = {m["address"]: m["verdict"] for m in job["committee"]}
+    for address, verdict in verdicts.items():
+        assert verdict == ("valid" if address == liar.account.address else "invalid"), verdicts
+    expected = liar_stake - liar_stake // 10 if liar.account.address in verdicts else liar_stake
+    assert stake(net, liar.account) == expected, "a member who attested valid to a wrong output loses 10%"
+
+
+def test_verifiers_that_wrongly_dispute_lose_and_the_provider_defends_across_a_restart(net):
+    start(net, {}, {"alwaysInvalid": True})
+    jid, _, _ = submit(net, wait=False)
+    everyone = net["providers"] + net["verifiers"]
+    job = wait_for(lambda: (lambda j: j if j["status"] == "disputed" else None)(job_of(net, jid)), "no dispute opened", timeout=90,
+                   daemons=everyone)
+    provider = next(d for d in net["providers"] if d.account.address == job["provider"])
+    wait_for(lambda: "trace#0" in steps(provider, jid), "the provider recorded no trace reveal", timeout=30, daemons=[provider])
+    provider.kill9()
+    provider.start(net["node"])
+    members = [v for v in net["verifiers"] if v.account.address in {m["address"] for m in job["committee"]}]
+    stakes = {v.account.address: stake(net, v.account) for v in members}
+    job = settled(net, jid, timeout=120)
+    assert job["status"] == "finalized" and job["label"] == "verified", job
+    dispute = job["dispute"]
+    assert dispute["state"] == "providerRight" and dispute["revealedPieces"] == 1 and dispute["resolvedAt"] == dispute["resolveBy"]
+    assert steps(provider, jid) == ["accept", "commit", "trace#0"], "one reveal signed, resent as it was after the restart"
+    for v in members:
+        assert "prove" not in steps(v, jid), "nothing can be proven against an honest provider"
+        assert stake(net, v.account) == stakes[v.account.address] - stakes[v.account.address] // 10, "10% of each wrong disputer's stake"
+        assert "nothing to prove" in v.log.read_text()
+    assert assert_supply_holds(net) == 0
