@@ -25,8 +25,9 @@ public final class Jobs: SelectorDispatchedModule {
     public static let maxCommitteeSize: UInt64 = 16
     /// Furthest deadline, in blocks after the request.
     public static let maxDeadlineBlocks: UInt64 = 1_000_000
-    /// Most agenda items (draws, timeouts) the end-block hook handles in one block; an item
-    /// that finds its block full goes to the next block with room.
+    /// Agenda version 1 only: most agenda items (draws, timeouts) one block's list holds; an
+    /// item that finds its block full goes to the next block with room. Version 2's lists
+    /// are unbounded (docs/verification.md, "Timeouts and the agenda").
     public static let agendaCapacity: UInt64 = 32
     /// Hook gas kept in hand before handling one more agenda item (a draw among a few
     /// dozen operators and the settlement take well under it; docs/verification.md).
