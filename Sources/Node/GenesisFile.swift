@@ -188,7 +188,8 @@ public enum GenesisFile {
         var params = JobsParameters.default
         if let j = reader {
             try j.rejectUnknown(["acceptBlocks", "attestCommitBlocks", "attestRevealBlocks", "challengeBlocks", "committeeSize", "voteCapBps",
-                                 "collateralBps", "timeoutPenaltyBps", "providerShareBps", "verifierShareBps", "burnShareBps", "challengeBond"])
+                                 "collateralBps", "timeoutPenaltyBps", "providerShareBps", "verifierShareBps", "burnShareBps", "challengeBond",
+                                 "agendaVersion", "agendaVersionFromBlock"])
             let window = UInt64(1)...100_000
             params.acceptBlocks = try j.integer("acceptBlocks", in: window) ?? params.acceptBlocks
             params.attestCommitBlocks = try j.integer("attestCommitBlocks", in: window) ?? params.attestCommitBlocks
@@ -202,6 +203,8 @@ public enum GenesisFile {
             params.verifierShareBps = try j.integer("verifierShareBps", in: 0...10_000) ?? params.verifierShareBps
             params.burnShareBps = try j.integer("burnShareBps", in: 0...10_000) ?? params.burnShareBps
             params.challengeBond = try j.amount("challengeBond") ?? params.challengeBond
+            params.agendaVersion = try j.integer("agendaVersion", in: 1...Jobs.latestAgendaVersion) ?? params.agendaVersion
+            params.agendaVersionFromBlock = try j.integer("agendaVersionFromBlock", in: 0...UInt64(Int64.max)) ?? params.agendaVersionFromBlock
         }
         do { return try params.genesisStorage() } catch let revert as NativeRevert { throw ConfigError("jobs: \(revert.reason)") }
     }

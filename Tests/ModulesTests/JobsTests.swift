@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import Primitives
 import Storage
@@ -26,12 +27,19 @@ final class JobsTests: XCTestCase {
 
     final class Harness {
         let state = StateDB(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: MemoryStore()), flatReads: false)
-        let executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: FixtureModels()), Supply()]),
-                                           encodeRevert: ABI.encodeRevert)
+        let executor: TransactionExecutor
+        /// What the block hooks reported (`TransactionExecutor.hookNotice`).
+        let notices: NoticeLog
         var number: UInt64 = 1
         private var nonces = [UInt64](repeating: 0, count: JobsTests.keys.count)
 
-        init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 }) throws {
+        /// `extraVerifiers` more verifiers (keyless addresses, 5 OPG each) join the four keyed ones.
+        init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 },
+             extraVerifiers: Int = 0) throws {
+            let log = NoticeLog()
+            notices = log
+            executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: FixtureModels()), Supply()]),
+                                           encodeRevert: ABI.encodeRevert, hookNotice: { log.append($0) })
             var operators = JobsTests.providers.map {
                 GenesisOperator(address: JobsTests.address($0), role: .provider, stake: JobsTests.opg * 10, models: [JobsTests.model],
                                 hardwareClass: "cpu")
@@ -39,6 +47,10 @@ final class JobsTests: XCTestCase {
             for (v, stake) in zip(JobsTests.verifiers, verifierStakes) {
                 operators.append(GenesisOperator(address: JobsTests.address(v), role: .verifier, stake: stake, models: [JobsTests.model],
                                                  hardwareClass: "cpu"))
+            }
+            for i in 0..<extraVerifiers {
+                operators.append(GenesisOperator(address: try Address(Keccak256.hash(Array("extra verifier \(i)".utf8)).bytes.suffix(20)),
+                                                 role: .verifier, stake: JobsTests.opg * 5, models: [JobsTests.model], hardwareClass: "cpu"))
             }
             let (words, staked) = try Staking.genesisStorage(parameters: StakingTests.params, operators: operators)
             StakingTests.writeGenesis(state, words: words + (try jobs.genesisStorage()), staked: staked, funding: JobsTests.keys)
@@ -174,6 +186,14 @@ final class JobsTests: XCTestCase {
         func reveal(_ items: [AttestationReveal], from k: Int = JobsTests.outsider) throws -> TransactionResult {
             try send(k, "revealAttestations((bytes32,address,uint8,bytes32,bytes)[])", [.array(items.map(\.abiValue))])
         }
+    }
+
+    /// Lines a block hook reported, collected for a test to read.
+    final class NoticeLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [String] = []
+        var lines: [String] { lock.withLock { stored } }
+        func append(_ line: String) { lock.withLock { stored.append(line) } }
     }
 
     func assertReverts(_ result: TransactionResult, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -359,8 +379,9 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(try h.status(id), .refunded)
     }
 
+    /// Agenda version 1 (kept for replay; docs/verification.md, "Timeouts and the agenda").
     func testAFullAgendaMovesToTheNextBlockWithRoom() throws {
-        let h = try Harness()
+        let h = try Harness(jobs: JobsAgendaLoadTests.params(agendaVersion: 1))
         let ids = try (0..<(Int(Jobs.agendaCapacity) + 8)).map { _ in try h.request(maxFee: JobsTests.opg, verificationFee: .zero) }
         let requestBlock = h.number
         h.advance(to: requestBlock + 2)

@@ -33,16 +33,17 @@ def abi(name: str):
     return json.loads((ROOT / "docs" / "abi" / f"{name}.json").read_text())
 
 
-def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict) -> dict:
-    """A node whose genesis has `jobs_genesis` and 4-block epochs, digits_logreg uploaded,
-    and `providers` and `verifiers` ({account: stake in wei}) staked for it and eligible."""
+def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict, node_config: dict | None = None) -> dict:
+    """A node whose genesis has `jobs_genesis` and 4-block epochs (and `node_config` in its
+    config file), digits_logreg uploaded, and `providers` and `verifiers` ({account: stake
+    in wei}) staked for it and eligible."""
     models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
     genesis["jobs"] = jobs_genesis
     path = work / "genesis.json"
     path.write_text(json.dumps(genesis, indent=2))
-    node = Node(workdir=work / "node", extra_config={"genesis": str(path)}).init().start()
+    node = Node(workdir=work / "node", extra_config={"genesis": str(path), **(node_config or {})}).init().start()
     w3 = node.web3()
     staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
     model = models.upload_model(w3, DEV_ACCOUNTS[9], FIXTURES / "digits_logreg.onnx", name="digits_logreg")["cid_v0"]
@@ -68,22 +69,36 @@ def chain(tmp_path_factory):
 
 
 def send(w3, account, fn, value=0, gas=3_000_000):
-    tx = fn.build_transaction({"from": account.address, "value": value, "gas": gas, "maxFeePerGas": 10 * 10**9,
-                               "maxPriorityFeePerGas": 10**9, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-                               "chainId": w3.eth.chain_id})
-    signed = account.sign_transaction(tx)
-    w3.eth.send_raw_transaction(signed.raw_transaction)
-    return w3.eth.wait_for_transaction_receipt(signed.hash, timeout=30, poll_latency=0.05)
+    return send_all(w3, [(account, fn)], value=value, gas=gas)[0]
+
+
+def send_all(w3, calls, value=0, gas=3_000_000):
+    """Signs and sends every (account, call) before waiting for any receipt, so that calls
+    with a deadline in blocks land together however slowly Python signs under load."""
+    chain_id, hashes = w3.eth.chain_id, []
+    for account, fn in calls:
+        tx = fn.build_transaction({"from": account.address, "value": value, "gas": gas, "maxFeePerGas": 10 * 10**9,
+                                   "maxPriorityFeePerGas": 10**9, "chainId": chain_id,
+                                   "nonce": w3.eth.get_transaction_count(account.address, "pending")})
+        signed = account.sign_transaction(tx)
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+        hashes.append(signed.hash)
+    return [w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.05) for h in hashes]
 
 
 def wait_status(node, jid: bytes, statuses, timeout=30):
+    return wait_job(node, jid, lambda job: job["status"] in statuses, f"status in {statuses}", timeout)
+
+
+def wait_job(node, jid: bytes, test, wanted: str, timeout=30):
+    """The job as opg_getJob shows it once `test` holds of it."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         job = node.result("opg_getJob", ["0x" + jid.hex()])
-        if job["status"] in statuses:
+        if test(job):
             return job
         time.sleep(0.1)
-    raise TimeoutError(f"job 0x{jid.hex()} stayed {job['status']}, wanted {statuses}")
+    raise TimeoutError(f"job 0x{jid.hex()} stayed {job['status']} (round {job['round']}), wanted {wanted}")
 
 
 def request(chain, max_fee=10 * ETHER, verification_fee=2 * ETHER) -> bytes:
@@ -131,12 +146,12 @@ def test_an_honest_exact_job_is_verified(chain):
                           w3.eth.chain_id)
     digest = digest_of(message)
     assert jobs.functions.attestationDigest(jid, 1).call() == digest, "the chain builds the same typed data"
-    reveals = []
-    for member in members:
-        salt = keccak(text=f"salt {member}")
-        assert send(w3, by_address[member], jobs.functions.commitAttestation(jid, commitment(digest, salt, member))).status == 1
-        signature = by_address[member].sign_message(message).signature
-        reveals.append((jid, member, 1, salt, bytes(signature)))
+    # Everything is signed first and the commitments sent together: the 8-block commit
+    # window then holds however slowly a loaded machine runs this Python.
+    salts = {member: keccak(text=f"salt {member}") for member in members}
+    reveals = [(jid, member, 1, salts[member], bytes(by_address[member].sign_message(message).signature)) for member in members]
+    commits = [(by_address[m], jobs.functions.commitAttestation(jid, commitment(digest, salts[m], m))) for m in members]
+    assert [r.status for r in send_all(w3, commits)] == [1, 1, 1]
     receipt = send(w3, OUTSIDER, jobs.functions.revealAttestations(reveals))
     assert receipt.status == 1, "one transaction carries every attestation"
     assert len(jobs.events.AttestationRevealed().process_receipt(receipt, errors=DISCARD)) == 3, "the staking module's counter events are skipped"
@@ -183,6 +198,32 @@ def test_a_result_never_committed_is_refunded_with_a_penalty(chain):
     assert w3.eth.get_balance(REQUESTER.address) - requester_before == 4 * ETHER + ETHER, "fees back plus half the collateral"
     assert w3.eth.get_balance(PROVIDER.address) - provider_before == ETHER, "the other half of the collateral back"
     assert_supply_holds(chain)
+
+
+def test_a_committee_that_never_reveals_is_redrawn_once_then_the_job_is_unverified(chain):
+    """Issue 10's no-quorum timeout: the first committee stays silent, so at its reveal
+    deadline the job is redrawn (round 1, a new draw); the second stays silent too, so the
+    job settles unverified: the provider gets its 85% and its collateral back, the requester
+    the rest of the max fee, the verification fee and the verifiers' 10%; 5% is burned."""
+    node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
+    max_fee, verification_fee, fee = 10 * ETHER, 2 * ETHER, 4 * ETHER
+    jid = request(chain, max_fee=max_fee, verification_fee=verification_fee)
+    requester_before = w3.eth.get_balance(REQUESTER.address)
+    wait_status(node, jid, ["assigned"])
+    assert send(w3, PROVIDER, jobs.functions.acceptJob(jid, fee), value=2 * fee).status == 1
+    assert send(w3, PROVIDER, jobs.functions.commitResult(jid, b"seven", ZERO, "", keccak(b"trace"))).status == 1
+    provider_before = w3.eth.get_balance(PROVIDER.address)
+    first = wait_status(node, jid, ["attesting"])
+    assert first["round"] == 0 and len(first["committee"]) == 3
+    second = wait_job(node, jid, lambda j: j["round"] == 1 and j["status"] == "attesting", "redrawn", timeout=90)
+    assert second["revealEnd"] > first["revealEnd"] and len(second["committee"]) == 3, "the reveal deadline passed: one redraw"
+    done = wait_status(node, jid, ["unverified"], timeout=90)
+    assert done["round"] == 1 and done["label"] == "unverified" and done["settledAt"] >= second["revealEnd"]
+    assert all(m["verdict"] is None for m in done["committee"]), "nobody revealed, nobody is paid"
+    assert w3.eth.get_balance(PROVIDER.address) - provider_before == fee * 85 // 100 + 2 * fee, "its share and its collateral"
+    assert w3.eth.get_balance(REQUESTER.address) - requester_before == max_fee - fee + verification_fee + fee // 10, \
+        "the rest of the max fee, the verification fee and the verifiers' share come back"
+    assert assert_supply_holds(chain) == 0
 
 
 def test_opg_job_submit_and_show(chain):

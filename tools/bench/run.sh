@@ -21,6 +21,9 @@ echo
 echo "## Attestation signatures in block execution"
 "$BIN/opgd" bench-attestations --rounds 7
 echo
+echo "## Verified jobs end to end"
+$PY tools/bench/job_bench.py
+echo
 echo "## Four validators"
 $PY tools/bench/consensus_bench.py
 echo

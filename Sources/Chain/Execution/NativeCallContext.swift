@@ -72,6 +72,8 @@ public final class NativeCallContext {
     public private(set) var gasLeft: UInt64
     /// Events emitted so far (nested calls' included), in order.
     public private(set) var logs: [Log] = []
+    /// Diagnostics for the node's log (`note`): no part of state or consensus.
+    public private(set) var notes: [String] = []
 
     private let staticFrame: Bool
     private var staticScopes = 0
@@ -114,6 +116,34 @@ public final class NativeCallContext {
         }
         gasLeft -= amount
     }
+
+    /// Runs `body` in a state snapshot with at most `gasCap` of the gas left. Returns nil
+    /// when it succeeded, or the reason it failed (a revert, or running out of its cap)
+    /// after undoing its state changes and events: a failure costs the gas it used and
+    /// nothing else, so a block hook can isolate one item of its work from the others.
+    public func attempt(gasCap: UInt64, _ body: () throws -> Void) -> String? {
+        let snapshot = state.snapshot()
+        let logCount = logs.count
+        let spare = gasLeft - Swift.min(gasCap, gasLeft)
+        gasLeft -= spare
+        defer { gasLeft += spare }
+        do {
+            try body()
+            return nil
+        } catch {
+            state.revert(to: snapshot)
+            logs.removeSubrange(logCount...)
+            switch error {
+            case let revert as NativeRevert: return revert.reason
+            case is OutOfGas: return "out of gas"
+            default: return "\(error)"
+            }
+        }
+    }
+
+    /// Records a diagnostic for the node's log (a block hook's work that failed or was
+    /// deferred); it never changes state or gas.
+    public func note(_ message: String) { notes.append(message) }
 
     private func requireWritable(_ what: String) throws {
         if isStatic { throw NativeRevert("write protection: \(what) in a static call") }
@@ -362,6 +392,8 @@ final class NativeCallRunner {
         var logs: [Log] = []
         var returnData: [UInt8] = []
         var revertReason: String?
+        /// The call's `NativeCallContext.notes` (block hooks).
+        var notes: [String] = []
     }
 
     let handlers: NativeHandlerRegistry
@@ -416,16 +448,17 @@ final class NativeCallRunner {
                          _ body: () throws -> [UInt8]) -> Outcome {
         do {
             let output = try body()
-            return Outcome(gasUsed: gas - context.gasLeft, logs: context.logs, returnData: output)
+            return Outcome(gasUsed: gas - context.gasLeft, logs: context.logs, returnData: output, notes: context.notes)
         } catch let revert as NativeRevert {
             state.revert(to: snapshot)
-            return Outcome(gasUsed: gas - context.gasLeft, returnData: encodeRevert(revert.reason), revertReason: revert.reason)
+            return Outcome(gasUsed: gas - context.gasLeft, returnData: encodeRevert(revert.reason), revertReason: revert.reason,
+                           notes: context.notes)
         } catch is NativeCallContext.OutOfGas {
             state.revert(to: snapshot)
-            return Outcome(gasUsed: gas, revertReason: "out of gas")
+            return Outcome(gasUsed: gas, revertReason: "out of gas", notes: context.notes)
         } catch {
             state.revert(to: snapshot)
-            return Outcome(gasUsed: gas, revertReason: "\(handler.name): \(error)")
+            return Outcome(gasUsed: gas, revertReason: "\(handler.name): \(error)", notes: context.notes)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Primitives
 
 /// The outcome of one included transaction.
@@ -35,11 +36,16 @@ public struct TransactionExecutor {
     public let handlers: NativeHandlerRegistry
     /// Encodes a revert reason as return data (Solidity's `Error(string)`).
     let encodeRevert: (String) -> [UInt8]
+    /// Receives one line per failed block hook and per note a hook left (the node's log).
+    let hookNotice: @Sendable (String) -> Void
 
-    /// Creates an executor dispatching to `handlers`.
-    public init(handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8]) {
+    /// Creates an executor dispatching to `handlers`; hook failures and notes go to
+    /// `hookNotice`, standard error by default.
+    public init(handlers: NativeHandlerRegistry, encodeRevert: @escaping (String) -> [UInt8],
+                hookNotice: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }) {
         self.handlers = handlers
         self.encodeRevert = encodeRevert
+        self.hookNotice = hookNotice
     }
 
     /// Applies `tx` (sent by `tx.sender`, at position `index` of `block`), drawing its gas
@@ -78,20 +84,28 @@ public struct TransactionExecutor {
     /// Runs every handler's begin-block hook, in address order (before the block's first
     /// transaction).
     public func beginBlock(_ block: BlockEnvironment, state: ExecutionState) {
-        runHooks(block, state) { try $0.beginBlock($1) }
+        runHooks("begin-block", block, state) { try $0.beginBlock($1) }
     }
 
     /// Runs every handler's end-block hook, in address order (after the block's last
     /// transaction, before `finalize`).
     public func endBlock(_ block: BlockEnvironment, state: ExecutionState) {
-        runHooks(block, state) { try $0.endBlock($1) }
+        runHooks("end-block", block, state) { try $0.endBlock($1) }
     }
 
     /// Hooks have no transaction and no receipt: a failed hook's changes are undone and
-    /// the block goes on (the failure is deterministic, so every validator agrees).
-    private func runHooks(_ block: BlockEnvironment, _ state: ExecutionState, _ hook: (NativeHandler, NativeCallContext) throws -> Void) {
+    /// the block goes on (the failure is deterministic, so every validator agrees). The
+    /// failure and the hook's notes go to `hookNotice`, never silently.
+    private func runHooks(_ phase: String, _ block: BlockEnvironment, _ state: ExecutionState,
+                          _ hook: (NativeHandler, NativeCallContext) throws -> Void) {
         let runner = NativeCallRunner(handlers: handlers, encodeRevert: encodeRevert, state: state, block: block, transaction: nil)
-        for handler in handlers.all { _ = runner.runHook(handler, gas: GasSchedule.blockHook, hook) }
+        for handler in handlers.all {
+            let outcome = runner.runHook(handler, gas: GasSchedule.blockHook, hook)
+            for note in outcome.notes { hookNotice("block \(block.number): \(handler.name) \(phase) hook: \(note)") }
+            if let reason = outcome.revertReason {
+                hookNotice("block \(block.number): \(handler.name) \(phase) hook failed (\(reason)); its state changes were undone")
+            }
+        }
     }
 
     /// Mints the block reward to the proposer and records it in the supply ledger.

@@ -39,7 +39,8 @@ public final class ChainService {
         self.config = config
         self.database = database
         self.builder = BlockBuilder(config: config, database: database,
-                                    executor: TransactionExecutor(handlers: handlers, encodeRevert: encodeRevert), validatorSets: validatorSets)
+                                    executor: TransactionExecutor(handlers: handlers, encodeRevert: encodeRevert, hookNotice: notice),
+                                    validatorSets: validatorSets)
         self.mempool = Mempool(limits: poolLimits)
         self.notifications = BlockNotifications(capacity: Self.listenerBacklog, notice: notice)
     }

@@ -25,12 +25,18 @@ public final class Jobs: SelectorDispatchedModule {
     public static let maxCommitteeSize: UInt64 = 16
     /// Furthest deadline, in blocks after the request.
     public static let maxDeadlineBlocks: UInt64 = 1_000_000
-    /// Most agenda items (draws, timeouts) the end-block hook handles in one block; an item
-    /// that finds its block full goes to the next block with room.
+    /// Agenda version 1 only: most agenda items (draws, timeouts) one block's list holds; an
+    /// item that finds its block full goes to the next block with room. Version 2's lists
+    /// are unbounded (docs/verification.md, "Timeouts and the agenda").
     public static let agendaCapacity: UInt64 = 32
     /// Hook gas kept in hand before handling one more agenda item (a draw among a few
     /// dozen operators and the settlement take well under it; docs/verification.md).
     static let itemGasReserve: UInt64 = 1_500_000
+    /// Hook gas an agenda item (version 2) may not use: what recording its failure and
+    /// carrying the rest of the agenda forward cost, with room to spare.
+    static let carryGasReserve: UInt64 = 200_000
+    /// Failed attempts after which an agenda item is settled by `fallBack` instead of retried.
+    static let agendaAttempts: UInt64 = 2
     /// Gas charged per attestation signature recovered (the ecrecover precompile's price).
     public static let signatureCheckGas: UInt64 = 3_000
     /// Domain tag of the provider draw's seed.
@@ -66,13 +72,24 @@ public final class Jobs: SelectorDispatchedModule {
         static let members = Hash32.slot(16)
         /// `mapping(bytes32 => Dispute) disputes`.
         static let disputes = Hash32.slot(17)
+        /// `uint64 agendaVersion`: the agenda rules written at genesis (0 on a chain made
+        /// before the rules were versioned, which runs version 1 for ever).
+        static let agendaVersion = Hash32.slot(18)
+        /// `uint64 agendaVersionFrom`: the first block that runs `agendaVersion`.
+        static let agendaVersionFrom = Hash32.slot(19)
+        /// `uint64 agendaCursorBlock`: the oldest block whose agenda is not wholly handled
+        /// (version 2; 0 before the first hook).
+        static let agendaCursorBlock = Hash32.slot(20)
+        /// `uint64 agendaCursorIndex`: the first unhandled item of that block's agenda.
+        static let agendaCursorIndex = Hash32.slot(21)
     }
 
     /// Fields of the `Job` struct, one slot each, in order.
     enum Field: UInt64, CaseIterable {
         case requester = 0, status, verificationClass, modelId, inputHash, inputURI, maxFee, verificationFee, deadline, requestedAt,
              provider, fee, collateral, acceptBy, outputHash, outputURI, traceRoot, committedAt, round, epoch, commitEnd, revealEnd,
-             committee, committeeWeight, validWeight, invalidWeight, committedCount, revealedCount, challengeEnd, agendaBlock, settledAt
+             committee, committeeWeight, validWeight, invalidWeight, committedCount, revealedCount, challengeEnd, agendaBlock, settledAt,
+             agendaFailures
     }
 
     /// Fields of a committee member's record.

@@ -6,13 +6,27 @@ import Primitives
 extension Jobs {
     // MARK: Agenda
 
-    /// Puts the job on the agenda of the first block at or after `target` (and after the
-    /// current block) that has room, and records that block in the job.
+    /// The newest agenda rules this node implements (`JobsParameters.agendaVersion`).
+    public static let latestAgendaVersion: UInt64 = 2
+
+    /// The agenda rules of this block: the genesis version from its first block, version 1
+    /// before it and on a chain whose genesis wrote no version.
+    func agendaVersion(_ context: NativeCallContext) throws -> UInt64 {
+        let version = try context.loadWord(Slot.agendaVersion).uint64 ?? 1
+        let from = try context.loadWord(Slot.agendaVersionFrom).uint64 ?? .max
+        return version >= 2 && context.block.number >= from ? version : 1
+    }
+
+    /// Puts the job on the agenda of block `target` (at the earliest the next block) and
+    /// records that block in the job. Version 1 walks on to the first block whose agenda
+    /// has room for it (at most `agendaCapacity` items); version 2 appends at constant gas,
+    /// since its hook carries whatever it cannot handle forward.
     func schedule(_ id: Hash32, _ base: Hash32, at target: UInt64, _ context: NativeCallContext) throws {
         var block = Swift.max(target, context.block.number + 1)
+        let bounded = try agendaVersion(context) == 1
         while true {
             let list = try context.mappingSlot(Slot.agenda, key: Hash32(word: UInt256(block)))
-            if try context.loadWord(list) < UInt256(Self.agendaCapacity) {
+            if try !bounded || context.loadWord(list) < UInt256(Self.agendaCapacity) {
                 try context.store(id, at: try context.pushArrayElement(list))
                 try set(base, .agendaBlock, block, context)
                 return
@@ -21,11 +35,18 @@ extension Jobs {
         }
     }
 
-    /// Handles this block's agenda in the order the items were scheduled. An item whose
-    /// job has moved on (its `agendaBlock` is another block) is skipped. When less than
-    /// `itemGasReserve` of the hook's gas is left, the remaining items move to the next
-    /// blocks' agendas instead, so a hook never runs out of gas and loses its agenda.
+    /// Handles the agenda by the rules of the block's `agendaVersion`.
     public func endBlock(_ context: NativeCallContext) throws {
+        if try agendaVersion(context) == 1 { try endBlockVersion1(context) } else { try endBlockVersion2(context) }
+    }
+
+    /// Version 1: handles this block's agenda in the order the items were scheduled. An
+    /// item whose job has moved on (its `agendaBlock` is another block) is skipped. When
+    /// less than `itemGasReserve` of the hook's gas is left, the remaining items move to
+    /// the next blocks' agendas. Any item's failure fails the whole hook, whose changes
+    /// are undone: the block's agenda is then never handled (the liveness bug version 2
+    /// fixes; kept so that blocks made under it replay to the same state).
+    private func endBlockVersion1(_ context: NativeCallContext) throws {
         let list = try context.mappingSlot(Slot.agenda, key: Hash32(word: UInt256(context.block.number)))
         let count = try context.loadWord(list).uint64 ?? 0
         guard count > 0 else { return }
@@ -43,6 +64,87 @@ extension Jobs {
             }
         }
         try context.storeWord(.zero, at: list)
+    }
+
+    /// Version 2: handles the agendas of every block from the carried cursor up to this
+    /// one, oldest first and each in scheduling order, skipping items whose job has moved
+    /// on. When less than `itemGasReserve` is left, it stores the cursor (block and index)
+    /// and stops: the rest waits for the next block at constant gas. Each item runs in its
+    /// own snapshot (`handle`), so one item's failure undoes that item only.
+    private func endBlockVersion2(_ context: NativeCallContext) throws {
+        let now = context.block.number
+        let carried = try context.loadWord(Slot.agendaCursorBlock).uint64 ?? 0
+        var block = carried == 0 ? now : Swift.min(carried, now)
+        var index = try carried == 0 ? 0 : context.loadWord(Slot.agendaCursorIndex).uint64 ?? 0
+        var params: JobsParameters?
+        while block <= now {
+            let list = try context.mappingSlot(Slot.agenda, key: Hash32(word: UInt256(block)))
+            let count = try context.loadWord(list).uint64 ?? 0
+            while index < count {
+                guard context.gasLeft >= Self.itemGasReserve else {
+                    context.note("\(count - index) items of block \(block)'s jobs agenda (and any after it) carried to the next block")
+                    return try carry(block, index, context)
+                }
+                let slot = try context.arrayElementSlot(list, index: UInt256(index))
+                let id = try context.load(slot)
+                try context.store(.zero, at: slot)
+                index += 1
+                let base = try jobSlot(id, context)
+                guard try number(base, .agendaBlock, context) == block else { continue }
+                if params == nil { params = try parameters(context) }
+                try handle(id, base, params!, context)
+            }
+            if count > 0 { try context.storeWord(.zero, at: list) }
+            block += 1
+            index = 0
+        }
+        try carry(now + 1, 0, context)
+    }
+
+    /// Stores the agenda cursor (writing only what changed).
+    private func carry(_ block: UInt64, _ index: UInt64, _ context: NativeCallContext) throws {
+        if try context.loadWord(Slot.agendaCursorBlock) != UInt256(block) { try context.storeWord(UInt256(block), at: Slot.agendaCursorBlock) }
+        if try context.loadWord(Slot.agendaCursorIndex) != UInt256(index) { try context.storeWord(UInt256(index), at: Slot.agendaCursorIndex) }
+    }
+
+    /// Acts on one item in a snapshot with all but `carryGasReserve` of the hook's gas. A
+    /// failure (a revert, or running out of that gas) undoes the item only; it is counted
+    /// in the job's `agendaFailures` and noted for the node's log. An item that failed is
+    /// put on the next block's agenda again (a new draw seed, staking changes or more gas
+    /// may let it through); after `agendaAttempts` failures the job is settled by
+    /// `fallBack` instead, which draws nothing and only pays out what the job holds in
+    /// escrow. A fall-back that fails too (only broken escrow books could make it) takes
+    /// the job off the agenda, noted, rather than retrying for ever.
+    private func handle(_ id: Hash32, _ base: Hash32, _ params: JobsParameters, _ context: NativeCallContext) throws {
+        let failures = try number(base, .agendaFailures, context)
+        let current = try status(base, context)
+        let fallingBack = failures >= Self.agendaAttempts
+        let reason = context.attempt(gasCap: context.gasLeft - Self.carryGasReserve) {
+            if fallingBack { try fallBack(id, base, current, params, context) } else { try act(id, base, params, context) }
+        }
+        if fallingBack {
+            let settled = "settled as \(try status(base, context).name)"
+            context.note("job \(id) (\(current.name)): agenda item failed \(failures) times; "
+                         + (reason.map { "settling it failed (\($0)); it is off the agenda" } ?? settled))
+        }
+        guard let reason else { return }
+        try set(base, .agendaFailures, failures + 1, context)
+        if fallingBack { return try set(base, .agendaBlock, UInt64(0), context) }
+        context.note("job \(id) (\(current.name)): agenda item failed (\(reason)); tried again in the next block")
+        try schedule(id, base, at: context.block.number + 1, context)
+    }
+
+    /// The settlement of an item that keeps failing: what its timeout would end in without
+    /// any further draw. Before a result: a refund (with the no-result penalty once the
+    /// provider accepted); with a result: settled unverified; in a dispute: undecided.
+    private func fallBack(_ id: Hash32, _ base: Hash32, _ status: JobStatus, _ params: JobsParameters, _ context: NativeCallContext) throws {
+        switch status {
+        case .requested, .assigned: try refund(id, base, penaltyBps: 0, context)
+        case .accepted: try refund(id, base, penaltyBps: params.timeoutPenaltyBps, context)
+        case .committed, .attesting: _ = try settle(id, base, verified: false, context)
+        case .disputed: try settleDispute(id, base, .undecided, context)
+        default: try set(base, .agendaBlock, UInt64(0), context)
+        }
     }
 
     private func act(_ id: Hash32, _ base: Hash32, _ params: JobsParameters, _ context: NativeCallContext) throws {

@@ -31,6 +31,13 @@ public struct JobsParameters: Equatable, Sendable {
     public var burnShareBps: UInt64
     /// The bond a challenger sends with `challenge` (default 100 OPG).
     public var challengeBond: UInt256
+    /// The end-block agenda's rules (docs/verification.md, "Agenda"): 1, a per-block list
+    /// of at most `Jobs.agendaCapacity` items whose leftovers walk to later blocks, or 2
+    /// (default), unbounded lists handled from a carried cursor with every item isolated.
+    /// Not one of the `parameters()` words: it lives in slots 18 and 19.
+    public var agendaVersion: UInt64 = Jobs.latestAgendaVersion
+    /// The first block that runs `agendaVersion` (default 0); version 1 runs before it.
+    public var agendaVersionFromBlock: UInt64 = 0
 
     /// The defaults above.
     public static let `default` = JobsParameters(
@@ -88,6 +95,9 @@ public struct JobsParameters: Equatable, Sendable {
         if timeoutPenaltyBps > 10_000 { return "timeoutPenaltyBps: \(timeoutPenaltyBps) basis points is over 10000" }
         for (name, bps) in [("providerShareBps", providerShareBps), ("verifierShareBps", verifierShareBps), ("burnShareBps", burnShareBps)]
             where bps > 10_000 { return "\(name): \(bps) basis points is over 10000" }
+        if !(1...Jobs.latestAgendaVersion).contains(agendaVersion) {
+            return "agendaVersion: \(agendaVersion) is not a version this node implements (1…\(Jobs.latestAgendaVersion)); upgrade opgd"
+        }
         if providerShareBps + verifierShareBps + burnShareBps != 10_000 {
             return "providerShareBps + verifierShareBps + burnShareBps must be 10000, got \(providerShareBps + verifierShareBps + burnShareBps)"
         }
@@ -98,5 +108,7 @@ public struct JobsParameters: Equatable, Sendable {
     public func genesisStorage() throws -> [GenesisStorageWord] {
         if let violation = violation() { throw NativeRevert(violation) }
         return words.enumerated().map { GenesisStorageWord(address: Jobs.address, slot: .slot(UInt64($0.offset)), value: Hash32(word: $0.element)) }
+            + [GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.agendaVersion, value: Hash32(word: UInt256(agendaVersion))),
+               GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.agendaVersionFrom, value: Hash32(word: UInt256(agendaVersionFromBlock)))]
     }
 }
