@@ -239,47 +239,70 @@ static inline __m256d horner_lanes(const double *c, size_t n, __m256d u) {
     return p;
 }
 
-// Four values of the exact GELU. Each lane keeps the branch its |z| selects, computed
-// with the scalar code's operations; a branch (and each erfc interval) is evaluated only
-// when some lane needs it.
-__attribute__((target("avx2,fma")))
-static void gelu_erf_avx2(const float *x, size_t n, float *out) {
+// Four values of the exact GELU whose |z| all select `piece` (0: |z| < 1; 1–4: the erfc
+// intervals; 5: |z| ≥ 6), by the scalar code's operations for that piece.
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m128 gelu_piece_lanes(int piece, __m128 v) {
     static const double *const tails[4] = {ERFC_TAIL1, ERFC_TAIL2, ERFC_TAIL3, ERFC_TAIL4};
     static const size_t tail_counts[4] = {COUNT(ERFC_TAIL1), COUNT(ERFC_TAIL2), COUNT(ERFC_TAIL3), COUNT(ERFC_TAIL4)};
-    static const double lower[5] = {1, 2, 3, 4, 6}, centres[4] = {1.5, 2.5, 3.5, 5};
+    static const double centres[4] = {1.5, 2.5, 3.5, 5};
     const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m128 v = _mm_loadu_ps(x + i);
-        __m256d d = _mm256_cvtps_pd(v);
-        __m256d z = _mm256_mul_pd(d, _mm256_set1_pd(0.7071067811865476));
-        __m256d a = _mm256_andnot_pd(sign, z);
-        __m256d t = _mm256_mul_pd(a, a);
-        __m256d negative = _mm256_cmp_pd(z, _mm256_setzero_pd(), _CMP_LT_OQ);
-        __m256d below_one = _mm256_cmp_pd(a, one, _CMP_LT_OQ);
-        int small_lanes = _mm256_movemask_pd(below_one);
-        __m256d one_plus_erf = _mm256_setzero_pd();
-        if (small_lanes) {  // |z| < 1: r = a · P(a²); 1 − r or 1 + r
-            __m256d r = _mm256_mul_pd(a, horner_lanes(ERF_SMALL, COUNT(ERF_SMALL), t));
-            one_plus_erf = _mm256_blendv_pd(_mm256_add_pd(one, r), _mm256_sub_pd(one, r), negative);
-        }
-        if (small_lanes != 0xF) {  // otherwise c = erfc(a): exp(−(a·a)) · Q_i(a − m_i), 0 from 6 on
-            __m256d q = _mm256_setzero_pd();
-            for (int k = 0; k < 4; k++) {
-                __m256d in = _mm256_and_pd(_mm256_cmp_pd(a, _mm256_set1_pd(lower[k]), _CMP_GE_OQ),
-                                           _mm256_cmp_pd(a, _mm256_set1_pd(lower[k + 1]), _CMP_LT_OQ));
-                if (_mm256_movemask_pd(in))
-                    q = _mm256_blendv_pd(q, horner_lanes(tails[k], tail_counts[k], _mm256_sub_pd(a, _mm256_set1_pd(centres[k]))), in);
-            }
-            __m256d c = _mm256_mul_pd(exp_lanes(_mm256_xor_pd(t, sign)), q);
-            c = _mm256_andnot_pd(_mm256_cmp_pd(a, _mm256_set1_pd(6.0), _CMP_GE_OQ), c);
-            __m256d large = _mm256_blendv_pd(_mm256_add_pd(one, _mm256_sub_pd(one, c)), c, negative);
-            one_plus_erf = _mm256_blendv_pd(large, one_plus_erf, below_one);
-        }
-        __m128 y = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(0.5), d), one_plus_erf));
-        _mm_storeu_ps(out + i, _mm_blendv_ps(y, v, _mm_cmpunord_ps(v, v)));  // a NaN is returned as it is
+    __m256d d = _mm256_cvtps_pd(v);
+    __m256d z = _mm256_mul_pd(d, _mm256_set1_pd(0.7071067811865476));
+    __m256d a = _mm256_andnot_pd(sign, z);
+    __m256d t = _mm256_mul_pd(a, a);
+    __m256d negative = _mm256_cmp_pd(z, _mm256_setzero_pd(), _CMP_LT_OQ);
+    __m256d one_plus_erf;
+    if (piece == 0) {  // r = a · P(a²); 1 − r or 1 + r
+        __m256d r = _mm256_mul_pd(a, horner_lanes(ERF_SMALL, COUNT(ERF_SMALL), t));
+        one_plus_erf = _mm256_blendv_pd(_mm256_add_pd(one, r), _mm256_sub_pd(one, r), negative);
+    } else {  // c = erfc(a): exp(−(a·a)) · Q_i(a − m_i), 0 from 6 on; c or 1 + (1 − c)
+        __m256d c = _mm256_setzero_pd();
+        if (piece < 5)
+            c = _mm256_mul_pd(exp_lanes(_mm256_xor_pd(t, sign)),
+                              horner_lanes(tails[piece - 1], tail_counts[piece - 1], _mm256_sub_pd(a, _mm256_set1_pd(centres[piece - 1]))));
+        one_plus_erf = _mm256_blendv_pd(_mm256_add_pd(one, _mm256_sub_pd(one, c)), c, negative);
     }
-    gelu_erf_portable(x + i, n - i, out + i);
+    return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(0.5), d), one_plus_erf));
+}
+
+// The exact GELU, its values grouped by the piece their |z| selects within runs of up to
+// 256, so that each group of four lanes runs one piece (`gelu_piece_lanes`) instead of
+// every piece that some lane of four neighbours needs; two groups at a time, so their
+// Horner chains overlap. A NaN is returned as it is.
+__attribute__((target("avx2,fma")))
+static void gelu_erf_avx2(const float *x, size_t n, float *out) {
+    enum { RUN = 256, PIECES = 6 };
+    uint16_t m[RUN + 8];
+    for (size_t base = 0; base < n; base += RUN) {
+        const float *xs = x + base;
+        float *ys = out + base;
+        size_t length = n - base < RUN ? n - base : RUN;
+        uint8_t pieces[RUN];
+        unsigned present = 0;
+        for (size_t i = 0; i < length; i++) {  // without branches; a NaN is piece 6, left as it is
+            double a = fabs((double)xs[i] * 0.7071067811865476);
+            pieces[i] = isnan(a) ? 6 : (a >= 1) + (a >= 2) + (a >= 3) + (a >= 4) + (a >= 6);
+            present |= 1u << pieces[i];
+        }
+        if (present & 1u << 6)
+            for (size_t i = 0; i < length; i++) if (pieces[i] == 6) ys[i] = xs[i];
+        for (int piece = 0; piece < PIECES; piece++) {
+            if (!(present & 1u << piece)) continue;
+            size_t c = 0;
+            for (size_t i = 0; i < length; i++) { m[c] = (uint16_t)i; c += pieces[i] == piece; }
+            // A short last group repeats the last member (computed and stored more than once, the same value).
+            for (size_t k = c; k % 8; k++) m[k] = m[c - 1];
+            for (size_t g = 0; g < c; g += 8) {
+                float y[8];
+                __m128 v0 = _mm_setr_ps(xs[m[g]], xs[m[g + 1]], xs[m[g + 2]], xs[m[g + 3]]);
+                __m128 v1 = _mm_setr_ps(xs[m[g + 4]], xs[m[g + 5]], xs[m[g + 6]], xs[m[g + 7]]);
+                _mm_storeu_ps(y, gelu_piece_lanes(piece, v0));
+                _mm_storeu_ps(y + 4, gelu_piece_lanes(piece, v1));
+                for (int l = 0; l < 8; l++) ys[m[g + l]] = y[l];
+            }
+        }
+    }
 }
 // Four lanes of exp_binary64 for any x: exp_lanes' operations where they apply (from
 // −745.2 up; there k ≥ −1075, so both factors of 2^k are normal), else the scalar code's

@@ -76,6 +76,39 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// A Conv with constant weights and an input whose spatial shape is declared builds its
+    /// fast kernel (geometry, offsets, transposed weights) at load; its runs equal the
+    /// reference on 1–3 threads. Undeclared spatial sizes, or weights a feed may replace,
+    /// build nothing at load, and inputs of several shapes still run right.
+    func testConvolutionPreparedAtLoadMatchesTheReference() throws {
+        var g = Generator(state: 9)
+        let w = Tensor(name: "w", elementType: .float, shape: [6, 2, 3, 3], storage: .float((0..<108).map { _ in g.float() }))
+        let bias = Tensor(name: "b", elementType: .float, shape: [6], storage: .float((0..<6).map { _ in g.float() }))
+        let attributes = [Attribute(name: "pads", value: .ints([1, 0, 1, 2])), Attribute(name: "group", value: .int(2)),
+                          Attribute(name: "strides", value: .ints([1, 2]))]
+        let fixed: [ShapeDimension] = [.symbol("N"), .value(4), .value(7), .value(9)]
+        let free: [ShapeDimension] = [.symbol("N"), .value(4), .symbol("H"), .symbol("W")]
+        for (dims, wIsAnInput, prepared) in [(fixed, false, true), (free, false, false), (fixed, true, false)] {
+            let graph = Graph(name: "g", nodes: [Node(name: "n", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: attributes)],
+                              initializers: [w, bias],
+                              inputs: [ValueInfo(name: "x", type: .tensor(.float, shape: dims))] + (wIsAnInput ? [ValueInfo(name: "w", type: nil)] : []),
+                              outputs: [ValueInfo(name: "y", type: nil)], valueInfo: [])
+            let model = Model(irVersion: 8, opsetImports: [OperatorSetID(domain: "", version: 17)], producerName: "", producerVersion: "",
+                              domain: "", modelVersion: 0, docString: "", metadata: [], graph: graph)
+            let s = try InferenceSession(model: model)
+            XCTAssertEqual(s.convolutions[0] != nil, prepared, "\(dims), W an input: \(wIsAnInput)")
+            for shape in dims == free ? [[1, 4, 7, 9], [2, 4, 5, 12]] : [[1, 4, 7, 9], [3, 4, 7, 9]] {
+                let x = Tensor.float((0..<shape.reduce(1, *)).map { _ in g.float() }, shape: shape)
+                let reference = try s.run(["x": x], options: RunOptions(path: .reference))[0]
+                for threads in [1, 2, 3] {
+                    let fast = try s.run(["x": x], options: RunOptions(threads: threads))[0]
+                    XCTAssertEqual(fast.shape, reference.shape)
+                    XCTAssertEqual(bits(try fast.floats("")), bits(try reference.floats("")), "Conv \(shape), \(dims), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// SVM kernels: the C chains (svm_kernels.h) equal the Swift reference for every kernel
     /// type, vector counts around the 8-lane and 32-vector blocks, batches across the row
     /// block, one feature and many, special values among the features.

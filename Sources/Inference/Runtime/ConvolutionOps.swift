@@ -93,16 +93,24 @@ struct WindowGeometry {
 /// into zero-padded planes, so every window position is a plain offset — the kernel
 /// position's offset plus the output position's — and a padded position reads a 0 and
 /// contributes fma(0, w, acc) exactly as the reference does. The weights of each group
-/// are transposed so that SIMD lanes hold different output channels.
-struct DirectConvolution {
+/// are transposed so that SIMD lanes hold different output channels. Everything here
+/// depends only on the attributes, the input's spatial shape and the weights, so a Conv
+/// with constant weights and a known input shape builds it once, at load
+/// (`preparedConvolution`), and its runs only read it.
+final class DirectConvolution: @unchecked Sendable {
     let geo: WindowGeometry
-    let channels: Int
-    let paddedSize: [Int], paddedPlane: Int
+    let channels: Int, groups: Int, outputChannels: Int
+    let paddedPlane: Int
     let kernelOffsets: [Int32], outputOffsets: [Int32]
+    /// Where each input row (the last axis) starts in its padded plane.
+    let rowStarts: [Int32]
+    /// The weights of each group, transposed: [(g · depth + ic · kCount + kp) · mp + oc], mp = mg rounded up to 8.
+    let transposedWeights: [Float]
 
     /// Nil when a sample's padded planes (all groups) would exceed 2^24 elements (huge pads)
-    /// or there are no input channels: the reference runs then.
-    init?(_ geo: WindowGeometry, channels: Int, groups: Int) {
+    /// or there are no input channels: the reference runs then. `w` holds groups · mg
+    /// output channels of `channels` × kernel positions each.
+    init?(_ geo: WindowGeometry, channels: Int, groups: Int, weights w: [Float], outputChannels mg: Int) {
         guard channels > 0 else { return nil }
         let rank = geo.inSize.count
         let padded = (0..<rank).map { geo.inSize[$0] + geo.padBegin[$0] + geo.padEnd[$0] }
@@ -115,11 +123,31 @@ struct DirectConvolution {
         }
         self.geo = geo
         self.channels = channels
-        paddedSize = padded
+        self.groups = groups
+        outputChannels = mg
         paddedPlane = Shape.count(padded)
         let strides = Shape.strides(padded)
         kernelOffsets = Self.offsets(extent: geo.kernel, step: (0..<rank).map { geo.dilations[$0] * strides[$0] })
         outputOffsets = Self.offsets(extent: geo.outSize, step: (0..<rank).map { geo.strides[$0] * strides[$0] })
+        let rowLength = geo.inSize.last!, plane = Shape.count(geo.inSize)
+        rowStarts = (0..<(plane / max(rowLength, 1))).map { row in
+            var rem = row, offset = geo.padBegin[rank - 1]
+            for d in stride(from: rank - 2, through: 0, by: -1) {
+                offset += (rem % geo.inSize[d] + geo.padBegin[d]) * strides[d]
+                rem /= geo.inSize[d]
+            }
+            return Int32(offset)
+        }
+        let depth = channels * kernelOffsets.count, mp = (mg + 7) / 8 * 8
+        transposedWeights = [Float](unsafeUninitializedCapacity: groups * depth * mp) { t, count in
+            t.initialize(repeating: 0)
+            w.withUnsafeBufferPointer { w in
+                for g in 0..<groups {
+                    for oc in 0..<mg { for k in 0..<depth { t[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
+                }
+            }
+            count = groups * depth * mp
+        }
     }
 
     /// Σ i_d · step_d for every index i of `extent`, row-major.
@@ -134,37 +162,18 @@ struct DirectConvolution {
         return result
     }
 
-    func run(_ x: [Float], _ w: [Float], _ bias: [Float]?, relu: Bool, into out: inout [Float], samples n: Int, groups: Int,
-             outputChannels mg: Int, threads: Int) {
-        let cg = channels, c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
+    func run(_ x: [Float], _ bias: [Float]?, relu: Bool, into out: inout [Float], samples n: Int, threads: Int) {
+        let (cg, groups, mg) = (channels, self.groups, outputChannels)
+        let c = cg * groups, kCount = kernelOffsets.count, outCount = outputOffsets.count
         let depth = cg * kCount, mp = (mg + 7) / 8 * 8, plane = Shape.count(geo.inSize)
-        var transposed = [Float](repeating: 0, count: groups * depth * mp)
-        transposed.withUnsafeMutableBufferPointer { t in
-            w.withUnsafeBufferPointer { w in
-                for g in 0..<groups {
-                    for oc in 0..<mg { for k in 0..<depth { t[(g * depth + k) * mp + oc] = w[(g * mg + oc) * depth + k] } }
-                }
-            }
-        }
-        // Where each input row (the last axis) starts in its padded plane.
-        let rowLength = geo.inSize.last!, rank = geo.inSize.count
-        let paddedStrides = Shape.strides(paddedSize)
-        var rowStarts = [Int32]()
-        for row in 0..<(plane / max(rowLength, 1)) {
-            var rem = row, offset = geo.padBegin[rank - 1]
-            for d in stride(from: rank - 2, through: 0, by: -1) {
-                offset += (rem % geo.inSize[d] + geo.padBegin[d]) * paddedStrides[d]
-                rem /= geo.inSize[d]
-            }
-            rowStarts.append(Int32(offset))
-        }
+        let rowLength = geo.inSize.last!, paddedPlane = self.paddedPlane
         let avx = MatrixProduct.hasAVX2FMA ? Int32(1) : 0
         // Runs of samples, up to 4 per thread, taken by the threads as they come free.
         let workers = threads > 1 && n > 1 && n * mg * groups * outCount * depth >= 1 << 16 ? min(4 * threads, n) : 1
         let hasBias = bias != nil, fusedRelu: Int32 = relu ? 1 : 0
         x.withUnsafeBufferPointer { xs in
         (bias ?? []).withUnsafeBufferPointer { bs in
-        transposed.withUnsafeBufferPointer { wt in
+        transposedWeights.withUnsafeBufferPointer { wt in
         kernelOffsets.withUnsafeBufferPointer { koff in
         outputOffsets.withUnsafeBufferPointer { ooff in
         rowStarts.withUnsafeBufferPointer { starts in
@@ -192,6 +201,21 @@ struct DirectConvolution {
     }
 }
 
+/// The fast Conv of a node whose weights are a constant (no feed can replace them) and
+/// whose input's spatial shape is known at load, built once when the session is loaded;
+/// nil when either is not known or the node would fail (its run reports the error).
+func preparedConvolution(_ ctx: OpContext, input: [ShapeDimension]?, weights: Tensor) -> DirectConvolution? {
+    guard ctx.node.domain.isEmpty || ctx.node.domain == "ai.onnx", ctx.node.opType == "Conv",
+          let input, input.count >= 3, weights.rank == input.count, case .float(let w) = weights.storage else { return nil }
+    let spatial = input.dropFirst(2).compactMap(\.value)
+    guard spatial.count == input.count - 2, let group = try? Int(ctx.int("group", 1)), group >= 1,
+          weights.shape[0] % group == 0 else { return nil }
+    let kernel = Array(weights.shape[2...])
+    guard (try? ctx.ints("kernel_shape"))?.map(Int.init) ?? kernel == kernel,
+          let geo = try? WindowGeometry(ctx, inSize: spatial, kernel: kernel) else { return nil }
+    return DirectConvolution(geo, channels: weights.shape[1], groups: group, weights: w, outputChannels: weights.shape[0] / group)
+}
+
 func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     let xT = try ctx.input(inputs, 0), wT = try ctx.input(inputs, 1)
     let x = try xT.floats("Conv"), w = try wT.floats("Conv")
@@ -203,7 +227,9 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     }
     let kernel = try ctx.ints("kernel_shape")?.map(Int.init) ?? Array(wT.shape[2...])
     guard kernel == Array(wT.shape[2...]) else { throw ctx.error("kernel_shape \(kernel) differs from W's \(Array(wT.shape[2...]))") }
-    let geo = try WindowGeometry(ctx, inSize: Array(xT.shape[2...]), kernel: kernel)
+    // Built at load for this input shape and these weights, or else now.
+    let prepared = ctx.options.path == .fast ? ctx.convolution.flatMap { $0.geo.inSize.elementsEqual(xT.shape[2...]) ? $0 : nil } : nil
+    let geo = try prepared?.geo ?? WindowGeometry(ctx, inSize: Array(xT.shape[2...]), kernel: kernel)
     var bias: [Float]? = nil
     if let b = ctx.optionalInput(inputs, 2) {
         bias = try b.floats("Conv")
@@ -211,10 +237,11 @@ func conv(_ ctx: OpContext, _ inputs: [Tensor?]) throws -> Tensor {
     }
     let kCount = Shape.count(kernel), outCount = Shape.count(geo.outSize), plane = Shape.count(geo.inSize)
     let mg = m / group, depth = cg * kCount
-    if ctx.options.path == .fast, n * m * outCount > 0, let direct = DirectConvolution(geo, channels: cg, groups: group) {
+    if ctx.options.path == .fast, n * m * outCount > 0,
+       let direct = prepared ?? DirectConvolution(geo, channels: cg, groups: group, weights: w, outputChannels: mg) {
         // Every element is written by the kernel.
         var out = [Float](unsafeUninitializedCapacity: n * m * outCount) { $1 = n * m * outCount }
-        direct.run(x, w, bias, relu: ctx.fusedRelu, into: &out, samples: n, groups: group, outputChannels: mg, threads: ctx.options.threads)
+        direct.run(x, bias, relu: ctx.fusedRelu, into: &out, samples: n, threads: ctx.options.threads)
         return .float(out, shape: [n, m] + geo.outSize)
     }
     var out = [Float](repeating: 0, count: n * m * outCount)

@@ -40,10 +40,10 @@ func broadcastBinary<T, R>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
 }
 
 /// `broadcastBinary` for float32 when one operand has the output's shape and the other
-/// repeats along leading axes (or has it too), or is one value per row of the output (its
-/// shape the output's with the last axis 1, as a norm's [rows, 1] scale): the same
-/// operation on the same pairs in the same order, written through buffers so the loops
-/// vectorize.
+/// repeats along leading axes (or has it too, or is a single value), or is one value per
+/// row of the output (its shape the output's with the last axis 1, as a norm's [rows, 1]
+/// scale): the same operation on the same pairs in the same order, written through
+/// pointers offset once per row (no overflow-checked index sums) so the loops vectorize.
 @inline(__always)
 func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int], out: [Int], _ f: (Float, Float) -> Float) -> [Float] {
     let n = Shape.count(out)
@@ -52,10 +52,11 @@ func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int
         return [Float](unsafeUninitializedCapacity: n) { r, count in
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
+                    let (full, rows) = aFull ? (a.baseAddress!, b.baseAddress!) : (b.baseAddress!, a.baseAddress!)
                     for row in 0..<(n / width) {
-                        let base = row * width
-                        if aFull { let v = b[row]; for j in 0..<width { r[base + j] = f(a[base + j], v) } }
-                        else { let v = a[row]; for j in 0..<width { r[base + j] = f(v, b[base + j]) } }
+                        let x = full + row * width, y = r.baseAddress! + row * width, v = rows[row]
+                        if aFull { for j in 0..<width { y[j] = f(x[j], v) } }
+                        else { for j in 0..<width { y[j] = f(v, x[j]) } }
                     }
                 }
             }
@@ -70,11 +71,23 @@ func broadcastFloats(_ a: [Float], _ aShape: [Int], _ b: [Float], _ bShape: [Int
     return [Float](unsafeUninitializedCapacity: n) { r, count in
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
-                var k = 0
-                if aFull {
-                    while k < n { for j in 0..<bPeriod { r[k + j] = f(a[k + j], b[j]) }; k += bPeriod }
+                let (pa, pb, pr) = (a.baseAddress!, b.baseAddress!, r.baseAddress!)
+                if aPeriod == 1 {
+                    let v = pa[0]
+                    for k in 0..<n { pr[k] = f(v, pb[k]) }
+                } else if bPeriod == 1 {
+                    let v = pb[0]
+                    for k in 0..<n { pr[k] = f(pa[k], v) }
+                } else if aFull {
+                    for start in stride(from: 0, to: n, by: bPeriod) {
+                        let x = pa + start, y = pr + start
+                        for j in 0..<bPeriod { y[j] = f(x[j], pb[j]) }
+                    }
                 } else {
-                    while k < n { for j in 0..<aPeriod { r[k + j] = f(a[j], b[k + j]) }; k += aPeriod }
+                    for start in stride(from: 0, to: n, by: aPeriod) {
+                        let x = pb + start, y = pr + start
+                        for j in 0..<aPeriod { y[j] = f(pa[j], x[j]) }
+                    }
                 }
             }
         }

@@ -16,6 +16,8 @@ public final class InferenceSession: @unchecked Sendable {
     var folded: Set<Int> = []
     /// Per node: its constant B packed for the fast matrix kernel (MatMul, Gemm), built at load.
     var packedWeights: [PackedMatrix?] = []
+    /// Per node: a Conv's fast kernel prepared for its constant weights and known input shape, built at load.
+    var convolutions: [DirectConvolution?] = []
     public let limits: Limits
     /// Costs already computed, by input shapes (runs with the same shapes skip inference).
     private var costCache: [[FeedShape]: ModelCost] = [:]
@@ -80,6 +82,12 @@ public final class InferenceSession: @unchecked Sendable {
             guard !folded.contains(i), node.inputs.count > 1, !fed.contains(node.inputs[1]),
                   let weights = constants[node.inputs[1]] else { return nil }
             return Inference.packedWeights(for: node, weights: weights)
+        }
+        convolutions = graph.nodes.enumerated().map { i, node in
+            guard !folded.contains(i), node.inputs.count > 1, !fed.contains(node.inputs[1]),
+                  let weights = constants[node.inputs[1]] else { return nil }
+            let context = OpContext(node: node, index: i, opset: opsets[i], options: RunOptions())
+            return preparedConvolution(context, input: inference.shapes[node.inputs[0]]?.dims, weights: weights)
         }
         plan = RunPlan(session: self)
         var batchOne: [String: [ShapeDimension]] = [:]
@@ -276,6 +284,7 @@ struct RunPlan {
             var context = OpContext(node: node, index: i, opset: session.opsets[i], options: RunOptions())
             context.limits = session.limits
             context.packedWeights = session.packedWeights[i]
+            context.convolution = session.convolutions[i]
             let inputs = node.inputs.map { $0.isEmpty ? -1 : slot($0) }
             for s in inputs where s >= 0 { readerCounts[s] += 1 }
             steps.append(Step(inputs: inputs, outputs: node.outputs.map { $0.isEmpty ? -1 : slot($0) }, context: context))

@@ -11,6 +11,9 @@ struct OpContext {
     var limits = Limits.default
     /// MatMul and Gemm: the constant B packed at load for the fast kernel (`packedWeights(for:weights:)`).
     var packedWeights: PackedMatrix? = nil
+    /// Conv: the fast kernel's geometry, offsets and transposed weights, built at load for the
+    /// input's spatial shape when the weights are constant (`preparedConvolution`).
+    var convolution: DirectConvolution? = nil
     /// Scratch memory of the run (kept by the session between runs); nil outside a session run.
     var workspace: Workspace? = nil
     /// Conv and Gemm on the fast path: the Relu node that reads the output is fused in, so

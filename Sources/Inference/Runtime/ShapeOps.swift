@@ -274,7 +274,11 @@ let shapeKernels: [String: Kernel] = [
             // Float32 values are copied straight along the permuted strides (no index table).
             let y = [Float](unsafeUninitializedCapacity: v.count) { out, count in
                 v.withUnsafeBufferPointer { v in
-                    Shape.visit(shape, strides: Shape.transposeStrides(x.shape, perm: perm), base: 0) { k, flat in out[k] = v[flat] }
+                    Shape.visitRows(shape, strides: Shape.transposeStrides(x.shape, perm: perm)) { k, flat, length, step in
+                        let source = v.baseAddress! + flat, target = out.baseAddress! + k
+                        if step == 1 { target.update(from: source, count: length) }
+                        else { for i in 0..<length { target[i] = source[i &* step] } }
+                    }
                 }
                 count = v.count
             }

@@ -133,14 +133,25 @@ enum Shape {
     /// tight loop; the odometer advances the outer axes.
     @inline(__always)
     static func visit(_ shape: [Int], strides: [Int], base: Int, _ body: (_ k: Int, _ flat: Int) -> Void) {
+        visitRows(shape, strides: strides) { k, flat, length, step in
+            for i in 0..<length { body(k + i, base + flat + i * step) }
+        }
+    }
+}
+
+extension Shape {
+    /// `visit` a row at a time: `body(k, flat, length, step)` for each run of the last axis,
+    /// whose elements k ..< k + length (row-major in `shape`) are at flat offsets
+    /// flat, flat + step, … (the last axis's stride).
+    static func visitRows(_ shape: [Int], strides: [Int], _ body: (_ k: Int, _ flat: Int, _ length: Int, _ step: Int) -> Void) {
         let total = count(shape)
         if total == 0 { return }
-        guard let inner = shape.last, let innerStride = strides.last else { body(0, base); return }
+        guard let inner = shape.last, let innerStride = strides.last else { body(0, 0, 1, 1); return }
         var index = [Int](repeating: 0, count: shape.count)
-        var flat = base
+        var flat = 0
         var k = 0
         while k < total {
-            for i in 0..<inner { body(k + i, flat + i * innerStride) }
+            body(k, flat, inner, innerStride)
             k += inner
             var d = shape.count - 2
             while d >= 0 {
