@@ -9,7 +9,7 @@ SIM_SEEDS  ?= 5000
 VALNET_ROUNDS ?= 5
 CHAT       := .build/chat
 
-.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench bench-consensus valnet-soak clean
+.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench bench-consensus bench-chat-latency valnet-soak clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545 and register
 ## the chat model on it by reference (tools/chat/register_dev_model.py; docs/chat.md, "The devnet's chat model")
@@ -129,6 +129,11 @@ bench: deps venv build
 ## validator rejoining) against their peers in the same run (~10 minutes; also part of `make bench`)
 bench-consensus: deps venv build
 	$(PYTHON) tools/bench/consensus_bench.py
+
+## bench-chat-latency: seconds from `opg chat --message` to a verified and to a final answer on a devnet with a
+## provider and three verifier daemons on the chat model, against local `opg chat generate` of the same message (~5 minutes)
+bench-chat-latency: deps venv build chat-model chat-data
+	$(PYTHON) tools/bench/chat_latency_bench.py
 
 clean:
 	rm -rf .build .build-fuzz $(VENV)

@@ -103,7 +103,7 @@ def register_and_stake(node, w3):
     """Registers the chat model by reference as `make dev` does, stakes PROVIDER and VERIFIERS
     for it and waits until they are eligible; returns the model's id."""
     registered = run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "chat" / "register_dev_model.py"),
-                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True)
+                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True, timeout=600)  # hashes 542 MB: minutes on a loaded machine
     model = registered.stdout.split("by reference: ")[1].split()[0]
     assert model == CHAT_MODEL_ID
     staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
