@@ -3,9 +3,8 @@
 1 s blocks, jobs with a committee of 3 and no challenge window, the chat model registered by
 reference as `make dev` does) with one `opg provider` and three `opg verifier` daemons on the
 real chat model, each on one thread. Each round sends one message with `opg chat --message`
-and times, from the command's start, the line saying the committee reached its quorum
-(`attested 3/3: quorum reached` — the answer is verified) and the final badge (`final ·
-verified`). The named peer, alternated with it in the same run: `opg chat generate` of the
+and times, from the command's start, the moment the node shows the job past its committee's
+quorum (the answer is verified) and finalized (final), polling every 50 ms. The named peer, alternated with it in the same run: `opg chat generate` of the
 same message on this machine (the whole process: loading the 542 MB model, then the spec's
 greedy decoding) — the answer without any network. The ratio network/local per round shows
 what the network's request, draw, accept, commit, three re-executions, commit-reveal and
@@ -20,14 +19,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from statistics import median
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
-from test_chat_job import MODEL, OPG, PROVIDER, TOKENIZER, VERIFIERS, register_and_stake, requester_keystore, start_devnet  # noqa: E402
+from test_chat_job import MODEL, OPG, PROVIDER, REQUESTER, TOKENIZER, VERIFIERS, register_and_stake, requester_keystore, start_devnet  # noqa: E402
 from test_daemons import Daemon  # noqa: E402
 
 QUESTIONS = ["What is the capital of France?", "Name a large animal.", "What colour is the sky?", "Say hello in French.",
@@ -36,27 +34,34 @@ QUESTIONS = ["What is the capital of France?", "Name a large animal.", "What col
 
 
 def timed_chat(node, work, question, max_tokens):
-    """Runs `opg chat --message` and returns (seconds to the quorum line, seconds to the final
-    badge, the answer's lines)."""
+    """Runs `opg chat --message` and returns (seconds to verified, seconds to final, seconds to
+    the command's exit). The job's state is read from the node every 50 ms (a piped `opg chat`
+    buffers its output, so its lines arrive only at its exit): verified is the first poll that
+    finds the job past its quorum (`challengeWindow`, or already `finalized`), final the first
+    that finds it `finalized`."""
+    known = {j["jobId"] for j in node.result("opg_listJobs", [{"requester": REQUESTER.address}])["items"]}
     start = time.monotonic()
     process = subprocess.Popen([OPG, "chat", "--rpc", node.url, *requester_keystore(work), "--message", question, "--max-tokens", str(max_tokens),
                                 "--max-fee", "2", "--verification-fee", "1", "--deadline-blocks", "2000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    killer = threading.Timer(600, process.kill)
-    killer.start()
     verified = final = None
-    lines = []
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if verified is None and ": quorum reached" in line:
-            verified = time.monotonic() - start
-        if line.startswith("[final · verified"):
-            final = time.monotonic() - start
-    process.wait()
-    killer.cancel()
-    if process.returncode != 0 or verified is None or final is None:
-        raise RuntimeError(f"opg chat exited {process.returncode}:\n" + "\n".join(lines) + process.stderr.read())
-    return verified, final, lines
+    job = None
+    deadline = start + 900
+    while final is None and time.monotonic() < deadline and process.poll() is None:
+        if job is None:
+            job = next((j["jobId"] for j in node.result("opg_listJobs", [{"requester": REQUESTER.address}])["items"] if j["jobId"] not in known), None)
+        else:
+            status = node.result("opg_getJob", [job])["status"]
+            if verified is None and status in ("challengeWindow", "finalized"):
+                verified = time.monotonic() - start
+            if status == "finalized":
+                final = time.monotonic() - start
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
+    done = time.monotonic() - start
+    if process.returncode != 0 or verified is None or final is None or "[final · verified" not in stdout:
+        raise RuntimeError(f"opg chat exited {process.returncode}, verified {verified}, final {final}:\n{stdout}{stderr}")
+    return verified, final, done
 
 
 def timed_generate(question, max_tokens):
