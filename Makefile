@@ -9,7 +9,7 @@ SIM_SEEDS  ?= 5000
 VALNET_ROUNDS ?= 5
 CHAT       := .build/chat
 
-.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench bench-consensus bench-jobs valnet-soak clean
+.PHONY: dev devnet4 test deps browser-deps explorer-assets venv build build-debug chat-data chat-check chat-model unit e2e conformance crosscheck fuzz-smoke fuzz fuzz-long sim fixedpoint-check bench bench-consensus bench-jobs bench-chat-latency valnet-soak clean
 
 ## dev: install missing packages, build release, start a fresh single-validator devnet on 127.0.0.1:8545 and register
 ## the chat model on it by reference (tools/chat/register_dev_model.py; docs/chat.md, "The devnet's chat model")
@@ -134,6 +134,11 @@ bench-consensus: deps venv build
 ## latency in blocks and jobs per second against the kernel alone (~5 minutes; also part of `make bench`)
 bench-jobs: deps venv build
 	$(PYTHON) tools/bench/job_bench.py
+
+## bench-chat-latency: seconds from `opg chat --message` to a verified and to a final answer on a devnet with a
+## provider and three verifier daemons on the chat model, against local `opg chat generate` of the same message (~5 minutes)
+bench-chat-latency: deps venv build chat-model chat-data
+	$(PYTHON) tools/bench/chat_latency_bench.py
 
 clean:
 	rm -rf .build .build-fuzz $(VENV)

@@ -22,6 +22,8 @@ public struct NodeConfig: Equatable {
     public var rpcHeavyThreads = 1
     /// Cap on a batch's answers in bytes (`rpc.maxBatchResponseBytes`).
     public var rpcMaxBatchResponseBytes = 25_000_000
+    /// `eth_subscribe` subscriptions one WebSocket connection may hold (`rpc.maxSubscriptionsPerConnection`).
+    public var rpcMaxSubscriptionsPerConnection = 100
     /// How the node runs models in calls (`inference`).
     public var inference = InferenceConfig()
     /// The P2P listen address (`p2p.listen`); nil: no inbound connections.
@@ -56,6 +58,8 @@ public struct NodeConfig: Equatable {
             && a.inference == b.inference && a.p2pListen == b.p2pListen && a.persistentPeers == b.persistentPeers
             && a.nodeKeyFile == b.nodeKeyFile && a.consensusDirectory == b.consensusDirectory && a.timeoutProfile == b.timeoutProfile
             && a.explorerJavaScriptDir == b.explorerJavaScriptDir
+            && a.rpc.maxWebSocketConnections == b.rpc.maxWebSocketConnections && a.rpc.webSocketQueueMessages == b.rpc.webSocketQueueMessages
+            && a.rpc.maxEventStreams == b.rpc.maxEventStreams && a.rpcMaxSubscriptionsPerConnection == b.rpcMaxSubscriptionsPerConnection
     }
 
     /// The engine's timeouts: the profile's step timeouts and `blockIntervalMs` as the commit
@@ -182,7 +186,8 @@ public struct NodeConfig: Equatable {
     /// The transport's defences (Config/README.md, docs/rpc.md "Limits").
     static let rpcLimitFields = ["vhosts", "corsHeaders", "heavyThreads", "maxConnections", "maxConnectionsPerIP",
                                  "maxPendingPerIP", "requestTimeoutSeconds", "idleTimeoutSeconds", "maxHeaderBytes",
-                                 "maxBatchResponseBytes"]
+                                 "maxBatchResponseBytes", "maxWebSocketConnections", "maxSubscriptionsPerConnection",
+                                 "webSocketQueueMessages", "maxEventStreams"]
 
     static func parseRPCLimits(_ rpc: FieldReader, into c: inout NodeConfig) throws {
         if let hosts = try rpc.array("vhosts") { c.rpc.virtualHosts = try strings(hosts, "rpc.vhosts") }
@@ -195,6 +200,10 @@ public struct NodeConfig: Equatable {
         if let v = try rpc.integer("idleTimeoutSeconds", in: 1...3600) { c.rpc.idleTimeoutSeconds = Int(v) }
         if let v = try rpc.integer("maxHeaderBytes", in: 1024...(1 << 20)) { c.rpc.maxHeaderBytes = Int(v) }
         if let v = try rpc.integer("maxBatchResponseBytes", in: 1024...(1 << 32)) { c.rpcMaxBatchResponseBytes = Int(v) }
+        if let v = try rpc.integer("maxWebSocketConnections", in: 1...1_000_000) { c.rpc.maxWebSocketConnections = Int(v) }
+        if let v = try rpc.integer("maxSubscriptionsPerConnection", in: 1...100_000) { c.rpcMaxSubscriptionsPerConnection = Int(v) }
+        if let v = try rpc.integer("webSocketQueueMessages", in: 1...1_000_000) { c.rpc.webSocketQueueMessages = Int(v) }
+        if let v = try rpc.integer("maxEventStreams", in: 1...1_000_000) { c.rpc.maxEventStreams = Int(v) }
     }
 
     static func strings(_ values: [JSONValue], _ field: String) throws -> [String] {

@@ -81,7 +81,7 @@ public final class NodeRuntime {
         let rpcMetrics = RPCMetrics()
         dispatcher.metrics = rpcMetrics
         let router = HTTPRouter { request in dispatcher.route(request, lanes: lanes) }
-        let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes)
+        let subscriptions = SubscriptionHub(chain: chain, dispatcher: dispatcher, lanes: lanes, maxPerConnection: config.rpcMaxSubscriptionsPerConnection)
         router.webSocket("/", subscriptions.accept)
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions, peers: { [consensus] in consensus.peerCount })
             .register(on: router)

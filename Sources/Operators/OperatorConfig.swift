@@ -63,6 +63,8 @@ public struct OperatorConfig: Equatable, Sendable {
     public var models: [String: String] = [:]
     /// The chat model's files, when this operator runs chat jobs (docs/chat.md, "The chat job").
     public var chat: ChatFiles?
+    /// The OpenAI-compatible endpoint answering attested-only chat jobs (provider only).
+    public var openAI: OpenAIEndpoint?
     /// Log level.
     public var logLevel: Logger.Level = .info
     /// The provider's fee per job, in wei (capped at each job's max fee).
@@ -80,7 +82,7 @@ public struct OperatorConfig: Equatable, Sendable {
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "chat", "logLevel"]
-        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace"] : ["alwaysValid", "alwaysInvalid"])
+        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -145,6 +147,7 @@ public struct OperatorConfig: Equatable, Sendable {
             guard c.fee > .zero else { throw ConfigError("fee: must be above zero") }
             c.corruptOutput = try flag(r, "corruptOutput")
             c.corruptTrace = try flag(r, "corruptTrace")
+            c.openAI = try r.object("openai").map(OpenAIEndpoint.parse)
         } else {
             c.alwaysValid = try flag(r, "alwaysValid")
             c.alwaysInvalid = try flag(r, "alwaysInvalid")

@@ -6,7 +6,7 @@ import Foundation
 let chatUsage = """
 usage: opg chat [--rpc URL] [--keystore DIR] [--password-file FILE] --from ADDRESS [--model ID] [--message TEXT]
                 [--system TEXT] [--max-tokens N] [--max-fee OPG] [--verification-fee OPG] [--class exact|attestedOnly]
-                [--deadline-blocks N] [--until answered|attested|final]
+                [--backend local|openai] [--deadline-blocks N] [--until answered|attested|final]
        opg chat generate [--model-file FILE] [--tokenizer FILE] [--threads N] [--json] [--output-file FILE]
                          (--input-file FILE | [--max-tokens N] --message ROLE=CONTENT …)
        opg chat input    [--max-tokens N] --message ROLE=CONTENT …
@@ -25,7 +25,9 @@ bit for bit, not that the answer is true. docs/chat.md has the spec.
           Messages and answers are public on chain. --model defaults to the chat model as
           0x + its SHA-256 (0x\(ChatModel.modelSHA256));
           --max-fee 1 and --verification-fee 0.1 OPG per message;
-          --until (default final) is the state each answer waits for.
+          --until (default final) is the state each answer waits for. --backend openai asks
+          for an answer from a provider's OpenAI-compatible endpoint: class attestedOnly, never
+          verified (docs/chat.md, "The OpenAI-compatible backend").
 generate  runs a chat job locally on the model file (default .build/chat/smollm2-135m.onnx) as a
           provider or verifier does: prints the answer as it streams, then its token ids, why it
           stopped, the output hash (Keccak-256 of the output bytes) and the trace root. --json

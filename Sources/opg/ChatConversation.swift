@@ -11,11 +11,11 @@ import Primitives
 /// module (docs/chat.md, "opg chat").
 func chatConversation(_ argv: [String]) throws -> Int32 {
     let args = try Arguments(argv, options: ["--rpc", "--keystore", "--password-file", "--from", "--model", "--message", "--system", "--max-tokens",
-                                             "--max-fee", "--verification-fee", "--class", "--deadline-blocks", "--until"])
+                                             "--max-fee", "--verification-fee", "--class", "--backend", "--deadline-blocks", "--until"])
     if args.wantsHelp { print(chatUsage); return 0 }
     try args.expectPositionals([])
     let from = try parseAddress(try args.required("--from"), "--from")
-    let className = args.option("--class") ?? "exact"
+    let className = try chatClassName(args)
     guard let verificationClass = VerificationClass.allCases.first(where: { $0.name == className }) else {
         throw UsageError("--class: \"\(className)\" is not exact or attestedOnly")
     }
@@ -31,7 +31,7 @@ func chatConversation(_ argv: [String]) throws -> Int32 {
         maxFee: try parseOPG(args.option("--max-fee") ?? "1"), verificationFee: try parseOPG(args.option("--verification-fee") ?? "0.1"),
         maxTokens: try tokenCap(args), deadlineBlocks: blocks, goal: goal)
     if let system = args.option("--system") { session.messages.append(ChatMessage(role: .system, content: system)) }
-    print(chatModelNotice)
+    print(chatNotice(args))
     print("Model \(session.modelId), class \(verificationClass.name), up to \(session.maxTokens) tokens per answer, fees \(formatOPG(session.maxFee)) + "
           + "\(formatOPG(session.verificationFee)) OPG per message. Messages and answers become public on chain.")
     if let message = args.option("--message") { return try session.send(message) ? 0 : 1 }
@@ -131,6 +131,9 @@ struct ChatSession {
     private func readAnswer(_ id: String, _ job: JSONValue) throws -> String {
         print("answered   in block \(job["committedAt"]?.serialized() ?? "?")")
         let bytes = try JobReader(rpc: rpc).output(of: try JobView(job))
+        if job["verificationClass"]?.stringValue == "attestedOnly", let remote = try? AttestedChatAnswer(bytes: bytes) {
+            return printRemoteAnswer(remote, maxTokens: maxTokens)
+        }
         do {
             let output = try ChatJobOutput(bytes: bytes)
             print("\n\(output.text)\(output.finish == .length ? " …(cut at \(maxTokens) tokens)" : "")\n")

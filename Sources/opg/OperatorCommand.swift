@@ -34,7 +34,10 @@ func operatorCommand(_ role: DaemonRole, _ argv: [String]) throws -> Int32 {
     let context: OperatorContext
     do { context = try OperatorContext(config: config, logger: logger) } catch let e as ConfigError { throw UsageError(e.message) }
     let kernel = KernelRunner(threads: config.threads) { [reader = context.reader] id in try reader.modelBytes(id, localFile: config.models[id]) }
-    let runners: [JobRunner] = (config.chat.map { [ChatRunner(files: $0, threads: config.threads)] } ?? []) + [kernel]
+    var runners: [JobRunner] = (config.chat.map { [ChatRunner(files: $0, threads: config.threads)] } ?? []) + [kernel]
+    if let endpoint = config.openAI {
+        do { runners.insert(OpenAIRunner(endpoint: endpoint, apiKey: try endpoint.apiKey()), at: 0) } catch let e as ConfigError { throw UsageError(e.message) }
+    }
     let duty: OperatorDuty = role == .provider ? ProviderDuty(context: context, runners: runners) : VerifierDuty(context: context, runners: runners)
     try OperatorDaemon(context: context, duty: duty).run()
 }

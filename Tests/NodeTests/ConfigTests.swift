@@ -46,6 +46,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d","rpc":{"requestTimeoutSeconds":0}}"#)))
     }
 
+    func testWebSocketLimitFields() throws {
+        let defaults = try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d"}"#))
+        XCTAssertEqual([defaults.rpc.maxWebSocketConnections, defaults.rpcMaxSubscriptionsPerConnection, defaults.rpc.webSocketQueueMessages,
+                        defaults.rpc.maxEventStreams], [256, 100, 1024, 256])
+        let config = try NodeConfig.parse(JSONParser.parse(#"""
+            {"dataDir":"d","rpc":{"maxWebSocketConnections":3,"maxSubscriptionsPerConnection":2,"webSocketQueueMessages":16,"maxEventStreams":5}}
+            """#))
+        XCTAssertEqual([config.rpc.maxWebSocketConnections, config.rpcMaxSubscriptionsPerConnection, config.rpc.webSocketQueueMessages,
+                        config.rpc.maxEventStreams], [3, 2, 16, 5])
+        XCTAssertNotEqual(config, defaults)
+        for field in ["maxWebSocketConnections", "maxSubscriptionsPerConnection", "webSocketQueueMessages", "maxEventStreams"] {
+            XCTAssertThrowsError(try NodeConfig.parse(JSONParser.parse(Array("{\"dataDir\":\"d\",\"rpc\":{\"\(field)\":0}}".utf8)))) {
+                XCTAssertTrue("\($0)".hasPrefix("rpc.\(field): must be an integer in 1…"), "\($0)")
+            }
+        }
+    }
+
     func genesisError(_ mutate: (inout JSONObject) -> Void) throws -> String {
         let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
         guard case .object(var o) = try JSONParser.parse(bytes) else { XCTFail(); return "" }

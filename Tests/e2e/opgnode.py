@@ -163,8 +163,8 @@ class RPCError(Exception):
         self.data = error.get("data")
 
 
-def run(argv, check=False, input_=None, env=None):
-    p = subprocess.run(argv, capture_output=True, text=True, input=input_, env=env, timeout=120)
+def run(argv, check=False, input_=None, env=None, timeout=120):
+    p = subprocess.run(argv, capture_output=True, text=True, input=input_, env=env, timeout=timeout)
     if check and p.returncode != 0:
         raise RuntimeError(f"{argv} exited {p.returncode}: {p.stderr}")
     return p

@@ -89,21 +89,21 @@ def test_a_content_holding_a_special_token_is_refused():
     assert out.returncode == 1 and "holds the special token <|im_end|>" in out.stderr, out.stderr
 
 
-def start_devnet(work):
+def start_devnet(work, block_interval_ms=200):
     """A node whose genesis enables staking (4-block epochs) and jobs (a committee of 3, no
     challenge window)."""
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
     genesis["jobs"] = {"acceptBlocks": 100, "attestCommitBlocks": 100, "attestRevealBlocks": 100, "challengeBlocks": 0, "committeeSize": 3}
     (work / "genesis.json").write_text(json.dumps(genesis))
-    return Node(workdir=work / "node", extra_config={"genesis": str(work / "genesis.json")}).init().start()
+    return Node(workdir=work / "node", block_interval_ms=block_interval_ms, extra_config={"genesis": str(work / "genesis.json")}).init().start()
 
 
 def register_and_stake(node, w3):
     """Registers the chat model by reference as `make dev` does, stakes PROVIDER and VERIFIERS
     for it and waits until they are eligible; returns the model's id."""
     registered = run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "chat" / "register_dev_model.py"),
-                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True)
+                      "--rpc", node.url, "--opg", OPG, str(MODEL)], check=True, timeout=600)  # hashes 542 MB: minutes on a loaded machine
     model = registered.stdout.split("by reference: ")[1].split()[0]
     assert model == CHAT_MODEL_ID
     staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
@@ -114,13 +114,13 @@ def register_and_stake(node, w3):
     return model
 
 
-def requester_keystore(work):
+def requester_keystore(work, requester=REQUESTER):
     """The requester's keystore (light scrypt) and password file, for `opg chat --keystore`."""
-    keystore, password = work / "keystore", work / "password"
+    keystore, password = work / f"keystore-{requester.address}", work / "password"
     password.write_text("chat e2e\n")
     keystore.mkdir(exist_ok=True)
-    (keystore / "requester.json").write_text(json.dumps(Account.encrypt(REQUESTER.key, "chat e2e", kdf="scrypt", iterations=2**10)))
-    return ["--keystore", str(keystore), "--password-file", str(password), "--from", REQUESTER.address]
+    (keystore / "requester.json").write_text(json.dumps(Account.encrypt(requester.key, "chat e2e", kdf="scrypt", iterations=2**10)))
+    return ["--keystore", str(keystore), "--password-file", str(password), "--from", requester.address]
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,20 @@
 """eth_subscribe over WebSocket on the RPC port: web3.py's AsyncWeb3 with WebSocketProvider
 receives new heads, logs and pending transactions from a real opgd; malformed frames get
-a close frame naming the rule (slow consumers: HTTPServerTests.WebSocketTests)."""
+a close frame naming the rule (slow consumers: HTTPServerTests.WebSocketTests); the connection
+and subscription limits set low in the node config are enforced with errors naming them."""
 import asyncio
 import base64
 import json
 import os
 import socket
+import subprocess
+import time
 import urllib.request
 
 import pytest
 from web3 import AsyncWeb3, WebSocketProvider
 
-from opgnode import DEV_ACCOUNTS, NOTARY, Node, sign
+from opgnode import BIN, DEV_ACCOUNTS, NOTARY, Node, sign
 from test_logs import NOTARIZED_TOPIC, notarize_data
 
 
@@ -170,3 +173,52 @@ def test_handshake_errors_are_400(ws_node):
     answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400") and b"Sec-WebSocket-Version must be 13" in answer
     s.close()
+
+
+def subscribe(s, request_id):
+    s.sendall(frame(1, json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "eth_subscribe", "params": ["newHeads"]}).encode()))
+    while True:  # skip notifications of earlier subscriptions
+        opcode, payload = read_frame(s)
+        answer = json.loads(payload)
+        if answer.get("id") == request_id:
+            return answer
+
+
+def test_websocket_limits_set_in_the_config_are_enforced(tmp_path):
+    """rpc.maxWebSocketConnections and rpc.maxSubscriptionsPerConnection (Config/README.md) set
+    low: the third connection gets 503 and the third subscription -32005, each naming the limit."""
+    node = Node(workdir=tmp_path / "node")
+    node.config["rpc"].update({"maxWebSocketConnections": 2, "maxSubscriptionsPerConnection": 2, "webSocketQueueMessages": 64})
+    node.init().start()
+    try:
+        first, second = handshake(node.port), handshake(node.port)
+        third = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+        third.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        answer = third.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 503") and b"too many websocket connections: limit 2" in answer, answer
+        third.close()
+        assert "result" in subscribe(first, 1) and "result" in subscribe(first, 2)
+        assert subscribe(first, 3)["error"] == {"code": -32005, "message": "too many subscriptions on this connection: limit 2"}
+        assert "result" in subscribe(second, 4), "the limit is per connection"
+        second.close()
+        first.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:  # the server notices the closes; a new connection fits again
+            try:
+                handshake(node.port).close()
+                break
+            except AssertionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("no WebSocket connection accepted after the others closed")
+    finally:
+        node.stop()
+
+
+def test_an_out_of_range_websocket_limit_is_refused_naming_the_field(tmp_path):
+    node = Node(workdir=tmp_path / "node")
+    node.config["rpc"]["webSocketQueueMessages"] = 0
+    node.init()
+    started = subprocess.run([str(BIN / "opgd"), "start", "--config", str(node.config_file)], capture_output=True, text=True, timeout=30)
+    assert started.returncode == 2 and "rpc.webSocketQueueMessages: must be an integer in 1…1000000" in started.stderr, started.stderr

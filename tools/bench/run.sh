@@ -50,3 +50,6 @@ $PY tools/bench/chat_tokenizer_bench.py
 echo
 echo "## Chat model"
 $PY tools/bench/chat_model_bench.py 5
+echo
+echo "## Chat: message to verified answer"
+$PY tools/bench/chat_latency_bench.py
