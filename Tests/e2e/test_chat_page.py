@@ -194,6 +194,31 @@ def test_the_page_fits_a_phone_screen_and_shows_its_controls(devnet, browser):
         browser.set_window_size(1280, 900)
 
 
+@pytest.mark.parametrize("chain_matches", [True, False])
+def test_an_injected_wallet_is_preferred_and_must_be_on_the_nodes_chain(devnet, browser, chain_matches):
+    """A stand-in EIP-1193 wallet (window.ethereum, injected before the page's scripts): the page
+    asks it for accounts and checks its chain before it would sign anything."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chain = int(devnet["node"].result("eth_chainId"), 16) if chain_matches else 1
+    wallet = ("window.ethereum = { request: async ({ method }) => method === 'eth_requestAccounts' ? ['%s'] "
+              ": method === 'eth_chainId' ? '%s' : null };" % (DEV_ACCOUNTS[7].address, hex(chain)))
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": wallet})
+    try:
+        browser.get(devnet["node"].url + "/chat")
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
+        if chain_matches:
+            assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+            assert text_of(browser, "#signer") == "signing with your wallet"
+            assert browser.execute_script("return [...document.querySelectorAll('#account option')].map(o => o.value)") == [DEV_ACCOUNTS[7].address]
+        else:
+            assert browser.execute_script("return document.body.dataset.ready") == "false"
+            assert text_of(browser, "#problem") == f"your wallet is on chain 1; switch it to this node's chain {int(devnet['node'].result('eth_chainId'), 16)} and reload"
+            assert browser.execute_script("return document.getElementById('send').disabled")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
 def test_the_providers_stream_gives_the_committed_tokens(devnet):
     node = devnet["node"]
     endpoint = node.result("opg_getProviderEndpoint", [PROVIDER.address])
