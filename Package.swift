@@ -61,7 +61,9 @@ let package = Package(
         .target(name: "Operators", dependencies: ["Node", "Modules", "Chain", "Inference", "Crypto", "Primitives", "JSON", "HTTPServer", "CLIKit", "ChatRuntime"], swiftSettings: swiftSettings),
         .target(name: "Node", dependencies: ["Chain", "Consensus", "Network", "Modules", "Inference", "RPC", "Storage", "Crypto", "Primitives", "JSON", "HTTPServer", "CBenchPeer"],
                 resources: [.embedInCode("Explorer/index.html"), .embedInCode("Explorer/explorer.js"), .embedInCode("Explorer/explorer.css"),
-                            .embedInCode("Explorer/index.html.gz"), .embedInCode("Explorer/explorer.js.gz"), .embedInCode("Explorer/explorer.css.gz")],
+                            .embedInCode("Explorer/index.html.gz"), .embedInCode("Explorer/explorer.js.gz"), .embedInCode("Explorer/explorer.css.gz"),
+                            .embedInCode("Explorer/chat.html"), .embedInCode("Explorer/chat.js"), .embedInCode("Explorer/chat.css"),
+                            .embedInCode("Explorer/chat.html.gz"), .embedInCode("Explorer/chat.js.gz"), .embedInCode("Explorer/chat.css.gz")],
                 swiftSettings: swiftSettings),
 
         // Executables.

@@ -4,7 +4,7 @@ import JSON
 import Modules
 import Primitives
 
-/// The explorer at `/` (docs/explorer.md): a page of static files embedded in the binary
+/// The explorer at `/` (docs/explorer.md) and the chat page at `/chat` (docs/chat.md): pages of static files embedded in the binary
 /// (`Sources/Node/Explorer/`, each with its gzip variant written by `make explorer-assets`),
 /// the modules' ABIs and the network's constants as `/explorer/network.json`, and the
 /// JavaScript libraries it uses, read once at start from the Debian packages that hold
@@ -74,6 +74,11 @@ final class Explorer {
                                                           gzipBody: PackageResources.explorer_js_gz))
         router.asset("/explorer/explorer.css", StaticAsset(body: PackageResources.explorer_css, contentType: "text/css; charset=utf-8",
                                                            gzipBody: PackageResources.explorer_css_gz))
+        router.asset("/chat", StaticAsset(body: PackageResources.chat_html, contentType: html, gzipBody: PackageResources.chat_html_gz))
+        router.asset("/explorer/chat.js", StaticAsset(body: PackageResources.chat_js, contentType: "text/javascript; charset=utf-8",
+                                                      gzipBody: PackageResources.chat_js_gz))
+        router.asset("/explorer/chat.css", StaticAsset(body: PackageResources.chat_css, contentType: "text/css; charset=utf-8",
+                                                       gzipBody: PackageResources.chat_css_gz))
         router.asset("/explorer/network.json", StaticAsset(body: network.serializedBytes(), contentType: "application/json"))
         var missing: [Library] = []
         for library in Self.libraries {

@@ -40,6 +40,9 @@ public struct NodeConfig: Equatable {
     /// Where the explorer's JavaScript libraries are read from (`explorer.javascriptDir`:
     /// Debian's libjs-* packages install under `/usr/share/javascript`).
     public var explorerJavaScriptDir = "/usr/share/javascript"
+    /// The dev signer (`eth_sendTransaction` with the public dev keys; docs/chat.md, "The dev
+    /// signer"): set only by `opgd dev`, never read from a config file.
+    public var devSigner = false
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -57,7 +60,7 @@ public struct NodeConfig: Equatable {
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
             && a.inference == b.inference && a.p2pListen == b.p2pListen && a.persistentPeers == b.persistentPeers
             && a.nodeKeyFile == b.nodeKeyFile && a.consensusDirectory == b.consensusDirectory && a.timeoutProfile == b.timeoutProfile
-            && a.explorerJavaScriptDir == b.explorerJavaScriptDir
+            && a.explorerJavaScriptDir == b.explorerJavaScriptDir && a.devSigner == b.devSigner
             && a.rpc.maxWebSocketConnections == b.rpc.maxWebSocketConnections && a.rpc.webSocketQueueMessages == b.rpc.webSocketQueueMessages
             && a.rpc.maxEventStreams == b.rpc.maxEventStreams && a.rpcMaxSubscriptionsPerConnection == b.rpcMaxSubscriptionsPerConnection
     }
@@ -85,6 +88,7 @@ public struct NodeConfig: Equatable {
     /// Checks a parsed config document.
     public static func parse(_ value: JSONValue) throws -> NodeConfig {
         let r = try FieldReader(value, path: "")
+        if r.object["devSigner"] != nil { throw ConfigError(devSignerRefusal) }
         try r.rejectUnknown(["dataDir", "genesis", "rpc", "blockIntervalMs", "logLevel", "validatorKeyFile", "txPool", "queryLimits", "inference",
                              "p2p", "consensus", "explorer"])
         var c = NodeConfig(dataDir: try r.string("dataDir", required: true)!)
@@ -140,6 +144,10 @@ public struct NodeConfig: Equatable {
         }
         return c
     }
+
+    /// Why a config file cannot enable the dev signer.
+    public static let devSignerRefusal = "devSigner: refused: the dev signer signs with the publicly known dev keys; only `opgd dev` enables it, "
+        + "never a config file (use a wallet on every other network)"
 
     /// `p2p` and `consensus` (Config/README.md). The timeouts are checked here, so a config that
     /// breaks a timing condition never starts; the `test` profile's commit pause is 10 ms unless

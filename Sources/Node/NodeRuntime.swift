@@ -54,6 +54,10 @@ public final class NodeRuntime {
         if let validator, !spec.validatorsFromStaking, !spec.config.validators.contains(validator.address) {
             throw ConfigError("validatorKeyFile: key address \(validator.address) is not in the genesis validator set")
         }
+        // The dev signer spends from the public dev keys: only on a devnet, run by the dev validator.
+        if config.devSigner, validator?.address != DevNet.validatorKey.address {
+            throw ConfigError("devSigner: refused on chain \(spec.config.chainId): the dev signer runs only on a devnet started by `opgd dev`")
+        }
         chain = ChainSetup.service(spec: spec, database: database, poolLimits: config.txPool, inference: config.inference, logger: logger)
         consensus = try ValidatorService(settings: try config.validatorSettings(account: validator?.address), chain: chain, logger: logger)
     }
@@ -72,6 +76,11 @@ public final class NodeRuntime {
         try ExplorerRPC(chain: chain).register(on: dispatcher)
         JobsRPC(models: models).register(on: dispatcher)
         VerificationStatsRPC(chain: chain, models: models).register(on: dispatcher)
+        ProviderEndpoints(models: models, chainId: chain.config.chainId).register(on: dispatcher)
+        if config.devSigner {
+            DevSigner(dispatcher: dispatcher, chainId: chain.config.chainId).register(on: dispatcher)
+            logger.warn("dev signer on: eth_sendTransaction signs for the dev accounts with their public keys (devnet only)")
+        }
         self.api = api
         let lanes = RPCLanes(heavyThreads: config.rpcHeavyThreads)
         self.lanes = lanes

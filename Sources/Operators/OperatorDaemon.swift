@@ -51,6 +51,19 @@ public final class ArtifactStore: @unchecked Sendable {
     }
 }
 
+extension ArtifactStore {
+    /// The daemon's HTTP routes: GET `/jobs/<jobId>/stream` streams the job's run from
+    /// `streams`, everything else is `answer(_:)`.
+    public func router(streams: JobStreamBoard) -> (HTTPRequest) -> HTTPRoute {
+        { [self] request in
+            if request.method == "GET", let job = JobStreamBoard.streamedJob(request.path) {
+                return .events(streams.subscribe(job, held: load(job: job, part: "output")))
+            }
+            return .answer(answer(request))
+        }
+    }
+}
+
 /// What a daemon is: the provider or the verifier duty run at each new block.
 public protocol OperatorDuty: AnyObject {
     /// Acts on the chain as of block `head`; errors about one job are logged by the duty itself.
@@ -71,6 +84,8 @@ public final class OperatorContext {
     public let sender: TransactionSender
     public let record: SigningRecord
     public let artifacts: ArtifactStore
+    /// The provider's runs as server-sent events (`/jobs/<jobId>/stream`).
+    public let streams = JobStreamBoard()
     /// The base URL of what the HTTP server serves (nil without `listen`).
     public internal(set) var servedBase: String?
     private var lastErrors: [String: String] = [:]
@@ -135,6 +150,21 @@ public final class OperatorContext {
         return receipt
     }
 
+    /// Tells the node where this provider serves its jobs' streams (`opg_announceProviderEndpoint`,
+    /// signed with the operator key; docs/daemons.md, "Streaming an answer").
+    func announce(_ base: String) {
+        let issuedAt = UInt64(max(0, Date().timeIntervalSince1970))
+        let signature = key.sign(ProviderEndpoints.digest(ProviderEndpoints.message(chainId: chainId, url: base, issuedAt: issuedAt)))
+        let bytes = signature.r + signature.s + [signature.recoveryID + 27]
+        do {
+            _ = try rpc.call("opg_announceProviderEndpoint", [.string(base), .string(Hex.quantity(issuedAt)), .string(Hex.encode(bytes))])
+            cleared("announce")
+            logger.debug("announced endpoint \(base)")
+        } catch {
+            report("announce", error)
+        }
+    }
+
     /// Logs `error` about `subject` once until it changes (a poll loop would repeat it every block).
     public func report(_ subject: String, _ error: Error) {
         let text = "\(error)"
@@ -165,18 +195,18 @@ public final class OperatorDaemon {
     public func run() throws -> Never {
         let config = context.config, logger = context.logger
         if let listen = config.listen {
-            let store = context.artifacts
-            let server = HTTPServer(configuration: HTTPServerConfiguration(host: listen.host, port: listen.port, virtualHosts: ["*"], threads: 1),
-                                    handler: { store.answer($0) })
+            // Any page may read what is served (public job data): CORS allows every origin.
+            let served = HTTPServerConfiguration(host: listen.host, port: listen.port, corsOrigins: ["*"], virtualHosts: ["*"], threads: 1)
+            let server = HTTPServer(configuration: served, router: context.artifacts.router(streams: context.streams))
             do { try server.start() } catch { throw ConfigError("listen: cannot serve on \(listen.host):\(listen.port): \(error)") }
             self.server = server
             context.servedBase = config.servedBase(port: server.port)
-            logger.info("serving inputs and outputs at \(context.servedBase ?? "")/jobs/<jobId>/input|output")
+            logger.info("serving inputs and outputs at \(context.servedBase ?? "")/jobs/<jobId>/input|output, streams at /jobs/<jobId>/stream")
         }
         logger.info("\(config.role.rawValue) \(context.address.checksummed) on chain \(context.chainId) via \(config.rpc), record \(context.record.path)")
         context.rebroadcastUnconfirmed()
         var lastHead: UInt64?
-        var lastStatus = Date.distantPast
+        var lastStatus = Date.distantPast, lastAnnounced = Date.distantPast
         while true {
             do {
                 let head = try context.rpc.blockNumber()
@@ -187,6 +217,10 @@ public final class OperatorDaemon {
                 }
             } catch {
                 context.report("node", error)
+            }
+            if config.role == .provider, Date().timeIntervalSince(lastAnnounced) >= 60, let base = context.servedBase {
+                lastAnnounced = Date()
+                context.announce(base)
             }
             if Date().timeIntervalSince(lastStatus) >= Double(config.statusSeconds) {
                 lastStatus = Date()

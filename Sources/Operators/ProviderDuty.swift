@@ -28,6 +28,7 @@ public final class ProviderDuty: OperatorDuty {
     public var counters: [(String, Int)] { [("accepted", accepted), ("committed", committed), ("finalized", finalized), ("refused", refused), ("revealed", defense.revealed)] }
 
     public func step(head: UInt64) throws {
+        context.streams.expireWaiting()
         for job in try context.reader.jobs(["provider": .string(context.address.checksummed)]) {
             let subject = "job \(job.id)"
             do {
@@ -57,11 +58,32 @@ public final class ProviderDuty: OperatorDuty {
         guard let runner = runners.first(where: { $0.serves(modelId: job.modelId, verificationClass: job.verificationClass) }) else {
             throw JobRunError("no runner serves model \(job.modelId) for \(job.verificationClass.name) jobs")
         }
-        let outcome = ProviderFaults.apply(context.config, to: try runner.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass))
+        let outcome = ProviderFaults.apply(context.config, to: try streamedRun(job, input: input, runner: runner))
         try TraceDefense.keep(outcome, job: job.id, in: context.artifacts)
+        context.streams.finish(job.id, output: outcome.output)
         try context.artifacts.save(outcome.output, job: job.id, part: "output")
         try context.artifacts.save(outcome.traceRoot.bytes, job: job.id, part: "trace")
         return outcome
+    }
+
+    /// Runs `job` with `runner`, publishing its tokens on the stream board as they come when
+    /// the runner streams them (docs/daemons.md, "Streaming an answer").
+    private func streamedRun(_ job: JobView, input: [UInt8], runner: JobRunner) throws -> JobOutcome {
+        let board = context.streams
+        board.begin(job.id)
+        do {
+            guard let streaming = runner as? TokenStreamingRunner else {
+                return try runner.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass)
+            }
+            var index = 0
+            return try streaming.run(modelId: job.modelId, input: input, verificationClass: job.verificationClass) { token, text in
+                board.token(job.id, index: index, token: token, text: text)
+                index += 1
+            }
+        } catch {
+            board.fail(job.id, "\(error)")
+            throw error
+        }
     }
 
     private func accept(_ job: JobView) throws {

@@ -2,6 +2,7 @@ import Chat
 import ChatRuntime
 import CLIKit
 import Foundation
+import HTTPServer
 import JSON
 import Modules
 import Operators
@@ -85,7 +86,7 @@ struct ChatSession {
     /// Polls the job until `goal` or a settlement, printing each step; the answer's text, or
     /// nil when the job ended without one.
     private func follow(_ id: String) throws -> String? {
-        var last = "requested", lastAttested = "", answer: String? = nil
+        var last = "requested", lastAttested = "", answer: String? = nil, streamed = false
         while true {
             let job = try rpc.call("opg_getJob", [.string(id)])
             let status = job["status"]?.stringValue ?? "?"
@@ -95,6 +96,10 @@ struct ChatSession {
                 case "assigned": print("assigned   to provider \(job["provider"]?.stringValue ?? "?")")
                 case "accepted": print("accepted   by \(job["provider"]?.stringValue ?? "?")")
                 default: break
+                }
+                if !streamed, ["assigned", "accepted"].contains(status), let provider = job["provider"]?.stringValue {
+                    streamed = true
+                    streamPreview(id, provider: provider)
                 }
             }
             if answer == nil, ["committed", "attesting", "challengeWindow", "finalized", "unverified", "disputed"].contains(status) {
@@ -123,6 +128,37 @@ struct ChatSession {
             default:
                 Thread.sleep(forTimeInterval: 0.25)
             }
+        }
+    }
+
+    /// Prints the answer as the provider generates it, from its stream endpoint (docs/chat.md,
+    /// "Streaming"): a preview only, the answer is the one committed on chain (printed once it
+    /// is). Nothing when the provider announced no endpoint; a broken stream ends with a note.
+    private func streamPreview(_ id: String, provider: String) {
+        guard let endpoint = try? rpc.call("opg_getProviderEndpoint", [.string(provider)]), let base = endpoint["url"]?.stringValue,
+              let client = try? HTTPClient(url: base + "/jobs/\(id)/stream", timeoutSeconds: 60) else { return }
+        print("preview    ", terminator: "")
+        var shown = ""
+        func show(_ text: String) {
+            // A character cut between tokens shows as U+FFFD until its next token: wait for it.
+            let complete = String(text.reversed().drop { $0 == "\u{FFFD}" }.reversed())
+            if complete.hasPrefix(shown) { print(complete.dropFirst(shown.count), terminator: "") }
+            shown = complete
+            fflush(stdout)
+        }
+        do {
+            try client.events { name, data in
+                let event = try JSONParser.parse(Array(data.utf8))
+                switch name {
+                case "token": show(event["text"]?.stringValue ?? "")
+                case "done": show(event["text"]?.stringValue ?? shown)
+                default: print(" (the provider's stream: \(event["message"]?.stringValue ?? data))", terminator: "")
+                }
+                return name == "token"
+            }
+            print(" (preview from \(base); the answer is the one committed on chain)")
+        } catch {
+            print(" (the provider's stream broke: \(error))")
         }
     }
 

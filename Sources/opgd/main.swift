@@ -58,7 +58,9 @@ let commandUsage: [String: String] = [
     Wipes DIR (default devnet/data), initialises it from FILE (default: genesis/devnet.json,
     built into the binary, so this works from any directory),
     prints the funded dev accounts and their keys (DEV ONLY, publicly known) and runs a
-    single validator with JSON-RPC on 127.0.0.1:N (default 8545).
+    single validator with JSON-RPC on 127.0.0.1:N (default 8545). The dev signer is on:
+    eth_accounts lists the dev accounts and eth_sendTransaction signs for them (the chat
+    page's signer without a wallet); `opgd start` never enables it.
     """,
     "replay": """
     usage: opgd replay --datadir DIR
@@ -233,6 +235,7 @@ func runDev(_ args: Arguments) throws -> Int32 {
     try ("0x" + keyHex + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
     chmod(keyFile, 0o600)
     config.validatorKeyFile = keyFile
+    config.devSigner = true
     let chaindata = (datadir as NSString).appendingPathComponent("chaindata")
     config.dataDir = chaindata
     _ = try ChainSetup.initDataDir(spec: spec, genesisBytes: genesisBytes, dataDir: chaindata, logger: logger)
@@ -246,6 +249,7 @@ func runDev(_ args: Arguments) throws -> Int32 {
         lines.append("  (\(i)) \(key.address)  key 0x\(hex)")
     }
     lines.append("")
+    lines.append("Dev signer on: eth_sendTransaction signs for these accounts. Chat page: http://\(config.rpc.host):\(node.rpcPort)/chat")
     lines.append("Stop with Ctrl-C.")
     print(lines.joined(separator: "\n"))
     fflush(stdout)

@@ -304,6 +304,28 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(configError(#"{"dataDir": "x", "rpc": {"host": "127.0.0.1", "port": 0}, "logLevel": "debug"}"#), "(accepted)")
     }
 
+    func testAConfigFileCannotEnableTheDevSigner() {
+        for value in ["true", "false"] {
+            XCTAssertThrowsError(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d","devSigner":\#(value)}"#))) {
+                XCTAssertEqual(($0 as? ConfigError)?.message, NodeConfig.devSignerRefusal)
+            }
+        }
+        XCTAssertFalse(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d"}"#)).devSigner)
+    }
+
+    func testTheDevSignerIsRefusedWithoutTheDevValidator() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("devsigner-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bytes = Array(DevNet.genesisJSON.utf8)
+        _ = try ChainSetup.initDataDir(spec: try GenesisFile.parse(bytes), genesisBytes: bytes, dataDir: dir, logger: Logger(level: .error))
+        var config = NodeConfig(dataDir: dir)
+        config.devSigner = true
+        XCTAssertThrowsError(try NodeRuntime(config: config, logger: Logger(level: .error))) {
+            XCTAssertEqual(($0 as? ConfigError)?.message,
+                           "devSigner: refused on chain 5197895: the dev signer runs only on a devnet started by `opgd dev`")
+        }
+    }
+
     func testMissingFileIsNamed() {
         XCTAssertThrowsError(try NodeConfig.load("/nonexistent/node.json")) { XCTAssertTrue("\($0)".contains("/nonexistent/node.json")) }
     }

@@ -234,3 +234,97 @@ final class JobRunnerTests: XCTestCase {
         XCTAssertEqual(store.answer(HTTPRequest(method: "POST", path: ArtifactStore.uriPath(job, "output"), headers: [:], body: [])).status, 405)
     }
 }
+
+final class JobStreamTests: XCTestCase {
+    private let job = Keccak256.hash(Array("streamed job".utf8))
+    private let output = Array(#"{"finish":"stop","text":"Hi.","tokens":[11,12,2]}"#.utf8)
+
+    /// A daemon's HTTP server over `store` and `board`, as `OperatorDaemon` starts it.
+    private func serve(_ store: ArtifactStore, _ board: JobStreamBoard) throws -> HTTPServer {
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, corsOrigins: ["*"], virtualHosts: ["*"], threads: 1),
+                                router: store.router(streams: board))
+        try server.start()
+        return server
+    }
+
+    private func events(_ server: HTTPServer, _ job: Hash32) throws -> [(String, JSONValue)] {
+        var seen: [(String, JSONValue)] = []
+        try HTTPClient(url: "http://127.0.0.1:\(server.port)/jobs/\(job.hex)/stream", timeoutSeconds: 10).events { name, data in
+            seen.append((name, try JSONParser.parse(Array(data.utf8))))
+            return true
+        }
+        return seen
+    }
+
+    /// Starts reading `job`'s stream on another thread and gives it 0.3 s to connect (and wait
+    /// for a run that has not begun); the returned function waits for the stream's end.
+    private func readInBackground(_ server: HTTPServer) -> () -> [(String, JSONValue)] {
+        let received = expectation(description: "stream read")
+        var seen: [(String, JSONValue)] = []
+        DispatchQueue.global().async {
+            seen = (try? self.events(server, self.job)) ?? []
+            received.fulfill()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        return {
+            self.wait(for: [received], timeout: 10)
+            return seen
+        }
+    }
+
+    private func store() throws -> ArtifactStore {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operators-streams-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return try ArtifactStore(directory: dir.path)
+    }
+
+    func testTokensStreamLiveAndEndWithTheCommittedOutputsHash() throws {
+        let board = JobStreamBoard(), server = try serve(try store(), board)
+        defer { server.stop() }
+        let read = readInBackground(server)
+        board.begin(job)
+        board.token(job, index: 0, token: 11, text: "H")
+        board.token(job, index: 1, token: 12, text: "Hi.")
+        board.token(job, index: 2, token: 2, text: "Hi.")
+        board.finish(job, output: output)
+        let seen = read()
+        XCTAssertEqual(seen.map(\.0), ["token", "token", "token", "done"])
+        XCTAssertEqual(seen.prefix(3).map { $0.1["token"]?.numberValue?.uint64 }, [11, 12, 2])
+        XCTAssertEqual(seen[1].1["text"]?.stringValue, "Hi.")
+        let done = seen[3].1
+        XCTAssertEqual(done["outputHash"]?.stringValue, Keccak256.hash(output).hex)
+        XCTAssertEqual(done["tokens"]?.arrayValue?.map { $0.numberValue?.uint64 }, [11, 12, 2])
+        XCTAssertEqual(done["text"]?.stringValue, "Hi.")
+        // A client joining after the end gets every event at once.
+        XCTAssertEqual(try events(server, job).map(\.0), ["token", "token", "token", "done"])
+    }
+
+    func testAFailedRunEndsWithAnErrorAndAHeldOutputIsServedAfterARestart() throws {
+        let store = try store(), board = JobStreamBoard(), server = try serve(store, board)
+        defer { server.stop() }
+        board.begin(job)
+        board.fail(job, "chat job: malformed chat input")
+        let failed = try events(server, job)
+        XCTAssertEqual(failed.map(\.0), ["error"])
+        XCTAssertEqual(failed[0].1["message"]?.stringValue, "chat job: malformed chat input")
+        let other = Keccak256.hash(Array("run before a restart".utf8))
+        try store.save(output, job: other, part: "output")
+        let held = try events(server, other)
+        XCTAssertEqual(held.map(\.0), ["done"])
+        XCTAssertEqual(held[0].1["outputHash"]?.stringValue, Keccak256.hash(output).hex)
+        XCTAssertEqual(JobStreamBoard.streamedJob("/jobs/\(job.hex)/stream"), job)
+        XCTAssertNil(JobStreamBoard.streamedJob("/jobs/0x12/stream"))
+        XCTAssertNil(JobStreamBoard.streamedJob("/jobs/\(job.hex)/output"))
+    }
+
+    func testAClientWaitingForAJobThatNeverStartsGetsAnError() throws {
+        let board = JobStreamBoard(), server = try serve(try store(), board)
+        defer { server.stop() }
+        let read = readInBackground(server)
+        board.expireWaiting(now: Date().addingTimeInterval(JobStreamBoard.waitSeconds - 5))
+        board.expireWaiting(now: Date().addingTimeInterval(JobStreamBoard.waitSeconds + 1))
+        let seen = read()
+        XCTAssertEqual(seen.map(\.0), ["error"])
+        XCTAssertEqual(seen.first?.1["message"]?.stringValue, "job \(job.hex) was not run by this provider within 120 s")
+    }
+}

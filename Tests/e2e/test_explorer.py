@@ -134,7 +134,8 @@ def opg(wei: int) -> str:
 
 # ---- HTTP side: routes, gzip, ETag --------------------------------------------------------
 
-@pytest.mark.parametrize("path,media", [("/", "text/html"), ("/explorer/explorer.js", "text/javascript"), ("/explorer/explorer.css", "text/css")])
+@pytest.mark.parametrize("path,media", [("/", "text/html"), ("/explorer/explorer.js", "text/javascript"), ("/explorer/explorer.css", "text/css"),
+                                        ("/chat", "text/html"), ("/explorer/chat.js", "text/javascript"), ("/explorer/chat.css", "text/css")])
 def test_static_files_gzip_etag_and_vary(explorer_node, path, media):
     url = explorer_node.url + path
     plain = requests.get(url, headers={"Accept-Encoding": "identity"})

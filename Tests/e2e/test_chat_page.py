@@ -1,0 +1,308 @@
+"""The chat page at /chat (docs/chat.md, "The chat page") in Debian's headless Chromium, and
+the provider's token stream (docs/daemons.md, "Streaming an answer"), against `opgd dev` (the
+only command that enables the dev signer) with the chat model registered, a provider and three
+verifiers running as real daemons:
+
+- the page shows the notice and the fee, sends a message signed by the dev signer, streams the
+  answer's tokens from the provider before the job is final, shows the committed answer, and
+  its badge reaches verified and then final; its link opens the explorer's job page; no
+  console error; screenshots in .build/test-artifacts/chat;
+- the provider's stream gives the committed output's tokens and hash; `opg chat` prints the
+  streamed preview before the committed answer;
+- provider endpoint announcements are signed and checked; the dev signer is refused by
+  `opgd start` and absent (geth's errors) on a node it started.
+
+Answers are capped at 16 tokens ("The capital of France is Paris." is 8)."""
+import json
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import keccak
+
+from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, Node, run
+from test_chat_job import ANSWER, ANSWER_IDS, MODEL, OPG, PROVIDER, QUESTION, TOKENIZER, VERIFIERS, register_and_stake, requester_keystore
+from test_daemons import Daemon
+from test_explorer import CHROMEDRIVER, CHROMIUM, Page
+from test_jobs import ETHER
+
+ARTIFACTS = ROOT / ".build" / "test-artifacts" / "chat"
+CHAT_JS = ROOT / "Sources" / "Node" / "Explorer" / "chat.js"
+PAGE_ACCOUNT = DEV_ACCOUNTS[9]  # the page's default dev account
+
+
+class DevCommandNode(Node):
+    """`opgd dev` (not `opgd start`): the devnet command, which enables the dev signer."""
+
+    def __init__(self, workdir, genesis):
+        super().__init__(workdir=workdir)
+        self.genesis = genesis
+
+    def start(self, wait: bool = True):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([str(BIN / "opgd"), "dev", "--datadir", str(self.datadir), "--genesis", str(self.genesis),
+                                      "--port", str(self.port), "--block-interval-ms", "200"],
+                                     stdout=open(self.log_file, "ab"), stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+        return self
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory):
+    work = tmp_path_factory.mktemp("chatpage")
+    genesis = json.loads(GENESIS.read_text())
+    genesis["staking"] = {"epochBlocks": 4, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
+    # A challenge window of 10 blocks (2 s) so the page shows "verified at quorum" before "final".
+    genesis["jobs"] = {"acceptBlocks": 100, "attestCommitBlocks": 100, "attestRevealBlocks": 100, "challengeBlocks": 10, "committeeSize": 3}
+    (work / "genesis.json").write_text(json.dumps(genesis))
+    node = DevCommandNode(work / "node", work / "genesis.json").start()
+    daemons = []
+    try:
+        register_and_stake(node, node.web3())
+        files = {"chat": {"modelFile": str(MODEL), "tokenizerFile": str(TOKENIZER)}}
+        daemons = [Daemon(work, "provider", PROVIDER, **files).start(node)]
+        daemons += [Daemon(work, "verifier", v, **files).start(node) for v in VERIFIERS]
+        wait_for(lambda: node.result("opg_getProviderEndpoint", [PROVIDER.address]), what="the provider's announcement")
+        yield {"node": node, "work": work, "daemons": daemons}
+    finally:
+        for d in daemons:
+            d.stop()
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait_for(probe, timeout=120, what="the devnet"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := probe():
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not get there in {timeout} s")
+
+
+def dataset(driver, selector, key):
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.dataset[arguments[1]] ?? null : null", selector, key)
+
+
+def text_of(driver, selector):
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.textContent : null", selector)
+
+
+def stream_events(url, timeout=60):
+    """The events of a server-sent event stream, until the server ends it."""
+    events, name, data = [], "message", []
+    with requests.get(url, stream=True, timeout=timeout, headers={"Accept": "text/event-stream", "Origin": "http://page.example"}) as response:
+        assert response.status_code == 200 and response.headers["Content-Type"] == "text/event-stream"
+        assert response.headers["Access-Control-Allow-Origin"] == "*", "any page may read the stream"
+        for line in response.iter_lines(decode_unicode=True):
+            if line == "":
+                if data:
+                    events.append((name, json.loads("\n".join(data))))
+                name, data = "message", []
+            elif line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+    return events
+
+
+def test_the_page_streams_an_answer_that_reaches_verified_and_links_to_the_explorer(devnet, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    node = devnet["node"]
+    browser.get(node.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
+    assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+    notice = " ".join(text_of(browser, "#notice").split())
+    assert "Messages become public on chain" in notice and "often wrong on facts and arithmetic" in notice
+    assert text_of(browser, "#signer") == "devnet: signing with the node's dev signer (public keys)"
+    assert Select(browser.find_element(By.ID, "account")).first_selected_option.text == PAGE_ACCOUNT.address
+    box = browser.find_element(By.ID, "message")
+    box.send_keys(QUESTION)
+    Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
+    WebDriverWait(browser, 10).until(lambda d: dataset(d, "#fee", "gas") and "Fee per message: 1.1 OPG" in text_of(d, "#fee"))
+    assert int(dataset(browser, "#fee", "gas")) > 21000
+    browser.save_screenshot(str(ARTIFACTS / "chat-ready.png"))
+
+    balance = int(node.result("eth_getBalance", [PAGE_ACCOUNT.address, "latest"]), 16)
+    box.send_keys(Keys.CONTROL, Keys.ENTER)  # the keyboard sends
+    fast = WebDriverWait(browser, 180, poll_frequency=0.05)
+    fast.until(lambda d: dataset(d, ".turn.assistant", "streamedTokens"), "no token was streamed")
+    assert dataset(browser, ".turn.assistant", "firstTokenBadge") == "pending", "the first token came before the answer was committed"
+    job_id = dataset(browser, ".turn.assistant", "jobId")
+    assert node.result("opg_getJob", [job_id])["status"] not in ("challengeWindow", "finalized")
+    browser.save_screenshot(str(ARTIFACTS / "chat-streaming.png"))
+
+    states = []
+    fast.until(lambda d: states.append(dataset(d, ".badge", "state")) or states[-1] == "final", f"the badge stopped at {states[-1:]}")
+    assert "verified" in states, "the badge showed verified at quorum before final"
+    assert [s for s in dict.fromkeys(states) if s != "pending"] == ["answered", "verified", "final"]
+    assert text_of(browser, ".badge") == "final · verified (re-executed bit for bit)"
+    assert text_of(browser, ".turn.assistant .text") == ANSWER
+    streamed = [int(t) for t in dataset(browser, ".turn.assistant", "streamedTokens").split(",")]
+    committed = [int(t) for t in dataset(browser, ".turn.assistant", "committedTokens").split(",")]
+    assert streamed == committed == ANSWER_IDS
+    job = node.result("opg_getJob", [job_id])
+    assert job["requester"] == PAGE_ACCOUNT.address and job["label"] == "verified" and job["modelId"] == "QmRKDnhryJNa55zSzdVGS6djodxMjULCekyAC7gkKZ4mCt"
+    assert int(node.result("eth_getBalance", [PAGE_ACCOUNT.address, "latest"]), 16) < balance, "the dev signer paid from the page's account"
+    browser.save_screenshot(str(ARTIFACTS / "chat-verified.png"))
+
+    link = browser.find_element(By.CSS_SELECTOR, ".turn.assistant a.job-link")
+    assert link.get_attribute("href") == f"{node.url}/#/job/{job_id}"
+    link.send_keys(Keys.ENTER)
+    explorer = Page(browser, node)
+    explorer.wait_rendered(f"#/job/{job_id}")
+    assert explorer.field("jobId") == job_id and explorer.field("label") == "verified"
+    browser.save_screenshot(str(ARTIFACTS / "chat-job-in-explorer.png"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == [], "the chat page logged errors"
+
+
+def test_the_page_fits_a_phone_screen_and_shows_its_controls(devnet, browser):
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(devnet["node"].url + "/chat")
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+        browser.save_screenshot(str(ARTIFACTS / "chat-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+@pytest.mark.parametrize("chain_matches", [True, False])
+def test_an_injected_wallet_is_preferred_and_must_be_on_the_nodes_chain(devnet, browser, chain_matches):
+    """A stand-in EIP-1193 wallet (window.ethereum, injected before the page's scripts): the page
+    asks it for accounts and checks its chain before it would sign anything."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chain = int(devnet["node"].result("eth_chainId"), 16) if chain_matches else 1
+    wallet = ("window.ethereum = { request: async ({ method }) => method === 'eth_requestAccounts' ? ['%s'] "
+              ": method === 'eth_chainId' ? '%s' : null };" % (DEV_ACCOUNTS[7].address, hex(chain)))
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": wallet})
+    try:
+        browser.get(devnet["node"].url + "/chat")
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
+        if chain_matches:
+            assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+            assert text_of(browser, "#signer") == "signing with your wallet"
+            assert browser.execute_script("return [...document.querySelectorAll('#account option')].map(o => o.value)") == [DEV_ACCOUNTS[7].address]
+        else:
+            assert browser.execute_script("return document.body.dataset.ready") == "false"
+            assert text_of(browser, "#problem") == f"your wallet is on chain 1; switch it to this node's chain {int(devnet['node'].result('eth_chainId'), 16)} and reload"
+            assert browser.execute_script("return document.getElementById('send').disabled")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
+def test_the_providers_stream_gives_the_committed_tokens(devnet):
+    node = devnet["node"]
+    endpoint = node.result("opg_getProviderEndpoint", [PROVIDER.address])
+    assert endpoint["provider"] == PROVIDER.address and endpoint["url"].startswith("http://127.0.0.1:")
+    job = node.result("opg_listJobs", [{"provider": PROVIDER.address}])["items"][0]
+    events = stream_events(f"{endpoint['url']}/jobs/{job['jobId']}/stream")
+    assert [name for name, _ in events] == ["token"] * len(ANSWER_IDS) + ["done"]
+    assert [data["token"] for name, data in events[:-1]] == ANSWER_IDS
+    assert [data["index"] for name, data in events[:-1]] == list(range(len(ANSWER_IDS)))
+    assert events[-2][1]["text"] == ANSWER
+    done = events[-1][1]
+    assert done["outputHash"] == job["outputHash"] and done["tokens"] == ANSWER_IDS and done["text"] == ANSWER
+    assert keccak(json.dumps({"finish": "stop", "text": ANSWER, "tokens": ANSWER_IDS}, separators=(",", ":")).encode()).hex() \
+        == done["outputHash"].removeprefix("0x")
+    assert requests.get(f"{endpoint['url']}/jobs/0x12/stream").status_code == 404
+
+
+def test_opg_chat_prints_the_streamed_preview_before_the_committed_answer(devnet):
+    node, work = devnet["node"], devnet["work"]
+    chat = subprocess.run([OPG, "chat", "--rpc", node.url, *requester_keystore(work), "--message", QUESTION, "--max-tokens", "8",
+                           "--max-fee", "2", "--verification-fee", "1", "--deadline-blocks", "2000", "--until", "attested"],
+                          capture_output=True, text=True, timeout=300)
+    assert chat.returncode == 0, chat.stderr + "\n".join(d.log_tail() for d in devnet["daemons"])
+    lines = chat.stdout.splitlines()
+    preview = next(i for i, line in enumerate(lines) if line.startswith("preview    "))
+    assert lines[preview].startswith(f"preview    {ANSWER} (preview from http://127.0.0.1:"), lines[preview]
+    assert lines[preview].endswith("the answer is the one committed on chain)")
+    assert lines.index(ANSWER) > preview, "the committed answer follows the preview"
+
+
+def announce(node, account, url, issued_at, chain_id=None):
+    chain_id = chain_id or int(node.result("eth_chainId"), 16)
+    message = f"opg provider endpoint\nchain: {chain_id}\nurl: {url}\nissued: {issued_at}"
+    signature = Account.sign_message(encode_defunct(text=message), account.key).signature
+    return node.rpc("opg_announceProviderEndpoint", [url, hex(issued_at), "0x" + bytes(signature).hex()])
+
+
+def test_provider_announcements_are_signed_by_a_registered_provider(devnet):
+    node, now = devnet["node"], int(time.time())
+    kept = node.result("opg_getProviderEndpoint", [PROVIDER.address])
+    assert announce(node, PAGE_ACCOUNT, "http://attacker.example", now)["error"]["message"] == f"{PAGE_ACCOUNT.address} is not a registered provider"
+    assert announce(node, PROVIDER, "ftp://x", now)["error"]["message"] == "invalid argument 0: url must start with http:// or https://"
+    stale = announce(node, PROVIDER, "http://old.example", now - 3600)["error"]["message"]
+    assert stale.startswith(f"invalid argument 1: issuedAt {now - 3600} is more than 600 s from the node's clock")
+    forged = announce(node, PROVIDER, "http://other-chain.example", now, chain_id=1)["error"]["message"]
+    assert forged.endswith("is not a registered provider"), "a signature for another chain recovers another address here"
+    assert node.result("opg_getProviderEndpoint", [PROVIDER.address])["url"] == kept["url"]
+    assert node.result("opg_getProviderEndpoint", [VERIFIERS[0].address]) is None
+
+
+def test_the_dev_signer_signs_only_for_dev_accounts(devnet):
+    node = devnet["node"]
+    assert node.result("eth_accounts") == [a.address for a in DEV_ACCOUNTS]
+    stranger = Account.create().address
+    answer = node.rpc("eth_sendTransaction", [{"from": stranger, "to": PAGE_ACCOUNT.address, "value": "0x1"}])
+    assert answer["error"] == {"code": -32000, "message": "unknown account"}
+    sent = node.result("eth_sendTransaction", [{"from": DEV_ACCOUNTS[8].address, "to": stranger, "value": hex(12345)}])
+    receipt = wait_for(lambda: node.result("eth_getTransactionReceipt", [sent]), timeout=30, what="the dev signer's transfer")
+    assert receipt["status"] == "0x1" and int(node.result("eth_getBalance", [stranger, "latest"]), 16) == 12345
+
+
+def test_opgd_start_refuses_the_dev_signer_and_has_none(tmp_path):
+    node = Node(workdir=tmp_path / "start").init()
+    config = json.loads(node.config_file.read_text())
+    config["devSigner"] = True
+    node.config_file.write_text(json.dumps(config))
+    refused = run([str(BIN / "opgd"), "start", "--config", str(node.config_file)])
+    assert refused.returncode == 2
+    assert "devSigner: refused: the dev signer signs with the publicly known dev keys; only `opgd dev` enables it" in refused.stderr
+    del config["devSigner"]
+    node.config_file.write_text(json.dumps(config))
+    node.start()
+    try:
+        assert node.result("eth_accounts") == []
+        answer = node.rpc("eth_sendTransaction", [{"from": DEV_ACCOUNTS[1].address, "to": DEV_ACCOUNTS[2].address, "value": "0x1"}])
+        assert answer["error"] == {"code": -32601, "message": "the method eth_sendTransaction does not exist/is not available"}
+        page = requests.get(node.url + "/chat")
+        assert page.status_code == 200 and "Messages become public on chain" in page.text
+    finally:
+        node.stop()
+
+
+def test_the_pages_function_selectors_are_keccak_of_their_signatures():
+    source = CHAT_JS.read_text()
+    for signature in ("requestJob(string,bytes,bytes32,string,uint8,uint256,uint256,uint64)", "jobOutput(bytes32)"):
+        selector = re.search(r'"([0-9a-f]{8})";\s*//\s*' + re.escape(signature), source)
+        assert selector and selector.group(1) == keccak(text=signature)[:4].hex(), signature
