@@ -147,6 +147,36 @@ final class BlockTests: XCTestCase {
         XCTAssertEqual(fourth.head.hash, empty.block.hash)
     }
 
+    /// A proposal's transactions that the verifier's pool holds are taken from the pool (their
+    /// senders recovered at admission) and give the producer's block; a lookup answering with a
+    /// transaction whose raw bytes differ from the block's is ignored, and the block's own bytes
+    /// are recovered.
+    func testVerifyTakesPooledTransactionsOnlyWhenTheirBytesMatch() throws {
+        let (chain, _) = try makeChain()
+        let (verifier, _) = try makeChain()
+        for i in 0..<130 {
+            let u = i % users.count
+            let tx = try transfer(users[u], nonce: UInt64(i / users.count), to: users[(u + 1) % users.count].address, value: UInt64(i + 1))
+            try chain.submit(tx)
+            if i % 2 == 0 { try verifier.submit(tx) }
+        }
+        let executed = try chain.produceBlock(timestamp: 10, coinbase: validator.address)
+        let raws = executed.block.transactions.map(\.raw)
+        XCTAssertEqual(raws.count, 130)
+        let verified = try verifier.verify(header: executed.block.header, rawTransactions: raws)
+        XCTAssertEqual(verified.block.transactions.map(\.sender), executed.block.transactions.map(\.sender))
+        XCTAssertEqual(verified.receipts, executed.receipts)
+        try verifier.commit(verified, certificate: [])
+        XCTAssertEqual(verifier.head.hash, chain.head.hash)
+
+        let (third, _) = try makeChain()
+        let impostor = try transfer(users[0], nonce: 0, to: users[1].address, value: 999)
+        let checked = try third.builder.validate(header: executed.block.header, rawTransactions: raws, parent: third.head,
+                                                 known: { _ in impostor })
+        XCTAssertEqual(checked.block.transactions.map(\.raw), raws)
+        XCTAssertEqual(checked.receipts, executed.receipts)
+    }
+
     func testReopenFromStoreKeepsHeadAndState() throws {
         let store = MemoryStore()
         let (chain, _) = try makeChain(store: store)

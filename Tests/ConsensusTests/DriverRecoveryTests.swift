@@ -69,4 +69,56 @@ final class DriverRecoveryTests: XCTestCase {
         driver = try start(fourth)
         XCTAssertEqual(driver.height, 2)
     }
+
+    /// The durability rule (docs/consensus.md, "Durability"): when a message we signed is first
+    /// broadcast, every WAL byte appended before it (its own record, the inputs it was signed on)
+    /// is synced, and so is the signer state; a decision waits for no WAL sync, and a height's
+    /// records stay in the log (compaction only past the threshold) without being replayed.
+    func testNothingWeSignLeavesBeforeItAndItsInputsAreDurable() throws {
+        final class Checking: ConsensusTransport {
+            let disk: SimDisk
+            let signerState: SimSignerStorage
+            var sent: [ConsensusMessage] = []
+            init(disk: SimDisk, signerState: SimSignerStorage) {
+                self.disk = disk
+                self.signerState = signerState
+            }
+            func broadcast(_ messages: [ConsensusMessage]) {
+                for message in messages where !sent.contains(message) {
+                    XCTAssertTrue(disk.unsynced.isEmpty, "\(message) left with \(disk.unsynced.count) WAL bytes not synced")
+                    let state = try? signerState.load().map(SignerState.init(decoding:))
+                    XCTAssertEqual(state?.signBytes, message.signBytes(TestChain.domain), "\(message) left before the signer stored it")
+                    sent.append(message)
+                }
+            }
+            func schedule(_ timeout: Timeout, afterMillis millis: UInt64) {}
+            func reportEvidence(_ evidence: DuplicateVoteEvidence) {}
+        }
+        let set = TestChain.validators
+        let meKey = TestChain.keys.first { $0.address == set.proposer(round: 0).address }!
+        let disk = SimDisk(), signerState = SimSignerStorage()
+        let transport = Checking(disk: disk, signerState: signerState)
+        let app = SimApplication(node: 0, genesis: set)
+        let driver = try ConsensusDriver.recover(domain: TestChain.domain, timeouts: .testProfile, application: app, transport: transport,
+                                                 wal: WriteAheadLog(storage: disk),
+                                                 signer: try DurableSigner(key: meKey, storage: signerState, domain: TestChain.domain))
+        XCTAssertEqual(transport.sent.count, 2, "the proposal and our prevote")
+        guard case .proposal(let proposal) = transport.sent[0] else { return XCTFail("first message is not a proposal") }
+        let block = proposal.proposal.value.blockHash
+        for k in TestChain.keys.filter({ $0 != meKey }).prefix(2) {
+            try driver.receive(.vote(TestChain.vote(k, .prevote, block: block)))
+        }
+        XCTAssertEqual(transport.sent.count, 3, "our precommit")
+        for k in TestChain.keys.filter({ $0 != meKey }).prefix(2) {
+            try driver.receive(.vote(TestChain.vote(k, .precommit, block: block)))
+        }
+        XCTAssertEqual(app.committedHeight, 1)
+        XCTAssertFalse(disk.unsynced.isEmpty, "the decision did not wait for a sync of the precommits")
+        let records = try WriteAheadLog(storage: disk).open()
+        XCTAssertTrue(records.contains { $0.height == 1 }, "height 1's records stay below the compaction threshold")
+        let restarted = try ConsensusDriver.recover(domain: TestChain.domain, timeouts: .testProfile, application: app,
+                                                    transport: Checking(disk: disk, signerState: signerState), wal: WriteAheadLog(storage: disk),
+                                                    signer: try DurableSigner(key: meKey, storage: signerState, domain: TestChain.domain))
+        XCTAssertEqual(restarted.height, 2)
+    }
 }

@@ -58,4 +58,43 @@ final class SignerTests: XCTestCase {
             guard case SignerError.malformedRequest = $0 else { return XCTFail("\($0)") }
         }
     }
+
+    /// The two-slot file: stores alternate slots, a reopen returns the newest, a damaged slot halts
+    /// (never a silent fall-back to the older signature), and a bare state file of old still loads
+    /// and is rewritten as slots by the next store.
+    func testStateAlternatesSlotsAndNeverFallsBack() throws {
+        let dir = TestChain.temporaryDirectory()
+        try DurableSigner.create(directory: dir, key: TestChain.keys[0])
+        let path = dir + "/signer_state"
+        let block = Keccak256.hash([2])
+        var signer = try DurableSigner.open(directory: dir, domain: TestChain.domain)
+        let legacy = try signer.sign(vote(0, .prevote, block))
+        // Stand in for a file written before the slots: the bare state.
+        try Data(signer.state!.encoded).write(to: URL(fileURLWithPath: path))
+        signer = try DurableSigner.open(directory: dir, domain: TestChain.domain)
+        XCTAssertEqual(try signer.sign(vote(0, .prevote, block)), legacy, "a bare state of old still loads")
+
+        for round in UInt32(1)...5 {
+            _ = try signer.sign(vote(round, .prevote, block))
+            let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            XCTAssertEqual(file.count, 2 * FileSignerStateStorage.slotBytes)
+            XCTAssertEqual(try DurableSigner.open(directory: dir, domain: TestChain.domain).state?.position,
+                           SignPosition(height: 5, round: round, step: .prevote))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".tmp"))
+
+        // Damage either slot: the state is refused, whichever slot is the newer.
+        for slot in 0..<2 {
+            var file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let pristine = file
+            file[slot * FileSignerStateStorage.slotBytes + 40] ^= 1
+            try Data(file).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try DurableSigner.open(directory: dir, domain: TestChain.domain)) {
+                guard case SignerError.corruptState(let why) = $0, why.contains("slot \(slot)") else { return XCTFail("\($0)") }
+            }
+            try Data(pristine).write(to: URL(fileURLWithPath: path))
+        }
+        XCTAssertEqual(try DurableSigner.open(directory: dir, domain: TestChain.domain).state?.position,
+                       SignPosition(height: 5, round: 5, step: .prevote))
+    }
 }

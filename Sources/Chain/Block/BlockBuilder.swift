@@ -149,10 +149,12 @@ public final class BlockBuilder {
     /// Validates a block that arrived as raw transactions (import, a peer's proposal):
     /// senders are recovered on every core while this thread executes the transactions
     /// in order as their senders become known, and the transactions root is computed
-    /// from the raw bytes by a recovery worker once its chunks run out.
+    /// from the raw bytes by a recovery worker once its chunks run out. `known` offers
+    /// transactions already decoded and recovered (the pool's, by hash): one whose raw
+    /// bytes equal the block's is taken as it is instead of being recovered again.
     public func validate(header: Header, rawTransactions raws: [[UInt8]], evidence: [[UInt8]] = [], parent: Header,
-                         proposer: Address? = nil) throws -> ExecutedBlock {
-        let recovery = SenderRecovery(raws)
+                         proposer: Address? = nil, known: ((Hash32) -> SignedTransaction?)? = nil) throws -> ExecutedBlock {
+        let recovery = SenderRecovery(raws, known: known)
         defer { recovery.finish() }
         return try validate(header: header, evidence: evidence, parent: parent, proposer: proposer, count: raws.count,
                             transactionsRoot: { recovery.transactionsRoot }) { i in
@@ -310,10 +312,12 @@ final class RootsJob: @unchecked Sendable {
 /// worker threads (one per core) take chunks of transactions in order, decode them and
 /// recover their senders; the executing thread waits only for the chunk it needs next.
 /// The first worker to find no chunk left computes the transactions root from the raw
-/// bytes. `finish()` waits for every worker before the results are freed.
+/// bytes. `finish()` waits for every worker before the results are freed. A transaction
+/// `known` returns for the hash of its raw bytes, with the same raw bytes, is used as it is.
 final class SenderRecovery {
     static let chunkSize = 64
     private let raws: [[UInt8]]
+    private let known: ((Hash32) -> SignedTransaction?)?
     private let results: UnsafeMutablePointer<Result<SignedTransaction, Error>>
     private let chunkReady: [DispatchSemaphore]
     private let lock = NSLock()
@@ -323,8 +327,9 @@ final class SenderRecovery {
     private var root = MerklePatriciaTrie.emptyRoot
     private var finished = false
 
-    init(_ raws: [[UInt8]]) {
+    init(_ raws: [[UInt8]], known: ((Hash32) -> SignedTransaction?)? = nil) {
         self.raws = raws
+        self.known = known
         results = .allocate(capacity: raws.count)
         let chunks = (raws.count + Self.chunkSize - 1) / Self.chunkSize
         chunkReady = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
@@ -352,10 +357,15 @@ final class SenderRecovery {
             }
             let start = chunk * Self.chunkSize
             for i in start..<Swift.min(start + Self.chunkSize, raws.count) {
-                (results + i).initialize(to: Result { try SignedTransaction(raw: raws[i]) })
+                (results + i).initialize(to: Result { try decode(raws[i]) })
             }
             chunkReady[chunk].signal()
         }
+    }
+
+    private func decode(_ raw: [UInt8]) throws -> SignedTransaction {
+        if let known, let tx = known(Keccak256.hash(raw)), tx.raw == raw { return tx }
+        return try SignedTransaction(raw: raw)
     }
 
     /// Transaction `index`; callers ask for 0, 1, 2, … in order.

@@ -107,10 +107,14 @@ public final class ChainService {
     }
 
     /// `verify` for a block that arrived as a header, raw transactions and evidence,
-    /// recovering senders on every core while executing (BlockBuilder.validate).
+    /// recovering senders on every core while executing (BlockBuilder.validate). A
+    /// transaction the pool holds (a proposal's transactions mostly reached this node's
+    /// pool by gossip first) is taken from the pool, its sender already recovered at
+    /// admission, when its raw bytes are the block's.
     public func verify(header: Header, rawTransactions: [[UInt8]], evidence: [[UInt8]] = [], proposer: Address? = nil) throws -> ExecutedBlock {
         try seamLock.withLock {
-            try builder.validate(header: header, rawTransactions: rawTransactions, evidence: evidence, parent: head, proposer: proposer)
+            try builder.validate(header: header, rawTransactions: rawTransactions, evidence: evidence, parent: head, proposer: proposer,
+                                 known: { [mempool] in mempool.transaction($0) })
         }
     }
 

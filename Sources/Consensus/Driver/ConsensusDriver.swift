@@ -2,7 +2,17 @@ import Primitives
 
 /// Runs a ``TendermintEngine`` for a node: authenticates what arrives, writes every input to the
 /// WAL before the engine sees it, and carries out the engine's effects with the application,
-/// the signer and the transport, syncing the WAL first whenever an effect says so.
+/// the signer and the transport.
+///
+/// The one durability rule (docs/consensus.md, "Durability"): no signature leaves the process
+/// before the signer state holding it and the WAL holding it and every input appended before it
+/// are durable. So a signature is stored by the signer, its message appended to the WAL, the WAL
+/// synced once, and only then is the message broadcast. Nothing else waits for an fsync: a
+/// decision is made durable by the chain's own synced commit (block and certificate in one
+/// batch), re-broadcast messages are our own (synced when signed) or peers' (whose durability
+/// is not ours to keep), and the WAL is compacted only once it passes
+/// ``WriteAheadLog/compactionThresholdBytes`` (recovery replays only the records of the heights
+/// above the chain's head, so older records are inert).
 ///
 /// It is built by ``recover(domain:timeouts:application:transport:wal:signer:verifier:)``,
 /// which replays the WAL of the current height before the driver exists, so no network input
@@ -112,7 +122,6 @@ public final class ConsensusDriver {
         while next < queue.count {
             let effect = queue[next]
             next += 1
-            if effect.requiresDurableWAL { try wal.sync() }
             switch effect {
             case .requestValue(let h, let r):
                 let value = try application.proposeValue(height: h, round: r)
@@ -143,7 +152,7 @@ public final class ConsensusDriver {
                 transport.schedule(t, afterMillis: millis)
             case .decide(let decision):
                 try application.commit(decision)
-                try wal.compact(committed: decision.height)
+                if wal.size >= WriteAheadLog.compactionThresholdBytes { try wal.compact(committed: decision.height) }
             case .evidence(let evidence):
                 transport.reportEvidence(evidence)
             case .heightCompleted(let h):

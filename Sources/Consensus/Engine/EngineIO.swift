@@ -74,13 +74,4 @@ public enum EngineEffect: Hashable, Sendable {
     case evidence(DuplicateVoteEvidence)
     /// The commit pause is over: start the next height (``TendermintEngine/startHeight(_:validators:)``).
     case heightCompleted(UInt64)
-
-    /// Whether the WAL must be durable (fsynced) before this effect is carried out:
-    /// before signing, before broadcasting and before deciding.
-    public var requiresDurableWAL: Bool {
-        switch self {
-        case .signAndBroadcast, .rebroadcast, .decide: return true
-        case .requestValue, .requestValidation, .scheduleTimeout, .evidence, .heightCompleted: return false
-        }
-    }
 }

@@ -47,6 +47,24 @@ enum DurableFiles {
         }
     }
 
+    /// Writes all of `bytes` to `fd` at `offset` (pwrite(2), the file offset untouched).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFailure(operation: "pwrite", path: path, errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// fdatasync(2): the data, and the metadata needed to read it back (not the modification time).
+    static func dataSync(_ fd: Int32, path: String) throws {
+        guard fdatasync(fd) == 0 else { throw POSIXFailure(operation: "fdatasync", path: path, errno: errno) }
+    }
+
     /// fsync(2).
     static func sync(_ fd: Int32, path: String) throws {
         guard fsync(fd) == 0 else { throw POSIXFailure(operation: "fsync", path: path, errno: errno) }

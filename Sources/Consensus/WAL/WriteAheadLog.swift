@@ -12,8 +12,14 @@ public final class WriteAheadLog {
     public static let maxRecordBytes = ConsensusMessage.maxPayloadBytes + 1 << 20
     static let headerBytes = 12
 
+    /// The size past which a decision compacts the log (``compact(committed:)``); below it the
+    /// records of committed heights stay, inert, and a height costs no compaction.
+    public static let compactionThresholdBytes = 1 << 20
+
     private let storage: WALStorage
     private var dirty = false
+    /// The log's size in bytes (as read by ``open()``, plus appends, or after compaction).
+    public private(set) var size = 0
     /// Bytes cut from a torn tail when the log was opened.
     public private(set) var truncatedBytes = 0
 
@@ -51,12 +57,15 @@ public final class WriteAheadLog {
             truncatedBytes = bytes.count - offset
             try storage.truncate(to: offset)
         }
+        size = offset
         return records
     }
 
     /// Appends a record (durable at the next ``sync()``).
     public func append(_ record: WALRecord) throws {
-        try storage.append(Self.frame(record))
+        let frame = Self.frame(record)
+        try storage.append(frame)
+        size += frame.count
         dirty = true
     }
 
@@ -70,7 +79,9 @@ public final class WriteAheadLog {
     /// Replaces the log with a single end-of-height marker for `height`, atomically: the records
     /// of a committed height are not needed again.
     public func compact(committed height: UInt64) throws {
-        try storage.replace(with: Self.frame(.endOfHeight(height)))
+        let marker = Self.frame(.endOfHeight(height))
+        try storage.replace(with: marker)
+        size = marker.count
         dirty = false
     }
 
