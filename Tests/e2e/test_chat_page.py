@@ -27,7 +27,7 @@ from eth_utils import keccak
 from opgnode import BIN, DEV_ACCOUNTS, GENESIS, ROOT, Node, run
 from test_chat_job import ANSWER, ANSWER_IDS, MODEL, OPG, PROVIDER, QUESTION, TOKENIZER, VERIFIERS, register_and_stake, requester_keystore
 from test_daemons import Daemon
-from test_explorer import CHROMEDRIVER, CHROMIUM, Page
+from test_explorer import Page, headless_chromium
 from test_jobs import ETHER
 
 ARTIFACTS = ROOT / ".build" / "test-artifacts" / "chat"
@@ -77,18 +77,7 @@ def devnet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = headless_chromium(ARTIFACTS)
     yield driver
     driver.quit()
 

@@ -56,14 +56,14 @@ def workload(explorer_node):
     return {"transfers": transfers, "sender": sender.address, "model": ids, "runs": runs}
 
 
-@pytest.fixture(scope="module")
-def browser():
+def headless_chromium(artifacts: Path):
+    """Debian's chromium, headless, driven by selenium, keeping the console log; screenshots go to `artifacts`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     for path in (CHROMIUM, CHROMEDRIVER):
         assert Path(path).exists(), f"{path} is missing: `make test` installs Debian's chromium and chromium-driver (make browser-deps)"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # test_verification_stats.py adds its pages' screenshots
+    artifacts.mkdir(parents=True, exist_ok=True)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
@@ -72,6 +72,12 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = headless_chromium(ARTIFACTS)  # test_verification_stats.py adds its pages' screenshots
     yield driver
     driver.quit()
 
