@@ -186,24 +186,50 @@ def test_the_page_fits_a_phone_screen_and_shows_its_controls(devnet, browser):
 @pytest.mark.parametrize("chain_matches", [True, False])
 def test_an_injected_wallet_is_preferred_and_must_be_on_the_nodes_chain(devnet, browser, chain_matches):
     """A stand-in EIP-1193 wallet (window.ethereum, injected before the page's scripts): the page
-    asks it for accounts and checks its chain before it would sign anything."""
-    from selenium.webdriver.support.ui import WebDriverWait
+    asks it for accounts and checks its chain before it signs anything; on the right chain a
+    message goes out through the wallet's eth_sendTransaction (the stand-in keeps its key in the
+    node's dev signer, as a real wallet keeps it in the browser) and is answered."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    chain = int(devnet["node"].result("eth_chainId"), 16) if chain_matches else 1
-    wallet = ("window.ethereum = { request: async ({ method }) => method === 'eth_requestAccounts' ? ['%s'] "
-              ": method === 'eth_chainId' ? '%s' : null };" % (DEV_ACCOUNTS[7].address, hex(chain)))
+    node = devnet["node"]
+    wallet_account = DEV_ACCOUNTS[7].address
+    chain = int(node.result("eth_chainId"), 16) if chain_matches else 1
+    wallet = """window.walletCalls = [];
+window.ethereum = { request: async ({ method, params }) => {
+  window.walletCalls.push({ method, params });
+  if (method === 'eth_requestAccounts') return ['%s'];
+  if (method === 'eth_chainId') return '%s';
+  if (method !== 'eth_sendTransaction') throw new Error('the stand-in wallet does not do ' + method);
+  const answer = await (await fetch(location.origin, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
+  if (answer.error) throw new Error(answer.error.message);
+  return answer.result;
+} };""" % (wallet_account, hex(chain))
     script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": wallet})
     try:
-        browser.get(devnet["node"].url + "/chat")
+        browser.get(node.url + "/chat")
         WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
-        if chain_matches:
-            assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
-            assert text_of(browser, "#signer") == "signing with your wallet"
-            assert browser.execute_script("return [...document.querySelectorAll('#account option')].map(o => o.value)") == [DEV_ACCOUNTS[7].address]
-        else:
+        if not chain_matches:
             assert browser.execute_script("return document.body.dataset.ready") == "false"
-            assert text_of(browser, "#problem") == f"your wallet is on chain 1; switch it to this node's chain {int(devnet['node'].result('eth_chainId'), 16)} and reload"
+            assert text_of(browser, "#problem") == f"your wallet is on chain 1; switch it to this node's chain {int(node.result('eth_chainId'), 16)} and reload"
             assert browser.execute_script("return document.getElementById('send').disabled")
+            return
+        assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+        assert text_of(browser, "#signer") == "signing with your wallet"
+        assert browser.execute_script("return [...document.querySelectorAll('#account option')].map(o => o.value)") == [wallet_account]
+        browser.find_element(By.ID, "message").send_keys(QUESTION)
+        Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
+        browser.find_element(By.ID, "message").send_keys(Keys.CONTROL, Keys.ENTER)
+        states = []
+        WebDriverWait(browser, 180, poll_frequency=0.1).until(
+            lambda d: states.append(dataset(d, ".badge", "state")) or states[-1] == "final", f"the badge stopped at {states[-1:]}")
+        sent = browser.execute_script("return window.walletCalls.filter(c => c.method === 'eth_sendTransaction')")
+        assert len(sent) == 1 and sent[0]["params"][0]["from"].lower() == wallet_account.lower(), sent
+        job = node.result("opg_getJob", [dataset(browser, ".turn.assistant", "jobId")])
+        assert job["requester"] == wallet_account and job["label"] == "verified"
+        assert text_of(browser, ".turn.assistant .text") == ANSWER
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
 
