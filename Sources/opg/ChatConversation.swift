@@ -86,7 +86,7 @@ struct ChatSession {
     /// Polls the job until `goal` or a settlement, printing each step; the answer's text, or
     /// nil when the job ended without one.
     private func follow(_ id: String) throws -> String? {
-        var last = "requested", lastAttested = "", answer: String? = nil, streamed = false
+        var last = "requested", lastAttested = "", answer: String? = nil, streamed = false, quorumShown = false
         while true {
             let job = try rpc.call("opg_getJob", [.string(id)])
             let status = job["status"]?.stringValue ?? "?"
@@ -110,7 +110,8 @@ struct ChatSession {
             let attested = "\(job["revealedCount"]?.serialized() ?? "0")/\(committee)"
             if ["attesting", "challengeWindow"].contains(status), attested != lastAttested, committee > 0 {
                 lastAttested = attested
-                print("attested   \(attested)" + (status == "challengeWindow" ? ": quorum reached, challenge window until block \(job["challengeEnd"]?.serialized() ?? "?")" : ""))
+                quorumShown = status == "challengeWindow"
+                print("attested   \(attested)" + (quorumShown ? ": quorum reached, challenge window until block \(job["challengeEnd"]?.serialized() ?? "?")" : ""))
             }
             if status == "challengeWindow", goal == .attested { print(badge(id, job, settled: false)); return answer }
             if status == "challengeWindow", let end = job["challengeEnd"]?.numberValue?.uint64,
@@ -120,6 +121,10 @@ struct ChatSession {
             }
             switch status {
             case "finalized", "unverified", "disputed", "overturned":
+                if status == "finalized", committee > 0, !quorumShown {
+                    // The quorum and the whole challenge window fell between two looks (a streamed preview takes a while).
+                    print("attested   \(attested): quorum reached, challenge window passed")
+                }
                 print(badge(id, job, settled: true))
                 return ["disputed", "overturned"].contains(status) ? nil : answer
             case "refunded":
