@@ -79,7 +79,8 @@ public enum DisputePlanner {
     }
 }
 
-/// What `opg verifier` does after voting `invalid` on a job that is then disputed
+/// What `opg verifier` does after voting `invalid` on a job that is then disputed, or after
+/// challenging one (`Challenger`)
 /// (docs/daemons.md, "Disputes"): it waits for the provider's trace reveal, compares the
 /// revealed leaves with its own re-run and sends the cheapest proof that settles the
 /// dispute — `proveNode` at the first differing leaf (one node's gas), `proveOutput` when
@@ -114,13 +115,14 @@ final class DisputeProver {
         self.runners = runners
     }
 
-    /// Follows every open dispute over an exact job this verifier voted `invalid` on.
+    /// Follows every open dispute over an exact job this verifier voted `invalid` on or challenged.
     func step(head: UInt64) throws {
         let disputed = try context.reader.jobs(["status": .string("disputed")])
         runs = runs.filter { id, _ in disputed.contains { $0.id == id } }
         for job in disputed {
             guard job.verificationClass == .exact, let dispute = job.dispute, dispute.state == "open",
-                  context.record.attestation(job.id, round: job.round)?.verdict == .invalid else { continue }
+                  context.record.attestation(job.id, round: job.round)?.verdict == .invalid || Challenger.challenged(job.id, context.record)
+            else { continue }
             let subject = "dispute of job \(job.id)"
             do {
                 try follow(job, dispute, head: head)

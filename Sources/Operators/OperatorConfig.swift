@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JSON
+import Modules
 import Node
 import Primitives
 
@@ -77,12 +78,17 @@ public struct OperatorConfig: Equatable, Sendable {
     public var alwaysValid = false
     /// Test only: the verifier attests `invalid` without checking (a wrong disputer).
     public var alwaysInvalid = false
+    /// The verifier challenges a job in its challenge window whose committed output its own
+    /// re-run contradicts (docs/daemons.md, "Disputes").
+    public var challenge = true
+    /// The largest challenge bond, in wei, the verifier puts up (default 100 OPG, the genesis bond).
+    public var challengeBondCap = JobsParameters.default.challengeBond
 
     /// The fields each role accepts.
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "chat", "logLevel"]
-        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid"])
+        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid", "challenge", "challengeBondCap"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -152,6 +158,8 @@ public struct OperatorConfig: Equatable, Sendable {
             c.alwaysValid = try flag(r, "alwaysValid")
             c.alwaysInvalid = try flag(r, "alwaysInvalid")
             guard !(c.alwaysValid && c.alwaysInvalid) else { throw ConfigError("alwaysInvalid: not with alwaysValid") }
+            if try r.value("challenge", required: false) != nil { c.challenge = try flag(r, "challenge") }
+            if let cap = try r.amount("challengeBondCap") { c.challengeBondCap = cap }
         }
         return c
     }

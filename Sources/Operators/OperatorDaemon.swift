@@ -107,6 +107,21 @@ public final class OperatorContext {
         artifacts = try ArtifactStore(directory: config.stateDir + "/artifacts")
     }
 
+    /// Word `index` of the jobs module's `parameters()` (docs/verification.md, "Parameters":
+    /// the table's order, e.g. 6 `collateralBps`, 11 `challengeBond`).
+    func jobsParameter(_ index: Int) throws -> UInt256 {
+        let words = try rpc.view(Jobs.address, "parameters()", [])
+        guard words.count >= (index + 1) * 32 else { throw CommandFailure("parameters(): malformed answer") }
+        return try UInt256(bigEndian: Array(words[index * 32..<(index + 1) * 32]))
+    }
+
+    /// The operator's balance at the head, in wei.
+    func balance() throws -> UInt256 {
+        guard let text = try rpc.call("eth_getBalance", [.string(address.hex), .string("latest")]).stringValue,
+              let wei = try? UInt256(hexQuantity: text) else { throw CommandFailure("eth_getBalance: malformed answer") }
+        return wei
+    }
+
     /// Sends again every recorded transaction the chain has no receipt for (after a crash
     /// between recording and sending, or with the pool lost): the same bytes, so the same
     /// nonce and hash, never a new signature.

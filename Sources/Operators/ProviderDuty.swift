@@ -126,9 +126,7 @@ public final class ProviderDuty: OperatorDuty {
     /// The collateral as a multiple of the fee, in basis points (`parameters()` word 6).
     private func bps() throws -> UInt256 {
         if let collateralBps { return collateralBps }
-        let words = try context.rpc.view(Jobs.address, "parameters()", [])
-        guard words.count >= 7 * 32 else { throw CommandFailure("parameters(): malformed answer") }
-        let value = try UInt256(bigEndian: Array(words[6 * 32..<7 * 32]))
+        let value = try context.jobsParameter(6)
         collateralBps = value
         return value
     }

@@ -9,7 +9,8 @@ import Primitives
 /// committee holds this operator, decide the verdict once per round (re-run an exact job and
 /// compare output hash and trace root; check an attested-only result's form and
 /// availability), record verdict, salt and EIP-712 signature, commit, and reveal once the
-/// module opens reveals; then follow the disputes it voted for (`DisputeProver`).
+/// module opens reveals; challenge a job in its challenge window whose result its re-run
+/// contradicts (`Challenger`); then follow the disputes it voted for or opened (`DisputeProver`).
 public final class VerifierDuty: OperatorDuty {
     /// Gas a reveal carries beyond its estimate: the reveal that completes the committee
     /// decides the round in the same call (opens a dispute, or redraws the committee), work
@@ -18,6 +19,7 @@ public final class VerifierDuty: OperatorDuty {
     static let decisionGas: UInt64 = 1_000_000
     let context: OperatorContext
     let runners: [JobRunner]
+    let challenger: Challenger
     let prover: DisputeProver
     private var signed = 0, commits = 0, reveals = 0
 
@@ -26,10 +28,11 @@ public final class VerifierDuty: OperatorDuty {
     public init(context: OperatorContext, runners: [JobRunner]) {
         self.context = context
         self.runners = runners
+        challenger = Challenger(context: context)
         prover = DisputeProver(context: context, runners: runners)
     }
 
-    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals), ("proved", prover.proved)] }
+    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals), ("challenged", challenger.challenged), ("proved", prover.proved)] }
 
     public func step(head: UInt64) throws {
         for job in try context.reader.jobs(["status": .string("attesting")]) {
@@ -48,6 +51,7 @@ public final class VerifierDuty: OperatorDuty {
                 context.report(subject, error)
             }
         }
+        try challenger.step(head: head)
         try prover.step(head: head)
     }
 
@@ -86,6 +90,7 @@ public final class VerifierDuty: OperatorDuty {
                 return (.inconclusive, "cannot re-run: \(error)")
             }
             let outputHash = Keccak256.hash(outcome.output)
+            try? Challenger.keep(rerun: outputHash, job: job.id, in: context.artifacts)
             guard outputHash == job.outputHash else { return (.invalid, "re-run output hash \(outputHash) differs from the committed \(job.outputHash)") }
             guard outcome.traceRoot == job.traceRoot else {
                 return (.invalid, "re-run trace root \(outcome.traceRoot) differs from the committed \(job.traceRoot)")

@@ -12,8 +12,11 @@ provider  runs the jobs drawn to this operator: follows new blocks, runs each as
           the kernel, accepts it (fee and collateral), commits the output and trace root,
           finalizes it after its challenge window, and reveals its trace when it is disputed.
 verifier  attests the jobs whose committee holds this operator: re-runs each exact job, compares
-          output and trace root, commits then reveals a signed EIP-712 attestation; when a job it
-          voted invalid is disputed, proves the provider's first wrong node (or its output).
+          output and trace root, commits then reveals a signed EIP-712 attestation; challenges
+          (with the chain's bond, up to config `challengeBondCap`; `challenge: false` turns it
+          off) a job it attested whose committed output its re-run contradicts once the quorum
+          found it valid; when a job it voted invalid or challenged is disputed, proves the
+          provider's first wrong node (or its output).
 
 Both serve the inputs and outputs they hold over HTTP (config `listen`), keep a record of every
 signature and transaction they send (written before it leaves; a restart reuses it and never signs

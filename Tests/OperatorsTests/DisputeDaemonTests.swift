@@ -140,4 +140,38 @@ final class DisputeDaemonTests: XCTestCase {
         }
         XCTAssertNotNil(outputs[0])
     }
+
+    func testAVerifierChallengesOnlyAContradictedResultWithinTheWindowAndItsMeans() {
+        let committed = Keccak256.hash(Array("committed".utf8)), rerun = Keccak256.hash(Array("re-run".utf8))
+        let bond = UInt256(1_000), cap = UInt256(5_000), balance = UInt256(10_000)
+        func decide(enabled: Bool = true, rerun: Hash32? = rerun, head: UInt64 = 10, bond: UInt256 = bond, cap: UInt256 = cap,
+                    balance: UInt256 = balance, recorded: Bool = false) -> ChallengeDecision {
+            ChallengeDecision.decide(enabled: enabled, rerun: rerun, committed: committed, head: head, challengeEnd: 12, bond: bond, cap: cap,
+                                     balance: balance, recorded: recorded)
+        }
+        XCTAssertEqual(decide(), .challenge(bond: bond))
+        XCTAssertEqual(decide(rerun: committed), .agree, "the re-run agrees with the committed output")
+        XCTAssertEqual(decide(rerun: nil), .agree, "no re-run (alwaysValid, or not re-runnable here): nothing to contradict")
+        XCTAssertEqual(decide(enabled: false), .agree, "challenge: false")
+        XCTAssertEqual(decide(recorded: true), .resendRecorded, "a challenge recorded before a restart is resent, never signed again")
+        XCTAssertEqual(decide(head: 10, recorded: true), decide(head: 11, recorded: true))
+        guard case .refuse(let closed) = decide(head: 11) else { return XCTFail("the last block of the window is too late to land in it") }
+        XCTAssertTrue(closed.contains("the challenge window closed at block 12"), closed)
+        guard case .refuse(let overCap) = decide(bond: 6_000) else { return XCTFail("a bond over the cap") }
+        XCTAssertTrue(overCap.contains("the challenge bond 6000 wei is over the configured cap challengeBondCap 5000 wei"), overCap)
+        XCTAssertEqual(decide(bond: 5_000), .challenge(bond: 5_000), "a bond equal to the cap is put up")
+        guard case .refuse(let poor) = decide(balance: 1_000) else { return XCTFail("a bond the balance cannot pay with gas") }
+        XCTAssertTrue(poor.contains("is not below the balance 1000 wei"), poor)
+    }
+
+    func testARecordedChallengeSurvivesARestart() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let job = Keccak256.hash(Array("job".utf8)), path = directory + "/signing-record.jsonl"
+        XCTAssertFalse(Challenger.challenged(job, try SigningRecord(path: path)))
+        try SigningRecord(path: path).record(job, step: Challenger.step, raw: [1, 2, 3])
+        XCTAssertTrue(Challenger.challenged(job, try SigningRecord(path: path)), "read back from the fsynced record")
+        let store = try ArtifactStore(directory: directory + "/artifacts")
+        try Challenger.keep(rerun: job, job: job, in: store)
+        XCTAssertEqual(store.load(job: job, part: Challenger.rerunPart), job.bytes)
+    }
 }

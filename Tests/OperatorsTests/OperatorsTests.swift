@@ -52,6 +52,11 @@ final class OperatorConfigTests: XCTestCase {
         XCTAssertFalse(c.alwaysInvalid)
         XCTAssertNil(c.chat)
         XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "alwaysInvalid": true}"#, .verifier).alwaysInvalid)
+        XCTAssertTrue(c.challenge)
+        XCTAssertEqual(c.challengeBondCap, JobsParameters.default.challengeBond)
+        let cautious = try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "challenge": false, "challengeBondCap": "7"}"#, .verifier)
+        XCTAssertFalse(cautious.challenge)
+        XCTAssertEqual(cautious.challengeBondCap, UInt256(7))
         XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "fee": "1", "corruptTrace": true}"#).corruptTrace)
     }
 
@@ -72,6 +77,9 @@ final class OperatorConfigTests: XCTestCase {
         assertRefused(#"{\#(base), "alwaysInvalid": true}"#, "alwaysInvalid: unknown field")
         assertRefused(#"{\#(base), "corruptTrace": true}"#, .verifier, "corruptTrace: unknown field")
         assertRefused(#"{\#(base), "alwaysValid": true, "alwaysInvalid": true}"#, .verifier, "alwaysInvalid: not with alwaysValid")
+        assertRefused(#"{\#(base), "challenge": "no"}"#, .verifier, "challenge: must be true or false")
+        assertRefused(#"{\#(base), "challengeBondCap": "-1"}"#, .verifier, "challengeBondCap: \"-1\" must be a non-negative decimal integer (wei) below 2^256")
+        assertRefused(#"{\#(base), "fee": "1", "challenge": false}"#, "challenge: unknown field")
         assertRefused(#"{\#(base), "fee": "1", "pollMs": 5}"#, "pollMs: must be an integer in 10…60000")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"port": 70000}}"#, "listen.port: must be an integer in 0…65535")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"host": "h"}}"#, "listen.port: missing required field")

@@ -7,8 +7,11 @@ A provider whose output is wrong over an honest trace (`corruptOutput`) loses th
 to `proveOutput`, and a lying `alwaysValid` member is slashed 10%. Verifiers that wrongly
 vote invalid (`alwaysInvalid`) lose: the provider reveals its trace — SIGKILLed right after
 recording the reveal and restarted, without a second signature — nothing can be proven
-against it, and the job is finalized at `resolveBy`, the invalid voters slashed 10%. The
-supply invariant holds after each. Test order matters: each wrong provider is jailed."""
+against it, and the job is finalized at `resolveBy`, the invalid voters slashed 10%. An
+honest verifier outvoted by an `alwaysValid` quorum challenges within the window (bond
+from the chain's parameters), the provider reveals, the challenger proves the output wrong
+and the job is overturned, the bond returned. The supply invariant holds after each. Test
+order matters: each wrong provider is jailed."""
 import json
 
 import pytest
@@ -25,7 +28,7 @@ PROVIDER_STAKE, VERIFIER_STAKE = 20 * ETHER, 10 * ETHER
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     work = tmp_path_factory.mktemp("dispute-daemons")
-    jobs = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 2, "committeeSize": 3,
+    jobs = {"acceptBlocks": 10, "attestCommitBlocks": 12, "attestRevealBlocks": 12, "challengeBlocks": 30, "committeeSize": 3,
             "challengeBond": str(ETHER)}
     chain = staked_chain(work, jobs, {p: PROVIDER_STAKE for p in PROVIDERS}, {v: VERIFIER_STAKE for v in VERIFIERS})
     node = chain["node"]
@@ -136,4 +139,46 @@ def test_verifiers_that_wrongly_dispute_lose_and_the_provider_defends_across_a_r
         assert "prove" not in steps(v, jid), "nothing can be proven against an honest provider"
         assert stake(net, v.account) == stakes[v.account.address] - stakes[v.account.address] // 10, "10% of each wrong disputer's stake"
         assert "nothing to prove" in v.log.read_text()
+    assert assert_supply_holds(net) == 0
+
+
+def test_an_outvoted_honest_verifier_challenges_and_proves_the_result_wrong(net):
+    # the least-staked verifier is the honest one, so two liars of the committee are a quorum
+    honest = min(net["verifiers"], key=lambda v: stake(net, v.account))
+    liars = [v for v in net["verifiers"] if v is not honest]
+    for d in net["providers"]:
+        d.stop()
+        d.start(net["node"], corruptOutput=True)
+    for v in net["verifiers"]:
+        v.stop()
+        v.start(net["node"], **({} if v is honest else {"alwaysValid": True}))
+    w3 = net["w3"]
+    for _ in range(5):  # the committee is 3 of 4: retry until it holds the honest verifier
+        liar_stakes = {v.account.address: stake(net, v.account) for v in liars}
+        requester_before, honest_before = w3.eth.get_balance(REQUESTER.address), w3.eth.get_balance(honest.account.address)
+        jid, _, _ = submit(net, wait=False)
+        job = settled(net, jid, timeout=120)
+        if honest.account.address in {m["address"] for m in job["committee"]}:
+            break
+        assert job["status"] == "finalized", job
+    else:
+        pytest.fail("the honest verifier was never drawn")
+    assert job["status"] == "overturned", (job, honest.log_tail())
+    dispute = job["dispute"]
+    assert dispute["state"] == "providerWrong" and dispute["challenger"] == honest.account.address, dispute
+    assert dispute["revealedPieces"] == 1 and dispute["resolvedAt"] < dispute["resolveBy"] and dispute["faultPosition"] is None
+    verdicts = {m["address"]: m["verdict"] for m in job["committee"]}
+    assert verdicts[honest.account.address] == "invalid" and sorted(verdicts.values()) == ["invalid", "valid", "valid"], verdicts
+    honest_steps = steps(honest, jid)
+    assert honest_steps.count("challenge") == 1 and honest_steps[-2:] == ["challenge", "prove"], honest.log_tail()
+    assert all("challenge" not in steps(v, jid) for v in liars)
+    provider = next(d for d in net["providers"] if d.account.address == job["provider"])
+    assert steps(provider, jid) == ["accept", "commit", "trace#0"], provider.log_tail()
+    operator = net["staking"].functions.getOperator(provider.account.address).call()
+    assert operator[1] == PROVIDER_STAKE - PROVIDER_STAKE // 20 and operator[5] is True, "5% of the wrong provider's stake, jailed"
+    for v in liars:
+        before = liar_stakes[v.account.address]
+        assert stake(net, v.account) == (before - before // 10 if verdicts.get(v.account.address) == "valid" else before)
+    assert 0 < requester_before - w3.eth.get_balance(REQUESTER.address) < ETHER // 100, "max fee and verification fee refunded"
+    assert w3.eth.get_balance(honest.account.address) > honest_before, "the bond back, with half the collateral and a share of the slashes"
     assert assert_supply_holds(net) == 0
