@@ -79,7 +79,7 @@ unit: chat-data
 	$(SWIFT) test
 
 e2e: build build-debug venv chat-model
-	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q Tests/e2e
+	OPG_BIN=$(abspath $(RELEASE)) $(PYTHON) -m pytest -q --durations=0 --durations-min=2 Tests/e2e
 
 ## valnet-soak: the 4-validator e2e files (test_validators.py, test_double_sign.py) VALNET_ROUNDS times
 ## (default 5) on fresh networks, stopping at the first failure: the soak behind make test's single run
