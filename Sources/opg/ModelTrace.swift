@@ -107,7 +107,7 @@ func modelReference(_ argv: [String]) throws -> Int32 {
         ("fileSha256", .string(claim.fileHash.hex)), ("cidV0", .string(claim.cid.v0)), ("cidV1", .string(claim.cid.v1)),
         ("size", .int(Int(claim.size))), ("initializerRoot", .string(claim.initializerRoot.hex)),
         ("initializerCount", .int(Int(claim.initializerCount))), ("nodesRoot", .string(claim.nodesRoot.hex)),
-        ("nodeCount", .int(Int(claim.nodeCount))),
+        ("nodeCount", .int(Int(claim.nodeCount))), ("scheduleRoot", .string(claim.scheduleRoot.hex)),
         ("operators", .array(claim.operators.map { .string($0) })), ("uris", .array(claim.uris.map { .string($0) })),
         ("name", .string(claim.name)), ("description", .string(claim.description)),
         ("chunkBytes", .int(InitializerCommitment.chunkBytes)),
