@@ -39,10 +39,12 @@ final class JobReferenceDisputeTests: XCTestCase {
 
     /// A job over the reference whose input is by reference (the hook cannot re-run it),
     /// committed with `leaves`' root and `outputHash`, disputed by an invalid quorum.
-    func disputedJob(_ h: Harness, leaves: [Hash32], outputHash: Hash32 = honest.outputHash) throws -> (id: Hash32, provider: Int) {
-        let (id, p) = try h.committedJob(fee: Self.fee, input: [], inputHash: Keccak256.hash(Self.honest.input),
-                                         inputURI: "https://requester.example/in", outputHash: outputHash,
-                                         traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root)
+    func disputedJob(_ h: Harness, leaves: [Hash32], outputHash: Hash32 = honest.outputHash, inline: Bool = false) throws -> (id: Hash32, provider: Int) {
+        let (id, p) = inline
+            ? try h.committedJob(fee: Self.fee, input: Self.honest.input, outputHash: outputHash, traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root)
+            : try h.committedJob(fee: Self.fee, input: [], inputHash: Keccak256.hash(Self.honest.input),
+                                 inputURI: "https://requester.example/in", outputHash: outputHash,
+                                 traceRoot: MerkleTree(leaves: leaves.map(\.bytes)).root)
         let members = try h.drawnCommittee(id)
         XCTAssertTrue(try h.reveal(try members.map { try h.commit(id, $0, .invalid) }).success)
         XCTAssertEqual(try h.status(id), .disputed)
@@ -180,6 +182,18 @@ final class JobReferenceDisputeTests: XCTestCase {
         XCTAssertTrue(r.success, r.revertReason ?? "")
         h.endBlock()
         XCTAssertEqual(try h.status(other), .overturned)
+    }
+
+    /// With the input inline the hook first tries the whole run, which a model by
+    /// reference cannot have, and then settles by the reveal.
+    func testAnInlineInputJobIsSettledByTheRevealAtTheDeadline() throws {
+        let h = try harness()
+        let (id, p) = try disputedJob(h, leaves: Self.honest.leaves, inline: true)
+        XCTAssertTrue(try reveal(h, id, from: p, leaves: Self.honest.leaves).success)
+        let r = try prove(h, id, position: 0, leaves: Self.honest.leaves, producers: []) { $0[4] = .bytes([]) }
+        XCTAssertTrue(r.revertReason?.contains("initializer 0 is not staged") ?? false, r.revertReason ?? "")
+        h.advance(to: try XCTUnwrap(try dispute(h, id)[4].uintValue?.uint64) + 1)
+        XCTAssertEqual(try h.status(id), .finalized, h.notices.lines.joined(separator: "\n"))
     }
 
     func testAProviderThatDoesNotRevealLosesAtTheDeadline() throws {
