@@ -375,13 +375,7 @@ extension Jobs {
             }
             outputs.append(entry.tensors[out])
         }
-        let encoded = TensorEncoding.canonical(outputs)
-        try context.chargeHashing(byteCount: encoded.count)
-        let hash = Keccak256.hash(encoded)
-        let committed = try context.load(field(base, .outputHash))
-        guard hash != committed else { throw NativeRevert("the trace's graph outputs hash to the committed output hash \(committed): no fault here") }
-        try recordFault(id, position: 0, outputHash: hash, context)
-        try settleDispute(id, base, .providerWrong, context)
+        try settleOutputProof(id, base, outputs, context)
     }
 
     /// Checks a leaf's data against `root` (leaf `index` of `count`), charging its hashing;

@@ -147,6 +147,12 @@ extension Jobs {
             }
             outputs.append(tensor)
         }
+        try settleOutputProof(id, base, outputs, context)
+    }
+
+    /// Settles the dispute against the provider when `outputs` (the graph outputs taken
+    /// from its proven trace) do not hash to its committed output hash; reverts otherwise.
+    func settleOutputProof(_ id: Hash32, _ base: Hash32, _ outputs: [Tensor], _ context: NativeCallContext) throws {
         let encoded = TensorEncoding.canonical(outputs)
         try context.chargeHashing(byteCount: encoded.count)
         let hash = Keccak256.hash(encoded)
