@@ -8,7 +8,10 @@ read the file from their config (`models`). A provider whose trace has a wrong M
 weight on chain in 64 KiB chunks, each proven against the registered initializer root, then
 proves the node (proven against the nodes and schedule roots) wrong with
 `proveReferenceNode`. The job is overturned, the provider slashed 5% and jailed, the
-requester refunded, the staged chunks freed, and the supply invariant holds."""
+requester refunded, and the supply invariant holds. Verifiers that wrongly vote invalid
+against an honest provider of the same model lose at `resolveBy`: the provider revealed and
+nothing was proven. One-second blocks, so that the staging fits the dispute's 100 blocks even
+with debug binaries."""
 import json
 import subprocess
 
@@ -112,4 +115,28 @@ def test_a_wrong_node_of_a_model_by_reference_is_proven_with_its_weights_in_prov
     assert operator[1] == PROVIDER_STAKE - PROVIDER_STAKE // 20 and operator[5] is True, "5% of the wrong provider's stake, jailed"
     spent = before - w3.eth.get_balance(REQUESTER.address)
     assert 0 < spent < ETHER // 100, "the requester got the max fee and verification fee back (it paid gas only)"
+    assert assert_supply_holds(net) == 0
+
+
+def test_an_honest_provider_of_a_model_by_reference_wins_at_the_deadline(net):
+    """Verifiers that wrongly vote invalid (`alwaysInvalid`): the provider reveals, nothing can
+    be proven against it, and at `resolveBy` the hook settles for the provider that revealed
+    (the whole run it cannot have: the model is not on chain)."""
+    node = net["node"]
+    for d in net["providers"]:
+        d.stop()
+        d.start(node)
+    for d in net["verifiers"]:
+        d.stop()
+        d.start(node, alwaysInvalid=True)
+    argv = [OPG, "job", "submit", *net["submit"], net["model"], "--input-file", str(net["work"] / "input.bin"), "--max-fee", "10",
+            "--verification-fee", "2", "--deadline-blocks", "60"]
+    submitted = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    assert submitted.stdout.startswith("job 0x"), submitted.stderr
+    jid = submitted.stdout.split()[1]
+    everyone = net["providers"] + net["verifiers"]
+    job = wait_for(lambda: (lambda j: j if j["status"] in {"finalized", "overturned", "refunded", "unverified"} else None)(
+        node.result("opg_getJob", [jid])), f"job {jid} did not settle", timeout=400, daemons=everyone)
+    assert job["status"] == "finalized" and job["dispute"]["state"] == "providerRight", (job["status"], job.get("dispute"))
+    assert job["dispute"]["revealedPieces"] == 1
     assert assert_supply_holds(net) == 0
