@@ -268,7 +268,7 @@ final class JobReferenceDisputeTests: XCTestCase {
             let (id, p) = try disputedJob(h, leaves: Self.honest.leaves)
             refused(try reveal(h, id, from: p, leaves: Self.honest.leaves), "is registered by reference: its bytes are not on chain")
             refused(try stage(h, id, [Self.chunk(0, 0)]), version == 1 ? "is not registered by reference with a schedule root"
-                                                                       : "was registered by reference without a schedule root (reference version 1)")
+                                                                       : "was registered by reference without a schedule root")
             h.advance(to: try XCTUnwrap(try dispute(h, id)[4].uintValue?.uint64) + 1)
             XCTAssertEqual(try h.status(id), .refunded, "undecided under version \(version)")
             XCTAssertEqual(DisputeState(rawValue: UInt8(try dispute(h, id)[3].uintValue?.uint64 ?? 0)), .undecided)

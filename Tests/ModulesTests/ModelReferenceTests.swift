@@ -85,7 +85,6 @@ final class ModelReferenceTests: XCTestCase {
         XCTAssertEqual(try reason { $0.size = 0 }, "model size must be at least 1 byte")
         XCTAssertEqual(try reason { $0.nodeCount = 0 }, "node count must be at least 1")
         XCTAssertEqual(try reason { $0.nodesRoot = .zero }, "nodes root must not be zero: a model has nodes")
-        XCTAssertEqual(try reason { $0.scheduleRoot = .zero }, "schedule root must not be zero: a model has a schedule")
         XCTAssertEqual(try reason { $0.initializerRoot = .zero },
                        "initializer root must be zero exactly when the model has no initializers (count \(good.initializerCount), root \(Hash32.zero))")
         XCTAssertEqual(try reason { $0.operators = [] }, "a reference lists 1 to 256 operators, got 0")
@@ -142,6 +141,9 @@ final class ModelReferenceTests: XCTestCase {
         let info = try h.view("getModelReference(string)", [.string(second.cid.v0)], [ModelRegistry.referenceInfoType])
         guard case .tuple(let fields) = info[0] else { return XCTFail("no record") }
         XCTAssertEqual(fields[15], .fixedBytes(second.scheduleRoot.bytes))
+        var decodeLoop = try claim("digits_cnn.onnx")
+        decodeLoop.scheduleRoot = .zero
+        XCTAssertTrue(try h.block([(Self.register, decodeLoop.abiArguments)])[0].success, "a zero root: jobs that are not one pass (--no-schedule)")
         XCTAssertEqual(h.producer.head, h.importer.head, "the importer computes the same state")
         XCTAssertThrowsError(try ModelRegistry.genesisStorage(referenceVersion: 3)) {
             XCTAssertEqual(($0 as? NativeRevert)?.reason, "referenceVersion: 3 is not a version this node implements (1…2); upgrade opgd")

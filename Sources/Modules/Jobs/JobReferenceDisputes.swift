@@ -131,7 +131,7 @@ extension Jobs {
         let model = String(decoding: try context.loadBytes(field(base, .modelId)), as: UTF8.self)
         if models.referenceVersion(context: context) >= 2, let reference = try? models.reference(model, context: context) {
             guard reference.scheduleRoot != .zero else {
-                throw NativeRevert("model \(model) was registered by reference without a schedule root (reference version 1): the dispute over job \(id) settles undecided at its deadline")
+                throw NativeRevert("model \(model) was registered by reference without a schedule root (under reference version 1, or as a model whose jobs are not one pass of its graph): the dispute over job \(id) settles undecided at its deadline")
             }
             return reference
         }

@@ -56,7 +56,8 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     public var initializerCount: UInt64
     public var nodesRoot: Hash32
     public var nodeCount: UInt64
-    /// `ScheduleCommitment.root` of the file.
+    /// `ScheduleCommitment.root` of the file; zero for a model whose jobs are not one pass
+    /// of its graph (`opg model ref --no-schedule`), whose disputes then settle undecided.
     public var scheduleRoot: Hash32
     /// The graph's operators, `op` for ai.onnx and `domain:op` otherwise, sorted, distinct.
     public var operators: [String]
@@ -98,13 +99,13 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     static let maxURIs = 16
     static let maxURIBytes = 512
 
-    /// Throws a `NativeRevert` naming the first rule the claim breaks (a version-1 claim,
-    /// `withSchedule` false, has no schedule root).
-    func check(withSchedule: Bool) throws {
+    /// Throws a `NativeRevert` naming the first rule the claim breaks. A zero schedule root
+    /// (always, in a version-1 claim) says the model's jobs are not one pass of its graph
+    /// (a chat model's decode loop): their disputes settle undecided.
+    func check() throws {
         guard size > 0 else { throw NativeRevert("model size must be at least 1 byte") }
         guard nodeCount > 0 else { throw NativeRevert("node count must be at least 1") }
         guard nodesRoot != .zero else { throw NativeRevert("nodes root must not be zero: a model has nodes") }
-        guard !withSchedule || scheduleRoot != .zero else { throw NativeRevert("schedule root must not be zero: a model has a schedule") }
         guard (initializerCount == 0) == (initializerRoot == .zero) else {
             throw NativeRevert("initializer root must be zero exactly when the model has no initializers (count \(initializerCount), root \(initializerRoot))")
         }
@@ -207,7 +208,7 @@ extension ModelRegistry {
                                    nodesRoot: try Hash32(v[5].bytesValue ?? []), nodeCount: v[6].uintValue?.uint64 ?? 0,
                                    scheduleRoot: try Hash32(v[7].bytesValue ?? []),
                                    operators: strings(v[8]), uris: strings(v[9]), name: v[10].stringValue ?? "", description: v[11].stringValue ?? "")
-        try claim.check(withSchedule: withSchedule)
+        try claim.check()
         let fileHash = claim.fileHash
         let stored = try context.load(modelField(fileHash, .cidDigest, context))
         let referenced = try context.load(referenceField(fileHash, .cidDigest))
