@@ -85,6 +85,18 @@ def net(tmp_path_factory):
     chain["node"].stop()
 
 
+def submit_and_settle(net):
+    """`opg job submit` of the fixture input over the model; returns (job id, the settled job)."""
+    argv = [OPG, "job", "submit", *net["submit"], net["model"], "--input-file", str(net["work"] / "input.bin"), "--max-fee", "10",
+            "--verification-fee", "2", "--deadline-blocks", "60"]
+    submitted = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    assert submitted.stdout.startswith("job 0x"), submitted.stderr
+    jid = submitted.stdout.split()[1]
+    job = wait_for(lambda: (lambda j: j if j["status"] in {"finalized", "overturned", "refunded", "unverified"} else None)(
+        net["node"].result("opg_getJob", [jid])), f"job {jid} did not settle", timeout=400, daemons=net["providers"] + net["verifiers"])
+    return jid, job
+
+
 def test_a_wrong_node_of_a_model_by_reference_is_proven_with_its_weights_in_proven_chunks(net):
     node, w3 = net["node"], net["w3"]
     assert net["record"]["size"] > 3_000_000, "a model of a few MB, registered by reference"
@@ -95,15 +107,8 @@ def test_a_wrong_node_of_a_model_by_reference_is_proven_with_its_weights_in_prov
     for d in net["verifiers"]:
         d.start(node)
     before = w3.eth.get_balance(REQUESTER.address)
-    argv = [OPG, "job", "submit", *net["submit"], net["model"], "--input-file", str(net["work"] / "input.bin"), "--max-fee", "10",
-            "--verification-fee", "2", "--deadline-blocks", "60"]
-    submitted = subprocess.run(argv, capture_output=True, text=True, timeout=90)
-    assert submitted.stdout.startswith("job 0x"), submitted.stderr
-    jid = submitted.stdout.split()[1]
-    everyone = net["providers"] + net["verifiers"]
-    job = wait_for(lambda: (lambda j: j if j["status"] in {"finalized", "overturned", "refunded", "unverified"} else None)(
-        node.result("opg_getJob", [jid])), f"job {jid} did not settle", timeout=400, daemons=everyone)
-    assert job["status"] == "overturned", (job["status"], job.get("dispute"), "\n".join(d.log_tail() for d in everyone))
+    jid, job = submit_and_settle(net)
+    assert job["status"] == "overturned", (job["status"], job.get("dispute"), "\n".join(d.log_tail() for d in net["verifiers"]))
     dispute = job["dispute"]
     assert dispute["state"] == "providerWrong" and dispute["revealedPieces"] == 1 and dispute["faultPosition"] == 1, dispute
     provers = [v for v in net["verifiers"] if any(e.get("step") == "prove" for e in v.entries(jid))]
@@ -129,14 +134,7 @@ def test_an_honest_provider_of_a_model_by_reference_wins_at_the_deadline(net):
     for d in net["verifiers"]:
         d.stop()
         d.start(node, alwaysInvalid=True)
-    argv = [OPG, "job", "submit", *net["submit"], net["model"], "--input-file", str(net["work"] / "input.bin"), "--max-fee", "10",
-            "--verification-fee", "2", "--deadline-blocks", "60"]
-    submitted = subprocess.run(argv, capture_output=True, text=True, timeout=90)
-    assert submitted.stdout.startswith("job 0x"), submitted.stderr
-    jid = submitted.stdout.split()[1]
-    everyone = net["providers"] + net["verifiers"]
-    job = wait_for(lambda: (lambda j: j if j["status"] in {"finalized", "overturned", "refunded", "unverified"} else None)(
-        node.result("opg_getJob", [jid])), f"job {jid} did not settle", timeout=400, daemons=everyone)
+    _, job = submit_and_settle(net)
     assert job["status"] == "finalized" and job["dispute"]["state"] == "providerRight", (job["status"], job.get("dispute"))
     assert job["dispute"]["revealedPieces"] == 1
     assert assert_supply_holds(net) == 0
