@@ -11,7 +11,7 @@ public enum GenesisFile {
 
     static let fields = ["chainId", "networkName", "timestamp", "gasLimit", "initialBaseFee", "blockReward", "extraData", "validators", "alloc",
                          "blobs", "kernelSpecVersions", "inferenceGasPerBlock", "staking",
-                         "jobs"]
+                         "jobs", "modelRegistry"]
 
     /// Parses genesis JSON bytes; errors name the field (`alloc.0x1234: …`).
     public static func parse(_ bytes: [UInt8]) throws -> GenesisSpec {
@@ -65,7 +65,7 @@ public enum GenesisFile {
         let schedule = try kernelSpecSchedule(try r.array("kernelSpecVersions"))
         let staking = try stakingGenesis(try r.object("staking"), listedValidators: listedValidators)
         let validators = try validatorSet(staking.validators ?? listedValidators ?? [DevNet.validator])
-        let jobs = try jobsGenesis(try r.object("jobs"))
+        let jobs = try jobsGenesis(try r.object("jobs")) + (try modelRegistryGenesis(try r.object("modelRegistry")))
         let spec = GenesisSpec(config: ChainConfig(chainId: chainId, blockReward: reward, validators: validators, blobs: blobs,
                                                    kernelSpecSchedule: schedule, inferenceGasPerBlock: inferenceGas),
                                timestamp: timestamp,
@@ -207,6 +207,21 @@ public enum GenesisFile {
             params.agendaVersionFromBlock = try j.integer("agendaVersionFromBlock", in: 0...UInt64(Int64.max)) ?? params.agendaVersionFromBlock
         }
         do { return try params.genesisStorage() } catch let revert as NativeRevert { throw ConfigError("jobs: \(revert.reason)") }
+    }
+
+    /// `modelRegistry` (docs/models.md, "Reference versions"): the reference version
+    /// (default 2: references commit a schedule root and their disputes are decided) and
+    /// the first block that runs it (default 0; version 1 before it).
+    static func modelRegistryGenesis(_ reader: FieldReader?) throws -> [GenesisStorageWord] {
+        var version = ModelRegistry.latestReferenceVersion, from: UInt64 = 0
+        if let m = reader {
+            try m.rejectUnknown(["referenceVersion", "referenceVersionFromBlock"])
+            version = try m.integer("referenceVersion", in: 1...ModelRegistry.latestReferenceVersion) ?? version
+            from = try m.integer("referenceVersionFromBlock", in: 0...UInt64(Int64.max)) ?? from
+        }
+        do { return try ModelRegistry.genesisStorage(referenceVersion: version, fromBlock: from) } catch let revert as NativeRevert {
+            throw ConfigError("modelRegistry: \(revert.reason)")
+        }
     }
 
     /// `kernelSpecVersions`: `[{"version", "fromBlock"}]` (default version 1 from block 0).

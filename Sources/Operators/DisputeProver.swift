@@ -103,6 +103,8 @@ final class DisputeProver {
         let input: [UInt8]
         let leaves: [Hash32]
         let outputHash: Hash32
+        /// The proof material when the model is registered by reference (nil when stored).
+        let reference: ReferenceDisputeProof?
     }
 
     let context: OperatorContext
@@ -157,17 +159,24 @@ final class DisputeProver {
         case .proveNode(let q, let producers):
             let entries = try DisputePlanner.producerOutputs(producers, outputs: try outputs(run, job, producers), revealed: revealed)
             let proof = MerkleTree(leaves: revealed.map(\.bytes)).proof(ofLeaf: q)?.siblings ?? []
-            data = try ABI.encodeCall("proveNode(bytes32,uint64,bytes32,bytes32[],bytes,(uint64,bytes,bytes32[])[])",
+            data = try run.reference.map { reference in
+                try stage(reference, position: q, run, job)
+                return try reference.proveNodeCalldata(job: job.id, position: q, revealed: revealed, input: input, producers: entries)
+            } ?? ABI.encodeCall("proveNode(bytes32,uint64,bytes32,bytes32[],bytes,(uint64,bytes,bytes32[])[])",
                                       [.fixedBytes(job.id.bytes), .uint(UInt256(UInt64(q))), .fixedBytes(revealed[q].bytes),
                                        .array(proof.map { .fixedBytes($0.bytes) }), .bytes(input), .array(entries.map(\.abiValue))])
             step = "prove"
             what = "proved the node at position \(q) wrong (provider's leaf \(revealed[q]), re-run \(run.leaves[q]))"
         case .proveOutput(let producers):
             let entries = try DisputePlanner.producerOutputs(producers, outputs: try outputs(run, job, producers), revealed: revealed)
-            data = try ABI.encodeCall("proveOutput(bytes32,(uint64,bytes,bytes32[])[])", [.fixedBytes(job.id.bytes), .array(entries.map(\.abiValue))])
+            data = try run.reference?.proveOutputCalldata(job: job.id, producers: entries)
+                ?? ABI.encodeCall("proveOutput(bytes32,(uint64,bytes,bytes32[])[])", [.fixedBytes(job.id.bytes), .array(entries.map(\.abiValue))])
             step = "prove"
             what = "proved the output wrong: the revealed trace gives \(run.outputHash), the commitment says \(job.outputHash)"
         case .resolveWhole(let reason):
+            guard run.reference == nil else {
+                throw JobRunError("\(reason), and model \(job.modelId) is registered by reference, so it cannot be re-executed whole: nothing to send")
+            }
             data = try ABI.encodeCall("resolveDispute(bytes32,bytes)", [.fixedBytes(job.id.bytes), .bytes(input)])
             step = "resolve"
             what = "asked for the whole run to be re-executed (\(reason))"
@@ -186,9 +195,58 @@ final class DisputeProver {
         let input = try context.artifacts.load(job: job.id, part: "input") ?? context.reader.input(of: job)
         let (trace, session) = try runner.trace(modelId: job.modelId, input: input)
         let run = HonestRun(runner: runner, session: session, input: input, leaves: trace.steps.map(\.outputHash),
-                            outputHash: ExecutionTrace.outputHash(trace.outputs))
+                            outputHash: ExecutionTrace.outputHash(trace.outputs), reference: try referenceProof(job, runner, session))
         runs[job.id] = run
         return run
+    }
+
+    /// The proof material of `job`'s model when it is registered by reference with a
+    /// schedule root (checked against the roots the registry recorded); nil for a stored model.
+    private func referenceProof(_ job: JobView, _ runner: KernelRunner, _ session: InferenceSession) throws -> ReferenceDisputeProof? {
+        let data: [UInt8]
+        do { data = try context.rpc.view(TransactionSender.registry, "getModelReference(string)", [.string(job.modelId)]) } catch { return nil }
+        guard case .tuple(let f) = try ABI.decode([ModelRegistry.referenceInfoType], data)[0] else { return nil }
+        func root(_ i: Int) throws -> Hash32 { try Hash32(f[i].bytesValue ?? []) }
+        guard try root(15) != .zero else {
+            throw JobRunError("model \(job.modelId) was registered by reference without a schedule root: its dispute settles undecided")
+        }
+        let proof = try ReferenceDisputeProof(file: try runner.modelFile(job.modelId), session: session)
+        try proof.check(initializerRoot: try root(9), nodesRoot: try root(11), scheduleRoot: try root(15))
+        return proof
+    }
+
+    /// Stages the initializer chunks the node at `position` reads, one recorded
+    /// transaction per batch (steps `stage#i`); a batch another member staged first is skipped.
+    private func stage(_ reference: ReferenceDisputeProof, position: Int, _ run: HonestRun, _ job: JobView) throws {
+        let chunks = try reference.chunks(position: position, gatherIndices: try gatherIndices(reference, position, run, job))
+        for (i, batch) in ReferenceDisputeProof.batches(chunks).enumerated() {
+            do {
+                let receipt = try context.sendRecorded(job.id, step: "stage#\(i)", data: try ReferenceDisputeProof.stageCalldata(job: job.id, batch))
+                context.logger.info("job \(job.id): disputed, staged \(batch.count) initializer chunks for the node at position \(position) "
+                                    + "(tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+            } catch where "\(error)".contains("is already staged") {
+                context.logger.debug("job \(job.id): stage batch \(i) was staged by another member")
+            }
+        }
+    }
+
+    /// The indices a Gather at `position` reads (from the job's input or its producer's
+    /// outputs), when its table is an initializer; nil for any other node.
+    private func gatherIndices(_ reference: ReferenceDisputeProof, _ position: Int, _ run: HonestRun, _ job: JobView) throws -> [Int64]? {
+        let (index, sources) = try reference.node(at: position)
+        guard Jobs.gatheredTable(run.session.model.graph.nodes[index], sources) != nil else { return nil }
+        let tensor: Tensor?
+        switch sources[1] {
+        case .graphInput(let j):
+            tensor = try JobInputEncoding.feeds(run.input, for: run.session)[run.session.inputs[j].name]
+        case .nodeOutput(let p, let k):
+            let bytes = try outputs(run, job, [p])[p] ?? []
+            tensor = try TensorEncoding.tensors(canonical: bytes)[k]
+        default:
+            return nil
+        }
+        guard case .int64(let values)? = tensor?.storage else { return nil }
+        return values
     }
 
     /// The canonical outputs of the nodes at `positions`, from one more traced run.

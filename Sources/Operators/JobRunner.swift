@@ -109,6 +109,10 @@ public final class KernelRunner: JobRunner {
         return (try session.trace(try JobInputEncoding.feeds(input, for: session), options: options, observe: observe), session)
     }
 
+    /// The bytes of model `modelId`'s file (what a dispute over a model registered by
+    /// reference proves its pieces from).
+    public func modelFile(_ modelId: String) throws -> [UInt8] { try source(modelId) }
+
     private func session(_ modelId: String) throws -> InferenceSession {
         if let s = sessions[modelId] { return s }
         let bytes = try source(modelId)

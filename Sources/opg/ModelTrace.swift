@@ -10,7 +10,7 @@ import Primitives
 let modelTraceUsage = """
 usage: opg model trace FILE.onnx --input NAME=FILE.pb|FILE.json … [--threads N] [--reference]
                        [--proof POSITION] [--output-dir DIR]
-       opg model ref FILE.onnx --uri URI … [--name NAME] [--description TEXT]
+       opg model ref FILE.onnx --uri URI … [--name NAME] [--description TEXT] [--no-schedule]
                      [--submit --from ADDRESS [--keystore DIR] [--password-file FILE] [--rpc URL]]
 
 trace:
@@ -25,8 +25,10 @@ the node's named outputs), what a dispute brings on chain as a node's inputs.
 ref:
 Prints the record that registers FILE.onnx by reference (docs/models.md, "Models registered
 by reference"): SHA-256, CIDs, size, the initializer root with each initializer's root and
-chunk count, the nodes root, the node count, the operators, and the URIs (--uri, at least one; https://,
-http:// or ipfs://) where the bytes are served. The model must compile. --submit sends it
+chunk count, the nodes root, the node count, the schedule root, the operators, and the URIs (--uri, at least one; https://,
+http:// or ipfs://) where the bytes are served. The model must compile. --no-schedule records a
+zero schedule root, for a model whose jobs are not one pass of its graph (a chat model's decode
+loop): disputes over it then settle undecided. --submit sends it
 to the model registry as registerReference, signed by the keystore key of --from.
 """
 
@@ -86,7 +88,7 @@ func proofJSON(_ proof: MerkleProof) -> JSONValue {
 /// `opg model ref`: the by-reference record of a file, printed and optionally submitted.
 func modelReference(_ argv: [String]) throws -> Int32 {
     let args = try Arguments(argv, options: ["--name", "--description", "--from", "--keystore", "--password-file", "--rpc"],
-                             flags: ["--submit"], repeatable: ["--uri"])
+                             flags: ["--submit", "--no-schedule"], repeatable: ["--uri"])
     if args.wantsHelp { print(modelTraceUsage); return 0 }
     try args.expectPositionals(["FILE.onnx"])
     let path = args.positionals[0]
@@ -94,11 +96,12 @@ func modelReference(_ argv: [String]) throws -> Int32 {
     let uris = args.values("--uri")
     guard !uris.isEmpty else { throw UsageError("--uri: give at least one URI where the model's bytes are served") }
     let file = Array(data)
-    let claim: ModelReferenceClaim
+    var claim: ModelReferenceClaim
     let commitment: InitializerCommitment
     do {
         claim = try ModelReferenceClaim.of(file: file, uris: uris, name: args.option("--name") ?? (path as NSString).lastPathComponent,
                                            description: args.option("--description") ?? "")
+        if args.flag("--no-schedule") { claim.scheduleRoot = .zero }
         commitment = try InitializerCommitment(graph: try ModelReader.read(file).graph)
     } catch {
         return failure("\(path): \(error)", unsupported: isUnsupported(error))
@@ -107,7 +110,7 @@ func modelReference(_ argv: [String]) throws -> Int32 {
         ("fileSha256", .string(claim.fileHash.hex)), ("cidV0", .string(claim.cid.v0)), ("cidV1", .string(claim.cid.v1)),
         ("size", .int(Int(claim.size))), ("initializerRoot", .string(claim.initializerRoot.hex)),
         ("initializerCount", .int(Int(claim.initializerCount))), ("nodesRoot", .string(claim.nodesRoot.hex)),
-        ("nodeCount", .int(Int(claim.nodeCount))),
+        ("nodeCount", .int(Int(claim.nodeCount))), ("scheduleRoot", .string(claim.scheduleRoot.hex)),
         ("operators", .array(claim.operators.map { .string($0) })), ("uris", .array(claim.uris.map { .string($0) })),
         ("name", .string(claim.name)), ("description", .string(claim.description)),
         ("chunkBytes", .int(InitializerCommitment.chunkBytes)),

@@ -20,6 +20,20 @@ final class FixtureModels: ModelResolver, @unchecked Sendable {
 
     var byteReads: Int { lock.lock(); defer { lock.unlock() }; return reads }
 
+    /// Model ids served as models registered by reference, each with the fixture file whose
+    /// reference it is (its bytes not on chain: `model` refuses it as the registry does).
+    let references: [String: String]
+    /// The reference version in force, and whether the references carry their schedule
+    /// root (version 2) or not (registered under version 1).
+    let version: UInt64
+    let scheduleRoots: Bool
+
+    init(references: [String: String] = [:], referenceVersion: UInt64 = 2, scheduleRoots: Bool = true) {
+        self.references = references
+        version = referenceVersion
+        self.scheduleRoots = scheduleRoots
+    }
+
     static let ownDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     static func bytes(_ id: String) throws -> [UInt8] {
@@ -32,9 +46,26 @@ final class FixtureModels: ModelResolver, @unchecked Sendable {
 
     func model(_ modelID: String, context: NativeCallContext) throws -> RegisteredModel {
         _ = try context.load(.zero)  // charged like the registry's record read
+        if references[modelID] != nil { throw NativeRevert("model \(modelID) is registered by reference: its bytes are not on chain") }
         let bytes = try Self.bytes(modelID)
         return RegisteredModel(id: modelID, fileHash: try Hash32(SHA256.hash(bytes)), size: bytes.count, kernelSpecVersion: KernelSpec.version)
     }
+
+    func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String {
+        references[modelID] != nil ? modelID : try model(modelID, context: context).id
+    }
+
+    func reference(_ modelID: String, context: NativeCallContext) throws -> ModelReference {
+        _ = try context.load(.zero)
+        guard let file = references[modelID] else { throw NativeRevert("unknown model reference \(modelID)") }
+        let bytes = try Self.bytes(file)
+        let claim = try ModelReferenceClaim.of(file: bytes, uris: ["https://models.example/\(file).onnx"])
+        return ModelReference(id: modelID, fileHash: claim.fileHash, size: claim.size, initializerRoot: claim.initializerRoot,
+                              initializerCount: claim.initializerCount, nodesRoot: claim.nodesRoot, nodeCount: claim.nodeCount,
+                              kernelSpecVersion: KernelSpec.version, scheduleRoot: scheduleRoots ? claim.scheduleRoot : .zero)
+    }
+
+    func referenceVersion(context: NativeCallContext) -> UInt64 { version }
 
     func modelBytes(_ model: RegisteredModel, context: NativeCallContext) throws -> [UInt8] {
         lock.lock()

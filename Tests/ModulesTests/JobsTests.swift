@@ -35,10 +35,10 @@ final class JobsTests: XCTestCase {
 
         /// `extraVerifiers` more verifiers (keyless addresses, 5 OPG each) join the four keyed ones.
         init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 },
-             extraVerifiers: Int = 0) throws {
+             extraVerifiers: Int = 0, models: FixtureModels = FixtureModels()) throws {
             let log = NoticeLog()
             notices = log
-            executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: FixtureModels()), Supply()]),
+            executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: models), Supply()]),
                                            encodeRevert: ABI.encodeRevert, hookNotice: { log.append($0) })
             var operators = JobsTests.providers.map {
                 GenesisOperator(address: JobsTests.address($0), role: .provider, stake: JobsTests.opg * 10, models: [JobsTests.model],

@@ -38,6 +38,7 @@ final class ModelReferenceTests: XCTestCase {
                 .address(TestSigner.alice.address), .string("enc"), .string(""), .uint(UInt256(UInt64(h.producer.head.number))),
                 .uint(UInt256(UInt64(KernelSpec.version))), .fixedBytes(claim.initializerRoot.bytes), .uint(UInt256(claim.initializerCount)),
                 .fixedBytes(claim.nodesRoot.bytes), .uint(UInt256(claim.nodeCount)), .array(claim.operators.map { .string($0) }), .array([.string("https://models.example/encoder_block.onnx")]),
+                .fixedBytes(claim.scheduleRoot.bytes),
             ]))
         }
         // Another module (a jobs module) reads the record through its own context.
@@ -49,7 +50,8 @@ final class ModelReferenceTests: XCTestCase {
                                         gas: 1_000_000, eventsAllowed: false, runner: runner)
         XCTAssertEqual(try registry.reference(claim.cid.v1, context: context),
                        ModelReference(id: claim.cid.v0, fileHash: claim.fileHash, size: claim.size, initializerRoot: claim.initializerRoot,
-                                      initializerCount: claim.initializerCount, nodesRoot: claim.nodesRoot, nodeCount: claim.nodeCount, kernelSpecVersion: KernelSpec.version))
+                                      initializerCount: claim.initializerCount, nodesRoot: claim.nodesRoot, nodeCount: claim.nodeCount, kernelSpecVersion: KernelSpec.version,
+                                      scheduleRoot: claim.scheduleRoot))
         let refusal = "model \(claim.cid.v0) is registered by reference: its bytes are not on chain, so jobs can run it but the in-block inference precompile cannot (getModelReference reads its record)"
         XCTAssertThrowsError(try registry.model(claim.cid.v0, context: context)) { XCTAssertEqual(($0 as? NativeRevert)?.reason, refusal) }
         // Jobs name it (any id form gives its CIDv0); an id nobody registered is still refused.
@@ -111,6 +113,41 @@ final class ModelReferenceTests: XCTestCase {
         XCTAssertTrue(try h.upload(file)[0].success)
         let claim = try ModelReferenceClaim.of(file: file, uris: ["ipfs://\(ContentID.of(file: file).v0)"])
         XCTAssertEqual(try h.block([(Self.register, claim.abiArguments)])[0].revertReason, "model already registered: \(claim.cid.v0)")
+    }
+
+    /// Reference versions (docs/models.md): version 1 — a chain whose genesis wrote none,
+    /// or before `referenceVersionFromBlock` — takes the call without a schedule root and
+    /// refuses the one with it; version 2 the reverse. A version-1 record reads as before
+    /// with a zero schedule root; a version-2 record has its root.
+    func testReferenceVersionsPinTheOldAndNewRegistrations() throws {
+        let versionOne = ModelRegistry.registerReferenceVersionOne.signature
+        let first = try claim(), second = try claim("digits_mlp.onnx")
+        for h in [try Harness(levelDB: false, referenceVersion: nil), try Harness(levelDB: false, referenceVersion: 1)] {
+            XCTAssertEqual(try h.block([(Self.register, first.abiArguments)])[0].revertReason,
+                           "registerReference with a schedule root needs reference version 2; this chain runs version 1 in block 1")
+            let r = try h.block([(versionOne, first.versionOneArguments)])
+            XCTAssertTrue(r[0].success, r[0].revertReason ?? "")
+            let info = try h.view("getModelReference(string)", [.string(first.cid.v0)], [ModelRegistry.referenceInfoType])
+            guard case .tuple(let fields) = info[0] else { return XCTFail("no record") }
+            XCTAssertEqual(fields[12], .uint(UInt256(first.nodeCount)), "the version-1 fields where they were")
+            XCTAssertEqual(fields[15], .fixedBytes(Hash32.zero.bytes), "no schedule root")
+        }
+        let h = try Harness(levelDB: false, referenceVersion: 2, referenceVersionFrom: 3)
+        XCTAssertTrue(try h.block([(versionOne, first.versionOneArguments)])[0].success, "block 1 runs version 1")
+        _ = try h.block([])
+        XCTAssertEqual(try h.block([(versionOne, second.versionOneArguments)])[0].revertReason,
+                       "registerReference without a schedule root is retired (reference version 2): send the schedule root `opg model ref` computes")
+        XCTAssertTrue(try h.block([(Self.register, second.abiArguments)])[0].success)
+        let info = try h.view("getModelReference(string)", [.string(second.cid.v0)], [ModelRegistry.referenceInfoType])
+        guard case .tuple(let fields) = info[0] else { return XCTFail("no record") }
+        XCTAssertEqual(fields[15], .fixedBytes(second.scheduleRoot.bytes))
+        var decodeLoop = try claim("digits_cnn.onnx")
+        decodeLoop.scheduleRoot = .zero
+        XCTAssertTrue(try h.block([(Self.register, decodeLoop.abiArguments)])[0].success, "a zero root: jobs that are not one pass (--no-schedule)")
+        XCTAssertEqual(h.producer.head, h.importer.head, "the importer computes the same state")
+        XCTAssertThrowsError(try ModelRegistry.genesisStorage(referenceVersion: 3)) {
+            XCTAssertEqual(($0 as? NativeRevert)?.reason, "referenceVersion: 3 is not a version this node implements (1…2); upgrade opgd")
+        }
     }
 
     func testAClaimIsRefusedForAModelTheKernelCannotRun() {

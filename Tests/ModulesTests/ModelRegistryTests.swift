@@ -23,7 +23,10 @@ final class ModelRegistryTests: XCTestCase {
         var time: UInt64 = 0
         private let directories: [URL]
 
-        init(blobs: BlobParameters = .default, gasLimit: UInt64 = 30_000_000, levelDB: Bool) throws {
+        /// A chain whose genesis runs reference version `referenceVersion` from block
+        /// `referenceVersionFrom` (nil: a genesis that wrote no version, as before versions).
+        init(blobs: BlobParameters = .default, gasLimit: UInt64 = 30_000_000, levelDB: Bool,
+             referenceVersion: UInt64? = ModelRegistry.latestReferenceVersion, referenceVersionFrom: UInt64 = 0) throws {
             var directories: [URL] = []
             func make() throws -> ChainService {
                 let store: KeyValueStore
@@ -36,7 +39,8 @@ final class ModelRegistryTests: XCTestCase {
                 }
                 let spec = GenesisSpec(config: ChainConfig(chainId: 1, blockReward: .zero, validators: try ValidatorSet([Validator(address: validator.address, consensusSigner: validator)]), blobs: blobs),
                                        timestamp: 0, gasLimit: gasLimit, initialBaseFee: .zero, extraData: [],
-                                       alloc: [(TestSigner.alice.address, UInt256(1_000_000))])
+                                       alloc: [(TestSigner.alice.address, UInt256(1_000_000))],
+                                       moduleStorage: try referenceVersion.map { try ModelRegistry.genesisStorage(referenceVersion: $0, fromBlock: referenceVersionFrom) } ?? [])
                 let db = try ChainDatabase(store: store)
                 let (block, batch) = try spec.genesisBlock(nodes: db.nodes)
                 try db.commit(block: block, receipts: [], stateBatch: batch, genesis: [])

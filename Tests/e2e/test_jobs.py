@@ -33,10 +33,10 @@ def abi(name: str):
     return json.loads((ROOT / "docs" / "abi" / f"{name}.json").read_text())
 
 
-def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict, node_config: dict | None = None) -> dict:
+def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict, node_config: dict | None = None, register=None) -> dict:
     """A node whose genesis has `jobs_genesis` and 4-block epochs (and `node_config` in its
-    config file), digits_logreg uploaded, and `providers` and `verifiers` ({account: stake
-    in wei}) staked for it and eligible."""
+    config file), digits_logreg uploaded (or the model `register(w3)` registers, returning its
+    id), and `providers` and `verifiers` ({account: stake in wei}) staked for it and eligible."""
     models = pytest.importorskip("models", reason="needs the model registry (Tests/e2e/models.py)")
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": EPOCH_BLOCKS, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
@@ -46,7 +46,7 @@ def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict, nod
     node = Node(workdir=work / "node", extra_config={"genesis": str(path), **(node_config or {})}).init().start()
     w3 = node.web3()
     staking = w3.eth.contract(address=STAKING, abi=abi("Staking"))
-    model = models.upload_model(w3, DEV_ACCOUNTS[9], FIXTURES / "digits_logreg.onnx", name="digits_logreg")["cid_v0"]
+    model = register(w3) if register else models.upload_model(w3, DEV_ACCOUNTS[9], FIXTURES / "digits_logreg.onnx", name="digits_logreg")["cid_v0"]
     last = 0
     for register, accounts in ((staking.functions.registerProvider, providers), (staking.functions.registerVerifier, verifiers)):
         for account, stake in accounts.items():

@@ -1,6 +1,6 @@
 """Execution traces and initializer commitments (docs/traces.md) checked by a second,
-independent implementation: the canonical encoding, the chunking and the Merkle tree are
-written here again from the spec with numpy, the onnx package and eth_utils' keccak, and
+independent implementation: the canonical encoding, the chunking, the Merkle tree and the
+schedule root are written here again from the spec with numpy, the onnx package and eth_utils' keccak, and
 compared with `opg model trace` and `opg model ref`; each node's outputs are compared with
 onnxruntime's intermediate values within a tolerance (a sanity check: opg's bits are the
 spec, ort's are not)."""
@@ -134,6 +134,33 @@ def tensor_chunks(t: onnx.TensorProto):
     return chunks
 
 
+def schedule_leaves(model) -> list:
+    """The schedule root's leaves (docs/traces.md, "The schedule root"), by its written rules:
+    the execution order (among ready nodes the earliest in the file first), and per input
+    u8 kind (0 omitted, 1 fed graph input, 2 initializer, 3 node output) ‖ u64 index ‖ u64 output."""
+    g = model.graph
+    initializers = {}
+    for i, t in enumerate(g.initializer):
+        initializers.setdefault(t.name, i)
+    fed = [v.name for v in g.input if v.name not in initializers]
+    available, order = set(fed) | set(initializers), []
+    while len(order) < len(g.node):
+        i = next(i for i, n in enumerate(g.node) if i not in order and all(x == "" or x in available for x in n.input))
+        order.append(i)
+        available |= {o for o in g.node[i].output if o}
+    produced = {}
+    for position, i in enumerate(order):
+        for k, name in enumerate(o for o in g.node[i].output if o):
+            produced.setdefault(name, (position, k))
+
+    def source(name):
+        kind, index, output = ((0, 0, 0) if name == "" else (1, fed.index(name), 0) if name in fed
+                               else (3, *produced[name]) if name in produced else (2, initializers[name], 0))
+        return bytes([kind]) + index.to_bytes(8, "little") + output.to_bytes(8, "little")
+    leaves = [i.to_bytes(8, "little") + b"".join(source(x) for x in g.node[i].input) for i in order]
+    return leaves + [b"".join(source(o.name) for o in g.output)]
+
+
 def reference_record(path: Path):
     model = onnx.load(str(path))
     tensors = [tensor_chunks(t) for t in model.graph.initializer]
@@ -145,6 +172,7 @@ def reference_record(path: Path):
     data = path.read_bytes()
     return {"fileSha256": "0x" + hashlib.sha256(data).hexdigest(), "size": len(data), "nodeCount": len(model.graph.node),
             "initializerCount": len(tensors), "nodesRoot": "0x" + merkle_root(node_leaves).hex(), "initializerRoot": "0x" + merkle_root(roots).hex(), "operators": ops,
+            "scheduleRoot": "0x" + merkle_root(schedule_leaves(model)).hex(),
             "initializers": [{"name": t.name, "root": "0x" + r.hex(), "chunks": len(c)}
                              for t, r, c in zip(model.graph.initializer, roots, tensors)]}
 
@@ -276,6 +304,7 @@ def test_reference_submitted_by_the_cli_is_read_back_and_refused_by_the_precompi
         assert "0x" + ref[9].hex().removeprefix("0x") == expected["initializerRoot"] and ref[10] == expected["initializerCount"]
         assert "0x" + ref[11].hex().removeprefix("0x") == expected["nodesRoot"] and ref[12] == expected["nodeCount"]
         assert ref[13] == expected["operators"] and ref[14] == ["https://models.example/encoder_block.onnx"]
+        assert "0x" + ref[15].hex().removeprefix("0x") == expected["scheduleRoot"], "reference version 2 records the schedule root"
     precompile_abi = json.loads((ROOT / "docs" / "abi" / "InferencePrecompile.json").read_text())
     precompile = w3.eth.contract(address=Web3.to_checksum_address("0x" + "00" * 19 + "f4"), abi=precompile_abi)
     with pytest.raises(Exception) as refused:

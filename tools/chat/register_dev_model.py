@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Registers the chat model on a running devnet by reference (docs/chat.md, "The devnet's
 chat model"), so jobs can name it: waits until the node answers JSON-RPC, then runs
-`opg model ref FILE --uri ipfs://CID --submit`, signed by dev account 0 (its key is public:
+`opg model ref FILE --uri ipfs://CID --no-schedule --submit` (a chat job is a decode loop, not one
+pass of the graph, so its disputes settle undecided), signed by dev account 0 (its key is public:
 keccak256("opg devnet account 0"); dev only) from a throwaway keystore.
 
   register_dev_model.py [--rpc URL] [--opg BIN] MODEL.onnx     prints the registered ids
@@ -53,7 +54,7 @@ def main() -> None:
         key_file.write_text(key.hex())
         subprocess.run([args.opg, "account", "import", "--keystore", str(keystore), "--password-file", str(password), str(key_file)],
                        check=True, capture_output=True)
-        out = subprocess.run([args.opg, "model", "ref", str(args.model), "--uri", f"ipfs://{MODEL_CID_V0}",
+        out = subprocess.run([args.opg, "model", "ref", str(args.model), "--uri", f"ipfs://{MODEL_CID_V0}", "--no-schedule",
                               "--name", "SmolLM2-135M-Instruct (opg chat model)",
                               "--description", "small chat model: fluent, often wrong on facts and arithmetic",
                               "--submit", "--from", address, "--keystore", str(keystore), "--password-file", str(password),

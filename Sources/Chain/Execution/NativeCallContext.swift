@@ -164,6 +164,13 @@ public final class NativeCallContext {
         return state.storage(of: account, slot: slot)
     }
 
+    /// Reads `slot` of `account`'s storage without charging gas: for a version switch that
+    /// decides whether a rule applies at all, so that a chain made before the rule pays
+    /// exactly what it paid before it (the rule charges its own reads once it applies).
+    public func uncheckedStorage(_ slot: Hash32, of account: Address) -> Hash32 {
+        state.storage(of: account, slot: slot)
+    }
+
     /// Writes `slot` of the handler's storage.
     public func store(_ value: Hash32, at slot: Hash32) throws {
         try requireWritable("state change")

@@ -233,6 +233,25 @@ public struct ChunkLayout: Equatable, Sendable {
                       storage: ModelReader.fromRaw(Array(bytes[offset..<(offset + needed)]), elementType, count: count))
     }
 
+    /// The rows `rows` of a fixed-width tensor of rank 1 or more, stacked in the order
+    /// given into a tensor of `rows.count` rows: what a Gather over the tensor reads,
+    /// re-indexed. `chunk(i)` gives value chunk `i` of the tensor's tree (each row's
+    /// chunks are the ones `chunks(holdingRows:)` names). Throws, naming the rule, for a
+    /// string tensor or a scalar, a row out of range, or chunks that do not hold a row.
+    public func tensor(stacking rows: [Int], chunk: (Int) throws -> [UInt8]) throws -> Tensor {
+        func fail(_ rule: String) -> ONNXError { ONNXError("initializer '\(name)': \(rule)") }
+        guard elementType != .string, !shape.isEmpty else { throw fail("only the rows of a fixed-width tensor of rank 1 or more are read alone") }
+        var bytes: [UInt8] = []
+        for r in rows {
+            guard rowBytes > 0, let (range, offset) = chunks(holdingRows: r..<(r + 1)) else { throw fail("row \(r) is outside its \(self.rows) rows") }
+            let held = try range.flatMap { try chunk($0) }
+            guard held.count >= offset + rowBytes else { throw fail("the chunks of row \(r) hold \(held.count) bytes, it needs \(rowBytes) from byte \(offset)") }
+            bytes += held[offset..<(offset + rowBytes)]
+        }
+        let shape = [rows.count] + self.shape.dropFirst()
+        return Tensor(name: name, elementType: elementType, shape: shape, storage: ModelReader.fromRaw(bytes, elementType, count: shape.reduce(1, *)))
+    }
+
     /// The number of chunks of a fixed-width tensor, header included.
     public var chunkCount: Int? {
         guard elementType != .string else { return nil }

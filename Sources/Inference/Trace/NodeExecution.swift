@@ -84,3 +84,23 @@ extension InferenceSession {
         return cost(inputShapes: inputShapes).operators.first { $0.node == label }
     }
 }
+
+extension NodeExecution {
+    /// The cost of one run of `node` that read `inputs` (nil where omitted) and wrote
+    /// `outputs`, by the cost model's rules on these concrete shapes (its own entry, as
+    /// `InferenceSession.cost(ofNode:inputShapes:)` gives for a compiled model): what a
+    /// dispute over a model registered by reference, which has no compiled model, charges.
+    public static func cost(node: Node, index: Int, inputs: [Tensor?], outputs: [Tensor]) -> OperatorCost {
+        var shapes: [String: ValueShape] = [:]
+        func bytes(_ t: Tensor) -> Int { t.count.saturatingProduct(t.elementType.byteWidth ?? 8) }
+        for (name, t) in zip(node.inputs, inputs) where !name.isEmpty {
+            if let t { shapes[name] = ValueShape(elementType: t.elementType, dims: t.shape.map { .value($0) }) }
+        }
+        for t in outputs { shapes[t.name] = ValueShape(elementType: t.elementType, dims: t.shape.map { .value($0) }) }
+        let inBytes = inputs.compactMap { $0 }.reduce(0) { $0.saturatingSum(bytes($1)) }
+        let outBytes = outputs.reduce(0) { $0.saturatingSum(bytes($1)) }
+        return OperatorCost(node: node.label(index: index), op: OperatorRegistry.key(domain: node.domain, op: node.opType),
+                            macs: CostModel.operationCount(node, index: index, shapes: shapes), bytesMoved: inBytes.saturatingSum(outBytes),
+                            outputBytes: outBytes, peakBytes: inBytes.saturatingSum(outBytes))
+    }
+}

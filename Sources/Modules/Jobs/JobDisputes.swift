@@ -44,7 +44,9 @@ extension Jobs {
     /// At `resolveBy`, in the end-block hook: resolves by re-execution when the job's input
     /// is on chain and the run fits the hook's gas; otherwise, for an exact job over a
     /// stored model, by the node path (a provider that did not reveal its whole trace by
-    /// `revealBy` loses, one that did wins: nobody proved a node wrong); otherwise undecided.
+    /// `revealBy` loses, one that did wins: nobody proved a node wrong) — the same for a
+    /// model registered by reference with a schedule root (reference version 2); otherwise
+    /// undecided.
     func resolveDisputeAtDeadline(_ id: Hash32, _ base: Hash32, _ context: NativeCallContext) throws {
         guard try number(base, .verificationClass, context) == UInt64(VerificationClass.exact.rawValue) else {
             return try settleDispute(id, base, .undecided, context)
@@ -55,12 +57,13 @@ extension Jobs {
                 if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
             }
         }
-        let session: InferenceSession
-        do { session = try storedSession(base, context).session } catch is NativeRevert {
+        let nodes: Int
+        do { nodes = try storedSession(base, context).session.model.graph.nodes.count } catch is NativeRevert {
             if context.gasLeft == 0 { throw NativeCallContext.OutOfGas() }
-            return try settleDispute(id, base, .undecided, context)
+            guard let reference = try disputableReference(base, context) else { return try settleDispute(id, base, .undecided, context) }
+            nodes = Int(reference.nodeCount)
         }
-        let revealed = try disputeField(id, .revealedPieces, context) == Self.pieceCount(nodes: session.model.graph.nodes.count)
+        let revealed = try disputeField(id, .revealedPieces, context) == Self.pieceCount(nodes: nodes)
         try settleDispute(id, base, revealed ? .providerRight : .providerWrong, context)
     }
 
@@ -130,6 +133,7 @@ extension Jobs {
         case .providerRight: try providerWasRight(id, base, dispute, context)
         default: try undecided(id, base, dispute, context)
         }
+        try freeStagedChunks(id, context)
         try context.storeWord(UInt256(UInt64(state.rawValue)), at: offset(dispute, DisputeField.state.rawValue))
         try context.storeWord(UInt256(context.block.number), at: offset(dispute, DisputeField.resolvedAt.rawValue))
         if context.transaction != nil {

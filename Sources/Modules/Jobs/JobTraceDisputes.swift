@@ -6,8 +6,9 @@ import Primitives
 /// trace's leaves in pieces proven against its trace root (`revealTrace`), after which
 /// anyone who finds a leaf the kernel does not reproduce proves it with one node's
 /// re-execution (`proveNode`), or proves that the committed output hash is not the hash of
-/// the graph outputs the trace holds (`proveOutput`). Stored models only: the chain needs
-/// the graph to know which node a trace position is and where its inputs come from.
+/// the graph outputs the trace holds (`proveOutput`). For a stored model the chain reads
+/// the graph to know which node a trace position is and where its inputs come from; for a
+/// model registered by reference the prover brings them with proofs (JobReferenceDisputes.swift).
 extension Jobs {
     /// Leaves per revealed piece: piece p is the level-10 node p of the trace tree.
     public static let pieceLeaves = 1 << 10
@@ -67,7 +68,7 @@ extension Jobs {
         guard context.caller == provider else { throw NativeRevert("only the job's provider \(provider.checksummed) reveals its trace") }
         let revealBy = try disputeField(id, .openedAt, context) + Self.traceRevealBlocks
         guard context.block.number <= revealBy else { throw NativeRevert("the trace reveal of job \(id) closed at block \(revealBy)") }
-        let nodes = try storedSession(base, context).session.model.graph.nodes.count
+        let nodes = try disputedModel(base, context).nodeCount
         let pieces = Self.pieceCount(nodes: nodes)
         let next = try disputeField(id, .revealedPieces, context)
         guard next < pieces else { throw NativeRevert("the whole trace of job \(id) is revealed") }
@@ -104,7 +105,7 @@ extension Jobs {
         try Self.checkProof(MerkleProof(leafIndex: Int(position), leafCount: order.count, siblings: leafProof), leaf: leaf.bytes,
                             root: traceRoot, what: "the leaf at position \(position)")
         let feeds = try Self.feeds(try disputeInput(id, base, given: input, context), session)
-        let proven = try provenOutputs(producers, nodes: order.count, root: traceRoot, session, context)
+        let proven = try provenOutputs(producers, nodes: order.count, root: traceRoot, maxElements: session.limits.maxTensorElements, context)
         let index = order[Int(position)]
         let node = graph.nodes[index]
         var inputs: [String: Tensor] = [:]
@@ -137,7 +138,8 @@ extension Jobs {
         let session = try storedSession(base, context).session
         let graph = session.model.graph
         let order = session.executionOrder
-        let proven = try provenOutputs(producers, nodes: order.count, root: try context.load(field(base, .traceRoot)), session, context)
+        let proven = try provenOutputs(producers, nodes: order.count, root: try context.load(field(base, .traceRoot)),
+                                       maxElements: session.limits.maxTensorElements, context)
         var outputs: [Tensor] = []
         for info in graph.outputs {
             guard let tensor = try producedTensor(info.name, order: order, graph: graph, proven: proven) else {
@@ -145,6 +147,12 @@ extension Jobs {
             }
             outputs.append(tensor)
         }
+        try settleOutputProof(id, base, outputs, context)
+    }
+
+    /// Settles the dispute against the provider when `outputs` (the graph outputs taken
+    /// from its proven trace) do not hash to its committed output hash; reverts otherwise.
+    func settleOutputProof(_ id: Hash32, _ base: Hash32, _ outputs: [Tensor], _ context: NativeCallContext) throws {
         let encoded = TensorEncoding.canonical(outputs)
         try context.chargeHashing(byteCount: encoded.count)
         let hash = Keccak256.hash(encoded)
@@ -157,7 +165,7 @@ extension Jobs {
     // MARK: Helpers
 
     /// The job's base slot when it is disputed and exact; reverts naming the rule otherwise.
-    private func disputedExactJob(_ id: Hash32, _ context: NativeCallContext) throws -> Hash32 {
+    func disputedExactJob(_ id: Hash32, _ context: NativeCallContext) throws -> Hash32 {
         let base = try existingJob(id, context)
         try requireStatus(id, base, .disputed, context)
         guard try number(base, .verificationClass, context) == UInt64(VerificationClass.exact.rawValue) else {
@@ -168,7 +176,7 @@ extension Jobs {
 
     /// Records what a node or output proof found (`faultPosition` = position + 1 of the
     /// node, or 0 for the outputs; `outputHash` = the hash the chain computed).
-    private func recordFault(_ id: Hash32, position: UInt64, outputHash: Hash32, _ context: NativeCallContext) throws {
+    func recordFault(_ id: Hash32, position: UInt64, outputHash: Hash32, _ context: NativeCallContext) throws {
         let dispute = try context.mappingSlot(Slot.disputes, key: id)
         try context.storeWord(UInt256(position), at: offset(dispute, DisputeField.faultPosition.rawValue))
         try context.store(outputHash, at: offset(dispute, DisputeField.outputHash.rawValue))
@@ -176,8 +184,8 @@ extension Jobs {
 
     /// Checks each producer's outputs against the trace root (leaf data: keccak256 of the
     /// bytes) and decodes them; returns (position, tensors) in the order given.
-    private func provenOutputs(_ producers: [ProducerOutputs], nodes: Int, root: Hash32, _ session: InferenceSession,
-                               _ context: NativeCallContext) throws -> [(position: UInt64, tensors: [Tensor])] {
+    func provenOutputs(_ producers: [ProducerOutputs], nodes: Int, root: Hash32, maxElements: Int,
+                       _ context: NativeCallContext) throws -> [(position: UInt64, tensors: [Tensor])] {
         var out: [(position: UInt64, tensors: [Tensor])] = []
         for (i, p) in producers.enumerated() {
             let what = "producer \(i) (position \(p.position))"
@@ -187,7 +195,7 @@ extension Jobs {
             try Self.checkProof(MerkleProof(leafIndex: Int(p.position), leafCount: nodes, siblings: p.proof),
                                 leaf: Keccak256.hash(p.outputs).bytes, root: root, what: what)
             do {
-                out.append((p.position, try TensorEncoding.tensors(canonical: p.outputs, maxElements: session.limits.maxTensorElements)))
+                out.append((p.position, try TensorEncoding.tensors(canonical: p.outputs, maxElements: maxElements)))
             } catch {
                 throw NativeRevert("\(what): \(error)")
             }
@@ -215,7 +223,7 @@ extension Jobs {
     }
 
     /// Verifies `proof` for a leaf's data or hash, turning a refusal into a revert naming `what`.
-    private static func checkProof(_ proof: MerkleProof, leaf: [UInt8]? = nil, leafHash: Hash32? = nil, root: Hash32, what: String) throws {
+    static func checkProof(_ proof: MerkleProof, leaf: [UInt8]? = nil, leafHash: Hash32? = nil, root: Hash32, what: String) throws {
         do {
             if let leaf { try proof.verify(leaf: leaf, root: root) } else { try proof.verify(leafHash: leafHash ?? .zero, root: root) }
         } catch {

@@ -154,7 +154,7 @@ public final class Jobs: SelectorDispatchedModule {
         ModuleFunction("attestationDigest(bytes32,uint8)", .view),
         ModuleFunction("attestationCommitment(bytes32,bytes32,address)", .view),
         ModuleFunction("parameters()", .view),
-    ]
+    ] + Jobs.referenceDisputeFunctions
 
     /// The events' canonical signatures.
     enum Event {
@@ -217,6 +217,9 @@ public final class Jobs: SelectorDispatchedModule {
         case "proveOutput":
             let values = try decodeArguments([.fixedBytes(32), .array(ProducerOutputs.abiType)], arguments)
             try proveOutput(try Self.hashArgument(values[0]), producers: try ProducerOutputs.decodeList(values[1]), context)
+            return []
+        case "stageChunks", "proveReferenceNode", "proveReferenceOutput":
+            try performReferenceDispute(String(function.name), arguments, context)
             return []
         case "getJob":
             let base = try existingJob(try Self.hashArgument(try decodeArguments([.fixedBytes(32)], arguments)[0]), context)

@@ -39,11 +39,27 @@ public protocol ModelResolver: AnyObject {
     /// does not hold (docs/traces.md) — jobs can run it, the in-block precompile cannot.
     /// Reverts like `model` for an id nobody registered.
     func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String
+    /// The model registered by reference under `modelID` (docs/models.md), what a dispute
+    /// over it proves the disputed node against; reverts `unknown model reference` when
+    /// there is none. Reads the registry's storage through `context`.
+    func reference(_ modelID: String, context: NativeCallContext) throws -> ModelReference
+    /// The reference version in force in the context's block (1: references have no
+    /// schedule root; 2: they do, and their disputes are decided). Charges no gas
+    /// (`NativeCallContext.uncheckedStorage`).
+    func referenceVersion(context: NativeCallContext) -> UInt64
 }
 
 extension ModelResolver {
     /// Resolvers that know no models by reference name only stored ones.
     public func jobModelID(_ modelID: String, context: NativeCallContext) throws -> String {
         try model(modelID, context: context).id
+    }
+
+    /// Resolvers that know no models by reference run version 1.
+    public func referenceVersion(context: NativeCallContext) -> UInt64 { 1 }
+
+    /// Resolvers that know no models by reference have none to give.
+    public func reference(_ modelID: String, context: NativeCallContext) throws -> ModelReference {
+        throw NativeRevert("unknown model reference \(modelID)")
     }
 }

@@ -7,8 +7,9 @@ import Primitives
 /// too large to store on chain, so the registry records what identifies and commits to
 /// it — the file's SHA-256 and CID, its size, the Merkle root over its initializers
 /// (`InitializerCommitment`), the Merkle root over its nodes (`NodeCommitment`), its node
-/// count (the leaf count of every trace of it), its operators and where its bytes are served. Jobs may name it; the in-block inference
-/// precompile refuses it.
+/// count (the leaf count of every trace of it), the Merkle root over its execution schedule
+/// (`ScheduleCommitment`, reference version 2), its operators and where its bytes are served.
+/// Jobs may name it; the in-block inference precompile refuses it.
 public struct ModelReference: Equatable, Sendable {
     /// The file's CIDv0.
     public let id: String
@@ -26,6 +27,23 @@ public struct ModelReference: Equatable, Sendable {
     public let nodeCount: UInt64
     /// The kernel spec version in force when it was registered.
     public let kernelSpecVersion: Int
+    /// `ScheduleCommitment.root` of the file (leaf count `nodeCount + 1`); zero for a
+    /// reference registered under version 1, whose disputes settle undecided.
+    public let scheduleRoot: Hash32
+
+    /// Describes a reference.
+    public init(id: String, fileHash: Hash32, size: UInt64, initializerRoot: Hash32, initializerCount: UInt64, nodesRoot: Hash32,
+                nodeCount: UInt64, kernelSpecVersion: Int, scheduleRoot: Hash32) {
+        self.id = id
+        self.fileHash = fileHash
+        self.size = size
+        self.initializerRoot = initializerRoot
+        self.initializerCount = initializerCount
+        self.nodesRoot = nodesRoot
+        self.nodeCount = nodeCount
+        self.kernelSpecVersion = kernelSpecVersion
+        self.scheduleRoot = scheduleRoot
+    }
 }
 
 /// What `registerReference` is given (`opg model ref` computes it from the file), checked
@@ -38,6 +56,9 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     public var initializerCount: UInt64
     public var nodesRoot: Hash32
     public var nodeCount: UInt64
+    /// `ScheduleCommitment.root` of the file; zero for a model whose jobs are not one pass
+    /// of its graph (`opg model ref --no-schedule`), whose disputes then settle undecided.
+    public var scheduleRoot: Hash32
     /// The graph's operators, `op` for ai.onnx and `domain:op` otherwise, sorted, distinct.
     public var operators: [String]
     public var uris: [String]
@@ -52,17 +73,25 @@ public struct ModelReferenceClaim: Equatable, Sendable {
         let graph = session.model.graph
         let commitment = try InitializerCommitment(graph: graph)
         let nodes = try NodeCommitment(file: file)
+        let schedule = try ScheduleCommitment(session: session)
         let operators = Set(graph.nodes.map { $0.domain.isEmpty || $0.domain == "ai.onnx" ? $0.opType : "\($0.domain):\($0.opType)" }).sorted()
         return ModelReferenceClaim(fileHash: try Hash32(SHA256.hash(file)), cid: ContentID.of(file: file), size: UInt64(file.count),
                                    initializerRoot: commitment.root, initializerCount: UInt64(graph.initializers.count),
-                                   nodesRoot: nodes.root, nodeCount: UInt64(graph.nodes.count), operators: operators, uris: uris, name: name, description: description)
+                                   nodesRoot: nodes.root, nodeCount: UInt64(graph.nodes.count), scheduleRoot: schedule.root, operators: operators, uris: uris, name: name, description: description)
     }
 
-    /// The arguments of `registerReference` for this claim.
+    /// The arguments of `registerReference` (reference version 2) for this claim.
     public var abiArguments: [ABIValue] {
         [.fixedBytes(fileHash.bytes), .string(cid.v0), .uint(UInt256(size)), .fixedBytes(initializerRoot.bytes),
-         .uint(UInt256(initializerCount)), .fixedBytes(nodesRoot.bytes), .uint(UInt256(nodeCount)), .array(operators.map { .string($0) }),
-         .array(uris.map { .string($0) }), .string(name), .string(description)]
+         .uint(UInt256(initializerCount)), .fixedBytes(nodesRoot.bytes), .uint(UInt256(nodeCount)), .fixedBytes(scheduleRoot.bytes),
+         .array(operators.map { .string($0) }), .array(uris.map { .string($0) }), .string(name), .string(description)]
+    }
+
+    /// The arguments of the version-1 `registerReference`, which has no schedule root.
+    public var versionOneArguments: [ABIValue] {
+        var values = abiArguments
+        values.remove(at: 7)
+        return values
     }
 
     /// Most operators a record lists, and most URIs, and the longest URI in bytes.
@@ -70,7 +99,9 @@ public struct ModelReferenceClaim: Equatable, Sendable {
     static let maxURIs = 16
     static let maxURIBytes = 512
 
-    /// Throws a `NativeRevert` naming the first rule the claim breaks.
+    /// Throws a `NativeRevert` naming the first rule the claim breaks. A zero schedule root
+    /// (always, in a version-1 claim) says the model's jobs are not one pass of its graph
+    /// (a chat model's decode loop): their disputes settle undecided.
     func check() throws {
         guard size > 0 else { throw NativeRevert("model size must be at least 1 byte") }
         guard nodeCount > 0 else { throw NativeRevert("node count must be at least 1") }
@@ -103,24 +134,41 @@ public struct ModelReferenceClaim: Equatable, Sendable {
 }
 
 extension ModelRegistry {
-    public static let registerReference = ModuleFunction("registerReference(bytes32,string,uint64,bytes32,uint64,bytes32,uint64,string[],string[],string,string)", .nonpayable)
+    /// `registerReference` of reference version 2: the claim with its schedule root.
+    public static let registerReference = ModuleFunction("registerReference(bytes32,string,uint64,bytes32,uint64,bytes32,uint64,bytes32,string[],string[],string,string)", .nonpayable)
+    /// `registerReference` of reference version 1 (no schedule root), refused once version 2 is in force.
+    public static let registerReferenceVersionOne = ModuleFunction("registerReference(bytes32,string,uint64,bytes32,uint64,bytes32,uint64,string[],string[],string,string)", .nonpayable)
+    /// The newest reference version this node implements (docs/models.md, "Reference versions").
+    public static let latestReferenceVersion: UInt64 = 2
     static let getReference = ModuleFunction("getModelReference(string)", .view)
 
     /// Topic 0 of `ModelReferenced(bytes32 indexed fileSha256, address indexed owner, string cidV0, bytes32 initializerRoot)`.
     public static let modelReferencedTopic = ABI.eventTopic("ModelReferenced(bytes32,address,string,bytes32)")
 
     static let registerReferenceArguments: [ABIType] = [.fixedBytes(32), .string, .uint(64), .fixedBytes(32), .uint(64), .fixedBytes(32),
-                                                        .uint(64), .array(.string), .array(.string), .string, .string]
+                                                        .uint(64), .fixedBytes(32), .array(.string), .array(.string), .string, .string]
 
     /// `getModelReference`'s return type: (cidV0, cidV1, fileSha256, size, owner, name,
     /// description, registeredAt, kernelSpecVersion, initializerRoot, initializerCount,
-    /// nodesRoot, nodeCount, operators, uris).
+    /// nodesRoot, nodeCount, operators, uris, scheduleRoot — zero for a version-1 reference).
     public static let referenceInfoType: ABIType = .tuple([.string, .string, .fixedBytes(32), .uint(64), .address, .string, .string,
                                                            .uint(64), .uint(32), .fixedBytes(32), .uint(64), .fixedBytes(32),
-                                                           .uint(64), .array(.string), .array(.string)])
+                                                           .uint(64), .array(.string), .array(.string), .fixedBytes(32)])
 
+    /// A reference record's fields, one slot each; `scheduleRoot` came with version 2 and
+    /// is appended so that version-1 records read as before.
     enum ReferenceField: UInt64 {
-        case cidDigest, owner, size, registeredAt, kernelSpecVersion, initializerRoot, initializerCount, nodesRoot, nodeCount, name, description, operators, uris
+        case cidDigest, owner, size, registeredAt, kernelSpecVersion, initializerRoot, initializerCount, nodesRoot, nodeCount, name, description, operators, uris,
+             scheduleRoot
+    }
+
+    /// The reference version in force in the context's block: 1 on a chain whose genesis
+    /// wrote none (made before versions) and before `referenceVersionFrom`. Read without
+    /// gas, so that a version-1 chain's calls cost what they always did.
+    public func referenceVersion(context: NativeCallContext) -> UInt64 {
+        let version = UInt256(word: context.uncheckedStorage(Slot.referenceVersion, of: address)).uint64 ?? 1
+        let from = UInt256(word: context.uncheckedStorage(Slot.referenceVersionFrom, of: address)).uint64 ?? .max
+        return version <= 1 || context.block.number < from ? 1 : version
     }
 
     /// Slot of `field` of `references[fileHash]`.
@@ -128,9 +176,20 @@ extension ModelRegistry {
         SolidityStorage.offset(SolidityStorage.mappingSlot(Slot.references, key: fileHash), by: UInt256(field.rawValue))
     }
 
-    /// Records a model by reference; reverts naming the rule a claim breaks.
-    func registerReference(_ arguments: [UInt8], _ context: NativeCallContext) throws -> [UInt8] {
-        let v = try decodeArguments(Self.registerReferenceArguments, arguments)
+    /// Records a model by reference; reverts naming the rule a claim breaks. `withSchedule`
+    /// is the version-2 call; each version's call is refused while the other is in force.
+    func registerReference(_ arguments: [UInt8], withSchedule: Bool, _ context: NativeCallContext) throws -> [UInt8] {
+        let version = referenceVersion(context: context)
+        if withSchedule, version < 2 {
+            throw NativeRevert("registerReference with a schedule root needs reference version 2; this chain runs version \(version) in block \(context.block.number)")
+        }
+        if !withSchedule, version >= 2 {
+            throw NativeRevert("registerReference without a schedule root is retired (reference version \(version)): send the schedule root `opg model ref` computes")
+        }
+        var types = Self.registerReferenceArguments
+        if !withSchedule { types.remove(at: 7) }
+        var v = try decodeArguments(types, arguments)
+        if !withSchedule { v.insert(.fixedBytes(Hash32.zero.bytes), at: 7) }
         let cid: ContentID
         do {
             guard case .content(let parsed) = try ModelIDForm.parse(v[1].stringValue ?? "") else {
@@ -147,7 +206,8 @@ extension ModelRegistry {
         let claim = ModelReferenceClaim(fileHash: try Hash32(v[0].bytesValue ?? []), cid: cid, size: v[2].uintValue?.uint64 ?? 0,
                                    initializerRoot: try Hash32(v[3].bytesValue ?? []), initializerCount: v[4].uintValue?.uint64 ?? 0,
                                    nodesRoot: try Hash32(v[5].bytesValue ?? []), nodeCount: v[6].uintValue?.uint64 ?? 0,
-                                   operators: strings(v[7]), uris: strings(v[8]), name: v[9].stringValue ?? "", description: v[10].stringValue ?? "")
+                                   scheduleRoot: try Hash32(v[7].bytesValue ?? []),
+                                   operators: strings(v[8]), uris: strings(v[9]), name: v[10].stringValue ?? "", description: v[11].stringValue ?? "")
         try claim.check()
         let fileHash = claim.fileHash
         let stored = try context.load(modelField(fileHash, .cidDigest, context))
@@ -166,6 +226,7 @@ extension ModelRegistry {
         try context.storeWord(UInt256(claim.initializerCount), at: referenceField(fileHash, .initializerCount))
         try context.store(claim.nodesRoot, at: referenceField(fileHash, .nodesRoot))
         try context.storeWord(UInt256(claim.nodeCount), at: referenceField(fileHash, .nodeCount))
+        if withSchedule { try context.store(claim.scheduleRoot, at: referenceField(fileHash, .scheduleRoot)) }
         try context.storeBytes(Array(claim.name.utf8), at: referenceField(fileHash, .name))
         try context.storeBytes(Array(claim.description.utf8), at: referenceField(fileHash, .description))
         try context.storeBytes(try ABI.encode([.array(.string)], [.array(claim.operators.map { .string($0) })]), at: referenceField(fileHash, .operators))
@@ -205,7 +266,8 @@ extension ModelRegistry {
                               initializerRoot: try context.load(referenceField(fileHash, .initializerRoot), of: address),
                               initializerCount: try word(.initializerCount),
                               nodesRoot: try context.load(referenceField(fileHash, .nodesRoot), of: address), nodeCount: try word(.nodeCount),
-                              kernelSpecVersion: Int(try word(.kernelSpecVersion)))
+                              kernelSpecVersion: Int(try word(.kernelSpecVersion)),
+                              scheduleRoot: try context.load(referenceField(fileHash, .scheduleRoot), of: address))
     }
 
     /// `getModelReference`'s answer.
@@ -225,7 +287,7 @@ extension ModelRegistry {
             .uint(try context.loadWord(referenceField(fileHash, .registeredAt))), .uint(UInt256(UInt64(record.kernelSpecVersion))),
             .fixedBytes(record.initializerRoot.bytes), .uint(UInt256(record.initializerCount)),
             .fixedBytes(record.nodesRoot.bytes), .uint(UInt256(record.nodeCount)),
-            try strings(.operators), try strings(.uris),
+            try strings(.operators), try strings(.uris), .fixedBytes(record.scheduleRoot.bytes),
         ])])
     }
 }

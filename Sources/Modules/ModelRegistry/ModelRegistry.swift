@@ -71,7 +71,7 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
     public init() {}
 
     public var abiJSON: String { embeddedABI(PackageResources.ModelRegistry_json) }
-    public let functions = [begin, put, finalize, cancel, status, get, count, at, registerReference, getReference]
+    public let functions = [begin, put, finalize, cancel, status, get, count, at, registerReference, registerReferenceVersionOne, getReference]
     public let events = ["UploadStarted(address,bytes32,uint64,uint32,uint64)", "ModelRegistered(bytes32,address,string,string)",
                          "ModelReferenced(bytes32,address,string,bytes32)"]
 
@@ -103,7 +103,9 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
             let fileHash = try resolve(v[0].stringValue ?? "", context)
             return try ABI.encode([Self.modelInfoType], [try modelInfo(fileHash, context)])
         case Self.registerReference.selector:
-            return try registerReference(arguments, context)
+            return try registerReference(arguments, withSchedule: true, context)
+        case Self.registerReferenceVersionOne.selector:
+            return try registerReference(arguments, withSchedule: false, context)
         case Self.getReference.selector:
             let v = try decodeArguments([.string], arguments)
             return try referenceInfo(v[0].stringValue ?? "", context)
@@ -376,6 +378,22 @@ public final class ModelRegistry: SelectorDispatchedModule, ModelResolver {
         static let expiryHead = Hash32(word: UInt256(5))
         static let references = Hash32(word: UInt256(6))
         static let referenceList = Hash32(word: UInt256(7))
+        /// `uint64 referenceVersion`: the reference rules written at genesis (0 on a chain
+        /// made before they were versioned, which runs version 1 for ever).
+        static let referenceVersion = Hash32(word: UInt256(8))
+        /// `uint64 referenceVersionFrom`: the first block that runs `referenceVersion`.
+        static let referenceVersionFrom = Hash32(word: UInt256(9))
+    }
+
+    /// The storage words genesis writes for the registry: reference version `version`
+    /// from block `fromBlock` (docs/models.md, "Reference versions").
+    public static func genesisStorage(referenceVersion version: UInt64 = latestReferenceVersion, fromBlock: UInt64 = 0) throws -> [GenesisStorageWord] {
+        guard (1...latestReferenceVersion).contains(version) else {
+            throw NativeRevert("referenceVersion: \(version) is not a version this node implements (1…\(latestReferenceVersion)); upgrade opgd")
+        }
+        let address = Address(lowByte: 0xF3)
+        return [GenesisStorageWord(address: address, slot: Slot.referenceVersion, value: Hash32(word: UInt256(version))),
+                GenesisStorageWord(address: address, slot: Slot.referenceVersionFrom, value: Hash32(word: UInt256(fromBlock)))]
     }
 
     enum ModelField: UInt64 { case cidDigest, owner, size, registeredAt, kernelSpecVersion, name, description, interface }
