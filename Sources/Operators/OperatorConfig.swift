@@ -83,12 +83,16 @@ public struct OperatorConfig: Equatable, Sendable {
     public var challenge = true
     /// The largest challenge bond, in wei, the verifier puts up (default 100 OPG, the genesis bond).
     public var challengeBondCap = JobsParameters.default.challengeBond
+    /// The verifier also re-runs, once, the exact jobs of models it serves that reached their
+    /// challenge window without it on the committee, and challenges them by the same rules
+    /// (docs/daemons.md, "Disputes"). Off by default: each watched job costs a whole run.
+    public var watch = false
 
     /// The fields each role accepts.
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "chat", "logLevel"]
-        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid", "challenge", "challengeBondCap"])
+        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid", "challenge", "challengeBondCap", "watch"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -160,6 +164,8 @@ public struct OperatorConfig: Equatable, Sendable {
             guard !(c.alwaysValid && c.alwaysInvalid) else { throw ConfigError("alwaysInvalid: not with alwaysValid") }
             if try r.value("challenge", required: false) != nil { c.challenge = try flag(r, "challenge") }
             if let cap = try r.amount("challengeBondCap") { c.challengeBondCap = cap }
+            c.watch = try flag(r, "watch")
+            guard !c.watch || c.challenge else { throw ConfigError("watch: needs challenge (a watcher re-runs only to challenge)") }
         }
         return c
     }

@@ -28,11 +28,11 @@ public final class VerifierDuty: OperatorDuty {
     public init(context: OperatorContext, runners: [JobRunner]) {
         self.context = context
         self.runners = runners
-        challenger = Challenger(context: context)
+        challenger = Challenger(context: context, runners: runners)
         prover = DisputeProver(context: context, runners: runners)
     }
 
-    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals), ("challenged", challenger.challenged), ("proved", prover.proved)] }
+    public var counters: [(String, Int)] { [("signed", signed), ("committed", commits), ("revealed", reveals), ("challenged", challenger.challenged), ("watched", challenger.watched), ("proved", prover.proved)] }
 
     public func step(head: UInt64) throws {
         for job in try context.reader.jobs(["status": .string("attesting")]) {
@@ -79,18 +79,9 @@ public final class VerifierDuty: OperatorDuty {
         if context.config.alwaysInvalid { return (.invalid, "alwaysInvalid: not checked (test only)") }
         switch job.verificationClass {
         case .exact:
-            let input: [UInt8]
-            do { input = try context.reader.input(of: job) } catch { return (.inconclusive, "input unavailable: \(error)") }
-            try? context.artifacts.save(input, job: job.id, part: "input")
             let outcome: JobOutcome
-            guard let runner = runners.first(where: { $0.serves(modelId: job.modelId, verificationClass: .exact) }) else {
-                return (.inconclusive, "no runner here serves model \(job.modelId)")
-            }
-            do { outcome = try runner.run(modelId: job.modelId, input: input, verificationClass: .exact) } catch {
-                return (.inconclusive, "cannot re-run: \(error)")
-            }
+            do { outcome = try Challenger.rerun(job, context: context, runners: runners) } catch { return (.inconclusive, "\(error)") }
             let outputHash = Keccak256.hash(outcome.output)
-            try? Challenger.keep(rerun: outputHash, job: job.id, in: context.artifacts)
             guard outputHash == job.outputHash else { return (.invalid, "re-run output hash \(outputHash) differs from the committed \(job.outputHash)") }
             guard outcome.traceRoot == job.traceRoot else {
                 return (.invalid, "re-run trace root \(outcome.traceRoot) differs from the committed \(job.traceRoot)")

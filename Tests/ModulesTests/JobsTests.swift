@@ -34,11 +34,13 @@ final class JobsTests: XCTestCase {
         private var nonces = [UInt64](repeating: 0, count: JobsTests.keys.count)
 
         /// `extraVerifiers` more verifiers (keyless addresses, 5 OPG each) join the four keyed ones.
+        /// `signatureWorkers` as the jobs module takes it (1: the serial path).
         init(jobs: JobsParameters = JobsTests.jobsParams, verifierStakes: [UInt256] = [5, 6, 7, 8].map { JobsTests.opg * $0 },
-             extraVerifiers: Int = 0, models: FixtureModels = FixtureModels()) throws {
+             extraVerifiers: Int = 0, models: FixtureModels = FixtureModels(), signatureWorkers: Int = 2) throws {
             let log = NoticeLog()
             notices = log
-            executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: models), Supply()]),
+            executor = TransactionExecutor(handlers: NativeHandlerRegistry([Staking(), Jobs(models: models, signatureWorkers: signatureWorkers),
+                                                                           Supply()]),
                                            encodeRevert: ABI.encodeRevert, hookNotice: { log.append($0) })
             var operators = JobsTests.providers.map {
                 GenesisOperator(address: JobsTests.address($0), role: .provider, stake: JobsTests.opg * 10, models: [JobsTests.model],
@@ -467,6 +469,60 @@ final class JobsTests: XCTestCase {
         XCTAssertTrue(try h.reveal([r0, r1]).success)
         // A replayed attestation.
         assertReverts(try h.reveal([r0]), "already revealed (a replayed attestation)")
+    }
+
+    /// Signatures recovered ahead on several threads are a cache: every receipt (status, gas,
+    /// events, revert reason) and the state root are those of the serial path, over reveals
+    /// that record, carry a bad signature, a malformed one, a non-member, a replay and an
+    /// equivocation.
+    func testRevealsRecoveredAheadGiveTheSerialPathsOutcome() throws {
+        let params = JobsParameters(acceptBlocks: 4, attestCommitBlocks: 40, attestRevealBlocks: 40, challengeBlocks: 5, committeeSize: 3,
+                                    voteCapBps: 5_000, collateralBps: 20_000, timeoutPenaltyBps: 5_000, providerShareBps: 8_500,
+                                    verifierShareBps: 1_000, burnShareBps: 500, challengeBond: JobsTests.opg * 2)
+        func run(workers: Int) throws -> (results: [TransactionResult], root: Hash32) {
+            let h = try Harness(jobs: params, signatureWorkers: workers)
+            var reveals: [[AttestationReveal]] = []
+            for n in 0..<4 {
+                let (id, _) = try h.committedJob(input: Array("pixels \(n)".utf8))
+                let members = try h.drawnCommittee(id)
+                reveals.append(try members.enumerated().map { m, k in try h.commit(id, k, n == 0 && m == 2 ? .invalid : .valid) })
+            }
+            func resigned(_ item: AttestationReveal, by k: Int, verdict: Verdict? = nil) throws -> AttestationReveal {
+                var out = item
+                out.verdict = verdict ?? item.verdict
+                out.signature = try h.attestation(item.jobId, out.verdict).signature(key: JobsTests.keys[k], chainId: JobsTests.chainId)
+                return out
+            }
+            let job2 = reveals[2]
+            var nonMember = job2[0]
+            nonMember.verifier = JobsTests.address(JobsTests.outsider)
+            nonMember.signature = try resigned(job2[0], by: JobsTests.outsider).signature
+            var malformed = job2[1]
+            malformed.signature.removeLast()
+            let calls: [[AttestationReveal]] = [
+                reveals[0] + reveals[1],
+                [job2[0], try resigned(job2[1], by: JobsTests.outsider), job2[2]],
+                [job2[0], nonMember, job2[2]],
+                [job2[0], malformed, job2[2]],
+                job2 + reveals[3],
+                [reveals[0][1]],
+                [try resigned(reveals[3][0], by: JobsTests.verifiers.first { JobsTests.address($0) == reveals[3][0].verifier }!, verdict: .invalid)],
+            ]
+            var results: [TransactionResult] = []
+            for items in calls { results.append(try h.reveal(items)) }
+            h.endBlock()
+            var batch = WriteBatch()
+            return (results, try h.state.commit(into: &batch))
+        }
+        let serial = try run(workers: 1), ahead = try run(workers: 2)
+        XCTAssertEqual(serial.results.map(\.success), [true, false, false, false, true, false, true])
+        for (i, fragment) in [(1, "the signature recovers to"), (2, "not on the job's committee"), (3, "signature must be 65 bytes"),
+                              (5, "already revealed (a replayed attestation)")] {
+            assertReverts(serial.results[i], fragment)
+        }
+        XCTAssertTrue(serial.results[6].logs.contains { $0.topics.first == ABI.eventTopic(Jobs.Event.equivocation) }, "the equivocation is punished")
+        XCTAssertEqual(ahead.results, serial.results, "receipts: status, gas, events and revert reasons")
+        XCTAssertEqual(ahead.root, serial.root, "state root")
     }
 
     func testAVerifierThatSignsTwoDifferentRevealsIsSlashedAndTombstoned() throws {

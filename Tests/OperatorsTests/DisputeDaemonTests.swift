@@ -142,26 +142,56 @@ final class DisputeDaemonTests: XCTestCase {
     }
 
     func testAVerifierChallengesOnlyAContradictedResultWithinTheWindowAndItsMeans() {
-        let committed = Keccak256.hash(Array("committed".utf8)), rerun = Keccak256.hash(Array("re-run".utf8))
+        let committed = Keccak256.hash(Array("committed".utf8)), trace = Keccak256.hash(Array("trace".utf8))
+        let rerun = Rerun(outputHash: Keccak256.hash(Array("re-run".utf8)), traceRoot: trace)
         let bond = UInt256(1_000), cap = UInt256(5_000), balance = UInt256(10_000)
-        func decide(enabled: Bool = true, rerun: Hash32? = rerun, head: UInt64 = 10, bond: UInt256 = bond, cap: UInt256 = cap,
+        var reads = 0
+        func decide(enabled: Bool = true, rerun: Rerun? = rerun, head: UInt64 = 10, bond: UInt256 = bond, cap: UInt256 = cap,
                     balance: UInt256 = balance, recorded: Bool = false) -> ChallengeDecision {
-            ChallengeDecision.decide(enabled: enabled, rerun: rerun, committed: committed, head: head, challengeEnd: 12, bond: bond, cap: cap,
-                                     balance: balance, recorded: recorded)
+            ChallengeDecision.decide(enabled: enabled, rerun: rerun, committedOutput: committed, committedTrace: trace, head: head, challengeEnd: 12,
+                                     cap: cap, recorded: recorded) { reads += 1; return (bond, balance) }
         }
         XCTAssertEqual(decide(), .challenge(bond: bond))
-        XCTAssertEqual(decide(rerun: committed), .agree, "the re-run agrees with the committed output")
+        XCTAssertEqual(reads, 1)
+        XCTAssertEqual(decide(rerun: Rerun(outputHash: committed, traceRoot: trace)), .agree, "the re-run agrees with the committed output and trace")
+        XCTAssertEqual(decide(rerun: Rerun(outputHash: committed, traceRoot: nil)), .agree, "a re-run kept without its trace root agrees on the output")
         XCTAssertEqual(decide(rerun: nil), .agree, "no re-run (alwaysValid, or not re-runnable here): nothing to contradict")
         XCTAssertEqual(decide(enabled: false), .agree, "challenge: false")
         XCTAssertEqual(decide(recorded: true), .resendRecorded, "a challenge recorded before a restart is resent, never signed again")
         XCTAssertEqual(decide(head: 10, recorded: true), decide(head: 11, recorded: true))
         guard case .refuse(let closed) = decide(head: 11) else { return XCTFail("the last block of the window is too late to land in it") }
         XCTAssertTrue(closed.contains("the challenge window closed at block 12"), closed)
+        XCTAssertEqual(reads, 1, "the bond and the balance are read only for a contradiction within the window")
         guard case .refuse(let overCap) = decide(bond: 6_000) else { return XCTFail("a bond over the cap") }
         XCTAssertTrue(overCap.contains("the challenge bond 6000 wei is over the configured cap challengeBondCap 5000 wei"), overCap)
         XCTAssertEqual(decide(bond: 5_000), .challenge(bond: 5_000), "a bond equal to the cap is put up")
         guard case .refuse(let poor) = decide(balance: 1_000) else { return XCTFail("a bond the balance cannot pay with gas") }
         XCTAssertTrue(poor.contains("is not below the balance 1000 wei"), poor)
+        XCTAssertEqual(reads, 4)
+    }
+
+    func testAWrongTraceWithTheRightOutputIsChallengedToo() {
+        let output = Keccak256.hash(Array("output".utf8)), honestTrace = Keccak256.hash(Array("trace".utf8))
+        let corruptTrace = Keccak256.hash(Array("corrupt trace".utf8))
+        let rerun = Rerun(outputHash: output, traceRoot: honestTrace)
+        XCTAssertEqual(rerun.contradiction(outputHash: output, traceRoot: corruptTrace),
+                       "the re-run's trace root \(honestTrace) contradicts the committed \(corruptTrace) (same output hash)")
+        XCTAssertNil(rerun.contradiction(outputHash: output, traceRoot: honestTrace))
+        XCTAssertEqual(ChallengeDecision.decide(enabled: true, rerun: rerun, committedOutput: output, committedTrace: corruptTrace, head: 1,
+                                                challengeEnd: 10, cap: UInt256(5), recorded: false) { (UInt256(5), UInt256(6)) },
+                       .challenge(bond: UInt256(5)))
+    }
+
+    func testAKeptReRunReadsBackWithItsTraceRootAndFromBeforeTraceRoots() throws {
+        let job = Keccak256.hash(Array("job".utf8)), output = Keccak256.hash(Array("output".utf8)), trace = Keccak256.hash(Array("trace".utf8))
+        let store = try ArtifactStore(directory: directory + "/artifacts")
+        XCTAssertNil(Challenger.kept(job, in: store))
+        try Challenger.keep(Rerun(outputHash: output, traceRoot: trace), job: job, in: store)
+        XCTAssertEqual(Challenger.kept(job, in: try ArtifactStore(directory: directory + "/artifacts")), Rerun(outputHash: output, traceRoot: trace))
+        try store.save(output.bytes, job: job, part: Challenger.rerunPart)
+        XCTAssertEqual(Challenger.kept(job, in: store), Rerun(outputHash: output, traceRoot: nil), "a 32-byte re-run kept by an older daemon")
+        try store.save([1, 2, 3], job: job, part: Challenger.rerunPart)
+        XCTAssertNil(Challenger.kept(job, in: store), "a torn artifact is no re-run")
     }
 
     func testARecordedChallengeSurvivesARestart() throws {
@@ -170,8 +200,5 @@ final class DisputeDaemonTests: XCTestCase {
         XCTAssertFalse(Challenger.challenged(job, try SigningRecord(path: path)))
         try SigningRecord(path: path).record(job, step: Challenger.step, raw: [1, 2, 3])
         XCTAssertTrue(Challenger.challenged(job, try SigningRecord(path: path)), "read back from the fsynced record")
-        let store = try ArtifactStore(directory: directory + "/artifacts")
-        try Challenger.keep(rerun: job, job: job, in: store)
-        XCTAssertEqual(store.load(job: job, part: Challenger.rerunPart), job.bytes)
     }
 }

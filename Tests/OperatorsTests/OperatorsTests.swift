@@ -57,6 +57,8 @@ final class OperatorConfigTests: XCTestCase {
         let cautious = try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "challenge": false, "challengeBondCap": "7"}"#, .verifier)
         XCTAssertFalse(cautious.challenge)
         XCTAssertEqual(cautious.challengeBondCap, UInt256(7))
+        XCTAssertFalse(c.watch, "watching jobs it did not attest is off by default")
+        XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "watch": true}"#, .verifier).watch)
         XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "fee": "1", "corruptTrace": true}"#).corruptTrace)
     }
 
@@ -80,6 +82,9 @@ final class OperatorConfigTests: XCTestCase {
         assertRefused(#"{\#(base), "challenge": "no"}"#, .verifier, "challenge: must be true or false")
         assertRefused(#"{\#(base), "challengeBondCap": "-1"}"#, .verifier, "challengeBondCap: \"-1\" must be a non-negative decimal integer (wei) below 2^256")
         assertRefused(#"{\#(base), "fee": "1", "challenge": false}"#, "challenge: unknown field")
+        assertRefused(#"{\#(base), "watch": 1}"#, .verifier, "watch: must be true or false")
+        assertRefused(#"{\#(base), "watch": true, "challenge": false}"#, .verifier, "watch: needs challenge (a watcher re-runs only to challenge)")
+        assertRefused(#"{\#(base), "fee": "1", "watch": true}"#, "watch: unknown field")
         assertRefused(#"{\#(base), "fee": "1", "pollMs": 5}"#, "pollMs: must be an integer in 10…60000")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"port": 70000}}"#, "listen.port: must be an integer in 0…65535")
         assertRefused(#"{\#(base), "fee": "1", "listen": {"host": "h"}}"#, "listen.port: missing required field")

@@ -10,8 +10,12 @@ recording the reveal and restarted, without a second signature — nothing can b
 against it, and the job is finalized at `resolveBy`, the invalid voters slashed 10%. An
 honest verifier outvoted by an `alwaysValid` quorum challenges within the window (bond
 from the chain's parameters), the provider reveals, the challenger proves the output wrong
-and the job is overturned, the bond returned. The supply invariant holds after each. Test
-order matters: each wrong provider is jailed."""
+and the job is overturned, the bond returned. A provider whose trace is wrong but output
+right (`corruptTrace`) under an `alwaysValid` quorum is challenged by the honest verifier
+(config `watch`: as a member its re-run's trace root contradicts the commitment, as a
+watcher it re-runs the job it did not attest) and overturned by `proveNode`. The supply
+invariant holds after each. Test order matters: each wrong provider is jailed (a fourth
+provider is staked for the last test)."""
 import json
 
 import pytest
@@ -21,7 +25,7 @@ from opgnode import DEV_ACCOUNTS, run
 from test_daemons import JOB_INPUT, OPG, Daemon, submit, wait_for
 from test_jobs import ETHER, assert_supply_holds, staked_chain
 
-PROVIDERS, VERIFIERS, REQUESTER = DEV_ACCOUNTS[1:4], DEV_ACCOUNTS[4:8], DEV_ACCOUNTS[8]
+PROVIDERS, VERIFIERS, REQUESTER = DEV_ACCOUNTS[1:4] + DEV_ACCOUNTS[:1], DEV_ACCOUNTS[4:8], DEV_ACCOUNTS[8]
 PROVIDER_STAKE, VERIFIER_STAKE = 20 * ETHER, 10 * ETHER
 
 
@@ -53,6 +57,21 @@ def start(net, provider_settings: dict, verifier_settings: dict | None = None, l
     for i, d in enumerate(net["verifiers"]):
         d.stop()
         d.start(net["node"], **(liar if liar is not None and i == len(net["verifiers"]) - 1 else verifier_settings or {}))
+
+
+def start_outvoted(net, provider_settings: dict, honest_settings: dict):
+    """Restarts the providers with `provider_settings` and the verifiers as `alwaysValid` liars
+    but the least-staked one, honest with `honest_settings` (so two liars of a committee are a
+    quorum); returns the honest verifier and the liars."""
+    honest = min(net["verifiers"], key=lambda v: stake(net, v.account))
+    liars = [v for v in net["verifiers"] if v is not honest]
+    for d in net["providers"]:
+        d.stop()
+        d.start(net["node"], **provider_settings)
+    for v in net["verifiers"]:
+        v.stop()
+        v.start(net["node"], **(honest_settings if v is honest else {"alwaysValid": True}))
+    return honest, liars
 
 
 def job_of(net, jid):
@@ -143,15 +162,7 @@ def test_verifiers_that_wrongly_dispute_lose_and_the_provider_defends_across_a_r
 
 
 def test_an_outvoted_honest_verifier_challenges_and_proves_the_result_wrong(net):
-    # the least-staked verifier is the honest one, so two liars of the committee are a quorum
-    honest = min(net["verifiers"], key=lambda v: stake(net, v.account))
-    liars = [v for v in net["verifiers"] if v is not honest]
-    for d in net["providers"]:
-        d.stop()
-        d.start(net["node"], corruptOutput=True)
-    for v in net["verifiers"]:
-        v.stop()
-        v.start(net["node"], **({} if v is honest else {"alwaysValid": True}))
+    honest, liars = start_outvoted(net, {"corruptOutput": True}, {})
     w3 = net["w3"]
     for _ in range(5):  # the committee is 3 of 4: retry until it holds the honest verifier
         liar_stakes = {v.account.address: stake(net, v.account) for v in liars}
@@ -181,4 +192,27 @@ def test_an_outvoted_honest_verifier_challenges_and_proves_the_result_wrong(net)
         assert stake(net, v.account) == (before - before // 10 if verdicts.get(v.account.address) == "valid" else before)
     assert 0 < requester_before - w3.eth.get_balance(REQUESTER.address) < ETHER // 100, "max fee and verification fee refunded"
     assert w3.eth.get_balance(honest.account.address) > honest_before, "the bond back, with half the collateral and a share of the slashes"
+    assert assert_supply_holds(net) == 0
+
+
+def test_a_wrong_trace_with_the_right_output_is_challenged_by_a_member_or_a_watcher(net):
+    # every liar attests valid, so the committee's quorum is valid whether or not it holds the honest verifier
+    honest, liars = start_outvoted(net, {"corruptTrace": True}, {"watch": True})
+    jid, _, _ = submit(net, wait=False)
+    job = settled(net, jid, timeout=150)
+    assert job["status"] == "overturned", (job, honest.log_tail())
+    dispute = job["dispute"]
+    assert dispute["state"] == "providerWrong" and dispute["challenger"] == honest.account.address, dispute
+    assert dispute["faultPosition"] == 1, "the corrupted middle node of digits_logreg is proven with proveNode"
+    honest_steps = steps(honest, jid)
+    assert honest_steps.count("challenge") == 1 and honest_steps[-2:] == ["challenge", "prove"], honest.log_tail()
+    if "commit#0" in honest_steps:  # a member: its invalid vote was outvoted, its re-run's trace root contradicts the commitment
+        assert "contradicts the committed" in honest.log.read_text() and "(same output hash)" in honest.log.read_text(), honest.log_tail()
+    else:  # not drawn: it watched the job and re-ran it
+        assert honest_steps == ["challenge", "prove"] and "re-run as a watcher" in honest.log.read_text(), honest.log_tail()
+    assert all("challenge" not in steps(v, jid) for v in liars)
+    provider = next(d for d in net["providers"] if d.account.address == job["provider"])
+    assert steps(provider, jid) == ["accept", "commit", "trace#0"], provider.log_tail()
+    operator = net["staking"].functions.getOperator(provider.account.address).call()
+    assert operator[1] == PROVIDER_STAKE - PROVIDER_STAKE // 20 and operator[5] is True, "5% of the wrong provider's stake, jailed"
     assert assert_supply_holds(net) == 0

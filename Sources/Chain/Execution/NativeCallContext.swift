@@ -145,6 +145,21 @@ public final class NativeCallContext {
     /// deferred); it never changes state or gas.
     public func note(_ message: String) { notes.append(message) }
 
+    /// Runs `body` as a read-only look ahead whose result the caller uses only as a cache of
+    /// pure work (a signature recovered over a digest it will compute again in order): no
+    /// gas is charged and every state change or event in it reverts, so the call's gas,
+    /// state and events are those of a call that never ran it.
+    public func speculatively<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = gasLeft
+        gasLeft = .max
+        staticScopes += 1
+        defer {
+            gasLeft = saved
+            staticScopes -= 1
+        }
+        return try body()
+    }
+
     private func requireWritable(_ what: String) throws {
         if isStatic { throw NativeRevert("write protection: \(what) in a static call") }
     }

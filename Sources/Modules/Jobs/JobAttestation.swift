@@ -57,15 +57,21 @@ public struct Attestation: Equatable, Sendable {
         self.epoch = epoch
     }
 
+    /// The constant part of the domain separator: keccak256(encodeType(EIP712Domain)) ‖
+    /// keccak256(name) ‖ keccak256(version), hashed once rather than for every signature.
+    private static let domainPrefix = Keccak256.digest(Array(domainType.utf8)) + Keccak256.digest(Array(domainName.utf8))
+        + Keccak256.digest(Array(domainVersion.utf8))
+    /// keccak256(encodeType(Attestation)), hashed once.
+    private static let messageTypeHash = Keccak256.digest(Array(messageType.utf8))
+
     /// keccak256(encodeType(EIP712Domain) ‖ keccak256(name) ‖ keccak256(version) ‖ chainId ‖ verifyingContract).
     public static func domainSeparator(chainId: UInt64) -> Hash32 {
-        Keccak256.hash(Keccak256.digest(Array(domainType.utf8)) + Keccak256.digest(Array(domainName.utf8))
-                       + Keccak256.digest(Array(domainVersion.utf8)) + UInt256(chainId).bigEndianBytes32 + Hash32(word: Jobs.address).bytes)
+        Keccak256.hash(domainPrefix + UInt256(chainId).bigEndianBytes32 + Hash32(word: Jobs.address).bytes)
     }
 
     /// EIP-712 `hashStruct` of the message.
     public var structHash: Hash32 {
-        Keccak256.hash(Keccak256.digest(Array(Self.messageType.utf8)) + jobId.bytes + Keccak256.digest(Array(modelId.utf8)) + inputHash.bytes
+        Keccak256.hash(Self.messageTypeHash + jobId.bytes + Keccak256.digest(Array(modelId.utf8)) + inputHash.bytes
                        + outputHash.bytes + traceRoot.bytes + UInt256(UInt64(verdict.rawValue)).bigEndianBytes32 + UInt256(epoch).bigEndianBytes32)
     }
 

@@ -241,12 +241,18 @@ extension Jobs {
     /// Checks and records each reveal in order; any rejected item reverts the whole call
     /// with its index. A valid second signature by a member who already revealed a
     /// different attestation for the job is equivocation: slashed and tombstoned, with
-    /// the reward to the caller.
+    /// the reward to the caller. With more than one signature worker the signatures are
+    /// recovered on the workers while this thread checks the items (`AttestationRecovery`),
+    /// each used only where the in-order check reads the same attestation, so the outcome
+    /// is the serial path's.
     func reveal(_ items: [AttestationReveal], _ context: NativeCallContext) throws {
+        let recovery = signatureWorkers > 1 && items.count > 1 ? recoverAhead(items, context) : nil
+        defer { recovery?.finish() }
         var touched: [(Hash32, Hash32)] = []
         for (i, item) in items.enumerated() {
             do {
-                if let base = try revealOne(item, context), !touched.contains(where: { $0.0 == item.jobId }) { touched.append((item.jobId, base)) }
+                if let base = try revealOne(item, recovered: { recovery?.entry(i) }, context),
+                   !touched.contains(where: { $0.0 == item.jobId }) { touched.append((item.jobId, base)) }
             } catch let revert as NativeRevert {
                 throw NativeRevert("attestation \(i) (job \(item.jobId), verifier \(item.verifier.checksummed)): \(revert.reason)")
             }
@@ -254,16 +260,36 @@ extension Jobs {
         for (id, base) in touched { try decideIfComplete(id, base, context) }
     }
 
-    /// Records one reveal; returns the job's base slot when a reveal was recorded (not for equivocation).
-    private func revealOne(_ item: AttestationReveal, _ context: NativeCallContext) throws -> Hash32? {
+    /// Starts recovering each item's signature over its attestation as the state stands when
+    /// the call starts (read speculatively: no gas, no change; none for an unknown job or a
+    /// non-member) on `signatureWorkers` threads.
+    private func recoverAhead(_ items: [AttestationReveal], _ context: NativeCallContext) -> AttestationRecovery {
+        let attestations = items.map { item in context.speculatively { try? revealedAttestation(item, context).attestation } }
+        return AttestationRecovery(attestations: attestations, signatures: items.map(\.signature), chainId: context.block.chainId,
+                                   workers: min(signatureWorkers, items.count))
+    }
+
+    /// The reveal's job base slot, member record, weight and the attestation its signature
+    /// must be over; reverts for an unknown job or a verifier not on the committee.
+    private func revealedAttestation(_ item: AttestationReveal, _ context: NativeCallContext) throws
+        -> (base: Hash32, record: Hash32, weight: UInt256, attestation: Attestation) {
         let base = try existingJob(item.jobId, context)
         let round = try number(base, .round, context)
         let record = try memberSlot(item.jobId, round: round, item.verifier, context)
         let weight = try context.loadWord(offset(record, MemberField.weight.rawValue))
         guard !weight.isZero else { throw NativeRevert("not on the job's committee") }
-        let digest = try attestation(item.jobId, base, verdict: item.verdict, context).digest(chainId: context.block.chainId)
+        return (base, record, weight, try attestation(item.jobId, base, verdict: item.verdict, context))
+    }
+
+    /// Records one reveal; returns the job's base slot when a reveal was recorded (not for
+    /// equivocation). `recovered` gives this item's signature recovered ahead, if any.
+    private func revealOne(_ item: AttestationReveal, recovered: () -> AttestationRecovery.Entry?, _ context: NativeCallContext) throws -> Hash32? {
+        let (base, record, weight, attestation) = try revealedAttestation(item, context)
+        let entry = recovered()
+        let ahead = entry?.attestation == attestation ? entry : nil
+        let digest = ahead?.digest ?? attestation.digest(chainId: context.block.chainId)
         try context.useGas(Self.signatureCheckGas)
-        let signer = try Attestation.recoverSigner(item.signature, digest: digest)
+        let signer = try ahead?.signer.get() ?? Attestation.recoverSigner(item.signature, digest: digest)
         guard signer == item.verifier else {
             throw NativeRevert("the signature recovers to \(signer.checksummed), not the verifier: it was signed over another domain or message (chain id, module, job, result, verdict or epoch)")
         }

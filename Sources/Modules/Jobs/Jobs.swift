@@ -1,5 +1,6 @@
 import Chain
 import Crypto
+import Foundation
 import Inference
 import Primitives
 
@@ -49,12 +50,19 @@ public final class Jobs: SelectorDispatchedModule {
     let models: ModelResolver
     /// The block's inference budget, threads and compiled sessions a dispute re-executes with.
     let inference: InferenceSettings
+    /// Threads that recover a `revealAttestations` call's signatures ahead of its in-order
+    /// checks (1: recovered in order only, the serial path).
+    let signatureWorkers: Int
 
-    /// A jobs module that looks up model ids in `models` (the model registry) and
-    /// re-executes disputed jobs with `inference`'s budget, threads and session cache.
-    public init(models: ModelResolver, inference: InferenceSettings = InferenceSettings()) {
+    /// A jobs module that looks up model ids in `models` (the model registry),
+    /// re-executes disputed jobs with `inference`'s budget, threads and session cache, and
+    /// recovers attestation signatures on `signatureWorkers` threads (default: every core;
+    /// the outcome is the same for any count, docs/verification.md, "Attestations").
+    public init(models: ModelResolver, inference: InferenceSettings = InferenceSettings(),
+                signatureWorkers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.models = models
         self.inference = inference
+        self.signatureWorkers = max(1, signatureWorkers)
     }
 
     // MARK: Storage layout (Solidity order; docs/verification.md, "Storage")
