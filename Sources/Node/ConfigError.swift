@@ -53,6 +53,13 @@ public struct FieldReader {
         return s
     }
 
+    /// The boolean member `key`.
+    public func bool(_ key: String) throws -> Bool? {
+        guard let v = try value(key, required: false) else { return nil }
+        guard case .bool(let b) = v else { throw ConfigError("\(name(key)): must be true or false") }
+        return b
+    }
+
     /// The integer member `key`, which must lie in `range`.
     public func integer(_ key: String, in range: ClosedRange<UInt64>, required: Bool = false) throws -> UInt64? {
         guard let v = try value(key, required: required) else { return nil }

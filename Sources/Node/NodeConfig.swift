@@ -37,6 +37,9 @@ public struct NodeConfig: Equatable {
     public var consensusDirectory: String?
     /// The engine's step timeouts (`consensus.timeouts`); the commit pause is `blockIntervalMs`.
     public var timeoutProfile = TimeoutProfile.production
+    /// Whether the commit pause ends as soon as every validator's precommit is in
+    /// (`consensus.skipCommitPause`, CometBFT's `skip_timeout_commit`; docs/consensus.md, "Timeouts").
+    public var skipCommitPause = false
     /// Where the explorer's JavaScript libraries are read from (`explorer.javascriptDir`:
     /// Debian's libjs-* packages install under `/usr/share/javascript`).
     public var explorerJavaScriptDir = "/usr/share/javascript"
@@ -60,6 +63,7 @@ public struct NodeConfig: Equatable {
             && a.rpcHeavyThreads == b.rpcHeavyThreads && a.rpcMaxBatchResponseBytes == b.rpcMaxBatchResponseBytes
             && a.inference == b.inference && a.p2pListen == b.p2pListen && a.persistentPeers == b.persistentPeers
             && a.nodeKeyFile == b.nodeKeyFile && a.consensusDirectory == b.consensusDirectory && a.timeoutProfile == b.timeoutProfile
+            && a.skipCommitPause == b.skipCommitPause
             && a.explorerJavaScriptDir == b.explorerJavaScriptDir && a.devSigner == b.devSigner
             && a.rpc.maxWebSocketConnections == b.rpc.maxWebSocketConnections && a.rpc.webSocketQueueMessages == b.rpc.webSocketQueueMessages
             && a.rpc.maxEventStreams == b.rpc.maxEventStreams && a.rpcMaxSubscriptionsPerConnection == b.rpcMaxSubscriptionsPerConnection
@@ -70,7 +74,8 @@ public struct NodeConfig: Equatable {
     public func consensusTimeouts() throws -> TimeoutConfig {
         let p = timeoutProfile
         return try TimeoutConfig(proposeMillis: p.proposeMs, prevoteMillis: p.prevoteMs, precommitMillis: p.precommitMs,
-                                 roundIncrementMillis: p.roundIncrementMs, commitMillis: blockIntervalMs, rebroadcastMillis: p.rebroadcastMs)
+                                 roundIncrementMillis: p.roundIncrementMs, commitMillis: blockIntervalMs, rebroadcastMillis: p.rebroadcastMs,
+                                 skipCommitPause: skipCommitPause)
     }
 
     /// The validator's settings: keys and WAL in the data directory unless the config moves them.
@@ -167,8 +172,9 @@ public struct NodeConfig: Equatable {
             c.nodeKeyFile = try p2p.string("nodeKeyFile")
         }
         if let consensus = try r.object("consensus") {
-            try consensus.rejectUnknown(["directory", "timeouts"])
+            try consensus.rejectUnknown(["directory", "timeouts", "skipCommitPause"])
             c.consensusDirectory = try consensus.string("directory")
+            c.skipCommitPause = try consensus.bool("skipCommitPause") ?? false
             if let value = try consensus.value("timeouts", required: false) {
                 if case .string(let name) = value {
                     guard let profile = TimeoutProfile.named(name) else {

@@ -62,6 +62,32 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(engine.handle(.timeout(Timeout(kind: .commit, height: 1, round: 0))), [.heightCompleted(1)])
     }
 
+    /// With `skipCommitPause` the height is complete when the last validator's precommit for the
+    /// decided block arrives after the decision; without it only the commit timeout completes it.
+    func testCommitPauseEndsOnceEveryPrecommitIsInWhenSkipping() throws {
+        let t = TimeoutConfig.testProfile
+        let skipping = try TimeoutConfig(proposeMillis: t.proposeMillis, prevoteMillis: t.prevoteMillis, precommitMillis: t.precommitMillis,
+                                         roundIncrementMillis: t.roundIncrementMillis, commitMillis: t.commitMillis,
+                                         rebroadcastMillis: t.rebroadcastMillis, skipCommitPause: true)
+        for skip in [false, true] {
+            var engine = TendermintEngine(me: nil, validators: set, timeouts: skip ? skipping : t)
+            _ = engine.startHeight(1, validators: set)
+            _ = answerValidity(&engine, engine.handle(.message(proposal(v, round: 0))))
+            var effects: [EngineEffect] = []
+            for k in TestChain.keys.prefix(3) { effects += engine.handle(.message(.vote(TestChain.vote(k, .precommit, block: v.blockHash)))) }
+            XCTAssertEqual(engine.decision?.value, v)
+            XCTAssertFalse(effects.contains(.heightCompleted(1)), "3 of 4 precommits: the pause runs")
+            let last = TestChain.keys[3]
+            XCTAssertTrue(engine.handle(.message(.vote(TestChain.vote(last, .precommit, round: 1, block: v.blockHash)))).isEmpty,
+                          "a precommit of another round counts for nothing")
+            effects = engine.handle(.message(.vote(TestChain.vote(last, .precommit, block: v.blockHash))))
+            XCTAssertEqual(effects, skip ? [.heightCompleted(1)] : [], "the fourth precommit ends the pause only when skipping")
+            XCTAssertTrue(engine.handle(.message(.vote(TestChain.vote(last, .precommit, block: v.blockHash)))).isEmpty, "once")
+            XCTAssertEqual(engine.handle(.timeout(Timeout(kind: .commit, height: 1, round: 0))), [.heightCompleted(1)],
+                           "the commit timeout still completes the height (the driver ignores a second completion)")
+        }
+    }
+
     func testTimeoutsMoveRoundsAndNilQuorumsPrecommitNil() {
         let me = others(than: proposer(0))[0]
         var engine = TendermintEngine(me: me.address, validators: set, timeouts: .testProfile)

@@ -240,6 +240,37 @@ final class LoopbackTests: XCTestCase {
         b.waitForPeers(1)
     }
 
+    /// Messages sent from several threads at once, of sizes up to 16 KiB (several MiB in flight, so
+    /// some immediate sends fill the socket's buffer and leave the rest of a frame to the writer
+    /// thread): every message arrives, decrypts (frames left in nonce order) and keeps its
+    /// sender's order.
+    func testConcurrentSendersKeepOrderAcrossImmediateAndQueuedSends() throws {
+        let (a, b) = (try Node(), try Node())
+        defer { [a, b].forEach { $0.manager.stop() } }
+        a.manager.addPersistentPeer(b.entry)
+        a.waitForPeers(1)
+        let peer = b.id
+        let (threads, perThread) = (3, 300)
+        let failures = NSLock()
+        var outcomes: [SendOutcome] = []
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for sequence in 0..<perThread {
+                let size = 2 + (sequence * 7919 + thread * 104_729) % (16 << 10)
+                let body = [UInt8(sequence >> 8), UInt8(sequence & 0xFF)] + [UInt8](repeating: UInt8(thread), count: size - 2)
+                let outcome = a.manager.send(try! Envelope(channel: .mempool, messageType: UInt16(thread), body: body), to: peer)
+                if outcome != .queued { failures.withLock { outcomes.append(outcome) } }
+            }
+        }
+        XCTAssertEqual(outcomes, [], "every message queued or sent")
+        b.wait("every message") { $0.messages.count == threads * perThread }
+        let received = b.locked { $0.messages.map(\.1) }
+        for thread in 0..<threads {
+            let sequences = received.filter { $0.messageType == UInt16(thread) }.map { Int($0.body[0]) << 8 | Int($0.body[1]) }
+            XCTAssertEqual(sequences, Array(0..<perThread), "thread \(thread)'s messages in its order")
+        }
+        XCTAssertEqual(b.locked { $0.disconnections }, [])
+    }
+
     func testAFullSendQueueDropsMessages() throws {
         let node = try Node { $0.sendQueueMessages = 4 }
         defer { node.manager.stop() }

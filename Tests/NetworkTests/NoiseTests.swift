@@ -159,7 +159,30 @@ final class NoiseTests: XCTestCase {
     }
 
     private func keyOf(_ cipher: CipherState) throws -> [UInt8] {
-        try XCTUnwrap(Mirror(reflecting: cipher).children.first { $0.label == "key" }?.value as? [UInt8])
+        let key = try XCTUnwrap(Mirror(reflecting: cipher).children.first { $0.label == "key" }?.value as? ChaChaPolyKey)
+        return try XCTUnwrap(Mirror(reflecting: key).children.first { $0.label == "key" }?.value as? [UInt8])
+    }
+
+    /// A key's contexts are set up once and reused with a new nonce per message: every result equals
+    /// that of a fresh key, in any order of nonces and directions, and a failed decryption leaves
+    /// the key usable.
+    func testReusedCipherContextsMatchFreshOnes() throws {
+        let bytes = (0..<32).map { UInt8($0 * 7 + 1) }
+        let reused = ChaChaPolyKey(bytes)
+        let nonces: [UInt64] = [0, 1, 1 << 40, 2, UInt64.max - 1, 0]
+        for (i, nonce) in nonces.enumerated() {
+            let plaintext = (0..<(i * 37)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ i) }
+            let ad = [UInt8(i), 0xAA]
+            let ciphertext = try reused.encrypt(nonce: nonce, associatedData: ad, plaintext: plaintext)
+            XCTAssertEqual(ciphertext, try ChaChaPolyKey(bytes).encrypt(nonce: nonce, associatedData: ad, plaintext: plaintext))
+            var tampered = ciphertext
+            tampered[tampered.count - 1] ^= 1
+            XCTAssertThrowsError(try reused.decrypt(nonce: nonce, associatedData: ad, ciphertext: tampered)) {
+                XCTAssertEqual($0 as? NetworkError, .decryptionFailed)
+            }
+            XCTAssertEqual(try reused.decrypt(nonce: nonce, associatedData: ad, ciphertext: ciphertext), plaintext)
+            XCTAssertThrowsError(try reused.decrypt(nonce: nonce &+ 1, associatedData: ad, ciphertext: ciphertext))
+        }
     }
 
     func testTransportRejectsOversizeMessages() throws {

@@ -32,6 +32,14 @@ final class ValidatorConfigTests: XCTestCase {
         XCTAssertEqual([test.proposeMillis, test.prevoteMillis, test.commitMillis], [30, 10, 100])
     }
 
+    func testSkipCommitPauseIsOffUnlessSet() throws {
+        XCTAssertFalse(try parse(#"{"dataDir":"d","consensus":{"timeouts":"test"}}"#).consensusTimeouts().skipCommitPause)
+        let skipping = try parse(#"{"dataDir":"d","consensus":{"timeouts":"test","skipCommitPause":true}}"#).consensusTimeouts()
+        XCTAssertTrue(skipping.skipCommitPause)
+        XCTAssertEqual([skipping.proposeMillis, skipping.commitMillis], [30, 10], "the timeouts stay the profile's")
+        assertRefused(#"{"dataDir":"d","consensus":{"skipCommitPause":"yes"}}"#, "consensus.skipCommitPause: must be true or false")
+    }
+
     func testP2PFields() throws {
         let id = "0x" + String(repeating: "ab", count: 20)
         let config = try parse(#"{"dataDir":"d","p2p":{"listen":"127.0.0.1:26656","persistentPeers":["\#(id)@10.0.0.2:26657","\#(id)@[::1]:1"],"nodeKeyFile":"k"},"consensus":{"directory":"c"}}"#)

@@ -52,6 +52,7 @@ public struct TendermintEngine {
     private var proposedBlocks: Set<Hash32> = []
     private var proposedInRound = false
     private var valueRequested = false
+    private var commitPauseSkipped = false
     private var nextHeightMessages: [ConsensusMessage] = []
     private var ownMessages: [ConsensusMessage] = []
     private var effects: [EngineEffect] = []
@@ -72,6 +73,7 @@ public struct TendermintEngine {
         self.validators = validators
         lockedValue = nil; lockedRound = nil; validValue = nil; validRound = nil
         decision = nil
+        commitPauseSkipped = false
         books = [:]
         validity = [:]
         validationRequested = []
@@ -182,7 +184,11 @@ public struct TendermintEngine {
             if nextHeightMessages.count < validators.count * 8 { nextHeightMessages.append(message) }
             return
         }
-        guard message.height == height, decision == nil,
+        if let decided = decision {
+            if message.height == height { countLatePrecommit(message, decided: decided) }
+            return
+        }
+        guard message.height == height,
               message.round <= round.addingReportingOverflow(Self.maxRoundsAhead).partialValue,
               let index = validators.index(of: message.signer) else { return }
         if message.signer == me { rememberOwn(message) }
@@ -246,6 +252,30 @@ public struct TendermintEngine {
         decision = d
         effects.append(.decide(d))
         schedule(.commit, round: certificate.round)
+        skipCommitPauseIfAllPrecommitted()
+    }
+
+    /// A precommit for the decided block in the decision round that arrives after the decision:
+    /// counted only when the commit pause may end early (``TimeoutConfig/skipCommitPause``).
+    private mutating func countLatePrecommit(_ message: ConsensusMessage, decided: Decision) {
+        guard timeouts.skipCommitPause, !commitPauseSkipped, case .vote(let v) = message, v.vote.type == .precommit,
+              v.vote.round == decided.certificate.round, v.vote.blockHash == decided.value.blockHash,
+              let index = validators.index(of: message.signer), var book = books[v.vote.round] else { return }
+        if message.signer == me { rememberOwn(message) }
+        if case .conflict(let a, let b) = book.add(v, index: index, power: validators.validators[index].power, countsIfConflicting: true) {
+            effects.append(.evidence(DuplicateVoteEvidence(a, b)))
+        }
+        books[v.vote.round] = book
+        skipCommitPauseIfAllPrecommitted()
+    }
+
+    /// Ends the commit pause when every validator's precommit for the decided block is in and
+    /// ``TimeoutConfig/skipCommitPause`` is on: the height is complete now, not at the commit timeout.
+    private mutating func skipCommitPauseIfAllPrecommitted() {
+        guard timeouts.skipCommitPause, !commitPauseSkipped, let d = decision, let book = books[d.certificate.round],
+              book.precommits(for: d.value.blockHash) >= validators.totalPower else { return }
+        commitPauseSkipped = true
+        effects.append(.heightCompleted(height))
     }
 
     /// Line 55: f + 1 ⟨∗, h_p, round, ∗, ∗⟩ with round > round_p → StartRound(round).

@@ -17,10 +17,15 @@ public struct TimeoutConfig: Hashable, Sendable {
     public let commitMillis: UInt64
     /// How often our latest signed messages of the height are sent again.
     public let rebroadcastMillis: UInt64
+    /// Whether the commit pause ends early, as soon as precommits of every validator for the
+    /// decided block are in (CometBFT's `skip_timeout_commit`, which waits for all precommits the
+    /// same way): nothing is left for the pause to gather, so the next height starts. Off by
+    /// default, where the pause is the block interval (docs/consensus.md, "Timeouts").
+    public let skipCommitPause: Bool
 
     /// Creates a configuration after checking the timing conditions; throws a ``TimeoutConfigError`` naming the one broken.
     public init(proposeMillis: UInt64, prevoteMillis: UInt64, precommitMillis: UInt64, roundIncrementMillis: UInt64,
-                commitMillis: UInt64, rebroadcastMillis: UInt64) throws {
+                commitMillis: UInt64, rebroadcastMillis: UInt64, skipCommitPause: Bool = false) throws {
         for (name, value) in [("propose", proposeMillis), ("prevote", prevoteMillis), ("precommit", precommitMillis)] {
             guard value > 0 else { throw TimeoutConfigError.zeroTimeout(step: name) }
         }
@@ -36,6 +41,7 @@ public struct TimeoutConfig: Hashable, Sendable {
         self.roundIncrementMillis = roundIncrementMillis
         self.commitMillis = commitMillis
         self.rebroadcastMillis = rebroadcastMillis
+        self.skipCommitPause = skipCommitPause
     }
 
     /// CometBFT's defaults: propose 3 s, prevote 1 s, precommit 1 s, +0.5 s per round, commit 1 s; re-broadcast every 2 s.

@@ -5,13 +5,13 @@ public struct CipherState {
     /// The 2^64−1 nonce is reserved (§5.1); reaching it ends the session.
     static let maximumNonce = UInt64.max
 
-    private var key: [UInt8]?
+    private var key: ChaChaPolyKey?
     /// The next nonce to use.
     private(set) var nonce: UInt64
 
     /// A cipher state with key `key` (nil: messages pass in clear, as before the first DH).
     init(key: [UInt8]?, nonce: UInt64 = 0) {
-        self.key = key
+        self.key = key.map(ChaChaPolyKey.init)
         self.nonce = nonce
     }
 
@@ -21,7 +21,7 @@ public struct CipherState {
     /// EncryptWithAd: encrypts and advances the nonce; without a key returns the plaintext.
     mutating func encrypt(associatedData: [UInt8], _ plaintext: [UInt8]) throws -> [UInt8] {
         try useNonce(passingThrough: plaintext) { key, nonce in
-            try NoiseCrypto.encrypt(key: key, nonce: nonce, associatedData: associatedData, plaintext: plaintext)
+            try key.encrypt(nonce: nonce, associatedData: associatedData, plaintext: plaintext)
         }
     }
 
@@ -29,13 +29,13 @@ public struct CipherState {
     /// ciphertext.
     mutating func decrypt(associatedData: [UInt8], _ ciphertext: [UInt8]) throws -> [UInt8] {
         try useNonce(passingThrough: ciphertext) { key, nonce in
-            try NoiseCrypto.decrypt(key: key, nonce: nonce, associatedData: associatedData, ciphertext: ciphertext)
+            try key.decrypt(nonce: nonce, associatedData: associatedData, ciphertext: ciphertext)
         }
     }
 
     /// Runs `operation` with the key and the next nonce, advancing the nonce when it succeeds;
     /// without a key returns `input` unchanged.
-    private mutating func useNonce(passingThrough input: [UInt8], _ operation: ([UInt8], UInt64) throws -> [UInt8]) throws -> [UInt8] {
+    private mutating func useNonce(passingThrough input: [UInt8], _ operation: (ChaChaPolyKey, UInt64) throws -> [UInt8]) throws -> [UInt8] {
         guard let key else { return input }
         guard nonce < Self.maximumNonce else { throw NetworkError.nonceExhausted }
         let out = try operation(key, nonce)

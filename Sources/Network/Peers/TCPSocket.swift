@@ -107,13 +107,25 @@ final class TCPSocket: @unchecked Sendable {
 
     /// Writes all of `bytes` (`send` with `MSG_NOSIGNAL`: a closed peer is an error, not SIGPIPE).
     func write(_ bytes: [UInt8]) throws {
+        _ = try send(bytes, flags: Int32(MSG_NOSIGNAL))
+    }
+
+    /// Writes what the socket's send buffer takes now, never blocking (`MSG_DONTWAIT`): the number
+    /// of bytes written, fewer than `bytes.count` when the buffer is full.
+    func writeAvailable(_ bytes: [UInt8]) throws -> Int {
+        try send(bytes, flags: Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+    }
+
+    private func send(_ bytes: [UInt8], flags: Int32) throws -> Int {
         var offset = 0
         while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, flags) }
             if count > 0 { offset += count; continue }
             if count < 0 && errno == EINTR { continue }
+            if count < 0 && flags & Int32(MSG_DONTWAIT) != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return offset }
             throw count < 0 ? NetworkError.system("send", errno) : NetworkError.connectionClosed
         }
+        return offset
     }
 
     /// Sets (0: clears) the receive timeout (`SO_RCVTIMEO`).

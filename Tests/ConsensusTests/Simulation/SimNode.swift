@@ -29,7 +29,7 @@ final class SimNode: ConsensusTransport {
     /// Starts (or restarts) the process: WAL replay and signer state from what survived.
     func start() throws {
         let signer = try DurableSigner(key: key, storage: signerStorage, domain: simulation.domain)
-        driver = try ConsensusDriver.recover(domain: simulation.domain, timeouts: .testProfile, application: application,
+        driver = try ConsensusDriver.recover(domain: simulation.domain, timeouts: simulation.timeouts, application: application,
                                              transport: self, wal: WriteAheadLog(storage: disk), signer: signer,
                                              verifier: simulation.verifier)
     }

@@ -16,6 +16,9 @@ struct SimConfig {
     var liveHeights: UInt64 = 2
     /// …within this much virtual time (at the test profile: a bounded number of rounds).
     var liveBoundMillis: UInt64 = 4000
+    /// Whether the engines end the commit pause once every precommit is in (``TimeoutConfig/skipCommitPause``):
+    /// on for odd seeds, so both ways of starting the next height run under every fault.
+    var skipCommitPause = false
 
     static func draw(_ r: inout SimRandom) -> SimConfig {
         let n = [4, 4, 4, 4, 4, 5, 5, 7][r.below(8)]
@@ -71,6 +74,13 @@ final class Simulation {
     let config: SimConfig
     let domain = SignDomain(chainID: 424242, genesisHash: Keccak256.hash(Array("sim genesis".utf8)))
     let verifier = SignatureVerifier()
+    /// The engines' timeouts: the test profile, with ``SimConfig/skipCommitPause``.
+    var timeouts: TimeoutConfig {
+        let t = TimeoutConfig.testProfile
+        return try! TimeoutConfig(proposeMillis: t.proposeMillis, prevoteMillis: t.prevoteMillis, precommitMillis: t.precommitMillis,
+                                  roundIncrementMillis: t.roundIncrementMillis, commitMillis: t.commitMillis,
+                                  rebroadcastMillis: t.rebroadcastMillis, skipCommitPause: config.skipCommitPause)
+    }
     let genesis: ValidatorSet
     private(set) var nodes: [SimNode] = []
     private var random: SimRandom
@@ -99,7 +109,8 @@ final class Simulation {
     init(seed: UInt64, config chosen: SimConfig? = nil) throws {
         random = SimRandom(seed: seed)
         let drawn = SimConfig.draw(&random)
-        let config = chosen ?? drawn
+        var config = chosen ?? drawn
+        if chosen == nil { config.skipCommitPause = seed % 2 == 1 }
         self.config = config
         genesis = try ValidatorSet(config.powers.indices.map { Validator(address: Self.keys[$0].address, power: config.powers[$0]) })
         for c in config.crashes {
