@@ -181,9 +181,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try genesisError { $0["jobs"] = .object(["quorum": .int(1)]) }, "jobs.quorum: unknown field")
         o["jobs"] = .object(["agendaVersion": .int(1), "agendaVersionFromBlock": .int(500)])
         let versioned = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
-        XCTAssertEqual(versioned.suffix(2).map(\.slot), [Hash32.slot(18), Hash32.slot(19)], "docs/verification.md, \"Storage\"")
-        XCTAssertEqual(versioned.suffix(2).map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(500))])
+        let agendaWords = versioned.filter { [Hash32.slot(18), Hash32.slot(19)].contains($0.slot) }
+        XCTAssertEqual(agendaWords.map(\.slot), [Hash32.slot(18), Hash32.slot(19)], "docs/verification.md, \"Storage\"")
+        XCTAssertEqual(agendaWords.map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(500))])
         XCTAssertEqual(try genesisError { $0["jobs"] = .object(["agendaVersion": .int(3)]) }, "jobs.agendaVersion: must be an integer in 1…2")
+        o["jobs"] = .object(["settlementVersion": .int(1), "settlementVersionFromBlock": .int(700)])
+        let settlement = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
+            .filter { [Hash32.slot(28), Hash32.slot(29)].contains($0.slot) }
+        XCTAssertEqual(settlement.map(\.slot), [Hash32.slot(28), Hash32.slot(29)], "docs/verification.md, \"Storage\"")
+        XCTAssertEqual(settlement.map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(700))])
+        XCTAssertEqual(try genesisError { $0["jobs"] = .object(["settlementVersion": .int(3)]) }, "jobs.settlementVersion: must be an integer in 1…2")
     }
 
     /// `staking` is optional: every genesis writes the staking parameters, defaults for what
