@@ -168,8 +168,8 @@ final class ConfigTests: XCTestCase {
     func testGenesisJobs() throws {
         let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
         let plain = try GenesisFile.parse(bytes).moduleStorage.filter { $0.address == Jobs.address }
-        XCTAssertEqual(plain.map(\.value), (JobsParameters.default.words + [UInt256(2), .zero]).map { Hash32(word: $0) },
-                       "the twelve default parameters, then agenda version 2 from block 0")
+        XCTAssertEqual(plain.map(\.value), (JobsParameters.default.words + [UInt256(2), .zero, UInt256(2), .zero]).map { Hash32(word: $0) },
+                       "the twelve default parameters, then agenda version 2 and settlement version 2 from block 0")
         guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
         o["jobs"] = .object(["challengeBlocks": .int(0), "committeeSize": .int(4)])
         let set = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
