@@ -189,7 +189,7 @@ public enum GenesisFile {
         if let j = reader {
             try j.rejectUnknown(["acceptBlocks", "attestCommitBlocks", "attestRevealBlocks", "challengeBlocks", "committeeSize", "voteCapBps",
                                  "collateralBps", "timeoutPenaltyBps", "providerShareBps", "verifierShareBps", "burnShareBps", "challengeBond",
-                                 "agendaVersion", "agendaVersionFromBlock"])
+                                 "agendaVersion", "agendaVersionFromBlock", "settlementVersion", "settlementVersionFromBlock"])
             let window = UInt64(1)...100_000
             params.acceptBlocks = try j.integer("acceptBlocks", in: window) ?? params.acceptBlocks
             params.attestCommitBlocks = try j.integer("attestCommitBlocks", in: window) ?? params.attestCommitBlocks
@@ -205,6 +205,9 @@ public enum GenesisFile {
             params.challengeBond = try j.amount("challengeBond") ?? params.challengeBond
             params.agendaVersion = try j.integer("agendaVersion", in: 1...Jobs.latestAgendaVersion) ?? params.agendaVersion
             params.agendaVersionFromBlock = try j.integer("agendaVersionFromBlock", in: 0...UInt64(Int64.max)) ?? params.agendaVersionFromBlock
+            params.settlementVersion = try j.integer("settlementVersion", in: 1...Jobs.latestSettlementVersion) ?? params.settlementVersion
+            params.settlementVersionFromBlock = try j.integer("settlementVersionFromBlock", in: 0...UInt64(Int64.max))
+                ?? params.settlementVersionFromBlock
         }
         do { return try params.genesisStorage() } catch let revert as NativeRevert { throw ConfigError("jobs: \(revert.reason)") }
     }

@@ -103,17 +103,23 @@ public final class TransactionSender {
 
     /// Signs a call with `data` and `value` to `to` at the next nonce without sending it.
     /// Gas is the estimate plus a margin for state that pending transactions change, plus
-    /// `extraGas` for work the estimate cannot see (another transaction landing first).
+    /// `extraGas` for work the estimate cannot see (another transaction landing first); or
+    /// exactly `gasLimit` when given, for a call that only succeeds after a transaction still
+    /// in the pool (the head's state, which estimates run on, would revert it).
     public func sign(_ data: [UInt8], to: Address = TransactionSender.registry, value: UInt256 = .zero,
-                     extraGas: UInt64 = 0) throws -> SignedTransaction {
+                     extraGas: UInt64 = 0, gasLimit: UInt64? = nil) throws -> SignedTransaction {
         let from = key.address
         let nonce = try self.nonce ?? rpc.pendingNonce(from)
-        let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
-                                     "input": .string(Hex.encode(data))])
-        let estimate = try rpc.quantity("eth_estimateGas", [call]).uint64 ?? 0
+        var gas = gasLimit ?? 0
+        if gasLimit == nil {
+            let call = JSONValue.object(["from": .string(from.hex), "to": .string(to.hex), "value": .string(value.hexQuantity),
+                                         "input": .string(Hex.encode(data))])
+            let estimate = try rpc.quantity("eth_estimateGas", [call]).uint64 ?? 0
+            gas = estimate + estimate / 4 + 50_000 + extraGas
+        }
         let (tip, maxFee) = try rpc.feeCaps()
         let tx = Transaction(type: .dynamicFee, chainId: chainId, nonce: nonce, maxPriorityFeePerGas: tip, maxFeePerGas: maxFee,
-                             gasLimit: estimate + estimate / 4 + 50_000 + extraGas, to: to, value: value, data: data, accessList: [])
+                             gasLimit: gas, to: to, value: value, data: data, accessList: [])
         let signed = try tx.signed(with: key)
         self.nonce = nonce + 1
         return signed

@@ -54,8 +54,9 @@ public struct OperatorConfig: Equatable, Sendable {
     public var listen: Listen?
     /// The base of the URIs the daemon gives for what it serves (default `http://host:port`).
     public var publicURL: String?
-    /// Milliseconds between polls of the node.
-    public var pollMs: UInt64 = 250
+    /// Milliseconds between polls of the node (default 100: a new head is acted on well
+    /// inside a 1 s block, so the next transactions make the next block).
+    public var pollMs: UInt64 = 100
     /// Seconds between status lines.
     public var statusSeconds: UInt64 = 10
     /// Kernel threads per run.

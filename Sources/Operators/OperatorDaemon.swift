@@ -145,24 +145,52 @@ public final class OperatorContext {
     @discardableResult
     public func sendRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero,
                              extraGas: UInt64 = 0) throws -> JSONValue {
-        let raw: [UInt8]
-        if let stored = record.transaction(job, step: step) {
-            raw = stored
-        } else {
-            let signed = try sender.sign(data, to: to, value: value, extraGas: extraGas)
-            do { try record.record(job, step: step, raw: signed.raw) } catch {
-                sender.forgetNonce()
-                throw error
-            }
-            raw = signed.raw
-        }
-        let hash = Keccak256.hash(raw).hex
-        do { _ = try sender.broadcast(raw) } catch {
-            logger.debug("\(step) transaction \(hash) for job \(job): \(error) (already pooled or included)")
-        }
-        let receipt = try sender.waitForReceipt(hash, seconds: 30)
+        let sent = try submitRecorded(job, step: step, data: data, to: to, value: value, extraGas: extraGas)
+        let receipt = try sender.waitForReceipt(sent.hash, seconds: 30)
         try sender.requireSuccess(receipt, "\(step) for job \(job)")
         return receipt
+    }
+
+    /// What `submitRecorded` did: the transaction's hash, and whether it was signed now
+    /// (false: it was recorded before and is still waiting for a block, so it was sent again).
+    public struct Submission {
+        public let hash: String
+        public let signedNow: Bool
+    }
+
+    /// `sendRecorded` without the wait: signs and records the step's transaction if the
+    /// record has none, sends it and returns at once, so that a daemon's transactions for
+    /// several steps and jobs are in the pool together with consecutive nonces and land in
+    /// the same block (docs/daemons.md, "Pipelined transactions"). A recorded transaction
+    /// is checked instead: its failed receipt throws the revert reason, a missing one
+    /// sends it again (the same bytes). `gasLimit` replaces the estimate (see
+    /// `TransactionSender.sign`).
+    @discardableResult
+    public func submitRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero,
+                               extraGas: UInt64 = 0, gasLimit: UInt64? = nil) throws -> Submission {
+        if let stored = record.transaction(job, step: step) {
+            let hash = Keccak256.hash(stored).hex
+            let receipt = try rpc.call("eth_getTransactionReceipt", [.string(hash)])
+            if receipt != .null {
+                try sender.requireSuccess(receipt, "\(step) for job \(job)")
+            } else {
+                broadcast(stored, step: step, job: job)
+            }
+            return Submission(hash: hash, signedNow: false)
+        }
+        let signed = try sender.sign(data, to: to, value: value, extraGas: extraGas, gasLimit: gasLimit)
+        do { try record.record(job, step: step, raw: signed.raw) } catch {
+            sender.forgetNonce()
+            throw error
+        }
+        broadcast(signed.raw, step: step, job: job)
+        return Submission(hash: Keccak256.hash(signed.raw).hex, signedNow: true)
+    }
+
+    private func broadcast(_ raw: [UInt8], step: String, job: Hash32) {
+        do { _ = try sender.broadcast(raw) } catch {
+            logger.debug("\(step) transaction \(Keccak256.hash(raw).hex) for job \(job): \(error) (already pooled or included)")
+        }
     }
 
     /// Tells the node where this provider serves its jobs' streams (`opg_announceProviderEndpoint`,

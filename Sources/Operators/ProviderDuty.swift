@@ -6,11 +6,21 @@ import Primitives
 
 /// `opg provider`'s duty (docs/daemons.md): for each job drawn to this operator, run it
 /// first (a job it cannot run is not accepted, so the requester is refunded without
-/// penalty), accept it with the configured fee and its collateral, commit the output
+/// penalty), accept it with the configured fee and its collateral and commit the output
 /// (inline up to 96 KiB, else its hash and the URI this daemon serves it at) with the trace
-/// root, finalize its jobs once their challenge window has passed, and reveal its trace
-/// when one is disputed (`TraceDefense`).
+/// root right behind the accept, both in the pool at once so that they share a block;
+/// finalize its jobs once their challenge window has passed, and reveal its trace when one
+/// is disputed (`TraceDefense`). Transactions are sent without waiting for receipts
+/// (`submitRecorded`): the chain's job statuses at the next heads say what landed.
 public final class ProviderDuty: OperatorDuty {
+    /// The gas limit of a result committed right behind its accept, before the accept is in
+    /// a block (no estimate can run then: the head's state would revert the commit). It
+    /// covers an inline output of up to `pipelinedOutputBytes` at a blob price of up to 64
+    /// gas a byte (the default is 8), about twice what a commit uses; only gas used is paid.
+    /// A larger output waits for the accept's block and is estimated.
+    static func pipelinedCommitGas(calldataBytes: Int) -> UInt64 { 500_000 + 16 * UInt64(calldataBytes) + 64 * UInt64(pipelinedOutputBytes) }
+    /// The largest output committed right behind its accept (4 KiB).
+    static let pipelinedOutputBytes = 4_096
     let context: OperatorContext
     let runners: [JobRunner]
     let defense: TraceDefense
@@ -95,14 +105,21 @@ public final class ProviderDuty: OperatorDuty {
         }
         let fee = min(context.config.fee, job.maxFee)
         let collateral = fee * (try bps()) / UInt256(10_000)
-        let receipt = try context.sendRecorded(job.id, step: "accept", data: try ABI.encodeCall("acceptJob(bytes32,uint256)", [.fixedBytes(job.id.bytes), .uint(fee)]),
-                                               value: collateral)
-        accepted += 1
-        context.logger.info("job \(job.id): accepted, fee \(fee) wei, collateral \(collateral) wei (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+        let sent = try context.submitRecorded(job.id, step: "accept",
+                                              data: try ABI.encodeCall("acceptJob(bytes32,uint256)", [.fixedBytes(job.id.bytes), .uint(fee)]),
+                                              value: collateral)
+        if sent.signedNow {
+            accepted += 1
+            context.logger.info("job \(job.id): accepted, fee \(fee) wei, collateral \(collateral) wei (tx \(sent.hash))")
+        }
+        try commit(job, behindAccept: true)
     }
 
-    private func commit(_ job: JobView) throws {
+    /// Commits the job's result; `behindAccept`: the accept may still be in the pool, so the
+    /// commit carries `pipelinedCommitGas` instead of an estimate (a large output waits).
+    private func commit(_ job: JobView, behindAccept: Bool = false) throws {
         let outcome = try result(job)
+        if behindAccept, outcome.output.count > Self.pipelinedOutputBytes, context.record.transaction(job.id, step: "commit") == nil { return }
         let outputHash = Keccak256.hash(outcome.output)
         var call = JobResult(jobId: job.id, output: outcome.output, traceRoot: outcome.traceRoot)
         if outcome.output.count > Jobs.maxInlineBytes {
@@ -112,15 +129,19 @@ public final class ProviderDuty: OperatorDuty {
             call = JobResult(jobId: job.id, output: [], outputHash: outputHash, outputURI: base + ArtifactStore.uriPath(job.id, "output"),
                              traceRoot: outcome.traceRoot)
         }
-        let receipt = try context.sendRecorded(job.id, step: "commit", data: try call.calldata())
+        let data = try call.calldata()
+        let sent = try context.submitRecorded(job.id, step: "commit", data: data,
+                                              gasLimit: behindAccept ? Self.pipelinedCommitGas(calldataBytes: data.count) : nil)
+        guard sent.signedNow else { return }
         committed += 1
-        context.logger.info("job \(job.id): committed output \(outputHash) (\(outcome.output.count) bytes), trace root \(outcome.traceRoot) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+        context.logger.info("job \(job.id): committed output \(outputHash) (\(outcome.output.count) bytes), trace root \(outcome.traceRoot) (tx \(sent.hash))")
     }
 
     private func finalize(_ job: JobView) throws {
-        let receipt = try context.sendRecorded(job.id, step: "finalize", data: try ABI.encodeCall("finalize(bytes32)", [.fixedBytes(job.id.bytes)]))
+        let sent = try context.submitRecorded(job.id, step: "finalize", data: try ABI.encodeCall("finalize(bytes32)", [.fixedBytes(job.id.bytes)]))
+        guard sent.signedNow else { return }
         finalized += 1
-        context.logger.info("job \(job.id): finalized (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+        context.logger.info("job \(job.id): finalized (tx \(sent.hash))")
     }
 
     /// The collateral as a multiple of the fee, in basis points (`parameters()` word 6).

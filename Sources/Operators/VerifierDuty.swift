@@ -13,9 +13,9 @@ import Primitives
 /// contradicts (`Challenger`); then follow the disputes it voted for or opened (`DisputeProver`).
 public final class VerifierDuty: OperatorDuty {
     /// Gas a reveal carries beyond its estimate: the reveal that completes the committee
-    /// decides the round in the same call (opens a dispute, or redraws the committee), work
-    /// an estimate made before the other members' reveals landed does not include. Only gas
-    /// used is paid.
+    /// decides the round in the same call (opens a dispute, redraws the committee, or with a
+    /// challenge window of 0 settles the job), work an estimate made before the other
+    /// members' reveals landed does not include. Only gas used is paid.
     static let decisionGas: UInt64 = 1_000_000
     let context: OperatorContext
     let runners: [JobRunner]
@@ -104,16 +104,18 @@ public final class VerifierDuty: OperatorDuty {
 
     private func commit(_ job: JobView, _ a: SigningRecord.SignedAttestation) throws {
         let data = try ABI.encodeCall("commitAttestation(bytes32,bytes32)", [.fixedBytes(job.id.bytes), .fixedBytes(a.commitment.bytes)])
-        let receipt = try context.sendRecorded(job.id, step: "commit#\(job.round)", data: data)
+        let sent = try context.submitRecorded(job.id, step: "commit#\(job.round)", data: data)
+        guard sent.signedNow else { return }
         commits += 1
-        context.logger.info("job \(job.id) round \(job.round): committed \(a.commitment) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+        context.logger.info("job \(job.id) round \(job.round): committed \(a.commitment) (tx \(sent.hash))")
     }
 
     private func reveal(_ job: JobView, _ a: SigningRecord.SignedAttestation) throws {
         let item = AttestationReveal(jobId: job.id, verifier: context.address, verdict: a.verdict, salt: a.salt, signature: a.signature)
         let data = try ABI.encodeCall("revealAttestations((bytes32,address,uint8,bytes32,bytes)[])", [.array([item.abiValue])])
-        let receipt = try context.sendRecorded(job.id, step: "reveal#\(job.round)", data: data, extraGas: Self.decisionGas)
+        let sent = try context.submitRecorded(job.id, step: "reveal#\(job.round)", data: data, extraGas: Self.decisionGas)
+        guard sent.signedNow else { return }
         reveals += 1
-        context.logger.info("job \(job.id) round \(job.round): revealed \(a.verdict.name) (tx \(receipt["transactionHash"]?.stringValue ?? "?"))")
+        context.logger.info("job \(job.id) round \(job.round): revealed \(a.verdict.name) (tx \(sent.hash))")
     }
 }

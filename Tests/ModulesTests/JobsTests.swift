@@ -283,6 +283,42 @@ final class JobsTests: XCTestCase {
         for m in members { XCTAssertEqual(try h.operatorStake(m).stake > .zero, true) }
     }
 
+    /// With a challenge window of 0, settlement version 2 (from its genesis block) settles
+    /// the job in the reveal that reaches the quorum, `JobFinalized` in that receipt; before
+    /// its block, and on a chain whose genesis names version 1, the job waits for a
+    /// `finalize` transaction as it always did.
+    func testAWindowOfZeroSettlesAtQuorumFromTheSettlementVersionsBlock() throws {
+        for (version, from, settlesAtQuorum) in [(UInt64(2), UInt64(0), true), (2, 1_000, false), (1, 0, false)] {
+            var params = JobsTests.jobsParams
+            params.challengeBlocks = 0
+            params.settlementVersion = version
+            params.settlementVersionFromBlock = from
+            let h = try Harness(jobs: params)
+            let (id, _) = try h.committedJob()
+            let members = try h.drawnCommittee(id)
+            let reveal = try h.reveal(try members.map { try h.commit(id, $0, .valid) })
+            XCTAssertTrue(reveal.success, reveal.revertReason ?? "")
+            let finalizedLogs = reveal.logs.filter { $0.topics.first == ABI.eventTopic(Jobs.Event.finalized) }
+            let quorumLogs = reveal.logs.filter { $0.topics.first == ABI.eventTopic(Jobs.Event.quorumReached) }
+            let label = "version \(version) from block \(from)"
+            XCTAssertEqual(quorumLogs.count, 1, label)
+            XCTAssertEqual(finalizedLogs.count, settlesAtQuorum ? 1 : 0, label)
+            XCTAssertEqual(try h.status(id), settlesAtQuorum ? .finalized : .challengeable, label)
+            let finalize = try h.send(JobsTests.outsider, "finalize(bytes32)", [.fixedBytes(id.bytes)])
+            if settlesAtQuorum {
+                assertReverts(finalize, "is finalized, not challengeWindow")
+            } else {
+                XCTAssertTrue(finalize.success, finalize.revertReason ?? "")
+            }
+            let job = try h.job(id)
+            XCTAssertEqual(job["settledAt"]?.uintValue, UInt256(h.number), "\(label): settled in the block of the quorum")
+            XCTAssertEqual(job["challengeEnd"]?.uintValue, UInt256(h.number), label)
+            h.endBlock()
+            XCTAssertEqual(try h.status(id), .finalized, label)
+            XCTAssertEqual(SupplyLedger(h.state).escrowed, .zero, label)
+        }
+    }
+
     func testAnAttestedOnlyJobIsFinalizedButNeverVerified() throws {
         let h = try Harness()
         let id = try h.request(verificationClass: .attestedOnly)

@@ -168,8 +168,8 @@ final class ConfigTests: XCTestCase {
     func testGenesisJobs() throws {
         let bytes = try [UInt8](Data(contentsOf: Self.repo.appendingPathComponent("genesis/devnet.json")))
         let plain = try GenesisFile.parse(bytes).moduleStorage.filter { $0.address == Jobs.address }
-        XCTAssertEqual(plain.map(\.value), (JobsParameters.default.words + [UInt256(2), .zero]).map { Hash32(word: $0) },
-                       "the twelve default parameters, then agenda version 2 from block 0")
+        XCTAssertEqual(plain.map(\.value), (JobsParameters.default.words + [UInt256(2), .zero, UInt256(2), .zero]).map { Hash32(word: $0) },
+                       "the twelve default parameters, then agenda version 2 and settlement version 2 from block 0")
         guard case .object(var o) = try JSONParser.parse(bytes) else { return XCTFail() }
         o["jobs"] = .object(["challengeBlocks": .int(0), "committeeSize": .int(4)])
         let set = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
@@ -181,9 +181,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try genesisError { $0["jobs"] = .object(["quorum": .int(1)]) }, "jobs.quorum: unknown field")
         o["jobs"] = .object(["agendaVersion": .int(1), "agendaVersionFromBlock": .int(500)])
         let versioned = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
-        XCTAssertEqual(versioned.suffix(2).map(\.slot), [Hash32.slot(18), Hash32.slot(19)], "docs/verification.md, \"Storage\"")
-        XCTAssertEqual(versioned.suffix(2).map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(500))])
+        let agendaWords = versioned.filter { [Hash32.slot(18), Hash32.slot(19)].contains($0.slot) }
+        XCTAssertEqual(agendaWords.map(\.slot), [Hash32.slot(18), Hash32.slot(19)], "docs/verification.md, \"Storage\"")
+        XCTAssertEqual(agendaWords.map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(500))])
         XCTAssertEqual(try genesisError { $0["jobs"] = .object(["agendaVersion": .int(3)]) }, "jobs.agendaVersion: must be an integer in 1…2")
+        o["jobs"] = .object(["settlementVersion": .int(1), "settlementVersionFromBlock": .int(700)])
+        let settlement = try GenesisFile.parse(JSONValue.object(o).serializedBytes()).moduleStorage.filter { $0.address == Jobs.address }
+            .filter { [Hash32.slot(28), Hash32.slot(29)].contains($0.slot) }
+        XCTAssertEqual(settlement.map(\.slot), [Hash32.slot(28), Hash32.slot(29)], "docs/verification.md, \"Storage\"")
+        XCTAssertEqual(settlement.map(\.value), [Hash32(word: UInt256(1)), Hash32(word: UInt256(700))])
+        XCTAssertEqual(try genesisError { $0["jobs"] = .object(["settlementVersion": .int(3)]) }, "jobs.settlementVersion: must be an integer in 1…2")
     }
 
     /// `staking` is optional: every genesis writes the staking parameters, defaults for what

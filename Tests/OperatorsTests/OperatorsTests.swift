@@ -46,7 +46,7 @@ final class OperatorConfigTests: XCTestCase {
         let c = try parse(#"{"rpc": "http://n:1", "keystoreFile": "k.json", "passwordFile": "pw", "stateDir": "s", "alwaysValid": true}"#, .verifier)
         XCTAssertNil(c.listen)
         XCTAssertNil(c.servedBase(port: 1))
-        XCTAssertEqual(c.pollMs, 250)
+        XCTAssertEqual(c.pollMs, 100)
         XCTAssertEqual(c.logLevel, .info)
         XCTAssertTrue(c.alwaysValid)
         XCTAssertFalse(c.alwaysInvalid)

@@ -2,7 +2,8 @@
 the registry; a provider and four verifiers, simulated by Python accounts, stake for it with
 web3.py; an exact job goes request → draw → accept → commit → committee draw → commit and
 reveal of EIP-712 attestations signed with eth-account → quorum → finalize, and is labelled
-verified; a job nobody accepts is refunded by the end-block hook, and one whose result never
+verified (on a chain of settlement version 2, a challenge window of 0 settles it at the quorum
+instead); a job nobody accepts is refunded by the end-block hook, and one whose result never
 comes is refunded with half the collateral as penalty; opg job submit/show; opg_getJob, opg_listJobs
 and `opg abi jobs`; `sum(balances) + staked + escrowed == genesis + minted − burned`."""
 import json
@@ -58,11 +59,16 @@ def staked_chain(work, jobs_genesis: dict, providers: dict, verifiers: dict, nod
             "supply": w3.eth.contract(address=SUPPLY, abi=abi("Supply")), "genesis": genesis, "model": model, "work": work}
 
 
+JOBS_GENESIS = {"acceptBlocks": 8, "attestCommitBlocks": 8, "attestRevealBlocks": 8, "challengeBlocks": 0, "committeeSize": 3,
+                "challengeBond": str(ETHER)}
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    jobs = {"acceptBlocks": 8, "attestCommitBlocks": 8, "attestRevealBlocks": 8, "challengeBlocks": 0, "committeeSize": 3,
-            "challengeBond": str(ETHER)}
-    state = staked_chain(tmp_path_factory.mktemp("jobs"), jobs, {PROVIDER: 10 * ETHER},
+    """Settlement version 1 (docs/verification.md, "Settlement"): a job of this chain waits for
+    a `finalize` transaction even with its window of 0, so that the call and its event are
+    tested; version 2, which settles at the quorum, has its own chain below."""
+    state = staked_chain(tmp_path_factory.mktemp("jobs"), {**JOBS_GENESIS, "settlementVersion": 1}, {PROVIDER: 10 * ETHER},
                          {v: (5 + i) * ETHER for i, v in enumerate(VERIFIERS)})
     yield state
     state["node"].stop()
@@ -129,7 +135,9 @@ def test_abi_is_printed_by_opg(chain):
     assert json.loads(run([OPG, "abi", "jobs"], check=True).stdout) == abi("Jobs")
 
 
-def test_an_honest_exact_job_is_verified(chain):
+def attested_valid(chain):
+    """An exact job requested, accepted, committed and attested valid by its whole committee
+    in one reveal transaction; returns (job id, fee, the reveals, the reveal's receipt)."""
     node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
     jid = request(chain)
     job = wait_status(node, jid, ["assigned"])
@@ -155,6 +163,12 @@ def test_an_honest_exact_job_is_verified(chain):
     receipt = send(w3, OUTSIDER, jobs.functions.revealAttestations(reveals))
     assert receipt.status == 1, "one transaction carries every attestation"
     assert len(jobs.events.AttestationRevealed().process_receipt(receipt, errors=DISCARD)) == 3, "the staking module's counter events are skipped"
+    return jid, fee, reveals, receipt
+
+
+def test_an_honest_exact_job_is_verified(chain):
+    node, w3, jobs = chain["node"], chain["w3"], chain["jobs"]
+    jid, fee, reveals, _ = attested_valid(chain)
     with pytest.raises(ContractLogicError, match="already revealed"):
         jobs.functions.revealAttestations(reveals[:1]).call({"from": OUTSIDER.address})
     wait_status(node, jid, ["challengeWindow"])
@@ -167,6 +181,26 @@ def test_an_honest_exact_job_is_verified(chain):
     assert job["status"] == "finalized" and job["label"] == "verified"
     assert all(m["verdict"] == "valid" for m in job["committee"])
     assert assert_supply_holds(chain) == 0
+
+
+def test_a_window_of_zero_settles_at_the_quorum_under_settlement_version_2(tmp_path_factory):
+    """The default settlement version 2: the reveal that reaches the quorum settles the job in
+    its own block (no finalize transaction), `JobFinalized` in the reveal's receipt."""
+    chain = staked_chain(tmp_path_factory.mktemp("jobs-v2"), JOBS_GENESIS, {PROVIDER: 10 * ETHER},
+                         {v: (5 + i) * ETHER for i, v in enumerate(VERIFIERS)})
+    try:
+        node, jobs = chain["node"], chain["jobs"]
+        jid, fee, _, receipt = attested_valid(chain)
+        (done,) = jobs.events.JobFinalized().process_receipt(receipt, errors=DISCARD)
+        assert done.args.providerPaid == fee * 85 // 100 and done.args.refunded == 6 * ETHER
+        job = node.result("opg_getJob", ["0x" + jid.hex()])
+        assert job["status"] == "finalized" and job["label"] == "verified"
+        assert job["settledAt"] == job["challengeEnd"] == receipt.blockNumber, "settled in the block of the quorum"
+        with pytest.raises(ContractLogicError, match="is finalized, not challengeWindow"):
+            jobs.functions.finalize(jid).call({"from": OUTSIDER.address})
+        assert assert_supply_holds(chain) == 0
+    finally:
+        chain["node"].stop()
 
 
 def test_a_job_nobody_accepts_is_refunded(chain):

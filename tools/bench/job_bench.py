@@ -3,16 +3,20 @@
 inference rate measured in the same run.
 
 A devnet with 1 s blocks (jobs: challenge window 0, commit and reveal phases of 4 blocks,
-committees of 3, 60 blocks to accept) has two `opg provider` and four `opg verifier`
-daemons, real processes staked by transactions. Each round requests JOBS exact jobs of
-digits_logreg at once (one requester, transactions sent together) and waits until every one
-is finalized; the daemons accept, run the kernel, commit, attest, reveal and finalize with
-nobody acting by hand. A daemon sends one transaction at a time and waits for its receipt
-(about a block each), so a provider's jobs queue behind each other: with 16 jobs at once
-and a 10-block accept window, late ones were refunded unaccepted.
+committees of 3, 60 blocks to accept, settlement version 2: a window of 0 settles at the
+quorum) has two `opg provider` and four `opg verifier` daemons, real processes staked by
+transactions. Each round requests JOBS exact jobs of digits_logreg at once (one requester,
+transactions sent together) and waits until every one is finalized; the daemons accept, run
+the kernel, commit, attest and reveal with nobody acting by hand. They send their
+transactions without waiting for receipts, so a provider's accept and commit (and every
+job's) share a block.
 
 - Latency: each job's finalization block minus its request block (`settledAt −
-  requestedAt`, opg_getJob), in blocks. Goal: ≤ 8.
+  requestedAt`, opg_getJob), in blocks. Goal: ≤ 8. Where the blocks go, per step, from the
+  job's stored blocks and its events: request → provider draw (`acceptBy − acceptBlocks`)
+  → accept (`JobAccepted`) → commit (`committedAt`) → committee draw (`commitEnd −
+  attestCommitBlocks`) → attestation commitments (the last `AttestationCommitted`) →
+  reveals and quorum (`challengeEnd − challengeBlocks`) → finalized (`settledAt`).
 - Throughput: JOBS over the wall time from the first request sent to the last job seen
   finalized, jobs per second.
 - Peer: the kernel alone running the same jobs, `opg model bench` of the same model and
@@ -38,14 +42,19 @@ from statistics import median
 import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "e2e"))
+from eth_utils import keccak  # noqa: E402
 from opgnode import BIN, run  # noqa: E402
 from test_daemons import JOB_INPUT, PROVIDERS, VERIFIERS, REQUESTER, Daemon  # noqa: E402
-from test_jobs import ETHER, FIXTURES, ZERO, send_all, staked_chain  # noqa: E402
+from test_jobs import ETHER, FIXTURES, JOBS, ZERO, send_all, staked_chain  # noqa: E402
 
 BLOCK_MS = 1000
 JOBS_GENESIS = {"acceptBlocks": 60, "attestCommitBlocks": 4, "attestRevealBlocks": 4, "challengeBlocks": 0, "committeeSize": 3,
                 "challengeBond": str(ETHER)}
 RUNS_PER_JOB = 4  # the provider's run and three verifiers' re-runs
+STEPS = ["request → provider draw", "draw → accept", "accept → commit", "commit → committee draw", "draw → attestation commitments",
+         "commitments → reveals and quorum", "quorum → finalized"]
+ACCEPTED = keccak(text="JobAccepted(bytes32,address,uint256,uint256)")
+ATTESTATION_COMMITTED = keccak(text="AttestationCommitted(bytes32,address)")
 
 
 def kernel_seconds_per_run() -> float:
@@ -57,8 +66,21 @@ def kernel_seconds_per_run() -> float:
     return json.loads(out)["secondsPerRun"]
 
 
+def step_blocks(w3, job) -> list:
+    """The blocks each of `STEPS` took for a finalized job."""
+    logs = w3.eth.get_logs({"address": JOBS, "fromBlock": job["requestedAt"], "toBlock": job["settledAt"],
+                            "topics": [None, job["jobId"]]})
+    accepted = min(log["blockNumber"] for log in logs if bytes(log["topics"][0]) == ACCEPTED)
+    commitments = max(log["blockNumber"] for log in logs if bytes(log["topics"][0]) == ATTESTATION_COMMITTED)
+    marks = [job["requestedAt"], job["acceptBy"] - JOBS_GENESIS["acceptBlocks"], accepted, job["committedAt"],
+             job["commitEnd"] - JOBS_GENESIS["attestCommitBlocks"], commitments, job["challengeEnd"] - JOBS_GENESIS["challengeBlocks"],
+             job["settledAt"]]
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
 def run_jobs(chain, count: int):
-    """Requests `count` jobs together; returns (latencies in blocks, seconds until all finalized)."""
+    """Requests `count` jobs together; returns (latencies in blocks, seconds until all
+    finalized, each job's `step_blocks`)."""
     w3, jobs, node = chain["w3"], chain["jobs"], chain["node"]
     deadline = w3.eth.block_number + 120
     first_nonce = jobs.functions.nonceOf(REQUESTER.address).call()
@@ -79,9 +101,10 @@ def run_jobs(chain, count: int):
             if job["status"] in ("refunded", "unverified", "overturned", "disputed"):
                 raise RuntimeError(f"job {jid} ended {job['status']}")
             if job["status"] == "finalized":
-                done[jid] = job["settledAt"] - job["requestedAt"]
+                done[jid] = job
         time.sleep(0.1)
-    return list(done.values()), time.monotonic() - start
+    seconds = time.monotonic() - start
+    return [j["settledAt"] - j["requestedAt"] for j in done.values()], seconds, [step_blocks(w3, j) for j in done.values()]
 
 
 def spread(values):
@@ -103,9 +126,10 @@ def main():
         daemons = [Daemon(work, "provider", a).start(chain["node"], logLevel="info") for a in PROVIDERS]
         daemons += [Daemon(work, "verifier", a).start(chain["node"], logLevel="info") for a in VERIFIERS]
         run_jobs(chain, 2)  # warm-up: daemons connected, model sessions compiled
-        latencies, rates, peers, ratios = [], [], [], []
+        latencies, rates, peers, ratios, steps = [], [], [], [], []
         for _ in range(args.rounds):
-            block_latencies, seconds = run_jobs(chain, args.jobs)
+            block_latencies, seconds, job_steps = run_jobs(chain, args.jobs)
+            steps += job_steps
             loads.append(os.getloadavg()[0])
             kernel = kernel_seconds_per_run()
             rate, peer = args.jobs / seconds, 1 / (RUNS_PER_JOB * kernel)
@@ -116,6 +140,12 @@ def main():
         print(f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
               f"load average {min(loads):.1f}–{max(loads):.1f}; {args.rounds} rounds of {args.jobs} jobs, {BLOCK_MS} ms blocks, "
               f"2 providers, 4 verifiers, committees of 3, challenge window 0")
+        print()
+        print("| step | blocks (median, range) |")
+        print("| --- | ---: |")
+        for i, name in enumerate(STEPS):
+            column = [s[i] for s in steps]
+            print(f"| {name} | {median(column):g} ({min(column)}–{max(column)}) |")
         print()
         print("| measurement | opg | peer | peer rate | ratio (range) | goal |")
         print("| --- | ---: | --- | ---: | ---: | --- |")

@@ -381,7 +381,14 @@ extension Jobs {
         try requireStatus(id, base, .challengeable, context)
         let end = try number(base, .challengeEnd, context)
         guard context.block.number >= end else { throw NativeRevert("the challenge window of job \(id) is open until block \(end)") }
+        try finalizeNow(id, base, context)
+    }
+
+    /// Settles a job whose challenge window has passed as verified, emitting `JobFinalized`
+    /// when a transaction does it (the end-block hook emits no events).
+    func finalizeNow(_ id: Hash32, _ base: Hash32, _ context: NativeCallContext) throws {
         let paid = try settle(id, base, verified: true, context)
+        guard context.transaction != nil else { return }
         try context.emit(topics: [ABI.eventTopic(Event.finalized), id],
                          data: paid.provider.bigEndianBytes32 + paid.verifiers.bigEndianBytes32 + paid.burned.bigEndianBytes32
                              + paid.refunded.bigEndianBytes32)

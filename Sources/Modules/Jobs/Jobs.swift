@@ -90,6 +90,12 @@ public final class Jobs: SelectorDispatchedModule {
         static let agendaCursorBlock = Hash32.slot(20)
         /// `uint64 agendaCursorIndex`: the first unhandled item of that block's agenda.
         static let agendaCursorIndex = Hash32.slot(21)
+        /// `uint64 settlementVersion`: the settlement rules written at genesis (0 on a chain
+        /// made before they were versioned, which runs version 1 for ever). Slots 22…27 are
+        /// left for other slots of the module.
+        static let settlementVersion = Hash32.slot(28)
+        /// `uint64 settlementVersionFrom`: the first block that runs `settlementVersion`.
+        static let settlementVersionFrom = Hash32.slot(29)
     }
 
     /// Fields of the `Job` struct, one slot each, in order.

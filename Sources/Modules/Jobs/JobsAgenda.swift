@@ -277,6 +277,17 @@ extension Jobs {
 
     // MARK: Quorum
 
+    /// The newest settlement rules this node implements (`JobsParameters.settlementVersion`).
+    public static let latestSettlementVersion: UInt64 = 2
+
+    /// The settlement rules of this block: the genesis version from its first block, version
+    /// 1 before it and on a chain whose genesis wrote no version.
+    func settlementVersion(_ context: NativeCallContext) throws -> UInt64 {
+        let version = try context.loadWord(Slot.settlementVersion).uint64 ?? 1
+        let from = try context.loadWord(Slot.settlementVersionFrom).uint64 ?? .max
+        return version >= 2 && context.block.number >= from ? version : 1
+    }
+
     /// After a reveal call: decides the round once every member has committed and revealed.
     func decideIfComplete(_ id: Hash32, _ base: Hash32, _ context: NativeCallContext) throws {
         let size = try context.loadWord(field(base, .committee)).uint64 ?? 0
@@ -284,9 +295,10 @@ extension Jobs {
         try decide(id, base, try parameters(context), atRevealEnd: false, context)
     }
 
-    /// Quorum: valid weight ≥ 2/3 of the committee's → challenge window; invalid weight ≥
-    /// 2/3 → a dispute opened by the committee; otherwise (at the reveal deadline, or when
-    /// everyone has revealed) a redraw in round 0, settlement as unverified in round 1.
+    /// Quorum: valid weight ≥ 2/3 of the committee's → challenge window (settlement version
+    /// 2 with a window of 0: finalized at once, in the same call); invalid weight ≥ 2/3 → a
+    /// dispute opened by the committee; otherwise (at the reveal deadline, or when everyone
+    /// has revealed) a redraw in round 0, settlement as unverified in round 1.
     private func decide(_ id: Hash32, _ base: Hash32, _ params: JobsParameters, atRevealEnd: Bool, _ context: NativeCallContext) throws {
         let total = try word(base, .committeeWeight, context)
         let valid = try word(base, .validWeight, context)
@@ -297,6 +309,7 @@ extension Jobs {
             try set(base, .agendaBlock, UInt64(0), context)
             try setStatus(base, .challengeable, context)
             if context.transaction != nil { try context.emit(topics: [ABI.eventTopic(Event.quorumReached), id], data: UInt256(end).bigEndianBytes32) }
+            if params.challengeBlocks == 0, try settlementVersion(context) >= 2 { try finalizeNow(id, base, context) }
         } else if invalid * UInt256(3) >= total * UInt256(2) {
             try set(base, .agendaBlock, UInt64(0), context)
             try openDispute(id, base, challenger: .zero, bond: .zero, context)

@@ -38,6 +38,13 @@ public struct JobsParameters: Equatable, Sendable {
     public var agendaVersion: UInt64 = Jobs.latestAgendaVersion
     /// The first block that runs `agendaVersion` (default 0); version 1 runs before it.
     public var agendaVersionFromBlock: UInt64 = 0
+    /// The settlement rules (docs/verification.md, "Settlement"): 1, a job that reaches
+    /// its quorum always waits for a `finalize` transaction, or 2 (default), with a
+    /// challenge window of 0 the quorum settles the job in the same call. Not one of the
+    /// `parameters()` words: it lives in slots 28 and 29.
+    public var settlementVersion: UInt64 = Jobs.latestSettlementVersion
+    /// The first block that runs `settlementVersion` (default 0); version 1 runs before it.
+    public var settlementVersionFromBlock: UInt64 = 0
 
     /// The defaults above.
     public static let `default` = JobsParameters(
@@ -98,6 +105,9 @@ public struct JobsParameters: Equatable, Sendable {
         if !(1...Jobs.latestAgendaVersion).contains(agendaVersion) {
             return "agendaVersion: \(agendaVersion) is not a version this node implements (1…\(Jobs.latestAgendaVersion)); upgrade opgd"
         }
+        if !(1...Jobs.latestSettlementVersion).contains(settlementVersion) {
+            return "settlementVersion: \(settlementVersion) is not a version this node implements (1…\(Jobs.latestSettlementVersion)); upgrade opgd"
+        }
         if providerShareBps + verifierShareBps + burnShareBps != 10_000 {
             return "providerShareBps + verifierShareBps + burnShareBps must be 10000, got \(providerShareBps + verifierShareBps + burnShareBps)"
         }
@@ -109,6 +119,9 @@ public struct JobsParameters: Equatable, Sendable {
         if let violation = violation() { throw NativeRevert(violation) }
         return words.enumerated().map { GenesisStorageWord(address: Jobs.address, slot: .slot(UInt64($0.offset)), value: Hash32(word: $0.element)) }
             + [GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.agendaVersion, value: Hash32(word: UInt256(agendaVersion))),
-               GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.agendaVersionFrom, value: Hash32(word: UInt256(agendaVersionFromBlock)))]
+               GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.agendaVersionFrom, value: Hash32(word: UInt256(agendaVersionFromBlock))),
+               GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.settlementVersion, value: Hash32(word: UInt256(settlementVersion))),
+               GenesisStorageWord(address: Jobs.address, slot: Jobs.Slot.settlementVersionFrom,
+                                  value: Hash32(word: UInt256(settlementVersionFromBlock)))]
     }
 }
