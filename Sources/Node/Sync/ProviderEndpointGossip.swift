@@ -62,6 +62,7 @@ public final class ProviderEndpointGossip: PeerChannelHandler {
     private let clock: () -> UInt64
     private let wallClock: () -> UInt64
     private let queue = DispatchQueue(label: "opg.endpoint-gossip")
+    private let onQueue = DispatchSpecificKey<Bool>()
     private let lock = NSLock()
     private var peers: [PeerID: PeerState] = [:]
     private var counts = Counters()
@@ -76,6 +77,7 @@ public final class ProviderEndpointGossip: PeerChannelHandler {
         self.limits = limits
         self.clock = clock
         self.wallClock = wallClock
+        queue.setSpecific(key: onQueue, value: true)
         endpoints.onKept { [weak self] announcement in self?.kept(announcement) }
     }
 
@@ -153,11 +155,15 @@ public final class ProviderEndpointGossip: PeerChannelHandler {
         }
     }
 
-    /// An announcement was kept (any thread): pass it on to every connected peer not known to have it.
+    /// An announcement was kept (any thread): pass it on to every connected peer not known to have
+    /// it, at once when kept from a peer (on `queue`, so `waitUntilIdle` covers the relay too).
     private func kept(_ announcement: ProviderEndpoints.Announcement) {
-        queue.async { [self] in
-            for peer in transport.connectedPeers { send([announcement], to: peer) }
-        }
+        if DispatchQueue.getSpecific(key: onQueue) == true { relay(announcement) } else { queue.async { [self] in relay(announcement) } }
+    }
+
+    /// Runs on `queue`: sends `announcement` to every connected peer not known to have it.
+    private func relay(_ announcement: ProviderEndpoints.Announcement) {
+        for peer in transport.connectedPeers { send([announcement], to: peer) }
     }
 
     /// Runs on `queue`: sends `peer` those of `announcements` it is not known to have.
