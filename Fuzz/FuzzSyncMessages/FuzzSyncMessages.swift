@@ -1,18 +1,20 @@
 @testable import Node
 import Network
 
-/// libFuzzer entry for the blocks and mempool channels' decoders (docs/p2p.md, "Block sync",
-/// "Mempool gossip", "Split messages"). The first byte picks what the rest is:
+/// libFuzzer entry for the blocks, mempool and endpoints channels' decoders (docs/p2p.md, "Block
+/// sync", "Mempool gossip", "Split messages", "Provider endpoint gossip"). The first byte picks
+/// what the rest is:
 ///   0: a blocks message, type (2) ‖ body — a decoded message must decode again, equal, from its encoding;
 ///   1: a mempool `transactions` body — a decoded one must re-encode to the same bytes;
 ///   2: a stream of block-channel parts, each length (2) ‖ part body, through one assembler — a
-///      reassembled message is decoded as in 0.
+///      reassembled message is decoded as in 0;
+///   3: an endpoints `announcements` body — a decoded one must re-encode to the same bytes.
 /// Every failure must be a SyncMessageError; nothing may crash.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSyncMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size > 0 else { return 0 }
     let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 3 {
+    switch data[0] % 4 {
     case 0:
         guard input.count >= 2 else { return 0 }
         expectSyncErrors { try checkBlockMessage(type: UInt16(input[0]) << 8 | UInt16(input[1]), body: Array(input[2...])) }
@@ -20,6 +22,11 @@ public func fuzzSyncMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         expectSyncErrors {
             let message = try MempoolMessage(decoding: input)
             guard message.encoded == input else { fatalError("mempool message re-encodes differently") }
+        }
+    case 3:
+        expectSyncErrors {
+            let message = try ProviderEndpointMessage(decoding: input)
+            guard message.encoded == input else { fatalError("endpoints message re-encodes differently") }
         }
     default:
         var assembler = SyncPartAssembler(channel: BlockSyncMessage.channelName, maximumBytes: BlockSyncMessage.maximumBlockBytes,

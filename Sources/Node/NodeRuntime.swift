@@ -76,7 +76,9 @@ public final class NodeRuntime {
         try ExplorerRPC(chain: chain).register(on: dispatcher)
         JobsRPC(models: models).register(on: dispatcher)
         VerificationStatsRPC(chain: chain, models: models).register(on: dispatcher)
-        ProviderEndpoints(models: models, chainId: chain.config.chainId).register(on: dispatcher)
+        let endpoints = ProviderEndpoints(models: models, chainId: chain.config.chainId)
+        endpoints.register(on: dispatcher)
+        if let transport = consensus.transport { consensus.dispatcher.register(ProviderEndpointGossip(endpoints: endpoints, transport: transport)) }
         if config.devSigner {
             DevSigner(dispatcher: dispatcher, chainId: chain.config.chainId).register(on: dispatcher)
             logger.warn("dev signer on: eth_sendTransaction signs for the dev accounts with their public keys (devnet only)")

@@ -14,7 +14,7 @@ final class FramingTests: XCTestCase {
         XCTAssertThrowsError(try Envelope(decoding: [])) { XCTAssertEqual($0 as? NetworkError, .envelopeTooShort(0)) }
         XCTAssertThrowsError(try Envelope(decoding: [1, 0])) { XCTAssertEqual($0 as? NetworkError, .envelopeTooShort(2)) }
         XCTAssertThrowsError(try Envelope(decoding: [0, 0, 0])) { XCTAssertEqual($0 as? NetworkError, .unknownChannel(0)) }
-        XCTAssertThrowsError(try Envelope(decoding: [0x05, 0, 0])) { XCTAssertEqual($0 as? NetworkError, .unknownChannel(5)) }
+        XCTAssertThrowsError(try Envelope(decoding: [0x06, 0, 0])) { XCTAssertEqual($0 as? NetworkError, .unknownChannel(6)) }
         let big = [UInt8](repeating: 0, count: Envelope.maximumBodyLength + 1)
         XCTAssertThrowsError(try Envelope(channel: .blocks, messageType: 1, body: big)) {
             XCTAssertEqual($0 as? NetworkError, .envelopeTooLarge(big.count))

@@ -141,7 +141,8 @@ def test_the_page_streams_an_answer_that_reaches_verified_and_links_to_the_explo
     box.send_keys(Keys.CONTROL, Keys.ENTER)  # the keyboard sends
     fast = WebDriverWait(browser, 180, poll_frequency=0.05)
     fast.until(lambda d: dataset(d, ".turn.assistant", "streamedTokens"), "no token was streamed")
-    assert dataset(browser, ".turn.assistant", "firstTokenBadge") == "pending", "the first token came before the answer was committed"
+    assert dataset(browser, ".turn.assistant", "firstTokenBadge") == "pending", \
+        f"the first token came before the answer was committed ({text_of(browser, '.turn.assistant')}; {text_of(browser, '#problem')}; {browser.get_log('browser')})"
     job_id = dataset(browser, ".turn.assistant", "jobId")
     assert node.result("opg_getJob", [job_id])["status"] not in ("challengeWindow", "finalized")
     browser.save_screenshot(str(ARTIFACTS / "chat-streaming.png"))
@@ -183,49 +184,135 @@ def test_the_page_fits_a_phone_screen_and_shows_its_controls(devnet, browser):
         browser.set_window_size(1280, 900)
 
 
-@pytest.mark.parametrize("chain_matches", [True, False])
-def test_an_injected_wallet_is_preferred_and_must_be_on_the_nodes_chain(devnet, browser, chain_matches):
-    """A stand-in EIP-1193 wallet (window.ethereum, injected before the page's scripts): the page
-    asks it for accounts and checks its chain before it signs anything; on the right chain a
-    message goes out through the wallet's eth_sendTransaction (the stand-in keeps its key in the
-    node's dev signer, as a real wallet keeps it in the browser) and is answered."""
+def test_the_fees_are_the_users_choice_and_go_into_the_request(devnet, browser):
+    """The max fee and the verification fee default to 1 and 0.1 OPG; a field that is not an
+    amount (or a zero max fee) is named with its rule and sending is off; the escrow shown follows
+    the fields as they are typed, and the job requested holds the fees chosen."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    node = devnet["node"]
+    browser.get(node.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+    max_fee, verification_fee = browser.find_element(By.ID, "max-fee"), browser.find_element(By.ID, "verification-fee")
+    assert (max_fee.get_attribute("value"), verification_fee.get_attribute("value")) == ("1", "0.1")
+    WebDriverWait(browser, 10).until(lambda d: dataset(d, "#fee", "gas"))
+    assert dataset(browser, "#fee", "escrow") == str(11 * ETHER // 10)
+
+    def typed(field, text):
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        field.send_keys(text)
+        return text_of(browser, "#fee-problem"), browser.execute_script("return document.getElementById('send').disabled")
+
+    assert typed(max_fee, "") == ("Max fee: enter an amount in OPG, e.g. 0.5", True)
+    assert typed(max_fee, "1,5") == ('Max fee: "1,5" is not an amount in OPG (digits, a point, at most 18 decimals)', True)
+    assert max_fee.get_attribute("aria-invalid") == "true"
+    assert typed(max_fee, "0") == ("Max fee: must be above 0 OPG (the provider is paid from it)", True)
+    assert text_of(browser, "#fee") == "Fee: set valid fees to send."
+    assert typed(max_fee, "0.5") == ("", False)
+    assert typed(verification_fee, "0." + "1" * 19)[0] == f'Verification fee: "0.{"1" * 19}" is not an amount in OPG (digits, a point, at most 18 decimals)'
+    assert verification_fee.get_attribute("aria-invalid") == "true"
+    assert typed(verification_fee, "0.25") == ("", False)
+    # The escrow follows at once, before the gas estimate comes back.
+    assert dataset(browser, "#fee", "escrow") == str(75 * ETHER // 100)
+    assert text_of(browser, "#fee").startswith("Fee per message: 0.75 OPG held with the job — at most 0.5 OPG to the provider")
+    browser.save_screenshot(str(ARTIFACTS / "chat-fees.png"))
+
+    browser.find_element(By.ID, "message").send_keys(QUESTION)
+    Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
+    browser.find_element(By.ID, "message").send_keys(Keys.CONTROL, Keys.ENTER)
+    WebDriverWait(browser, 60, poll_frequency=0.1).until(lambda d: dataset(d, ".turn.assistant", "jobId"))
+    job = node.result("opg_getJob", [dataset(browser, ".turn.assistant", "jobId")])
+    assert (int(job["maxFee"], 16), int(job["verificationFee"], 16)) == (ETHER // 2, ETHER // 4)
+    # Settled before the next test reads the provider's latest job.
+    WebDriverWait(browser, 180, poll_frequency=0.1).until(lambda d: dataset(d, ".badge", "state") == "final")
+    assert text_of(browser, ".turn.assistant .text") == ANSWER
+
+
+# The stand-in EIP-1193 wallet (window.ethereum, injected before the page's scripts), on chain
+# %(chain)s: it records every request; wallet_switchEthereumChain refuses (4001) when told to,
+# else fails with 4902 until wallet_addEthereumChain taught it the chain (which also switches);
+# eth_sendTransaction is relayed to the node's dev signer, where its key is kept as a real wallet
+# keeps it in the browser.
+STAND_IN_WALLET = """window.walletCalls = [];
+window.walletChain = '%(chain)s';
+window.ethereum = { request: async ({ method, params }) => {
+  window.walletCalls.push({ method, params });
+  if (method === 'eth_requestAccounts') return ['%(account)s'];
+  if (method === 'eth_chainId') return window.walletChain;
+  if (method === 'wallet_switchEthereumChain') {
+    if (%(refuse)s) throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
+    if (!window.walletKnows) throw Object.assign(new Error('Unrecognized chain ID ' + params[0].chainId), { code: 4902 });
+    window.walletChain = params[0].chainId;
+    return null;
+  }
+  if (method === 'wallet_addEthereumChain') {
+    window.walletKnows = true;
+    window.walletChain = params[0].chainId;
+    return null;
+  }
+  if (method !== 'eth_sendTransaction') throw new Error('the stand-in wallet does not do ' + method);
+  const answer = await (await fetch(location.origin, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
+  if (answer.error) throw new Error(answer.error.message);
+  return answer.result;
+} };"""
+
+
+@pytest.mark.parametrize("wallet_chain", ["node's", "switched", "refused"])
+def test_an_injected_wallet_is_preferred_and_asked_to_switch_to_the_nodes_chain(devnet, browser, wallet_chain):
+    """A wallet on the node's chain signs with no question; one on another chain is asked to switch
+    (and, not knowing the chain, to add it with this node's RPC URL and OPG as its currency), and
+    the page follows: a message goes out through the wallet's eth_sendTransaction and is answered;
+    a refused switch is said plainly, and sending asks again and sends nothing."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     node = devnet["node"]
     wallet_account = DEV_ACCOUNTS[7].address
-    chain = int(node.result("eth_chainId"), 16) if chain_matches else 1
-    wallet = """window.walletCalls = [];
-window.ethereum = { request: async ({ method, params }) => {
-  window.walletCalls.push({ method, params });
-  if (method === 'eth_requestAccounts') return ['%s'];
-  if (method === 'eth_chainId') return '%s';
-  if (method !== 'eth_sendTransaction') throw new Error('the stand-in wallet does not do ' + method);
-  const answer = await (await fetch(location.origin, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
-  if (answer.error) throw new Error(answer.error.message);
-  return answer.result;
-} };""" % (wallet_account, hex(chain))
+    chain_id = int(node.result("eth_chainId"), 16)
+    wallet = STAND_IN_WALLET % {"chain": hex(chain_id if wallet_chain == "node's" else 1), "account": wallet_account,
+                                "refuse": "true" if wallet_chain == "refused" else "false"}
     script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": wallet})
+    calls = lambda: browser.execute_script("return window.walletCalls")  # noqa: E731
     try:
         browser.get(node.url + "/chat")
         WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
-        if not chain_matches:
-            assert browser.execute_script("return document.body.dataset.ready") == "false"
-            assert text_of(browser, "#problem") == f"your wallet is on chain 1; switch it to this node's chain {int(node.result('eth_chainId'), 16)} and reload"
-            assert browser.execute_script("return document.getElementById('send').disabled")
-            return
-        assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
         assert text_of(browser, "#signer") == "signing with your wallet"
         assert browser.execute_script("return [...document.querySelectorAll('#account option')].map(o => o.value)") == [wallet_account]
+        if wallet_chain == "refused":
+            refusal = (f"your wallet is on chain 1 and did not switch to this node's chain {chain_id} (User rejected the request.); "
+                       f"nothing was sent: switch your wallet to chain {chain_id} and send again")
+            assert browser.execute_script("return document.body.dataset.ready") == "wrong-chain"
+            assert text_of(browser, "#problem") == refusal
+            browser.find_element(By.ID, "message").send_keys(QUESTION)
+            browser.find_element(By.ID, "message").send_keys(Keys.CONTROL, Keys.ENTER)
+            WebDriverWait(browser, 10).until(lambda d: [c["method"] for c in calls()].count("wallet_switchEthereumChain") == 2)
+            WebDriverWait(browser, 10).until(lambda d: not d.execute_script("return document.getElementById('send').disabled"))
+            assert text_of(browser, "#problem") == refusal
+            assert "eth_sendTransaction" not in [c["method"] for c in calls()], "nothing is sent on another chain"
+            assert browser.execute_script("return document.querySelectorAll('.turn').length") == 0
+            return
+        assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+        methods = [c["method"] for c in calls()]
+        if wallet_chain == "node's":
+            assert methods == ["eth_requestAccounts", "eth_chainId"], "a wallet on the node's chain is not asked to switch"
+            return
+        assert methods == ["eth_requestAccounts", "eth_chainId", "wallet_switchEthereumChain", "wallet_addEthereumChain", "eth_chainId"]
+        switch, add = calls()[2:4]
+        assert switch["params"] == [{"chainId": hex(chain_id)}]
+        assert add["params"] == [{"chainId": hex(chain_id), "chainName": f"opg chain {chain_id}", "rpcUrls": [node.url],
+                                  "nativeCurrency": {"name": "OPG", "symbol": "OPG", "decimals": 18}, "blockExplorerUrls": [node.url + "/"]}]
         browser.find_element(By.ID, "message").send_keys(QUESTION)
         Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
         browser.find_element(By.ID, "message").send_keys(Keys.CONTROL, Keys.ENTER)
         states = []
         WebDriverWait(browser, 180, poll_frequency=0.1).until(
             lambda d: states.append(dataset(d, ".badge", "state")) or states[-1] == "final", f"the badge stopped at {states[-1:]}")
-        sent = browser.execute_script("return window.walletCalls.filter(c => c.method === 'eth_sendTransaction')")
+        sent = [c for c in calls() if c["method"] == "eth_sendTransaction"]
         assert len(sent) == 1 and sent[0]["params"][0]["from"].lower() == wallet_account.lower(), sent
         job = node.result("opg_getJob", [dataset(browser, ".turn.assistant", "jobId")])
         assert job["requester"] == wallet_account and job["label"] == "verified"

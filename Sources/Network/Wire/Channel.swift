@@ -9,6 +9,8 @@ public enum Channel: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case blocks = 0x03
     /// Evidence of misbehaviour (double signing).
     case evidence = 0x04
+    /// Provider endpoint announcements (where providers stream their jobs' tokens).
+    case endpoints = 0x05
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum Channel: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .mempool: return "mempool"
         case .blocks: return "blocks"
         case .evidence: return "evidence"
+        case .endpoints: return "endpoints"
         }
     }
 }

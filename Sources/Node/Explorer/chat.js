@@ -12,8 +12,6 @@ const REQUEST_JOB = "cf18acd6";  // requestJob(string,bytes,bytes32,string,uint8
 const JOB_OUTPUT = "f85b9126";   // jobOutput(bytes32)
 const EXACT = 1;
 const WEI = 10n ** 18n;
-const MAX_FEE = WEI;              // 1 OPG at most to the provider (what it does not ask for comes back)
-const VERIFICATION_FEE = WEI / 10n;  // 0.1 OPG to the committee
 const DEADLINE_BLOCKS = 200n;     // blocks after the accept window in which the answer must be committed
 const SETTLED = ["finalized", "unverified", "disputed", "overturned", "refunded"];
 const ANSWERED = ["committed", "attesting", "challengeWindow", "finalized", "unverified", "disputed", "overturned"];
@@ -21,7 +19,8 @@ const ANSWERED = ["committed", "attesting", "challengeWindow", "finalized", "unv
 const $ = id => document.getElementById(id);
 const conversation = $("conversation"), form = $("composer"), box = $("message"), sendButton = $("send");
 const accountSelect = $("account"), tokenSelect = $("max-tokens"), feeLine = $("fee"), problem = $("problem"), signerLine = $("signer");
-let jobs = null, network = null, signer = null, requestedTopic = null, rpcId = 0;
+const maxFeeInput = $("max-fee"), verificationFeeInput = $("verification-fee"), feeProblem = $("fee-problem");
+let jobs = null, network = null, signer = null, requestedTopic = null, rpcId = 0, busy = false;
 const messages = [];
 
 // ---- the node's JSON-RPC ----------------------------------------------------------------
@@ -78,12 +77,12 @@ function chatInput(conversationSoFar, maxTokens) {
 }
 
 // requestJob(modelId, input, 0, "", exact, maxFee, verificationFee, deadline) as calldata.
-function requestJobCalldata(input, deadline) {
+function requestJobCalldata(input, fees, deadline) {
   const model = padded(utf8.encode(CHAT_MODEL)), data = padded(input), uri = padded(new Uint8Array(0));
   const head = 8 * 32;
   const modelAt = head, inputAt = modelAt + model.length / 2, uriAt = inputAt + data.length / 2;
-  return "0x" + REQUEST_JOB + word(modelAt) + word(inputAt) + word(0) + word(uriAt) + word(EXACT) + word(MAX_FEE)
-    + word(VERIFICATION_FEE) + word(deadline) + model + data + uri;
+  return "0x" + REQUEST_JOB + word(modelAt) + word(inputAt) + word(0) + word(uriAt) + word(EXACT) + word(fees.maxFee)
+    + word(fees.verificationFee) + word(deadline) + model + data + uri;
 }
 
 function opg(wei) {
@@ -91,23 +90,69 @@ function opg(wei) {
   return fraction ? `${whole}.${fraction}` : `${whole}`;
 }
 
+// An amount in OPG as typed ("1", "0.25"): its wei, or an Error naming the field and the rule.
+function parseOPG(text, field) {
+  const typed = text.trim();
+  if (!typed) return new Error(`${field}: enter an amount in OPG, e.g. 0.5`);
+  const match = /^(\d{1,30})(?:\.(\d{1,18}))?$/.exec(typed);
+  if (!match) return new Error(`${field}: "${typed}" is not an amount in OPG (digits, a point, at most 18 decimals)`);
+  return BigInt(match[1]) * WEI + BigInt((match[2] || "").padEnd(18, "0"));
+}
+
+// The fees the user set: { maxFee, verificationFee } in wei, or an Error naming the rule broken
+// (the jobs module refuses a zero max fee: the provider is paid from it).
+function chosenFees() {
+  const maxFee = parseOPG(maxFeeInput.value, "Max fee");
+  if (maxFee instanceof Error) return maxFee;
+  if (maxFee === 0n) return new Error("Max fee: must be above 0 OPG (the provider is paid from it)");
+  const verificationFee = parseOPG(verificationFeeInput.value, "Verification fee");
+  if (verificationFee instanceof Error) return verificationFee;
+  return { maxFee, verificationFee };
+}
+
 // ---- signing: a wallet, or the devnet's dev signer ------------------------------------------
+
+// What a wallet that stays on another chain is told (and nothing is sent).
+function wrongChain(walletChain, reason) {
+  return new Error(`your wallet is on chain ${walletChain} and did not switch to this node's chain ${network.chainId} `
+                   + `(${reason}); nothing was sent: switch your wallet to chain ${network.chainId} and send again`);
+}
+
+// Asks the wallet to be on the node's chain: wallet_switchEthereumChain, and when the wallet
+// does not know the chain (error 4902) wallet_addEthereumChain with this node as its RPC URL.
+async function ensureWalletChain() {
+  const wallet = window.ethereum, chainId = "0x" + BigInt(network.chainId).toString(16);
+  const current = BigInt(await wallet.request({ method: "eth_chainId" }));
+  if (current === BigInt(network.chainId)) return;
+  const codeOf = error => error?.code ?? error?.data?.originalError?.code;
+  try {
+    await wallet.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] });
+  } catch (error) {
+    if (codeOf(error) !== 4902) throw wrongChain(current, error?.message || `error ${codeOf(error)}`);
+    try {
+      await wallet.request({ method: "wallet_addEthereumChain", params: [{
+        chainId, chainName: `opg chain ${network.chainId}`, rpcUrls: [location.origin],
+        nativeCurrency: { name: "OPG", symbol: "OPG", decimals: 18 }, blockExplorerUrls: [location.origin + "/"] }] });
+    } catch (addError) {
+      throw wrongChain(current, addError?.message || `error ${codeOf(addError)}`);
+    }
+  }
+  const now = BigInt(await wallet.request({ method: "eth_chainId" }));
+  if (now !== BigInt(network.chainId)) throw wrongChain(now, "it reports another chain after switching");
+}
 
 async function findSigner() {
   if (window.ethereum && typeof window.ethereum.request === "function") {
     const accounts = await window.ethereum.request({ method: "eth_requestAccounts" });
-    const chain = BigInt(await window.ethereum.request({ method: "eth_chainId" }));
-    if (chain !== BigInt(network.chainId)) {
-      throw new Error(`your wallet is on chain ${chain}; switch it to this node's chain ${network.chainId} and reload`);
-    }
-    return { kind: "wallet", accounts, send: tx => window.ethereum.request({ method: "eth_sendTransaction", params: [tx] }) };
+    return { kind: "wallet", accounts, prepare: ensureWalletChain,
+             send: tx => window.ethereum.request({ method: "eth_sendTransaction", params: [tx] }) };
   }
   const accounts = await rpc("eth_accounts");
   if (accounts.length === 0) {
     throw new Error("no wallet found (window.ethereum) and this node has no dev signer (only `opgd dev` has one): "
                     + "open this page in a browser with an Ethereum wallet to send messages");
   }
-  return { kind: "dev", accounts, send: tx => rpc("eth_sendTransaction", tx) };
+  return { kind: "dev", accounts, prepare: async () => {}, send: tx => rpc("eth_sendTransaction", tx) };
 }
 
 function showSigner() {
@@ -119,26 +164,55 @@ function showSigner() {
 
 // ---- fees ------------------------------------------------------------------------------------
 
-async function requestTransaction(text) {
+async function requestTransaction(text, fees) {
   const conversationSoFar = messages.concat([{ role: "user", content: text }]);
   const headNumber = BigInt(await rpc("eth_blockNumber"));
   const deadline = headNumber + 3n + BigInt(network.jobs.acceptBlocks) + DEADLINE_BLOCKS;
-  return { from: accountSelect.value, to: jobs.address, value: "0x" + (MAX_FEE + VERIFICATION_FEE).toString(16),
-           data: requestJobCalldata(chatInput(conversationSoFar, Number(tokenSelect.value)), deadline) };
+  return { from: accountSelect.value, to: jobs.address, value: "0x" + (fees.maxFee + fees.verificationFee).toString(16),
+           data: requestJobCalldata(chatInput(conversationSoFar, Number(tokenSelect.value)), fees, deadline) };
+}
+
+// What the fees escrow, from the fields as they are (no RPC): shown at once as the user types.
+// Returns the fees, or null when a field is invalid (its rule shown, sending off).
+function showEscrow() {
+  const fees = chosenFees(), invalid = fees instanceof Error;
+  feeProblem.textContent = invalid ? fees.message : "";
+  feeProblem.hidden = !invalid;
+  for (const input of [maxFeeInput, verificationFeeInput]) input.setAttribute("aria-invalid", "false");
+  if (invalid) (fees.message.startsWith("Max fee") ? maxFeeInput : verificationFeeInput).setAttribute("aria-invalid", "true");
+  sendButton.disabled = invalid || busy;
+  if (invalid) {
+    feeLine.textContent = "Fee: set valid fees to send.";
+    delete feeLine.dataset.escrow;
+    delete feeLine.dataset.gas;
+    return null;
+  }
+  feeLine.dataset.escrow = (fees.maxFee + fees.verificationFee).toString();
+  feeLine.textContent = escrowText(fees) + (feeLine.dataset.gasText || "");
+  return fees;
+}
+
+function escrowText(fees) {
+  return `Fee per message: ${opg(fees.maxFee + fees.verificationFee)} OPG held with the job — at most ${opg(fees.maxFee)} OPG `
+    + `to the provider (what it does not ask for comes back) and ${opg(fees.verificationFee)} OPG to the verifiers`;
 }
 
 async function estimateFee() {
-  if (!signer) return;
+  if (!signer) return null;
+  const fees = showEscrow();
+  if (!fees) return null;
   try {
-    const tx = await requestTransaction(box.value || "?");
+    const tx = await requestTransaction(box.value || "?", fees);
     const [gas, price] = await Promise.all([rpc("eth_estimateGas", tx), rpc("eth_gasPrice")]);
-    feeLine.textContent = `Fee per message: ${opg(MAX_FEE + VERIFICATION_FEE)} OPG held with the job — at most ${opg(MAX_FEE)} OPG `
-      + `to the provider (what it does not ask for comes back) and ${opg(VERIFICATION_FEE)} OPG to the verifiers — `
-      + `plus gas of about ${opg(BigInt(gas) * BigInt(price))} OPG (${BigInt(gas)} gas).`;
+    if (chosenFees() instanceof Error) return null;  // the fields changed while estimating
+    feeLine.dataset.gasText = ` — plus gas of about ${opg(BigInt(gas) * BigInt(price))} OPG (${BigInt(gas)} gas).`;
     feeLine.dataset.gas = BigInt(gas).toString();
+    showEscrow();
     return null;
   } catch (error) {
-    feeLine.textContent = `Fee: cannot estimate (${error.message}).`;
+    delete feeLine.dataset.gas;
+    feeLine.dataset.gasText = ` — gas: cannot estimate (${error.message}).`;
+    showEscrow();
     return error.message;
   }
 }
@@ -270,13 +344,23 @@ async function follow(jobId, turn) {
 async function send(event) {
   event.preventDefault();
   const text = box.value.trim();
-  if (!text || !signer) return;
+  const fees = chosenFees();
+  if (!text || !signer || busy || fees instanceof Error) return;
+  busy = true;
   sendButton.disabled = true;
   showProblem("");
+  try {
+    await signer.prepare();
+  } catch (error) {
+    showProblem(error.message);
+    busy = false;
+    showEscrow();
+    return;
+  }
   addTurn("user", text);
   const turn = answerTurn();
   try {
-    const tx = await requestTransaction(text);
+    const tx = await requestTransaction(text, fees);
     box.value = "";
     const hash = await signer.send(tx);
     setBadge(turn, "pending", "submitted, waiting for its block");
@@ -292,7 +376,8 @@ async function send(event) {
     setBadge(turn, "failed", "not sent");
     showProblem(error.message);
   } finally {
-    sendButton.disabled = false;
+    busy = false;
+    showEscrow();
     box.focus();
     estimateSoon();
   }
@@ -306,6 +391,8 @@ async function start() {
     requestedTopic = jobs.eventTopics.JobRequested;
     signer = await findSigner();
     showSigner();
+    let chainProblem = null;
+    await signer.prepare().catch(error => { chainProblem = error.message; });
     form.addEventListener("submit", send);
     box.addEventListener("input", estimateSoon);
     box.addEventListener("keydown", event => {
@@ -313,10 +400,15 @@ async function start() {
     });
     accountSelect.addEventListener("change", estimateSoon);
     tokenSelect.addEventListener("change", estimateSoon);
+    for (const input of [maxFeeInput, verificationFeeInput]) {
+      input.addEventListener("input", () => { showEscrow(); estimateSoon(); });
+    }
     const failure = await estimateFee();
     // A request this chain refuses now (the chat model not registered: `make dev` registers it).
     if (failure) showProblem(`A message would be refused now: ${failure}`);
-    document.body.dataset.ready = "true";
+    // A wallet that refused to switch chains: the page stays, and asks again when a message is sent.
+    if (chainProblem) showProblem(chainProblem);
+    document.body.dataset.ready = chainProblem ? "wrong-chain" : "true";
   } catch (error) {
     signerLine.textContent = "cannot send";
     sendButton.disabled = true;
