@@ -16,7 +16,11 @@
 
 #pragma clang fp contract(off)
 
-enum { NR = 16, MR = 6, KC = 1024 };
+// KC: the longest K block. A panel's K block (KC x 16 floats, 16 KB, half of L1) stays in L1
+// while every 6-row tile of the row block runs over it, with room for the next block coming
+// in (a 784-deep panel, 50 KB, was streamed from L2 again by each tile). GROUP: K blocks
+// run panel by panel before the next group (see sgemm_panels_avx2).
+enum { NR = 16, MR = 6, KC = 256, GROUP = 4 };
 
 size_t opg_sgemm_packed_size(size_t K, size_t N) { return (N + NR - 1) / NR * NR * K; }
 
@@ -142,7 +146,7 @@ static void tile_panel(int rows, const float *A, size_t lda, const float *B, siz
 #undef TILE_ROWS
 }
 
-// Rows of A whose A block (MC x KC floats) stays in L2 while B's panels stream past.
+// Rows of A whose A block (MC x GROUP x KC floats) stays in L2 while B's panels stream past.
 enum { MC = 96 };
 
 __attribute__((target("avx2,fma")))
@@ -164,11 +168,18 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
         }
         return;
     }
-    // Goto's loop order: a block of rows (its A block in L2), a block of K, then each
-    // panel's K block (64 KB at most, streamed from L2) against every 6-row tile of the
-    // row block. K up to 1024 is one block, so each tile's chains run over all of K in
-    // registers; a longer K is cut into equal blocks, later ones resuming the chains from
-    // C; the last block applies the epilogue.
+    // A block of rows, a group of up to GROUP K blocks (the rows' A for the group, at
+    // most 96 x 1024 floats, stays in L2), then each panel, then each K block of the
+    // group (KC x 16 floats of the panel, kept in L1) against every 6-row tile of the row
+    // block. K is cut into equal blocks of at most KC (784: four of 196), later ones
+    // resuming the chains from C (exact: see the top of this file; a panel's columns of C
+    // stay in L1 between the blocks of a group), the last one applying the epilogue.
+    // While a block's tiles run, each prefetches its share of the block after it (the
+    // panel's next K block, or the next panel's first of the group), so that block is on
+    // its way from L3 or memory (a model's weights do not fit in L2) before the first
+    // tile needs it. With K up to GROUP x KC a thread's columns are finished one panel at
+    // a time, so the cache line two threads' parts share (C not on a 64-byte boundary)
+    // moves between them once, not once per K block.
     size_t blocks = K == 0 ? 1 : (K + KC - 1) / KC, block = K == 0 ? 0 : (K + blocks - 1) / blocks;
     for (size_t i0 = 0; i0 < M; i0 += MC) {
         size_t mc = M - i0 < MC ? M - i0 : MC;
@@ -177,23 +188,36 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
         // short to keep the two fma pipes busy (a 1-row tile's 2 chains wait on the fma
         // latency at every step).
         size_t tiles = (mc + MR - 1) / MR;
-        size_t k0 = 0;
-        do {
-            size_t kc = K - k0 < block ? K - k0 : block;
-            int resume = k0 > 0;
-            const opg_gemm_epilogue *last = k0 + kc == K ? e : NULL;
+        for (size_t g0 = 0; g0 < blocks; g0 += GROUP) {
+            size_t g1 = blocks - g0 < GROUP ? blocks : g0 + GROUP;
             for (size_t j = j0; j < j1; j += NR) {
                 int cols = j1 - j < NR ? (int)(j1 - j) : NR;
-                const float *b = B + j / NR * ps + k0 * bs;
-                size_t i = i0;
-                for (size_t t = 0; t < tiles; t++) {
-                    int rows = (int)(mc / tiles + (t < mc % tiles));
-                    tile_panel(rows, A + i * lda + k0, lda, b, bs, kc, C + i * ldc + j, ldc, cols, resume, last, j);
-                    i += (size_t)rows;
+                const float *panel = B + j / NR * ps;
+                for (size_t kb = g0; kb < g1; kb++) {
+                    size_t k0 = kb * block, kc = K - k0 < block ? K - k0 : block;
+                    const float *next = NULL;
+                    size_t next_rows = 0;
+                    if (kb + 1 < g1) {
+                        next = panel + (k0 + kc) * bs;
+                        next_rows = K - k0 - kc < block ? K - k0 - kc : block;
+                    } else if (j + NR < j1) {
+                        next = panel + ps + g0 * block * bs;
+                        next_rows = K - g0 * block < block ? K - g0 * block : block;
+                    }
+                    int resume = k0 > 0;
+                    const opg_gemm_epilogue *last = k0 + kc == K ? e : NULL;
+                    size_t i = i0;
+                    for (size_t t = 0; t < tiles; t++) {
+                        int rows = (int)(mc / tiles + (t < mc % tiles));
+                        for (size_t k = t * next_rows / tiles; k < (t + 1) * next_rows / tiles; k++)
+                            _mm_prefetch((const char *)(next + k * bs), _MM_HINT_T1);
+                        tile_panel(rows, A + i * lda + k0, lda, panel + k0 * bs, bs, kc, C + i * ldc + j, ldc, cols,
+                                   resume, last, j);
+                        i += (size_t)rows;
+                    }
                 }
             }
-            k0 += kc;
-        } while (k0 < K);
+        }
     }
 }
 #endif

@@ -141,10 +141,10 @@ public enum MatrixProduct {
                  epilogue: epilogue, threads: options.threads)
         case (.fast, .rowMajor(let b, let ldb)):
             // B is read in place when one tile of rows uses each element (up to 6 rows) or
-            // when a K block (up to 1024) of its rows fits in L1 anyway; otherwise it is
+            // when a K block (up to 256) of its rows fits in L1 anyway; otherwise it is
             // packed first, so a panel's rows sit in consecutive cache lines instead of
             // `ldb` apart (which maps them onto a few L1 sets).
-            if m <= 6 || min(k, 1024) * ldb <= 4096 || !PackedMatrix.isCompact(columns: n) {
+            if m <= 6 || min(k, 256) * ldb <= 4096 || !PackedMatrix.isCompact(columns: n) {
                 fast(a, lda: lda, b, rowStride: ldb, panelStride: 16, c, ldc: ldc, m: m, k: k, n: n,
                      epilogue: epilogue, threads: options.threads)
                 return
