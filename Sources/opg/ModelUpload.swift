@@ -75,11 +75,24 @@ struct ModelUploader {
         let description = args.option("--description") ?? ""
         let sha = SHA256.hash(file)
         let shaHex = Hex.encode(sha)
-        if let existing = try? rpc.call("opg_getModel", [.string(shaHex)]) {
-            FileHandle.standardError.write(Data("already registered\n".utf8))
-            print(ids(existing).serialized())
-            return 0
+        if let existing = try? rpc.call("opg_getModel", [.string(shaHex)]) { return alreadyRegistered(existing) }
+        do {
+            try send(file, sha: sha, from: from, name: name, description: description)
+        } catch {
+            // An earlier run of this command, stopped after it sent its finalizeUpload, may
+            // have registered the file meanwhile (after any of this run's reads: then
+            // beginUpload or finalizeUpload reverts "model already registered"): that is the
+            // upload done, not a failure.
+            guard let existing = try? rpc.call("opg_getModel", [.string(shaHex)]) else { throw error }
+            return alreadyRegistered(existing)
         }
+        print(ids(try rpc.call("opg_getModel", [.string(shaHex)])).serialized())
+        return 0
+    }
+
+    /// Sends what the chain lacks of `file`'s upload: beginUpload unless a live upload of its
+    /// size is open, the missing chunks (`window` in flight), then finalizeUpload.
+    private func send(_ file: [UInt8], sha: [UInt8], from: Address, name: String, description: String) throws {
         let key = try unlockKey(args, from)
         let sender = TransactionSender(rpc: rpc, key: key, chainId: try rpc.chainId())
         var status = try uploadStatus(from, sha)
@@ -110,18 +123,14 @@ struct ModelUploader {
             progress.draw()
         }
         progress.finish()
-        do {
-            let receipt = try sender.sendAndWait(try ABI.encodeCall("finalizeUpload(bytes32)", [.fixedBytes(sha)]))
-            try sender.requireSuccess(receipt, "finalizeUpload")
-        } catch {
-            // An earlier run of this command, stopped after it sent its finalizeUpload, may have
-            // registered the file meanwhile: that is the upload done, not a failure.
-            guard let existing = try? rpc.call("opg_getModel", [.string(shaHex)]) else { throw error }
-            FileHandle.standardError.write(Data("already registered\n".utf8))
-            print(ids(existing).serialized())
-            return 0
-        }
-        print(ids(try rpc.call("opg_getModel", [.string(shaHex)])).serialized())
+        let receipt = try sender.sendAndWait(try ABI.encodeCall("finalizeUpload(bytes32)", [.fixedBytes(sha)]))
+        try sender.requireSuccess(receipt, "finalizeUpload")
+    }
+
+    /// Says the file is already registered and prints its ids; the upload is done (exit 0).
+    private func alreadyRegistered(_ model: JSONValue) -> Int32 {
+        FileHandle.standardError.write(Data("already registered\n".utf8))
+        print(ids(model).serialized())
         return 0
     }
 
