@@ -75,6 +75,9 @@ public struct OperatorConfig: Equatable, Sendable {
     public var corruptOutput = false
     /// Test only: the provider commits a trace whose middle leaf is wrong (its output right).
     public var corruptTrace = false
+    /// Test only: the provider's commit sent right behind its accept carries too little gas
+    /// and fails in its block (the retry with an estimate is what is tested).
+    public var starvePipelinedCommit = false
     /// Test only: the verifier attests `valid` without checking.
     public var alwaysValid = false
     /// Test only: the verifier attests `invalid` without checking (a wrong disputer).
@@ -93,7 +96,7 @@ public struct OperatorConfig: Equatable, Sendable {
     static func fields(_ role: DaemonRole) -> [String] {
         let common = ["rpc", "keyFile", "keystoreFile", "passwordFile", "stateDir", "listen", "publicURL", "pollMs", "statusSeconds", "threads",
                       "models", "chat", "logLevel"]
-        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "openai"] : ["alwaysValid", "alwaysInvalid", "challenge", "challengeBondCap", "watch"])
+        return common + (role == .provider ? ["fee", "corruptOutput", "corruptTrace", "starvePipelinedCommit", "openai"] : ["alwaysValid", "alwaysInvalid", "challenge", "challengeBondCap", "watch"])
     }
 
     /// Reads and checks a config file; errors name the file and the field.
@@ -158,6 +161,7 @@ public struct OperatorConfig: Equatable, Sendable {
             guard c.fee > .zero else { throw ConfigError("fee: must be above zero") }
             c.corruptOutput = try flag(r, "corruptOutput")
             c.corruptTrace = try flag(r, "corruptTrace")
+            c.starvePipelinedCommit = try flag(r, "starvePipelinedCommit")
             c.openAI = try r.object("openai").map(OpenAIEndpoint.parse)
         } else {
             c.alwaysValid = try flag(r, "alwaysValid")

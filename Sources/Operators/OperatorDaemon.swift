@@ -164,17 +164,22 @@ public final class OperatorContext {
     /// the same block (docs/daemons.md, "Pipelined transactions"). A recorded transaction
     /// is checked instead: its failed receipt throws the revert reason, a missing one
     /// sends it again (the same bytes). `gasLimit` replaces the estimate (see
-    /// `TransactionSender.sign`).
+    /// `TransactionSender.sign`). `retryAs`: when the recorded transaction failed in its
+    /// block, sign the call once more, with an estimate, recorded as that step (whose own
+    /// failure is then thrown).
     @discardableResult
     public func submitRecorded(_ job: Hash32, step: String, data: [UInt8], to: Address = Jobs.address, value: UInt256 = .zero,
-                               extraGas: UInt64 = 0, gasLimit: UInt64? = nil) throws -> Submission {
+                               extraGas: UInt64 = 0, gasLimit: UInt64? = nil, retryAs retry: String? = nil) throws -> Submission {
         if let stored = record.transaction(job, step: step) {
             let hash = Keccak256.hash(stored).hex
             let receipt = try rpc.call("eth_getTransactionReceipt", [.string(hash)])
-            if receipt != .null {
-                try sender.requireSuccess(receipt, "\(step) for job \(job)")
-            } else {
+            if receipt == .null {
                 broadcast(stored, step: step, job: job)
+            } else if let retry, receipt["status"]?.stringValue == "0x0" {
+                if record.transaction(job, step: retry) == nil { logger.warn("job \(job): \(step) transaction \(hash) failed in its block; signing it again as \(retry)") }
+                return try submitRecorded(job, step: retry, data: data, to: to, value: value, extraGas: extraGas)
+            } else {
+                try sender.requireSuccess(receipt, "\(step) for job \(job)")
             }
             return Submission(hash: hash, signedNow: false)
         }

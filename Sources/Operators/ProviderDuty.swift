@@ -130,11 +130,19 @@ public final class ProviderDuty: OperatorDuty {
                              traceRoot: outcome.traceRoot)
         }
         let data = try call.calldata()
-        let sent = try context.submitRecorded(job.id, step: "commit", data: data,
-                                              gasLimit: behindAccept ? Self.pipelinedCommitGas(calldataBytes: data.count) : nil)
+        // a pipelined commit that failed in its block (say its fixed limit fell short) is signed
+        // once more with an estimate when the job, still accepted, comes up at a later head
+        let sent = try context.submitRecorded(job.id, step: "commit", data: data, gasLimit: behindAccept ? pipelinedGas(data) : nil,
+                                              retryAs: behindAccept ? nil : "commit-retry")
         guard sent.signedNow else { return }
         committed += 1
         context.logger.info("job \(job.id): committed output \(outputHash) (\(outcome.output.count) bytes), trace root \(outcome.traceRoot) (tx \(sent.hash))")
+    }
+
+    /// The fixed limit of a commit sent right behind its accept; with the test-only
+    /// `starvePipelinedCommit`, only a little over its intrinsic gas, so it fails in its block.
+    private func pipelinedGas(_ data: [UInt8]) -> UInt64 {
+        context.config.starvePipelinedCommit ? 22_000 + 16 * UInt64(data.count) : Self.pipelinedCommitGas(calldataBytes: data.count)
     }
 
     private func finalize(_ job: JobView) throws {

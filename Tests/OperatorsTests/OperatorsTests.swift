@@ -60,6 +60,7 @@ final class OperatorConfigTests: XCTestCase {
         XCTAssertFalse(c.watch, "watching jobs it did not attest is off by default")
         XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "watch": true}"#, .verifier).watch)
         XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "fee": "1", "corruptTrace": true}"#).corruptTrace)
+        XCTAssertTrue(try parse(#"{"rpc": "http://n:1", "keyFile": "k", "stateDir": "s", "fee": "1", "starvePipelinedCommit": true}"#).starvePipelinedCommit)
     }
 
     func testBadConfigsNameTheField() {
@@ -78,6 +79,7 @@ final class OperatorConfigTests: XCTestCase {
         assertRefused(#"{\#(base), "fee": "1", "corruptOutput": "yes"}"#, "corruptOutput: must be true or false")
         assertRefused(#"{\#(base), "alwaysInvalid": true}"#, "alwaysInvalid: unknown field")
         assertRefused(#"{\#(base), "corruptTrace": true}"#, .verifier, "corruptTrace: unknown field")
+        assertRefused(#"{\#(base), "starvePipelinedCommit": true}"#, .verifier, "starvePipelinedCommit: unknown field")
         assertRefused(#"{\#(base), "alwaysValid": true, "alwaysInvalid": true}"#, .verifier, "alwaysInvalid: not with alwaysValid")
         assertRefused(#"{\#(base), "challenge": "no"}"#, .verifier, "challenge: must be true or false")
         assertRefused(#"{\#(base), "challengeBondCap": "-1"}"#, .verifier, "challengeBondCap: \"-1\" must be a non-negative decimal integer (wei) below 2^256")

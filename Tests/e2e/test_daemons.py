@@ -162,6 +162,31 @@ def test_an_honest_job_is_finalized_and_verified(net):
     assert "status: provider" in provider.log.read_text()
 
 
+def test_a_pipelined_commit_that_fails_in_its_block_is_signed_again_with_an_estimate(net):
+    """docs/daemons.md, "Pipelined transactions": the commit sent behind the accept runs out
+    of gas (`starvePipelinedCommit`); the provider finds its failed receipt at a later head
+    and commits again as `commit-retry`, and the job is verified as any other."""
+    w3 = net["w3"]
+    for d in net["providers"]:
+        d.stop()
+        d.start(net["node"], starvePipelinedCommit=True)
+    try:
+        jid, lines, status = submit(net)
+        assert status == 0, "\n".join(lines) + "\n" + "\n".join(d.log_tail() for d in net["providers"])
+        job = job_of(net, jid)
+        assert job["status"] == "finalized" and job["label"] == "verified", job["status"]
+        provider = next(d for d in net["providers"] if d.account.address == job["provider"])
+        sent = {e["step"]: w3.eth.get_transaction_receipt(w3.keccak(hexstr=e["raw"])) for e in provider.entries(jid) if e["kind"] == "transaction"}
+        assert list(sent)[:3] == ["accept", "commit", "commit-retry"], list(sent)
+        assert sent["accept"].status == 1 and sent["commit"].status == 0 and sent["commit-retry"].status == 1
+        assert sent["commit"].blockNumber == sent["accept"].blockNumber, "the starved commit rode behind its accept"
+        assert "signing it again as commit-retry" in provider.log.read_text()
+    finally:
+        for d in net["providers"]:
+            d.stop()
+            d.start(net["node"])
+
+
 def test_no_provider_online_refunds_the_requester(net):
     for p in net["providers"]:
         p.stop()

@@ -11,7 +11,8 @@ proves the node (proven against the nodes and schedule roots) wrong with
 requester refunded, and the supply invariant holds. Verifiers that wrongly vote invalid
 against an honest provider of the same model lose at `resolveBy`: the provider revealed and
 nothing was proven. One-second blocks, so that the staging fits the dispute's 100 blocks even
-with debug binaries."""
+with debug binaries; the honest-provider case, which stages nothing, restarts the node with
+quarter-second blocks."""
 import json
 import subprocess
 
@@ -128,11 +129,17 @@ def test_an_honest_provider_of_a_model_by_reference_wins_at_the_deadline(net):
     be proven against it, and at `resolveBy` the hook settles for the provider that revealed
     (the whole run it cannot have: the model is not on chain)."""
     node = net["node"]
-    for d in net["providers"]:
+    for d in net["providers"] + net["verifiers"]:
         d.stop()
+    # nothing is staged in this case: a quarter-second block interval (local config, no
+    # consensus rule) lets the dispute's 100 blocks pass in ~25 s instead of 100 s
+    node.stop()
+    node.config["blockIntervalMs"] = 250
+    node.config_file.write_text(json.dumps(node.config, indent=2))
+    node.start()
+    for d in net["providers"]:
         d.start(node)
     for d in net["verifiers"]:
-        d.stop()
         d.start(node, alwaysInvalid=True)
     _, job = submit_and_settle(net)
     assert job["status"] == "finalized" and job["dispute"]["state"] == "providerRight", (job["status"], job.get("dispute"))
