@@ -496,6 +496,12 @@ def test_opgd_start_refuses_the_dev_signer_and_has_none(tmp_path):
         node.stop()
 
 
+def test_opgd_dev_refuses_a_p2p_port_out_of_range(tmp_path):
+    refused = run([str(BIN / "opgd"), "dev", "--datadir", str(tmp_path / "dev"), "--p2p-port", "70000"])
+    assert refused.returncode == 2 and '--p2p-port: "70000" is not a port number' in refused.stderr
+    assert not (tmp_path / "dev").exists(), "nothing is written"
+
+
 def test_the_pages_function_selectors_are_keccak_of_their_signatures():
     source = CHAT_JS.read_text()
     for signature in ("requestJob(string,bytes,bytes32,string,uint8,uint256,uint256,uint64)", "jobOutput(bytes32)"):
