@@ -50,12 +50,18 @@ final class Explorer {
         return zip(["acceptBlocks", "attestCommitBlocks", "attestRevealBlocks", "challengeBlocks"], words).map { ($0, $1.uintValue?.uint64 ?? 0) }
     }
 
-    /// `network.json`: the chain id, blocks per epoch, the jobs module's block counts (null
-    /// without jobs) and each module's name, address, ABI and event topics (keccak256 of each
-    /// event's signature, which the page cannot compute).
-    static func network(chainId: UInt64, epochBlocks: UInt64, jobs: [(name: String, blocks: UInt64)]? = nil,
+    /// The chain's native currency as wallets describe it (EIP-3085's `nativeCurrency`).
+    static let nativeCurrency: JSONValue = ["name": "OPG", "symbol": "OPG", "decimals": 18]
+
+    /// `network.json`: the chain id, the genesis file's network name (null when it names none)
+    /// and native currency (the two names a wallet shows, EIP-3085's `chainName` and
+    /// `nativeCurrency`), blocks per epoch, the jobs module's block counts (null without jobs) and
+    /// each module's name, address, ABI and event topics (keccak256 of each event's signature,
+    /// which the page cannot compute).
+    static func network(chainId: UInt64, networkName: String? = nil, epochBlocks: UInt64, jobs: [(name: String, blocks: UInt64)]? = nil,
                         modules: [NativeModule] = StandardModules.all()) throws -> JSONValue {
-        .object(["chainId": .int(chainId), "epochBlocks": .int(epochBlocks),
+        .object(["chainId": .int(chainId), "networkName": networkName.map { .string($0) } ?? .null, "nativeCurrency": nativeCurrency,
+                 "epochBlocks": .int(epochBlocks),
                  "jobs": jobs.map { .object(JSONObject($0.map { ($0.name, .int($0.blocks)) })) } ?? .null,
                  "modules": .array(try modules.map { module in
                      .object(["name": .string(module.name), "address": .string(module.address.checksummed),

@@ -20,6 +20,12 @@ public enum GenesisFile {
         return try parse(value)
     }
 
+    /// The `networkName` of genesis bytes `parse` accepted (informational, not part of block 0):
+    /// what the chain is called for people and wallets; nil when the file names none.
+    public static func networkName(_ bytes: [UInt8]) -> String? {
+        (try? JSONParser.parse(bytes))?["networkName"]?.stringValue
+    }
+
     /// Reads and parses a genesis file.
     public static func load(_ path: String) throws -> (spec: GenesisSpec, bytes: [UInt8]) {
         let (value, bytes) = try readJSONFile(path, what: "genesis")

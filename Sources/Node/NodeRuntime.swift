@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import HTTPServer
 import JSON
+import Network
 import Primitives
 import RPC
 import Storage
@@ -20,6 +21,9 @@ public final class NodeRuntime {
     public let validator: PrivateKey?
     /// The engine, its keys and the P2P transport.
     public let consensus: ValidatorService
+    /// The genesis file's `networkName` (nil when it names none), served to pages and wallets in
+    /// `/explorer/network.json`.
+    public let networkName: String?
     private let store: LevelDBStore
     private var server: HTTPServer?
     private var api: EthAPI?
@@ -42,6 +46,7 @@ public final class NodeRuntime {
             throw CommandError("data directory \(config.dataDir) is not initialised; run `opgd init --genesis FILE --datadir \(config.dataDir)`")
         }
         let spec = try ChainSetup.storedGenesis(database)
+        networkName = try database.genesisBytes().flatMap(GenesisFile.networkName)
         if let path = config.genesis {
             let (fileSpec, _) = try GenesisFile.load(path)
             let fileHash = try fileSpec.genesisBlock(nodes: TrieNodeStore(store: MemoryStore())).block.hash
@@ -97,7 +102,7 @@ public final class NodeRuntime {
         NodeEndpoints(chain: chain, rpcMetrics: rpcMetrics, subscriptions: subscriptions, peers: { [consensus] in consensus.peerCount })
             .register(on: router)
         NodeEvents(chain: chain).register(on: router)
-        let network = try Explorer.network(chainId: chain.config.chainId, epochBlocks: Explorer.epochBlocks(models.reader()),
+        let network = try Explorer.network(chainId: chain.config.chainId, networkName: networkName, epochBlocks: Explorer.epochBlocks(models.reader()),
                                            jobs: Explorer.jobsBlockParameters(models.reader()))
         for library in Explorer(javascriptDirectory: config.explorerJavaScriptDir, network: network).register(on: router) {
             logger.warn("explorer library missing", ["route": library.route, "package": library.package, "dir": config.explorerJavaScriptDir])
@@ -126,6 +131,14 @@ public final class NodeRuntime {
 
     /// The port the RPC server listens on.
     public var rpcPort: Int { server?.port ?? 0 }
+
+    /// This node as a peer to dial (`0x<peer id>@host:port`, what `p2p.persistentPeers` lists);
+    /// nil when it accepts no P2P connections.
+    public var p2pAddress: String? {
+        guard let transport = consensus.transport, let port = transport.listeningPort, let listen = config.p2pListen,
+              let (host, _) = try? PersistentPeer.hostAndPort(listen) else { return nil }
+        return PersistentPeer(id: transport.localPeer, host: host, port: port).description
+    }
 
     /// Stops the validator (the transport, then the engine after its current input), stops serving, and returns.
     public func stop() {

@@ -53,7 +53,7 @@ let commandUsage: [String: String] = [
     changes the set.
     """,
     "dev": """
-    usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N]
+    usage: opgd dev [--datadir DIR] [--genesis FILE] [--port N] [--block-interval-ms N] [--p2p-port N]
 
     Wipes DIR (default devnet/data), initialises it from FILE (default: genesis/devnet.json,
     built into the binary, so this works from any directory),
@@ -61,6 +61,9 @@ let commandUsage: [String: String] = [
     single validator with JSON-RPC on 127.0.0.1:N (default 8545). The dev signer is on:
     eth_accounts lists the dev accounts and eth_sendTransaction signs for them (the chat
     page's signer without a wallet); `opgd start` never enables it.
+    --p2p-port accepts P2P connections on 127.0.0.1:N (0 picks a free port) and prints this
+    node as a peer: an `opgd start` node with no validator key that lists it in
+    p2p.persistentPeers follows the devnet (docs/node.md, "Following a devnet").
     """,
     "replay": """
     usage: opgd replay --datadir DIR
@@ -147,7 +150,7 @@ runMain(program: "opgd", usageHint: "run `opgd --help` for usage") {
         node.runUntilSignalled()
         return 0
     case "dev":
-        let args = try Arguments(rest, options: ["--datadir", "--genesis", "--port", "--block-interval-ms"])
+        let args = try Arguments(rest, options: ["--datadir", "--genesis", "--port", "--block-interval-ms", "--p2p-port"])
         if args.wantsHelp { return help(command) }
         try args.expectPositionals([])
         return try runDev(args)
@@ -217,6 +220,10 @@ func runDev(_ args: Arguments) throws -> Int32 {
         guard let port = Int(p), (0...65535).contains(port) else { throw UsageError("--port: \"\(p)\" is not a port number") }
         config.rpc.port = port
     }
+    if let p = args.option("--p2p-port") {
+        guard let port = Int(p), (0...65535).contains(port) else { throw UsageError("--p2p-port: \"\(p)\" is not a port number") }
+        config.p2pListen = "\(config.rpc.host):\(port)"
+    }
     if let ms = args.option("--block-interval-ms") {
         guard let v = UInt64(ms), (10...3_600_000).contains(v) else { throw UsageError("--block-interval-ms: \"\(ms)\" must be in 10…3600000") }
         config.blockIntervalMs = v
@@ -250,6 +257,7 @@ func runDev(_ args: Arguments) throws -> Int32 {
     }
     lines.append("")
     lines.append("Dev signer on: eth_sendTransaction signs for these accounts. Chat page: http://\(config.rpc.host):\(node.rpcPort)/chat")
+    if let peer = node.p2pAddress { lines.append("P2P peer: \(peer) (list it in a node's p2p.persistentPeers to follow this devnet)") }
     lines.append("Stop with Ctrl-C.")
     print(lines.joined(separator: "\n"))
     fflush(stdout)

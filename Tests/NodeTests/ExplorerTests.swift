@@ -64,6 +64,15 @@ final class ExplorerTests: XCTestCase {
         XCTAssertEqual(notary["eventTopics"]?["Notarized"], .string(Notary.notarizedTopic.hex))
     }
 
+    func testNetworkDescriptionGivesWalletsTheGenesisNameAndTheCurrency() throws {
+        let named = try Explorer.network(chainId: 7, networkName: "opg-devnet", epochBlocks: 100)
+        XCTAssertEqual(named["networkName"], "opg-devnet")
+        XCTAssertEqual(named["nativeCurrency"], ["name": "OPG", "symbol": "OPG", "decimals": 18])
+        XCTAssertEqual(try Explorer.network(chainId: 7, epochBlocks: 100)["networkName"], .null)
+        XCTAssertEqual(GenesisFile.networkName(Array(DevNet.genesisJSON.utf8)), "opg-devnet")
+        XCTAssertNil(GenesisFile.networkName(Array(#"{"chainId":7}"#.utf8)))
+    }
+
     func testExplorerConfigField() throws {
         XCTAssertEqual(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d"}"#)).explorerJavaScriptDir, "/usr/share/javascript")
         XCTAssertEqual(try NodeConfig.parse(JSONParser.parse(#"{"dataDir":"d","explorer":{"javascriptDir":"/opt/js"}}"#)).explorerJavaScriptDir, "/opt/js")

@@ -9,6 +9,9 @@ verifiers running as real daemons:
   console error; screenshots in .build/test-artifacts/chat;
 - the provider's stream gives the committed output's tokens and hash; `opg chat` prints the
   streamed preview before the committed answer;
+- the page served by a second node (an `opgd start` node following the devnet over P2P, with no
+  dev signer, signing through a wallet) streams the answer from the provider, which announced its
+  endpoint only to the devnet node, and its badge reaches verified;
 - provider endpoint announcements are signed and checked; the dev signer is refused by
   `opgd start` and absent (geth's errors) on a node it started.
 
@@ -45,11 +48,28 @@ class DevCommandNode(Node):
     def start(self, wait: bool = True):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([str(BIN / "opgd"), "dev", "--datadir", str(self.datadir), "--genesis", str(self.genesis),
-                                      "--port", str(self.port), "--block-interval-ms", "200"],
+                                      "--port", str(self.port), "--block-interval-ms", "200", "--p2p-port", "0"],
                                      stdout=open(self.log_file, "ab"), stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready()
         return self
+
+    def p2p_peer(self):
+        """The devnet as a peer to follow (`opgd dev` prints it once it answers)."""
+        line = wait_for(lambda: next((l for l in self.log_file.read_text().splitlines() if l.startswith("P2P peer: ")), None),
+                        timeout=10, what="opgd dev's P2P peer line")
+        return line.split()[2]
+
+
+def follower(work, genesis, peer):
+    """An `opgd start` node with no validator key (so no dev signer) that follows `peer`; its
+    consensus key is a fresh one in no validator set."""
+    node = Node(workdir=work, extra_config={"genesis": str(genesis), "p2p": {"persistentPeers": [peer]}})
+    del node.config["validatorKeyFile"]
+    node.init()
+    (node.datadir / "consensus").mkdir()
+    (node.datadir / "consensus" / "consensus_key").write_text(bytes(Account.create().key).hex() + "\n")
+    return node.start()
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +77,26 @@ def devnet(tmp_path_factory):
     work = tmp_path_factory.mktemp("chatpage")
     genesis = json.loads(GENESIS.read_text())
     genesis["staking"] = {"epochBlocks": 4, "providerMinStake": str(10 * ETHER), "verifierMinStake": str(5 * ETHER)}
-    # A challenge window of 10 blocks (2 s) so the page shows "verified at quorum" before "final".
-    genesis["jobs"] = {"acceptBlocks": 100, "attestCommitBlocks": 100, "attestRevealBlocks": 100, "challengeBlocks": 10, "committeeSize": 3}
+    # A challenge window of 10 blocks (2 s) so the page shows "verified at quorum" before "final";
+    # 2-minute windows for the rest (the daemons load the 542 MB model on their first job, slowly on a loaded machine).
+    genesis["jobs"] = {"acceptBlocks": 600, "attestCommitBlocks": 600, "attestRevealBlocks": 600, "challengeBlocks": 10, "committeeSize": 3}
     (work / "genesis.json").write_text(json.dumps(genesis))
     node = DevCommandNode(work / "node", work / "genesis.json").start()
-    daemons = []
+    daemons, second = [], None
     try:
+        # Following from block 0, the second node knows the provider by the time it announces.
+        second = follower(work / "second", work / "genesis.json", node.p2p_peer())
         register_and_stake(node, node.web3())
         files = {"chat": {"modelFile": str(MODEL), "tokenizerFile": str(TOKENIZER)}}
         daemons = [Daemon(work, "provider", PROVIDER, **files).start(node)]
         daemons += [Daemon(work, "verifier", v, **files).start(node) for v in VERIFIERS]
         wait_for(lambda: node.result("opg_getProviderEndpoint", [PROVIDER.address]), what="the provider's announcement")
-        yield {"node": node, "work": work, "daemons": daemons}
+        yield {"node": node, "second": second, "work": work, "daemons": daemons}
     finally:
         for d in daemons:
             d.stop()
+        if second:
+            second.stop()
         node.stop()
 
 
@@ -264,9 +289,10 @@ window.ethereum = { request: async ({ method, params }) => {
 @pytest.mark.parametrize("wallet_chain", ["node's", "switched", "refused"])
 def test_an_injected_wallet_is_preferred_and_asked_to_switch_to_the_nodes_chain(devnet, browser, wallet_chain):
     """A wallet on the node's chain signs with no question; one on another chain is asked to switch
-    (and, not knowing the chain, to add it with this node's RPC URL and OPG as its currency), and
-    the page follows: a message goes out through the wallet's eth_sendTransaction and is answered;
-    a refused switch is said plainly, and sending asks again and sends nothing."""
+    (and, not knowing the chain, to add it with the genesis file's network name, this node's RPC
+    URL and OPG as its currency), and the page follows: a message goes out through the wallet's
+    eth_sendTransaction and is answered; a refused switch is said plainly, and sending asks again
+    and sends nothing."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -304,7 +330,7 @@ def test_an_injected_wallet_is_preferred_and_asked_to_switch_to_the_nodes_chain(
         assert methods == ["eth_requestAccounts", "eth_chainId", "wallet_switchEthereumChain", "wallet_addEthereumChain", "eth_chainId"]
         switch, add = calls()[2:4]
         assert switch["params"] == [{"chainId": hex(chain_id)}]
-        assert add["params"] == [{"chainId": hex(chain_id), "chainName": f"opg chain {chain_id}", "rpcUrls": [node.url],
+        assert add["params"] == [{"chainId": hex(chain_id), "chainName": "opg-devnet", "rpcUrls": [node.url],
                                   "nativeCurrency": {"name": "OPG", "symbol": "OPG", "decimals": 18}, "blockExplorerUrls": [node.url + "/"]}]
         browser.find_element(By.ID, "message").send_keys(QUESTION)
         Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
@@ -317,6 +343,73 @@ def test_an_injected_wallet_is_preferred_and_asked_to_switch_to_the_nodes_chain(
         job = node.result("opg_getJob", [dataset(browser, ".turn.assistant", "jobId")])
         assert job["requester"] == wallet_account and job["label"] == "verified"
         assert text_of(browser, ".turn.assistant .text") == ANSWER
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
+# A stand-in wallet that holds its key outside the page, as a real one does: each
+# eth_sendTransaction waits for the test to approve it with the signed bytes (window.walletApprove),
+# then sends them with eth_sendRawTransaction to the node serving the page.
+APPROVING_WALLET = """window.walletCalls = [];
+window.ethereum = { request: async ({ method, params }) => {
+  window.walletCalls.push({ method, params });
+  if (method === 'eth_requestAccounts') return ['%(account)s'];
+  if (method === 'eth_chainId') return '%(chain)s';
+  if (method !== 'eth_sendTransaction') throw new Error('the stand-in wallet does not do ' + method);
+  const raw = await new Promise(resolve => { window.walletApprove = resolve; });
+  const answer = await (await fetch(location.origin, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: [raw] }) })).json();
+  if (answer.error) throw new Error(answer.error.message);
+  return answer.result;
+} };"""
+
+
+def test_a_page_on_a_second_node_streams_from_a_provider_that_announced_elsewhere(devnet, browser):
+    """The provider daemon announced its endpoint to the devnet node only; the page is served by
+    a second node that follows it over P2P (no dev signer there: a wallet signs, and the request
+    goes in through the second node). The endpoint reached the second node by gossip, the tokens
+    stream from the provider into the page, and the badge reaches verified, then final."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    node, second = devnet["node"], devnet["second"]
+    account = DEV_ACCOUNTS[5]
+    assert second.result("eth_accounts") == [], "the second node has no dev signer"
+    assert second.result("opg_getProviderEndpoint", [PROVIDER.address]) == node.result("opg_getProviderEndpoint", [PROVIDER.address])
+    chain_id = int(second.result("eth_chainId"), 16)
+    browser.get_log("browser")  # the earlier tests' entries
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                     {"source": APPROVING_WALLET % {"chain": hex(chain_id), "account": account.address}})
+    try:
+        browser.get(second.url + "/chat")
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") is not None)
+        assert browser.execute_script("return document.body.dataset.ready") == "true", text_of(browser, "#problem")
+        browser.find_element(By.ID, "message").send_keys(QUESTION)
+        Select(browser.find_element(By.ID, "max-tokens")).select_by_value("16")
+        browser.find_element(By.ID, "message").send_keys(Keys.CONTROL, Keys.ENTER)
+        WebDriverWait(browser, 30, poll_frequency=0.05).until(lambda d: d.execute_script("return !!window.walletApprove"))
+        request = [c for c in browser.execute_script("return window.walletCalls") if c["method"] == "eth_sendTransaction"][-1]["params"][0]
+        w3 = second.web3()
+        tx = {"chainId": chain_id, "nonce": w3.eth.get_transaction_count(account.address, "pending"), "to": request["to"],
+              "value": int(request["value"], 16), "data": request["data"], "maxPriorityFeePerGas": 10**9}
+        tx["gas"] = w3.eth.estimate_gas({**tx, "from": account.address}) * 2
+        tx["maxFeePerGas"] = 2 * w3.eth.get_block("latest")["baseFeePerGas"] + tx["maxPriorityFeePerGas"]
+        browser.execute_script("window.walletApprove(arguments[0])", "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+
+        states = []
+        WebDriverWait(browser, 180, poll_frequency=0.05).until(
+            lambda d: states.append(dataset(d, ".badge", "state")) or states[-1] == "final", f"the badge stopped at {states[-1:]}")
+        assert "verified" in states, "the badge showed verified at quorum before final"
+        streamed = dataset(browser, ".turn.assistant", "streamedTokens")
+        assert streamed and [int(t) for t in streamed.split(",")] == ANSWER_IDS, \
+            f"no tokens streamed from the provider ({text_of(browser, '.turn.assistant .progress')})"
+        assert text_of(browser, ".turn.assistant .text") == ANSWER
+        job = second.result("opg_getJob", [dataset(browser, ".turn.assistant", "jobId")])
+        assert job["requester"] == account.address and job["provider"] == PROVIDER.address and job["label"] == "verified"
+        assert browser.find_element(By.CSS_SELECTOR, ".turn.assistant a.job-link").get_attribute("href").startswith(second.url + "/#/job/")
+        browser.save_screenshot(str(ARTIFACTS / "chat-second-node.png"))
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == [], "the chat page logged errors"
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
 
@@ -401,6 +494,12 @@ def test_opgd_start_refuses_the_dev_signer_and_has_none(tmp_path):
         assert page.status_code == 200 and "Messages become public on chain" in page.text
     finally:
         node.stop()
+
+
+def test_opgd_dev_refuses_a_p2p_port_out_of_range(tmp_path):
+    refused = run([str(BIN / "opgd"), "dev", "--datadir", str(tmp_path / "dev"), "--p2p-port", "70000"])
+    assert refused.returncode == 2 and '--p2p-port: "70000" is not a port number' in refused.stderr
+    assert not (tmp_path / "dev").exists(), "nothing is written"
 
 
 def test_the_pages_function_selectors_are_keccak_of_their_signatures():

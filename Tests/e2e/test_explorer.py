@@ -14,7 +14,7 @@ import pytest
 import requests
 from web3 import Web3
 
-from opgnode import DEV_ACCOUNTS, ROOT, Node, run, sign
+from opgnode import DEV_ACCOUNTS, GENESIS, ROOT, Node, run, sign
 from test_inference import FIXTURES, OPG, fixture, hub, model_input, precompile, send
 
 ARTIFACTS = ROOT / ".build" / "test-artifacts" / "explorer"
@@ -167,6 +167,8 @@ def test_libraries_come_from_debian_and_json_rpc_keeps_post(explorer_node):
     assert chart.content == Path("/usr/share/javascript/chart.js/chart.min.js").read_bytes()
     network = requests.get(explorer_node.url + "/explorer/network.json").json()
     assert network["chainId"] == int(result(explorer_node, "eth_chainId"), 16) and network["epochBlocks"] > 0
+    assert network["networkName"] == json.loads(GENESIS.read_text())["networkName"] == "opg-devnet"
+    assert network["nativeCurrency"] == {"name": "OPG", "symbol": "OPG", "decimals": 18}
     assert {m["name"] for m in network["modules"]} >= {"Notary", "ModelRegistry", "InferencePrecompile", "InferenceHub", "Staking", "Supply"}
     assert explorer_node.result("eth_blockNumber").startswith("0x"), "POST / stays JSON-RPC"
 

@@ -119,7 +119,8 @@ function wrongChain(walletChain, reason) {
 }
 
 // Asks the wallet to be on the node's chain: wallet_switchEthereumChain, and when the wallet
-// does not know the chain (error 4902) wallet_addEthereumChain with this node as its RPC URL.
+// does not know the chain (error 4902) wallet_addEthereumChain with the chain's name and currency
+// from network.json (the genesis file's networkName) and this node as its RPC URL.
 async function ensureWalletChain() {
   const wallet = window.ethereum, chainId = "0x" + BigInt(network.chainId).toString(16);
   const current = BigInt(await wallet.request({ method: "eth_chainId" }));
@@ -131,8 +132,8 @@ async function ensureWalletChain() {
     if (codeOf(error) !== 4902) throw wrongChain(current, error?.message || `error ${codeOf(error)}`);
     try {
       await wallet.request({ method: "wallet_addEthereumChain", params: [{
-        chainId, chainName: `opg chain ${network.chainId}`, rpcUrls: [location.origin],
-        nativeCurrency: { name: "OPG", symbol: "OPG", decimals: 18 }, blockExplorerUrls: [location.origin + "/"] }] });
+        chainId, chainName: network.networkName ?? `opg chain ${network.chainId}`, rpcUrls: [location.origin],
+        nativeCurrency: network.nativeCurrency, blockExplorerUrls: [location.origin + "/"] }] });
     } catch (addError) {
       throw wrongChain(current, addError?.message || `error ${codeOf(addError)}`);
     }
