@@ -8,7 +8,8 @@ import Primitives
 /// attestation — the in-order check takes an entry only for the attestation it reads itself
 /// — so the call's outcome is the serial path's whatever the workers do or how fast. Workers
 /// take the items in order; `entry(i)` waits for item i only; `finish()` stops the workers
-/// and waits for them.
+/// and waits for them. Workers are tasks on `RecoveryPool.shared`, whose threads persist
+/// between calls, not threads started for each call.
 final class AttestationRecovery: @unchecked Sendable {
     /// An attestation's digest and its signature recovered: the signer, or the revert
     /// `Attestation.recoverSigner` gave.
@@ -27,7 +28,7 @@ final class AttestationRecovery: @unchecked Sendable {
     private var entries: [Entry?]
     private var next = 0
 
-    /// Starts `workers` threads recovering `signatures[i]` over `attestations[i]`'s digest
+    /// Starts `workers` pool tasks recovering `signatures[i]` over `attestations[i]`'s digest
     /// (nil: nothing to recover for that item).
     init(attestations: [Attestation?], signatures: [[UInt8]], chainId: UInt64, workers: Int) {
         self.attestations = attestations
@@ -37,10 +38,10 @@ final class AttestationRecovery: @unchecked Sendable {
         entries = [Entry?](repeating: nil, count: attestations.count)
         for _ in 0..<workers {
             workersDone.enter()
-            Thread {
+            RecoveryPool.shared.run {
                 self.work()
                 self.workersDone.leave()
-            }.start()
+            }
         }
     }
 
@@ -81,6 +82,50 @@ final class AttestationRecovery: @unchecked Sendable {
             return Entry(attestation: attestation, digest: digest, signer: .failure(revert))
         } catch {
             return nil
+        }
+    }
+}
+
+/// Threads that live as long as the process and run the tasks given to them in the order
+/// given: the workers of every `AttestationRecovery`. A task never waits on another, so a
+/// call's tasks queued behind another call's only start later.
+final class RecoveryPool: @unchecked Sendable {
+    /// One thread per core, started on first use.
+    static let shared = RecoveryPool(threads: ProcessInfo.processInfo.activeProcessorCount)
+
+    private let condition = NSCondition()
+    private var tasks: [() -> Void] = []
+    private var head = 0
+
+    private init(threads: Int) {
+        for _ in 0..<max(1, threads) {
+            let thread = Thread { [self] in serve() }
+            thread.name = "attestation-recovery"
+            thread.start()
+        }
+    }
+
+    /// Queues `task` for the next free thread.
+    func run(_ task: @escaping () -> Void) {
+        condition.withLock {
+            tasks.append(task)
+            condition.signal()
+        }
+    }
+
+    private func serve() {
+        while true {
+            let task: () -> Void = condition.withLock {
+                while head == tasks.count { condition.wait() }
+                let task = tasks[head]
+                head += 1
+                if head == tasks.count {
+                    tasks.removeAll(keepingCapacity: true)
+                    head = 0
+                }
+                return task
+            }
+            task()
         }
     }
 }

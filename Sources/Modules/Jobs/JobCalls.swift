@@ -158,7 +158,7 @@ extension Jobs {
         try set(base, .requestedAt, context.block.number, context)
         try context.store(id, at: try context.pushArrayElement(Slot.jobList))
         try schedule(id, base, at: context.block.number + 2, context)
-        try context.emit(topics: [ABI.eventTopic(Event.requested), id, Hash32(word: context.caller)],
+        try context.emit(topics: [SignatureCache.topic(Event.requested), id, Hash32(word: context.caller)],
                          data: try ABI.encode([.string, .uint(8), .uint(256), .uint(256), .uint(64)],
                                               [.string(modelId), .uint(UInt256(UInt64(r.verificationClass.rawValue))), .uint(r.maxFee),
                                                .uint(r.verificationFee), .uint(UInt256(r.deadline))]))
@@ -191,7 +191,7 @@ extension Jobs {
         try set(base, .collateral, collateral, context)
         try setStatus(base, .accepted, context)
         try schedule(id, base, at: deadline, context)
-        try context.emit(topics: [ABI.eventTopic(Event.accepted), id, Hash32(word: provider)],
+        try context.emit(topics: [SignatureCache.topic(Event.accepted), id, Hash32(word: provider)],
                          data: fee.bigEndianBytes32 + collateral.bigEndianBytes32)
     }
 
@@ -217,7 +217,7 @@ extension Jobs {
         try set(base, .committedAt, context.block.number, context)
         try setStatus(base, .committed, context)
         try schedule(r.jobId, base, at: context.block.number + 3, context)
-        try context.emit(topics: [ABI.eventTopic(Event.resultCommitted), r.jobId, Hash32(word: provider)], data: outputHash.bytes + r.traceRoot.bytes)
+        try context.emit(topics: [SignatureCache.topic(Event.resultCommitted), r.jobId, Hash32(word: provider)], data: outputHash.bytes + r.traceRoot.bytes)
     }
 
     func commitAttestation(_ id: Hash32, commitment: Hash32, _ context: NativeCallContext) throws {
@@ -235,7 +235,7 @@ extension Jobs {
         }
         try context.store(commitment, at: offset(record, MemberField.commitment.rawValue))
         try set(base, .committedCount, try number(base, .committedCount, context) + 1, context)
-        try context.emit(topics: [ABI.eventTopic(Event.attestationCommitted), id, Hash32(word: context.caller)], data: [])
+        try context.emit(topics: [SignatureCache.topic(Event.attestationCommitted), id, Hash32(word: context.caller)], data: [])
     }
 
     /// Checks and records each reveal in order; any rejected item reverts the whole call
@@ -322,7 +322,7 @@ extension Jobs {
         try set(base, .revealedCount, try number(base, .revealedCount, context) + 1, context)
         if let tally = Self.tally(item.verdict) { try set(base, tally, try word(base, tally, context) + weight, context) }
         try Staking.recordAttestations(item.verifier, count: 1, context: context)
-        try context.emit(topics: [ABI.eventTopic(Event.attestationRevealed), item.jobId, Hash32(word: item.verifier)],
+        try context.emit(topics: [SignatureCache.topic(Event.attestationRevealed), item.jobId, Hash32(word: item.verifier)],
                          data: UInt256(UInt64(item.verdict.rawValue)).bigEndianBytes32)
         return base
     }
@@ -346,7 +346,7 @@ extension Jobs {
         let slashed = try Staking.slash(item.verifier, fractionBps: UInt16(stakingParams.equivocationSlashBps), reason: reason,
                                         beneficiary: context.caller, context: context)
         try Staking.tombstone(item.verifier, reason: reason, context: context)
-        try context.emit(topics: [ABI.eventTopic(Event.equivocation), item.jobId, Hash32(word: item.verifier)],
+        try context.emit(topics: [SignatureCache.topic(Event.equivocation), item.jobId, Hash32(word: item.verifier)],
                          data: Hash32(word: context.caller).bytes + slashed.bigEndianBytes32)
     }
 
@@ -359,7 +359,7 @@ extension Jobs {
         guard context.value == bond else { throw NativeRevert("send exactly the challenge bond \(bond) wei, got \(context.value)") }
         try context.escrow(bond)
         try openDispute(id, base, challenger: context.caller, bond: bond, context)
-        try context.emit(topics: [ABI.eventTopic(Event.challenged), id, Hash32(word: context.caller)], data: bond.bigEndianBytes32)
+        try context.emit(topics: [SignatureCache.topic(Event.challenged), id, Hash32(word: context.caller)], data: bond.bigEndianBytes32)
     }
 
     /// Records a dispute and stops the job's settlement until `resolveDispute`, or the
@@ -389,7 +389,7 @@ extension Jobs {
     func finalizeNow(_ id: Hash32, _ base: Hash32, _ context: NativeCallContext) throws {
         let paid = try settle(id, base, verified: true, context)
         guard context.transaction != nil else { return }
-        try context.emit(topics: [ABI.eventTopic(Event.finalized), id],
+        try context.emit(topics: [SignatureCache.topic(Event.finalized), id],
                          data: paid.provider.bigEndianBytes32 + paid.verifiers.bigEndianBytes32 + paid.burned.bigEndianBytes32
                              + paid.refunded.bigEndianBytes32)
     }

@@ -137,7 +137,7 @@ extension Jobs {
         try context.storeWord(UInt256(UInt64(state.rawValue)), at: offset(dispute, DisputeField.state.rawValue))
         try context.storeWord(UInt256(context.block.number), at: offset(dispute, DisputeField.resolvedAt.rawValue))
         if context.transaction != nil {
-            try context.emit(topics: [ABI.eventTopic(Event.disputeResolved), id], data: UInt256(UInt64(state.rawValue)).bigEndianBytes32)
+            try context.emit(topics: [SignatureCache.topic(Event.disputeResolved), id], data: UInt256(UInt64(state.rawValue)).bigEndianBytes32)
         }
     }
 

@@ -82,7 +82,7 @@ extension Jobs {
         try Self.checkProof(MerkleProof(leafIndex: Int(piece), leafCount: Int(pieces), siblings: proof), leafHash: pieceRoot,
                             root: try context.load(field(base, .traceRoot)), what: "piece \(piece)")
         try context.storeWord(UInt256(next + 1), at: offset(try context.mappingSlot(Slot.disputes, key: id), DisputeField.revealedPieces.rawValue))
-        try context.emit(topics: [ABI.eventTopic(Event.traceRevealed), id],
+        try context.emit(topics: [SignatureCache.topic(Event.traceRevealed), id],
                          data: try ABI.encode([.uint(64), .array(.fixedBytes(32))], [.uint(UInt256(piece)), .array(leaves.map { .fixedBytes($0.bytes) })]))
     }
 

@@ -308,7 +308,7 @@ extension Jobs {
             try set(base, .challengeEnd, end, context)
             try set(base, .agendaBlock, UInt64(0), context)
             try setStatus(base, .challengeable, context)
-            if context.transaction != nil { try context.emit(topics: [ABI.eventTopic(Event.quorumReached), id], data: UInt256(end).bigEndianBytes32) }
+            if context.transaction != nil { try context.emit(topics: [SignatureCache.topic(Event.quorumReached), id], data: UInt256(end).bigEndianBytes32) }
             if params.challengeBlocks == 0, try settlementVersion(context) >= 2 { try finalizeNow(id, base, context) }
         } else if invalid * UInt256(3) >= total * UInt256(2) {
             try set(base, .agendaBlock, UInt64(0), context)

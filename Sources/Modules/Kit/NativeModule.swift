@@ -1,4 +1,5 @@
 import Chain
+import Foundation
 import Primitives
 
 /// A native module: a `NativeHandler` that publishes its Solidity ABI (a file under
@@ -41,14 +42,16 @@ public struct ModuleFunction: Equatable, Sendable {
     /// How the function may treat state and value.
     public let mutability: Mutability
 
+    /// The 4-byte selector: the first bytes of keccak256(signature), hashed once when the
+    /// function is declared (dispatch compares it against every call's calldata).
+    public let selector: [UInt8]
+
     /// Declares a function.
     public init(_ signature: String, _ mutability: Mutability) {
         self.signature = signature
         self.mutability = mutability
+        self.selector = ABI.selector(signature)
     }
-
-    /// The 4-byte selector: the first bytes of keccak256(signature).
-    public var selector: [UInt8] { ABI.selector(signature) }
 
     /// The function's name (the signature up to its parenthesis).
     public var name: Substring { signature.prefix { $0 != "(" } }
@@ -76,6 +79,36 @@ extension SelectorDispatchedModule {
             return try perform(function, arguments: arguments, context: context)
         case .payable: return try perform(function, arguments: arguments, context: context)
         }
+    }
+}
+
+/// Event topics and call encodings of the modules' fixed signatures, each hashed (and
+/// parsed) once per process: a module emits an event or calls another module on every
+/// reveal, where one Keccak per signature and call showed up in block-execution profiles.
+enum SignatureCache {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var topics: [String: Hash32] = [:]
+    nonisolated(unsafe) private static var calls: [String: (selector: [UInt8], types: [ABIType])] = [:]
+
+    /// keccak256(signature): topic 0 of the event `signature`.
+    static func topic(_ signature: String) -> Hash32 {
+        if let topic = lock.withLock({ topics[signature] }) { return topic }
+        let topic = ABI.eventTopic(signature)
+        lock.withLock { topics[signature] = topic }
+        return topic
+    }
+
+    /// `ABI.encodeCall(signature, values)`, with the signature's selector and parameter
+    /// types taken from the cache.
+    static func encodeCall(_ signature: String, _ values: [ABIValue]) throws -> [UInt8] {
+        let call: (selector: [UInt8], types: [ABIType])
+        if let cached = lock.withLock({ calls[signature] }) {
+            call = cached
+        } else {
+            call = (ABI.selector(signature), try ABIType.parseSignature(signature).types)
+            lock.withLock { calls[signature] = call }
+        }
+        return call.selector + (try ABI.encode(call.types, values))
     }
 }
 

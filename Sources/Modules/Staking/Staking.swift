@@ -291,7 +291,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(UInt256(context.block.number), at: field(base, .registeredAt))
         try context.storeAddress(caller, at: try context.pushArrayElement(Slot.operatorList))
         try context.bond(context.value)
-        try context.emit(topics: [ABI.eventTopic(Event.registered), Hash32(word: caller)],
+        try context.emit(topics: [SignatureCache.topic(Event.registered), Hash32(word: caller)],
                          data: try ABI.encode([.uint(8), .uint(256), .uint(64)], [.uint(UInt256(UInt64(role.rawValue))), .uint(context.value), .uint(UInt256(epoch))]))
         return []
     }
@@ -311,7 +311,7 @@ public final class Staking: SelectorDispatchedModule {
         }
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
         try context.bond(context.value)
-        try context.emit(topics: [ABI.eventTopic(Event.stakeAdded), Hash32(word: context.caller)],
+        try context.emit(topics: [SignatureCache.topic(Event.stakeAdded), Hash32(word: context.caller)],
                          data: try ABI.encode([.uint(256), .uint(256)], [.uint(context.value), .uint(after)]))
         return []
     }
@@ -334,7 +334,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(pending + amount, at: field(base, .unbonding))
         try context.storeWord(UInt256(releaseBlock), at: field(base, .unbondingReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(Event.unbonding), Hash32(word: context.caller)],
+        try context.emit(topics: [SignatureCache.topic(Event.unbonding), Hash32(word: context.caller)],
                          data: try ABI.encode([.uint(256), .uint(64)], [.uint(amount), .uint(UInt256(releaseBlock))]))
         return []
     }
@@ -350,7 +350,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.zero, at: field(base, .unbonding))
         try context.storeWord(.zero, at: field(base, .unbondingReleaseBlock))
         try context.releaseBond(amount, to: context.caller)
-        try context.emit(topics: [ABI.eventTopic(Event.withdrawn), Hash32(word: context.caller)], data: amount.bigEndianBytes32)
+        try context.emit(topics: [SignatureCache.topic(Event.withdrawn), Hash32(word: context.caller)], data: amount.bigEndianBytes32)
         return []
     }
 
@@ -372,7 +372,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.zero, at: field(base, .jailReleaseBlock))
         try context.storeWord(UInt256(epoch), at: field(base, .eligibleFromEpoch))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(Event.unjailed), Hash32(word: context.caller)], data: UInt256(epoch).bigEndianBytes32)
+        try context.emit(topics: [SignatureCache.topic(Event.unjailed), Hash32(word: context.caller)], data: UInt256(epoch).bigEndianBytes32)
         return []
     }
 
@@ -405,7 +405,7 @@ public final class Staking: SelectorDispatchedModule {
         if amount > reward { try context.burnBond(amount - reward) }
         try context.storeWord(try context.loadWord(field(base, .faults)) + .one, at: field(base, .faults))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(Event.slashed), Hash32(word: target), Hash32(word: beneficiary)],
+        try context.emit(topics: [SignatureCache.topic(Event.slashed), Hash32(word: target), Hash32(word: beneficiary)],
                          data: try ABI.encode([.uint(256), .uint(256), .string], [.uint(amount - reward), .uint(reward), .string(reason)]))
         return amount
     }
@@ -421,7 +421,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.one, at: field(base, .jailed))
         try context.storeWord(UInt256(releaseBlock), at: field(base, .jailReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(Event.jailed), Hash32(word: target)],
+        try context.emit(topics: [SignatureCache.topic(Event.jailed), Hash32(word: target)],
                          data: try ABI.encode([.uint(64), .string], [.uint(UInt256(releaseBlock)), .string(reason)]))
         return []
     }
@@ -441,7 +441,7 @@ public final class Staking: SelectorDispatchedModule {
         try context.storeWord(.one, at: field(base, .jailed))
         try context.storeWord(UInt256(UInt64.max), at: field(base, .jailReleaseBlock))
         if role == .validator { try context.storeWord(.one, at: Slot.validatorsPending) }
-        try context.emit(topics: [ABI.eventTopic(Event.tombstoned), Hash32(word: target)], data: try ABI.encode([.string], [.string(reason)]))
+        try context.emit(topics: [SignatureCache.topic(Event.tombstoned), Hash32(word: target)], data: try ABI.encode([.string], [.string(reason)]))
     }
 
     private func recordAttestations(_ target: Address, count: UInt64, _ context: NativeCallContext) throws -> [UInt8] {
@@ -450,7 +450,7 @@ public final class Staking: SelectorDispatchedModule {
         let (base, _) = try registered(target, context)
         let total = try context.loadWord(field(base, .attestations)) + UInt256(count)
         try context.storeWord(total, at: field(base, .attestations))
-        try context.emit(topics: [ABI.eventTopic(Event.attestationsRecorded), Hash32(word: target)],
+        try context.emit(topics: [SignatureCache.topic(Event.attestationsRecorded), Hash32(word: target)],
                          data: try ABI.encode([.uint(64), .uint(64)], [.uint(UInt256(count)), .uint(total)]))
         return []
     }

@@ -72,7 +72,7 @@ extension Staking {
 
     private static func invoke(_ signature: String, _ values: [ABIValue], _ context: NativeCallContext,
                                isStatic: Bool = false) throws -> [UInt8] {
-        let input = try ABI.encodeCall(signature, values)
+        let input = try SignatureCache.encodeCall(signature, values)
         let outcome = isStatic ? try context.staticCall(address, input: input) : try context.call(address, input: input)
         guard outcome.success else { throw NativeRevert("staking: \(outcome.revertReason ?? "call failed")") }
         return outcome.returnData
