@@ -66,54 +66,52 @@ void opg_sgemm_panels_portable(const float *A, size_t lda, const float *B, size_
 __attribute__((target("avx2,fma"), always_inline))
 static inline __m256 rectified8(__m256 x) { return _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NLE_UQ)); }
 
-// Lane masks for the first `cols` of 16 columns (two 8-lane halves).
-__attribute__((target("avx2,fma")))
-static inline void column_masks(int cols, __m256i mask[2]) {
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    mask[0] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lanes);
-    mask[1] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lanes);
-}
-
 // A rows x (16 G) tile: `rows` <= 6 rows of A (row stride lda) against G panels of B, for
 // kc steps of k. One accumulator per output lane; the k loop is the fma chain. Always
-// inlined with constant rows, G and `masked`, so the accumulators live in registers. With
+// inlined with constant rows, G and `narrow`, so the accumulators live in registers. With
 // `resume` the chains continue from the values already in C (a float stored and reloaded
 // is exact, so splitting K into blocks changes no bit). With `e` (the last K block) the
-// epilogue is applied before the store. `masked` (G = 1 only): only the first `cols`
-// columns exist; the others are neither loaded from B or C nor stored.
+// epilogue is applied before the store. `narrow` (G = 1 only) is a panel with only `cols`
+// < 16 columns: NARROW_WIDE (9 to 15 columns) keeps the first 8 lanes whole and loads and
+// stores the second 8 under a lane mask; NARROW_HALF (1 to 8) runs only the first 8 lanes,
+// under a mask. Columns past `cols` are neither loaded from B or C nor stored, and only
+// one mask register is live in the k loop (two spilled the 6-row tile's accumulators).
+enum { WHOLE = 0, NARROW_WIDE = 1, NARROW_HALF = 2 };
+
 __attribute__((target("avx2,fma"), always_inline))
-static inline void tile(const int rows, const int G, const int masked, const float *A, size_t lda, const float *B,
+static inline void tile(const int rows, const int G, const int narrow, const float *A, size_t lda, const float *B,
                         size_t bs, size_t ps, size_t kc, float *C, size_t ldc, int cols, int resume,
                         const opg_gemm_epilogue *e, size_t j) {
+    const int vectors = narrow == NARROW_HALF ? 1 : 2 * G;
+    // The one 8-lane vector that is partial: the second with NARROW_WIDE, the first with
+    // NARROW_HALF, none otherwise.
+    const int partial = narrow == NARROW_WIDE ? 1 : narrow == NARROW_HALF ? 0 : -1;
+    __m256i mask = _mm256_setzero_si256();
+    if (narrow != WHOLE) {
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(narrow == NARROW_WIDE ? cols - 8 : cols), lanes);
+    }
+#define LOAD(p, g) ((g) == partial ? _mm256_maskload_ps((p), mask) : _mm256_loadu_ps(p))
     __m256 acc[MR][8];
-    __m256i mask[2];
-    if (masked) column_masks(cols, mask);
     for (int r = 0; r < rows; r++)
-        for (int g = 0; g < 2 * G; g++) {
+        for (int g = 0; g < vectors; g++) {
             const float *c = C + r * ldc + 8 * g;
-            if (!resume) acc[r][g] = _mm256_setzero_ps();
-            else acc[r][g] = masked ? _mm256_maskload_ps(c, mask[g]) : _mm256_loadu_ps(c);
+            acc[r][g] = resume ? LOAD(c, g) : _mm256_setzero_ps();
         }
 #pragma clang loop unroll_count(4)
     for (size_t k = 0; k < kc; k++) {
         __m256 b[8];
-        for (int g = 0; g < 2 * G; g++) {
-            const float *p = B + (g / 2) * ps + k * bs + 8 * (g % 2);
-            b[g] = masked ? _mm256_maskload_ps(p, mask[g]) : _mm256_loadu_ps(p);
-        }
+        for (int g = 0; g < vectors; g++) b[g] = LOAD(B + (g / 2) * ps + k * bs + 8 * (g % 2), g);
         for (int r = 0; r < rows; r++) {
             __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-            for (int g = 0; g < 2 * G; g++) acc[r][g] = _mm256_fmadd_ps(a, b[g], acc[r][g]);
+            for (int g = 0; g < vectors; g++) acc[r][g] = _mm256_fmadd_ps(a, b[g], acc[r][g]);
         }
     }
     if (e != NULL) {
         const __m256 alpha = _mm256_set1_ps(e->alpha), beta = _mm256_set1_ps(e->beta);
-        for (int g = 0; g < 2 * G; g++) {
+        for (int g = 0; g < vectors; g++) {
             __m256 bias = _mm256_setzero_ps();
-            if (e->bias != NULL) {
-                const float *p = e->bias + j + 8 * g;
-                bias = _mm256_mul_ps(beta, masked ? _mm256_maskload_ps(p, mask[g]) : _mm256_loadu_ps(p));
-            }
+            if (e->bias != NULL) bias = _mm256_mul_ps(beta, LOAD(e->bias + j + 8 * g, g));
             for (int r = 0; r < rows; r++) {
                 if (e->alpha != 1.0f) acc[r][g] = _mm256_mul_ps(alpha, acc[r][g]);
                 if (e->bias != NULL) acc[r][g] = _mm256_add_ps(acc[r][g], bias);
@@ -121,28 +119,29 @@ static inline void tile(const int rows, const int G, const int masked, const flo
             }
         }
     }
+#undef LOAD
     for (int r = 0; r < rows; r++)
-        for (int g = 0; g < 2 * G; g++) {
+        for (int g = 0; g < vectors; g++) {
             float *c = C + r * ldc + 8 * g;
-            if (masked) _mm256_maskstore_ps(c, mask[g], acc[r][g]);
+            if (g == partial) _mm256_maskstore_ps(c, mask, acc[r][g]);
             else _mm256_storeu_ps(c, acc[r][g]);
         }
 }
 
-// One 16-column panel for up to 6 rows; `cols` < 16 takes the masked form.
+// One 16-column panel for up to 6 rows; `cols` < 16 takes a narrow form.
 __attribute__((target("avx2,fma"), noinline))
 static void tile_panel(int rows, const float *A, size_t lda, const float *B, size_t bs, size_t kc, float *C,
                        size_t ldc, int cols, int resume, const opg_gemm_epilogue *e, size_t j) {
-#define TILE_ROWS(masked)                                                                          \
+#define TILE_ROWS(narrow)                                                                          \
     switch (rows) {                                                                                \
-    case 6: tile(6, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
-    case 5: tile(5, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
-    case 4: tile(4, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
-    case 3: tile(3, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
-    case 2: tile(2, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
-    default: tile(1, 1, masked, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;          \
+    case 6: tile(6, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 5: tile(5, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 4: tile(4, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 3: tile(3, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    case 2: tile(2, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;           \
+    default: tile(1, 1, narrow, A, lda, B, bs, 0, kc, C, ldc, cols, resume, e, j); break;          \
     }
-    if (cols < NR) { TILE_ROWS(1) } else { TILE_ROWS(0) }
+    if (cols <= 8) { TILE_ROWS(NARROW_HALF) } else if (cols < NR) { TILE_ROWS(NARROW_WIDE) } else { TILE_ROWS(WHOLE) }
 #undef TILE_ROWS
 }
 
@@ -158,9 +157,9 @@ static void sgemm_panels_avx2(const float *A, size_t lda, const float *B, size_t
         // latency.
         size_t j = j0;
         if (M == 2) {
-            for (; j + 2 * NR <= j1; j += 2 * NR) tile(2, 2, 0, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
+            for (; j + 2 * NR <= j1; j += 2 * NR) tile(2, 2, WHOLE, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
         } else {
-            for (; j + 4 * NR <= j1; j += 4 * NR) tile(1, 4, 0, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
+            for (; j + 4 * NR <= j1; j += 4 * NR) tile(1, 4, WHOLE, A, lda, B + j / NR * ps, bs, ps, K, C + j, ldc, NR, 0, e, j);
         }
         for (; j < j1; j += NR) {
             int cols = j1 - j < NR ? (int)(j1 - j) : NR;

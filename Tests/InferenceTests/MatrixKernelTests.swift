@@ -122,6 +122,29 @@ final class MatrixKernelTests: XCTestCase {
         checkAllPaths(m: 61, k: 700, n: 20, pad: 1, &g)
     }
 
+    /// The runs the threads take: contiguous, covering every panel once, never longer than
+    /// the run before, the last ones a single panel (so threads finish at most one panel
+    /// apart).
+    func testGuidedRunsCoverEveryPanelOnceInShrinkingRuns() {
+        func runs(_ units: Int, _ threads: Int) -> [Int] {
+            var starts = [Int](repeating: -1, count: MatrixProduct.guidedRuns(units, threads: threads, into: nil) + 1)
+            let count = starts.withUnsafeMutableBufferPointer { MatrixProduct.guidedRuns(units, threads: threads, into: $0.baseAddress) }
+            XCTAssertEqual(count + 1, starts.count)
+            return zip(starts.dropFirst(), starts).map { $0 - $1 }
+        }
+        XCTAssertEqual(runs(32, 2), [8, 6, 5, 4, 3, 2, 1, 1, 1, 1])
+        XCTAssertEqual(runs(2, 2), [1, 1])
+        for units in 1...300 {
+            for threads in 2...4 {
+                let lengths = runs(units, threads)
+                XCTAssertEqual(lengths.reduce(0, +), units)
+                XCTAssertTrue(lengths.allSatisfy { $0 >= 1 })
+                XCTAssertEqual(lengths, lengths.sorted(by: >), "\(units) panels, \(threads) threads")
+                XCTAssertEqual(lengths.last, 1)
+            }
+        }
+    }
+
     func testHugeKIsOneChainAcrossManyBlocks() {
         var g = Generator(state: 12)
         checkAllPaths(m: 2, k: 40_000, n: 3, pad: 0, &g)

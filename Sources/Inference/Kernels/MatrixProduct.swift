@@ -159,11 +159,14 @@ public enum MatrixProduct {
         }
     }
 
-    /// The C kernel on `threads` threads: the 16-column panels, or, when there are fewer
-    /// panels than threads (a narrow N), the 6-row tiles, cut into up to 4 contiguous runs
-    /// per thread that the threads take as they come free (so a thread that starts late
-    /// leaves its share to the others). Every output is computed by exactly one thread, in
-    /// the same way.
+    /// The C kernel on `threads` threads. The 16-column panels are cut into contiguous runs
+    /// of decreasing length (`guidedRuns`), which the threads take in order as they come
+    /// free: the long first runs cost few part switches, the short last ones leave at most
+    /// one panel's time between the threads' finishes (even runs of an eighth of the product
+    /// left up to an eighth idle on one thread), and a thread that starts late leaves its
+    /// share to the others. When there are fewer panels than threads (a narrow N), the 6-row
+    /// tiles are cut into up to 4 even runs per thread instead. Every output is computed by
+    /// exactly one thread, in the same way.
     private static func fast(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, rowStride: Int, panelStride: Int,
                              _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, n: Int, epilogue: GemmEpilogue?,
                              threads: Int) {
@@ -172,24 +175,46 @@ public enum MatrixProduct {
                                   relu: epilogue?.relu == true ? 1 : 0)
         let panels = (n + 15) / 16, tiles = (m + 5) / 6
         let splitRows = panels < threads
-        let parts = threads == 1 || m * n * max(k, 1) < parallelWork ? 1 : min(4 * threads, splitRows ? tiles : panels)
+        let serial = threads == 1 || m * n * max(k, 1) < parallelWork
         withUnsafePointer(to: &e) { ep in
             let ep = epilogue == nil ? nil : ep
-            if parts == 1 {
+            if serial {
                 opg_sgemm_panels(a, lda, b, rowStride, panelStride, c, ldc, m, k, 0, n, ep, avx)
                 return
             }
             nonisolated(unsafe) let (pa, pb, pc, pe) = (a, b, c, ep)
-            WorkerPool.perform(parts: parts, threads: threads) { t in
-                if splitRows {
+            if splitRows {
+                let parts = min(4 * threads, tiles)
+                WorkerPool.perform(parts: parts, threads: threads) { t in
                     let i0 = min(m, t * tiles / parts * 6), i1 = min(m, (t + 1) * tiles / parts * 6)
                     opg_sgemm_panels(pa + i0 * lda, lda, pb, rowStride, panelStride, pc + i0 * ldc, ldc, i1 - i0, k, 0, n, pe, avx)
-                } else {
-                    let j0 = min(n, t * panels / parts * 16), j1 = min(n, (t + 1) * panels / parts * 16)
+                }
+                return
+            }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: guidedRuns(panels, threads: threads, into: nil) + 1) { starts in
+                let parts = guidedRuns(panels, threads: threads, into: starts.baseAddress)
+                nonisolated(unsafe) let starts = starts
+                WorkerPool.perform(parts: parts, threads: threads) { t in
+                    let j0 = starts[t] * 16, j1 = min(n, starts[t + 1] * 16)
                     opg_sgemm_panels(pa, lda, pb, rowStride, panelStride, pc, ldc, m, k, j0, j1, pe, avx)
                 }
             }
         }
+    }
+
+    /// Cuts `units` panels into runs for `threads` threads, each a quarter (for two threads;
+    /// 1 / 2·threads) of what is left, at least one: 32 panels on 2 threads are runs of 8, 6,
+    /// 5, 4, 3, 2, 1, 1, 1, 1. Writes the runs' first panels and, after them, `units` to
+    /// `starts` (when given) and returns the number of runs.
+    static func guidedRuns(_ units: Int, threads: Int, into starts: UnsafeMutablePointer<Int>?) -> Int {
+        var runs = 0, next = 0
+        while next < units {
+            starts?[runs] = next
+            next += max(1, (units - next + 2 * threads - 1) / (2 * threads))
+            runs += 1
+        }
+        starts?[runs] = units
+        return runs
     }
 
     /// The same product on arrays.
