@@ -1,5 +1,6 @@
 import Chain
 import Consensus
+import Crypto
 import Foundation
 import Network
 import Primitives
@@ -57,6 +58,27 @@ final class ChainApplicationTests: XCTestCase {
         }
     }
 
+    /// The channel recovers the signer of a vote for the height being decided (or the next) into
+    /// the driver's verifier on the connection thread, and of no other height (a peer cannot make
+    /// it recover signatures the driver would drop unread).
+    func testTheChannelRecoversSignersOfTheCurrentHeightsOnly() throws {
+        let chain = try devnetChain()
+        let domain = SignDomain(chainID: 1, genesisHash: .zero), verifier = SignatureVerifier()
+        let channel = ConsensusChannel(service: ConsensusService(logger: Logger(level: .error)), chain: chain, domain: domain,
+                                       verifier: verifier, peers: { nil }, logger: Logger(level: .error))
+        let key = try PrivateKey(Keccak256.digest(Array("channel voter".utf8)))
+        let peer = try PeerID(hex: "0x" + String(repeating: "03", count: 20))
+        func send(height: UInt64) throws {
+            let vote = Vote(type: .prevote, height: height, round: 0, blockHash: nil, validator: key.address)
+            let signed = SignedVote(vote: vote, signature: key.sign(Keccak256.hash(vote.signBytes(domain))))
+            for envelope in try ConsensusWireMessage.message(.vote(signed)).envelopes() { try channel.receive(envelope, from: peer) }
+        }
+        try send(height: 1)  // the service has not started: it decides height 0 + 1
+        XCTAssertEqual(verifier.rememberedCount, 1)
+        try send(height: 9)
+        XCTAssertEqual(verifier.rememberedCount, 1)
+    }
+
     /// A peer gets at most the burst of decision requests answered at once, then the rate; the
     /// rest are dropped and counted, and the connection stays.
     func testDecisionRequestsAreRateLimitedPerPeer() throws {
@@ -65,8 +87,8 @@ final class ChainApplicationTests: XCTestCase {
                                    certificate: { CommitCertificate(height: 1, round: 0, blockHash: $0.hash, signatures: []).encoded })
         let transport = RecordingTransport()
         var now: UInt64 = 1_000_000_000
-        let channel = ConsensusChannel(service: ConsensusService(logger: Logger(level: .error)), chain: chain, peers: { transport },
-                                       logger: Logger(level: .error), clock: { now })
+        let channel = ConsensusChannel(service: ConsensusService(logger: Logger(level: .error)), chain: chain, domain: SignDomain(chainID: 1, genesisHash: .zero),
+                                       verifier: SignatureVerifier(), peers: { transport }, logger: Logger(level: .error), clock: { now })
         let request = try XCTUnwrap(try ConsensusWireMessage.decisionRequest(height: 1).envelopes().first)
         let peer = try PeerID(hex: "0x" + String(repeating: "01", count: 20)), other = try PeerID(hex: "0x" + String(repeating: "02", count: 20))
         let burst = Int(ConsensusChannel.decisionRequestBurst)

@@ -46,18 +46,18 @@ from validators import Network  # noqa: E402
 # Durable writes on the critical path of one height, round 0, no failures (Sources/Consensus,
 # docs/consensus.md "Durability"): the proposer signs the proposal, then every validator signs a
 # prevote, then a precommit, then decides. Each signature (ConsensusDriver.run, .signAndBroadcast)
-# stores the signer state (FileSignerStateStorage: one fdatasync of a slot written in place), then
-# appends the signed message to the WAL and syncs it once before broadcasting: 2. A decision waits
-# only for the chain's commit to LevelDB with sync=true (1 fdatasync of LevelDB's log); the WAL is
-# compacted only past 1 MiB. 3 × 2 + 1 = 7.
-FSYNCS_PER_HEIGHT = 7
-# The same count in the design measured before (2026-12-01): a WAL sync before and after each
-# signature, the signer state by write-temp, fsync, rename, fsync-directory (4 per signature), and
-# a decision syncing the WAL, LevelDB and a compaction of the WAL by rename (4): 4 × 4.
-FSYNCS_PER_HEIGHT_BEFORE = 16
-# What one validator issues per height on average: its prevote, precommit and decision (5),
-# plus a proposal in one height of four (2 / 4).
-FSYNCS_PER_VALIDATOR_HEIGHT = 5.5
+# writes the signer state without syncing it (FileSignerStateStorage: a pwrite of a slot in place;
+# the WAL record of the signed message is its durable copy until the file is synced before a
+# compaction), then appends the signed message to the WAL and syncs it once before broadcasting: 1.
+# A decision waits only for the chain's commit to LevelDB with sync=true (1 fdatasync of LevelDB's
+# log); the WAL is compacted only past 1 MiB. 3 × 1 + 1 = 4.
+FSYNCS_PER_HEIGHT = 4
+# The same count in the design measured before (2026-12-02, until valperf3): the signer state
+# fdatasynced before the WAL sync of each signature, 3 × 2 + 1 = 7. (Before 2026-12-01: 16.)
+FSYNCS_PER_HEIGHT_BEFORE = 7
+# What one validator issues per height on average: its prevote, precommit and decision (3),
+# plus a proposal in one height of four (1 / 4).
+FSYNCS_PER_VALIDATOR_HEIGHT = 3.25
 
 
 def fsync_latency(directory: Path, count: int = 200) -> float:

@@ -5,14 +5,16 @@ import Primitives
 /// the signer and the transport.
 ///
 /// The one durability rule (docs/consensus.md, "Durability"): no signature leaves the process
-/// before the signer state holding it and the WAL holding it and every input appended before it
-/// are durable. So a signature is stored by the signer, its message appended to the WAL, the WAL
-/// synced once, and only then is the message broadcast. Nothing else waits for an fsync: a
-/// decision is made durable by the chain's own synced commit (block and certificate in one
-/// batch), re-broadcast messages are our own (synced when signed) or peers' (whose durability
-/// is not ours to keep), and the WAL is compacted only once it passes
-/// ``WriteAheadLog/compactionThresholdBytes`` (recovery replays only the records of the heights
-/// above the chain's head, so older records are inert).
+/// before the WAL holding it and every input appended before it is durable. So a signature is
+/// stored by the signer (written, not synced), its message appended to the WAL, the WAL synced
+/// once, and only then is the message broadcast: one sync per signature. The WAL's record of our
+/// message is the signer's durable state until the signer's file is synced, which happens before
+/// the WAL is compacted; on restart the signer adopts the newest of our messages in the WAL before
+/// anything is signed. Nothing else waits for an fsync: a decision is made durable by the chain's
+/// own synced commit (block and certificate in one batch), re-broadcast messages are our own
+/// (synced when signed) or peers' (whose durability is not ours to keep), and the WAL is compacted
+/// only once it passes ``WriteAheadLog/compactionThresholdBytes`` (recovery replays only the
+/// records of the heights above the chain's head, so older records are inert).
 ///
 /// It is built by ``recover(domain:timeouts:application:transport:wal:signer:verifier:)``,
 /// which replays the WAL of the current height before the driver exists, so no network input
@@ -46,14 +48,20 @@ public final class ConsensusDriver {
         engine = TendermintEngine(me: signer?.address, validators: validators, timeouts: timeouts)
     }
 
-    /// Opens the WAL (truncating a torn tail, throwing on corruption), starts the engine at
-    /// `application.committedHeight + 1`, replays that height's records, then carries out the
-    /// effects the replay produced (the signer returns stored signatures for what was signed
-    /// before, and refuses nothing that the WAL shows as already sent).
+    /// Opens the WAL (truncating a torn tail, throwing on corruption), gives the signer the newest
+    /// message it signed in the WAL (its state file may have lost that store in the crash), starts
+    /// the engine at `application.committedHeight + 1`, replays that height's records, then carries
+    /// out the effects the replay produced (the signer returns stored signatures for what was
+    /// signed before, and refuses nothing that the WAL shows as already sent).
     public static func recover(domain: SignDomain, timeouts: TimeoutConfig, application: ConsensusApplication,
                                transport: ConsensusTransport, wal: WriteAheadLog, signer: DurableSigner?,
                                verifier: SignatureVerifier = SignatureVerifier()) throws -> ConsensusDriver {
         let records = try wal.open()
+        let ownMessages = records.compactMap { record -> ConsensusMessage? in
+            if case .own(let message) = record { return message }
+            return nil
+        }
+        if let signer, let newest = ownMessages.max(by: { $0.position < $1.position }) { try signer.adopt(newest) }
         let height = application.committedHeight + 1
         let validators = try application.validatorSet(height: height)
         let driver = ConsensusDriver(domain: domain, timeouts: timeouts, application: application, transport: transport,
@@ -135,7 +143,7 @@ public final class ConsensusDriver {
                 guard let signer else { continue }
                 let signed: ConsensusMessage
                 do {
-                    signed = try signer.sign(unsigned)
+                    signed = try signer.signLogged(unsigned)
                 } catch let refusal as SignerError {
                     if case .regression = refusal, seen.contains(where: { $0.signBytes(domain) == unsigned.signBytes(domain) }) { continue }
                     refusedSignatures.append(refusal)
@@ -152,7 +160,11 @@ public final class ConsensusDriver {
                 transport.schedule(t, afterMillis: millis)
             case .decide(let decision):
                 try application.commit(decision)
-                if wal.size >= WriteAheadLog.compactionThresholdBytes { try wal.compact(committed: decision.height) }
+                if wal.size >= WriteAheadLog.compactionThresholdBytes {
+                    // The log's records of our messages are about to go: the signer's file holds them from now on.
+                    try signer?.sync()
+                    try wal.compact(committed: decision.height)
+                }
             case .evidence(let evidence):
                 transport.reportEvidence(evidence)
             case .heightCompleted(let h):

@@ -27,6 +27,14 @@ public enum ConsensusMessage: Hashable, Sendable {
         }
     }
 
+    /// The signer position (height, round, step) the signature was given at.
+    public var position: SignPosition {
+        switch self {
+        case .proposal(let p): return p.proposal.position
+        case .vote(let v): return v.vote.position
+        }
+    }
+
     /// The signer's address.
     public var signer: Address {
         switch self {

@@ -7,6 +7,11 @@ import Primitives
 /// A request below the last signed position is refused (``SignerError/regression(requested:lastSigned:)``);
 /// a request at the last position with the same sign bytes gets the stored signature back; with
 /// other sign bytes it is refused (``SignerError/conflictingRequest(position:)``).
+///
+/// ``sign(_:)`` syncs the state file before it returns. ``signLogged(_:)`` only writes it, for a
+/// caller that makes the signed message itself durable before it leaves — the consensus driver,
+/// whose WAL record of the message holds the same five fields — and that gives the signer those
+/// records back on restart (``adopt(_:)``) and calls ``sync()`` before it drops them.
 public final class DurableSigner {
     /// The key file's name inside a validator's consensus directory (64 hex digits).
     public static let keyFileName = "consensus_key"
@@ -56,6 +61,14 @@ public final class DurableSigner {
 
     /// Signs `message` (whose signer must be this key) after storing the new state durably.
     public func sign(_ message: UnsignedMessage) throws -> ConsensusMessage {
+        let signed = try signLogged(message)
+        try sync()
+        return signed
+    }
+
+    /// Signs `message` (whose signer must be this key) after storing the new state, not yet
+    /// durably: the caller makes the returned message durable (its own log) before it leaves.
+    public func signLogged(_ message: UnsignedMessage) throws -> ConsensusMessage {
         let signer: Address
         switch message {
         case .proposal(let p): signer = p.proposer
@@ -70,6 +83,21 @@ public final class DurableSigner {
         case .vote(let v): return .vote(SignedVote(vote: v, signature: signature))
         }
     }
+
+    /// Takes a message this key signed, found in the caller's durable log, as the last signature
+    /// when it is above the stored state (a crash kept the log's record and lost the state's
+    /// unsynced store); stores it durably. Messages of other signers, or at or below the state, change nothing.
+    public func adopt(_ message: ConsensusMessage) throws {
+        guard message.signer == address else { return }
+        if let last = state, message.position <= last.position { return }
+        let next = SignerState(position: message.position, signBytes: message.signBytes(domain), signature: message.signature)
+        try storage.store(next.encoded)
+        try storage.sync()
+        state = next
+    }
+
+    /// Makes the last stored state durable (one `fdatasync`; nothing when it already is).
+    public func sync() throws { try storage.sync() }
 
     private func signature(for bytes: [UInt8], at position: SignPosition) throws -> RecoverableSignature {
         if let last = state {

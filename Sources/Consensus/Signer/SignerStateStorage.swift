@@ -5,25 +5,29 @@ import Darwin
 #endif
 import Primitives
 
-/// Where a signer keeps its state. `store` must be durable and atomic before it returns:
-/// after a crash, `load` returns either the previous state or the new one, never a mix.
+/// Where a signer keeps its state. `store` is atomic: after a crash, `load` returns a state that
+/// was stored, never a mix of two. It is durable once `sync` returns: a crash may lose stores made
+/// since the last `sync` (``DurableSigner`` says who keeps those signatures durable meanwhile).
 public protocol SignerStateStorage: AnyObject {
     /// The stored bytes, or nil when nothing was ever stored.
     func load() throws -> [UInt8]?
-    /// Stores `bytes` durably and atomically.
+    /// Stores `bytes` atomically (durable at the next ``sync()``).
     func store(_ bytes: [UInt8]) throws
+    /// Makes the last store durable; a no-op when nothing was stored since the last sync.
+    func sync() throws
 }
 
-/// Signer state in a file of two slots (docs/consensus.md, "Signer state"), so that a signature
-/// costs one `fdatasync` of a file whose size never changes, not a new file, a rename and two fsyncs.
+/// Signer state in a file of two slots (docs/consensus.md, "The signer"): a store is one `pwrite`
+/// in place of a file whose size never changes, and a sync one `fdatasync` of it.
 ///
 /// The file is two ``slotBytes`` slots; each holds `"opgslot1" ‖ sequence(8) ‖ length(4) ‖ state ‖
 /// CRC32C(4) of all before`, then zeros, or only zeros while unused. A store writes the slot the
-/// newest state is not in, with the next sequence, in place, and syncs it; `load` returns the state
-/// of the higher sequence. The slot being written never holds the newest state, and a record (about
-/// 250 bytes) sits in the first sector of its slot, written whole (sector writes are atomic). A slot
-/// that is neither zeros nor a valid record is corruption and `load` throws: it never falls back to
-/// the older slot, which could be a signature behind the one that left.
+/// newest state is not in, with the next sequence, in place; `load` returns the state of the higher
+/// sequence. Even sequences live in slot 0 and odd ones in slot 1, and a record (about 250 bytes)
+/// sits in the first sector of its slot, written whole (sector writes are atomic): whatever a crash
+/// keeps of unsynced stores, each slot holds some state that was stored, and the higher sequence is
+/// at least the state of the last sync. A slot that is neither zeros nor a valid record is
+/// corruption and `load` throws: it never falls back to the older slot.
 ///
 /// A file from before the slots (a bare state, `"opgsign1" ‖ …`) loads as it is; the first store
 /// then writes the whole two-slot file by write-temp, fsync, rename, fsync-directory, as it does
@@ -39,6 +43,8 @@ public final class FileSignerStateStorage: SignerStateStorage {
     /// The sequence of the newest slot; nil while the file is absent or a bare state of old.
     private var newestSequence: UInt64?
     private var descriptor: Int32 = -1
+    /// A store was written in place since the last sync.
+    private var dirty = false
 
     /// Uses the file at `path`.
     public init(path: String) { self.path = path }
@@ -81,12 +87,16 @@ public final class FileSignerStateStorage: SignerStateStorage {
             guard descriptor >= 0 else { throw SignerError.io(operation: "open", path: path, errno: errno) }
         }
         if newestSequence != nil {
-            try io {
-                try DurableFiles.writeAll(descriptor, record, at: offset, path: path)
-                try DurableFiles.dataSync(descriptor, path: path)
-            }
+            try io { try DurableFiles.writeAll(descriptor, record, at: offset, path: path) }
+            dirty = true
         }
         newestSequence = sequence
+    }
+
+    public func sync() throws {
+        guard dirty else { return }
+        try io { try DurableFiles.dataSync(descriptor, path: path) }
+        dirty = false
     }
 
     private static func slotRecord(sequence: UInt64, state: [UInt8]) -> [UInt8] {

@@ -78,11 +78,16 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     /// Clears `writing`, keeping `rest` (bytes of a frame not yet written) for the writer thread.
+    /// Wakes the waiting threads only when one has something to do: the writer when bytes are
+    /// left or messages were queued meanwhile, `run` once the connection is closing. An immediate
+    /// send that left nothing behind wakes nobody (before, each one woke the idle writer thread,
+    /// which found nothing and slept again: a futex wake-up and two context switches per message
+    /// and peer).
     private func finishWriting(leaving rest: ArraySlice<UInt8> = []) {
         state.lock()
         if !rest.isEmpty { unsent = Array(rest) }
         writing = false
-        state.broadcast()
+        if !unsent.isEmpty || queueHead < queue.count || closeReason != nil { state.broadcast() }
         state.unlock()
     }
 

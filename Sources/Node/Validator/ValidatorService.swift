@@ -42,6 +42,8 @@ public final class ValidatorService: @unchecked Sendable {
     private let timeouts: TimeoutConfig
     private let consensusDirectory: String
     private let signer: DurableSigner
+    /// The signature cache the consensus channel fills on connection threads and the driver checks with.
+    private let verifier = SignatureVerifier()
 
     /// Opens the consensus directory (key, signer state, WAL) and the node key named by
     /// `settings` and builds the transport; nothing runs until ``start()``.
@@ -77,7 +79,7 @@ public final class ValidatorService: @unchecked Sendable {
             return true
         }, peers: peers, logger: logger)
         consensusTransport = P2PConsensusTransport(service: service, peers: peers, evidence: evidenceChannel, logger: logger)
-        consensusChannel = ConsensusChannel(service: service, chain: chain, peers: peers, logger: logger)
+        consensusChannel = ConsensusChannel(service: service, chain: chain, domain: domain, verifier: verifier, peers: peers, logger: logger)
         let channel = consensusChannel
         service.requestDecision = { height, peer in channel.requestDecision(height, from: peer) }
         service.storedDecision = { height in try channel.storedDecision(height) }
@@ -104,7 +106,7 @@ public final class ValidatorService: @unchecked Sendable {
         let wal = WriteAheadLog(storage: try FileWALStorage(path: consensusDirectory + "/" + Self.walFileName))
         try service.start {
             let driver = try ConsensusDriver.recover(domain: domain, timeouts: timeouts, application: application,
-                                                     transport: consensusTransport, wal: wal, signer: signer)
+                                                     transport: consensusTransport, wal: wal, signer: signer, verifier: verifier)
             if wal.truncatedBytes > 0 { logger.warn("consensus WAL had a torn tail", ["truncatedBytes": wal.truncatedBytes]) }
             return driver
         }
@@ -116,11 +118,14 @@ public final class ValidatorService: @unchecked Sendable {
                                           "p2p": transport?.listeningPort.map { "\($0)" } ?? "off", "peer": transport?.localPeer.description ?? "-"])
     }
 
-    /// Stops the transport (waiting for its threads), then the engine.
+    /// Stops the transport (waiting for its threads), then the engine, and syncs the signer's
+    /// file (the WAL already holds every signature that left, durably; a stopped node's
+    /// `signer_state` holds the last one too, for an operator who moves the directory).
     public func stop() {
         blockSync?.stop()
         transport?.stop()
         service.stop()
+        do { try signer.sync() } catch { logger.error("signer state not synced", ["error": error]) }
     }
 
     /// Connected peers (0 without a transport).

@@ -34,11 +34,13 @@ final class SimNode: ConsensusTransport {
                                              verifier: simulation.verifier)
     }
 
-    /// Kills the process: unsynced WAL bytes are lost (sometimes leaving a torn tail).
+    /// Kills the process: unsynced WAL bytes are lost (sometimes leaving a torn tail), and so,
+    /// half of the time, is the signer state stored since its last sync.
     func crash(_ random: inout SimRandom) {
         driver = nil
         incarnation += 1
         disk.crash(&random)
+        signerStorage.crash(&random)
     }
 
     func broadcast(_ messages: [ConsensusMessage]) { simulation.send(from: index, messages) }

@@ -31,9 +31,18 @@ final class SimDisk: WALStorage {
     }
 }
 
-/// Signer state in memory; `store` is atomic and durable by construction, as the file version is.
+/// Signer state in memory; `store` is atomic, as the file version is, and durable at `sync`.
 final class SimSignerStorage: SignerStateStorage {
-    private var bytes: [UInt8]?
-    func load() throws -> [UInt8]? { bytes }
-    func store(_ bytes: [UInt8]) throws { self.bytes = bytes }
+    private(set) var durable: [UInt8]?
+    private(set) var stored: [UInt8]?
+    func load() throws -> [UInt8]? { stored }
+    func store(_ bytes: [UInt8]) throws { stored = bytes }
+    func sync() throws { durable = stored }
+
+    /// Loses the stores made since the last sync half of the time (a process crash keeps the
+    /// page cache; a power cut does not).
+    func crash(_ random: inout SimRandom) {
+        if random.chance(500) { stored = durable }
+        durable = stored
+    }
 }
