@@ -72,40 +72,6 @@ final class TrieTests: XCTestCase {
         XCTAssertThrowsError(try broken.get(Array("key 1".utf8)))
     }
 
-    /// Many keys put at once under a root branch go into its subtries in parallel, and a
-    /// commit with several changed root children hashes them in parallel: the root equals
-    /// that of the same content built key by key, and the nodes written are every node a
-    /// reader of the new root needs.
-    func testParallelPutsAndCommitMatchSerial() throws {
-        let store = MemoryStore()
-        let trie = SecureTrie(root: MerklePatriciaTrie.emptyRoot, nodes: TrieNodeStore(store: store))
-        var content: [String: String] = [:]
-        for round in 0..<3 {
-            var entries: [(key: [UInt8], value: [UInt8])] = []
-            for i in stride(from: round, to: 780, by: round == 0 ? 2 : 3) {
-                let key = "key \(i)"
-                if round > 0, i % 5 == 0 {
-                    content[key] = nil
-                    entries.append((Array(key.utf8), []))
-                } else {
-                    content[key] = "value \(i) of round \(round)"
-                    entries.append((Array(key.utf8), Array(content[key]!.utf8)))
-                }
-            }
-            entries.append((Array("absent".utf8), []))
-            try trie.putAll(entries)
-            var batch = WriteBatch()
-            let root = trie.trie.commit(into: &batch)
-            try store.write(batch, sync: false)
-            let serial = SecureTrie(root: MerklePatriciaTrie.emptyRoot, nodes: nil)
-            for (key, value) in content.sorted(by: { $0.key < $1.key }) { try serial.put(Array(key.utf8), Array(value.utf8)) }
-            XCTAssertEqual(root, serial.trie.rootHash, "round \(round)")
-            let reloaded = SecureTrie(root: root, nodes: TrieNodeStore(store: store))
-            for (key, value) in content { XCTAssertEqual(try reloaded.get(Array(key.utf8)), Array(value.utf8), key) }
-            if round > 0 { XCTAssertNil(try reloaded.get(Array("key 10".utf8)), "deleted in round 1") }
-        }
-    }
-
     func testOrderedRootOfNoItemsIsEmptyRoot() {
         XCTAssertEqual(MerklePatriciaTrie.orderedRoot([]), MerklePatriciaTrie.emptyRoot)
     }

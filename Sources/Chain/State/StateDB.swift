@@ -207,19 +207,16 @@ public final class StateDB: ExecutionState, PoolStateReader {
             var a = account(address)
             if let changed = dirtySlots[address] {
                 let trie = SecureTrie(root: a.storageRoot, nodes: nodes)
-                var entries: [(key: [UInt8], value: [UInt8])] = []
-                entries.reserveCapacity(changed.count)
                 for slot in changed.sorted() {
                     let word = UInt256(word: storage(of: address, slot: slot))
                     if word.isZero {
-                        entries.append((slot.bytes, []))
+                        try trie.put(slot.bytes, [])
                         batch.delete(Schema.storage(address, slot))
                     } else {
-                        entries.append((slot.bytes, RLP.encode(.bytes(word.minimalBigEndianBytes))))
+                        try trie.put(slot.bytes, RLP.encode(.bytes(word.minimalBigEndianBytes)))
                         batch.put(Schema.storage(address, slot), word.minimalBigEndianBytes)
                     }
                 }
-                try trie.putAll(entries)
                 a.storageRoot = trie.trie.commit(into: &newNodes)
                 accounts[address] = Entry(value: a, dirty: false)
             }

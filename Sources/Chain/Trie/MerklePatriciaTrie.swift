@@ -48,58 +48,13 @@ public final class MerklePatriciaTrie {
 
     /// Sets `key` to `value`; an empty value deletes the key.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
-        try update(HexPrefix.nibbles(of: key), value)
-    }
-
-    /// At least this many keys under a root branch are put on every core at once.
-    static let parallelPuts = 256
-
-    /// `put` of every entry in order. With many entries under a root branch, each of its
-    /// sixteen subtries takes its own keys on its own thread (in the entries' order), and
-    /// the root is rebuilt as a removal would leave it: the trie's content, and so its
-    /// root, is the same as putting the entries one by one.
-    public func putAll(_ entries: [(key: [UInt8], value: [UInt8])]) throws {
-        let paths = entries.map { HexPrefix.nibbles(of: $0.key) }
-        if case .hashed(let h) = root, entries.count >= Self.parallelPuts { root = try resolve(h) }
-        guard entries.count >= Self.parallelPuts, case .branch(let children, let value) = root, !paths.contains(where: \.isEmpty) else {
-            for (entry, path) in zip(entries, paths) { try update(path, entry.value) }
-            return
-        }
-        var byChild = [[Int]](repeating: [], count: 16)
-        for (i, path) in paths.enumerated() { byChild[Int(path[0])].append(i) }
-        var updated = [Result<TrieNode, Error>](repeating: .success(.empty), count: 16)
-        updated.withUnsafeMutableBufferPointer { out in
-            let out = out
-            DispatchQueue.concurrentPerform(iterations: 16) { c in
-                out[c] = Result {
-                    var node = children[c]
-                    for i in byChild[c] {
-                        let path = paths[i].dropFirst()
-                        if entries[i].value.isEmpty {
-                            if let changed = try remove(node, path) { node = changed }
-                        } else {
-                            node = try insert(node, path, entries[i].value)
-                        }
-                    }
-                    return node
-                }
-            }
-        }
-        root = try collapse(try updated.map { try $0.get() }, value)
-    }
-
-    /// `put` of the key whose nibbles are `path`.
-    private func update(_ path: [UInt8], _ value: [UInt8]) throws {
-        if value.isEmpty {
-            if let changed = try remove(root, path[...]) { root = changed }
-        } else {
-            root = try insert(root, path[...], value)
-        }
+        if value.isEmpty { return try delete(key) }
+        root = try insert(root, HexPrefix.nibbles(of: key)[...], value)
     }
 
     /// Removes `key` (nothing happens when it is absent).
     public func delete(_ key: [UInt8]) throws {
-        try update(HexPrefix.nibbles(of: key), [])
+        if let changed = try remove(root, HexPrefix.nibbles(of: key)[...]) { root = changed }
     }
 
     /// The root hash of the current content, without keeping any nodes.
@@ -270,8 +225,6 @@ public final class MerklePatriciaTrie {
         switch root {
         case .empty: return Self.emptyRoot
         case .hashed(let h): return h
-        case .branch(let children, let value) where children.filter(\.isChanged).count >= Self.parallelChildren:
-            return hashBranchInParallel(children, value, collect: &collect, remember: remember)
         default:
             let (encoding, collapsed) = encode(root, collect: &collect, remember: remember)
             let h = Keccak256.hash(encoding)
@@ -279,35 +232,6 @@ public final class MerklePatriciaTrie {
             if remember { nodes?.remember(h, collapsed) }
             return h
         }
-    }
-
-    /// A root branch with at least this many changed children hashes them on every core.
-    static let parallelChildren = 4
-
-    /// `hashRoot` for a root branch: its children's subtries are independent, so each is
-    /// hashed on its own thread into its own list; the lists are appended in child order,
-    /// then the root, as the serial path appends them (the root hash does not depend on it).
-    private func hashBranchInParallel(_ children: [TrieNode], _ value: [UInt8]?, collect: inout [(Hash32, [UInt8])], remember: Bool) -> Hash32 {
-        var parts = [(reference: [UInt8], node: TrieNode, collected: [(Hash32, [UInt8])])](repeating: ([], .empty, []), count: 16)
-        parts.withUnsafeMutableBufferPointer { out in
-            let out = out
-            DispatchQueue.concurrentPerform(iterations: 16) { i in
-                var collected: [(Hash32, [UInt8])] = []
-                let (reference, node) = reference(children[i], collect: &collected, remember: remember)
-                out[i] = (reference, node, collected)
-            }
-        }
-        for part in parts { collect += part.collected }
-        let encoding = Self.branchEncoding(parts.map(\.reference), value)
-        let h = Keccak256.hash(encoding)
-        collect.append((h, encoding))
-        if remember { nodes?.remember(h, .branch(parts.map(\.node), value)) }
-        return h
-    }
-
-    /// A branch's encoding from its children's references and its value.
-    private static func branchEncoding(_ references: [[UInt8]], _ value: [UInt8]?) -> [UInt8] {
-        RLP.encodeList(encodedItems: references + [RLP.encode(.bytes(value ?? []))])
     }
 
     /// The node's encoding, and the node with every hashed child replaced by its hash.
@@ -326,14 +250,15 @@ public final class MerklePatriciaTrie {
             return (enc, .ext(prefix, childNode))
         case .branch(let children, let value):
             var items = [[UInt8]]()
-            items.reserveCapacity(16)
+            items.reserveCapacity(17)
             var collapsed = children
             for i in 0..<16 {
                 let (ref, childNode) = reference(children[i], collect: &collect, remember: remember)
                 items.append(ref)
                 collapsed[i] = childNode
             }
-            return (Self.branchEncoding(items, value), .branch(collapsed, value))
+            items.append(RLP.encode(.bytes(value ?? [])))
+            return (RLP.encodeList(encodedItems: items), .branch(collapsed, value))
         }
     }
 
@@ -366,11 +291,6 @@ public struct SecureTrie {
     public func get(_ key: [UInt8]) throws -> [UInt8]? { try trie.get(Keccak256.digest(key)) }
     /// Sets keccak(key) to value (empty deletes).
     public func put(_ key: [UInt8], _ value: [UInt8]) throws { try trie.put(Keccak256.digest(key), value) }
-
-    /// `put` of every entry in order (`MerklePatriciaTrie.putAll`).
-    public func putAll(_ entries: [(key: [UInt8], value: [UInt8])]) throws {
-        try trie.putAll(entries.map { (Keccak256.digest($0.key), $0.value) })
-    }
     /// A proof for keccak(key).
     public func proof(_ key: [UInt8]) throws -> [[UInt8]] { try trie.proof(Keccak256.digest(key)) }
 }

@@ -18,15 +18,6 @@ indirect enum TrieNode {
 
     static let emptyChildren = [TrieNode](repeating: .empty, count: 16)
 
-    /// True for a node held in memory (changed since its trie was loaded or committed):
-    /// neither empty nor referenced by hash.
-    var isChanged: Bool {
-        switch self {
-        case .empty, .hashed: return false
-        case .leaf, .ext, .branch: return true
-        }
-    }
-
     /// Decodes a node from its RLP encoding; errors name the rule broken.
     static func decode(_ encoding: [UInt8]) throws -> TrieNode {
         try decode(item: RLP.decode(encoding))
