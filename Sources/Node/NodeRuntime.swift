@@ -83,6 +83,7 @@ public final class NodeRuntime {
         VerificationStatsRPC(chain: chain, models: models).register(on: dispatcher)
         let endpoints = ProviderEndpoints(models: models, chainId: chain.config.chainId)
         endpoints.register(on: dispatcher)
+        chain.onBlock { _ in endpoints.retryHeld(now: ProviderEndpoints.now()) }
         if let transport = consensus.transport { consensus.dispatcher.register(ProviderEndpointGossip(endpoints: endpoints, transport: transport)) }
         if config.devSigner {
             DevSigner(dispatcher: dispatcher, chainId: chain.config.chainId).register(on: dispatcher)

@@ -16,6 +16,10 @@ public final class ProviderEndpoints {
     public static let clockSkewSeconds: UInt64 = 600
     /// The most providers whose endpoints a node keeps by default.
     public static let defaultCapacity = 4096
+    /// The most announcements held for a retry (``retryHeld(now:)``) because their signer was not
+    /// a registered provider on this node's head: a node behind the chain meets providers that
+    /// registered in blocks it has not imported yet. The oldest held goes first when full.
+    public static let heldCapacity = 64
 
     /// One signed announcement: `url` on chain `chainId` at `issuedAt` (Unix seconds), with the
     /// provider's 65-byte EIP-191 signature over ``message(chainId:url:issuedAt:)``.
@@ -98,6 +102,9 @@ public final class ProviderEndpoints {
     private let isProvider: (Address) -> Bool
     private let lock = NSLock()
     private var endpoints: [Address: Announcement] = [:]
+    /// Announcements refused as not from a provider, newest per signer, and the signers in the order held.
+    private var held: [Address: Announcement] = [:]
+    private var heldOrder: [Address] = []
     private var keptHandler: (Announcement) -> Void = { _ in }
 
     /// Announcements for the chain `chainId`, checked against the staking module through `models`.
@@ -177,7 +184,10 @@ public final class ProviderEndpoints {
         if let problem = Self.freshnessProblem(issuedAt: announcement.issuedAt, now: now) { return .stale(problem) }
         // Checked before the staking lookup (most gossip is announcements already kept) and again under the lock.
         if let refusal = Self.refusal(announcement, against: self.announcement(of: signer)) { return refusal }
-        guard isProvider(signer) else { return .notProvider }
+        guard isProvider(signer) else {
+            hold(announcement, from: signer)
+            return .notProvider
+        }
         let (outcome, handler): (Outcome, (Announcement) -> Void) = lock.withLock {
             if let refusal = Self.refusal(announcement, against: endpoints[signer]) { return (refusal, keptHandler) }
             if endpoints[signer] == nil, endpoints.count >= capacity {
@@ -189,6 +199,39 @@ public final class ProviderEndpoints {
         }
         if outcome == .kept { handler(announcement) }
         return outcome
+    }
+
+    /// Holds `announcement`, whose signer is not a provider on this node's head, for ``retryHeld(now:)``.
+    private func hold(_ announcement: Announcement, from signer: Address) {
+        lock.withLock {
+            if let kept = held[signer] {
+                if announcement.supersedes(kept) { held[signer] = announcement }
+                return
+            }
+            if heldOrder.count >= Self.heldCapacity { held[heldOrder.removeFirst()] = nil }
+            held[signer] = announcement
+            heldOrder.append(signer)
+        }
+    }
+
+    /// How many announcements are held for a retry.
+    var heldCount: Int { lock.withLock { held.count } }
+
+    /// Offers again every held announcement whose signer has become a registered provider (the
+    /// node imported the block that registered it), in the order held; drops those gone stale at
+    /// `now`. Called for each block the node commits.
+    func retryHeld(now: UInt64) {
+        let candidates: [(Address, Announcement)] = lock.withLock { heldOrder.compactMap { a in held[a].map { (a, $0) } } }
+        for (signer, announcement) in candidates {
+            let stale = Self.freshnessProblem(issuedAt: announcement.issuedAt, now: now) != nil
+            guard stale || isProvider(signer) else { continue }
+            lock.withLock {
+                guard held[signer] == announcement else { return }
+                held[signer] = nil
+                heldOrder.removeAll { $0 == signer }
+            }
+            if !stale { _ = offer(announcement, from: signer, now: now) }
+        }
     }
 
     /// Why `announcement` does not replace `kept` (the same provider's), nil when it does.

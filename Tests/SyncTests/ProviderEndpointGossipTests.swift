@@ -107,6 +107,45 @@ final class ProviderEndpointGossipTests: XCTestCase {
         XCTAssertTrue(network.disconnects.isEmpty)
     }
 
+    func testAnAnnouncementFromAProviderNotYetSeenIsHeldAndKeptOnceItsRegistrationArrives() throws {
+        let registered = NSLock()
+        var providers: Set<Address> = []
+        let endpoints = ProviderEndpoints(chainId: Self.chainId) { signer in registered.withLock { providers.contains(signer) } }
+        var relayed: [String] = []
+        endpoints.onKept { relayed.append($0.url) }
+        XCTAssertEqual(endpoints.offer(Self.announcement("http://old.example", at: Self.now - 10), from: Self.provider.address, now: Self.now), .notProvider)
+        XCTAssertEqual(endpoints.offer(Self.announcement("http://new.example"), from: Self.provider.address, now: Self.now), .notProvider)
+        XCTAssertEqual(endpoints.offer(Self.announcement("http://stranger.example", by: Self.stranger), from: Self.stranger.address, now: Self.now), .notProvider)
+        XCTAssertEqual(endpoints.heldCount, 2, "the newest per signer")
+        endpoints.retryHeld(now: Self.now + 1)
+        XCTAssertNil(endpoints.announcement(of: Self.provider.address), "not a provider yet: still held")
+        XCTAssertEqual(endpoints.heldCount, 2)
+        registered.withLock { _ = providers.insert(Self.provider.address) }  // the block that registers it is imported
+        endpoints.retryHeld(now: Self.now + 2)
+        XCTAssertEqual(endpoints.announcement(of: Self.provider.address)?.url, "http://new.example")
+        XCTAssertEqual(relayed, ["http://new.example"], "kept, so passed on to peers")
+        XCTAssertEqual(endpoints.heldCount, 1)
+        endpoints.retryHeld(now: Self.now + ProviderEndpoints.clockSkewSeconds + 1)
+        XCTAssertEqual(endpoints.heldCount, 0, "the stranger's went stale and is dropped")
+        XCTAssertNil(endpoints.announcement(of: Self.stranger.address))
+    }
+
+    func testTheHeldAreBoundedOldestFirst() {
+        let registered = NSLock()
+        var everyone = false
+        let endpoints = ProviderEndpoints(chainId: Self.chainId) { _ in registered.withLock { everyone } }
+        let keys = (0...ProviderEndpoints.heldCapacity).map { try! PrivateKey(Keccak256.hash(Array("held \($0)".utf8)).bytes) }
+        for key in keys {
+            XCTAssertEqual(endpoints.offer(Self.announcement("http://held.example", by: key), from: key.address, now: Self.now), .notProvider)
+        }
+        XCTAssertEqual(endpoints.heldCount, ProviderEndpoints.heldCapacity)
+        registered.withLock { everyone = true }
+        endpoints.retryHeld(now: Self.now)
+        XCTAssertNil(endpoints.announcement(of: keys[0].address), "the oldest held made room for the newest")
+        XCTAssertEqual(keys.dropFirst().filter { endpoints.announcement(of: $0.address) != nil }.count, ProviderEndpoints.heldCapacity)
+        XCTAssertEqual(endpoints.heldCount, 0)
+    }
+
     func testGarbageDisconnectsThePeer() throws {
         var wrongSignature = Self.announcement("http://a.example")
         wrongSignature.signature[64] = 31
