@@ -2,7 +2,8 @@
 endpoints") between two real opgd validators: a provider registered in staking announces its
 stream URL to node A, and node B's `opg_getProviderEndpoint` returns it, so a chat page served by
 B finds the provider's stream; a newer announcement made to B replaces it on A; a non-provider's
-announcement stays where it was refused; a node that restarts gets the fresh announcements back
+announcement stays where it was refused; one made before its signer registered is kept once
+the registering block arrives; a node that restarts gets the fresh announcements back
 from its peer."""
 import json
 import time
@@ -16,7 +17,7 @@ from opgnode import BIN, DEV_ACCOUNTS, run
 from validators import Network
 
 STAKING = Web3.to_checksum_address("0x" + "00" * 19 + "f6")
-PROVIDER, STRANGER = DEV_ACCOUNTS[1], DEV_ACCOUNTS[2]
+PROVIDER, STRANGER, LATE = DEV_ACCOUNTS[1], DEV_ACCOUNTS[2], DEV_ACCOUNTS[3]
 ETHER = 10**18
 
 
@@ -49,13 +50,13 @@ def endpoint_on(node, account, url, timeout=15):
     raise TimeoutError(f"{node.url} keeps {node.result('opg_getProviderEndpoint', [account.address])}, not {url}\n{node.log_tail(15)}")
 
 
-def register_provider(node):
+def register_provider(node, account=PROVIDER):
     w3 = Web3(Web3.HTTPProvider(node.url))
     staking = w3.eth.contract(address=STAKING, abi=json.loads(run([str(BIN / "opg"), "abi", "staking"], check=True).stdout))
     tx = staking.functions.registerProvider(["QmGossipModel"], "cpu").build_transaction({
-        "from": PROVIDER.address, "value": 10_000 * ETHER, "gas": 2_000_000, "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
-        "nonce": w3.eth.get_transaction_count(PROVIDER.address, "pending"), "chainId": w3.eth.chain_id})
-    signed = PROVIDER.sign_transaction(tx)
+        "from": account.address, "value": 10_000 * ETHER, "gas": 2_000_000, "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"), "chainId": w3.eth.chain_id})
+    signed = account.sign_transaction(tx)
     w3.eth.send_raw_transaction(signed.raw_transaction)
     assert w3.eth.wait_for_transaction_receipt(signed.hash, timeout=30, poll_latency=0.05).status == 1
 
@@ -82,6 +83,17 @@ def test_a_refused_announcement_goes_nowhere(net):
     time.sleep(1)
     assert b.result("opg_getProviderEndpoint", [STRANGER.address]) is None
     assert "disconnecting peer" not in a.log_tail(200) + b.log_tail(200)
+
+
+def test_an_announcement_made_before_the_registration_is_kept_once_the_block_arrives(net):
+    """A node behind a provider's registration holds the announcement it refused and keeps it
+    (and passes it on) at the block that registers the provider, not at the next re-announcement."""
+    a, b = net.nodes
+    with pytest.raises(RuntimeError, match="is not a registered provider"):
+        announce(b, LATE, "http://127.0.0.1:8603", int(time.time()))
+    register_provider(a, LATE)
+    assert endpoint_on(b, LATE, "http://127.0.0.1:8603") < 10
+    endpoint_on(a, LATE, "http://127.0.0.1:8603")
 
 
 def test_a_restarted_node_gets_the_fresh_announcements_back(net):
